@@ -1,0 +1,28 @@
+/*
+ * pool_lessons.c - pool mistakes: paged pool at DISPATCH_LEVEL, and freeing a block twice.
+ */
+#include "lessons.h"
+
+#define LESSON_TAG 'nssL'
+
+VOID LessonPagedPoolAtDispatch(VOID)
+{
+    KIRQL OldIrql;
+    PVOID Buffer;
+
+    KeRaiseIrql(DISPATCH_LEVEL, &OldIrql);
+    Buffer = ExAllocatePoolWithTag(PagedPool, 64, LESSON_TAG);
+    if (Buffer != NULL)
+        ExFreePoolWithTag(Buffer, LESSON_TAG);
+    KeLowerIrql(OldIrql);
+}
+
+VOID LessonPoolDoubleFree(VOID)
+{
+    PVOID Buffer = ExAllocatePoolWithTag(NonPagedPoolNx, 64, LESSON_TAG);
+
+    if (Buffer == NULL)
+        return;
+    ExFreePoolWithTag(Buffer, LESSON_TAG);
+    ExFreePoolWithTag(Buffer, LESSON_TAG);
+}

@@ -1,0 +1,29 @@
+/*
+ * spinlock_lessons.c - spin-lock mistakes: taking a lock twice, directly or through an
+ * ExInterlocked*List call that uses the lock the caller already holds.
+ */
+#include "lessons.h"
+
+static KSPIN_LOCK LessonLock;
+static LIST_ENTRY LessonList;
+static LIST_ENTRY LessonEntry;
+
+VOID LessonSpinLockRecursion(VOID)
+{
+    KIRQL OldIrql;
+
+    KeInitializeSpinLock(&LessonLock);
+    KeAcquireSpinLock(&LessonLock, &OldIrql);
+    KeAcquireSpinLock(&LessonLock, &OldIrql);
+}
+
+VOID LessonInterlockedWithHeldLock(VOID)
+{
+    KIRQL OldIrql;
+
+    InitializeListHead(&LessonList);
+    KeInitializeSpinLock(&LessonLock);
+    KeAcquireSpinLock(&LessonLock, &OldIrql);
+    ExInterlockedInsertTailList(&LessonList, &LessonEntry, &LessonLock);
+    KeReleaseSpinLock(&LessonLock, OldIrql);
+}

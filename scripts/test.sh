@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Install what is missing, then configure, build and run every test of each preset named
+# (default: the `default` preset). Exits non-zero on the first failure.
+#   scripts/test.sh                 the Debug build with -Werror: unit, lesson, crossbuild, install
+#   scripts/test.sh default asan    also under AddressSanitizer + UndefinedBehaviorSanitizer
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/setup.sh test
+presets=("$@")
+[ ${#presets[@]} -gt 0 ] || presets=(default)
+for preset in "${presets[@]}"; do
+    echo "=== preset $preset"
+    cmake --preset "$preset" -DWDMSIM_BUILD_TESTS=ON >/dev/null
+    cmake --build --preset "$preset"
+    ctest --preset "$preset"
+done

@@ -1,0 +1,20 @@
+/*
+ * ntddk.h - the NT driver surface: everything in wdm.h plus the few ntddk.h-only DDIs.
+ * Driver world: real DDK names and signatures only.
+ */
+#ifndef _NTDDK_
+#define _NTDDK_
+
+#include <wdm.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+NTKERNELAPI DECLSPEC_NORETURN VOID NTAPI KeBugCheck(ULONG BugCheckCode);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* _NTDDK_ */

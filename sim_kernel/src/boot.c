@@ -1,0 +1,100 @@
+/*
+ * boot.c - the machine's life cycle: lazy boot on the first DDI, explicit boot and shutdown for
+ * tests, and forgetting an inherited kernel in a forked child.
+ * Locking: boot_lock serialises boot and shutdown; `booted` and `generation` are atomics so the
+ * per-DDI check is one load.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+static pthread_mutex_t boot_lock = PTHREAD_MUTEX_INITIALIZER;
+static atomic_bool booted;
+static atomic_uint generation;
+
+static void kernel_config_from_env(struct wdmsim_config *config)
+{
+    const char *clock = getenv("WDMSIM_CLOCK");
+
+    memset(config, 0, sizeof *config);
+    config->clock = (clock && strcmp(clock, "virtual") == 0) ? WDMSIM_CLOCK_VIRTUAL : WDMSIM_CLOCK_REAL;
+}
+
+static void kernel_boot_locked(const struct wdmsim_config *config)
+{
+    atomic_fetch_add(&generation, 1);
+    clock_boot(config);
+    pool_boot();
+    thread_boot();
+    atomic_store(&booted, true);
+}
+
+static size_t kernel_shutdown_locked(void)
+{
+    size_t leaked = 0;
+
+    if (atomic_load(&booted)) {
+        leaked = pool_shutdown();
+        thread_shutdown();
+        atomic_store(&booted, false);
+    }
+    return leaked;
+}
+
+void kernel_ensure_booted(void)
+{
+    struct wdmsim_config config;
+
+    if (atomic_load_explicit(&booted, memory_order_acquire))
+        return;
+    pthread_mutex_lock(&boot_lock);
+    if (!atomic_load(&booted)) {
+        kernel_config_from_env(&config);
+        kernel_boot_locked(&config);
+    }
+    pthread_mutex_unlock(&boot_lock);
+}
+
+unsigned kernel_generation(void)
+{
+    return atomic_load_explicit(&generation, memory_order_acquire);
+}
+
+void kernel_forget_after_fork(void)
+{
+    pthread_mutex_init(&boot_lock, NULL);
+    atomic_store(&booted, false);
+    atomic_fetch_add(&generation, 1);
+}
+
+void wdmsim_boot(const struct wdmsim_config *config)
+{
+    struct wdmsim_config defaults;
+
+    if (config == NULL) {
+        kernel_config_from_env(&defaults);
+        config = &defaults;
+    }
+    pthread_mutex_lock(&boot_lock);
+    kernel_shutdown_locked();
+    kernel_boot_locked(config);
+    pthread_mutex_unlock(&boot_lock);
+}
+
+size_t wdmsim_shutdown(void)
+{
+    size_t leaked;
+
+    pthread_mutex_lock(&boot_lock);
+    leaked = kernel_shutdown_locked();
+    pthread_mutex_unlock(&boot_lock);
+    return leaked;
+}
+
+int wdmsim_is_booted(void)
+{
+    return atomic_load(&booted);
+}

@@ -1,0 +1,317 @@
+/*
+ * bugcheck.c - stopping the machine: KeBugCheckEx and every rule violation build one report
+ * (Windows' STOP line, the rule, IRQL, thread, process, driver, backtrace). The sink prints it and
+ * ends the process, or, in a child of wdmsim_run_expecting_stop, hands it to the parent.
+ * Locking: the first thread to stop wins `stopping`; any other thread that stops after it waits
+ * forever, since the machine is gone.
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <execinfo.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define BUGCHECK_MAX_FRAMES 24
+
+static atomic_bool stopping;
+static int capture_fd = -1;     /* set only in a wdmsim_run_expecting_stop child */
+
+static const struct {
+    ULONG code;
+    const char *name;
+} bugcheck_names[] = {
+    { 0x01, "APC_INDEX_MISMATCH" },
+    { 0x05, "INVALID_PROCESS_ATTACH_ATTEMPT" },
+    { 0x06, "INVALID_PROCESS_DETACH_ATTEMPT" },
+    { 0x09, "IRQL_NOT_GREATER_OR_EQUAL" },
+    { 0x0A, "IRQL_NOT_LESS_OR_EQUAL" },
+    { 0x0C, "MAXIMUM_WAIT_OBJECTS_EXCEEDED" },
+    { 0x0F, "SPIN_LOCK_ALREADY_OWNED" },
+    { 0x10, "SPIN_LOCK_NOT_OWNED" },
+    { 0x1E, "KMODE_EXCEPTION_NOT_HANDLED" },
+    { 0x20, "KERNEL_APC_PENDING_DURING_EXIT" },
+    { 0x35, "NO_MORE_IRP_STACK_LOCATIONS" },
+    { 0x44, "MULTIPLE_IRP_COMPLETE_REQUESTS" },
+    { 0x50, "PAGE_FAULT_IN_NONPAGED_AREA" },
+    { 0x7E, "SYSTEM_THREAD_EXCEPTION_NOT_HANDLED" },
+    { 0x93, "INVALID_KERNEL_HANDLE" },
+    { 0x96, "INVALID_WORK_QUEUE_ITEM" },
+    { 0xB8, "ATTEMPTED_SWITCH_FROM_DPC" },
+    { 0xC2, "BAD_POOL_CALLER" },
+    { 0xC4, "DRIVER_VERIFIER_DETECTED_VIOLATION" },
+    { 0xC7, "TIMER_OR_DPC_INVALID" },
+    { 0xC9, "DRIVER_VERIFIER_IOMANAGER_VIOLATION" },
+    { 0xCE, "DRIVER_UNLOADED_WITHOUT_CANCELLING_PENDING_OPERATIONS" },
+    { 0xD1, "DRIVER_IRQL_NOT_LESS_OR_EQUAL" },
+    { 0xE1, "WORKER_THREAD_RETURNED_AT_BAD_IRQL" },
+    { 0xE4, "WORKER_INVALID" },
+    { 0x139, "KERNEL_SECURITY_CHECK_FAILURE" },
+    { 0x4000008A, "THREAD_TERMINATE_HELD_MUTEX" },
+};
+
+const char *bugcheck_code_name(ULONG code)
+{
+    for (size_t i = 0; i < sizeof bugcheck_names / sizeof bugcheck_names[0]; i++) {
+        if (bugcheck_names[i].code == code)
+            return bugcheck_names[i].name;
+    }
+    return "(driver-defined bug check code)";
+}
+
+struct report_buf {
+    char *text;
+    size_t size;
+    size_t used;
+};
+
+static void report_add(struct report_buf *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void report_add(struct report_buf *r, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    if (r->used >= r->size)
+        return;
+    va_start(ap, fmt);
+    n = vsnprintf(r->text + r->used, r->size - r->used, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        r->used += (size_t)n < r->size - r->used ? (size_t)n : r->size - r->used;
+}
+
+static void report_context(struct report_buf *r)
+{
+    struct _KTHREAD *self = thread_current_if_known();
+
+    if (self == NULL) {
+        report_add(r, "Thread:   not a simulated thread (the kernel was not booted here)\n");
+        return;
+    }
+    report_add(r, "IRQL:     %s (%u)\n", irql_name(self->irql), self->irql);
+    report_add(r, "Thread:   %s (tid %ld%s)\n", self->name, self->tid,
+               self->adopted ? ", host thread adopted by the simulator" : "");
+    report_add(r, "Process:  System\n");
+    report_add(r, "Driver:   %s\n", self->driver ? self->driver->name : "none (host code)");
+}
+
+static bool frame_is_stop_path(void *frame)
+{
+    Dl_info info;
+
+    return dladdr(frame, &info) && info.dli_sname != NULL &&
+           (strncmp(info.dli_sname, "bugcheck_", 9) == 0 || strncmp(info.dli_sname, "rule_", 5) == 0);
+}
+
+static bool frame_is_named(void *frame)
+{
+    Dl_info info;
+
+    return dladdr(frame, &info) && info.dli_sname != NULL;
+}
+
+/* The reader wants the DDI that found the problem and its callers, not the simulator's own stop
+ * path: skip past the last bugcheck_/rule_ frame and the unexported helpers right after it. */
+static int report_first_frame(void *const *frames, int count)
+{
+    int first = 0;
+
+    for (int i = 0; i < count; i++) {
+        if (frame_is_stop_path(frames[i]))
+            first = i + 1;
+    }
+    while (first < count && !frame_is_named(frames[first]))
+        first++;
+    return first < count ? first : 0;
+}
+
+static void report_backtrace(struct report_buf *r)
+{
+    void *frames[BUGCHECK_MAX_FRAMES];
+    int count = backtrace(frames, BUGCHECK_MAX_FRAMES);
+    int first = report_first_frame(frames, count);
+
+    report_add(r, "Backtrace:\n");
+    for (int i = first; i < count; i++) {
+        Dl_info info;
+        const char *object = "?";
+        const char *name = NULL;
+        ULONG_PTR offset = 0;
+
+        if (dladdr(frames[i], &info)) {
+            object = info.dli_fname ? strrchr(info.dli_fname, '/') : NULL;
+            object = object ? object + 1 : (info.dli_fname ? info.dli_fname : "?");
+            name = info.dli_sname;
+            offset = (ULONG_PTR)frames[i] - (ULONG_PTR)info.dli_saddr;
+        }
+        if (name != NULL)
+            report_add(r, "  #%-2d %s+0x%llx (%s)\n", i - first, name, offset, object);
+        else
+            report_add(r, "  #%-2d %p (%s)\n", i - first, frames[i], object);
+    }
+}
+
+static void bugcheck_build(struct wdmsim_stop *stop, ULONG code, const ULONG_PTR params[4],
+                           const struct rule *rule, const char *detail)
+{
+    struct report_buf r = { stop->report, sizeof stop->report, 0 };
+
+    memset(stop, 0, sizeof *stop);
+    stop->stopped = 1;
+    stop->code = code;
+    for (int i = 0; i < 4; i++)
+        stop->params[i] = params[i];
+    snprintf(stop->code_name, sizeof stop->code_name, "%s", bugcheck_code_name(code));
+    snprintf(stop->rule, sizeof stop->rule, "%s", rule ? rule->info.id : "");
+
+    report_add(&r, "*** STOP: 0x%08X (0x%016llX, 0x%016llX, 0x%016llX, 0x%016llX)\n", code, params[0],
+               params[1], params[2], params[3]);
+    report_add(&r, "%s\n\n", stop->code_name);
+    if (rule != NULL) {
+        report_add(&r, "Rule:     %s: %s\n", rule->info.id, rule->info.condition);
+        report_add(&r, "DDI:      %s\n", rule->info.ddi);
+        report_add(&r, "Why:      %s\n", rule->info.explanation);
+        report_add(&r, "Fix:      %s\n", rule->info.fix);
+    } else {
+        report_add(&r, "Rule:     none: the driver called KeBugCheckEx itself\n");
+    }
+    if (detail != NULL)
+        report_add(&r, "Detail:   %s\n", detail);
+    report_context(&r);
+    report_backtrace(&r);
+}
+
+static void bugcheck_write_all(int fd, const void *data, size_t size)
+{
+    const char *p = data;
+
+    while (size > 0) {
+        ssize_t n = write(fd, p, size);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return;
+        p += n;
+        size -= (size_t)n;
+    }
+}
+
+SIM_NORETURN void bugcheck_stop(ULONG code, const ULONG_PTR params[4], const struct rule *rule,
+                                const char *detail)
+{
+    static struct wdmsim_stop stop;
+
+    if (atomic_exchange(&stopping, true)) {
+        for (;;)
+            pause();
+    }
+    bugcheck_build(&stop, code, params, rule, detail);
+    if (capture_fd >= 0) {
+        bugcheck_write_all(capture_fd, &stop, sizeof stop);
+    } else {
+        fflush(stdout);
+        bugcheck_write_all(STDERR_FILENO, stop.report, strlen(stop.report));
+    }
+    _exit(WDMSIM_STOP_EXIT_STATUS);
+}
+
+/* Any IRQL; never returns. */
+DECLSPEC_NORETURN VOID NTAPI KeBugCheckEx(ULONG BugCheckCode, ULONG_PTR BugCheckParameter1,
+                                          ULONG_PTR BugCheckParameter2, ULONG_PTR BugCheckParameter3,
+                                          ULONG_PTR BugCheckParameter4)
+{
+    const ULONG_PTR params[4] = { BugCheckParameter1, BugCheckParameter2, BugCheckParameter3,
+                                  BugCheckParameter4 };
+
+    thread_current();
+    bugcheck_stop(BugCheckCode, params, NULL, NULL);
+}
+
+/* Any IRQL; never returns. */
+DECLSPEC_NORETURN VOID NTAPI KeBugCheck(ULONG BugCheckCode)
+{
+    KeBugCheckEx(BugCheckCode, 0, 0, 0, 0);
+}
+
+/* A test framework's crash handlers (CMocka longjmps back into its runner) must not resume the
+ * parent's test run inside the child: a crash there ends the child, and the parent sees it. */
+static void bugcheck_child_default_signals(void)
+{
+    static const int crash_signals[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT };
+
+    for (size_t i = 0; i < sizeof crash_signals / sizeof crash_signals[0]; i++)
+        signal(crash_signals[i], SIG_DFL);
+}
+
+static SIM_NORETURN void bugcheck_child(int fd, wdmsim_scenario_fn *scenario, void *context)
+{
+    static struct wdmsim_stop finished;
+
+    bugcheck_child_default_signals();
+    capture_fd = fd;
+    atomic_store(&stopping, false);
+    kernel_forget_after_fork();
+    wdmsim_boot(NULL);
+    scenario(context);
+    finished.stopped = 0;
+    snprintf(finished.report, sizeof finished.report, "the scenario returned without a STOP\n");
+    bugcheck_write_all(fd, &finished, sizeof finished);
+    _exit(0);
+}
+
+static size_t bugcheck_read_all(int fd, void *data, size_t size)
+{
+    char *p = data;
+    size_t got = 0;
+
+    while (got < size) {
+        ssize_t n = read(fd, p + got, size - got);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    return got;
+}
+
+void wdmsim_run_expecting_stop(wdmsim_scenario_fn *scenario, void *context, struct wdmsim_stop *stop)
+{
+    int fds[2];
+    int status = 0;
+    pid_t child;
+
+    memset(stop, 0, sizeof *stop);
+    fflush(NULL);
+    if (pipe(fds) != 0)
+        abort();
+    child = fork();
+    if (child < 0)
+        abort();
+    if (child == 0) {
+        close(fds[0]);
+        bugcheck_child(fds[1], scenario, context);
+    }
+    close(fds[1]);
+    if (bugcheck_read_all(fds[0], stop, sizeof *stop) != sizeof *stop)
+        memset(stop, 0, sizeof *stop);
+    close(fds[0]);
+    while (waitpid(child, &status, 0) < 0 && errno == EINTR)
+        ;
+    if (WIFSIGNALED(status)) {
+        stop->exit_signal = WTERMSIG(status);
+        snprintf(stop->report, sizeof stop->report, "the scenario crashed with signal %d (%s)\n",
+                 stop->exit_signal, strsignal(stop->exit_signal));
+    }
+}

@@ -1,0 +1,495 @@
+/*
+ * pool.c - ExAllocatePool(WithTag) and ExFreePool(WithTag) with Driver Verifier's checks always on.
+ * Every live and recently freed block is tracked by address in a table outside the block, so no
+ * check ever reads the memory a driver hands in. Locking: pool_lock guards all of `pool`.
+ */
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sanitizer/asan_interface.h>
+
+#include "internal.h"
+
+/* ReactOS's TAG_NONE for untagged pool: a pool dump shows the bytes "None". */
+#define POOL_TAG_UNTAGGED 'enoN'
+/* The MSVC debug heap's bytes for uninitialised and freed memory, familiar to Windows developers. */
+#define POOL_FILL_ALLOCATED 0xCD
+#define POOL_FILL_FREED 0xDD
+
+#define POOL_QUARANTINE_BLOCKS 1024
+#define POOL_QUARANTINE_BYTES ((size_t)8 << 20)
+#define POOL_TABLE_MIN_CAPACITY 256
+
+/* POOL_TYPE bits as the kernel tests them, so the Nx and session variants behave alike. */
+#define POOL_TYPE_PAGED 1
+#define POOL_TYPE_MUST_SUCCEED 2
+#define POOL_TYPE_CACHE_ALIGNED 4
+#define POOL_ALIGNMENT 16
+#define POOL_CACHE_LINE 64
+
+struct pool_block {
+    uintptr_t address;              /* 0: an empty slot */
+    size_t size;
+    unsigned long long serial;      /* allocation order: the report lists oldest first */
+    const struct sim_driver *driver;
+    POOL_TYPE type;
+    ULONG tag;
+    bool freed;                     /* in the quarantine: its memory is held back from free() */
+};
+
+enum pool_state { POOL_UNKNOWN, POOL_LIVE, POOL_FREED };
+
+typedef bool pool_match_fn(const struct pool_block *block, const void *key);
+
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static struct {
+    struct pool_block *table;       /* open addressing, linear probing, at most half full */
+    size_t capacity;                /* a power of two, 0 until the first allocation */
+    size_t used;                    /* live and quarantined blocks */
+    uintptr_t quarantine[POOL_QUARANTINE_BLOCKS]; /* ring of freed addresses, oldest at head */
+    size_t quarantine_head;
+    size_t quarantine_count;
+    size_t quarantine_bytes;
+    unsigned long long serial;
+    size_t fail_countdown;
+    ULONG fail_tag;
+    struct wdmsim_pool_stats stats;
+} pool;
+
+static void pool_lock_acquire(void)
+{
+    if (pthread_mutex_lock(&pool_lock) != 0)
+        abort();
+}
+
+static void pool_lock_release(void)
+{
+    if (pthread_mutex_unlock(&pool_lock) != 0)
+        abort();
+}
+
+static bool pool_is_paged(POOL_TYPE type)
+{
+    return (type & POOL_TYPE_PAGED) != 0;
+}
+
+static size_t pool_home_slot(uintptr_t address)
+{
+    uint64_t hash = (uint64_t)(address >> 4) * 0x9E3779B97F4A7C15ull;
+
+    return (size_t)(hash ^ (hash >> 32)) & (pool.capacity - 1);
+}
+
+/* The slot holding address, or the empty slot where it would go. Needs pool_lock, capacity > 0. */
+static struct pool_block *pool_slot(uintptr_t address)
+{
+    size_t i = pool_home_slot(address);
+
+    while (pool.table[i].address != 0 && pool.table[i].address != address)
+        i = (i + 1) & (pool.capacity - 1);
+    return &pool.table[i];
+}
+
+static struct pool_block *pool_lookup_locked(uintptr_t address)
+{
+    struct pool_block *slot;
+
+    if (address == 0 || pool.capacity == 0)
+        return NULL;
+    slot = pool_slot(address);
+    return slot->address != 0 ? slot : NULL;
+}
+
+/* Makes room for one more block; false when the host is out of memory. Needs pool_lock. */
+static bool pool_table_reserve(void)
+{
+    struct pool_block *old = pool.table;
+    size_t old_capacity = pool.capacity;
+    size_t capacity = old_capacity ? old_capacity * 2 : POOL_TABLE_MIN_CAPACITY;
+    struct pool_block *table;
+
+    if ((pool.used + 1) * 2 <= old_capacity)
+        return true;
+    table = calloc(capacity, sizeof *table);
+    if (table == NULL)
+        return false;
+    pool.table = table;
+    pool.capacity = capacity;
+    for (size_t i = 0; i < old_capacity; i++) {
+        if (old[i].address != 0)
+            *pool_slot(old[i].address) = old[i];
+    }
+    free(old);
+    return true;
+}
+
+/* Empties a slot, shifting later entries of its probe run back so lookups never stop early. */
+static void pool_slot_clear(struct pool_block *slot)
+{
+    size_t mask = pool.capacity - 1;
+    size_t hole = (size_t)(slot - pool.table);
+
+    for (size_t i = (hole + 1) & mask; pool.table[i].address != 0; i = (i + 1) & mask) {
+        size_t home = pool_home_slot(pool.table[i].address);
+
+        if (((i - home) & mask) >= ((i - hole) & mask)) {
+            pool.table[hole] = pool.table[i];
+            hole = i;
+        }
+    }
+    pool.table[hole].address = 0;
+    pool.used--;
+}
+
+static void pool_quarantine_evict(void)
+{
+    uintptr_t address = pool.quarantine[pool.quarantine_head];
+    struct pool_block *slot = pool_slot(address);
+
+    pool.quarantine_head = (pool.quarantine_head + 1) % POOL_QUARANTINE_BLOCKS;
+    pool.quarantine_count--;
+    pool.quarantine_bytes -= slot->size;
+    pool_slot_clear(slot);
+    free((void *)address);
+}
+
+/* Holds a freed block's memory back so its address is not reused while a double free of it can
+ * still be told apart from a bad address. */
+static void pool_quarantine_push(uintptr_t address, size_t size)
+{
+    if (pool.quarantine_count == POOL_QUARANTINE_BLOCKS)
+        pool_quarantine_evict();
+    pool.quarantine[(pool.quarantine_head + pool.quarantine_count) % POOL_QUARANTINE_BLOCKS] = address;
+    pool.quarantine_count++;
+    pool.quarantine_bytes += size;
+    while (pool.quarantine_bytes > POOL_QUARANTINE_BYTES && pool.quarantine_count > 1)
+        pool_quarantine_evict();
+}
+
+/* Decides an injected failure; every allocation that passed its checks counts toward fail_nth. */
+static bool pool_inject_failure(ULONG tag)
+{
+    bool fail = pool.fail_tag != 0 && tag == pool.fail_tag;
+
+    if (pool.fail_countdown > 0 && --pool.fail_countdown == 0)
+        fail = true;
+    if (fail)
+        pool.stats.failed_injected++;
+    return fail;
+}
+
+static void *pool_memory_get(POOL_TYPE type, size_t size)
+{
+    size_t alignment = POOL_ALIGNMENT;
+    void *memory;
+
+    if (size >= PAGE_SIZE)
+        alignment = PAGE_SIZE;
+    else if (type & POOL_TYPE_CACHE_ALIGNED)
+        alignment = POOL_CACHE_LINE;
+    if (posix_memalign(&memory, alignment, size) != 0)
+        return NULL;
+    memset(memory, POOL_FILL_ALLOCATED, size);
+    return memory;
+}
+
+static void pool_insert(void *memory, size_t size, POOL_TYPE type, ULONG tag,
+                        const struct sim_driver *driver)
+{
+    struct pool_block *slot = pool_slot((uintptr_t)memory);
+
+    *slot = (struct pool_block){ (uintptr_t)memory, size, ++pool.serial, driver, type, tag, false };
+    pool.used++;
+    pool.stats.allocations++;
+    pool.stats.outstanding_blocks++;
+    pool.stats.outstanding_bytes += size;
+}
+
+static void *pool_allocate(POOL_TYPE type, SIZE_T size, ULONG tag)
+{
+    const struct sim_driver *driver = thread_current()->driver;
+    void *memory = pool_memory_get(type, size);
+    bool kept = false;
+
+    pool_lock_acquire();
+    if (!pool_inject_failure(tag) && memory != NULL && pool_table_reserve()) {
+        pool_insert(memory, size, type, tag, driver);
+        kept = true;
+    }
+    pool_lock_release();
+    if (!kept) {
+        free(memory);
+        return NULL;
+    }
+    return memory;
+}
+
+static void pool_check_allocate(POOL_TYPE type, SIZE_T size, ULONG tag)
+{
+    KIRQL irql = irql_current();
+
+    if (type & POOL_TYPE_MUST_SUCCEED)
+        rule_stop(RULE_POOL_MUST_SUCCEED, (ULONG_PTR)type, size, tag, 0);
+    rule_check_irql(pool_is_paged(type) ? RULE_POOL_PAGED_ABOVE_APC : RULE_POOL_NONPAGED_ABOVE_DISPATCH,
+                    irql, (ULONG_PTR)type, size, 0);
+    if (size == 0)
+        rule_stop(RULE_POOL_ZERO_SIZE, 0, (ULONG_PTR)type, tag, 0);
+    if (tag == 0)
+        rule_stop(RULE_POOL_ZERO_TAG, (ULONG_PTR)type, size, 0, 0);
+}
+
+static enum pool_state pool_find(const void *address, struct pool_block *copy)
+{
+    struct pool_block *slot;
+
+    pool_lock_acquire();
+    slot = pool_lookup_locked((uintptr_t)address);
+    if (slot != NULL)
+        *copy = *slot;
+    pool_lock_release();
+    if (slot == NULL)
+        return POOL_UNKNOWN;
+    return copy->freed ? POOL_FREED : POOL_LIVE;
+}
+
+/* Moves the block found earlier to the quarantine; false if another thread freed it meanwhile. */
+static bool pool_retire(const struct pool_block *block)
+{
+    struct pool_block *slot;
+    bool retired = false;
+
+    pool_lock_acquire();
+    slot = pool_lookup_locked(block->address);
+    if (slot != NULL && !slot->freed && slot->serial == block->serial) {
+        slot->freed = true;
+        pool.stats.frees++;
+        pool.stats.outstanding_blocks--;
+        pool.stats.outstanding_bytes -= block->size;
+        memset((void *)block->address, POOL_FILL_FREED, block->size);
+        /* Under ASan a driver touching quarantined memory is reported as a use after free. */
+        ASAN_POISON_MEMORY_REGION((void *)block->address, block->size);
+        pool_quarantine_push(block->address, block->size);
+        retired = true;
+    }
+    pool_lock_release();
+    return retired;
+}
+
+static SIM_NORETURN void pool_stop_double_free(const struct pool_block *block)
+{
+    rule_stop(RULE_POOL_DOUBLE_FREE, 0, block->tag, block->address, 0);
+}
+
+/* tag 0 frees without a tag check, as ExFreePool does. */
+static void pool_free(PVOID address, ULONG tag)
+{
+    KIRQL irql = irql_current();
+    struct pool_block block;
+    enum pool_state state = pool_find(address, &block);
+
+    if (state == POOL_UNKNOWN)
+        rule_stop(RULE_POOL_FREE_BAD_ADDRESS, (ULONG_PTR)address, 0, 0, 0);
+    if (state == POOL_FREED)
+        pool_stop_double_free(&block);
+    rule_check_irql(pool_is_paged(block.type) ? RULE_POOL_FREE_PAGED_ABOVE_APC
+                                              : RULE_POOL_FREE_NONPAGED_ABOVE_DISPATCH,
+                    irql, (ULONG_PTR)block.type, (ULONG_PTR)address, 0);
+    if (tag != 0 && tag != block.tag)
+        rule_stop(RULE_POOL_FREE_TAG_MISMATCH, (ULONG_PTR)address, block.tag, tag, 0);
+    if (!pool_retire(&block))
+        pool_stop_double_free(&block);
+}
+
+/* IRQL <= DISPATCH_LEVEL, and <= APC_LEVEL for paged pool types; never waits. */
+PVOID NTAPI ExAllocatePoolWithTag(POOL_TYPE PoolType, SIZE_T NumberOfBytes, ULONG Tag)
+{
+    pool_check_allocate(PoolType, NumberOfBytes, Tag);
+    return pool_allocate(PoolType, NumberOfBytes, Tag);
+}
+
+/* IRQL <= DISPATCH_LEVEL, and <= APC_LEVEL for paged pool types; never waits. */
+PVOID NTAPI ExAllocatePool(POOL_TYPE PoolType, SIZE_T NumberOfBytes)
+{
+    return ExAllocatePoolWithTag(PoolType, NumberOfBytes, POOL_TAG_UNTAGGED);
+}
+
+/* IRQL <= DISPATCH_LEVEL for a nonpaged block, <= APC_LEVEL for a paged one; never waits. */
+VOID NTAPI ExFreePoolWithTag(PVOID P, ULONG Tag)
+{
+    pool_free(P, Tag);
+}
+
+/* IRQL <= DISPATCH_LEVEL for a nonpaged block, <= APC_LEVEL for a paged one; never waits. */
+VOID NTAPI ExFreePool(PVOID P)
+{
+    pool_free(P, 0);
+}
+
+void pool_boot(void)
+{
+    if (pthread_mutex_init(&pool_lock, NULL) != 0)
+        abort();
+    memset(&pool, 0, sizeof pool);
+}
+
+size_t pool_shutdown(void)
+{
+    size_t leaked;
+
+    pool_lock_acquire();
+    leaked = pool.stats.outstanding_blocks;
+    for (size_t i = 0; i < pool.capacity; i++) {
+        if (pool.table[i].address != 0)
+            free((void *)pool.table[i].address);
+    }
+    free(pool.table);
+    memset(&pool, 0, sizeof pool);
+    pool_lock_release();
+    return leaked;
+}
+
+void wdmsim_pool_stats(struct wdmsim_pool_stats *stats)
+{
+    kernel_ensure_booted();
+    pool_lock_acquire();
+    *stats = pool.stats;
+    pool_lock_release();
+}
+
+static size_t pool_count_outstanding(pool_match_fn *match, const void *key, size_t *bytes)
+{
+    size_t blocks = 0;
+    size_t total = 0;
+
+    kernel_ensure_booted();
+    pool_lock_acquire();
+    for (size_t i = 0; i < pool.capacity; i++) {
+        const struct pool_block *block = &pool.table[i];
+
+        if (block->address != 0 && !block->freed && match(block, key)) {
+            blocks++;
+            total += block->size;
+        }
+    }
+    pool_lock_release();
+    if (bytes != NULL)
+        *bytes = total;
+    return blocks;
+}
+
+static bool pool_match_tag(const struct pool_block *block, const void *key)
+{
+    return block->tag == *(const ULONG *)key;
+}
+
+static bool pool_match_driver(const struct pool_block *block, const void *key)
+{
+    const char *name = key;
+
+    if (name == NULL || name[0] == '\0')
+        return block->driver == NULL;
+    return block->driver != NULL && strcmp(block->driver->name, name) == 0;
+}
+
+size_t wdmsim_pool_outstanding_by_tag(ULONG tag, size_t *bytes)
+{
+    return pool_count_outstanding(pool_match_tag, &tag, bytes);
+}
+
+size_t wdmsim_pool_outstanding_by_driver(const char *driver_name, size_t *bytes)
+{
+    return pool_count_outstanding(pool_match_driver, driver_name, bytes);
+}
+
+/* Copies the live blocks, oldest first, so the report is printed without holding pool_lock. */
+static struct pool_block *pool_snapshot(size_t *count)
+{
+    struct pool_block *blocks;
+    size_t n = 0;
+
+    kernel_ensure_booted();
+    pool_lock_acquire();
+    blocks = malloc((pool.stats.outstanding_blocks + 1) * sizeof *blocks);
+    if (blocks == NULL)
+        abort();
+    for (size_t i = 0; i < pool.capacity; i++) {
+        if (pool.table[i].address != 0 && !pool.table[i].freed)
+            blocks[n++] = pool.table[i];
+    }
+    pool_lock_release();
+    *count = n;
+    return blocks;
+}
+
+static int pool_compare_serial(const void *a, const void *b)
+{
+    unsigned long long x = ((const struct pool_block *)a)->serial;
+    unsigned long long y = ((const struct pool_block *)b)->serial;
+
+    return (x > y) - (x < y);
+}
+
+static const char *pool_type_name(POOL_TYPE type)
+{
+    switch ((int)type) {
+    case NonPagedPool: return "NonPagedPool";
+    case PagedPool: return "PagedPool";
+    case NonPagedPoolCacheAligned: return "NonPagedPoolCacheAligned";
+    case PagedPoolCacheAligned: return "PagedPoolCacheAligned";
+    case NonPagedPoolNx: return "NonPagedPoolNx";
+    case NonPagedPoolNxCacheAligned: return "NonPagedPoolNxCacheAligned";
+    default: return pool_is_paged(type) ? "PagedPool (other)" : "NonPagedPool (other)";
+    }
+}
+
+/* A tag as a pool dump shows it: its bytes in memory order, so 'gbDP' reads "PDbg". */
+static void pool_tag_text(ULONG tag, char text[5])
+{
+    for (int i = 0; i < 4; i++) {
+        unsigned char c = (unsigned char)(tag >> (8 * i));
+
+        text[i] = (c >= 0x20 && c <= 0x7E) ? (char)c : '.';
+    }
+    text[4] = '\0';
+}
+
+size_t wdmsim_pool_report(FILE *out)
+{
+    size_t count;
+    size_t bytes = 0;
+    struct pool_block *blocks = pool_snapshot(&count);
+    char tag[5];
+
+    qsort(blocks, count, sizeof *blocks, pool_compare_serial);
+    for (size_t i = 0; i < count; i++)
+        bytes += blocks[i].size;
+    fprintf(out, "Pool: %zu outstanding block%s, %zu bytes\n", count, count == 1 ? "" : "s", bytes);
+    if (count > 0)
+        fprintf(out, "  %-20s %-4s  %-26s %10s  %s\n", "driver", "tag", "type", "bytes", "address");
+    for (size_t i = 0; i < count; i++) {
+        pool_tag_text(blocks[i].tag, tag);
+        fprintf(out, "  %-20s %-4s  %-26s %10zu  %p\n",
+                blocks[i].driver ? blocks[i].driver->name : "(host code)", tag,
+                pool_type_name(blocks[i].type), blocks[i].size, (void *)blocks[i].address);
+    }
+    free(blocks);
+    return count;
+}
+
+void wdmsim_pool_fail_nth(size_t nth)
+{
+    kernel_ensure_booted();
+    pool_lock_acquire();
+    pool.fail_countdown = nth;
+    pool_lock_release();
+}
+
+void wdmsim_pool_fail_tag(ULONG tag)
+{
+    kernel_ensure_booted();
+    pool_lock_acquire();
+    pool.fail_tag = tag;
+    pool_lock_release();
+}

@@ -1,0 +1,92 @@
+/*
+ * spinlock.c - KSPIN_LOCK. The lock word holds the owning KTHREAD's address (0 = free), the way
+ * checked kernels record the owner, so recursion and release by a non-owner are caught at once.
+ * Locking: the lock word itself, changed only by atomic compare-and-swap.
+ */
+#include <sched.h>
+#include <stdio.h>
+
+#include "internal.h"
+
+static void spinlock_describe_owner(ULONG_PTR owner, char *buf, size_t size)
+{
+    if (owner == 0)
+        snprintf(buf, size, "nobody: the lock is free (released twice?)");
+    else if (!thread_name_of(owner, buf, size))
+        snprintf(buf, size, "a thread that no longer exists");
+}
+
+void spinlock_acquire(PKSPIN_LOCK lock, struct _KTHREAD *self)
+{
+    ULONG_PTR me = (ULONG_PTR)self;
+    ULONG_PTR expected = 0;
+
+    if (__atomic_load_n(lock, __ATOMIC_RELAXED) == me)
+        rule_stop_detail(RULE_SPINLOCK_ACQUIRE_RECURSIVE, (ULONG_PTR)lock, 0, 0, 0,
+                         "thread %s already owns the spin lock at %p", self->name, (void *)lock);
+    while (!__atomic_compare_exchange_n(lock, &expected, me, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+        expected = 0;
+        sched_yield();
+    }
+    self->spinlocks_held++;
+}
+
+void spinlock_release(PKSPIN_LOCK lock, struct _KTHREAD *self)
+{
+    ULONG_PTR expected = (ULONG_PTR)self;
+    char owner[96];
+
+    if (!__atomic_compare_exchange_n(lock, &expected, 0, false, __ATOMIC_RELEASE, __ATOMIC_RELAXED)) {
+        spinlock_describe_owner(expected, owner, sizeof owner);
+        rule_stop_detail(RULE_SPINLOCK_RELEASE_NOT_OWNER, (ULONG_PTR)lock, 0, 0, 0,
+                         "thread %s released the spin lock at %p, owned by %s", self->name,
+                         (void *)lock, owner);
+    }
+    self->spinlocks_held--;
+}
+
+/* Any IRQL. */
+VOID NTAPI KeInitializeSpinLock(PKSPIN_LOCK SpinLock)
+{
+    __atomic_store_n(SpinLock, 0, __ATOMIC_RELEASE);
+}
+
+/* IRQL <= DISPATCH_LEVEL; raises to DISPATCH_LEVEL and returns the old IRQL. */
+KIRQL NTAPI KeAcquireSpinLockRaiseToDpc(PKSPIN_LOCK SpinLock)
+{
+    struct _KTHREAD *self = thread_current();
+    KIRQL old = self->irql;
+
+    rule_check_irql(RULE_SPINLOCK_ACQUIRE_ABOVE_DISPATCH, old, (ULONG_PTR)SpinLock, 0, 0);
+    self->irql = DISPATCH_LEVEL;
+    spinlock_acquire(SpinLock, self);
+    return old;
+}
+
+/* IRQL == DISPATCH_LEVEL (the lock is held); lowers to NewIrql. */
+VOID NTAPI KeReleaseSpinLock(PKSPIN_LOCK SpinLock, KIRQL NewIrql)
+{
+    struct _KTHREAD *self = thread_current();
+
+    rule_check_irql(RULE_SPINLOCK_RELEASE_NOT_AT_DISPATCH, self->irql, (ULONG_PTR)SpinLock, 0, 0);
+    spinlock_release(SpinLock, self);
+    KfLowerIrql(NewIrql);
+}
+
+/* IRQL >= DISPATCH_LEVEL; no IRQL change. */
+VOID NTAPI KeAcquireSpinLockAtDpcLevel(PKSPIN_LOCK SpinLock)
+{
+    struct _KTHREAD *self = thread_current();
+
+    rule_check_irql(RULE_SPINLOCK_AT_DPC_BELOW_DISPATCH, self->irql, (ULONG_PTR)SpinLock, 0, 0);
+    spinlock_acquire(SpinLock, self);
+}
+
+/* IRQL >= DISPATCH_LEVEL; no IRQL change. */
+VOID NTAPI KeReleaseSpinLockFromDpcLevel(PKSPIN_LOCK SpinLock)
+{
+    struct _KTHREAD *self = thread_current();
+
+    rule_check_irql(RULE_SPINLOCK_FROM_DPC_BELOW_DISPATCH, self->irql, (ULONG_PTR)SpinLock, 0, 0);
+    spinlock_release(SpinLock, self);
+}

@@ -1,0 +1,80 @@
+/*
+ * test_rules.c - the rule catalog as the host API shows it: every row complete, ids unique and
+ * stable, and the Markdown page written from it.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "wdmsim_test.h"
+
+static void every_rule_has_an_id_ddi_condition_code_explanation_and_fix(void **state)
+{
+    (void)state;
+    assert_true(wdmsim_rule_count() > 0);
+    for (size_t i = 0; i < wdmsim_rule_count(); i++) {
+        const struct wdmsim_rule_info *rule = wdmsim_rule_at(i);
+
+        assert_non_null(rule);
+        assert_non_null(rule->id);
+        assert_non_null(strchr(rule->id, '.'));
+        assert_true(rule->ddi && *rule->ddi);
+        assert_true(rule->condition && *rule->condition);
+        assert_true(rule->code != 0);
+        assert_true(rule->code_name && *rule->code_name >= 'A' && *rule->code_name <= 'Z');
+        assert_true(rule->explanation && *rule->explanation);
+        assert_true(rule->fix && *rule->fix);
+    }
+    assert_null(wdmsim_rule_at(wdmsim_rule_count()));
+}
+
+static void rule_ids_are_unique(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < wdmsim_rule_count(); i++)
+        for (size_t j = i + 1; j < wdmsim_rule_count(); j++)
+            assert_string_not_equal(wdmsim_rule_at(i)->id, wdmsim_rule_at(j)->id);
+}
+
+static void verifier_rules_carry_their_subcode(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < wdmsim_rule_count(); i++) {
+        const struct wdmsim_rule_info *rule = wdmsim_rule_at(i);
+
+        if (rule->code == 0xC4 || rule->code == 0xC2 || rule->code == 0x139)
+            assert_true(rule->subcode >= 0);
+        else
+            assert_int_equal(rule->subcode, -1);
+    }
+}
+
+static void the_markdown_page_has_one_table_row_per_rule(void **state)
+{
+    char *text = NULL;
+    size_t size = 0;
+    FILE *out = open_memstream(&text, &size);
+    size_t rows = 0;
+
+    (void)state;
+    assert_non_null(out);
+    wdmsim_rules_write_markdown(out);
+    fclose(out);
+    for (const char *p = text; (p = strstr(p, "\n| `")) != NULL; p++)
+        rows++;
+    assert_int_equal(rows, wdmsim_rule_count());
+    assert_non_null(strstr(text, "| `spinlock.recursive_acquire` |"));
+    assert_non_null(strstr(text, "&le; DISPATCH_LEVEL"));
+    free(text);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(every_rule_has_an_id_ddi_condition_code_explanation_and_fix),
+        cmocka_unit_test(rule_ids_are_unique),
+        cmocka_unit_test(verifier_rules_carry_their_subcode),
+        cmocka_unit_test(the_markdown_page_has_one_table_row_per_rule),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

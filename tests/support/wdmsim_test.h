@@ -1,0 +1,56 @@
+/*
+ * wdmsim_test.h - what every CMocka suite of this project shares: a fresh kernel per case, and
+ * one assertion for "this scenario stopped the machine with this bug check and rule".
+ */
+#ifndef WDMSIM_TEST_H
+#define WDMSIM_TEST_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <wdmsim/wdmsim.h>
+
+#define WDMSIM_ANY_PARAM (-1LL)
+
+static inline int wdmsim_test_boot(void **state)
+{
+    struct wdmsim_config config = { .clock = WDMSIM_CLOCK_VIRTUAL, .time_zone_bias_set = 1 };
+
+    (void)state;
+    wdmsim_boot(&config);
+    return 0;
+}
+
+static inline int wdmsim_test_shutdown(void **state)
+{
+    (void)state;
+    wdmsim_shutdown();
+    return 0;
+}
+
+#define wdmsim_test(fn) cmocka_unit_test_setup_teardown(fn, wdmsim_test_boot, wdmsim_test_shutdown)
+
+/* Runs scenario in a child kernel and asserts it stopped with code, parameter 1 (the subcode
+ * for codes that have one; WDMSIM_ANY_PARAM to skip) and rule id ("" for a KeBugCheckEx). */
+static inline void wdmsim_assert_stops(wdmsim_scenario_fn *scenario, void *context, unsigned int code,
+                                       long long param1, const char *rule, struct wdmsim_stop *out)
+{
+    static struct wdmsim_stop stop;
+
+    wdmsim_run_expecting_stop(scenario, context, &stop);
+    if (!stop.stopped || stop.code != code || strcmp(stop.rule, rule) != 0)
+        print_message("expected STOP 0x%X (%s), got:\n%s", code, rule, stop.report);
+    assert_true(stop.stopped);
+    assert_int_equal(stop.code, code);
+    if (param1 != WDMSIM_ANY_PARAM)
+        assert_int_equal(stop.params[0], (unsigned long long)param1);
+    assert_string_equal(stop.rule, rule);
+    if (out != NULL)
+        *out = stop;
+}
+
+#endif /* WDMSIM_TEST_H */
