@@ -17,6 +17,7 @@
 #define POOL_FILL_ALLOCATED 0xCD
 #define POOL_FILL_FREED 0xDD
 
+/* Enough to catch the usual double free (soon after the first) without hoarding host memory. */
 #define POOL_QUARANTINE_BLOCKS 1024
 #define POOL_QUARANTINE_BYTES ((size_t)8 << 20)
 #define POOL_TABLE_MIN_CAPACITY 256
@@ -180,6 +181,7 @@ static bool pool_inject_failure(ULONG tag)
     return fail;
 }
 
+/* Aligned as x64 Windows aligns pool; the exact size is kept so ASan sees any overrun. */
 static void *pool_memory_get(POOL_TYPE type, size_t size)
 {
     size_t alignment = POOL_ALIGNMENT;

@@ -105,7 +105,7 @@ static const struct rule rule_catalog[RULE_COUNT] = {
           "Use NonPagedPoolNx and handle a NULL return." },
         RULE_STATE, 0 },
     [RULE_POOL_ZERO_TAG] = {
-        { "pool.zero_tag", "ExAllocatePoolWithTag, ExFreePoolWithTag", "the pool tag is 0",
+        { "pool.zero_tag", "ExAllocatePoolWithTag", "the pool tag is 0",
           C2, 0x9B,
           "A tag of 0 makes the allocation untraceable in pool reports.",
           "Use a four-character tag unique to your driver, such as 'gbDP'." },

@@ -137,14 +137,14 @@ enum wdmsim_clock_mode wdmsim_clock_mode(void)
 /* Any IRQL. */
 VOID NTAPI KeQuerySystemTime(PLARGE_INTEGER CurrentTime)
 {
-    kernel_ensure_booted();
+    thread_current();
     CurrentTime->QuadPart = clock_system_time();
 }
 
 /* Any IRQL. */
 VOID NTAPI KeQueryTickCount(PLARGE_INTEGER CurrentCount)
 {
-    kernel_ensure_booted();
+    thread_current();
     CurrentCount->QuadPart = clock_since_boot() / CLOCK_TIME_INCREMENT;
 }
 
@@ -248,7 +248,7 @@ VOID NTAPI ExSystemTimeToLocalTime(PLARGE_INTEGER SystemTime, PLARGE_INTEGER Loc
 {
     LONGLONG system = SystemTime->QuadPart;
 
-    kernel_ensure_booted();
+    thread_current();
     LocalTime->QuadPart = system - clock_time_zone_bias(system);
 }
 
@@ -262,7 +262,7 @@ VOID NTAPI ExLocalTimeToSystemTime(PLARGE_INTEGER LocalTime, PLARGE_INTEGER Syst
     LONGLONG local = LocalTime->QuadPart;
     LONGLONG guess;
 
-    kernel_ensure_booted();
+    thread_current();
     guess = local + clock_time_zone_bias(local);
     SystemTime->QuadPart = local + clock_time_zone_bias(guess);
 }

@@ -338,6 +338,7 @@ static VOID ConformClock(VOID)
 static VOID ConformStrings(VOID)
 {
     static WCHAR conformance[] = L"Conformance";
+    UNICODE_STRING constant = RTL_CONSTANT_STRING(L"Conformance");
     UNICODE_STRING name;
     UNICODE_STRING other;
     UNICODE_STRING copy;
@@ -348,6 +349,8 @@ static VOID ConformStrings(VOID)
     RtlInitUnicodeString(&name, conformance);
     EXPECT(name.Buffer == conformance);
     EXPECT(name.Length == 11 * sizeof(WCHAR) && name.MaximumLength == 12 * sizeof(WCHAR));
+    EXPECT(constant.Length == name.Length && constant.MaximumLength == name.MaximumLength);
+    EXPECT(RtlEqualUnicodeString(&constant, &name, FALSE) == TRUE);
     RtlInitUnicodeString(&other, NULL);
     EXPECT(other.Length == 0 && other.MaximumLength == 0 && other.Buffer == NULL);
 

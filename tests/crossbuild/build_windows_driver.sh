@@ -1,0 +1,82 @@
+#!/bin/sh
+# build_windows_driver.sh SOURCE IMAGE - the Windows half of the crossbuild check.
+#
+# Compiles a driver source with x86_64-w64-mingw32-gcc against the mingw-w64 DDK headers, links it
+# into IMAGE (a .sys) as a native kernel image entered at DriverEntry, and checks that it imports
+# nothing but ntoskrnl.exe and hal.dll.
+#
+# Exit status: 0 pass; 1 fail; 77 skip (cross tools missing). When CI=true a missing tool fails,
+# because CI installs it. WDMSIM_MINGW_PREFIX (default x86_64-w64-mingw32) and WDMSIM_MINGW_DDK
+# (default: ddk/ next to the compiler's own headers) override the tools and the DDK include dir.
+set -u
+
+source_file=${1:?usage: build_windows_driver.sh SOURCE IMAGE}
+image=${2:?usage: build_windows_driver.sh SOURCE IMAGE}
+prefix=${WDMSIM_MINGW_PREFIX:-x86_64-w64-mingw32}
+cc="$prefix-gcc"
+objdump="$prefix-objdump"
+object="${image%.sys}.obj"
+
+fail() {
+    echo "crossbuild FAILED: $*" >&2
+    exit 1
+}
+
+missing() {
+    if [ "${CI:-}" = "true" ]; then
+        echo "crossbuild FAILED (CI=true, the cross tools must be installed): $*" >&2
+        exit 1
+    fi
+    echo "crossbuild SKIPPED: $*" >&2
+    exit 77
+}
+
+install_hint="install gcc-mingw-w64-x86-64 and mingw-w64-x86-64-dev, or run scripts/setup.sh"
+
+command -v "$cc" >/dev/null 2>&1 || missing "$cc not found: $install_hint"
+command -v "$objdump" >/dev/null 2>&1 || missing "$objdump not found: $install_hint"
+
+# The DDK lives in ddk/ beside the headers the cross compiler searches (Debian:
+# /usr/x86_64-w64-mingw32/include/ddk).
+find_ddk() {
+    echo | "$cc" -xc -E -v - 2>&1 >/dev/null |
+        sed -n '/^#include <\.\.\.> search starts here:/,/^End of search list\./p' |
+        sed -e '1d' -e '$d' -e 's/^ *//' |
+        while read -r dir; do
+            if [ -f "$dir/ddk/wdm.h" ]; then
+                (cd "$dir/ddk" && pwd -P)
+                break
+            fi
+        done
+}
+ddk=${WDMSIM_MINGW_DDK:-$(find_ddk)}
+[ -n "$ddk" ] && [ -f "$ddk/wdm.h" ] ||
+    missing "the mingw-w64 DDK headers (ddk/wdm.h) were not found for $cc: $install_hint"
+
+mkdir -p "$(dirname "$image")" || fail "cannot create the folder of $image"
+rm -f "$object" "$image"
+
+echo "compiling $source_file against $ddk"
+"$cc" -std=gnu11 -O2 -Wall -Wextra -Werror -Wno-multichar -I"$ddk" \
+    -c "$source_file" -o "$object" ||
+    fail "$cc could not compile $source_file against the mingw-w64 DDK: driver code must build" \
+         "unchanged against the real DDK headers (see the errors above)"
+
+echo "linking $image"
+"$cc" -shared -nostdlib -Wl,--subsystem,native -Wl,--entry,DriverEntry \
+    -o "$image" "$object" -lntoskrnl -lhal ||
+    fail "$cc could not link $image: a DDI it calls is missing from libntoskrnl.a/libhal.a"
+
+headers=$("$objdump" -p "$image") || fail "$objdump -p $image failed"
+echo "$headers" | grep -Eq '^Subsystem[[:space:]]+0+1[[:space:]]' ||
+    fail "$image is not a native (kernel) image: $(echo "$headers" | grep '^Subsystem')"
+
+dlls=$(echo "$headers" | sed -n 's/^[[:space:]]*DLL Name:[[:space:]]*//p' | tr 'A-Z' 'a-z' | sort -u)
+echo "$image imports:" $dlls
+echo "$dlls" | grep -qx 'ntoskrnl.exe' || fail "$image does not import ntoskrnl.exe"
+unexpected=$(echo "$dlls" | grep -vx -e 'ntoskrnl.exe' -e 'hal.dll')
+[ -z "$unexpected" ] ||
+    fail "$image imports" $unexpected "- a driver may import only ntoskrnl.exe and hal.dll"
+
+echo "crossbuild passed: $image is a native driver importing only ntoskrnl.exe/hal.dll"
+exit 0
