@@ -50,8 +50,9 @@ find_ddk() {
         done
 }
 ddk=${WDMSIM_MINGW_DDK:-$(find_ddk)}
-[ -n "$ddk" ] && [ -f "$ddk/wdm.h" ] ||
+if [ -z "$ddk" ] || [ ! -f "$ddk/wdm.h" ]; then
     missing "the mingw-w64 DDK headers (ddk/wdm.h) were not found for $cc: $install_hint"
+fi
 
 mkdir -p "$(dirname "$image")" || fail "cannot create the folder of $image"
 rm -f "$object" "$image"
@@ -71,12 +72,13 @@ headers=$("$objdump" -p "$image") || fail "$objdump -p $image failed"
 echo "$headers" | grep -Eq '^Subsystem[[:space:]]+0+1[[:space:]]' ||
     fail "$image is not a native (kernel) image: $(echo "$headers" | grep '^Subsystem')"
 
-dlls=$(echo "$headers" | sed -n 's/^[[:space:]]*DLL Name:[[:space:]]*//p' | tr 'A-Z' 'a-z' | sort -u)
-echo "$image imports:" $dlls
+dlls=$(echo "$headers" | sed -n 's/^[[:space:]]*DLL Name:[[:space:]]*//p' | tr '[:upper:]' '[:lower:]' | sort -u)
+echo "$image imports: $(echo "$dlls" | tr '\n' ' ')"
 echo "$dlls" | grep -qx 'ntoskrnl.exe' || fail "$image does not import ntoskrnl.exe"
 unexpected=$(echo "$dlls" | grep -vx -e 'ntoskrnl.exe' -e 'hal.dll')
 [ -z "$unexpected" ] ||
-    fail "$image imports" $unexpected "- a driver may import only ntoskrnl.exe and hal.dll"
+    fail "$image imports $(echo "$unexpected" | tr '\n' ' ')- a driver may import only" \
+         "ntoskrnl.exe and hal.dll"
 
 echo "crossbuild passed: $image is a native driver importing only ntoskrnl.exe/hal.dll"
 exit 0
