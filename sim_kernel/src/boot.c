@@ -27,9 +27,16 @@ static void kernel_boot_locked(const struct wdmsim_config *config)
 {
     atomic_fetch_add(&generation, 1);
     clock_boot(config);
+    disp_boot();
+    sched_boot();
+    timer_boot();
     pool_boot();
     thread_boot();
     atomic_store(&booted, true);
+    /* The booting thread counts as runnable before any service thread can block, or the first
+     * idle DPC thread would find nobody able to run. */
+    thread_current();
+    dpc_boot();
 }
 
 static size_t kernel_shutdown_locked(void)
@@ -37,6 +44,8 @@ static size_t kernel_shutdown_locked(void)
     size_t leaked = 0;
 
     if (atomic_load(&booted)) {
+        dpc_shutdown();
+        sched_shutdown();
         leaked = pool_shutdown();
         thread_shutdown();
         atomic_store(&booted, false);

@@ -6,6 +6,7 @@
 #ifndef WDMSIM_INTERNAL_H
 #define WDMSIM_INTERNAL_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <wdm.h>
@@ -28,16 +29,58 @@ struct sim_driver {
     char name[64];
 };
 
+/* What a thread waits for; guarded by the dispatcher lock. */
+struct thread_wait {
+    bool waiting;                   /* blocked in the dispatcher until `status` is set */
+    WAIT_TYPE type;
+    ULONG count;
+    PKWAIT_BLOCK blocks;            /* the caller's WaitBlockArray, or own_blocks */
+    KWAIT_BLOCK own_blocks[THREAD_WAIT_OBJECTS];
+    LONGLONG deadline;              /* interrupt time; DISP_NO_DEADLINE for none */
+    LIST_ENTRY timeout_link;        /* on the scheduler's list of waits with a deadline */
+    NTSTATUS status;
+    const char *what;               /* the DDI that waits, for the deadlock report */
+};
+
 struct _KTHREAD {
+    DISPATCHER_HEADER header;       /* a thread is waitable: signalled when it ends */
     KIRQL irql;
     unsigned spinlocks_held;        /* spin locks this thread owns right now */
+    unsigned fast_mutexes_held;     /* FAST_MUTEX acquisitions not yet released */
+    LIST_ENTRY mutants_owned;       /* KMUTANT.MutantListEntry of each mutex it owns (dispatcher lock) */
     const struct sim_driver *driver;/* whose code runs: resources are charged to it; NULL = host */
     bool adopted;                   /* a host thread that called a DDI, not a PsCreateSystemThread one */
+    bool system;                    /* created by PsCreateSystemThread (or a kernel service thread) */
+    bool in_dpc;                    /* running a DPC routine */
+    bool terminated;
     long tid;
     char name[32];
+    KPRIORITY priority;
+    NTSTATUS exit_status;
+    struct thread_wait wait;
+    pthread_t host;                 /* the host thread of a spawned thread */
+    void (*start)(void *);          /* what a spawned thread runs */
+    void *start_context;
+    pthread_cond_t wake;            /* signalled, under the dispatcher lock, when the wait ends */
     struct _KTHREAD *next;          /* all threads of this kernel, under the thread registry lock */
 };
 
+/* A new KTHREAD (not yet registered or running) with an unsignalled thread header. */
+struct _KTHREAD *thread_new(const char *name);
+/* Adds a thread to the registry and counts it as runnable. */
+void thread_register(struct _KTHREAD *thread);
+/* Makes thread the calling host thread's KTHREAD (a system thread's first act). */
+void thread_set_current(struct _KTHREAD *thread);
+/* Starts a registered simulated thread on a new host thread running fn(context); when fn returns
+ * the thread ends with STATUS_SUCCESS (as a returning system thread start routine does). */
+void thread_spawn(struct _KTHREAD *thread, void (*fn)(void *), void *context);
+/* Waits for a spawned thread's host thread to finish. */
+void thread_join(struct _KTHREAD *thread);
+/* The calling simulated thread ends: exit checks, then its object is signalled. Returns to the
+ * caller, which must then leave the host thread. */
+void thread_exit_current(NTSTATUS status);
+/* Appends one line per thread: what it waits for, or that it runs (dispatcher lock held). */
+void thread_describe_waits(char *buf, size_t size);
 /* The calling thread's KTHREAD: boots the kernel and adopts the host thread when needed. */
 struct _KTHREAD *thread_current(void);
 /* The calling thread's KTHREAD if it has one in this kernel, else NULL; never adopts. */
@@ -47,6 +90,59 @@ void thread_shutdown(void);
 const struct sim_driver *thread_driver_intern(const char *name);
 /* Copies the name of the live thread at address `candidate` into buf; false if there is none. */
 bool thread_name_of(ULONG_PTR candidate, char *buf, size_t size);
+
+/* ---- dispatcher.c: the one wait/satisfy path ---- */
+
+/* DISPATCHER_HEADER.Type, with NT's values. */
+enum disp_type {
+    DISP_EVENT_NOTIFICATION = 0,
+    DISP_EVENT_SYNCHRONIZATION = 1,
+    DISP_MUTANT = 2,
+    DISP_SEMAPHORE = 5,
+    DISP_THREAD = 6,
+    DISP_TIMER_NOTIFICATION = 8,
+    DISP_TIMER_SYNCHRONIZATION = 9,
+};
+
+#define DISP_NO_DEADLINE ((LONGLONG)0x7FFFFFFFFFFFFFFFLL)
+
+void disp_boot(void);
+void disp_lock(void);
+void disp_unlock(void);
+bool disp_held(void);
+pthread_mutex_t *disp_mutex(void);
+/* Sets up a dispatcher header: type, signal state, empty wait list. Any IRQL, no lock needed. */
+void disp_init_header(DISPATCHER_HEADER *header, enum disp_type type, LONG signal_state);
+/* Stops the machine unless header is an initialised dispatcher object. */
+void disp_check_object(const DISPATCHER_HEADER *header);
+/* Lock held: the object's state rose; satisfy the waits it now can, oldest first. */
+void disp_wait_test(DISPATCHER_HEADER *header);
+/* Lock held: end thread's wait with status (a timeout, or the object satisfied it). */
+void disp_end_wait(struct _KTHREAD *thread, NTSTATUS status);
+/* A Ke timeout (NULL, 0, relative < 0, absolute > 0) as an interrupt-time deadline. */
+LONGLONG disp_deadline(const LARGE_INTEGER *timeout);
+/* Lock held: expire every wait and timer whose deadline is <= now (interrupt time). */
+void disp_expire(LONGLONG now);
+/* Lock held: the earliest deadline of any wait or timer, or DISP_NO_DEADLINE. */
+LONGLONG disp_next_deadline(void);
+
+/* ---- sched.c: who can run, blocking and waking, virtual time, deadlocks ---- */
+
+void sched_boot(void);
+void sched_shutdown(void);
+/* Lock held: a new simulated thread can run (adoption, PsCreateSystemThread). */
+void sched_thread_started(struct _KTHREAD *thread);
+/* Lock held: a simulated thread is gone for good. */
+void sched_thread_ended(struct _KTHREAD *thread);
+/* Lock held: block the calling thread until its wait ends; time may move meanwhile. */
+void sched_block(struct _KTHREAD *self);
+/* Lock held: a blocked thread's wait ended; it can run again. */
+void sched_ready(struct _KTHREAD *thread);
+/* Lock held: a wait or timer with a deadline appeared (the real clock's timer thread re-arms). */
+void sched_deadline_added(void);
+/* Lock held: the list of waits that have a deadline. */
+PLIST_ENTRY sched_timeout_list(void);
+size_t sched_runnable(void);
 
 /* ---- irql.c ---- */
 
@@ -62,6 +158,8 @@ enum rule_kind {
     RULE_IRQL_AT_LEAST,     /* the DDI needs IRQL >= irql */
     RULE_IRQL_EXACTLY,      /* the DDI needs IRQL == irql */
     RULE_STATE,             /* a condition the component checks itself */
+    RULE_UNHANDLED_EXCEPTION, /* the DDI raises an exception nobody handles: 0x1E, or 0x7E in a
+                                 system thread; the subcode is the NTSTATUS raised */
 };
 
 enum rule_id {
@@ -84,6 +182,35 @@ enum rule_id {
     RULE_POOL_DOUBLE_FREE,
     RULE_POOL_FREE_BAD_ADDRESS,
     RULE_POOL_FREE_TAG_MISMATCH,
+    RULE_POOL_FREE_ACTIVE_TIMER,
+    RULE_POOL_FREE_QUEUED_DPC,
+    RULE_DISPATCHER_UNINITIALIZED,
+    RULE_KE_ABOVE_DISPATCH,
+    RULE_WAIT_ABOVE_DISPATCH,
+    RULE_WAIT_AT_DISPATCH_FOREVER,
+    RULE_WAIT_AT_DISPATCH_WITH_TIMEOUT,
+    RULE_WAIT_IN_DPC,
+    RULE_WAIT_TOO_MANY_OBJECTS,
+    RULE_SET_EVENT_ABOVE_DISPATCH,
+    RULE_WAIT_TRUE_ABOVE_APC,
+    RULE_DEADLOCK,
+    RULE_MUTEX_RELEASE_NOT_OWNER,
+    RULE_MUTEX_RECURSION_LIMIT,
+    RULE_MUTEX_HELD_AT_THREAD_EXIT,
+    RULE_FAST_MUTEX_ACQUIRE_ABOVE_APC,
+    RULE_FAST_MUTEX_RELEASE_NOT_AT_APC,
+    RULE_FAST_MUTEX_RECURSIVE,
+    RULE_FAST_MUTEX_RELEASE_NOT_OWNER,
+    RULE_SEMAPHORE_LIMIT_EXCEEDED,
+    RULE_DPC_CHANGED_IRQL,
+    RULE_PS_NOT_PASSIVE,
+    RULE_OB_NOT_PASSIVE,
+    RULE_ZW_NOT_PASSIVE,
+    RULE_OB_NOT_AN_OBJECT,
+    RULE_OB_COUNT_ZERO,
+    RULE_WORKER_RETURNED_AT_BAD_IRQL,
+    RULE_WORKER_RETURNED_WITH_APCS_DISABLED,
+    RULE_WORK_ITEM_QUEUED_TWICE,
     RULE_COUNT
 };
 
@@ -122,6 +249,30 @@ void pool_boot(void);
 /* Frees every block still allocated and returns how many there were. */
 size_t pool_shutdown(void);
 
+/* ---- event.c ---- */
+
+/* Lock held: signal an event and satisfy its waiters; returns the previous state. */
+LONG event_signal_locked(PRKEVENT event);
+
+/* ---- timer.c ---- */
+
+void timer_boot(void);
+/* Lock held: the earliest due time of a set timer (interrupt time), or DISP_NO_DEADLINE. */
+LONGLONG timer_next_due(void);
+/* Lock held: fire every timer due at or before now: signal, re-arm if periodic, queue its DPC. */
+void timer_expire(LONGLONG now);
+/* Takes the lock: is a set timer inside [start, start + size)? */
+bool timer_set_in_range(const void *start, size_t size, PKTIMER *found);
+
+/* ---- dpc.c ---- */
+
+void dpc_boot(void);
+void dpc_shutdown(void);
+/* Lock held: queue a DPC unless it is queued already. */
+void dpc_queue_locked(PKDPC dpc, PVOID argument1, PVOID argument2);
+/* Takes the lock: is a queued DPC inside [start, start + size)? */
+bool dpc_queued_in_range(const void *start, size_t size, PKDPC *found);
+
 /* ---- time.c: the one clock ---- */
 
 void clock_boot(const struct wdmsim_config *config);
@@ -129,6 +280,13 @@ void clock_boot(const struct wdmsim_config *config);
 LONGLONG clock_system_time(void);
 /* Time since boot in 100 ns units (never goes back). */
 LONGLONG clock_since_boot(void);
+bool clock_is_virtual_mode(void);
+/* Virtual clock: moves time since boot forward to since_boot (never back). */
+void clock_advance_to(LONGLONG since_boot);
+/* A condition variable whose timed waits run on the clock clock_wait_until uses. */
+void clock_cond_init(pthread_cond_t *cond);
+/* Real clock: wait on cond until signalled or until time since boot reaches since_boot. */
+void clock_wait_until(pthread_cond_t *cond, pthread_mutex_t *mutex, LONGLONG since_boot);
 /* The local time-zone bias in 100 ns units for a given system time (local = system - bias). */
 LONGLONG clock_time_zone_bias(LONGLONG system_time);
 

@@ -10,6 +10,8 @@
 
 #define C4 0xC4u, "DRIVER_VERIFIER_DETECTED_VIOLATION"
 #define C2 0xC2u, "BAD_POOL_CALLER"
+/* What an unhandled exception becomes in a system thread (0x1E elsewhere). */
+#define RULE_SYSTEM_THREAD_EXCEPTION 0x7Eu
 
 static const struct rule rule_catalog[RULE_COUNT] = {
     [RULE_RAISE_IRQL_TO_LOWER] = {
@@ -142,6 +144,207 @@ static const struct rule rule_catalog[RULE_COUNT] = {
           "A different tag means the code frees a block it did not allocate, or mixes up tags.",
           "Free with the same tag you allocated with." },
         RULE_STATE, 0 },
+    [RULE_POOL_FREE_ACTIVE_TIMER] = {
+        { "pool.free_active_timer", "ExFreePool, ExFreePoolWithTag",
+          "the block holds a KTIMER that is still set", C4, 0x15,
+          "The timer will fire into freed memory: the kernel's timer list now points into garbage.",
+          "KeCancelTimer every timer in a block before freeing it (in Unload: cancel, then free)." },
+        RULE_STATE, 0 },
+    [RULE_POOL_FREE_QUEUED_DPC] = {
+        { "pool.free_queued_dpc", "ExFreePool, ExFreePoolWithTag",
+          "the block holds a KDPC that is still queued", 0xC7u, "TIMER_OR_DPC_INVALID", 1,
+          "The DPC will run from freed memory.",
+          "KeRemoveQueueDpc (or KeFlushQueuedDpcs) before freeing memory that holds a KDPC." },
+        RULE_STATE, 0 },
+    [RULE_DISPATCHER_UNINITIALIZED] = {
+        { "dispatcher.uninitialized_object",
+          "KeWaitFor*, KeSetEvent, KeReleaseMutex, KeReleaseSemaphore, KeSetTimer and friends",
+          "the object was never initialised (or is not a dispatcher object)", C4, 0x1002,
+          "A dispatcher object's wait list must be set up by its KeInitializeXxx call before any "
+          "other use; garbage there corrupts the kernel's wait lists.",
+          "Call KeInitializeEvent/Mutex/Semaphore/Timer(Ex) once before first use, and pass the "
+          "object itself, not a pointer to a pointer." },
+        RULE_STATE, 0 },
+    [RULE_KE_ABOVE_DISPATCH] = {
+        { "ke.above_dispatch",
+          "KeClearEvent, KeResetEvent, KeReadStateEvent, KePulseEvent, KeReleaseMutex, "
+          "KeReadStateMutex, KeReleaseSemaphore, KeInitializeTimer(Ex), KeSetTimer(Ex), "
+          "KeCancelTimer, KeReadStateTimer, ObDereferenceObject, ExQueueWorkItem",
+          "called above DISPATCH_LEVEL", C4, 0x20011,
+          "These DDIs take the dispatcher lock, which works only up to DISPATCH_LEVEL.",
+          "Call them from DISPATCH_LEVEL or below: queue a DPC from an ISR and call them there." },
+        RULE_IRQL_AT_MOST, DISPATCH_LEVEL },
+    [RULE_WAIT_ABOVE_DISPATCH] = {
+        { "wait.above_dispatch", "KeWaitForSingleObject, KeWaitForMultipleObjects, KeDelayExecutionThread",
+          "called above DISPATCH_LEVEL", C4, 0x120,
+          "Nothing can wait above DISPATCH_LEVEL, not even for zero time.",
+          "Wait only at PASSIVE_LEVEL (or APC_LEVEL); signal a thread from a DPC instead." },
+        RULE_IRQL_AT_MOST, DISPATCH_LEVEL },
+    [RULE_WAIT_AT_DISPATCH_FOREVER] = {
+        { "wait.at_dispatch_forever", "KeWaitForSingleObject, KeWaitForMultipleObjects",
+          "a wait with no timeout at DISPATCH_LEVEL", C4, 0x121,
+          "At DISPATCH_LEVEL the processor cannot switch to another thread, so a real wait "
+          "never ends; only a zero timeout (a poll) is allowed there.",
+          "Wait at PASSIVE_LEVEL, or poll with a zero timeout; from a DPC, signal a thread." },
+        RULE_STATE, 0 },
+    [RULE_WAIT_AT_DISPATCH_WITH_TIMEOUT] = {
+        { "wait.at_dispatch_with_timeout",
+          "KeWaitForSingleObject, KeWaitForMultipleObjects, KeDelayExecutionThread",
+          "a wait with a non-zero timeout at DISPATCH_LEVEL", C4, 0x122,
+          "At DISPATCH_LEVEL the processor cannot switch to another thread; only a zero timeout "
+          "(a poll) is allowed there.",
+          "Wait at PASSIVE_LEVEL, or poll with a zero timeout." },
+        RULE_STATE, 0 },
+    [RULE_WAIT_IN_DPC] = {
+        { "wait.in_dpc", "KeWaitForSingleObject, KeWaitForMultipleObjects, KeDelayExecutionThread",
+          "a blocking wait inside a DPC routine", 0xB8u, "ATTEMPTED_SWITCH_FROM_DPC", -1,
+          "A DPC borrows whatever thread was running; it must never block it.",
+          "In a DPC only poll (zero timeout); hand waiting work to a system thread or work item." },
+        RULE_STATE, 0 },
+    [RULE_WAIT_TOO_MANY_OBJECTS] = {
+        { "wait.too_many_objects", "KeWaitForMultipleObjects",
+          "Count > MAXIMUM_WAIT_OBJECTS (64), or Count > THREAD_WAIT_OBJECTS (3) without a "
+          "WaitBlockArray", 0x0Cu, "MAXIMUM_WAIT_OBJECTS_EXCEEDED", -1,
+          "The thread has wait blocks for three objects only; more need the caller's array, and "
+          "no wait can take more than 64 objects.",
+          "Pass a nonpaged array of Count KWAIT_BLOCKs for more than three objects; never more "
+          "than 64." },
+        RULE_STATE, 0 },
+    [RULE_SET_EVENT_ABOVE_DISPATCH] = {
+        { "event.set_above_dispatch", "KeSetEvent", "called above DISPATCH_LEVEL", C4, 0x80,
+          "KeSetEvent takes the dispatcher lock, which works only up to DISPATCH_LEVEL.",
+          "Queue a DPC from the ISR and set the event in the DPC." },
+        RULE_IRQL_AT_MOST, DISPATCH_LEVEL },
+    [RULE_WAIT_TRUE_ABOVE_APC] = {
+        { "ke.wait_true_above_apc", "KeSetEvent, KePulseEvent, KeReleaseMutex, KeReleaseSemaphore",
+          "Wait = TRUE above APC_LEVEL", C4, 0x20016,
+          "Wait = TRUE promises that a KeWaitXxx call follows at once, and waiting needs "
+          "APC_LEVEL or below.",
+          "Pass Wait = FALSE unless a wait really follows, at PASSIVE_LEVEL." },
+        RULE_IRQL_AT_MOST, APC_LEVEL },
+    [RULE_DEADLOCK] = {
+        { "sched.deadlock", "KeWaitForSingleObject, KeWaitForMultipleObjects, ExAcquireFastMutex",
+          "every simulated thread is blocked and no timeout or timer can wake any of them",
+          0xE2u, "MANUALLY_INITIATED_CRASH", -1,
+          "A real machine would hang here for ever, until someone broke in with a debugger or "
+          "crashed it by hand (which is bug check 0xE2); the simulator does that for you and "
+          "lists what every thread waits for.",
+          "Look at the thread list: someone must set the event, release the mutex or end the "
+          "thread that the others wait for." },
+        RULE_STATE, 0 },
+    [RULE_MUTEX_RELEASE_NOT_OWNER] = {
+        { "mutex.release_not_owner", "KeReleaseMutex",
+          "the calling thread does not own the mutex", 0x1Eu, "KMODE_EXCEPTION_NOT_HANDLED",
+          (long long)0xC0000046,
+          "KeReleaseMutex raises STATUS_MUTANT_NOT_OWNED when the caller is not the owner; "
+          "nobody handles it in kernel mode.",
+          "Release a mutex only on the thread that acquired it, once per acquisition." },
+        RULE_UNHANDLED_EXCEPTION, 0 },
+    [RULE_MUTEX_RECURSION_LIMIT] = {
+        { "mutex.recursion_limit", "KeWaitForSingleObject on a KMUTEX",
+          "the owner acquired the mutex recursively MINLONG times", 0x1Eu,
+          "KMODE_EXCEPTION_NOT_HANDLED", (long long)0xC0000191,
+          "The recursion count would overflow; the kernel raises STATUS_MUTANT_LIMIT_EXCEEDED.",
+          "Release the mutex once per acquisition; look for a loop that acquires without "
+          "releasing." },
+        RULE_UNHANDLED_EXCEPTION, 0 },
+    [RULE_MUTEX_HELD_AT_THREAD_EXIT] = {
+        { "mutex.held_at_thread_exit", "PsTerminateSystemThread, a start routine that returns",
+          "the ending thread still owns a KMUTEX", 0x4000008Au, "THREAD_TERMINATE_HELD_MUTEX",
+          -1, "Nobody could ever acquire the mutex again.",
+          "Release every mutex before the thread ends, on every path out of the thread." },
+        RULE_STATE, 0 },
+    [RULE_FAST_MUTEX_ACQUIRE_ABOVE_APC] = {
+        { "fast_mutex.acquire_above_apc", "ExAcquireFastMutex, ExTryToAcquireFastMutex",
+          "called above APC_LEVEL", C4, 0x33,
+          "Acquiring may wait, and a thread can wait only at APC_LEVEL or below.",
+          "Use a spin lock for data touched at DISPATCH_LEVEL." },
+        RULE_IRQL_AT_MOST, APC_LEVEL },
+    [RULE_FAST_MUTEX_RELEASE_NOT_AT_APC] = {
+        { "fast_mutex.release_not_at_apc", "ExReleaseFastMutex",
+          "called at an IRQL other than APC_LEVEL", C4, 0x34,
+          "Holding a fast mutex means running at APC_LEVEL; any other IRQL at release means the "
+          "IRQL was changed while it was held.",
+          "Do not raise or lower the IRQL while holding a fast mutex; release in reverse order." },
+        RULE_IRQL_EXACTLY, APC_LEVEL },
+    [RULE_FAST_MUTEX_RECURSIVE] = {
+        { "fast_mutex.recursive_acquire", "ExAcquireFastMutex",
+          "the calling thread already owns the fast mutex", C4, 0x1000,
+          "Fast mutexes are not recursive: the thread would wait for itself for ever.",
+          "Use a KMUTEX if you need recursion, or restructure so the lock is taken once." },
+        RULE_STATE, 0 },
+    [RULE_FAST_MUTEX_RELEASE_NOT_OWNER] = {
+        { "fast_mutex.release_not_owner", "ExReleaseFastMutex",
+          "the calling thread does not own the fast mutex", C4, 0x1004,
+          "Releasing a fast mutex another thread holds (or nobody holds) breaks its exclusion.",
+          "Release it on the thread that acquired it, exactly once." },
+        RULE_STATE, 0 },
+    [RULE_SEMAPHORE_LIMIT_EXCEEDED] = {
+        { "semaphore.limit_exceeded", "KeReleaseSemaphore",
+          "the count would go above the semaphore's limit", 0x1Eu, "KMODE_EXCEPTION_NOT_HANDLED",
+          (long long)0xC0000047,
+          "KeReleaseSemaphore raises STATUS_SEMAPHORE_LIMIT_EXCEEDED and leaves the count "
+          "unchanged; nobody handles it in kernel mode.",
+          "Release only what was acquired; check the Adjustment and the Limit given to "
+          "KeInitializeSemaphore." },
+        RULE_UNHANDLED_EXCEPTION, 0 },
+    [RULE_DPC_CHANGED_IRQL] = {
+        { "dpc.changed_irql", "a DPC routine (KDEFERRED_ROUTINE)",
+          "the routine returned at an IRQL other than DISPATCH_LEVEL", 0xC8u,
+          "IRQL_UNEXPECTED_VALUE", -1,
+          "A DPC runs at DISPATCH_LEVEL and must return there; the kernel goes on running the "
+          "next DPC at whatever IRQL it finds.",
+          "Balance every KeRaiseIrql/KeAcquireSpinLock in the DPC with its lower/release." },
+        RULE_STATE, 0 },
+    [RULE_PS_NOT_PASSIVE] = {
+        { "ps.not_passive", "PsCreateSystemThread, PsTerminateSystemThread, KeSetPriorityThread, "
+          "KeFlushQueuedDpcs",
+          "called above PASSIVE_LEVEL", C4, 0x2001C,
+          "Creating, ending and reprioritising threads need PASSIVE_LEVEL.",
+          "Call them from DriverEntry, a system thread or a work item, not under a lock." },
+        RULE_IRQL_AT_MOST, PASSIVE_LEVEL },
+    [RULE_OB_NOT_PASSIVE] = {
+        { "ob.not_passive", "ObReferenceObjectByHandle", "called above PASSIVE_LEVEL", C4, 0x2001B,
+          "Handle lookups need PASSIVE_LEVEL.",
+          "Reference the object once at PASSIVE_LEVEL and keep the pointer." },
+        RULE_IRQL_AT_MOST, PASSIVE_LEVEL },
+    [RULE_ZW_NOT_PASSIVE] = {
+        { "zw.not_passive", "ZwClose", "called above PASSIVE_LEVEL", C4, 0x2001F,
+          "Zw calls run at PASSIVE_LEVEL only (and in the right process).",
+          "Make Zw calls from a system thread or work item, as DebugPrint's thread does." },
+        RULE_IRQL_AT_MOST, PASSIVE_LEVEL },
+    [RULE_OB_NOT_AN_OBJECT] = {
+        { "ob.not_an_object", "ObReferenceObject, ObDereferenceObject",
+          "the pointer is not an object the object manager knows (often the address of a "
+          "variable that holds the object pointer)", C4, 0x3F,
+          "The object manager would treat random memory as an object header and corrupt it.",
+          "Pass the object pointer itself (ObDereferenceObject(Thread), not &Thread)." },
+        RULE_STATE, 0 },
+    [RULE_OB_COUNT_ZERO] = {
+        { "ob.reference_count_zero", "ObReferenceObject, ObDereferenceObject",
+          "the object's reference count is already zero", C4, 0x3F,
+          "The object is already deleted: one dereference too many, or a reference taken after "
+          "the last one was dropped.",
+          "Pair every ObReferenceObject(ByHandle) with exactly one ObDereferenceObject." },
+        RULE_STATE, 0 },
+    [RULE_WORKER_RETURNED_AT_BAD_IRQL] = {
+        { "worker.returned_at_bad_irql", "a work item routine (WORKER_THREAD_ROUTINE)",
+          "the routine returned above PASSIVE_LEVEL", 0xE1u, "WORKER_THREAD_RETURNED_AT_BAD_IRQL",
+          -1, "The next work item on this system thread would run at a raised IRQL.",
+          "Release every spin lock and lower every raised IRQL before returning." },
+        RULE_STATE, 0 },
+    [RULE_WORKER_RETURNED_WITH_APCS_DISABLED] = {
+        { "worker.returned_with_apcs_disabled", "a work item routine (WORKER_THREAD_ROUTINE)",
+          "the routine returned holding a mutex or fast mutex", 0x01u, "APC_INDEX_MISMATCH", -1,
+          "A held mutex or fast mutex leaves APCs disabled on a shared system thread.",
+          "Release every mutex and fast mutex before the routine returns." },
+        RULE_STATE, 0 },
+    [RULE_WORK_ITEM_QUEUED_TWICE] = {
+        { "worker.item_queued_twice", "ExQueueWorkItem",
+          "the work item is already queued and has not run yet", 0xE4u, "WORKER_INVALID", 1,
+          "Queuing an item twice corrupts the work queue's list.",
+          "Queue an item again only after its routine has started running." },
+        RULE_STATE, 0 },
 };
 
 const struct rule *rule_get(enum rule_id id)
@@ -153,6 +356,8 @@ static SIM_NORETURN void rule_stop_with(enum rule_id id, ULONG_PTR a, ULONG_PTR 
                                          ULONG_PTR d, const char *detail)
 {
     const struct rule *rule = rule_get(id);
+    struct _KTHREAD *self = thread_current_if_known();
+    ULONG code = rule->info.code;
     ULONG_PTR params[4] = { a, b, c, d };
 
     if (rule->info.subcode >= 0) {
@@ -161,7 +366,9 @@ static SIM_NORETURN void rule_stop_with(enum rule_id id, ULONG_PTR a, ULONG_PTR 
         params[2] = b;
         params[3] = c;
     }
-    bugcheck_stop(rule->info.code, params, rule, detail);
+    if (rule->kind == RULE_UNHANDLED_EXCEPTION && self != NULL && self->system)
+        code = RULE_SYSTEM_THREAD_EXCEPTION;
+    bugcheck_stop(code, params, rule, detail);
 }
 
 SIM_NORETURN void rule_stop(enum rule_id id, ULONG_PTR a, ULONG_PTR b, ULONG_PTR c, ULONG_PTR d)
@@ -172,7 +379,7 @@ SIM_NORETURN void rule_stop(enum rule_id id, ULONG_PTR a, ULONG_PTR b, ULONG_PTR
 SIM_NORETURN void rule_stop_detail(enum rule_id id, ULONG_PTR a, ULONG_PTR b, ULONG_PTR c, ULONG_PTR d,
                                    const char *fmt, ...)
 {
-    char detail[256];
+    char detail[2304];
     va_list ap;
 
     va_start(ap, fmt);
@@ -191,6 +398,7 @@ static bool rule_irql_allowed(const struct rule *rule, KIRQL irql)
     case RULE_IRQL_EXACTLY:
         return irql == rule->irql;
     case RULE_STATE:
+    case RULE_UNHANDLED_EXCEPTION:
         break;
     }
     return true;
@@ -219,11 +427,14 @@ static void rules_write_row(FILE *out, const struct rule *rule)
         [RULE_IRQL_AT_MOST] = "&le; ", [RULE_IRQL_AT_LEAST] = "&ge; ", [RULE_IRQL_EXACTLY] = "= ",
     };
     char irql[32] = "-";
-    char code[32];
+    char code[64];
 
     if (rule->kind != RULE_STATE)
         snprintf(irql, sizeof irql, "%s%s", relation[rule->kind], irql_name(rule->irql));
-    if (info->subcode >= 0)
+    if (rule->kind == RULE_UNHANDLED_EXCEPTION)
+        snprintf(code, sizeof code, "0x%X (0x%X in a system thread) / 0x%llX", info->code,
+                 RULE_SYSTEM_THREAD_EXCEPTION, (unsigned long long)info->subcode);
+    else if (info->subcode >= 0)
         snprintf(code, sizeof code, "0x%X / 0x%llX", info->code, (unsigned long long)info->subcode);
     else
         snprintf(code, sizeof code, "0x%X", info->code);

@@ -113,19 +113,41 @@ LONGLONG clock_time_zone_bias(LONGLONG system_time)
     return clock_host_bias(system_time);
 }
 
-void wdmsim_clock_advance(long long delta)
+bool clock_is_virtual_mode(void)
 {
-    kernel_ensure_booted();
-    if (!clock_is_virtual()) {
-        fprintf(stderr, "wdmsim: wdmsim_clock_advance needs the virtual clock; this kernel runs on "
-                        "the real one (boot with .clock = WDMSIM_CLOCK_VIRTUAL or WDMSIM_CLOCK=virtual)\n");
+    return clock_is_virtual();
+}
+
+void clock_advance_to(LONGLONG since_boot)
+{
+    LONGLONG now = atomic_load(&clock_virtual_elapsed);
+
+    while (since_boot > now && !atomic_compare_exchange_weak(&clock_virtual_elapsed, &now, since_boot))
+        ;
+}
+
+void clock_cond_init(pthread_cond_t *cond)
+{
+    pthread_condattr_t attr;
+
+    if (pthread_condattr_init(&attr) != 0 || pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) != 0 ||
+        pthread_cond_init(cond, &attr) != 0)
         abort();
+    pthread_condattr_destroy(&attr);
+}
+
+void clock_wait_until(pthread_cond_t *cond, pthread_mutex_t *mutex, LONGLONG since_boot)
+{
+    LONGLONG host = since_boot == DISP_NO_DEADLINE ? since_boot : since_boot + atomic_load(&clock_real_boot);
+    struct timespec until;
+
+    if (host == DISP_NO_DEADLINE) {
+        pthread_cond_wait(cond, mutex);
+        return;
     }
-    if (delta < 0) {
-        fprintf(stderr, "wdmsim: wdmsim_clock_advance(%lld): time never goes back\n", delta);
-        abort();
-    }
-    atomic_fetch_add(&clock_virtual_elapsed, delta);
+    until.tv_sec = (time_t)(host / CLOCK_TICKS_PER_SECOND);
+    until.tv_nsec = (long)(host % CLOCK_TICKS_PER_SECOND) * 100;
+    pthread_cond_timedwait(cond, mutex, &until);
 }
 
 enum wdmsim_clock_mode wdmsim_clock_mode(void)

@@ -14,7 +14,7 @@
 static void driver_bugchecks(void *context)
 {
     (void)context;
-    KeBugCheckEx(0xE2, 1, 2, 3, 0xFFFFF80000001234ULL);
+    KeBugCheckEx(0xDEAD, 1, 2, 3, 0xFFFFF80000001234ULL);
 }
 
 static void KeBugCheckEx_stops_with_the_drivers_code_and_parameters(void **state)
@@ -22,7 +22,7 @@ static void KeBugCheckEx_stops_with_the_drivers_code_and_parameters(void **state
     struct wdmsim_stop stop;
 
     (void)state;
-    wdmsim_assert_stops(driver_bugchecks, NULL, 0xE2, 1, "", &stop);
+    wdmsim_assert_stops(driver_bugchecks, NULL, 0xDEAD, 1, "", &stop);
     assert_int_equal(stop.params[1], 2);
     assert_int_equal(stop.params[2], 3);
     assert_int_equal(stop.params[3], 0xFFFFF80000001234ULL);
@@ -32,18 +32,18 @@ static void KeBugCheckEx_stops_with_the_drivers_code_and_parameters(void **state
 static void the_report_opens_with_the_Windows_STOP_line(void **state)
 {
     struct wdmsim_stop stop;
-    const char *expected = "*** STOP: 0x000000E2 (0x0000000000000001, 0x0000000000000002, "
+    const char *expected = "*** STOP: 0x0000DEAD (0x0000000000000001, 0x0000000000000002, "
                            "0x0000000000000003, 0xFFFFF80000001234)\n";
 
     (void)state;
-    wdmsim_assert_stops(driver_bugchecks, NULL, 0xE2, 1, "", &stop);
+    wdmsim_assert_stops(driver_bugchecks, NULL, 0xDEAD, 1, "", &stop);
     assert_memory_equal(stop.report, expected, strlen(expected));
 }
 
 static void KeBugCheck_passes_four_zero_parameters(void *context)
 {
     (void)context;
-    KeBugCheck(0xDEAD);
+    KeBugCheck(0xBEEF);
 }
 
 static void KeBugCheck_is_KeBugCheckEx_with_zero_parameters(void **state)
@@ -51,7 +51,7 @@ static void KeBugCheck_is_KeBugCheckEx_with_zero_parameters(void **state)
     struct wdmsim_stop stop;
 
     (void)state;
-    wdmsim_assert_stops(KeBugCheck_passes_four_zero_parameters, NULL, 0xDEAD, 0, "", &stop);
+    wdmsim_assert_stops(KeBugCheck_passes_four_zero_parameters, NULL, 0xBEEF, 0, "", &stop);
     assert_int_equal(stop.params[1] | stop.params[2] | stop.params[3], 0);
 }
 

@@ -35,14 +35,17 @@ static void rule_ids_are_unique(void **state)
             assert_string_not_equal(wdmsim_rule_at(i)->id, wdmsim_rule_at(j)->id);
 }
 
-static void verifier_rules_carry_their_subcode(void **state)
+static void codes_with_subcodes_carry_them_and_exceptions_carry_their_status(void **state)
 {
     (void)state;
     for (size_t i = 0; i < wdmsim_rule_count(); i++) {
         const struct wdmsim_rule_info *rule = wdmsim_rule_at(i);
 
-        if (rule->code == 0xC4 || rule->code == 0xC2 || rule->code == 0x139)
+        if (rule->code == 0xC4 || rule->code == 0xC2 || rule->code == 0x139 || rule->code == 0xC7 ||
+            rule->code == 0xE4)
             assert_true(rule->subcode >= 0);
+        else if (rule->code == 0x1E)
+            assert_true(rule->subcode >= (long long)0xC0000000);
         else
             assert_int_equal(rule->subcode, -1);
     }
@@ -72,7 +75,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_rule_has_an_id_ddi_condition_code_explanation_and_fix),
         cmocka_unit_test(rule_ids_are_unique),
-        cmocka_unit_test(verifier_rules_carry_their_subcode),
+        cmocka_unit_test(codes_with_subcodes_carry_them_and_exceptions_carry_their_status),
         cmocka_unit_test(the_markdown_page_has_one_table_row_per_rule),
     };
 

@@ -1,0 +1,164 @@
+/*
+ * dpc.c - DPCs: one queue, drained in order by one simulated DPC thread ("dpc", System process)
+ * at DISPATCH_LEVEL, like one processor's DPC queue: a DPC never runs concurrently with itself.
+ * The DPC thread idles in a dispatcher wait, so it counts as blocked when there is no work.
+ * Locking: the queue, each KDPC's queued mark (DpcData) and the running flag, under the
+ * dispatcher lock; the routine itself runs without it.
+ */
+#include <stdlib.h>
+
+#include "internal.h"
+
+#define DPC_OBJECT_TYPE 0x13     /* DpcObject, as NT marks a KDPC */
+#define DPC_MEDIUM_IMPORTANCE 1
+
+static LIST_ENTRY dpc_queue;
+static KEVENT dpc_work;          /* synchronization: there is work, or the thread must stop */
+static KEVENT dpc_drained;       /* notification: the queue is empty and no DPC runs */
+static struct _KTHREAD *dpc_thread;
+static bool dpc_running;
+static bool dpc_stopping;
+
+void dpc_queue_locked(PKDPC dpc, PVOID argument1, PVOID argument2)
+{
+    if (dpc->DpcData != NULL)
+        return;
+    dpc->SystemArgument1 = argument1;
+    dpc->SystemArgument2 = argument2;
+    dpc->DpcData = &dpc_queue;
+    InsertTailList(&dpc_queue, &dpc->DpcListEntry);
+    dpc_drained.Header.SignalState = 0;
+    event_signal_locked(&dpc_work);
+}
+
+bool dpc_queued_in_range(const void *start, size_t size, PKDPC *found)
+{
+    bool hit = false;
+
+    disp_lock();
+    for (PLIST_ENTRY e = dpc_queue.Flink; e != &dpc_queue && !hit; e = e->Flink) {
+        PKDPC dpc = CONTAINING_RECORD(e, KDPC, DpcListEntry);
+
+        if ((const char *)dpc >= (const char *)start && (const char *)dpc < (const char *)start + size) {
+            *found = dpc;
+            hit = true;
+        }
+    }
+    disp_unlock();
+    return hit;
+}
+
+static void dpc_run(struct _KTHREAD *self, PKDPC dpc)
+{
+    self->irql = DISPATCH_LEVEL;
+    self->in_dpc = true;
+    dpc->DeferredRoutine(dpc, dpc->DeferredContext, dpc->SystemArgument1, dpc->SystemArgument2);
+    if (self->irql != DISPATCH_LEVEL)
+        rule_stop_detail(RULE_DPC_CHANGED_IRQL, (ULONG_PTR)self->irql << 16 | DISPATCH_LEVEL << 8,
+                         (ULONG_PTR)dpc->DeferredRoutine, (ULONG_PTR)dpc, 0,
+                         "the DPC routine at %p returned at %s", (void *)dpc->DeferredRoutine,
+                         irql_name(self->irql));
+    self->in_dpc = false;
+    self->irql = PASSIVE_LEVEL;
+}
+
+/* Lock held on entry and exit: run every queued DPC, dropping the lock around each routine. */
+static void dpc_drain_locked(struct _KTHREAD *self)
+{
+    while (!IsListEmpty(&dpc_queue)) {
+        PKDPC dpc = CONTAINING_RECORD(RemoveHeadList(&dpc_queue), KDPC, DpcListEntry);
+
+        dpc->DpcData = NULL;
+        dpc_running = true;
+        disp_unlock();
+        dpc_run(self, dpc);
+        disp_lock();
+        dpc_running = false;
+    }
+    event_signal_locked(&dpc_drained);
+}
+
+static void dpc_thread_main(void *unused)
+{
+    struct _KTHREAD *self = thread_current();
+
+    (void)unused;
+    for (;;) {
+        KeWaitForSingleObject(&dpc_work, Executive, KernelMode, FALSE, NULL);
+        disp_lock();
+        if (dpc_stopping) {
+            disp_unlock();
+            return;
+        }
+        dpc_drain_locked(self);
+        disp_unlock();
+    }
+}
+
+void dpc_boot(void)
+{
+    InitializeListHead(&dpc_queue);
+    KeInitializeEvent(&dpc_work, SynchronizationEvent, FALSE);
+    KeInitializeEvent(&dpc_drained, NotificationEvent, TRUE);
+    dpc_running = false;
+    dpc_stopping = false;
+    dpc_thread = thread_new("dpc");
+    dpc_thread->system = true;
+    thread_spawn(dpc_thread, dpc_thread_main, NULL);
+}
+
+void dpc_shutdown(void)
+{
+    disp_lock();
+    dpc_stopping = true;
+    event_signal_locked(&dpc_work);
+    disp_unlock();
+    thread_join(dpc_thread);
+}
+
+/* Any IRQL. */
+VOID NTAPI KeInitializeDpc(PRKDPC Dpc, PKDEFERRED_ROUTINE DeferredRoutine, PVOID DeferredContext)
+{
+    Dpc->Type = DPC_OBJECT_TYPE;
+    Dpc->Importance = DPC_MEDIUM_IMPORTANCE;
+    Dpc->Number = 0;
+    Dpc->DpcListEntry.Flink = Dpc->DpcListEntry.Blink = NULL;
+    Dpc->DeferredRoutine = DeferredRoutine;
+    Dpc->DeferredContext = DeferredContext;
+    Dpc->SystemArgument1 = Dpc->SystemArgument2 = NULL;
+    Dpc->DpcData = NULL;
+}
+
+/* Any IRQL. FALSE, with nothing changed, if the DPC is already queued. */
+BOOLEAN NTAPI KeInsertQueueDpc(PRKDPC Dpc, PVOID SystemArgument1, PVOID SystemArgument2)
+{
+    BOOLEAN queued;
+
+    disp_lock();
+    queued = Dpc->DpcData == NULL;
+    dpc_queue_locked(Dpc, SystemArgument1, SystemArgument2);
+    disp_unlock();
+    return queued;
+}
+
+/* Any IRQL. TRUE if the DPC was queued and is now removed before it ran. */
+BOOLEAN NTAPI KeRemoveQueueDpc(PRKDPC Dpc)
+{
+    BOOLEAN removed;
+
+    disp_lock();
+    removed = Dpc->DpcData != NULL;
+    if (removed) {
+        RemoveEntryList(&Dpc->DpcListEntry);
+        Dpc->DpcData = NULL;
+    }
+    disp_unlock();
+    return removed;
+}
+
+/* PASSIVE_LEVEL. Returns once every DPC queued before the call has run. */
+VOID NTAPI KeFlushQueuedDpcs(VOID)
+{
+    rule_check_irql(RULE_PS_NOT_PASSIVE, irql_current(), 0, 0, 0);
+    KeWaitForSingleObject(&dpc_drained, Executive, KernelMode, FALSE, NULL);
+}

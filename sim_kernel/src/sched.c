@@ -1,0 +1,159 @@
+/*
+ * sched.c - who can run. The scheduler counts the simulated threads that can run. A thread leaves
+ * the count when it blocks in the dispatcher and comes back when whoever ends its wait readies it
+ * (the waker counts it, so the count never touches zero between a wake-up and the run).
+ *
+ * When the count reaches zero the machine is idle. On the virtual clock the thread that blocked
+ * last moves time to the earliest deadline (a wait's timeout, a timer) and expires it, until some
+ * thread can run: a five-minute wait costs microseconds. With no deadline anywhere every thread
+ * waits for ever: a deadlock, reported with what each thread waits for. On the real clock a timer
+ * thread expires deadlines as host time reaches them.
+ *
+ * Locking: everything here runs under the dispatcher lock.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+static size_t runnable;
+static LIST_ENTRY timeout_list;
+
+static pthread_t timer_thread;
+static pthread_cond_t timer_cond;
+static bool timer_running;
+static bool timer_stopping;
+
+PLIST_ENTRY sched_timeout_list(void)
+{
+    return &timeout_list;
+}
+
+size_t sched_runnable(void)
+{
+    return runnable;
+}
+
+static SIM_NORETURN void sched_deadlock(void)
+{
+    char threads[2048];
+
+    thread_describe_waits(threads, sizeof threads);
+    rule_stop_detail(RULE_DEADLOCK, 0, 0, 0, 0, "the threads and what they wait for:%s", threads);
+}
+
+/* The machine is idle: expire deadlines until a thread can run, or report the deadlock. */
+static void sched_idle(void)
+{
+    if (!clock_is_virtual_mode()) {
+        if (disp_next_deadline() == DISP_NO_DEADLINE)
+            sched_deadlock();
+        return;
+    }
+    while (runnable == 0) {
+        LONGLONG next = disp_next_deadline();
+
+        if (next == DISP_NO_DEADLINE)
+            sched_deadlock();
+        clock_advance_to(next);
+        disp_expire(clock_since_boot());
+    }
+}
+
+void sched_thread_started(struct _KTHREAD *thread)
+{
+    (void)thread;
+    runnable++;
+}
+
+void sched_thread_ended(struct _KTHREAD *thread)
+{
+    (void)thread;
+    runnable--;
+    if (runnable == 0)
+        sched_idle();
+}
+
+void sched_block(struct _KTHREAD *self)
+{
+    runnable--;
+    if (runnable == 0)
+        sched_idle();
+    while (self->wait.waiting)
+        pthread_cond_wait(&self->wake, disp_mutex());
+}
+
+void sched_ready(struct _KTHREAD *thread)
+{
+    runnable++;
+    pthread_cond_signal(&thread->wake);
+}
+
+void sched_deadline_added(void)
+{
+    if (timer_running)
+        pthread_cond_signal(&timer_cond);
+}
+
+/* The real clock's timer thread: a host thread, not a simulated one, so it never counts as runnable. */
+static void *sched_timer_main(void *unused)
+{
+    (void)unused;
+    disp_lock();
+    while (!timer_stopping) {
+        LONGLONG next = disp_next_deadline();
+
+        if (next <= clock_since_boot())
+            disp_expire(clock_since_boot());
+        else
+            clock_wait_until(&timer_cond, disp_mutex(), next);
+    }
+    disp_unlock();
+    return NULL;
+}
+
+void sched_boot(void)
+{
+    runnable = 0;
+    InitializeListHead(&timeout_list);
+    timer_running = false;
+    timer_stopping = false;
+    if (clock_is_virtual_mode())
+        return;
+    clock_cond_init(&timer_cond);
+    if (pthread_create(&timer_thread, NULL, sched_timer_main, NULL) != 0)
+        abort();
+    timer_running = true;
+}
+
+void sched_shutdown(void)
+{
+    if (!timer_running)
+        return;
+    disp_lock();
+    timer_stopping = true;
+    pthread_cond_signal(&timer_cond);
+    disp_unlock();
+    pthread_join(timer_thread, NULL);
+    timer_running = false;
+}
+
+/* Host API: move virtual time forward by delta, firing what falls due on the way. */
+void wdmsim_clock_advance(long long delta)
+{
+    kernel_ensure_booted();
+    if (!clock_is_virtual_mode()) {
+        fprintf(stderr, "wdmsim: wdmsim_clock_advance needs the virtual clock; this kernel runs on "
+                        "the real one (boot with .clock = WDMSIM_CLOCK_VIRTUAL or WDMSIM_CLOCK=virtual)\n");
+        abort();
+    }
+    if (delta < 0) {
+        fprintf(stderr, "wdmsim: wdmsim_clock_advance(%lld): time never goes back\n", delta);
+        abort();
+    }
+    disp_lock();
+    clock_advance_to(clock_since_boot() + delta);
+    disp_expire(clock_since_boot());
+    disp_unlock();
+}

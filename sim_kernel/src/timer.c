@@ -1,0 +1,162 @@
+/*
+ * timer.c - KTIMER. Set timers wait in one queue ordered by due time (interrupt time). Expiry
+ * signals the timer (a notification timer releases every waiter, a synchronization timer one),
+ * queues its DPC if it has one, and re-arms a periodic timer. A timer set in the past fires at once.
+ * Locking: the queue and every timer field, under the dispatcher lock.
+ */
+#include "internal.h"
+
+#define TIMER_TICKS_PER_MS 10000LL
+
+static LIST_ENTRY timer_queue;
+
+void timer_boot(void)
+{
+    InitializeListHead(&timer_queue);
+}
+
+static PKTIMER timer_of(PLIST_ENTRY entry)
+{
+    return CONTAINING_RECORD(entry, KTIMER, TimerListEntry);
+}
+
+static void timer_check(PKTIMER timer)
+{
+    disp_check_object(&timer->Header);
+    if (timer->Header.Type != DISP_TIMER_NOTIFICATION && timer->Header.Type != DISP_TIMER_SYNCHRONIZATION)
+        rule_stop_detail(RULE_DISPATCHER_UNINITIALIZED, (ULONG_PTR)timer, 0, 0, 0,
+                         "the object at %p is a dispatcher object of type %u, not a timer",
+                         (void *)timer, timer->Header.Type);
+}
+
+static void timer_insert(PKTIMER timer)
+{
+    PLIST_ENTRY e = timer_queue.Flink;
+
+    while (e != &timer_queue && timer_of(e)->DueTime.QuadPart <= timer->DueTime.QuadPart)
+        e = e->Flink;
+    InsertTailList(e, &timer->TimerListEntry);
+    timer->Header.Inserted = TRUE;
+    sched_deadline_added();
+}
+
+static void timer_remove(PKTIMER timer)
+{
+    RemoveEntryList(&timer->TimerListEntry);
+    timer->Header.Inserted = FALSE;
+}
+
+static void timer_fire(PKTIMER timer)
+{
+    timer_remove(timer);
+    timer->Header.SignalState = 1;
+    disp_wait_test(&timer->Header);
+    if (timer->Period != 0) {
+        timer->DueTime.QuadPart += (LONGLONG)timer->Period * TIMER_TICKS_PER_MS;
+        timer_insert(timer);
+    }
+    if (timer->Dpc != NULL)
+        dpc_queue_locked(timer->Dpc, NULL, NULL);
+}
+
+LONGLONG timer_next_due(void)
+{
+    return IsListEmpty(&timer_queue) ? DISP_NO_DEADLINE : (LONGLONG)timer_of(timer_queue.Flink)->DueTime.QuadPart;
+}
+
+void timer_expire(LONGLONG now)
+{
+    while (!IsListEmpty(&timer_queue) && (LONGLONG)timer_of(timer_queue.Flink)->DueTime.QuadPart <= now)
+        timer_fire(timer_of(timer_queue.Flink));
+}
+
+bool timer_set_in_range(const void *start, size_t size, PKTIMER *found)
+{
+    bool hit = false;
+
+    disp_lock();
+    for (PLIST_ENTRY e = timer_queue.Flink; e != &timer_queue && !hit; e = e->Flink) {
+        const char *at = (const char *)timer_of(e);
+
+        if (at >= (const char *)start && at < (const char *)start + size) {
+            *found = timer_of(e);
+            hit = true;
+        }
+    }
+    disp_unlock();
+    return hit;
+}
+
+/* IRQL <= DISPATCH_LEVEL. */
+VOID NTAPI KeInitializeTimerEx(PKTIMER Timer, TIMER_TYPE Type)
+{
+    rule_check_irql(RULE_KE_ABOVE_DISPATCH, irql_current(), (ULONG_PTR)Timer, 0, 0);
+    disp_init_header(&Timer->Header,
+                     Type == SynchronizationTimer ? DISP_TIMER_SYNCHRONIZATION : DISP_TIMER_NOTIFICATION, 0);
+    Timer->DueTime.QuadPart = 0;
+    Timer->TimerListEntry.Flink = Timer->TimerListEntry.Blink = NULL;
+    Timer->Dpc = NULL;
+    Timer->Processor = 0;
+    Timer->Period = 0;
+}
+
+/* IRQL <= DISPATCH_LEVEL. */
+VOID NTAPI KeInitializeTimer(PKTIMER Timer)
+{
+    KeInitializeTimerEx(Timer, NotificationTimer);
+}
+
+/* IRQL <= DISPATCH_LEVEL. Period in milliseconds (0: once). TRUE if the timer was already set. */
+BOOLEAN NTAPI KeSetTimerEx(PKTIMER Timer, LARGE_INTEGER DueTime, LONG Period, PKDPC Dpc)
+{
+    BOOLEAN was_set;
+
+    rule_check_irql(RULE_KE_ABOVE_DISPATCH, irql_current(), (ULONG_PTR)Timer, 0, 0);
+    disp_lock();
+    timer_check(Timer);
+    was_set = Timer->Header.Inserted;
+    if (was_set)
+        timer_remove(Timer);
+    Timer->Header.SignalState = 0;
+    Timer->DueTime.QuadPart = (ULONGLONG)disp_deadline(&DueTime);
+    Timer->Period = Period > 0 ? (ULONG)Period : 0;
+    Timer->Dpc = Dpc;
+    timer_insert(Timer);
+    timer_expire(clock_since_boot());
+    disp_unlock();
+    return was_set;
+}
+
+/* IRQL <= DISPATCH_LEVEL. TRUE if the timer was already set. */
+BOOLEAN NTAPI KeSetTimer(PKTIMER Timer, LARGE_INTEGER DueTime, PKDPC Dpc)
+{
+    return KeSetTimerEx(Timer, DueTime, 0, Dpc);
+}
+
+/* IRQL <= DISPATCH_LEVEL. TRUE if the timer was set; a DPC already queued still runs. */
+BOOLEAN NTAPI KeCancelTimer(PKTIMER Timer)
+{
+    BOOLEAN was_set;
+
+    rule_check_irql(RULE_KE_ABOVE_DISPATCH, irql_current(), (ULONG_PTR)Timer, 0, 0);
+    disp_lock();
+    timer_check(Timer);
+    was_set = Timer->Header.Inserted;
+    if (was_set)
+        timer_remove(Timer);
+    disp_unlock();
+    return was_set;
+}
+
+/* IRQL <= DISPATCH_LEVEL. TRUE if signalled. */
+BOOLEAN NTAPI KeReadStateTimer(PKTIMER Timer)
+{
+    BOOLEAN state;
+
+    rule_check_irql(RULE_KE_ABOVE_DISPATCH, irql_current(), (ULONG_PTR)Timer, 0, 0);
+    disp_lock();
+    timer_check(Timer);
+    state = Timer->Header.SignalState != 0;
+    disp_unlock();
+    return state;
+}
