@@ -28,15 +28,21 @@ static void kernel_boot_locked(const struct wdmsim_config *config)
     atomic_fetch_add(&generation, 1);
     clock_boot(config);
     disp_boot();
-    sched_boot();
+    /* Before sched_boot: the real clock's timer thread reads the timer queue as soon as it starts. */
     timer_boot();
+    sched_boot();
     pool_boot();
+    ns_boot();
+    io_boot();
+    object_boot();
+    handle_boot();
     thread_boot();
     atomic_store(&booted, true);
     /* The booting thread counts as runnable before any service thread can block, or the first
      * idle DPC thread would find nobody able to run. */
     thread_current();
     dpc_boot();
+    workitem_boot();
 }
 
 static size_t kernel_shutdown_locked(void)
@@ -44,9 +50,14 @@ static size_t kernel_shutdown_locked(void)
     size_t leaked = 0;
 
     if (atomic_load(&booted)) {
+        workitem_shutdown();
         dpc_shutdown();
         sched_shutdown();
         leaked = pool_shutdown();
+        ns_shutdown();
+        leaked += thread_abandon_running();
+        leaked += handle_shutdown();
+        leaked += object_shutdown();
         thread_shutdown();
         atomic_store(&booted, false);
     }

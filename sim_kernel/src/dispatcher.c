@@ -323,6 +323,9 @@ static NTSTATUS disp_wait(struct _KTHREAD *self, ULONG count, PVOID objects[], W
     NTSTATUS status;
 
     disp_lock();
+    /* Under the lock: the check reads the wait lists, which other waiters change. */
+    for (ULONG i = 0; i < count; i++)
+        disp_check_object(objects[i]);
     status = type == WaitAny ? disp_try_any(self, count, objects) : disp_try_all(self, count, objects);
     if (status == STATUS_PENDING) {
         if (deadline <= clock_since_boot())
@@ -346,7 +349,6 @@ NTSTATUS NTAPI KeWaitForSingleObject(PVOID Object, KWAIT_REASON WaitReason, KPRO
     (void)WaitMode;
     (void)Alertable;
     disp_check_wait_context(self, Object, Timeout);
-    disp_check_object(Object);
     return disp_wait(self, 1, objects, WaitAny, Timeout, NULL, "KeWaitForSingleObject");
 }
 
@@ -369,8 +371,6 @@ NTSTATUS NTAPI KeWaitForMultipleObjects(ULONG Count, PVOID Object[], WAIT_TYPE W
         return STATUS_INVALID_PARAMETER;
     if (WaitType == WaitAll && disp_has_duplicates(Count, Object))
         return STATUS_INVALID_PARAMETER_MIX;
-    for (ULONG i = 0; i < Count; i++)
-        disp_check_object(Object[i]);
     return disp_wait(self, Count, Object, WaitType, Timeout, WaitBlockArray, "KeWaitForMultipleObjects");
 }
 

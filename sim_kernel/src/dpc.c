@@ -48,15 +48,25 @@ bool dpc_queued_in_range(const void *start, size_t size, PKDPC *found)
     return hit;
 }
 
-static void dpc_run(struct _KTHREAD *self, PKDPC dpc)
+/* One run of a DPC, copied from the KDPC under the lock as it is dequeued: from then on the KDPC may
+ * be queued again, with new arguments, while this run goes on (NT's retire loop copies them too). */
+struct dpc_call {
+    PKDPC dpc;
+    PKDEFERRED_ROUTINE routine;
+    PVOID context;
+    PVOID argument1;
+    PVOID argument2;
+};
+
+static void dpc_run(struct _KTHREAD *self, const struct dpc_call *call)
 {
     self->irql = DISPATCH_LEVEL;
     self->in_dpc = true;
-    dpc->DeferredRoutine(dpc, dpc->DeferredContext, dpc->SystemArgument1, dpc->SystemArgument2);
+    call->routine(call->dpc, call->context, call->argument1, call->argument2);
     if (self->irql != DISPATCH_LEVEL)
         rule_stop_detail(RULE_DPC_CHANGED_IRQL, (ULONG_PTR)self->irql << 16 | DISPATCH_LEVEL << 8,
-                         (ULONG_PTR)dpc->DeferredRoutine, (ULONG_PTR)dpc, 0,
-                         "the DPC routine at %p returned at %s", (void *)dpc->DeferredRoutine,
+                         (ULONG_PTR)call->routine, (ULONG_PTR)call->dpc, 0,
+                         "the DPC routine at %p returned at %s", (void *)call->routine,
                          irql_name(self->irql));
     self->in_dpc = false;
     self->irql = PASSIVE_LEVEL;
@@ -67,11 +77,13 @@ static void dpc_drain_locked(struct _KTHREAD *self)
 {
     while (!IsListEmpty(&dpc_queue)) {
         PKDPC dpc = CONTAINING_RECORD(RemoveHeadList(&dpc_queue), KDPC, DpcListEntry);
+        struct dpc_call call = { dpc, dpc->DeferredRoutine, dpc->DeferredContext, dpc->SystemArgument1,
+                                 dpc->SystemArgument2 };
 
         dpc->DpcData = NULL;
         dpc_running = true;
         disp_unlock();
-        dpc_run(self, dpc);
+        dpc_run(self, &call);
         disp_lock();
         dpc_running = false;
     }

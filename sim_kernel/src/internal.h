@@ -113,7 +113,7 @@ bool disp_held(void);
 pthread_mutex_t *disp_mutex(void);
 /* Sets up a dispatcher header: type, signal state, empty wait list. Any IRQL, no lock needed. */
 void disp_init_header(DISPATCHER_HEADER *header, enum disp_type type, LONG signal_state);
-/* Stops the machine unless header is an initialised dispatcher object. */
+/* Lock held (it reads the wait list): stops the machine unless header is an initialised dispatcher object. */
 void disp_check_object(const DISPATCHER_HEADER *header);
 /* Lock held: the object's state rose; satisfy the waits it now can, oldest first. */
 void disp_wait_test(DISPATCHER_HEADER *header);
@@ -211,6 +211,21 @@ enum rule_id {
     RULE_WORKER_RETURNED_AT_BAD_IRQL,
     RULE_WORKER_RETURNED_WITH_APCS_DISABLED,
     RULE_WORK_ITEM_QUEUED_TWICE,
+    RULE_IO_NOT_AN_IRP,
+    RULE_IO_IRP_COMPLETED_TWICE,
+    RULE_IO_NOT_A_DEVICE,
+    RULE_IO_DEVICE_DELETED_TWICE,
+    RULE_IO_ABOVE_APC,
+    RULE_IO_NOT_PASSIVE,
+    RULE_IO_CALL_ABOVE_DISPATCH,
+    RULE_IO_NO_MORE_STACK_LOCATIONS,
+    RULE_IO_DISPATCH_CHANGED_IRQL,
+    RULE_IO_DISPATCH_HELD_SPIN_LOCK,
+    RULE_IO_DISPATCH_HELD_MUTEX,
+    RULE_IO_PENDING_NOT_MARKED,
+    RULE_IO_COMPLETE_ABOVE_DISPATCH,
+    RULE_IO_COMPLETE_PENDING_STATUS,
+    RULE_IO_COMPLETE_WITH_CANCEL_ROUTINE,
     RULE_COUNT
 };
 
@@ -272,6 +287,82 @@ void dpc_shutdown(void);
 void dpc_queue_locked(PKDPC dpc, PVOID argument1, PVOID argument2);
 /* Takes the lock: is a queued DPC inside [start, start + size)? */
 bool dpc_queued_in_range(const void *start, size_t size, PKDPC *found);
+
+/* ---- workitem.c: system worker threads ---- */
+
+void workitem_boot(void);
+void workitem_shutdown(void);
+
+/* ---- namespace.c: \Device, \?? (\DosDevices), \BaseNamedObjects ---- */
+
+enum ns_kind { NS_DEVICE, NS_SYMLINK, NS_EVENT };
+
+void ns_boot(void);
+void ns_shutdown(void);
+/* Adds a name; link is the target name of a symbolic link (NULL otherwise). */
+NTSTATUS ns_insert(PCUNICODE_STRING name, enum ns_kind kind, void *target, PCUNICODE_STRING link);
+NTSTATUS ns_remove(PCUNICODE_STRING name, enum ns_kind kind);
+/* Removes every name of a device or event (not the links that point at it). */
+void ns_remove_target(void *target);
+/* The device or event a name means, following symbolic links; NULL if none. */
+void *ns_lookup(PCUNICODE_STRING name, enum ns_kind *kind);
+
+/* ---- io.c: driver and device objects, IRPs ---- */
+
+void io_boot(void);
+PDRIVER_OBJECT io_driver_object_create(const struct sim_driver *driver);
+void io_driver_object_free(PDRIVER_OBJECT object);
+/* The device's name as created, or NULL for an unnamed device. */
+PCUNICODE_STRING io_device_name(PDEVICE_OBJECT device);
+/* An open file or queued work item keeps a device (and so its driver) alive. */
+void io_device_reference(PDEVICE_OBJECT device);
+void io_device_release(PDEVICE_OBJECT device);
+/* The originator's side of an IRP: allocate, then free once io_irp_completed says it is done. */
+PIRP io_irp_allocate(CCHAR stack_size);
+bool io_irp_completed(PIRP irp);
+void io_irp_free(PIRP irp);
+
+/* ---- object.c: the object manager (headers kept outside the bodies, keyed by address) ---- */
+
+void object_boot(void);
+/* Forgets every object (bodies stay with their components); returns how many still held
+ * references a driver took, with one line each on stderr. */
+size_t object_shutdown(void);
+/* Makes body an object of type, charged to the current thread's driver. The kernel holds its
+ * first reference (a system thread's own, while it runs) until object_release. */
+void object_create(PVOID body, POBJECT_TYPE type);
+/* Drops the kernel's reference; the object is deleted if nothing else holds it. */
+void object_release(PVOID body);
+/* At shutdown: drops the kernel's reference of a body still in use, never deleting it. */
+void object_abandon(PVOID body);
+/* ObReferenceObject without the IRQL check: stops unless body is a live object. */
+LONG_PTR object_reference(PVOID body);
+/* A reference to body; a body that is not an object yet (a host or service thread asked for by
+ * NtCurrentThread()) becomes a borrowed one of type, which deletion never frees. */
+void object_reference_or_borrow(PVOID body, POBJECT_TYPE type);
+/* The handle count of a live object; the last close deletes an unreferenced object. */
+void object_handle_opened(PVOID body);
+void object_handle_closed(PVOID body);
+/* The type of a live object, or NULL. */
+POBJECT_TYPE object_type_of(PVOID body);
+/* "Thread object 0x... (thread system-1 (tid 42))", for reports. */
+void object_describe(PVOID body, char *buf, size_t size);
+
+/* ---- handle.c: handle tables ---- */
+
+void handle_boot(void);
+/* Closes every table; returns how many handles were left open, with one line each on stderr. */
+size_t handle_shutdown(void);
+/* A new kernel handle to object (its handle count goes up). */
+HANDLE handle_create(PVOID object, ACCESS_MASK access, ULONG attributes);
+
+/* ---- thread.c, system threads: the thread object type and shutdown ---- */
+
+/* The delete procedure of thread objects: frees the KTHREAD of an ended PsCreateSystemThread thread. */
+void thread_object_delete(PVOID body);
+/* At shutdown: system threads still running are left to their host threads, unfreed; returns
+ * how many, with a line each on stderr. */
+size_t thread_abandon_running(void);
 
 /* ---- time.c: the one clock ---- */
 

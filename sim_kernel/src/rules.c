@@ -345,6 +345,102 @@ static const struct rule rule_catalog[RULE_COUNT] = {
           "Queuing an item twice corrupts the work queue's list.",
           "Queue an item again only after its routine has started running." },
         RULE_STATE, 0 },
+    [RULE_IO_NOT_AN_IRP] = {
+        { "io.not_an_irp", "IoCallDriver, IoCompleteRequest, IoCancelIrp",
+          "the pointer is not an IRP the I/O manager made", 0xC9u, "DRIVER_VERIFIER_IOMANAGER_VIOLATION", 0x03,
+          "Passing something that is not an IRP corrupts whatever memory it points at.",
+          "Pass the PIRP your dispatch routine received (or one you allocated with IoAllocateIrp)." },
+        RULE_STATE, 0 },
+    [RULE_IO_IRP_COMPLETED_TWICE] = {
+        { "io.irp_completed_twice", "IoCompleteRequest, IoCallDriver, IoCancelIrp",
+          "the IRP was already completed", 0x44u, "MULTIPLE_IRP_COMPLETE_REQUESTS", -1,
+          "Once completed, an IRP belongs to its originator again and may already be freed or reused.",
+          "Complete each IRP exactly once, and never touch it after IoCompleteRequest: copy what you "
+          "need first. With a cancel routine, make sure only one of the two paths completes it." },
+        RULE_STATE, 0 },
+    [RULE_IO_NOT_A_DEVICE] = {
+        { "io.not_a_device", "IoCallDriver, IoDeleteDevice",
+          "the pointer is not a device object", 0xC9u, "DRIVER_VERIFIER_IOMANAGER_VIOLATION", 0x04,
+          "The I/O manager would call through garbage as if it were a driver's dispatch table.",
+          "Pass the DEVICE_OBJECT from IoCreateDevice or IoAttachDeviceToDeviceStack." },
+        RULE_STATE, 0 },
+    [RULE_IO_DEVICE_DELETED_TWICE] = {
+        { "io.device_deleted_twice", "IoDeleteDevice", "the device was already deleted", 0xC9u,
+          "DRIVER_VERIFIER_IOMANAGER_VIOLATION", 0x240,
+          "Deleting a device twice frees it twice.",
+          "Delete each device once, usually in Unload or IRP_MN_REMOVE_DEVICE." },
+        RULE_STATE, 0 },
+    [RULE_IO_ABOVE_APC] = {
+        { "io.above_apc", "IoCreateDevice, IoDeleteDevice, IoAttachDeviceToDeviceStack, IoDetachDevice",
+          "called above APC_LEVEL", C4, 0x20009,
+          "These DDIs allocate and free paged structures and take locks that need APC_LEVEL or below.",
+          "Create and delete devices in DriverEntry, AddDevice, PnP handlers or Unload." },
+        RULE_IRQL_AT_MOST, APC_LEVEL },
+    [RULE_IO_NOT_PASSIVE] = {
+        { "io.not_passive", "IoCreateSymbolicLink, IoDeleteSymbolicLink, IoRegisterDeviceInterface, "
+          "IoSetDeviceInterfaceState, IoCreateNotificationEvent, IoCreateSynchronizationEvent",
+          "called above PASSIVE_LEVEL", C4, 0x2000A,
+          "These DDIs work on the object name space, which needs PASSIVE_LEVEL.",
+          "Call them from DriverEntry, AddDevice, PnP handlers or Unload." },
+        RULE_IRQL_AT_MOST, PASSIVE_LEVEL },
+    [RULE_IO_CALL_ABOVE_DISPATCH] = {
+        { "io.call_above_dispatch", "IoCallDriver, IoCancelIrp", "called above DISPATCH_LEVEL", 0xC9u,
+          "DRIVER_VERIFIER_IOMANAGER_VIOLATION", 0x10,
+          "Dispatch routines run at DISPATCH_LEVEL at most.",
+          "Pass the IRP on from a DPC or from PASSIVE_LEVEL." },
+        RULE_IRQL_AT_MOST, DISPATCH_LEVEL },
+    [RULE_IO_NO_MORE_STACK_LOCATIONS] = {
+        { "io.no_more_stack_locations", "IoCallDriver",
+          "the IRP has no stack location left for the next driver", 0x35u, "NO_MORE_IRP_STACK_LOCATIONS", -1,
+          "Every driver in a stack needs its own IO_STACK_LOCATION; this IRP was built too small, or "
+          "passed down twice without IoSkipCurrentIrpStackLocation.",
+          "Set StackSize right (IoAttachDeviceToDeviceStack does it); call IoCallDriver once per "
+          "stack location." },
+        RULE_STATE, 0 },
+    [RULE_IO_DISPATCH_CHANGED_IRQL] = {
+        { "io.dispatch_changed_irql", "a dispatch routine (DRIVER_DISPATCH)",
+          "returned at another IRQL than it was called at", 0xC9u, "DRIVER_VERIFIER_IOMANAGER_VIOLATION", 0x05,
+          "The caller goes on at the wrong IRQL: a raise or spin lock was left unbalanced.",
+          "Pair every KeRaiseIrql/KeAcquireSpinLock in the routine with its lower/release on every path." },
+        RULE_STATE, 0 },
+    [RULE_IO_DISPATCH_HELD_SPIN_LOCK] = {
+        { "io.dispatch_held_spin_lock", "a dispatch routine (DRIVER_DISPATCH)",
+          "returned holding a spin lock", C4, 0x40009,
+          "Every spin lock taken in a dispatch routine must be released before it returns.",
+          "Release the lock on every path out of the routine, including error paths." },
+        RULE_STATE, 0 },
+    [RULE_IO_DISPATCH_HELD_MUTEX] = {
+        { "io.dispatch_held_mutex", "a dispatch routine (DRIVER_DISPATCH)",
+          "returned holding a mutex or fast mutex", C4, 0xC5,
+          "A held mutex leaves normal kernel APCs disabled in the caller's thread.",
+          "Release every KMUTEX and FAST_MUTEX before the routine returns." },
+        RULE_STATE, 0 },
+    [RULE_IO_PENDING_NOT_MARKED] = {
+        { "io.pending_not_marked", "a dispatch routine (DRIVER_DISPATCH)",
+          "returned STATUS_PENDING without IoMarkIrpPending", 0xC9u, "DRIVER_VERIFIER_IOMANAGER_VIOLATION", 0x23D,
+          "Without the pending mark the I/O manager does not wait for the later completion, so the "
+          "caller sees the IRP finish early and its results are lost.",
+          "Call IoMarkIrpPending(Irp) before queuing the IRP and returning STATUS_PENDING." },
+        RULE_STATE, 0 },
+    [RULE_IO_COMPLETE_ABOVE_DISPATCH] = {
+        { "io.complete_above_dispatch", "IoCompleteRequest", "called above DISPATCH_LEVEL", 0xC9u,
+          "DRIVER_VERIFIER_IOMANAGER_VIOLATION", 0x0E,
+          "Completion runs completion routines, which may run at DISPATCH_LEVEL at most.",
+          "Complete IRPs from a DPC, not from an ISR." },
+        RULE_IRQL_AT_MOST, DISPATCH_LEVEL },
+    [RULE_IO_COMPLETE_PENDING_STATUS] = {
+        { "io.complete_with_pending_status", "IoCompleteRequest",
+          "IoStatus.Status is STATUS_PENDING (or -1)", 0xC9u, "DRIVER_VERIFIER_IOMANAGER_VIOLATION", 0x06,
+          "A completed IRP needs its final status; STATUS_PENDING would tell the caller to wait again.",
+          "Set Irp->IoStatus.Status to the real result before IoCompleteRequest." },
+        RULE_STATE, 0 },
+    [RULE_IO_COMPLETE_WITH_CANCEL_ROUTINE] = {
+        { "io.complete_with_cancel_routine", "IoCompleteRequest",
+          "the IRP still has a cancel routine", 0xC9u, "DRIVER_VERIFIER_IOMANAGER_VIOLATION", 0x07,
+          "The cancel routine could still run after completion, on an IRP the driver no longer owns.",
+          "Clear it with IoSetCancelRoutine(Irp, NULL) first; if that returns NULL, the cancel routine "
+          "owns the IRP and will complete it." },
+        RULE_STATE, 0 },
 };
 
 const struct rule *rule_get(enum rule_id id)

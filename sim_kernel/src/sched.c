@@ -104,10 +104,14 @@ static void *sched_timer_main(void *unused)
     while (!timer_stopping) {
         LONGLONG next = disp_next_deadline();
 
-        if (next <= clock_since_boot())
+        if (next <= clock_since_boot()) {
             disp_expire(clock_since_boot());
-        else
+            /* What fired may have woken nobody: with no deadline left, everyone waits for ever. */
+            if (runnable == 0)
+                sched_idle();
+        } else {
             clock_wait_until(&timer_cond, disp_mutex(), next);
+        }
     }
     disp_unlock();
     return NULL;
@@ -139,9 +143,12 @@ void sched_shutdown(void)
     timer_running = false;
 }
 
-/* Host API: move virtual time forward by delta, firing what falls due on the way. */
+/* Host API: move virtual time forward by delta, firing what falls due on the way, each deadline at
+ * its own time and in order (a timer due before a wait's timeout satisfies the wait first). */
 void wdmsim_clock_advance(long long delta)
 {
+    LONGLONG target, next;
+
     kernel_ensure_booted();
     if (!clock_is_virtual_mode()) {
         fprintf(stderr, "wdmsim: wdmsim_clock_advance needs the virtual clock; this kernel runs on "
@@ -153,7 +160,11 @@ void wdmsim_clock_advance(long long delta)
         abort();
     }
     disp_lock();
-    clock_advance_to(clock_since_boot() + delta);
-    disp_expire(clock_since_boot());
+    target = clock_since_boot() + delta;
+    while ((next = disp_next_deadline()) <= target) {
+        clock_advance_to(next);
+        disp_expire(clock_since_boot());
+    }
+    clock_advance_to(target);
     disp_unlock();
 }

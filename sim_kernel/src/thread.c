@@ -6,6 +6,7 @@
  * Lock order: the dispatcher lock may be held when taking registry_lock, never the reverse.
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,8 @@
 #define THREAD_MAX_DRIVERS 64
 /* The base priority of an ordinary thread, as Windows gives a new thread. */
 #define THREAD_DEFAULT_PRIORITY 8
+/* The System process's id on Windows, which ClientId reports for every system thread. */
+#define THREAD_SYSTEM_PROCESS_ID 4
 
 static __thread struct _KTHREAD *tls_thread;
 static __thread unsigned tls_generation;
@@ -25,6 +28,8 @@ static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct _KTHREAD *registry_head;
 static struct sim_driver driver_table[THREAD_MAX_DRIVERS];
 static size_t driver_count;
+
+static atomic_uint system_thread_serial;    /* names PsCreateSystemThread threads */
 
 static pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
 static pthread_key_t exit_key;
@@ -142,6 +147,7 @@ void thread_boot(void)
     pthread_mutex_init(&registry_lock, NULL);
     registry_head = NULL;
     driver_count = 0;
+    atomic_store(&system_thread_serial, 0);
 }
 
 void thread_shutdown(void)
@@ -218,6 +224,34 @@ void thread_join(struct _KTHREAD *thread)
     pthread_join(thread->host, NULL);
 }
 
+/* What a PsCreateSystemThread thread runs, until it tells its creator that it has started. */
+struct thread_start {
+    PKSTART_ROUTINE routine;
+    PVOID context;
+    HANDLE tid;                     /* the new thread's id, for the creator's ClientId */
+    KEVENT started;
+};
+
+/* The record lives on the creator's stack, which the creator may leave as soon as `started` is
+ * set: the routine and its context are copied out first. */
+static void thread_system_main(void *arg)
+{
+    struct thread_start *start = arg;
+    PKSTART_ROUTINE routine = start->routine;
+    PVOID context = start->context;
+
+    start->tid = PsGetCurrentThreadId();
+    KeSetEvent(&start->started, 0, FALSE);
+    routine(context);
+}
+
+/* Only PsCreateSystemThread threads are objects owned by the object manager, and only they run
+ * thread_system_main. */
+static bool thread_is_object(const struct _KTHREAD *thread)
+{
+    return thread->start == thread_system_main;
+}
+
 /* The checks Windows makes when a thread ends, then the end itself. */
 void thread_exit_current(NTSTATUS status)
 {
@@ -236,6 +270,10 @@ void thread_exit_current(NTSTATUS status)
     self->header.SignalState = 1;
     disp_wait_test(&self->header);
     sched_thread_ended(self);
+    /* The running thread's own reference goes while the dispatcher lock is held, so whoever sees
+     * the thread ended also sees that it no longer touches its KTHREAD: this may free it. */
+    if (thread_is_object(self))
+        object_release(self);
     disp_unlock();
 }
 
@@ -288,6 +326,47 @@ void thread_describe_waits(char *buf, size_t size)
     pthread_mutex_unlock(&registry_lock);
 }
 
+/* The thread type's delete procedure. The thread has ended, and it let go of its KTHREAD when it
+ * dropped its own reference (thread_exit_current); its host thread is detached. */
+void thread_object_delete(PVOID body)
+{
+    struct _KTHREAD *thread = body;
+
+    thread_unregister(thread);
+    pthread_cond_destroy(&thread->wake);
+    free(thread);
+}
+
+size_t thread_abandon_running(void)
+{
+    struct _KTHREAD *abandoned = NULL, **link = &registry_head, *t;
+    char line[256];
+    size_t count = 0;
+
+    disp_lock();
+    pthread_mutex_lock(&registry_lock);
+    while ((t = *link) != NULL) {
+        if (!t->system || t->terminated) {
+            link = &t->next;
+            continue;
+        }
+        *link = t->next;
+        t->next = abandoned;
+        abandoned = t;
+        thread_describe_one(line, sizeof line, t);
+        fprintf(stderr, "wdmsim: shutdown: leaked a running system thread, charged to %s:%s\n",
+                t->driver ? t->driver->name : "host code", line);
+        count++;
+    }
+    pthread_mutex_unlock(&registry_lock);
+    for (t = abandoned; t != NULL; t = t->next) {
+        if (thread_is_object(t))
+            object_abandon(t);
+    }
+    disp_unlock();
+    return count;
+}
+
 /* Any IRQL. */
 PKTHREAD NTAPI KeGetCurrentThread(VOID)
 {
@@ -322,6 +401,65 @@ KPRIORITY NTAPI KeSetPriorityThread(PKTHREAD Thread, KPRIORITY Priority)
 KPRIORITY NTAPI KeQueryPriorityThread(PKTHREAD Thread)
 {
     return ((struct _KTHREAD *)Thread)->priority;
+}
+
+static void thread_system_name(char *buf, size_t size, const struct sim_driver *driver)
+{
+    unsigned serial = atomic_fetch_add(&system_thread_serial, 1) + 1;
+
+    if (driver != NULL)
+        snprintf(buf, size, "%.20s-%u", driver->name, serial);
+    else
+        snprintf(buf, size, "system-%u", serial);
+}
+
+/* PASSIVE_LEVEL. The thread runs in System, charged to the caller's driver; the handle is a
+ * kernel handle, and closing it does not stop the thread. */
+NTSTATUS NTAPI PsCreateSystemThread(PHANDLE ThreadHandle, ULONG DesiredAccess, POBJECT_ATTRIBUTES ObjectAttributes,
+                                    HANDLE ProcessHandle, PCLIENT_ID ClientId, PKSTART_ROUTINE StartRoutine,
+                                    PVOID StartContext)
+{
+    struct thread_start start = { .routine = StartRoutine, .context = StartContext };
+    const struct sim_driver *driver;
+    struct _KTHREAD *thread;
+    char name[32];
+    HANDLE handle;
+
+    rule_check_irql(RULE_PS_NOT_PASSIVE, irql_current(), (ULONG_PTR)StartRoutine, 0, 0);
+    /* Only the System process exists until processes do. */
+    if (ProcessHandle != NULL && ProcessHandle != NtCurrentProcess())
+        return STATUS_INVALID_HANDLE;
+    driver = thread_current()->driver;
+    thread_system_name(name, sizeof name, driver);
+    thread = thread_new(name);
+    thread->system = true;
+    thread->driver = driver;
+    object_create(thread, *PsThreadType);
+    handle = handle_create(thread, DesiredAccess,
+                           ObjectAttributes != NULL ? ObjectAttributes->Attributes & OBJ_INHERIT : 0);
+    KeInitializeEvent(&start.started, NotificationEvent, FALSE);
+    thread_spawn(thread, thread_system_main, &start);
+    /* Nobody joins: the KTHREAD goes with the object (thread_object_delete). */
+    if (pthread_detach(thread->host) != 0)
+        abort();
+    KeWaitForSingleObject(&start.started, Executive, KernelMode, FALSE, NULL);
+    *ThreadHandle = handle;
+    if (ClientId != NULL) {
+        ClientId->UniqueProcess = (HANDLE)THREAD_SYSTEM_PROCESS_ID;
+        ClientId->UniqueThread = start.tid;
+    }
+    return STATUS_SUCCESS;
+}
+
+/* PASSIVE_LEVEL. Ends the calling system thread and does not return; any other caller gets
+ * STATUS_INVALID_PARAMETER. */
+NTSTATUS NTAPI PsTerminateSystemThread(NTSTATUS ExitStatus)
+{
+    rule_check_irql(RULE_PS_NOT_PASSIVE, irql_current(), (ULONG_PTR)ExitStatus, 0, 0);
+    if (!thread_current()->system)
+        return STATUS_INVALID_PARAMETER;
+    thread_exit_current(ExitStatus);
+    pthread_exit(NULL);
 }
 
 void wdmsim_run_as_driver(const char *driver_name, wdmsim_scenario_fn *fn, void *context)

@@ -1,0 +1,19 @@
+/*
+ * TraceDrv.h - the test driver's interface for applications: its names and IOCTLs.
+ */
+#ifndef TRACEDRV_H
+#define TRACEDRV_H
+
+#include <wdm.h>
+
+#define TRACEDRV_DEVICE_NAME L"\\Device\\TraceDrv"
+#define TRACEDRV_LINK_NAME L"\\??\\TraceDrv"
+#define TRACEDRV_BUFFER_SIZE 256
+/* The timer's period: a DPC traces at DISPATCH_LEVEL this often. */
+#define TRACEDRV_TIMER_PERIOD_MS 1000
+
+#define IOCTL_TRACEDRV_ZERO_BUFFER CTL_CODE(FILE_DEVICE_UNKNOWN, 0x801, METHOD_BUFFERED, FILE_ANY_ACCESS)
+#define IOCTL_TRACEDRV_GET_BUFFER_SIZE CTL_CODE(FILE_DEVICE_UNKNOWN, 0x802, METHOD_BUFFERED, FILE_ANY_ACCESS)
+#define IOCTL_TRACEDRV_QUEUE_WORK_ITEM CTL_CODE(FILE_DEVICE_UNKNOWN, 0x803, METHOD_BUFFERED, FILE_ANY_ACCESS)
+
+#endif /* TRACEDRV_H */

@@ -1,0 +1,445 @@
+/*
+ * io.c - the I/O manager's core: driver and device objects, IRPs and their stack locations,
+ * IoCallDriver with the checks Driver Verifier makes when a dispatch routine returns, and
+ * IoCompleteRequest with completion routines, pending and cancel.
+ *
+ * An IRP belongs to whoever holds it, as in NT: the I/O manager allocates it (io_irp_allocate),
+ * drivers pass it down and complete it, and the originator frees it once it is complete. The
+ * simulator keeps a wrapper around every IRP it made, so a completed IRP used again is caught.
+ * Locking: io_lock guards device lists, device extensions' bookkeeping and interfaces; the cancel
+ * spin lock guards Cancel/CancelRoutine hand-offs, as in NT.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define IO_IRP_MAGIC 0x50524957u
+#define IO_MAX_STACK 16
+
+struct io_irp {
+    ULONG magic;
+    bool completed;
+    IRP irp;
+    IO_STACK_LOCATION stack[];
+};
+
+/* What the simulator keeps about a device, behind DEVICE_OBJECT.DeviceObjectExtension. */
+struct io_device {
+    WCHAR name[128];
+    UNICODE_STRING name_string;
+    bool deleted;
+};
+
+static pthread_mutex_t io_lock = PTHREAD_MUTEX_INITIALIZER;
+static KSPIN_LOCK io_cancel_lock;
+
+void io_boot(void)
+{
+    pthread_mutex_init(&io_lock, NULL);
+    KeInitializeSpinLock(&io_cancel_lock);
+}
+
+/* ---- IRPs ---- */
+
+static struct io_irp *io_wrapper(PIRP irp)
+{
+    return CONTAINING_RECORD(irp, struct io_irp, irp);
+}
+
+static void io_check_irp(PIRP irp)
+{
+    if (irp == NULL || irp->Type != IO_TYPE_IRP || io_wrapper(irp)->magic != IO_IRP_MAGIC)
+        rule_stop(RULE_IO_NOT_AN_IRP, (ULONG_PTR)irp, 0, 0, 0);
+    if (io_wrapper(irp)->completed)
+        rule_stop(RULE_IO_IRP_COMPLETED_TWICE, (ULONG_PTR)irp, 0, 0, 0);
+}
+
+PIRP io_irp_allocate(CCHAR stack_size)
+{
+    struct io_irp *w;
+    PIRP irp;
+
+    if (stack_size < 1 || stack_size > IO_MAX_STACK)
+        return NULL;
+    w = calloc(1, sizeof *w + (size_t)stack_size * sizeof(IO_STACK_LOCATION));
+    if (w == NULL)
+        return NULL;
+    w->magic = IO_IRP_MAGIC;
+    irp = &w->irp;
+    irp->Type = IO_TYPE_IRP;
+    irp->Size = (USHORT)(sizeof *w + (size_t)stack_size * sizeof(IO_STACK_LOCATION));
+    irp->StackCount = stack_size;
+    irp->CurrentLocation = (CHAR)(stack_size + 1);
+    irp->Tail.Overlay.CurrentStackLocation = &w->stack[stack_size];
+    irp->Tail.Overlay.Thread = (PETHREAD)thread_current();
+    return irp;
+}
+
+bool io_irp_completed(PIRP irp)
+{
+    return io_wrapper(irp)->completed;
+}
+
+void io_irp_free(PIRP irp)
+{
+    struct io_irp *w = io_wrapper(irp);
+
+    memset(w, 0xDD, sizeof *w + (size_t)irp->StackCount * sizeof(IO_STACK_LOCATION));
+    free(w);
+}
+
+/* ---- Driver objects ---- */
+
+static NTSTATUS NTAPI io_invalid_device_request(PDEVICE_OBJECT DeviceObject, PIRP Irp)
+{
+    (void)DeviceObject;
+    Irp->IoStatus.Status = STATUS_INVALID_DEVICE_REQUEST;
+    Irp->IoStatus.Information = 0;
+    IofCompleteRequest(Irp, IO_NO_INCREMENT);
+    return STATUS_INVALID_DEVICE_REQUEST;
+}
+
+PDRIVER_OBJECT io_driver_object_create(const struct sim_driver *driver)
+{
+    PDRIVER_OBJECT object = calloc(1, sizeof *object + sizeof(DRIVER_EXTENSION));
+
+    if (object == NULL)
+        return NULL;
+    object->Type = IO_TYPE_DRIVER;
+    object->Size = (CSHORT)sizeof *object;
+    object->DriverExtension = (PDRIVER_EXTENSION)(object + 1);
+    object->DriverExtension->DriverObject = object;
+    object->DriverSection = (PVOID)driver;
+    for (int i = 0; i <= IRP_MJ_MAXIMUM_FUNCTION; i++)
+        object->MajorFunction[i] = io_invalid_device_request;
+    return object;
+}
+
+void io_driver_object_free(PDRIVER_OBJECT object)
+{
+    free(object);
+}
+
+static const struct sim_driver *io_driver_of(PDEVICE_OBJECT device)
+{
+    return device->DriverObject ? device->DriverObject->DriverSection : NULL;
+}
+
+/* ---- Devices ---- */
+
+static struct io_device *io_device_of(PDEVICE_OBJECT device)
+{
+    return device->DeviceObjectExtension;
+}
+
+PCUNICODE_STRING io_device_name(PDEVICE_OBJECT device)
+{
+    struct io_device *d = io_device_of(device);
+
+    return d->name_string.Length ? &d->name_string : NULL;
+}
+
+static bool io_copy_name(struct io_device *d, PCUNICODE_STRING name)
+{
+    USHORT max = (USHORT)(sizeof d->name - sizeof(WCHAR));
+
+    if (name == NULL || name->Length == 0)
+        return true;
+    if (name->Length > max)
+        return false;
+    memcpy(d->name, name->Buffer, name->Length);
+    d->name_string.Buffer = d->name;
+    d->name_string.Length = name->Length;
+    d->name_string.MaximumLength = (USHORT)(name->Length + sizeof(WCHAR));
+    return true;
+}
+
+/* IRQL <= APC_LEVEL. The device and its zeroed extension come from nonpaged memory. */
+NTSTATUS NTAPI IoCreateDevice(PDRIVER_OBJECT DriverObject, ULONG DeviceExtensionSize, PUNICODE_STRING DeviceName,
+                              DEVICE_TYPE DeviceType, ULONG DeviceCharacteristics, BOOLEAN Exclusive,
+                              PDEVICE_OBJECT *DeviceObject)
+{
+    PDEVICE_OBJECT device;
+    struct io_device *d;
+    NTSTATUS status;
+
+    rule_check_irql(RULE_IO_ABOVE_APC, irql_current(), (ULONG_PTR)DriverObject, 0, 0);
+    *DeviceObject = NULL;
+    device = calloc(1, sizeof *device + sizeof *d + DeviceExtensionSize);
+    if (device == NULL)
+        return STATUS_INSUFFICIENT_RESOURCES;
+    d = (struct io_device *)(device + 1);
+    if (!io_copy_name(d, DeviceName)) {
+        free(device);
+        return STATUS_OBJECT_NAME_INVALID;
+    }
+    if (d->name_string.Length != 0 &&
+        (status = ns_insert(&d->name_string, NS_DEVICE, device, NULL)) != STATUS_SUCCESS) {
+        free(device);
+        return status;
+    }
+    device->Type = IO_TYPE_DEVICE;
+    device->Size = (USHORT)sizeof *device;
+    device->DriverObject = DriverObject;
+    device->DeviceType = DeviceType;
+    device->Characteristics = DeviceCharacteristics;
+    device->Flags = DO_DEVICE_INITIALIZING | (Exclusive ? DO_EXCLUSIVE : 0);
+    device->StackSize = 1;
+    device->DeviceObjectExtension = d;
+    device->DeviceExtension = DeviceExtensionSize ? (PVOID)(d + 1) : NULL;
+    KeInitializeEvent(&device->DeviceLock, SynchronizationEvent, TRUE);
+    pthread_mutex_lock(&io_lock);
+    device->NextDevice = DriverObject->DeviceObject;
+    DriverObject->DeviceObject = device;
+    pthread_mutex_unlock(&io_lock);
+    *DeviceObject = device;
+    return STATUS_SUCCESS;
+}
+
+static void io_unlink_device(PDEVICE_OBJECT device)
+{
+    pthread_mutex_lock(&io_lock);
+    for (PDEVICE_OBJECT *link = &device->DriverObject->DeviceObject; *link != NULL; link = &(*link)->NextDevice) {
+        if (*link == device) {
+            *link = device->NextDevice;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&io_lock);
+}
+
+/* IRQL <= APC_LEVEL. Once per device; open files keep it until their last close. */
+VOID NTAPI IoDeleteDevice(PDEVICE_OBJECT DeviceObject)
+{
+    struct io_device *d;
+
+    rule_check_irql(RULE_IO_ABOVE_APC, irql_current(), (ULONG_PTR)DeviceObject, 0, 0);
+    if (DeviceObject == NULL || DeviceObject->Type != IO_TYPE_DEVICE)
+        rule_stop(RULE_IO_NOT_A_DEVICE, (ULONG_PTR)DeviceObject, 0, 0, 0);
+    d = io_device_of(DeviceObject);
+    if (d->deleted)
+        rule_stop(RULE_IO_DEVICE_DELETED_TWICE, (ULONG_PTR)DeviceObject, 0, 0, 0);
+    d->deleted = true;
+    ns_remove_target(DeviceObject);
+    io_unlink_device(DeviceObject);
+    io_device_release(DeviceObject);
+}
+
+void io_device_reference(PDEVICE_OBJECT device)
+{
+    InterlockedIncrement(&device->ReferenceCount);
+}
+
+void io_device_release(PDEVICE_OBJECT device)
+{
+    struct io_device *d = io_device_of(device);
+
+    if (InterlockedDecrement(&device->ReferenceCount) < 0 && d->deleted) {
+        memset(device, 0xDD, sizeof *device);
+        free(device);
+    }
+}
+
+/* IRQL <= APC_LEVEL. Puts SourceDevice on top of TargetDevice's stack; returns the device below. */
+PDEVICE_OBJECT NTAPI IoAttachDeviceToDeviceStack(PDEVICE_OBJECT SourceDevice, PDEVICE_OBJECT TargetDevice)
+{
+    PDEVICE_OBJECT top;
+
+    rule_check_irql(RULE_IO_ABOVE_APC, irql_current(), (ULONG_PTR)SourceDevice, 0, 0);
+    pthread_mutex_lock(&io_lock);
+    for (top = TargetDevice; top->AttachedDevice != NULL; top = top->AttachedDevice)
+        ;
+    top->AttachedDevice = SourceDevice;
+    SourceDevice->StackSize = (CCHAR)(top->StackSize + 1);
+    pthread_mutex_unlock(&io_lock);
+    return top;
+}
+
+/* IRQL <= APC_LEVEL. */
+VOID NTAPI IoDetachDevice(PDEVICE_OBJECT TargetDevice)
+{
+    rule_check_irql(RULE_IO_ABOVE_APC, irql_current(), (ULONG_PTR)TargetDevice, 0, 0);
+    pthread_mutex_lock(&io_lock);
+    TargetDevice->AttachedDevice = NULL;
+    pthread_mutex_unlock(&io_lock);
+}
+
+/* ---- Symbolic links ---- */
+
+/* PASSIVE_LEVEL. */
+NTSTATUS NTAPI IoCreateSymbolicLink(PUNICODE_STRING SymbolicLinkName, PUNICODE_STRING DeviceName)
+{
+    rule_check_irql(RULE_IO_NOT_PASSIVE, irql_current(), (ULONG_PTR)SymbolicLinkName, 0, 0);
+    return ns_insert(SymbolicLinkName, NS_SYMLINK, NULL, DeviceName);
+}
+
+/* PASSIVE_LEVEL. */
+NTSTATUS NTAPI IoDeleteSymbolicLink(PUNICODE_STRING SymbolicLinkName)
+{
+    rule_check_irql(RULE_IO_NOT_PASSIVE, irql_current(), (ULONG_PTR)SymbolicLinkName, 0, 0);
+    return ns_remove(SymbolicLinkName, NS_SYMLINK);
+}
+
+/* ---- IoCallDriver ---- */
+
+struct io_dispatch_state {
+    KIRQL irql;
+    unsigned spinlocks_held;
+    unsigned fast_mutexes_held;
+    PLIST_ENTRY first_mutant;
+};
+
+static void io_save_state(const struct _KTHREAD *self, struct io_dispatch_state *state)
+{
+    state->irql = self->irql;
+    state->spinlocks_held = self->spinlocks_held;
+    state->fast_mutexes_held = self->fast_mutexes_held;
+    state->first_mutant = self->mutants_owned.Flink;
+}
+
+/* What Windows (Driver Verifier) checks when a dispatch routine returns. */
+static void io_check_return(const struct _KTHREAD *self, const struct io_dispatch_state *before,
+                            PDEVICE_OBJECT device, PDRIVER_DISPATCH routine, PIO_STACK_LOCATION stack,
+                            NTSTATUS status)
+{
+    if (self->irql != before->irql)
+        rule_stop(RULE_IO_DISPATCH_CHANGED_IRQL, (ULONG_PTR)device, before->irql, self->irql, 0);
+    if (self->spinlocks_held != before->spinlocks_held)
+        rule_stop_detail(RULE_IO_DISPATCH_HELD_SPIN_LOCK, (ULONG_PTR)routine, 0, 0, 0,
+                         "the dispatch routine at %p returned holding %u spin lock(s)", (void *)routine,
+                         self->spinlocks_held - before->spinlocks_held);
+    if (self->fast_mutexes_held != before->fast_mutexes_held || self->mutants_owned.Flink != before->first_mutant)
+        rule_stop(RULE_IO_DISPATCH_HELD_MUTEX, (ULONG_PTR)routine, 0, 0, 0);
+    if (status == STATUS_PENDING && !(stack->Control & SL_PENDING_RETURNED))
+        rule_stop(RULE_IO_PENDING_NOT_MARKED, (ULONG_PTR)routine, (ULONG_PTR)device, 0, 0);
+}
+
+/* IRQL <= DISPATCH_LEVEL. Runs the next driver's dispatch routine in the caller's thread. */
+NTSTATUS FASTCALL IofCallDriver(PDEVICE_OBJECT DeviceObject, PIRP Irp)
+{
+    struct _KTHREAD *self = thread_current();
+    const struct sim_driver *caller = self->driver;
+    struct io_dispatch_state before;
+    PIO_STACK_LOCATION stack;
+    PDRIVER_DISPATCH routine;
+    NTSTATUS status;
+
+    rule_check_irql(RULE_IO_CALL_ABOVE_DISPATCH, self->irql, 0, 0, 0);
+    io_check_irp(Irp);
+    if (DeviceObject == NULL || DeviceObject->Type != IO_TYPE_DEVICE || DeviceObject->DriverObject == NULL)
+        rule_stop(RULE_IO_NOT_A_DEVICE, (ULONG_PTR)DeviceObject, 0, 0, 0);
+    if (--Irp->CurrentLocation <= 0)
+        rule_stop(RULE_IO_NO_MORE_STACK_LOCATIONS, (ULONG_PTR)Irp, 0, 0, 0);
+    stack = --Irp->Tail.Overlay.CurrentStackLocation;
+    stack->DeviceObject = DeviceObject;
+    routine = DeviceObject->DriverObject->MajorFunction[stack->MajorFunction];
+    io_save_state(self, &before);
+    self->driver = io_driver_of(DeviceObject);
+    status = routine(DeviceObject, Irp);
+    self->driver = caller;
+    io_check_return(self, &before, DeviceObject, routine, stack, status);
+    return status;
+}
+
+/* ---- IoCompleteRequest ---- */
+
+static bool io_should_invoke(PIRP irp, UCHAR control)
+{
+    if (irp->Cancel && (control & SL_INVOKE_ON_CANCEL))
+        return true;
+    return NT_SUCCESS(irp->IoStatus.Status) ? (control & SL_INVOKE_ON_SUCCESS) != 0
+                                            : (control & SL_INVOKE_ON_ERROR) != 0;
+}
+
+/* Moves up one stack location; runs the completion routine the driver above set there.
+ * Returns false when that routine stops the completion (STATUS_MORE_PROCESSING_REQUIRED). */
+static bool io_complete_one(struct _KTHREAD *self, PIRP irp)
+{
+    PIO_STACK_LOCATION stack = IoGetCurrentIrpStackLocation(irp);
+    PIO_COMPLETION_ROUTINE routine = stack->CompletionRoutine;
+    PVOID context = stack->Context;
+    bool invoke = routine != NULL && io_should_invoke(irp, stack->Control);
+    const struct sim_driver *caller = self->driver;
+    PDEVICE_OBJECT upper;
+    NTSTATUS status;
+
+    irp->PendingReturned = (stack->Control & SL_PENDING_RETURNED) != 0;
+    irp->CurrentLocation++;
+    irp->Tail.Overlay.CurrentStackLocation++;
+    upper = irp->CurrentLocation > irp->StackCount ? NULL : IoGetCurrentIrpStackLocation(irp)->DeviceObject;
+    if (!invoke) {
+        if (irp->PendingReturned && upper != NULL)
+            IoMarkIrpPending(irp);
+        return true;
+    }
+    self->driver = upper ? io_driver_of(upper) : caller;
+    status = routine(upper, irp, context);
+    self->driver = caller;
+    return status != STATUS_MORE_PROCESSING_REQUIRED;
+}
+
+/* Every driver is done: hand the result back to the originator. */
+static void io_finish(PIRP irp)
+{
+    io_wrapper(irp)->completed = true;
+    if (irp->UserIosb != NULL)
+        *irp->UserIosb = irp->IoStatus;
+    if (irp->UserEvent != NULL)
+        KeSetEvent(irp->UserEvent, IO_NO_INCREMENT, FALSE);
+}
+
+/* IRQL <= DISPATCH_LEVEL. */
+VOID FASTCALL IofCompleteRequest(PIRP Irp, CCHAR PriorityBoost)
+{
+    struct _KTHREAD *self = thread_current();
+
+    (void)PriorityBoost;
+    rule_check_irql(RULE_IO_COMPLETE_ABOVE_DISPATCH, self->irql, (ULONG_PTR)Irp, 0, 0);
+    io_check_irp(Irp);
+    if (Irp->IoStatus.Status == STATUS_PENDING || Irp->IoStatus.Status == -1)
+        rule_stop(RULE_IO_COMPLETE_PENDING_STATUS, (ULONG_PTR)Irp->IoStatus.Status, (ULONG_PTR)Irp, 0, 0);
+    if (Irp->CancelRoutine != NULL)
+        rule_stop(RULE_IO_COMPLETE_WITH_CANCEL_ROUTINE, (ULONG_PTR)Irp->CancelRoutine, (ULONG_PTR)Irp, 0, 0);
+    while (Irp->CurrentLocation <= Irp->StackCount) {
+        if (!io_complete_one(self, Irp))
+            return;
+    }
+    io_finish(Irp);
+}
+
+/* ---- Cancel ---- */
+
+/* IRQL <= DISPATCH_LEVEL. */
+VOID NTAPI IoAcquireCancelSpinLock(PKIRQL Irql)
+{
+    KeAcquireSpinLock(&io_cancel_lock, Irql);
+}
+
+/* DISPATCH_LEVEL, holding the cancel spin lock. */
+VOID NTAPI IoReleaseCancelSpinLock(KIRQL Irql)
+{
+    KeReleaseSpinLock(&io_cancel_lock, Irql);
+}
+
+/* IRQL <= DISPATCH_LEVEL. TRUE if a cancel routine was called. */
+BOOLEAN NTAPI IoCancelIrp(PIRP Irp)
+{
+    PDRIVER_CANCEL routine;
+    KIRQL irql;
+
+    rule_check_irql(RULE_IO_CALL_ABOVE_DISPATCH, irql_current(), 0, 0, 0);
+    io_check_irp(Irp);
+    IoAcquireCancelSpinLock(&irql);
+    Irp->Cancel = TRUE;
+    routine = IoSetCancelRoutine(Irp, NULL);
+    if (routine == NULL) {
+        IoReleaseCancelSpinLock(irql);
+        return FALSE;
+    }
+    Irp->CancelIrql = irql;
+    routine(IoGetCurrentIrpStackLocation(Irp)->DeviceObject, Irp);
+    return TRUE;
+}

@@ -1,0 +1,191 @@
+/*
+ * namespace.c - the object name space: \Device\X device names, symbolic links (\??\X and
+ * \DosDevices\X, which are the same directory) and named events (\BaseNamedObjects\X). Names
+ * compare case-insensitively, as with OBJ_CASE_INSENSITIVE, which every caller here uses.
+ * Locking: ns_lock guards the list; entries hold their own copy of the name.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define NS_MAX_NAME 256
+#define NS_LINK_DEPTH 8
+
+struct ns_entry {
+    struct ns_entry *next;
+    enum ns_kind kind;
+    void *target;                   /* the device or event; NULL for a symbolic link */
+    WCHAR name[NS_MAX_NAME];
+    USHORT length;                  /* characters */
+    WCHAR link[NS_MAX_NAME];        /* symbolic links: the name they point at */
+    USHORT link_length;
+};
+
+static pthread_mutex_t ns_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct ns_entry *ns_head;
+
+static WCHAR ns_upcase(WCHAR c)
+{
+    return c >= 'a' && c <= 'z' ? (WCHAR)(c - 'a' + 'A') : c;
+}
+
+/* \DosDevices\ is another name for \??\; compare the rest. */
+static size_t ns_skip_alias(const WCHAR *name, size_t length)
+{
+    static const char alias[] = "\\DOSDEVICES\\";
+    size_t n = sizeof alias - 1;
+
+    if (length < n)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        if (ns_upcase(name[i]) != (WCHAR)alias[i])
+            return 0;
+    }
+    return n;
+}
+
+/* Canonical form: upper case, \DosDevices\ written as \??\. Returns the length, 0 if too long. */
+static USHORT ns_canonical(const WCHAR *name, size_t length, WCHAR out[NS_MAX_NAME])
+{
+    size_t skip = ns_skip_alias(name, length);
+    size_t used = 0;
+
+    if (skip != 0) {
+        out[used++] = '\\';
+        out[used++] = '?';
+        out[used++] = '?';
+        out[used++] = '\\';
+    }
+    if (length - skip + used >= NS_MAX_NAME)
+        return 0;
+    for (size_t i = skip; i < length; i++)
+        out[used++] = ns_upcase(name[i]);
+    return (USHORT)used;
+}
+
+static struct ns_entry *ns_find_locked(const WCHAR *canonical, USHORT length)
+{
+    for (struct ns_entry *e = ns_head; e != NULL; e = e->next) {
+        if (e->length == length && memcmp(e->name, canonical, length * sizeof(WCHAR)) == 0)
+            return e;
+    }
+    return NULL;
+}
+
+void ns_boot(void)
+{
+    pthread_mutex_init(&ns_lock, NULL);
+    ns_head = NULL;
+}
+
+void ns_shutdown(void)
+{
+    struct ns_entry *e, *next;
+
+    for (e = ns_head; e != NULL; e = next) {
+        next = e->next;
+        free(e);
+    }
+    ns_head = NULL;
+}
+
+NTSTATUS ns_insert(PCUNICODE_STRING name, enum ns_kind kind, void *target, PCUNICODE_STRING link)
+{
+    struct ns_entry *e;
+    NTSTATUS status = STATUS_SUCCESS;
+
+    if (name == NULL || name->Buffer == NULL || name->Length == 0)
+        return STATUS_OBJECT_NAME_INVALID;
+    e = calloc(1, sizeof *e);
+    if (e == NULL)
+        return STATUS_INSUFFICIENT_RESOURCES;
+    e->kind = kind;
+    e->target = target;
+    e->length = ns_canonical(name->Buffer, name->Length / sizeof(WCHAR), e->name);
+    if (link != NULL)
+        e->link_length = ns_canonical(link->Buffer, link->Length / sizeof(WCHAR), e->link);
+    if (e->length == 0 || (link != NULL && e->link_length == 0)) {
+        free(e);
+        return STATUS_OBJECT_NAME_INVALID;
+    }
+    pthread_mutex_lock(&ns_lock);
+    if (ns_find_locked(e->name, e->length) != NULL) {
+        status = STATUS_OBJECT_NAME_COLLISION;
+    } else {
+        e->next = ns_head;
+        ns_head = e;
+    }
+    pthread_mutex_unlock(&ns_lock);
+    if (status != STATUS_SUCCESS)
+        free(e);
+    return status;
+}
+
+NTSTATUS ns_remove(PCUNICODE_STRING name, enum ns_kind kind)
+{
+    WCHAR canonical[NS_MAX_NAME];
+    USHORT length;
+    NTSTATUS status = STATUS_OBJECT_NAME_NOT_FOUND;
+
+    if (name == NULL || name->Buffer == NULL)
+        return STATUS_OBJECT_NAME_INVALID;
+    length = ns_canonical(name->Buffer, name->Length / sizeof(WCHAR), canonical);
+    pthread_mutex_lock(&ns_lock);
+    for (struct ns_entry **link = &ns_head; *link != NULL; link = &(*link)->next) {
+        struct ns_entry *e = *link;
+
+        if (e->kind == kind && e->length == length && memcmp(e->name, canonical, length * sizeof(WCHAR)) == 0) {
+            *link = e->next;
+            free(e);
+            status = STATUS_SUCCESS;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&ns_lock);
+    return status;
+}
+
+void ns_remove_target(void *target)
+{
+    pthread_mutex_lock(&ns_lock);
+    for (struct ns_entry **link = &ns_head; *link != NULL;) {
+        struct ns_entry *e = *link;
+
+        if (e->target == target && e->kind != NS_SYMLINK) {
+            *link = e->next;
+            free(e);
+        } else {
+            link = &e->next;
+        }
+    }
+    pthread_mutex_unlock(&ns_lock);
+}
+
+void *ns_lookup(PCUNICODE_STRING name, enum ns_kind *kind)
+{
+    WCHAR canonical[NS_MAX_NAME];
+    USHORT length;
+    void *found = NULL;
+
+    if (name == NULL || name->Buffer == NULL)
+        return NULL;
+    length = ns_canonical(name->Buffer, name->Length / sizeof(WCHAR), canonical);
+    pthread_mutex_lock(&ns_lock);
+    for (int depth = 0; depth < NS_LINK_DEPTH && length != 0; depth++) {
+        struct ns_entry *e = ns_find_locked(canonical, length);
+
+        if (e == NULL)
+            break;
+        if (e->kind != NS_SYMLINK) {
+            *kind = e->kind;
+            found = e->target;
+            break;
+        }
+        memcpy(canonical, e->link, e->link_length * sizeof(WCHAR));
+        length = e->link_length;
+    }
+    pthread_mutex_unlock(&ns_lock);
+    return found;
+}

@@ -1,0 +1,425 @@
+/*
+ * object.c - the object manager. Each object has a header (type, counts, the driver charged with
+ * it) kept in a table keyed by the body's address, never inside the body: a pointer that is not an
+ * object is recognised instead of being trusted. An object is deleted, by its type's delete
+ * procedure, when no reference, handle or kernel reference is left; the last few deleted bodies
+ * are remembered so that a late dereference is reported as one too many.
+ * Locking: object_lock guards the table and the graves. It is a leaf: nothing is called under it,
+ * and delete procedures run after it is released.
+ */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define OBJECT_BUCKETS 1024
+#define OBJECT_GRAVES 256
+
+struct _OBJECT_TYPE {
+    const char *name;                       /* as the debugger's !object names it */
+    void (*delete_procedure)(PVOID body);   /* frees the body; NULL: there is nothing to free */
+};
+
+struct object_header {
+    PVOID body;
+    POBJECT_TYPE type;
+    LONG_PTR pointer_count;         /* references taken by ObReferenceObject(ByHandle) */
+    LONG_PTR handle_count;
+    LONG_PTR kernel_count;          /* the kernel's own reference: a system thread's while it runs */
+    const struct sim_driver *driver;
+    bool borrowed;                  /* a host or service thread: its body is not ours to delete */
+    struct object_header *next;     /* bucket chain */
+};
+
+struct object_grave {
+    PVOID body;
+    POBJECT_TYPE type;
+};
+
+/* Event objects have no delete procedure until a DDI creates one (IoCreateNotificationEvent). */
+static struct _OBJECT_TYPE thread_type = { "Thread", thread_object_delete };
+static struct _OBJECT_TYPE event_type = { "Event", NULL };
+static POBJECT_TYPE thread_type_pointer = &thread_type;
+static POBJECT_TYPE event_type_pointer = &event_type;
+POBJECT_TYPE *PsThreadType = &thread_type_pointer;
+POBJECT_TYPE *ExEventObjectType = &event_type_pointer;
+
+static pthread_mutex_t object_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct object_header *buckets[OBJECT_BUCKETS];
+static struct object_grave graves[OBJECT_GRAVES];   /* a ring: the newest at grave_next - 1 */
+static size_t grave_next;
+
+static void object_lock_acquire(void)
+{
+    if (pthread_mutex_lock(&object_lock) != 0)
+        abort();
+}
+
+static void object_lock_release(void)
+{
+    if (pthread_mutex_unlock(&object_lock) != 0)
+        abort();
+}
+
+static struct object_header **object_bucket(PVOID body)
+{
+    uint64_t hash = (uint64_t)((uintptr_t)body >> 4) * 0x9E3779B97F4A7C15ull;
+
+    return &buckets[(hash >> 32) & (OBJECT_BUCKETS - 1)];
+}
+
+static LONG_PTR object_total(const struct object_header *header)
+{
+    return header->pointer_count + header->handle_count + header->kernel_count;
+}
+
+static struct object_header *object_find_locked(PVOID body)
+{
+    for (struct object_header *h = *object_bucket(body); h != NULL; h = h->next) {
+        if (h->body == body)
+            return h;
+    }
+    return NULL;
+}
+
+static void object_unlink_locked(struct object_header *header)
+{
+    struct object_header **link = object_bucket(header->body);
+
+    while (*link != header)
+        link = &(*link)->next;
+    *link = header->next;
+}
+
+/* The type of the most recently deleted object at body, or NULL. */
+static POBJECT_TYPE object_grave_of_locked(PVOID body)
+{
+    for (size_t i = 1; i <= OBJECT_GRAVES; i++) {
+        const struct object_grave *grave = &graves[(grave_next - i) % OBJECT_GRAVES];
+
+        if (grave->body == body)
+            return grave->type;
+    }
+    return NULL;
+}
+
+static struct object_header *object_header_new(PVOID body, POBJECT_TYPE type, bool borrowed)
+{
+    struct object_header *header = calloc(1, sizeof *header);
+
+    if (header == NULL)
+        abort();
+    header->body = body;
+    header->type = type;
+    header->driver = thread_current()->driver;
+    header->borrowed = borrowed;
+    return header;
+}
+
+static void object_link_locked(struct object_header *header)
+{
+    struct object_header **bucket = object_bucket(header->body);
+    struct object_header *stale = object_find_locked(header->body);
+
+    /* Only a borrowed body can be reused under a live header: its thread ended while a driver still
+     * held a reference, and its memory now belongs to someone else. */
+    if (stale != NULL) {
+        object_unlink_locked(stale);
+        free(stale);
+    }
+    header->next = *bucket;
+    *bucket = header;
+}
+
+/* Lock held: the counts just dropped; unlink the header if nothing is left. True when it was. */
+static bool object_unlink_if_unused_locked(struct object_header *header)
+{
+    if (object_total(header) != 0)
+        return false;
+    object_unlink_locked(header);
+    graves[grave_next % OBJECT_GRAVES] = (struct object_grave){ header->body, header->type };
+    grave_next++;
+    return true;
+}
+
+/* Lock not held: runs the delete procedure of an unlinked header and frees it. */
+static void object_delete(struct object_header *header)
+{
+    if (!header->borrowed && header->type->delete_procedure != NULL)
+        header->type->delete_procedure(header->body);
+    free(header);
+}
+
+static void object_describe_as(PVOID body, POBJECT_TYPE type, char *buf, size_t size)
+{
+    char name[64];
+
+    if (type == &thread_type && thread_name_of((ULONG_PTR)body, name, sizeof name))
+        snprintf(buf, size, "%s object %p (thread %s)", type->name, body, name);
+    else
+        snprintf(buf, size, "%s object %p", type->name, body);
+}
+
+void object_describe(PVOID body, char *buf, size_t size)
+{
+    POBJECT_TYPE type = object_type_of(body);
+
+    if (type == NULL)
+        snprintf(buf, size, "%p, not an object", body);
+    else
+        object_describe_as(body, type, buf, size);
+}
+
+/* Reads a pointer at an address a driver passed, without trusting it: false if it is unreadable.
+ * The kernel copies the memory, so a bad address fails the call instead of crashing the host. */
+static bool object_peek_pointer(const void *address, PVOID *value)
+{
+    struct iovec local = { value, sizeof *value };
+    struct iovec remote = { (void *)address, sizeof *value };
+
+    return process_vm_readv(getpid(), &local, 1, &remote, 1, 0) == (ssize_t)sizeof *value;
+}
+
+static SIM_NORETURN void object_stop_not_an_object(PVOID body)
+{
+    PVOID held = NULL;
+    char what[128];
+
+    if (object_peek_pointer(body, &held) && object_type_of(held) != NULL) {
+        object_describe(held, what, sizeof what);
+        rule_stop_detail(RULE_OB_NOT_AN_OBJECT, (ULONG_PTR)body, (ULONG_PTR)held, 0, 0,
+                         "%p is not an object, but the memory there holds a pointer to the %s: "
+                         "pass that pointer, not its address", body, what);
+    }
+    rule_stop_detail(RULE_OB_NOT_AN_OBJECT, (ULONG_PTR)body, 0, 0, 0,
+                     "%p is not an object the object manager knows", body);
+}
+
+/* change: +1 for a reference, -1 for a dereference; it is the count reported in parameter 3. */
+static SIM_NORETURN void object_stop_deleted(PVOID body, POBJECT_TYPE type, LONG_PTR change)
+{
+    rule_stop_detail(RULE_OB_COUNT_ZERO, (ULONG_PTR)body, (ULONG_PTR)change, 0, 0,
+                     "the %s object at %p was deleted when its last reference went: %s", type->name,
+                     body, change < 0 ? "this dereference is one too many"
+                                      : "this reference comes after the last one was dropped");
+}
+
+static SIM_NORETURN void object_stop_only_others_left(PVOID body, LONG_PTR handles, LONG_PTR kernel)
+{
+    char what[128];
+
+    object_describe(body, what, sizeof what);
+    rule_stop_detail(RULE_OB_COUNT_ZERO, (ULONG_PTR)body, (ULONG_PTR)-1, 0, 0,
+                     "the %s has no references left to drop: only %ld handle(s) and %ld kernel "
+                     "reference(s) (a running thread's own) keep it alive", what, (long)handles,
+                     (long)kernel);
+}
+
+static size_t object_report_leak(struct object_header *header)
+{
+    char what[128];
+
+    if (header->pointer_count == 0)
+        return 0;
+    object_describe_as(header->body, header->type, what, sizeof what);
+    fprintf(stderr, "wdmsim: shutdown: leaked %ld reference(s) to the %s, charged to %s\n",
+            (long)header->pointer_count, what, header->driver ? header->driver->name : "host code");
+    return 1;
+}
+
+void object_boot(void)
+{
+    if (pthread_mutex_init(&object_lock, NULL) != 0)
+        abort();
+    memset(buckets, 0, sizeof buckets);
+    memset(graves, 0, sizeof graves);
+    grave_next = 0;
+}
+
+size_t object_shutdown(void)
+{
+    struct object_header *left = NULL, *next;
+    size_t leaked = 0;
+
+    object_lock_acquire();
+    for (size_t i = 0; i < OBJECT_BUCKETS; i++) {
+        for (struct object_header *h = buckets[i]; h != NULL; h = next) {
+            next = h->next;
+            h->next = left;
+            left = h;
+        }
+        buckets[i] = NULL;
+    }
+    object_lock_release();
+    for (struct object_header *h = left; h != NULL; h = next) {
+        next = h->next;
+        leaked += object_report_leak(h);
+        free(h);
+    }
+    return leaked;
+}
+
+void object_create(PVOID body, POBJECT_TYPE type)
+{
+    struct object_header *header = object_header_new(body, type, false);
+
+    header->kernel_count = 1;
+    object_lock_acquire();
+    object_link_locked(header);
+    object_lock_release();
+}
+
+void object_release(PVOID body)
+{
+    struct object_header *header;
+    bool unused;
+
+    object_lock_acquire();
+    header = object_find_locked(body);
+    header->kernel_count--;
+    unused = object_unlink_if_unused_locked(header);
+    object_lock_release();
+    if (unused)
+        object_delete(header);
+}
+
+void object_abandon(PVOID body)
+{
+    struct object_header *header;
+    bool unused;
+
+    object_lock_acquire();
+    header = object_find_locked(body);
+    header->kernel_count--;
+    unused = object_total(header) == 0;
+    if (unused)
+        object_unlink_locked(header);
+    object_lock_release();
+    if (unused)
+        free(header);
+}
+
+POBJECT_TYPE object_type_of(PVOID body)
+{
+    struct object_header *header;
+    POBJECT_TYPE type;
+
+    object_lock_acquire();
+    header = object_find_locked(body);
+    type = header ? header->type : NULL;
+    object_lock_release();
+    return type;
+}
+
+LONG_PTR object_reference(PVOID body)
+{
+    struct object_header *header;
+    POBJECT_TYPE dead;
+    LONG_PTR count;
+
+    object_lock_acquire();
+    header = object_find_locked(body);
+    if (header == NULL) {
+        dead = object_grave_of_locked(body);
+        object_lock_release();
+        if (dead != NULL)
+            object_stop_deleted(body, dead, 1);
+        object_stop_not_an_object(body);
+    }
+    header->pointer_count++;
+    count = object_total(header);
+    object_lock_release();
+    return count;
+}
+
+void object_reference_or_borrow(PVOID body, POBJECT_TYPE type)
+{
+    struct object_header *fresh = object_header_new(body, type, true);
+    struct object_header *header;
+
+    fresh->pointer_count = 1;
+    object_lock_acquire();
+    header = object_find_locked(body);
+    if (header != NULL)
+        header->pointer_count++;
+    else
+        object_link_locked(fresh);
+    object_lock_release();
+    if (header != NULL)
+        free(fresh);
+}
+
+static LONG_PTR object_dereference(PVOID body)
+{
+    struct object_header *header;
+    POBJECT_TYPE dead;
+    LONG_PTR count, handles, kernel;
+    bool unused;
+
+    object_lock_acquire();
+    header = object_find_locked(body);
+    if (header == NULL) {
+        dead = object_grave_of_locked(body);
+        object_lock_release();
+        if (dead != NULL)
+            object_stop_deleted(body, dead, -1);
+        object_stop_not_an_object(body);
+    }
+    if (header->pointer_count == 0) {
+        handles = header->handle_count;
+        kernel = header->kernel_count;
+        object_lock_release();
+        object_stop_only_others_left(body, handles, kernel);
+    }
+    header->pointer_count--;
+    count = object_total(header);
+    unused = object_unlink_if_unused_locked(header);
+    object_lock_release();
+    if (unused)
+        object_delete(header);
+    return count;
+}
+
+void object_handle_opened(PVOID body)
+{
+    struct object_header *header;
+
+    object_lock_acquire();
+    header = object_find_locked(body);
+    header->handle_count++;
+    object_lock_release();
+}
+
+void object_handle_closed(PVOID body)
+{
+    struct object_header *header;
+    bool unused;
+
+    object_lock_acquire();
+    header = object_find_locked(body);
+    header->handle_count--;
+    unused = object_unlink_if_unused_locked(header);
+    object_lock_release();
+    if (unused)
+        object_delete(header);
+}
+
+/* IRQL <= DISPATCH_LEVEL. Returns the new count, which drivers must treat as reserved. */
+LONG_PTR FASTCALL ObfReferenceObject(PVOID Object)
+{
+    rule_check_irql(RULE_KE_ABOVE_DISPATCH, irql_current(), (ULONG_PTR)Object, 0, 0);
+    return object_reference(Object);
+}
+
+/* IRQL <= DISPATCH_LEVEL. The last reference deletes the object, unless a handle keeps it. */
+LONG_PTR FASTCALL ObfDereferenceObject(PVOID Object)
+{
+    rule_check_irql(RULE_KE_ABOVE_DISPATCH, irql_current(), (ULONG_PTR)Object, 0, 0);
+    return object_dereference(Object);
+}

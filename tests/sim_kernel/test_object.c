@@ -1,0 +1,296 @@
+/*
+ * test_object.c - the object manager: reference counts and deletion (ASan proves the memory goes
+ * exactly when the last reference does), the misuse it recognises because headers live outside the
+ * objects, and references left at shutdown. Thread objects are the objects drivers get today.
+ */
+#include <stdio.h>
+#include <unistd.h>
+
+#include "wdmsim_test.h"
+
+/* PsCreateSystemThread, then reference the thread and close the handle; no CMocka asserts, so STOP
+ * scenarios can use it: NULL if a step failed. */
+static PVOID reference_new_thread(PKSTART_ROUTINE routine)
+{
+    HANDLE handle;
+    PVOID thread = NULL;
+
+    if (PsCreateSystemThread(&handle, THREAD_ALL_ACCESS, NULL, NULL, NULL, routine, NULL) != STATUS_SUCCESS)
+        return NULL;
+    if (ObReferenceObjectByHandle(handle, THREAD_ALL_ACCESS, *PsThreadType, KernelMode, &thread, NULL) !=
+        STATUS_SUCCESS)
+        return NULL;
+    return ZwClose(handle) == STATUS_SUCCESS ? thread : NULL;
+}
+
+static void wait_for(PVOID object)
+{
+    assert_int_equal(KeWaitForSingleObject(object, Executive, KernelMode, FALSE, NULL), STATUS_SUCCESS);
+}
+
+static VOID NTAPI return_at_once(PVOID unused)
+{
+    (void)unused;
+}
+
+static KEVENT release_thread;
+
+static VOID NTAPI wait_for_release(PVOID unused)
+{
+    (void)unused;
+    KeWaitForSingleObject(&release_thread, Executive, KernelMode, FALSE, NULL);
+}
+
+/* One tick of virtual time: it can only pass once every other simulated thread is blocked or gone. */
+static void settle(void)
+{
+    LARGE_INTEGER one_tick = { .QuadPart = -1 };
+
+    KeDelayExecutionThread(KernelMode, FALSE, &one_tick);
+}
+
+static int setup(void **state)
+{
+    KeInitializeEvent(&release_thread, NotificationEvent, FALSE);
+    return wdmsim_test_boot(state);
+}
+
+#define object_test(fn) cmocka_unit_test_setup_teardown(fn, setup, wdmsim_test_shutdown)
+
+/* ---- Counting ---- */
+
+static void ObReferenceObject_and_ObDereferenceObject_return_the_new_count(void **state)
+{
+    PVOID thread = reference_new_thread(return_at_once);
+
+    (void)state;
+    wait_for(thread);
+    assert_int_equal(ObReferenceObject(thread), 2);
+    assert_int_equal(ObDereferenceObject(thread), 1);
+    assert_int_equal(ObDereferenceObject(thread), 0);
+    assert_int_equal(wdmsim_shutdown(), 0);
+}
+
+static void an_ended_thread_stays_waitable_until_its_last_reference_goes(void **state)
+{
+    PVOID thread = reference_new_thread(return_at_once);
+
+    (void)state;
+    ObReferenceObject(thread);
+    wait_for(thread);
+    ObDereferenceObject(thread);
+    wait_for(thread);
+    ObDereferenceObject(thread);
+    assert_int_equal(wdmsim_shutdown(), 0);
+}
+
+static void a_running_thread_keeps_its_object_until_it_ends(void **state)
+{
+    PVOID thread = reference_new_thread(wait_for_release);
+
+    (void)state;
+    assert_int_equal(ObDereferenceObject(thread), 1);
+    KeSetEvent(&release_thread, IO_NO_INCREMENT, FALSE);
+    settle();
+    assert_int_equal(wdmsim_shutdown(), 0);
+}
+
+static void ObDereferenceObject_at_DISPATCH_LEVEL_may_delete_the_object(void **state)
+{
+    PVOID thread = reference_new_thread(return_at_once);
+    KIRQL old;
+
+    (void)state;
+    wait_for(thread);
+    KeRaiseIrql(DISPATCH_LEVEL, &old);
+    assert_int_equal(ObDereferenceObject(thread), 0);
+    KeLowerIrql(old);
+    assert_int_equal(wdmsim_shutdown(), 0);
+}
+
+/* ---- Misuse ---- */
+
+static PVOID ThreadObjectPointer;
+
+static void dereference_the_pointers_address(void *unused)
+{
+    (void)unused;
+    ThreadObjectPointer = reference_new_thread(return_at_once);
+    ObDereferenceObject(&ThreadObjectPointer);
+}
+
+static void ObDereferenceObject_of_the_address_of_the_object_pointer_stops_with_ob_not_an_object(void **state)
+{
+    struct wdmsim_stop stop;
+
+    (void)state;
+    wdmsim_assert_stops(dereference_the_pointers_address, NULL, 0xC4, 0x3F, "ob.not_an_object", &stop);
+    assert_int_equal(stop.params[1], (ULONG_PTR)&ThreadObjectPointer);
+    assert_int_not_equal(stop.params[2], 0);
+    assert_non_null(strstr(stop.report, "holds a pointer to the Thread object"));
+    assert_non_null(strstr(stop.report, "(thread system-1"));
+    assert_non_null(strstr(stop.report, "pass that pointer, not its address"));
+}
+
+static ULONG_PTR not_an_object = 42;
+
+static void dereference_a_plain_variable(void *unused)
+{
+    (void)unused;
+    ObDereferenceObject(&not_an_object);
+}
+
+static void ObDereferenceObject_of_memory_holding_no_object_stops_with_ob_not_an_object(void **state)
+{
+    struct wdmsim_stop stop;
+
+    (void)state;
+    wdmsim_assert_stops(dereference_a_plain_variable, NULL, 0xC4, 0x3F, "ob.not_an_object", &stop);
+    assert_int_equal(stop.params[1], (ULONG_PTR)&not_an_object);
+    assert_int_equal(stop.params[2], 0);
+    assert_non_null(strstr(stop.report, "is not an object the object manager knows"));
+}
+
+static void reference_unreadable_memory(void *unused)
+{
+    (void)unused;
+    ObReferenceObject((PVOID)(ULONG_PTR)0x10);
+}
+
+static void ObReferenceObject_of_an_unreadable_address_stops_with_ob_not_an_object(void **state)
+{
+    (void)state;
+    wdmsim_assert_stops(reference_unreadable_memory, NULL, 0xC4, 0x3F, "ob.not_an_object", NULL);
+}
+
+static void dereference_twice(void *unused)
+{
+    PVOID thread = reference_new_thread(return_at_once);
+
+    (void)unused;
+    if (thread == NULL || KeWaitForSingleObject(thread, Executive, KernelMode, FALSE, NULL) != STATUS_SUCCESS)
+        return;
+    ObDereferenceObject(thread);
+    ObDereferenceObject(thread);
+}
+
+static void one_ObDereferenceObject_too_many_stops_with_ob_reference_count_zero(void **state)
+{
+    struct wdmsim_stop stop;
+
+    (void)state;
+    wdmsim_assert_stops(dereference_twice, NULL, 0xC4, 0x3F, "ob.reference_count_zero", &stop);
+    assert_int_equal(stop.params[2], (ULONG_PTR)-1);
+    assert_non_null(strstr(stop.report, "this dereference is one too many"));
+}
+
+static void reference_after_the_last_dereference(void *unused)
+{
+    PVOID thread = reference_new_thread(return_at_once);
+
+    (void)unused;
+    if (thread == NULL || KeWaitForSingleObject(thread, Executive, KernelMode, FALSE, NULL) != STATUS_SUCCESS)
+        return;
+    ObDereferenceObject(thread);
+    ObReferenceObject(thread);
+}
+
+static void ObReferenceObject_after_the_last_dereference_stops_with_ob_reference_count_zero(void **state)
+{
+    struct wdmsim_stop stop;
+
+    (void)state;
+    wdmsim_assert_stops(reference_after_the_last_dereference, NULL, 0xC4, 0x3F, "ob.reference_count_zero", &stop);
+    assert_int_equal(stop.params[2], 1);
+    assert_non_null(strstr(stop.report, "this reference comes after the last one was dropped"));
+}
+
+static void dereference_what_a_handle_holds(void *unused)
+{
+    HANDLE handle;
+    PVOID thread;
+
+    (void)unused;
+    KeInitializeEvent(&release_thread, NotificationEvent, FALSE);
+    if (PsCreateSystemThread(&handle, THREAD_ALL_ACCESS, NULL, NULL, NULL, wait_for_release, NULL) != STATUS_SUCCESS ||
+        ObReferenceObjectByHandle(handle, THREAD_ALL_ACCESS, NULL, KernelMode, &thread, NULL) != STATUS_SUCCESS)
+        return;
+    ObDereferenceObject(thread);
+    ObDereferenceObject(thread);
+}
+
+static void ObDereferenceObject_of_an_object_only_a_handle_holds_stops_with_ob_reference_count_zero(void **state)
+{
+    struct wdmsim_stop stop;
+
+    (void)state;
+    wdmsim_assert_stops(dereference_what_a_handle_holds, NULL, 0xC4, 0x3F, "ob.reference_count_zero", &stop);
+    assert_non_null(strstr(stop.report, "only 1 handle(s) and 1 kernel reference(s)"));
+}
+
+static void dereference_at_high_level(void *unused)
+{
+    PVOID thread = reference_new_thread(return_at_once);
+    KIRQL old;
+
+    (void)unused;
+    KeRaiseIrql(HIGH_LEVEL, &old);
+    ObDereferenceObject(thread);
+}
+
+static void ObDereferenceObject_above_DISPATCH_LEVEL_stops_with_C4_20011(void **state)
+{
+    struct wdmsim_stop stop;
+
+    (void)state;
+    wdmsim_assert_stops(dereference_at_high_level, NULL, 0xC4, 0x20011, "ke.above_dispatch", &stop);
+    assert_int_equal(stop.params[1], HIGH_LEVEL);
+}
+
+/* ---- Shutdown ---- */
+
+static void a_reference_left_at_shutdown_is_counted_as_a_leak(void **state)
+{
+    char report[1024] = "";
+    FILE *capture = tmpfile();
+    int saved = dup(STDERR_FILENO);
+    size_t leaked;
+
+    (void)state;
+    assert_non_null(capture);
+    assert_non_null(reference_new_thread(return_at_once));
+    settle();
+    fflush(stderr);
+    dup2(fileno(capture), STDERR_FILENO);
+    leaked = wdmsim_shutdown();
+    fflush(stderr);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    rewind(capture);
+    report[fread(report, 1, sizeof report - 1, capture)] = '\0';
+    fclose(capture);
+    assert_int_equal(leaked, 1);
+    assert_non_null(strstr(report, "leaked 1 reference(s) to the Thread object"));
+    assert_non_null(strstr(report, "(thread system-1"));
+    assert_non_null(strstr(report, "charged to host code"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        object_test(ObReferenceObject_and_ObDereferenceObject_return_the_new_count),
+        object_test(an_ended_thread_stays_waitable_until_its_last_reference_goes),
+        object_test(a_running_thread_keeps_its_object_until_it_ends),
+        object_test(ObDereferenceObject_at_DISPATCH_LEVEL_may_delete_the_object),
+        object_test(ObDereferenceObject_of_the_address_of_the_object_pointer_stops_with_ob_not_an_object),
+        object_test(ObDereferenceObject_of_memory_holding_no_object_stops_with_ob_not_an_object),
+        object_test(ObReferenceObject_of_an_unreadable_address_stops_with_ob_not_an_object),
+        object_test(one_ObDereferenceObject_too_many_stops_with_ob_reference_count_zero),
+        object_test(ObReferenceObject_after_the_last_dereference_stops_with_ob_reference_count_zero),
+        object_test(ObDereferenceObject_of_an_object_only_a_handle_holds_stops_with_ob_reference_count_zero),
+        object_test(ObDereferenceObject_above_DISPATCH_LEVEL_stops_with_C4_20011),
+        object_test(a_reference_left_at_shutdown_is_counted_as_a_leak),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

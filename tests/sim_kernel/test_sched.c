@@ -1,0 +1,468 @@
+/*
+ * test_sched.c - the scheduler: virtual time stands still while any simulated thread can run and
+ * jumps to the next deadline when all are blocked; wdmsim_clock_advance fires what falls due on
+ * the way, in order; a machine where everyone waits for ever stops with a report of every thread;
+ * and the real clock's timer thread. Wall time is never measured: only simulated time is asserted.
+ */
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "wdmsim_test.h"
+#include "wdmsim_test_threads.h"
+
+#define TICKS_PER_MS 10000LL
+#define TICKS_PER_SECOND 10000000LL
+#define TICKS_PER_MINUTE (60 * TICKS_PER_SECOND)
+#define BUSY_ROUNDS 10000
+#define REBOOTS 500
+
+static LONGLONG system_time(void)
+{
+    LARGE_INTEGER now;
+
+    KeQuerySystemTime(&now);
+    return now.QuadPart;
+}
+
+static LONGLONG tick_count(void)
+{
+    LARGE_INTEGER ticks;
+
+    KeQueryTickCount(&ticks);
+    return ticks.QuadPart;
+}
+
+static LARGE_INTEGER relative(LONGLONG ticks)
+{
+    LARGE_INTEGER timeout = { .QuadPart = -ticks };
+
+    return timeout;
+}
+
+static void boot_real_clock(void)
+{
+    struct wdmsim_config config = { .clock = WDMSIM_CLOCK_REAL, .time_zone_bias_set = 1 };
+
+    wdmsim_boot(&config);
+}
+
+/* ---- Virtual time ---- */
+
+static void a_five_minute_wait_ends_five_minutes_later_in_simulated_time(void **state)
+{
+    KEVENT event;
+    LARGE_INTEGER five_minutes = relative(5 * TICKS_PER_MINUTE);
+    LONGLONG start = system_time(), start_ticks = tick_count();
+
+    (void)state;
+    KeInitializeEvent(&event, NotificationEvent, FALSE);
+    assert_int_equal(KeWaitForSingleObject(&event, Executive, KernelMode, FALSE, &five_minutes), STATUS_TIMEOUT);
+    assert_int_equal(system_time() - start, 5 * TICKS_PER_MINUTE);
+    /* The tick count moved by the same amount, to within one clock tick. */
+    assert_true((tick_count() - start_ticks) * (LONGLONG)KeQueryTimeIncrement() > 5 * TICKS_PER_MINUTE -
+                (LONGLONG)KeQueryTimeIncrement());
+}
+
+static void time_stands_still_while_the_only_thread_runs(void **state)
+{
+    KEVENT event;
+    LONGLONG start = system_time();
+
+    (void)state;
+    KeInitializeEvent(&event, SynchronizationEvent, FALSE);
+    for (int i = 0; i < BUSY_ROUNDS; i++) {
+        KeSetEvent(&event, IO_NO_INCREMENT, FALSE);
+        KeResetEvent(&event);
+    }
+    assert_int_equal(system_time(), start);
+}
+
+struct busy_thread {
+    struct wdmsim_test_thread thread;
+    KEVENT *finished;
+    LONGLONG start;
+    atomic_int moved;               /* how often the busy thread saw the time change */
+};
+
+static void run_then_set(void *context)
+{
+    struct busy_thread *b = context;
+
+    for (int i = 0; i < BUSY_ROUNDS; i++) {
+        if (system_time() != b->start)
+            atomic_fetch_add(&b->moved, 1);
+    }
+    KeSetEvent(b->finished, IO_NO_INCREMENT, FALSE);
+}
+
+static void a_timeout_cannot_expire_while_another_thread_can_run(void **state)
+{
+    KEVENT finished;
+    struct busy_thread busy = { .finished = &finished };
+    LARGE_INTEGER one_ms = relative(TICKS_PER_MS);
+
+    (void)state;
+    KeInitializeEvent(&finished, NotificationEvent, FALSE);
+    busy.start = system_time();
+    atomic_store(&busy.moved, 0);
+    wdmsim_test_thread_start(&busy.thread, run_then_set, &busy);
+    /* However long the busy thread takes in wall time, it can run, so no time passes and this
+     * one-millisecond timeout cannot beat its KeSetEvent. */
+    assert_int_equal(KeWaitForSingleObject(&finished, Executive, KernelMode, FALSE, &one_ms), STATUS_SUCCESS);
+    wdmsim_test_thread_join(&busy.thread);
+    assert_int_equal(atomic_load(&busy.moved), 0);
+    assert_int_equal(system_time(), busy.start);
+}
+
+struct timed_waiter {
+    struct wdmsim_test_thread thread;
+    KEVENT never;
+    LONGLONG timeout;
+    atomic_int status;
+    atomic_llong woke_at;
+};
+
+static void wait_with_timeout(void *context)
+{
+    struct timed_waiter *w = context;
+    LARGE_INTEGER timeout = relative(w->timeout);
+    NTSTATUS status = KeWaitForSingleObject(&w->never, Executive, KernelMode, FALSE, &timeout);
+
+    atomic_store(&w->woke_at, system_time());
+    atomic_store(&w->status, status);
+}
+
+static void start_timed_waiter(struct timed_waiter *w, LONGLONG timeout)
+{
+    KeInitializeEvent(&w->never, NotificationEvent, FALSE);
+    w->timeout = timeout;
+    atomic_store(&w->status, -1);
+    atomic_store(&w->woke_at, 0);
+    wdmsim_test_thread_start(&w->thread, wait_with_timeout, w);
+}
+
+static void each_blocked_thread_wakes_at_its_own_deadline(void **state)
+{
+    struct timed_waiter w;
+    KEVENT never;
+    LARGE_INTEGER one_second = relative(TICKS_PER_SECOND);
+    LONGLONG start = system_time();
+
+    (void)state;
+    KeInitializeEvent(&never, NotificationEvent, FALSE);
+    /* The waiter may compute its deadline a moment after start, but no time passes meanwhile: the
+     * main thread is runnable until it blocks below. */
+    start_timed_waiter(&w, 5 * TICKS_PER_SECOND);
+    assert_int_equal(KeWaitForSingleObject(&never, Executive, KernelMode, FALSE, &one_second), STATUS_TIMEOUT);
+    assert_int_equal(system_time() - start, TICKS_PER_SECOND);
+    wdmsim_test_thread_join(&w.thread);
+    assert_int_equal(atomic_load(&w.status), STATUS_TIMEOUT);
+    assert_int_equal(atomic_load(&w.woke_at) - start, 5 * TICKS_PER_SECOND);
+}
+
+/* ---- wdmsim_clock_advance ---- */
+
+static void wdmsim_clock_advance_moves_time_by_exactly_delta(void **state)
+{
+    LONGLONG start = system_time();
+
+    (void)state;
+    wdmsim_clock_advance(42 * TICKS_PER_SECOND + 7);
+    assert_int_equal(system_time() - start, 42 * TICKS_PER_SECOND + 7);
+    wdmsim_clock_advance(0);
+    assert_int_equal(system_time() - start, 42 * TICKS_PER_SECOND + 7);
+}
+
+static void wdmsim_clock_advance_fires_the_timers_and_timeouts_due_on_the_way(void **state)
+{
+    KTIMER timers[3];
+    static const LONGLONG due[3] = { 1 * TICKS_PER_SECOND, 3 * TICKS_PER_SECOND, 10 * TICKS_PER_SECOND };
+    struct timed_waiter w;
+    LONGLONG start;
+
+    (void)state;
+    start_timed_waiter(&w, 2 * TICKS_PER_SECOND);
+    wdmsim_test_settle();
+    start = system_time();
+    for (int i = 0; i < 3; i++) {
+        KeInitializeTimer(&timers[i]);
+        KeSetTimer(&timers[i], relative(due[i]), NULL);
+    }
+    wdmsim_clock_advance(5 * TICKS_PER_SECOND);
+    assert_int_equal(system_time() - start, 5 * TICKS_PER_SECOND);
+    assert_true(KeReadStateTimer(&timers[0]));
+    assert_true(KeReadStateTimer(&timers[1]));
+    assert_false(KeReadStateTimer(&timers[2]));
+    wdmsim_test_thread_join(&w.thread);
+    assert_int_equal(atomic_load(&w.status), STATUS_TIMEOUT);
+    assert_true(KeCancelTimer(&timers[2]));
+}
+
+struct timer_waiter {
+    struct wdmsim_test_thread thread;
+    KTIMER *timer;
+    atomic_int status;
+};
+
+static void wait_for_timer_with_timeout(void *context)
+{
+    struct timer_waiter *w = context;
+    LARGE_INTEGER two_seconds = relative(2 * TICKS_PER_SECOND);
+
+    atomic_store(&w->status, KeWaitForSingleObject(w->timer, Executive, KernelMode, FALSE, &two_seconds));
+}
+
+static void wdmsim_clock_advance_fires_in_due_order_so_a_timer_due_before_a_timeout_satisfies_the_wait(void **state)
+{
+    KTIMER timer;
+    struct timer_waiter w = { .timer = &timer };
+
+    (void)state;
+    KeInitializeTimer(&timer);
+    KeSetTimer(&timer, relative(TICKS_PER_SECOND), NULL);
+    atomic_store(&w.status, -1);
+    wdmsim_test_thread_start(&w.thread, wait_for_timer_with_timeout, &w);
+    wdmsim_test_settle();
+    /* Past both: at +1 s the timer fires and satisfies the wait, which then has no timeout left. */
+    wdmsim_clock_advance(3 * TICKS_PER_SECOND);
+    wdmsim_test_thread_join(&w.thread);
+    assert_int_equal(atomic_load(&w.status), STATUS_SUCCESS);
+}
+
+static VOID NTAPI count_dpc(PKDPC dpc, PVOID context, PVOID argument1, PVOID argument2)
+{
+    (void)dpc;
+    (void)argument1;
+    (void)argument2;
+    atomic_fetch_add((atomic_int *)context, 1);
+}
+
+static void wdmsim_clock_advance_fires_a_timer_set_for_the_very_end(void **state)
+{
+    KTIMER timer;
+    KDPC dpc;
+    atomic_int runs;
+
+    (void)state;
+    atomic_store(&runs, 0);
+    KeInitializeTimer(&timer);
+    KeInitializeDpc(&dpc, count_dpc, &runs);
+    KeSetTimer(&timer, relative(TICKS_PER_MINUTE), &dpc);
+    wdmsim_clock_advance(TICKS_PER_MINUTE - 1);
+    assert_false(KeReadStateTimer(&timer));
+    wdmsim_clock_advance(1);
+    assert_true(KeReadStateTimer(&timer));
+    KeFlushQueuedDpcs();
+    assert_int_equal(atomic_load(&runs), 1);
+}
+
+/* ---- Deadlocks ---- */
+
+static KEVENT scenario_main_event, scenario_other_event;
+static struct wdmsim_test_thread scenario_thread;
+
+static void wait_for_other_event(void *context)
+{
+    (void)context;
+    KeWaitForSingleObject(&scenario_other_event, Executive, KernelMode, FALSE, NULL);
+}
+
+static void two_threads_wait_for_ever(void *context)
+{
+    (void)context;
+    KeInitializeEvent(&scenario_main_event, NotificationEvent, FALSE);
+    KeInitializeEvent(&scenario_other_event, SynchronizationEvent, FALSE);
+    wdmsim_test_thread_start(&scenario_thread, wait_for_other_event, NULL);
+    KeWaitForSingleObject(&scenario_main_event, Executive, KernelMode, FALSE, NULL);
+}
+
+static void assert_report_has(const struct wdmsim_stop *stop, const char *fmt, const void *object)
+{
+    char expected[160];
+
+    snprintf(expected, sizeof expected, fmt, object);
+    if (strstr(stop->report, expected) == NULL)
+        print_message("expected \"%s\" in:\n%s", expected, stop->report);
+    assert_non_null(strstr(stop->report, expected));
+}
+
+static void a_deadlock_report_lists_every_thread_and_what_it_waits_for(void **state)
+{
+    struct wdmsim_stop stop;
+
+    (void)state;
+    wdmsim_assert_stops(two_threads_wait_for_ever, NULL, 0xE2, WDMSIM_ANY_PARAM, "sched.deadlock", &stop);
+    assert_report_has(&stop, "main: in KeWaitForSingleObject, for notification event %p", &scenario_main_event);
+    assert_report_has(&stop, ": in KeWaitForSingleObject, for synchronization event %p", &scenario_other_event);
+    assert_non_null(strstr(stop.report, "\n          host-"));
+    assert_non_null(strstr(stop.report, "\n          dpc: in KeWaitForSingleObject"));
+}
+
+static void wait_for_ever_after_a_timer_nobody_waits_for(void *context)
+{
+    static KTIMER timer;
+
+    (void)context;
+    KeInitializeEvent(&scenario_main_event, NotificationEvent, FALSE);
+    KeInitializeTimer(&timer);
+    KeSetTimer(&timer, relative(TICKS_PER_MINUTE), NULL);
+    KeWaitForSingleObject(&scenario_main_event, Executive, KernelMode, FALSE, NULL);
+}
+
+static void a_deadlock_behind_a_pending_timer_is_reported_once_the_timer_has_fired(void **state)
+{
+    struct wdmsim_stop stop;
+
+    (void)state;
+    wdmsim_assert_stops(wait_for_ever_after_a_timer_nobody_waits_for, NULL, 0xE2, WDMSIM_ANY_PARAM,
+                        "sched.deadlock", &stop);
+    assert_report_has(&stop, "main: in KeWaitForSingleObject, for notification event %p", &scenario_main_event);
+}
+
+static void delay_then_wait_for_ever(void *context)
+{
+    LARGE_INTEGER one_hour = relative(60 * TICKS_PER_MINUTE);
+
+    (void)context;
+    KeInitializeEvent(&scenario_main_event, NotificationEvent, FALSE);
+    KeDelayExecutionThread(KernelMode, FALSE, &one_hour);
+    KeWaitForSingleObject(&scenario_main_event, Executive, KernelMode, FALSE, NULL);
+}
+
+static void a_delay_is_not_a_deadlock_but_the_wait_after_it_is(void **state)
+{
+    struct wdmsim_stop stop;
+
+    (void)state;
+    wdmsim_assert_stops(delay_then_wait_for_ever, NULL, 0xE2, WDMSIM_ANY_PARAM, "sched.deadlock", &stop);
+    assert_report_has(&stop, "main: in KeWaitForSingleObject, for notification event %p", &scenario_main_event);
+}
+
+/* ---- The real clock ---- */
+
+static void on_the_real_clock_a_10_ms_wait_times_out(void **state)
+{
+    KEVENT event;
+    LARGE_INTEGER ten_ms = relative(10 * TICKS_PER_MS);
+    LONGLONG start;
+
+    (void)state;
+    boot_real_clock();
+    assert_int_equal(wdmsim_clock_mode(), WDMSIM_CLOCK_REAL);
+    KeInitializeEvent(&event, NotificationEvent, FALSE);
+    start = tick_count();
+    assert_int_equal(KeWaitForSingleObject(&event, Executive, KernelMode, FALSE, &ten_ms), STATUS_TIMEOUT);
+    assert_true(tick_count() >= start);
+}
+
+static void on_the_real_clock_a_timer_fires_and_queues_its_DPC(void **state)
+{
+    KTIMER timer;
+    KDPC dpc;
+    atomic_int runs;
+
+    (void)state;
+    boot_real_clock();
+    atomic_store(&runs, 0);
+    KeInitializeTimer(&timer);
+    KeInitializeDpc(&dpc, count_dpc, &runs);
+    KeSetTimer(&timer, relative(10 * TICKS_PER_MS), &dpc);
+    assert_int_equal(KeWaitForSingleObject(&timer, Executive, KernelMode, FALSE, NULL), STATUS_SUCCESS);
+    KeFlushQueuedDpcs();
+    assert_int_equal(atomic_load(&runs), 1);
+}
+
+/* The real clock's timer thread starts during boot and must find this kernel's timer queue, not
+ * the previous kernel's (which still links a timer left set) nor, in a fresh process, an
+ * uninitialised one. A race, so it is tried many times. */
+static void booting_the_real_clock_never_fires_a_timer_left_set_in_the_previous_kernel(void **state)
+{
+    static KTIMER stale;
+
+    (void)state;
+    for (int i = 0; i < REBOOTS; i++) {
+        wdmsim_test_boot(NULL);
+        KeInitializeTimer(&stale);
+        KeSetTimer(&stale, relative(1), NULL);   /* due a tick after this virtual kernel's boot */
+        boot_real_clock();
+        assert_false(KeReadStateTimer(&stale));
+    }
+}
+
+/* Runs scenario in a child kernel booted on the real clock (a child boots from the environment). */
+static void assert_deadlock_on_the_real_clock(wdmsim_scenario_fn *scenario, struct wdmsim_stop *stop)
+{
+    setenv("WDMSIM_CLOCK", "real", 1);
+    wdmsim_run_expecting_stop(scenario, NULL, stop);
+    setenv("WDMSIM_CLOCK", "virtual", 1);
+    if (!stop->stopped || stop->code != 0xE2)
+        print_message("expected a deadlock, got:\n%s", stop->report);
+    assert_int_equal(stop->stopped, 1);
+    assert_int_equal(stop->code, 0xE2);
+    assert_string_equal(stop->rule, "sched.deadlock");
+}
+
+static void real_clock_wait_for_ever(void *context)
+{
+    (void)context;
+    KeInitializeEvent(&scenario_main_event, NotificationEvent, FALSE);
+    KeWaitForSingleObject(&scenario_main_event, Executive, KernelMode, FALSE, NULL);
+}
+
+static void on_the_real_clock_a_thread_waiting_for_ever_is_a_deadlock(void **state)
+{
+    struct wdmsim_stop stop;
+
+    (void)state;
+    assert_deadlock_on_the_real_clock(real_clock_wait_for_ever, &stop);
+    assert_report_has(&stop, "main: in KeWaitForSingleObject, for notification event %p", &scenario_main_event);
+}
+
+static void real_clock_wait_for_ever_after_a_timer(void *context)
+{
+    static KTIMER timer;
+
+    (void)context;
+    KeInitializeEvent(&scenario_main_event, NotificationEvent, FALSE);
+    KeInitializeTimer(&timer);
+    KeSetTimer(&timer, relative(10 * TICKS_PER_MS), NULL);
+    KeWaitForSingleObject(&scenario_main_event, Executive, KernelMode, FALSE, NULL);
+}
+
+static void on_the_real_clock_a_deadlock_behind_a_pending_timer_is_reported_once_it_has_fired(void **state)
+{
+    struct wdmsim_stop stop;
+
+    (void)state;
+    assert_deadlock_on_the_real_clock(real_clock_wait_for_ever_after_a_timer, &stop);
+    assert_report_has(&stop, "main: in KeWaitForSingleObject, for notification event %p", &scenario_main_event);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        wdmsim_test(a_five_minute_wait_ends_five_minutes_later_in_simulated_time),
+        wdmsim_test(time_stands_still_while_the_only_thread_runs),
+        wdmsim_test(a_timeout_cannot_expire_while_another_thread_can_run),
+        wdmsim_test(each_blocked_thread_wakes_at_its_own_deadline),
+        wdmsim_test(wdmsim_clock_advance_moves_time_by_exactly_delta),
+        wdmsim_test(wdmsim_clock_advance_fires_the_timers_and_timeouts_due_on_the_way),
+        wdmsim_test(wdmsim_clock_advance_fires_in_due_order_so_a_timer_due_before_a_timeout_satisfies_the_wait),
+        wdmsim_test(wdmsim_clock_advance_fires_a_timer_set_for_the_very_end),
+        wdmsim_test(a_deadlock_report_lists_every_thread_and_what_it_waits_for),
+        wdmsim_test(a_deadlock_behind_a_pending_timer_is_reported_once_the_timer_has_fired),
+        wdmsim_test(a_delay_is_not_a_deadlock_but_the_wait_after_it_is),
+        wdmsim_test(on_the_real_clock_a_10_ms_wait_times_out),
+        wdmsim_test(on_the_real_clock_a_timer_fires_and_queues_its_DPC),
+        wdmsim_test(booting_the_real_clock_never_fires_a_timer_left_set_in_the_previous_kernel),
+        wdmsim_test(on_the_real_clock_a_thread_waiting_for_ever_is_a_deadlock),
+        wdmsim_test(on_the_real_clock_a_deadlock_behind_a_pending_timer_is_reported_once_it_has_fired),
+    };
+
+    /* A STOP scenario's child boots from the environment: on the virtual clock, like the tests,
+     * unless a real-clock case asks otherwise. */
+    setenv("WDMSIM_CLOCK", "virtual", 1);
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
