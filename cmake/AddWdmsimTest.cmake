@@ -46,9 +46,4 @@ function(add_wdmsim_test name)
   target_link_libraries(${name} PRIVATE wdmsim::kernel wdmsim::cmocka ${T_LIBRARIES})
   add_test(NAME ${name} COMMAND ${name})
   set_tests_properties(${name} PROPERTIES LABELS "${T_LABELS}" TIMEOUT ${T_TIMEOUT})
-  if("thread" IN_LIST WDMSIM_SANITIZE)
-    # A STOP test forks while the test's kernel runs its service threads, and the child boots a
-    # kernel of its own, with threads: ThreadSanitizer must be told that this is intended.
-    set_tests_properties(${name} PROPERTIES ENVIRONMENT "TSAN_OPTIONS=die_after_fork=0")
-  endif()
 endfunction()

@@ -3,6 +3,7 @@
 # (default: the `default` preset). Exits non-zero on the first failure.
 #   scripts/test.sh                 the Debug build with -Werror: unit, lesson, crossbuild, install
 #   scripts/test.sh default asan    also under AddressSanitizer + UndefinedBehaviorSanitizer
+#   scripts/test.sh default asan tsan   and under ThreadSanitizer too, as CI does
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

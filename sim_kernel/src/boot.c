@@ -14,6 +14,7 @@
 static pthread_mutex_t boot_lock = PTHREAD_MUTEX_INITIALIZER;
 static atomic_bool booted;
 static atomic_uint generation;
+static struct wdmsim_config last_config;
 
 static void kernel_config_from_env(struct wdmsim_config *config)
 {
@@ -25,6 +26,7 @@ static void kernel_config_from_env(struct wdmsim_config *config)
 
 static void kernel_boot_locked(const struct wdmsim_config *config)
 {
+    last_config = *config;
     atomic_fetch_add(&generation, 1);
     clock_boot(config);
     disp_boot();
@@ -43,6 +45,7 @@ static void kernel_boot_locked(const struct wdmsim_config *config)
     thread_current();
     dpc_boot();
     workitem_boot();
+    sched_wait_boot_idle();
 }
 
 static size_t kernel_shutdown_locked(void)
@@ -55,7 +58,7 @@ static size_t kernel_shutdown_locked(void)
         sched_shutdown();
         leaked = pool_shutdown();
         ns_shutdown();
-        leaked += thread_abandon_running();
+        leaked += thread_system_shutdown();
         leaked += handle_shutdown();
         leaked += object_shutdown();
         thread_shutdown();
@@ -81,6 +84,22 @@ void kernel_ensure_booted(void)
 unsigned kernel_generation(void)
 {
     return atomic_load_explicit(&generation, memory_order_acquire);
+}
+
+const struct wdmsim_config *kernel_last_config(void)
+{
+    return &last_config;
+}
+
+/* On the virtual clock time moves only when every other simulated thread is blocked, so one
+ * tick of delay leaves them all parked in the dispatcher, holding no host lock: a fork is safe.
+ * (A thread forked while another holds, say, the allocator's lock would hang in the child.) */
+void kernel_quiesce(void)
+{
+    LARGE_INTEGER one_tick = { .QuadPart = -1 };
+
+    if (atomic_load(&booted) && clock_is_virtual_mode() && KeGetCurrentIrql() == PASSIVE_LEVEL)
+        KeDelayExecutionThread(KernelMode, FALSE, &one_tick);
 }
 
 void kernel_forget_after_fork(void)

@@ -96,7 +96,7 @@ static void report_context(struct report_buf *r)
     struct _KTHREAD *self = thread_current_if_known();
 
     if (self == NULL) {
-        report_add(r, "Thread:   not a simulated thread (the kernel was not booted here)\n");
+        report_add(r, "Thread:   none: a host thread the simulator has not adopted, or its own clock thread\n");
         return;
     }
     report_add(r, "IRQL:     %s (%u)\n", irql_name(self->irql), self->irql);
@@ -106,11 +106,18 @@ static void report_context(struct report_buf *r)
     report_add(r, "Driver:   %s\n", self->driver ? self->driver->name : "none (host code)");
 }
 
+/* A return address points after the call; after a noreturn call at a function's very end that is
+ * already the next function, so look one byte back. */
+static void *frame_call_site(void *frame)
+{
+    return (char *)frame - 1;
+}
+
 static bool frame_is_stop_path(void *frame)
 {
     Dl_info info;
 
-    return dladdr(frame, &info) && info.dli_sname != NULL &&
+    return dladdr(frame_call_site(frame), &info) && info.dli_sname != NULL &&
            (strncmp(info.dli_sname, "bugcheck_", 9) == 0 || strncmp(info.dli_sname, "rule_", 5) == 0);
 }
 
@@ -118,7 +125,7 @@ static bool frame_is_named(void *frame)
 {
     Dl_info info;
 
-    return dladdr(frame, &info) && info.dli_sname != NULL;
+    return dladdr(frame_call_site(frame), &info) && info.dli_sname != NULL;
 }
 
 /* The reader wants the DDI that found the problem and its callers, not the simulator's own stop
@@ -149,7 +156,7 @@ static void report_backtrace(struct report_buf *r)
         const char *name = NULL;
         ULONG_PTR offset = 0;
 
-        if (dladdr(frames[i], &info)) {
+        if (dladdr(frame_call_site(frames[i]), &info)) {
             object = info.dli_fname ? strrchr(info.dli_fname, '/') : NULL;
             object = object ? object + 1 : (info.dli_fname ? info.dli_fname : "?");
             name = info.dli_sname;
@@ -263,7 +270,7 @@ static SIM_NORETURN void bugcheck_child(int fd, wdmsim_scenario_fn *scenario, vo
     capture_fd = fd;
     atomic_store(&stopping, false);
     kernel_forget_after_fork();
-    wdmsim_boot(NULL);
+    wdmsim_boot(kernel_last_config());
     scenario(context);
     finished.stopped = 0;
     snprintf(finished.report, sizeof finished.report, "the scenario returned without a STOP\n");
@@ -295,6 +302,7 @@ void wdmsim_run_expecting_stop(wdmsim_scenario_fn *scenario, void *context, stru
     pid_t child;
 
     memset(stop, 0, sizeof *stop);
+    kernel_quiesce();
     fflush(NULL);
     if (pipe(fds) != 0)
         abort();
@@ -317,3 +325,22 @@ void wdmsim_run_expecting_stop(wdmsim_scenario_fn *scenario, void *context, stru
                  stop->exit_signal, strsignal(stop->exit_signal));
     }
 }
+
+#if defined(__SANITIZE_THREAD__)
+#define BUGCHECK_UNDER_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define BUGCHECK_UNDER_TSAN 1
+#endif
+#endif
+
+#ifdef BUGCHECK_UNDER_TSAN
+/* wdmsim_run_expecting_stop forks while the kernel's service threads run, and the child boots a
+ * kernel with threads of its own: tell ThreadSanitizer, in every program that links the kernel,
+ * that this is intended. */
+const char *__tsan_default_options(void);
+const char *__tsan_default_options(void)
+{
+    return "die_after_fork=0";
+}
+#endif

@@ -18,6 +18,9 @@
 
 #include "internal.h"
 
+/* The most negative LONGLONG, whose negation does not exist. */
+#define DISP_FOREVER_RELATIVE (-DISP_NO_DEADLINE - 1)
+
 static pthread_mutex_t disp_lock_mutex = PTHREAD_MUTEX_INITIALIZER;
 static __thread bool disp_holding;
 
@@ -192,13 +195,16 @@ void disp_wait_test(DISPATCHER_HEADER *header)
         ;
 }
 
+/* A timeout too far away for the clock to reach (-MAXLONGLONG, say) is a wait for ever. */
 LONGLONG disp_deadline(const LARGE_INTEGER *timeout)
 {
-    if (timeout == NULL)
+    LONGLONG now = clock_since_boot();
+    LONGLONG interval;
+
+    if (timeout == NULL || timeout->QuadPart == DISP_FOREVER_RELATIVE)
         return DISP_NO_DEADLINE;
-    if (timeout->QuadPart <= 0)
-        return clock_since_boot() - timeout->QuadPart;
-    return clock_since_boot() + (timeout->QuadPart - clock_system_time());
+    interval = timeout->QuadPart <= 0 ? -timeout->QuadPart : timeout->QuadPart - clock_system_time();
+    return interval >= DISP_NO_DEADLINE - now ? DISP_NO_DEADLINE : now + interval;
 }
 
 static struct _KTHREAD *disp_first_timed_out(LONGLONG now)

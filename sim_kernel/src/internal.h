@@ -20,6 +20,10 @@
 void kernel_ensure_booted(void);
 /* Changes with every boot, so state cached by a host thread can tell it belongs to an old kernel. */
 unsigned kernel_generation(void);
+/* The configuration of the latest boot: a STOP test's child boots with the same one. */
+const struct wdmsim_config *kernel_last_config(void);
+/* Before a fork: let the other simulated threads settle into the dispatcher (virtual clock). */
+void kernel_quiesce(void);
 /* In a child made by fork(): forget the parent's kernel without touching its locks or threads. */
 void kernel_forget_after_fork(void);
 
@@ -142,6 +146,9 @@ void sched_ready(struct _KTHREAD *thread);
 void sched_deadline_added(void);
 /* Lock held: the list of waits that have a deadline. */
 PLIST_ENTRY sched_timeout_list(void);
+/* Boot's last step, by the booting thread: returns once every thread the boot started is idle in
+ * its first wait (a host thread still starting may hold an allocator lock a fork would inherit). */
+void sched_wait_boot_idle(void);
 size_t sched_runnable(void);
 
 /* ---- irql.c ---- */
@@ -345,7 +352,7 @@ void object_handle_opened(PVOID body);
 void object_handle_closed(PVOID body);
 /* The type of a live object, or NULL. */
 POBJECT_TYPE object_type_of(PVOID body);
-/* "Thread object 0x... (thread system-1 (tid 42))", for reports. */
+/* "Thread object 0x... (thread system-1 (tid 42))", for reports; body must be a live object. */
 void object_describe(PVOID body, char *buf, size_t size);
 
 /* ---- handle.c: handle tables ---- */
@@ -360,9 +367,9 @@ HANDLE handle_create(PVOID object, ACCESS_MASK access, ULONG attributes);
 
 /* The delete procedure of thread objects: frees the KTHREAD of an ended PsCreateSystemThread thread. */
 void thread_object_delete(PVOID body);
-/* At shutdown: system threads still running are left to their host threads, unfreed; returns
- * how many, with a line each on stderr. */
-size_t thread_abandon_running(void);
+/* At shutdown: joins the host threads of ended system threads; those still running are left to
+ * their host threads, unfreed. Returns how many still ran, with a line each on stderr. */
+size_t thread_system_shutdown(void);
 
 /* ---- time.c: the one clock ---- */
 

@@ -34,17 +34,6 @@ static void mutex_describe_owner(const void *owner, const char *free_text, char 
         snprintf(buf, size, "a thread that no longer exists");
 }
 
-static SIM_NORETURN void mutex_stop_not_owner(PRKMUTEX Mutex, struct _KTHREAD *self)
-{
-    char owner[96];
-
-    mutex_describe_owner(Mutex->OwnerThread, "nobody: the mutex is free (released too often?)", owner,
-                         sizeof owner);
-    rule_stop_detail(RULE_MUTEX_RELEASE_NOT_OWNER, (ULONG_PTR)Mutex, (ULONG_PTR)Mutex->OwnerThread,
-                     (ULONG_PTR)self, 0, "thread %s released the mutex at %p, owned by %s", self->name,
-                     (void *)Mutex, owner);
-}
-
 /* Any IRQL. Level is reserved: drivers pass 0. */
 VOID NTAPI KeInitializeMutex(PRKMUTEX Mutex, ULONG Level)
 {
@@ -59,6 +48,7 @@ VOID NTAPI KeInitializeMutex(PRKMUTEX Mutex, ULONG Level)
 LONG NTAPI KeReleaseMutex(PRKMUTEX Mutex, BOOLEAN Wait)
 {
     struct _KTHREAD *self = thread_current();
+    char owner[96];
     LONG previous;
 
     rule_check_irql(RULE_KE_ABOVE_DISPATCH, self->irql, (ULONG_PTR)Mutex, 0, 0);
@@ -66,8 +56,13 @@ LONG NTAPI KeReleaseMutex(PRKMUTEX Mutex, BOOLEAN Wait)
         rule_check_irql(RULE_WAIT_TRUE_ABOVE_APC, self->irql, (ULONG_PTR)Mutex, 0, 0);
     disp_lock();
     mutex_header(Mutex);
-    if (Mutex->OwnerThread != (PKTHREAD)self)
-        mutex_stop_not_owner(Mutex, self);
+    if (Mutex->OwnerThread != (PKTHREAD)self) {
+        mutex_describe_owner(Mutex->OwnerThread, "nobody: the mutex is free (released too often?)", owner,
+                             sizeof owner);
+        rule_stop_detail(RULE_MUTEX_RELEASE_NOT_OWNER, (ULONG_PTR)Mutex, (ULONG_PTR)Mutex->OwnerThread,
+                         (ULONG_PTR)self, 0, "thread %s released the mutex at %p, owned by %s", self->name,
+                         (void *)Mutex, owner);
+    }
     previous = Mutex->Header.SignalState++;
     if (Mutex->Header.SignalState == 1) {
         Mutex->OwnerThread = NULL;
@@ -95,9 +90,11 @@ LONG NTAPI KeReadStateMutex(PRKMUTEX Mutex)
 /* Stops unless the fast mutex was set up by ExInitializeFastMutex (its event says so). */
 static void fast_mutex_check(PFAST_MUTEX FastMutex)
 {
+    const DISPATCHER_HEADER *event = &FastMutex->Event.Header;
+
     disp_lock();
-    disp_check_object(&FastMutex->Event.Header);
-    if (FastMutex->Event.Header.Type != DISP_EVENT_SYNCHRONIZATION)
+    if (event->Type != DISP_EVENT_SYNCHRONIZATION || event->WaitListHead.Flink == NULL ||
+        event->WaitListHead.Blink == NULL)
         rule_stop_detail(RULE_DISPATCHER_UNINITIALIZED, (ULONG_PTR)FastMutex, 0, 0, 0,
                          "the fast mutex at %p was not set up by ExInitializeFastMutex", (void *)FastMutex);
     disp_unlock();

@@ -168,12 +168,7 @@ static void object_describe_as(PVOID body, POBJECT_TYPE type, char *buf, size_t 
 
 void object_describe(PVOID body, char *buf, size_t size)
 {
-    POBJECT_TYPE type = object_type_of(body);
-
-    if (type == NULL)
-        snprintf(buf, size, "%p, not an object", body);
-    else
-        object_describe_as(body, type, buf, size);
+    object_describe_as(body, object_type_of(body), buf, size);
 }
 
 /* Reads a pointer at an address a driver passed, without trusting it: false if it is unreadable.
@@ -188,11 +183,12 @@ static bool object_peek_pointer(const void *address, PVOID *value)
 
 static SIM_NORETURN void object_stop_not_an_object(PVOID body)
 {
+    POBJECT_TYPE type;
     PVOID held = NULL;
     char what[128];
 
-    if (object_peek_pointer(body, &held) && object_type_of(held) != NULL) {
-        object_describe(held, what, sizeof what);
+    if (object_peek_pointer(body, &held) && (type = object_type_of(held)) != NULL) {
+        object_describe_as(held, type, what, sizeof what);
         rule_stop_detail(RULE_OB_NOT_AN_OBJECT, (ULONG_PTR)body, (ULONG_PTR)held, 0, 0,
                          "%p is not an object, but the memory there holds a pointer to the %s: "
                          "pass that pointer, not its address", body, what);

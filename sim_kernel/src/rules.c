@@ -525,7 +525,7 @@ static void rules_write_row(FILE *out, const struct rule *rule)
     char irql[32] = "-";
     char code[64];
 
-    if (rule->kind != RULE_STATE)
+    if (rule->kind <= RULE_IRQL_EXACTLY)
         snprintf(irql, sizeof irql, "%s%s", relation[rule->kind], irql_name(rule->irql));
     if (rule->kind == RULE_UNHANDLED_EXCEPTION)
         snprintf(code, sizeof code, "0x%X (0x%X in a system thread) / 0x%llX", info->code,

@@ -20,10 +20,13 @@
 static size_t runnable;
 static LIST_ENTRY timeout_list;
 
+static pthread_cond_t idle_cond;    /* broadcast when a thread blocks, for sched_wait_boot_idle */
+
 static pthread_t timer_thread;
 static pthread_cond_t timer_cond;
 static bool timer_running;
 static bool timer_stopping;
+static bool timer_waiting;          /* the timer thread has reached its first wait */
 
 PLIST_ENTRY sched_timeout_list(void)
 {
@@ -80,6 +83,7 @@ void sched_block(struct _KTHREAD *self)
     runnable--;
     if (runnable == 0)
         sched_idle();
+    pthread_cond_broadcast(&idle_cond);
     while (self->wait.waiting)
         pthread_cond_wait(&self->wake, disp_mutex());
 }
@@ -110,6 +114,8 @@ static void *sched_timer_main(void *unused)
             if (runnable == 0)
                 sched_idle();
         } else {
+            timer_waiting = true;
+            pthread_cond_broadcast(&idle_cond);
             clock_wait_until(&timer_cond, disp_mutex(), next);
         }
     }
@@ -121,14 +127,24 @@ void sched_boot(void)
 {
     runnable = 0;
     InitializeListHead(&timeout_list);
+    pthread_cond_init(&idle_cond, NULL);
     timer_running = false;
     timer_stopping = false;
+    timer_waiting = false;
     if (clock_is_virtual_mode())
         return;
     clock_cond_init(&timer_cond);
     if (pthread_create(&timer_thread, NULL, sched_timer_main, NULL) != 0)
         abort();
     timer_running = true;
+}
+
+void sched_wait_boot_idle(void)
+{
+    disp_lock();
+    while (runnable > 1 || (timer_running && !timer_waiting))
+        pthread_cond_wait(&idle_cond, disp_mutex());
+    disp_unlock();
 }
 
 void sched_shutdown(void)

@@ -30,6 +30,10 @@ static struct sim_driver driver_table[THREAD_MAX_DRIVERS];
 static size_t driver_count;
 
 static atomic_uint system_thread_serial;    /* names PsCreateSystemThread threads */
+/* Host threads of ended PsCreateSystemThread threads that nobody has joined yet: those that deleted
+ * their own object on the way out. Under registry_lock. */
+static pthread_t *reap_list;
+static size_t reap_count, reap_capacity;
 
 static pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
 static pthread_key_t exit_key;
@@ -132,6 +136,9 @@ struct _KTHREAD *thread_current(void)
     if (tls_thread != NULL && tls_generation == kernel_generation())
         return tls_thread;
     kernel_ensure_booted();
+    /* A boot adopts the thread that booted it: adopting it again would count it twice. */
+    if (tls_thread != NULL && tls_generation == kernel_generation())
+        return tls_thread;
     return thread_adopt();
 }
 
@@ -148,6 +155,8 @@ void thread_boot(void)
     registry_head = NULL;
     driver_count = 0;
     atomic_store(&system_thread_serial, 0);
+    /* In a child made by fork() these are the parent's threads, which do not exist here. */
+    reap_count = 0;
 }
 
 void thread_shutdown(void)
@@ -326,18 +335,59 @@ void thread_describe_waits(char *buf, size_t size)
     pthread_mutex_unlock(&registry_lock);
 }
 
-/* The thread type's delete procedure. The thread has ended, and it let go of its KTHREAD when it
- * dropped its own reference (thread_exit_current); its host thread is detached. */
+static void thread_reap_later_locked(pthread_t host)
+{
+    if (reap_count == reap_capacity) {
+        reap_capacity = reap_capacity ? reap_capacity * 2 : 16;
+        reap_list = realloc(reap_list, reap_capacity * sizeof *reap_list);
+        if (reap_list == NULL)
+            abort();
+    }
+    reap_list[reap_count++] = host;
+}
+
+/* Joins the host threads waiting to be reaped. They have left the simulation and need none of its
+ * locks to finish, so this wait is short; joined, none is left to hold a host lock at a fork. */
+static void thread_reap(void)
+{
+    pthread_t *hosts;
+    size_t count;
+
+    pthread_mutex_lock(&registry_lock);
+    hosts = reap_list;
+    count = reap_count;
+    reap_list = NULL;
+    reap_count = reap_capacity = 0;
+    pthread_mutex_unlock(&registry_lock);
+    for (size_t i = 0; i < count; i++) {
+        if (pthread_join(hosts[i], NULL) != 0)
+            abort();
+    }
+    free(hosts);
+}
+
+/* The thread type's delete procedure. The thread has ended and let go of its KTHREAD when it
+ * dropped its own reference (thread_exit_current). Its host thread is joined here, or later when
+ * this is that thread deleting its own object on the way out. */
 void thread_object_delete(PVOID body)
 {
     struct _KTHREAD *thread = body;
+    pthread_t host = thread->host;
+    bool self = thread == tls_thread;
 
     thread_unregister(thread);
     pthread_cond_destroy(&thread->wake);
     free(thread);
+    if (self) {
+        pthread_mutex_lock(&registry_lock);
+        thread_reap_later_locked(pthread_self());
+        pthread_mutex_unlock(&registry_lock);
+    } else if (pthread_join(host, NULL) != 0) {
+        abort();
+    }
 }
 
-size_t thread_abandon_running(void)
+size_t thread_system_shutdown(void)
 {
     struct _KTHREAD *abandoned = NULL, **link = &registry_head, *t;
     char line[256];
@@ -347,6 +397,9 @@ size_t thread_abandon_running(void)
     pthread_mutex_lock(&registry_lock);
     while ((t = *link) != NULL) {
         if (!t->system || t->terminated) {
+            /* Ended, but a leaked reference kept the object: thread_shutdown frees the KTHREAD. */
+            if (t->terminated && thread_is_object(t))
+                thread_reap_later_locked(t->host);
             link = &t->next;
             continue;
         }
@@ -360,10 +413,14 @@ size_t thread_abandon_running(void)
     }
     pthread_mutex_unlock(&registry_lock);
     for (t = abandoned; t != NULL; t = t->next) {
-        if (thread_is_object(t))
+        if (thread_is_object(t)) {
             object_abandon(t);
+            if (pthread_detach(t->host) != 0)
+                abort();
+        }
     }
     disp_unlock();
+    thread_reap();
     return count;
 }
 
@@ -429,6 +486,7 @@ NTSTATUS NTAPI PsCreateSystemThread(PHANDLE ThreadHandle, ULONG DesiredAccess, P
     /* Only the System process exists until processes do. */
     if (ProcessHandle != NULL && ProcessHandle != NtCurrentProcess())
         return STATUS_INVALID_HANDLE;
+    thread_reap();
     driver = thread_current()->driver;
     thread_system_name(name, sizeof name, driver);
     thread = thread_new(name);
@@ -439,9 +497,6 @@ NTSTATUS NTAPI PsCreateSystemThread(PHANDLE ThreadHandle, ULONG DesiredAccess, P
                            ObjectAttributes != NULL ? ObjectAttributes->Attributes & OBJ_INHERIT : 0);
     KeInitializeEvent(&start.started, NotificationEvent, FALSE);
     thread_spawn(thread, thread_system_main, &start);
-    /* Nobody joins: the KTHREAD goes with the object (thread_object_delete). */
-    if (pthread_detach(thread->host) != 0)
-        abort();
     KeWaitForSingleObject(&start.started, Executive, KernelMode, FALSE, NULL);
     *ThreadHandle = handle;
     if (ClientId != NULL) {

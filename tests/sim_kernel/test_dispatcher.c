@@ -374,6 +374,35 @@ static void a_poll_at_DISPATCH_LEVEL_is_allowed(void **state)
     KeLowerIrql(old);
 }
 
+/* What STOP scenarios use: statics, so the parent knows the addresses the child's report names. */
+static KEVENT scenario_event;
+static LARGE_INTEGER scenario_timeout;
+static LONGLONG scenario_far_timeout;
+
+static void wait_for_ever_with_a_timeout_too_far_to_reach(void *context)
+{
+    LARGE_INTEGER one_tick = { .QuadPart = -1 };
+
+    (void)context;
+    KeInitializeEvent(&scenario_event, NotificationEvent, FALSE);
+    KeDelayExecutionThread(KernelMode, FALSE, &one_tick);  /* so "now + timeout" would overflow */
+    scenario_timeout.QuadPart = scenario_far_timeout;
+    KeWaitForSingleObject(&scenario_event, Executive, KernelMode, FALSE, &scenario_timeout);
+}
+
+static void a_relative_timeout_too_long_for_the_clock_waits_for_ever_instead_of_timing_out_at_once(void **state)
+{
+    static const LONGLONG far[] = { -0x7FFFFFFFFFFFFFFFLL, -0x7FFFFFFFFFFFFFFFLL - 1 };
+    struct wdmsim_stop stop;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof far / sizeof far[0]; i++) {
+        scenario_far_timeout = far[i];
+        wdmsim_assert_stops(wait_for_ever_with_a_timeout_too_far_to_reach, NULL, 0xE2, WDMSIM_ANY_PARAM,
+                            "sched.deadlock", &stop);
+    }
+}
+
 /* ---- KeDelayExecutionThread ---- */
 
 static void KeDelayExecutionThread_advances_virtual_time_by_exactly_the_interval(void **state)
@@ -396,9 +425,6 @@ static void KeDelayExecutionThread_to_an_absolute_time_returns_at_that_time(void
 }
 
 /* ---- Misuse ---- */
-
-static KEVENT scenario_event;
-static LARGE_INTEGER scenario_timeout;
 
 static void poll_at_high_level(void *context)
 {
@@ -676,6 +702,7 @@ int main(void)
         wdmsim_test(a_zero_timeout_polls_without_time_passing),
         wdmsim_test(a_wait_on_a_signalled_object_returns_before_its_timeout),
         wdmsim_test(a_poll_at_DISPATCH_LEVEL_is_allowed),
+        wdmsim_test(a_relative_timeout_too_long_for_the_clock_waits_for_ever_instead_of_timing_out_at_once),
         wdmsim_test(KeDelayExecutionThread_advances_virtual_time_by_exactly_the_interval),
         wdmsim_test(KeDelayExecutionThread_to_an_absolute_time_returns_at_that_time),
         wdmsim_test(a_wait_above_DISPATCH_LEVEL_even_a_poll_stops_with_C4_120),

@@ -840,8 +840,12 @@ static void acquire_a_zeroed_fast_mutex(void *context)
 
 static void ExAcquireFastMutex_on_an_uninitialised_fast_mutex_stops_with_C4_1002(void **state)
 {
+    struct wdmsim_stop stop;
+
     (void)state;
-    wdmsim_assert_stops(acquire_a_zeroed_fast_mutex, NULL, 0xC4, 0x1002, "dispatcher.uninitialized_object", NULL);
+    wdmsim_assert_stops(acquire_a_zeroed_fast_mutex, NULL, 0xC4, 0x1002, "dispatcher.uninitialized_object", &stop);
+    assert_int_equal(stop.params[1], (ULONG_PTR)&scenario_fast_mutex);
+    assert_non_null(strstr(stop.report, "was not set up by ExInitializeFastMutex"));
 }
 
 /* Waits for the fast mutex objects[0], which the test thread holds while it waits for this

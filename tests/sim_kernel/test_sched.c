@@ -340,6 +340,22 @@ static void a_delay_is_not_a_deadlock_but_the_wait_after_it_is(void **state)
     assert_report_has(&stop, "main: in KeWaitForSingleObject, for notification event %p", &scenario_main_event);
 }
 
+static void a_kernel_booted_by_the_first_DDI_counts_its_thread_once(void **state)
+{
+    LARGE_INTEGER one_second = relative(TICKS_PER_SECOND);
+    LONGLONG start;
+
+    (void)state;
+    wdmsim_shutdown();
+    /* The first DDI that needs a thread boots a kernel (from the environment: the virtual clock)
+     * and adopts this thread. Were it counted twice, the machine would never look idle and this
+     * delay would never end. */
+    start = system_time();
+    assert_int_equal(wdmsim_clock_mode(), WDMSIM_CLOCK_VIRTUAL);
+    assert_int_equal(KeDelayExecutionThread(KernelMode, FALSE, &one_second), STATUS_SUCCESS);
+    assert_int_equal(system_time() - start, TICKS_PER_SECOND);
+}
+
 /* ---- The real clock ---- */
 
 static void on_the_real_clock_a_10_ms_wait_times_out(void **state)
@@ -391,9 +407,11 @@ static void booting_the_real_clock_never_fires_a_timer_left_set_in_the_previous_
     }
 }
 
-/* Runs scenario in a child kernel booted on the real clock (a child boots from the environment). */
+/* Runs scenario in a child kernel on the real clock: the parent boots one, and the environment
+ * asks for it too, whichever of the two the child boots from. */
 static void assert_deadlock_on_the_real_clock(wdmsim_scenario_fn *scenario, struct wdmsim_stop *stop)
 {
+    boot_real_clock();
     setenv("WDMSIM_CLOCK", "real", 1);
     wdmsim_run_expecting_stop(scenario, NULL, stop);
     setenv("WDMSIM_CLOCK", "virtual", 1);
@@ -454,6 +472,7 @@ int main(void)
         wdmsim_test(a_deadlock_report_lists_every_thread_and_what_it_waits_for),
         wdmsim_test(a_deadlock_behind_a_pending_timer_is_reported_once_the_timer_has_fired),
         wdmsim_test(a_delay_is_not_a_deadlock_but_the_wait_after_it_is),
+        wdmsim_test(a_kernel_booted_by_the_first_DDI_counts_its_thread_once),
         wdmsim_test(on_the_real_clock_a_10_ms_wait_times_out),
         wdmsim_test(on_the_real_clock_a_timer_fires_and_queues_its_DPC),
         wdmsim_test(booting_the_real_clock_never_fires_a_timer_left_set_in_the_previous_kernel),
