@@ -33,7 +33,8 @@ static void workitem_enqueue_locked(PWORK_QUEUE_ITEM item, const struct sim_driv
     event_signal_locked(&work_ready);
 }
 
-/* Lock held: the oldest queued item, now no longer queued, or NULL when there is none. */
+/* Lock held: the oldest queued item, now no longer queued; NULL when there is none or the workers
+ * are stopping. */
 static PWORK_QUEUE_ITEM workitem_dequeue_locked(const struct sim_driver **driver)
 {
     PLIST_ENTRY entry = work_head;

@@ -32,6 +32,37 @@ typedef struct _CONFORMANCE_NODE {
     SINGLE_LIST_ENTRY StackLink;
 } CONFORMANCE_NODE, *PCONFORMANCE_NODE;
 
+/* What a DPC routine saw; written at DISPATCH_LEVEL, read after KeFlushQueuedDpcs. */
+typedef struct _CONFORMANCE_DPC {
+    ULONG Runs;
+    KIRQL Irql;
+    PVOID Argument1;
+    KEVENT Ran;
+} CONFORMANCE_DPC, *PCONFORMANCE_DPC;
+
+/* What the system thread saw; read after waiting for the thread object. */
+typedef struct _CONFORMANCE_THREAD {
+    KIRQL Irql;
+    PKTHREAD Self;
+    PETHREAD SelfAsEthread;
+    HANDLE SelfId;
+    KPRIORITY InitialPriority;
+    KPRIORITY OldPriority;
+    KPRIORITY NewPriority;
+} CONFORMANCE_THREAD, *PCONFORMANCE_THREAD;
+
+/* What the work item routine saw; lives on DriverEntry's stack while the item is in pool. */
+typedef struct _CONFORMANCE_WORK_RESULT {
+    KIRQL Irql;
+    PKTHREAD Thread;
+    KEVENT Done;
+} CONFORMANCE_WORK_RESULT, *PCONFORMANCE_WORK_RESULT;
+
+typedef struct _CONFORMANCE_WORK {
+    WORK_QUEUE_ITEM Item;
+    PCONFORMANCE_WORK_RESULT Result;
+} CONFORMANCE_WORK, *PCONFORMANCE_WORK;
+
 DRIVER_INITIALIZE DriverEntry;
 
 static VOID Expect(BOOLEAN Holds, PCSTR Check, ULONG Line)
@@ -419,6 +450,318 @@ static VOID ConformMemory(VOID)
     EXPECT(a[0] == 0 && a[1] == 1 && a[2] == 0 && a[9] == 7 && a[10] == 10);
 }
 
+static VOID ConformEvents(VOID)
+{
+    KEVENT notification;
+    KEVENT synchronization;
+    KIRQL oldIrql;
+
+    KeInitializeEvent(&notification, NotificationEvent, FALSE);
+    EXPECT(KeReadStateEvent(&notification) == 0);
+    EXPECT(KeSetEvent(&notification, IO_NO_INCREMENT, FALSE) == 0);
+    EXPECT(KeReadStateEvent(&notification) != 0);
+    EXPECT(KeSetEvent(&notification, IO_NO_INCREMENT, FALSE) != 0);
+    EXPECT(KeResetEvent(&notification) != 0);
+    EXPECT(KeReadStateEvent(&notification) == 0);
+    EXPECT(KeResetEvent(&notification) == 0);
+    KeSetEvent(&notification, IO_NO_INCREMENT, FALSE);
+    KeClearEvent(&notification);
+    EXPECT(KeReadStateEvent(&notification) == 0);
+    EXPECT(KePulseEvent(&notification, IO_NO_INCREMENT, FALSE) == 0);
+    EXPECT(KeReadStateEvent(&notification) == 0);
+
+    KeInitializeEvent(&synchronization, SynchronizationEvent, TRUE);
+    EXPECT(KeReadStateEvent(&synchronization) != 0);
+    KeRaiseIrql(DISPATCH_LEVEL, &oldIrql);
+    EXPECT(KePulseEvent(&synchronization, IO_NO_INCREMENT, FALSE) != 0);
+    EXPECT(KeReadStateEvent(&synchronization) == 0);
+    EXPECT(KeSetEvent(&synchronization, IO_NO_INCREMENT, FALSE) == 0);
+    EXPECT(KeResetEvent(&synchronization) != 0);
+    KeClearEvent(&synchronization);
+    EXPECT(KeReadStateEvent(&synchronization) == 0);
+    KeLowerIrql(oldIrql);
+}
+
+static VOID ConformWaits(VOID)
+{
+    KEVENT unsignalled;
+    KEVENT signalled;
+    KEVENT synchronization;
+    KSEMAPHORE semaphore;
+    KMUTEX mutex;
+    PVOID objects[4];
+    KWAIT_BLOCK waitBlocks[4];
+    LARGE_INTEGER timeout;
+    LARGE_INTEGER before;
+    LARGE_INTEGER after;
+    KIRQL oldIrql;
+
+    KeInitializeEvent(&unsignalled, NotificationEvent, FALSE);
+    KeInitializeEvent(&signalled, NotificationEvent, TRUE);
+    timeout.QuadPart = 0;
+    EXPECT(KeWaitForSingleObject(&unsignalled, Executive, KernelMode, FALSE, &timeout) == STATUS_TIMEOUT);
+    KeRaiseIrql(DISPATCH_LEVEL, &oldIrql);
+    EXPECT(KeWaitForSingleObject(&signalled, Executive, KernelMode, FALSE, &timeout) == STATUS_SUCCESS);
+    KeLowerIrql(oldIrql);
+    EXPECT(KeWaitForSingleObject(&signalled, Executive, KernelMode, FALSE, NULL) == STATUS_SUCCESS);
+    EXPECT(KeReadStateEvent(&signalled) != 0);
+    timeout.QuadPart = -ONE_MILLISECOND;
+    EXPECT(KeWaitForSingleObject(&unsignalled, Executive, KernelMode, FALSE, &timeout) == STATUS_TIMEOUT);
+
+    objects[0] = &unsignalled;
+    objects[1] = &signalled;
+    timeout.QuadPart = 0;
+    EXPECT(KeWaitForMultipleObjects(2, objects, WaitAny, Executive, KernelMode, FALSE, &timeout, NULL) ==
+           STATUS_WAIT_1);
+    EXPECT(KeWaitForMultipleObjects(2, objects, WaitAll, Executive, KernelMode, FALSE, &timeout, NULL) ==
+           STATUS_TIMEOUT);
+
+    /* More objects than THREAD_WAIT_OBJECTS need the caller's wait blocks; WaitAll takes every
+     * object at once: the synchronization event resets, the count drops, the mutex is owned. */
+    KeInitializeEvent(&synchronization, SynchronizationEvent, TRUE);
+    KeInitializeSemaphore(&semaphore, 1, 1);
+    KeInitializeMutex(&mutex, 0);
+    objects[0] = &signalled;
+    objects[1] = &synchronization;
+    objects[2] = &semaphore;
+    objects[3] = &mutex;
+    EXPECT(KeWaitForMultipleObjects(4, objects, WaitAll, Executive, KernelMode, FALSE, NULL, waitBlocks) ==
+           STATUS_SUCCESS);
+    EXPECT(KeReadStateEvent(&signalled) != 0);
+    EXPECT(KeReadStateEvent(&synchronization) == 0);
+    EXPECT(KeReadStateSemaphore(&semaphore) == 0);
+    EXPECT(KeReadStateMutex(&mutex) == 0);
+    EXPECT(KeReleaseMutex(&mutex, FALSE) == 0);
+    EXPECT(KeReadStateMutex(&mutex) == 1);
+
+    KeQuerySystemTime(&before);
+    timeout.QuadPart = -ONE_MILLISECOND;
+    EXPECT(KeDelayExecutionThread(KernelMode, FALSE, &timeout) == STATUS_SUCCESS);
+    KeQuerySystemTime(&after);
+    EXPECT(after.QuadPart >= before.QuadPart);
+}
+
+static VOID ConformMutexes(VOID)
+{
+    KMUTEX mutex;
+    FAST_MUTEX fastMutex;
+    KIRQL oldIrql;
+
+    KeInitializeMutex(&mutex, 0);
+    EXPECT(KeReadStateMutex(&mutex) == 1);
+    EXPECT(KeWaitForSingleObject(&mutex, Executive, KernelMode, FALSE, NULL) == STATUS_SUCCESS);
+    EXPECT(KeReadStateMutex(&mutex) == 0);
+    EXPECT(KeWaitForSingleObject(&mutex, Executive, KernelMode, FALSE, NULL) == STATUS_SUCCESS);
+    EXPECT(KeReadStateMutex(&mutex) == -1);
+    EXPECT(KeReleaseMutex(&mutex, FALSE) == -1);
+    KeRaiseIrql(DISPATCH_LEVEL, &oldIrql);
+    EXPECT(KeReleaseMutex(&mutex, FALSE) == 0);
+    EXPECT(KeReadStateMutex(&mutex) == 1);
+    KeLowerIrql(oldIrql);
+
+    ExInitializeFastMutex(&fastMutex);
+    ExAcquireFastMutex(&fastMutex);
+    EXPECT(KeGetCurrentIrql() == APC_LEVEL);
+    ExReleaseFastMutex(&fastMutex);
+    EXPECT(KeGetCurrentIrql() == PASSIVE_LEVEL);
+    EXPECT(ExTryToAcquireFastMutex(&fastMutex) == TRUE);
+    EXPECT(KeGetCurrentIrql() == APC_LEVEL);
+    ExReleaseFastMutex(&fastMutex);
+    EXPECT(KeGetCurrentIrql() == PASSIVE_LEVEL);
+}
+
+static VOID ConformSemaphores(VOID)
+{
+    KSEMAPHORE semaphore;
+    LARGE_INTEGER zero;
+    KIRQL oldIrql;
+
+    zero.QuadPart = 0;
+    KeInitializeSemaphore(&semaphore, 0, 2);
+    EXPECT(KeReadStateSemaphore(&semaphore) == 0);
+    EXPECT(KeWaitForSingleObject(&semaphore, Executive, KernelMode, FALSE, &zero) == STATUS_TIMEOUT);
+    EXPECT(KeReleaseSemaphore(&semaphore, IO_NO_INCREMENT, 2, FALSE) == 0);
+    EXPECT(KeReadStateSemaphore(&semaphore) == 2);
+    EXPECT(KeWaitForSingleObject(&semaphore, Executive, KernelMode, FALSE, &zero) == STATUS_SUCCESS);
+    EXPECT(KeWaitForSingleObject(&semaphore, Executive, KernelMode, FALSE, NULL) == STATUS_SUCCESS);
+    EXPECT(KeReadStateSemaphore(&semaphore) == 0);
+    KeRaiseIrql(DISPATCH_LEVEL, &oldIrql);
+    EXPECT(KeReleaseSemaphore(&semaphore, IO_NO_INCREMENT, 1, FALSE) == 0);
+    EXPECT(KeReadStateSemaphore(&semaphore) == 1);
+    KeLowerIrql(oldIrql);
+}
+
+static VOID NTAPI ConformanceDpc(PKDPC Dpc, PVOID DeferredContext, PVOID SystemArgument1, PVOID SystemArgument2)
+{
+    PCONFORMANCE_DPC record = DeferredContext;
+
+    UNREFERENCED_PARAMETER(Dpc);
+    UNREFERENCED_PARAMETER(SystemArgument2);
+    record->Runs++;
+    record->Irql = KeGetCurrentIrql();
+    record->Argument1 = SystemArgument1;
+    KeSetEvent(&record->Ran, IO_NO_INCREMENT, FALSE);
+}
+
+static VOID InitializeDpcRecord(PCONFORMANCE_DPC Record)
+{
+    Record->Runs = 0;
+    Record->Irql = PASSIVE_LEVEL;
+    Record->Argument1 = NULL;
+    KeInitializeEvent(&Record->Ran, NotificationEvent, FALSE);
+}
+
+static VOID ConformTimers(VOID)
+{
+    KTIMER timer;
+    KTIMER periodic;
+    KDPC dpc;
+    CONFORMANCE_DPC record;
+    LARGE_INTEGER dueTime;
+    KIRQL oldIrql;
+
+    KeInitializeTimer(&timer);
+    EXPECT(KeReadStateTimer(&timer) == FALSE);
+    dueTime.QuadPart = -ONE_MINUTE;
+    KeRaiseIrql(DISPATCH_LEVEL, &oldIrql);
+    EXPECT(KeSetTimer(&timer, dueTime, NULL) == FALSE);
+    EXPECT(KeSetTimer(&timer, dueTime, NULL) == TRUE);
+    EXPECT(KeCancelTimer(&timer) == TRUE);
+    EXPECT(KeCancelTimer(&timer) == FALSE);
+    KeLowerIrql(oldIrql);
+
+    dueTime.QuadPart = -ONE_MILLISECOND;
+    EXPECT(KeSetTimer(&timer, dueTime, NULL) == FALSE);
+    EXPECT(KeWaitForSingleObject(&timer, Executive, KernelMode, FALSE, NULL) == STATUS_SUCCESS);
+    EXPECT(KeReadStateTimer(&timer) == TRUE);
+    EXPECT(KeCancelTimer(&timer) == FALSE);
+
+    /* A periodic synchronization timer with a DPC: it stays queued until cancelled. */
+    InitializeDpcRecord(&record);
+    KeInitializeDpc(&dpc, ConformanceDpc, &record);
+    KeInitializeTimerEx(&periodic, SynchronizationTimer);
+    EXPECT(KeSetTimerEx(&periodic, dueTime, 1, &dpc) == FALSE);
+    EXPECT(KeWaitForSingleObject(&periodic, Executive, KernelMode, FALSE, NULL) == STATUS_SUCCESS);
+    EXPECT(KeWaitForSingleObject(&record.Ran, Executive, KernelMode, FALSE, NULL) == STATUS_SUCCESS);
+    EXPECT(KeCancelTimer(&periodic) == TRUE);
+    KeFlushQueuedDpcs();
+    EXPECT(record.Runs >= 1 && record.Irql == DISPATCH_LEVEL);
+}
+
+static VOID ConformDpcs(VOID)
+{
+    KDPC dpc;
+    CONFORMANCE_DPC record;
+    BOOLEAN requeued;
+    BOOLEAN removed;
+    KIRQL oldIrql;
+
+    InitializeDpcRecord(&record);
+    KeInitializeDpc(&dpc, ConformanceDpc, &record);
+
+    /* Windows runs the DPC on this processor once the IRQL drops, so here the second insertion
+     * finds it queued and the removal takes it back; a simulator whose DPCs run on their own
+     * processor may run it in between. Either way each insertion that queued it either ran or
+     * was removed. */
+    KeRaiseIrql(DISPATCH_LEVEL, &oldIrql);
+    EXPECT(KeInsertQueueDpc(&dpc, NULL, NULL) == TRUE);
+    requeued = KeInsertQueueDpc(&dpc, NULL, NULL);
+    removed = KeRemoveQueueDpc(&dpc);
+    KeLowerIrql(oldIrql);
+    KeFlushQueuedDpcs();
+    EXPECT(record.Runs == 1U + (requeued ? 1U : 0U) - (removed ? 1U : 0U));
+    EXPECT(KeRemoveQueueDpc(&dpc) == FALSE);
+
+    EXPECT(KeInsertQueueDpc(&dpc, &record, NULL) == TRUE);
+    KeFlushQueuedDpcs();
+    EXPECT(KeReadStateEvent(&record.Ran) != 0);
+    EXPECT(record.Irql == DISPATCH_LEVEL && record.Argument1 == &record);
+    EXPECT(KeRemoveQueueDpc(&dpc) == FALSE);
+}
+
+static VOID NTAPI ConformanceThread(PVOID StartContext)
+{
+    PCONFORMANCE_THREAD record = StartContext;
+
+    record->Irql = KeGetCurrentIrql();
+    record->Self = KeGetCurrentThread();
+    record->SelfAsEthread = PsGetCurrentThread();
+    record->SelfId = PsGetCurrentThreadId();
+    record->InitialPriority = KeQueryPriorityThread(record->Self);
+    record->OldPriority = KeSetPriorityThread(record->Self, LOW_REALTIME_PRIORITY);
+    record->NewPriority = KeQueryPriorityThread(record->Self);
+    PsTerminateSystemThread(STATUS_SUCCESS);
+}
+
+static VOID ConformSystemThreads(VOID)
+{
+    CONFORMANCE_THREAD record;
+    OBJECT_ATTRIBUTES attributes;
+    HANDLE handle;
+    PVOID thread;
+    NTSTATUS status;
+
+    RtlZeroMemory(&record, sizeof(record));
+    record.Irql = HIGH_LEVEL;
+    EXPECT(KeQueryPriorityThread(KeGetCurrentThread()) > 0);
+    InitializeObjectAttributes(&attributes, NULL, OBJ_KERNEL_HANDLE, NULL, NULL);
+    status = PsCreateSystemThread(&handle, THREAD_ALL_ACCESS, &attributes, NULL, NULL, ConformanceThread,
+                                  &record);
+    EXPECT(status == STATUS_SUCCESS);
+    if (!NT_SUCCESS(status))
+        return;
+    status = ObReferenceObjectByHandle(handle, THREAD_ALL_ACCESS, *PsThreadType, KernelMode, &thread, NULL);
+    EXPECT(status == STATUS_SUCCESS);
+    EXPECT(ZwClose(handle) == STATUS_SUCCESS);
+    if (!NT_SUCCESS(status))
+        return;
+    EXPECT(KeWaitForSingleObject(thread, Executive, KernelMode, FALSE, NULL) == STATUS_SUCCESS);
+    EXPECT(thread == (PVOID)record.Self);
+    ObDereferenceObject(thread);
+
+    EXPECT(record.Irql == PASSIVE_LEVEL);
+    EXPECT(record.Self != NULL && record.Self != KeGetCurrentThread());
+    EXPECT((PVOID)record.SelfAsEthread == (PVOID)record.Self);
+    EXPECT(record.SelfId != PsGetCurrentThreadId());
+    EXPECT(record.OldPriority == record.InitialPriority);
+    EXPECT(record.NewPriority == LOW_REALTIME_PRIORITY);
+}
+
+/* The item is dequeued before its routine runs, so the routine may free it. */
+static VOID NTAPI ConformanceWorkItem(PVOID Parameter)
+{
+    PCONFORMANCE_WORK work = Parameter;
+    PCONFORMANCE_WORK_RESULT result = work->Result;
+
+    ExFreePoolWithTag(work, CONFORMANCE_TAG);
+    result->Irql = KeGetCurrentIrql();
+    result->Thread = KeGetCurrentThread();
+    KeSetEvent(&result->Done, IO_NO_INCREMENT, FALSE);
+}
+
+static VOID ConformWorkItems(VOID)
+{
+    CONFORMANCE_WORK_RESULT result;
+    PCONFORMANCE_WORK work;
+    KIRQL oldIrql;
+
+    work = ExAllocatePoolWithTag(NonPagedPool, sizeof(CONFORMANCE_WORK), CONFORMANCE_TAG);
+    EXPECT(work != NULL);
+    if (work == NULL)
+        return;
+    result.Irql = HIGH_LEVEL;
+    result.Thread = NULL;
+    KeInitializeEvent(&result.Done, NotificationEvent, FALSE);
+    work->Result = &result;
+    ExInitializeWorkItem(&work->Item, ConformanceWorkItem, work);
+    KeRaiseIrql(DISPATCH_LEVEL, &oldIrql);
+    ExQueueWorkItem(&work->Item, DelayedWorkQueue);
+    KeLowerIrql(oldIrql);
+    EXPECT(KeWaitForSingleObject(&result.Done, Executive, KernelMode, FALSE, NULL) == STATUS_SUCCESS);
+    EXPECT(result.Irql == PASSIVE_LEVEL);
+    EXPECT(result.Thread != NULL && result.Thread != KeGetCurrentThread());
+}
+
 NTSTATUS NTAPI DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath)
 {
     UNREFERENCED_PARAMETER(DriverObject);
@@ -444,6 +787,14 @@ NTSTATUS NTAPI DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING Registry
     ConformClock();
     ConformStrings();
     ConformMemory();
+    ConformEvents();
+    ConformWaits();
+    ConformMutexes();
+    ConformSemaphores();
+    ConformTimers();
+    ConformDpcs();
+    ConformSystemThreads();
+    ConformWorkItems();
 
     EXPECT(KeGetCurrentIrql() == PASSIVE_LEVEL);
     return ConformanceFailures == 0 ? STATUS_SUCCESS : STATUS_UNSUCCESSFUL;

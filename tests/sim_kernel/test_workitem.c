@@ -7,19 +7,11 @@
 #include <stdbool.h>
 
 #include "wdmsim_test.h"
+#include "wdmsim_test_threads.h"
 
 #define TEST_TAG 'tseT'
 #define FIFO_ITEMS 12
 #define BLOCKERS 8      /* more than the simulator's worker threads: one always stays queued */
-
-/* On the virtual clock time passes only once every simulated thread is blocked, so when this
- * returns each worker has gone as far as it can: it waits at a gate, or has nothing to do. */
-static void wait_until_every_worker_is_blocked(void)
-{
-    LARGE_INTEGER one_millisecond = { .QuadPart = -10000 };
-
-    KeDelayExecutionThread(KernelMode, FALSE, &one_millisecond);
-}
 
 static void wait_for(PKEVENT event)
 {
@@ -165,12 +157,13 @@ static void ExQueueWorkItem_starts_items_in_the_order_they_were_queued(void **st
         ExInitializeWorkItem(&fifo.items[i], start_then_wait_at_the_gate, (PVOID)(ULONG_PTR)i);
         ExQueueWorkItem(&fifo.items[i], DelayedWorkQueue);
     }
-    wait_until_every_worker_is_blocked();
+    /* Settled: every worker has taken an item and waits at the gate; the rest are still queued. */
+    wdmsim_test_settle();
     in_order = started_are_the_first_queued(&started_after[0]);
     /* Each opening of the gate ends one routine, whose worker then starts the next queued item. */
     for (int opened = 1; opened <= FIFO_ITEMS; opened++) {
         KeSetEvent(&fifo.gate, IO_NO_INCREMENT, FALSE);
-        wait_until_every_worker_is_blocked();
+        wdmsim_test_settle();
         in_order = started_are_the_first_queued(&started_after[opened]) && in_order;
     }
     wait_for(&fifo.all_finished);
@@ -349,7 +342,7 @@ static void occupy_every_worker(void)
         ExInitializeWorkItem(&blockers[i], wait_at_blockers_gate, NULL);
         ExQueueWorkItem(&blockers[i], DelayedWorkQueue);
     }
-    wait_until_every_worker_is_blocked();
+    wdmsim_test_settle();
 }
 
 static void queue_a_queued_item(void *context)
