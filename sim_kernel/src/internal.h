@@ -56,6 +56,7 @@ struct _KTHREAD {
     bool adopted;                   /* a host thread that called a DDI, not a PsCreateSystemThread one */
     bool system;                    /* created by PsCreateSystemThread (or a kernel service thread) */
     bool in_dpc;                    /* running a DPC routine */
+    bool worker;                    /* a system worker thread: work items run on it */
     bool terminated;
     long tid;
     char name[32];
@@ -218,6 +219,7 @@ enum rule_id {
     RULE_WORKER_RETURNED_AT_BAD_IRQL,
     RULE_WORKER_RETURNED_WITH_APCS_DISABLED,
     RULE_WORK_ITEM_QUEUED_TWICE,
+    RULE_WORKER_THREAD_TERMINATED,
     RULE_IO_NOT_AN_IRP,
     RULE_IO_IRP_COMPLETED_TWICE,
     RULE_IO_NOT_A_DEVICE,

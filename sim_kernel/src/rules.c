@@ -169,7 +169,7 @@ static const struct rule rule_catalog[RULE_COUNT] = {
         { "ke.above_dispatch",
           "KeClearEvent, KeResetEvent, KeReadStateEvent, KePulseEvent, KeReleaseMutex, "
           "KeReadStateMutex, KeReleaseSemaphore, KeInitializeTimer(Ex), KeSetTimer(Ex), "
-          "KeCancelTimer, KeReadStateTimer, ObDereferenceObject, ExQueueWorkItem",
+          "KeCancelTimer, KeReadStateTimer, ObReferenceObject, ObDereferenceObject, ExQueueWorkItem",
           "called above DISPATCH_LEVEL", C4, 0x20011,
           "These DDIs take the dispatcher lock, which works only up to DISPATCH_LEVEL.",
           "Call them from DISPATCH_LEVEL or below: queue a DPC from an ISR and call them there." },
@@ -344,6 +344,14 @@ static const struct rule rule_catalog[RULE_COUNT] = {
           "the work item is already queued and has not run yet", 0xE4u, "WORKER_INVALID", 1,
           "Queuing an item twice corrupts the work queue's list.",
           "Queue an item again only after its routine has started running." },
+        RULE_STATE, 0 },
+    [RULE_WORKER_THREAD_TERMINATED] = {
+        { "worker.thread_terminated", "PsTerminateSystemThread",
+          "called from a work item, on a system worker thread", 0xE9u, "ACTIVE_EX_WORKER_THREAD_TERMINATION", -1,
+          "Worker threads belong to the system, which runs every driver's work items on them; ending "
+          "one takes it from everybody.",
+          "Return from the work item routine; to end your own thread, create it with "
+          "PsCreateSystemThread." },
         RULE_STATE, 0 },
     [RULE_IO_NOT_AN_IRP] = {
         { "io.not_an_irp", "IoCallDriver, IoCompleteRequest, IoCancelIrp",

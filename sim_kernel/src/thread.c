@@ -54,6 +54,17 @@ static bool thread_unregister(struct _KTHREAD *thread)
     return found;
 }
 
+/* Dispatcher lock held: what Windows checks when any thread ends. */
+static void thread_check_exit(struct _KTHREAD *self)
+{
+    if (!IsListEmpty(&self->mutants_owned)) {
+        PKMUTANT mutant = CONTAINING_RECORD(self->mutants_owned.Flink, KMUTANT, MutantListEntry);
+
+        rule_stop_detail(RULE_MUTEX_HELD_AT_THREAD_EXIT, (ULONG_PTR)self, (ULONG_PTR)mutant, 0, 0,
+                         "thread %s ends owning the mutex at %p", self->name, (void *)mutant);
+    }
+}
+
 /* A host thread ended: its thread object is signalled and it no longer counts as runnable,
  * unless a shutdown already dropped it with the rest of its kernel. */
 static void thread_host_exit(void *value)
@@ -63,6 +74,7 @@ static void thread_host_exit(void *value)
     if (!thread_unregister(thread))
         return;
     disp_lock();
+    thread_check_exit(thread);
     thread->header.SignalState = 1;
     disp_wait_test(&thread->header);
     sched_thread_ended(thread);
@@ -230,7 +242,8 @@ void thread_spawn(struct _KTHREAD *thread, void (*fn)(void *), void *context)
 
 void thread_join(struct _KTHREAD *thread)
 {
-    pthread_join(thread->host, NULL);
+    if (pthread_join(thread->host, NULL) != 0)
+        abort();
 }
 
 /* What a PsCreateSystemThread thread runs, until it tells its creator that it has started. */
@@ -268,12 +281,7 @@ void thread_exit_current(NTSTATUS status)
 
     self->irql = PASSIVE_LEVEL;
     disp_lock();
-    if (!IsListEmpty(&self->mutants_owned)) {
-        PKMUTANT mutant = CONTAINING_RECORD(self->mutants_owned.Flink, KMUTANT, MutantListEntry);
-
-        rule_stop_detail(RULE_MUTEX_HELD_AT_THREAD_EXIT, (ULONG_PTR)self, (ULONG_PTR)mutant, 0, 0,
-                         "thread %s ends owning the mutex at %p", self->name, (void *)mutant);
-    }
+    thread_check_exit(self);
     self->terminated = true;
     self->exit_status = status;
     self->header.SignalState = 1;
@@ -510,8 +518,12 @@ NTSTATUS NTAPI PsCreateSystemThread(PHANDLE ThreadHandle, ULONG DesiredAccess, P
  * STATUS_INVALID_PARAMETER. */
 NTSTATUS NTAPI PsTerminateSystemThread(NTSTATUS ExitStatus)
 {
-    rule_check_irql(RULE_PS_NOT_PASSIVE, irql_current(), (ULONG_PTR)ExitStatus, 0, 0);
-    if (!thread_current()->system)
+    struct _KTHREAD *self = thread_current();
+
+    rule_check_irql(RULE_PS_NOT_PASSIVE, self->irql, (ULONG_PTR)ExitStatus, 0, 0);
+    if (self->worker)
+        rule_stop(RULE_WORKER_THREAD_TERMINATED, (ULONG_PTR)self, 0, 0, 0);
+    if (!self->system)
         return STATUS_INVALID_PARAMETER;
     thread_exit_current(ExitStatus);
     pthread_exit(NULL);

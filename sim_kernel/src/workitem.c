@@ -127,6 +127,7 @@ void workitem_boot(void)
         snprintf(name, sizeof name, "worker-%d", i);
         workers[i] = thread_new(name);
         workers[i]->system = true;
+        workers[i]->worker = true;
         thread_spawn(workers[i], workitem_thread_main, NULL);
     }
 }

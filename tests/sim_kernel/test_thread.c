@@ -4,6 +4,7 @@
  * the misuse that stops the machine, leaks at shutdown, and a one-second poll loop that costs no
  * wall time on the virtual clock. System threads record what they see; the test thread asserts.
  */
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -454,6 +455,36 @@ static void a_thread_still_running_at_shutdown_is_counted_as_a_leak(void **state
     assert_non_null(strstr(report, "system-1: in KeWaitForSingleObject, for notification event"));
 }
 
+static KMUTEX host_owned_mutex;
+
+static void *acquire_mutex_and_end(void *unused)
+{
+    (void)unused;
+    KeWaitForSingleObject(&host_owned_mutex, Executive, KernelMode, FALSE, NULL);
+    return NULL;
+}
+
+static void host_thread_ends_owning_a_mutex(void *context)
+{
+    pthread_t host;
+
+    (void)context;
+    KeInitializeMutex(&host_owned_mutex, 0);
+    pthread_create(&host, NULL, acquire_mutex_and_end, NULL);
+    pthread_join(host, NULL);
+}
+
+static void an_adopted_host_thread_that_ends_owning_a_KMUTEX_stops_with_THREAD_TERMINATE_HELD_MUTEX(void **state)
+{
+    struct wdmsim_stop stop;
+
+    (void)state;
+    wdmsim_assert_stops(host_thread_ends_owning_a_mutex, NULL, 0x4000008A, WDMSIM_ANY_PARAM,
+                        "mutex.held_at_thread_exit", &stop);
+    assert_int_equal(stop.params[1], (ULONG_PTR)&host_owned_mutex);
+    assert_non_null(strstr(stop.report, "ends owning the mutex"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -473,6 +504,7 @@ int main(void)
         wdmsim_test(PsTerminateSystemThread_above_PASSIVE_LEVEL_stops_with_C4_2001C),
         wdmsim_test(a_thread_that_ends_owning_a_KMUTEX_stops_with_THREAD_TERMINATE_HELD_MUTEX),
         wdmsim_test(a_thread_still_running_at_shutdown_is_counted_as_a_leak),
+        wdmsim_test(an_adopted_host_thread_that_ends_owning_a_KMUTEX_stops_with_THREAD_TERMINATE_HELD_MUTEX),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

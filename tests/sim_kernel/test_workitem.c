@@ -459,6 +459,35 @@ static void a_routine_returning_holding_a_KMUTEX_stops_with_APC_INDEX_MISMATCH(v
     check_apc_index_mismatch(&stop);
 }
 
+static WORK_QUEUE_ITEM terminating_item;
+
+static VOID NTAPI terminate_the_worker(PVOID parameter)
+{
+    (void)parameter;
+    PsTerminateSystemThread(STATUS_SUCCESS);
+}
+
+static void queue_an_item_that_ends_its_worker(void *context)
+{
+    KEVENT never;
+
+    (void)context;
+    KeInitializeEvent(&never, NotificationEvent, FALSE);
+    ExInitializeWorkItem(&terminating_item, terminate_the_worker, NULL);
+    ExQueueWorkItem(&terminating_item, DelayedWorkQueue);
+    KeWaitForSingleObject(&never, Executive, KernelMode, FALSE, NULL);
+}
+
+static void PsTerminateSystemThread_from_a_work_item_stops_with_ACTIVE_EX_WORKER_THREAD_TERMINATION(void **state)
+{
+    struct wdmsim_stop stop;
+
+    (void)state;
+    wdmsim_assert_stops(queue_an_item_that_ends_its_worker, NULL, 0xE9, WDMSIM_ANY_PARAM,
+                        "worker.thread_terminated", &stop);
+    assert_non_null(strstr(stop.report, "Thread:   worker-"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -474,6 +503,7 @@ int main(void)
         wdmsim_test(a_routine_returning_at_DISPATCH_LEVEL_stops_with_WORKER_THREAD_RETURNED_AT_BAD_IRQL),
         wdmsim_test(a_routine_returning_holding_a_fast_mutex_stops_with_APC_INDEX_MISMATCH),
         wdmsim_test(a_routine_returning_holding_a_KMUTEX_stops_with_APC_INDEX_MISMATCH),
+        wdmsim_test(PsTerminateSystemThread_from_a_work_item_stops_with_ACTIVE_EX_WORKER_THREAD_TERMINATION),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
