@@ -27,6 +27,19 @@ void kernel_quiesce(void);
 /* In a child made by fork(): forget the parent's kernel without touching its locks or threads. */
 void kernel_forget_after_fork(void);
 
+/* ---- driver.c: the driver life cycle and the registry of drivers ---- */
+
+void driver_boot(void);
+/* Forgets every driver; a module still loaded stays mapped (abandoned threads may run its code). */
+void driver_shutdown(void);
+/* What host code runs as with wdmsim_run_as_driver: the loaded driver of that name, or a record
+ * made for the name. */
+const struct sim_driver *driver_intern(const char *name);
+/* A driver's small number, kept in kernel objects with no room for a pointer: KTIMER.Processor and
+ * KDPC.Number hold the index of the driver that initialised them. 0 is host code. */
+USHORT driver_index(const struct sim_driver *driver);
+const struct sim_driver *driver_at(USHORT index);
+
 /* ---- thread.c: simulated threads (KTHREAD) ---- */
 
 struct sim_driver {
@@ -93,6 +106,8 @@ struct _KTHREAD *thread_current_if_known(void);
 void thread_boot(void);
 void thread_shutdown(void);
 const struct sim_driver *thread_driver_intern(const char *name);
+/* Is the thread at address `candidate` registered and not ended? */
+bool thread_is_running(ULONG_PTR candidate);
 /* Copies the name of the live thread at address `candidate` into buf; false if there is none. */
 bool thread_name_of(ULONG_PTR candidate, char *buf, size_t size);
 
@@ -235,6 +250,11 @@ enum rule_id {
     RULE_IO_COMPLETE_ABOVE_DISPATCH,
     RULE_IO_COMPLETE_PENDING_STATUS,
     RULE_IO_COMPLETE_WITH_CANCEL_ROUTINE,
+    RULE_DRIVER_LEFT_PENDING_OPERATIONS,
+    RULE_DRIVER_LEFT_POOL,
+    RULE_DRIVER_LEFT_REFERENCES,
+    RULE_DRIVER_INIT_TOUCHED,
+    RULE_DRIVER_INIT_TOUCHED_AT_DISPATCH,
     RULE_COUNT
 };
 
@@ -251,6 +271,9 @@ SIM_NORETURN void rule_stop(enum rule_id id, ULONG_PTR a, ULONG_PTR b, ULONG_PTR
 /* The same, with one more line for the report saying what exactly happened (printf format). */
 SIM_NORETURN void rule_stop_detail(enum rule_id id, ULONG_PTR a, ULONG_PTR b, ULONG_PTR c, ULONG_PTR d,
                                    const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+/* The same, with a detail text that may be longer than rule_stop_detail's buffer. */
+SIM_NORETURN void rule_stop_text(enum rule_id id, ULONG_PTR a, ULONG_PTR b, ULONG_PTR c, ULONG_PTR d,
+                                 const char *detail);
 /* The entry check of an IRQL rule: stops unless the current IRQL satisfies the row. */
 void rule_check_irql(enum rule_id id, ULONG_PTR a, ULONG_PTR b, ULONG_PTR c, ULONG_PTR d);
 
@@ -272,6 +295,11 @@ void spinlock_release(PKSPIN_LOCK lock, struct _KTHREAD *self);
 void pool_boot(void);
 /* Frees every block still allocated and returns how many there were. */
 size_t pool_shutdown(void);
+/* Calls fn, without the pool lock, for each live block charged to driver, oldest first, with a
+ * line describing it; returns how many there were. */
+size_t pool_for_each_block_of(const struct sim_driver *driver,
+                              void (*fn)(void *context, const void *address, size_t size, const char *what),
+                              void *context);
 
 /* ---- event.c ---- */
 
@@ -287,6 +315,8 @@ LONGLONG timer_next_due(void);
 void timer_expire(LONGLONG now);
 /* Takes the lock: is a set timer inside [start, start + size)? */
 bool timer_set_in_range(const void *start, size_t size, PKTIMER *found);
+/* Takes the lock and calls fn for each set timer; fn only reads, and takes no lock. */
+void timer_for_each_set(void (*fn)(void *context, PKTIMER timer), void *context);
 
 /* ---- dpc.c ---- */
 
@@ -296,11 +326,17 @@ void dpc_shutdown(void);
 void dpc_queue_locked(PKDPC dpc, PVOID argument1, PVOID argument2);
 /* Takes the lock: is a queued DPC inside [start, start + size)? */
 bool dpc_queued_in_range(const void *start, size_t size, PKDPC *found);
+/* Takes the lock and calls fn for each queued DPC; fn only reads, and takes no lock. */
+void dpc_for_each_queued(void (*fn)(void *context, PKDPC dpc), void *context);
 
 /* ---- workitem.c: system worker threads ---- */
 
 void workitem_boot(void);
 void workitem_shutdown(void);
+/* Takes the dispatcher lock and calls fn for each queued item with the driver that queued it; fn
+ * only reads, and takes no lock. */
+void workitem_for_each_queued(void (*fn)(void *context, PWORK_QUEUE_ITEM item, const struct sim_driver *driver),
+                              void *context);
 
 /* ---- namespace.c: \Device, \?? (\DosDevices), \BaseNamedObjects ---- */
 
@@ -356,6 +392,10 @@ void object_handle_closed(PVOID body);
 POBJECT_TYPE object_type_of(PVOID body);
 /* "Thread object 0x... (thread system-1 (tid 42))", for reports; body must be a live object. */
 void object_describe(PVOID body, char *buf, size_t size);
+/* Calls fn, without the object lock, with a line for each live object charged to driver that
+ * still has references taken with ObReferenceObject(ByHandle); returns how many. */
+size_t object_for_each_reference_of(const struct sim_driver *driver, void (*fn)(void *context, const char *what),
+                                    void *context);
 
 /* ---- handle.c: handle tables ---- */
 
@@ -364,6 +404,10 @@ void handle_boot(void);
 size_t handle_shutdown(void);
 /* A new kernel handle to object (its handle count goes up). */
 HANDLE handle_create(PVOID object, ACCESS_MASK access, ULONG attributes);
+/* Calls fn, without a table lock, with a line for each open handle that driver's code opened;
+ * returns how many. */
+size_t handle_for_each_of(const struct sim_driver *driver, void (*fn)(void *context, const char *what),
+                          void *context);
 
 /* ---- thread.c, system threads: the thread object type and shutdown ---- */
 

@@ -223,7 +223,8 @@ static const struct rule rule_catalog[RULE_COUNT] = {
           "Pass Wait = FALSE unless a wait really follows, at PASSIVE_LEVEL." },
         RULE_IRQL_AT_MOST, APC_LEVEL },
     [RULE_DEADLOCK] = {
-        { "sched.deadlock", "KeWaitForSingleObject, KeWaitForMultipleObjects, ExAcquireFastMutex",
+        { "sched.deadlock", "KeWaitForSingleObject, KeWaitForMultipleObjects, ExAcquireFastMutex, "
+          "KeAcquireSpinLock (a lock whose owner ended)",
           "every simulated thread is blocked and no timeout or timer can wake any of them",
           0xE2u, "MANUALLY_INITIATED_CRASH", -1,
           "A real machine would hang here for ever, until someone broke in with a debugger or "

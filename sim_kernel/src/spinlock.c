@@ -8,12 +8,23 @@
 
 #include "internal.h"
 
+/* Failed attempts between two checks that the owner still exists. */
+#define SPINLOCK_OWNER_CHECK_INTERVAL 4096
+
 static void spinlock_describe_owner(ULONG_PTR owner, char *buf, size_t size)
 {
     if (owner == 0)
         snprintf(buf, size, "nobody: the lock is free (released twice?)");
     else if (!thread_name_of(owner, buf, size))
         snprintf(buf, size, "a thread that no longer exists");
+}
+
+/* The owner ended without releasing the lock: on Windows this processor would spin for ever. */
+static SIM_NORETURN void spinlock_stop_orphaned(PKSPIN_LOCK lock, struct _KTHREAD *self, ULONG_PTR owner)
+{
+    rule_stop_detail(RULE_DEADLOCK, 0, 0, 0, 0,
+                     "thread %s spins on the spin lock at %p, owned by the thread at %p, which has ended "
+                     "without releasing it", self->name, (void *)lock, (void *)owner);
 }
 
 void spinlock_acquire(PKSPIN_LOCK lock, struct _KTHREAD *self)
@@ -24,7 +35,10 @@ void spinlock_acquire(PKSPIN_LOCK lock, struct _KTHREAD *self)
     if (__atomic_load_n(lock, __ATOMIC_RELAXED) == me)
         rule_stop_detail(RULE_SPINLOCK_ACQUIRE_RECURSIVE, (ULONG_PTR)lock, 0, 0, 0,
                          "thread %s already owns the spin lock at %p", self->name, (void *)lock);
-    while (!__atomic_compare_exchange_n(lock, &expected, me, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+    for (unsigned attempts = 1;
+         !__atomic_compare_exchange_n(lock, &expected, me, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED); attempts++) {
+        if (attempts % SPINLOCK_OWNER_CHECK_INTERVAL == 0 && !thread_is_running(expected))
+            spinlock_stop_orphaned(lock, self, expected);
         expected = 0;
         sched_yield();
     }

@@ -220,6 +220,21 @@ bool thread_name_of(ULONG_PTR candidate, char *buf, size_t size)
     return found;
 }
 
+bool thread_is_running(ULONG_PTR candidate)
+{
+    bool running = false;
+
+    pthread_mutex_lock(&registry_lock);
+    for (struct _KTHREAD *t = registry_head; t != NULL; t = t->next) {
+        if ((ULONG_PTR)t == candidate) {
+            running = !__atomic_load_n(&t->terminated, __ATOMIC_ACQUIRE);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&registry_lock);
+    return running;
+}
+
 static void *thread_host_main(void *arg)
 {
     struct _KTHREAD *thread = arg;
@@ -282,7 +297,7 @@ void thread_exit_current(NTSTATUS status)
     self->irql = PASSIVE_LEVEL;
     disp_lock();
     thread_check_exit(self);
-    self->terminated = true;
+    __atomic_store_n(&self->terminated, true, __ATOMIC_RELEASE);
     self->exit_status = status;
     self->header.SignalState = 1;
     disp_wait_test(&self->header);

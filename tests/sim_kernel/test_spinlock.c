@@ -286,6 +286,36 @@ static void KeAcquireSpinLock_above_DISPATCH_LEVEL_stops_with_C4_42(void **state
     assert_int_equal(stop.params[1], HIGH_LEVEL);
 }
 
+static void *acquire_and_end(void *context)
+{
+    KIRQL old;
+
+    (void)context;
+    KeAcquireSpinLock(&scenario_lock, &old);
+    return NULL;
+}
+
+static void acquire_a_lock_whose_owner_ended(void *context)
+{
+    pthread_t owner;
+    KIRQL old;
+
+    (void)context;
+    KeInitializeSpinLock(&scenario_lock);
+    pthread_create(&owner, NULL, acquire_and_end, NULL);
+    pthread_join(owner, NULL);
+    KeAcquireSpinLock(&scenario_lock, &old);
+}
+
+static void spinning_on_a_lock_whose_owner_ended_stops_with_a_deadlock_report(void **state)
+{
+    struct wdmsim_stop stop;
+
+    (void)state;
+    wdmsim_assert_stops(acquire_a_lock_whose_owner_ended, NULL, 0xE2, WDMSIM_ANY_PARAM, "sched.deadlock", &stop);
+    assert_non_null(strstr(stop.report, "which has ended without releasing it"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -303,6 +333,7 @@ int main(void)
         wdmsim_test(KeAcquireSpinLockAtDpcLevel_below_DISPATCH_LEVEL_stops_with_C4_40),
         wdmsim_test(KeReleaseSpinLockFromDpcLevel_below_DISPATCH_LEVEL_stops_with_C4_41),
         wdmsim_test(KeAcquireSpinLock_above_DISPATCH_LEVEL_stops_with_C4_42),
+        wdmsim_test(spinning_on_a_lock_whose_owner_ended_stops_with_a_deadlock_report),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
