@@ -1,6 +1,7 @@
 # Installs wdmsim for outside users: the driver-facing headers (include/wdmsim/ddk: wdm.h, ntddk.h,
 # ntstatus.h), the host API (include/wdmsim/wdmsim.h), libwdmsim.a, a CMake package
-# (find_package(wdmsim) -> wdmsim::kernel and add_wdmsim_test) and the pkg-config file wdmsim.pc.
+# (find_package(wdmsim) -> wdmsim::kernel, add_wdmsim_test, add_wdmsim_driver), the pkg-config file
+# wdmsim.pc, and the DebugPrint driver and TraceDrv as loadable modules (lib/wdmsim/drivers).
 # Everything driver code needs (16-bit wchar_t, pool-tag literals, pthreads, dl, -rdynamic)
 # travels in the target's usage requirements and in the .pc flags.
 include(CMakePackageConfigHelpers)
@@ -32,9 +33,13 @@ install(EXPORT wdmsimTargets
   FILE wdmsimTargets.cmake
   DESTINATION ${WDMSIM_INSTALL_CMAKEDIR})
 
+# The drivers users can host: modules that wdmsim_driver_load_module() loads.
+install(TARGETS debugprint_driver tracedrv_driver LIBRARY DESTINATION ${WDMSIM_INSTALL_DRIVERDIR})
+
 configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/wdmsimConfig.cmake.in
   ${PROJECT_BINARY_DIR}/cmake/wdmsimConfig.cmake
-  INSTALL_DESTINATION ${WDMSIM_INSTALL_CMAKEDIR})
+  INSTALL_DESTINATION ${WDMSIM_INSTALL_CMAKEDIR}
+  PATH_VARS WDMSIM_INSTALL_DRIVERDIR)
 # 0.x: a minor release may break the API, so only the same minor version is compatible.
 write_basic_package_version_file(${PROJECT_BINARY_DIR}/cmake/wdmsimConfigVersion.cmake
   VERSION ${PROJECT_VERSION}
@@ -43,6 +48,8 @@ install(FILES
     ${PROJECT_BINARY_DIR}/cmake/wdmsimConfig.cmake
     ${PROJECT_BINARY_DIR}/cmake/wdmsimConfigVersion.cmake
     ${PROJECT_SOURCE_DIR}/cmake/AddWdmsimTest.cmake
+    ${PROJECT_SOURCE_DIR}/cmake/AddWdmsimDriver.cmake
+    ${PROJECT_SOURCE_DIR}/cmake/wdmsim_driver.ld
   DESTINATION ${WDMSIM_INSTALL_CMAKEDIR})
 
 # wdmsim.pc finds its prefix from its own location, so an installed tree can be moved.

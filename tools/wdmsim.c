@@ -3,7 +3,6 @@
  * classic mistake each, with the STOP it causes), and the rule catalog as Markdown.
  * Simulator world: host code that drives the kernel through DDIs and the wdmsim_ host API.
  */
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,9 +10,7 @@
 #include <lessons.h>
 #include <wdmsim/wdmsim.h>
 
-#define DEMO_PRODUCERS 2
-#define DEMO_EVENTS_PER_PRODUCER 1000
-#define DEMO_TAG 'omeD'
+#include "demo.h"
 
 struct lesson {
     const char *name;
@@ -43,8 +40,9 @@ static void usage(FILE *out)
           "rules and stops with a Windows-style bug check report when driver code breaks one.\n"
           "\n"
           "commands:\n"
-          "  demo                 boot the simulated kernel and follow trace events through the\n"
-          "                       interlocked list, pool and clock; end with one captured STOP\n"
+          "  demo                 the DebugPrint pipeline end to end: the DebugPrint driver, TraceDrv\n"
+          "                       and an application process, the Monitor showing each trace as it\n"
+          "                       arrives, then unload and a summary that accounts for every event\n"
           "  lesson list          list the lessons: one classic driver mistake each\n"
           "  lesson NAME          run one lesson and show the STOP report it causes\n"
           "  lesson all           run every lesson; exit 1 unless each stops on its rule\n"
@@ -55,126 +53,6 @@ static void usage(FILE *out)
           "environment:\n"
           "  WDMSIM_CLOCK=virtual|real   the clock the kernel boots with (default real)\n",
           out);
-}
-
-struct demo_event {
-    LIST_ENTRY link;
-    int producer;
-    int sequence;
-    TIME_FIELDS time;
-};
-
-struct demo_queue {
-    LIST_ENTRY head;
-    KSPIN_LOCK lock;
-};
-
-struct demo_producer {
-    struct demo_queue *queue;
-    int id;
-};
-
-/* A producer traces like DebugPrintMsg: time, nonpaged event, interlocked insert. Producer 1
- * does it at DISPATCH_LEVEL, as a DPC would. */
-static void *demo_produce(void *context)
-{
-    struct demo_producer *p = context;
-    LARGE_INTEGER now;
-    KIRQL old = PASSIVE_LEVEL;
-
-    if (p->id == 1)
-        KeRaiseIrql(DISPATCH_LEVEL, &old);
-    for (int i = 0; i < DEMO_EVENTS_PER_PRODUCER; i++) {
-        struct demo_event *event = ExAllocatePoolWithTag(NonPagedPoolNx, sizeof *event, DEMO_TAG);
-
-        if (event == NULL)
-            continue;
-        KeQuerySystemTime(&now);
-        RtlTimeToTimeFields(&now, &event->time);
-        event->producer = p->id;
-        event->sequence = i;
-        ExInterlockedInsertTailList(&p->queue->head, &event->link, &p->queue->lock);
-    }
-    if (p->id == 1)
-        KeLowerIrql(old);
-    return NULL;
-}
-
-/* The consumer drains like the DebugPrint system thread; returns how many arrived in order. */
-static int demo_drain(struct demo_queue *queue, int expected, TIME_FIELDS *last)
-{
-    int next[DEMO_PRODUCERS] = { 0 };
-    int in_order = 0;
-
-    for (int received = 0; received < expected;) {
-        PLIST_ENTRY entry = ExInterlockedRemoveHeadList(&queue->head, &queue->lock);
-        struct demo_event *event;
-
-        if (entry == NULL)
-            continue;
-        event = CONTAINING_RECORD(entry, struct demo_event, link);
-        in_order += event->sequence == next[event->producer];
-        next[event->producer] = event->sequence + 1;
-        *last = event->time;
-        ExFreePoolWithTag(event, DEMO_TAG);
-        received++;
-    }
-    return in_order;
-}
-
-static void demo_print_time(const char *label, const TIME_FIELDS *t)
-{
-    static const char *const days[] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
-
-    printf("  %-28s %s %04d-%02d-%02d %02d:%02d:%02d.%03d\n", label, days[t->Weekday % 7], t->Year,
-           t->Month, t->Day, t->Hour, t->Minute, t->Second, t->Milliseconds);
-}
-
-static int demo_pipeline(void)
-{
-    struct demo_queue queue;
-    struct demo_producer producers[DEMO_PRODUCERS];
-    pthread_t threads[DEMO_PRODUCERS];
-    struct wdmsim_pool_stats stats;
-    TIME_FIELDS last = { 0 };
-    int total = DEMO_PRODUCERS * DEMO_EVENTS_PER_PRODUCER;
-    int in_order;
-
-    InitializeListHead(&queue.head);
-    KeInitializeSpinLock(&queue.lock);
-    printf("\n%d producer threads trace %d events each (producer 1 at DISPATCH_LEVEL);\n"
-           "the main thread drains the interlocked list like DebugPrint's system thread.\n",
-           DEMO_PRODUCERS, DEMO_EVENTS_PER_PRODUCER);
-    for (int i = 0; i < DEMO_PRODUCERS; i++) {
-        producers[i] = (struct demo_producer){ &queue, i };
-        pthread_create(&threads[i], NULL, demo_produce, &producers[i]);
-    }
-    in_order = demo_drain(&queue, total, &last);
-    for (int i = 0; i < DEMO_PRODUCERS; i++)
-        pthread_join(threads[i], NULL);
-    wdmsim_pool_stats(&stats);
-    printf("  events delivered              %d of %d, %d in producer order\n", total, total, in_order);
-    demo_print_time("last event's time (UTC)", &last);
-    printf("  pool                          %zu allocations, %zu frees, %zu blocks outstanding\n",
-           stats.allocations, stats.frees, stats.outstanding_blocks);
-    return in_order == total && stats.outstanding_blocks == 0 ? 0 : 1;
-}
-
-static void demo_clock(void)
-{
-    LARGE_INTEGER now, local;
-    TIME_FIELDS fields;
-
-    KeQuerySystemTime(&now);
-    RtlTimeToTimeFields(&now, &fields);
-    printf("The kernel booted itself on the first DDI call; this thread was adopted at %s.\n",
-           KeGetCurrentIrql() == PASSIVE_LEVEL ? "PASSIVE_LEVEL" : "a raised IRQL");
-    printf("  clock                         %s\n",
-           wdmsim_clock_mode() == WDMSIM_CLOCK_VIRTUAL ? "virtual" : "real");
-    demo_print_time("KeQuerySystemTime (UTC)", &fields);
-    ExSystemTimeToLocalTime(&now, &local);
-    RtlTimeToTimeFields(&local, &fields);
-    demo_print_time("ExSystemTimeToLocalTime", &fields);
 }
 
 static void lesson_run(void *context)
@@ -197,19 +75,6 @@ static int lesson_show(const struct lesson *lesson)
     printf("\nOn a real machine this is a blue screen; here the simulator stopped with %s.\n",
            stop.code_name);
     return 0;
-}
-
-static int demo(void)
-{
-    int status;
-
-    printf("wdmsim demo: the simulated Windows kernel's base layer\n\n");
-    demo_clock();
-    status = demo_pipeline();
-    printf("\nAnd what happens when driver code breaks a rule (captured, so the demo goes on):\n\n");
-    status |= lesson_show(&lessons[0]);
-    printf("\nShutdown: %zu pool blocks leaked.\n", wdmsim_shutdown());
-    return status;
 }
 
 static int lesson_all(void)

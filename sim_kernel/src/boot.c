@@ -36,9 +36,12 @@ static void kernel_boot_locked(const struct wdmsim_config *config)
     pool_boot();
     ns_boot();
     io_boot();
+    deviface_boot();
     object_boot();
     handle_boot();
+    process_boot();
     thread_boot();
+    driver_boot();
     atomic_store(&booted, true);
     /* The booting thread counts as runnable before any service thread can block, or the first
      * idle DPC thread would find nobody able to run. */
@@ -58,10 +61,13 @@ static size_t kernel_shutdown_locked(void)
         sched_shutdown();
         leaked = pool_shutdown();
         ns_shutdown();
+        deviface_shutdown();
         leaked += thread_system_shutdown();
         leaked += handle_shutdown();
         leaked += object_shutdown();
+        leaked += process_shutdown();
         thread_shutdown();
+        driver_shutdown();
         atomic_store(&booted, false);
     }
     return leaked;

@@ -95,6 +95,7 @@ static void report_add(struct report_buf *r, const char *fmt, ...)
 static void report_context(struct report_buf *r)
 {
     struct _KTHREAD *self = thread_current_if_known();
+    char process[160];
 
     if (self == NULL) {
         report_add(r, "Thread:   none: a host thread the simulator has not adopted, or its own clock thread\n");
@@ -103,7 +104,8 @@ static void report_context(struct report_buf *r)
     report_add(r, "IRQL:     %s (%u)\n", irql_name(self->irql), self->irql);
     report_add(r, "Thread:   %s (tid %ld%s)\n", self->name, self->tid,
                self->adopted ? ", host thread adopted by the simulator" : "");
-    report_add(r, "Process:  System\n");
+    process_describe_context(self, process, sizeof process);
+    report_add(r, "Process:  %s\n", process);
     report_add(r, "Driver:   %s\n", self->driver ? self->driver->name : "none (host code)");
 }
 

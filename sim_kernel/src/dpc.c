@@ -48,6 +48,14 @@ bool dpc_queued_in_range(const void *start, size_t size, PKDPC *found)
     return hit;
 }
 
+void dpc_for_each_queued(void (*fn)(void *context, PKDPC dpc), void *context)
+{
+    disp_lock();
+    for (PLIST_ENTRY e = dpc_queue.Flink; e != &dpc_queue; e = e->Flink)
+        fn(context, CONTAINING_RECORD(e, KDPC, DpcListEntry));
+    disp_unlock();
+}
+
 /* One run of a DPC, copied from the KDPC under the lock as it is dequeued: from then on the KDPC may
  * be queued again, with new arguments, while this run goes on (NT's retire loop copies them too). */
 struct dpc_call {
@@ -56,18 +64,21 @@ struct dpc_call {
     PVOID context;
     PVOID argument1;
     PVOID argument2;
+    const struct sim_driver *driver;    /* the routine's driver: what it allocates is charged to it */
 };
 
 static void dpc_run(struct _KTHREAD *self, const struct dpc_call *call)
 {
     self->irql = DISPATCH_LEVEL;
     self->in_dpc = true;
+    self->driver = call->driver;
     call->routine(call->dpc, call->context, call->argument1, call->argument2);
     if (self->irql != DISPATCH_LEVEL)
         rule_stop_detail(RULE_DPC_CHANGED_IRQL, (ULONG_PTR)self->irql << 16 | DISPATCH_LEVEL << 8,
                          (ULONG_PTR)call->routine, (ULONG_PTR)call->dpc, 0,
                          "the DPC routine at %p returned at %s", (void *)call->routine,
                          irql_name(self->irql));
+    self->driver = NULL;
     self->in_dpc = false;
     self->irql = PASSIVE_LEVEL;
 }
@@ -78,7 +89,7 @@ static void dpc_drain_locked(struct _KTHREAD *self)
     while (!IsListEmpty(&dpc_queue)) {
         PKDPC dpc = CONTAINING_RECORD(RemoveHeadList(&dpc_queue), KDPC, DpcListEntry);
         struct dpc_call call = { dpc, dpc->DeferredRoutine, dpc->DeferredContext, dpc->SystemArgument1,
-                                 dpc->SystemArgument2 };
+                                 dpc->SystemArgument2, driver_at(dpc->Number) };
 
         dpc->DpcData = NULL;
         dpc_running = true;
@@ -133,7 +144,9 @@ VOID NTAPI KeInitializeDpc(PRKDPC Dpc, PKDEFERRED_ROUTINE DeferredRoutine, PVOID
 {
     Dpc->Type = DPC_OBJECT_TYPE;
     Dpc->Importance = DPC_MEDIUM_IMPORTANCE;
-    Dpc->Number = 0;
+    /* Windows keeps a target processor here; with one DPC queue the simulator keeps the creator,
+     * which the routine runs charged to and which an unload looks for. */
+    Dpc->Number = driver_index(thread_current()->driver);
     Dpc->DpcListEntry.Flink = Dpc->DpcListEntry.Blink = NULL;
     Dpc->DeferredRoutine = DeferredRoutine;
     Dpc->DeferredContext = DeferredContext;

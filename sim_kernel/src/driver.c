@@ -286,14 +286,14 @@ static void driver_run_system_thread(struct driver_call *call, const char *verb)
     struct _KTHREAD *thread;
     char name[32];
 
-    snprintf(name, sizeof name, "%s %s", verb, call->driver->base.name);
+    snprintf(name, sizeof name, "%s %.24s", verb, call->driver->base.name);
     thread = thread_new(name);
     thread->system = true;
     thread->driver = &call->driver->base;
     thread_spawn(thread, driver_call_main, call);
     KeWaitForSingleObject(&thread->header, Executive, KernelMode, FALSE, NULL);
-    thread_join(thread);
-    thread_free_ended(thread);
+    /* Frees any ended spawned thread, and joins its host thread. */
+    thread_object_delete(thread);
 }
 
 /* Pool, as the I/O manager's: charged to no driver, and freed when DriverEntry returns, so a
@@ -411,47 +411,75 @@ static const struct driver *driver_discarded_at(uintptr_t address)
     return NULL;
 }
 
-static void driver_fault_access(const void *context, ULONG_PTR *error, ULONG_PTR *ip)
-{
-#if defined(__x86_64__)
-    const ucontext_t *uc = context;
+/* What the faulting thread's signal handler hands to driver_init_fault_stop. */
+struct driver_fault {
+    uintptr_t address;
+    ULONG_PTR error;                /* the x86-64 page fault error code */
+    ULONG_PTR ip;
+    const struct driver *driver;
+};
 
-    *error = (ULONG_PTR)uc->uc_mcontext.gregs[REG_ERR];
-    *ip = (ULONG_PTR)uc->uc_mcontext.gregs[REG_RIP];
-#else
-    (void)context;
-    *error = 0;
-    *ip = 0;
-#endif
+static __thread struct driver_fault fault;
+
+static ULONG_PTR driver_fault_operation(ULONG_PTR write, ULONG_PTR execute)
+{
+    if (fault.error & DRIVER_FAULT_FETCH)
+        return execute;
+    return (fault.error & DRIVER_FAULT_WRITE) ? write : 0;
 }
 
-/* A fault on a discarded INIT page is the driver's, and stops the machine as a page fault on a
- * freed driver page does on Windows; any other fault goes to whoever handled SIGSEGV before. The
- * fault is synchronous, so the thread is in the driver's code and holds no simulator lock. */
+/* Stops the machine for a touch of a discarded INIT page, as Windows stops for a freed driver page.
+ * It runs on the faulting thread, entered as if the faulting instruction had called it (see
+ * driver_fault), so the STOP path runs outside the signal handler and its backtrace goes on into
+ * the driver's code. */
+__attribute__((force_align_arg_pointer, noinline)) static SIM_NORETURN void driver_init_fault_stop(void)
+{
+    const struct _KTHREAD *self = thread_current_if_known();
+    size_t offset = fault.address - fault.driver->init.start;
+
+    if (self != NULL && self->irql >= DISPATCH_LEVEL)
+        rule_stop_detail(RULE_DRIVER_INIT_TOUCHED_AT_DISPATCH, fault.address, self->irql,
+                         driver_fault_operation(DRIVER_0xD1_WRITE, DRIVER_0xD1_EXECUTE), fault.ip,
+                         "%p is %zu bytes into the INIT section of %s, discarded when its DriverEntry returned",
+                         (void *)fault.address, offset, fault.driver->base.name);
+    rule_stop_detail(RULE_DRIVER_INIT_TOUCHED, fault.address,
+                     driver_fault_operation(DRIVER_0x50_WRITE, DRIVER_0x50_EXECUTE), fault.ip, 0,
+                     "%p is %zu bytes into the INIT section of %s, discarded when its DriverEntry returned",
+                     (void *)fault.address, offset, fault.driver->base.name);
+}
+
+/* A fault on a discarded INIT page is the driver's; any other goes to whoever handled SIGSEGV
+ * before. The handler itself only records the fault and, on x86-64, makes the thread return from
+ * the signal into driver_init_fault_stop with the faulting address as its return address: the
+ * STOP path allocates, takes locks and unwinds, none of which a signal handler may do. */
 static void driver_fault(int signal_number, siginfo_t *info, void *context)
 {
-    uintptr_t address = (uintptr_t)info->si_addr;
-    const struct driver *d = driver_discarded_at(address);
-    const struct _KTHREAD *self = thread_current_if_known();
-    ULONG_PTR error, ip;
+    const struct driver *d = driver_discarded_at((uintptr_t)info->si_addr);
 
     (void)signal_number;
     if (d == NULL) {
         sigaction(SIGSEGV, &previous_segv, NULL);
         return;
     }
-    driver_fault_access(context, &error, &ip);
-    if (self != NULL && self->irql >= DISPATCH_LEVEL)
-        rule_stop_detail(RULE_DRIVER_INIT_TOUCHED_AT_DISPATCH, address, self->irql,
-                         (error & DRIVER_FAULT_FETCH) ? DRIVER_0xD1_EXECUTE
-                         : (error & DRIVER_FAULT_WRITE) ? DRIVER_0xD1_WRITE : 0, ip,
-                         "%p is %zu bytes into the INIT section of %s, discarded when its DriverEntry "
-                         "returned", (void *)address, (size_t)(address - d->init.start), d->base.name);
-    rule_stop_detail(RULE_DRIVER_INIT_TOUCHED, address,
-                     (error & DRIVER_FAULT_FETCH) ? DRIVER_0x50_EXECUTE
-                     : (error & DRIVER_FAULT_WRITE) ? DRIVER_0x50_WRITE : 0, ip, 0,
-                     "%p is %zu bytes into the INIT section of %s, discarded when its DriverEntry "
-                     "returned", (void *)address, (size_t)(address - d->init.start), d->base.name);
+    fault.address = (uintptr_t)info->si_addr;
+    fault.driver = d;
+#if defined(__x86_64__)
+    {
+        ucontext_t *uc = context;
+        greg_t *sp = (greg_t *)uc->uc_mcontext.gregs[REG_RSP] - 1;
+
+        fault.error = (ULONG_PTR)uc->uc_mcontext.gregs[REG_ERR];
+        fault.ip = (ULONG_PTR)uc->uc_mcontext.gregs[REG_RIP];
+        *sp = uc->uc_mcontext.gregs[REG_RIP];
+        uc->uc_mcontext.gregs[REG_RSP] = (greg_t)sp;
+        uc->uc_mcontext.gregs[REG_RIP] = (greg_t)driver_init_fault_stop;
+    }
+#else
+    (void)context;
+    fault.error = 0;
+    fault.ip = 0;
+    driver_init_fault_stop();
+#endif
 }
 
 /* Lock held. A STOP test's child starts with default signal actions, so this checks each time. */
@@ -661,8 +689,7 @@ static void driver_find_devices(struct driver_check *check)
 {
     for (PDEVICE_OBJECT device = check->driver->object->DeviceObject; device != NULL; device = device->NextDevice) {
         PCUNICODE_STRING name = io_device_name(device);
-        struct driver_pending *p = driver_add_pending(check, "device", device,
-                                                      (const void *)device->DriverObject->MajorFunction[IRP_MJ_CREATE]);
+        struct driver_pending *p = driver_add_pending(check, "device", device, NULL);
         int n;
 
         if (p == NULL)
@@ -1077,10 +1104,13 @@ void wdmsim_run_as_driver(const char *driver_name, wdmsim_scenario_fn *fn, void 
 
 /* ---- Boot and shutdown ---- */
 
+/* In a child made by fork() the parent's registry and discarded modules are not this kernel's. */
 void driver_boot(void)
 {
     if (pthread_mutex_init(&driver_lock, NULL) != 0)
         abort();
+    for (size_t i = 0; i < DRIVER_MAX_DISCARDED; i++)
+        atomic_store(&discarded[i], NULL);
     driver_capacity = 16;
     drivers = calloc(driver_capacity, sizeof *drivers);
     if (drivers == NULL)

@@ -9,7 +9,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
-#include <wdm.h>
+#include <ntifs.h>
 #include <wdmsim/wdmsim.h>
 
 #define SIM_NORETURN __attribute__((noreturn))
@@ -66,6 +66,9 @@ struct _KTHREAD {
     unsigned fast_mutexes_held;     /* FAST_MUTEX acquisitions not yet released */
     LIST_ENTRY mutants_owned;       /* KMUTANT.MutantListEntry of each mutex it owns (dispatcher lock) */
     const struct sim_driver *driver;/* whose code runs: resources are charged to it; NULL = host */
+    PEPROCESS process;              /* its own process: System, or the user process it runs for */
+    PEPROCESS current_process;      /* where its handles resolve: its own, or the one it attached to */
+    PRKAPC_STATE attach_top;        /* the state of its latest KeStackAttachProcess; NULL: not attached */
     bool adopted;                   /* a host thread that called a DDI, not a PsCreateSystemThread one */
     bool system;                    /* created by PsCreateSystemThread (or a kernel service thread) */
     bool in_dpc;                    /* running a DPC routine */
@@ -94,9 +97,14 @@ void thread_set_current(struct _KTHREAD *thread);
 void thread_spawn(struct _KTHREAD *thread, void (*fn)(void *), void *context);
 /* Waits for a spawned thread's host thread to finish. */
 void thread_join(struct _KTHREAD *thread);
+/* Forgets and frees a spawned thread that is not an object, once it has ended and been joined. */
+void thread_free_ended(struct _KTHREAD *thread);
 /* The calling simulated thread ends: exit checks, then its object is signalled. Returns to the
  * caller, which must then leave the host thread. */
 void thread_exit_current(NTSTATUS status);
+/* Takes the dispatcher and registry locks and calls fn for each registered thread; fn may read
+ * the thread's wait, and takes no lock. */
+void thread_for_each(void (*fn)(void *context, const struct _KTHREAD *thread), void *context);
 /* Appends one line per thread: what it waits for, or that it runs (dispatcher lock held). */
 void thread_describe_waits(char *buf, size_t size);
 /* The calling thread's KTHREAD: boots the kernel and adopts the host thread when needed. */
@@ -105,7 +113,6 @@ struct _KTHREAD *thread_current(void);
 struct _KTHREAD *thread_current_if_known(void);
 void thread_boot(void);
 void thread_shutdown(void);
-const struct sim_driver *thread_driver_intern(const char *name);
 /* Is the thread at address `candidate` registered and not ended? */
 bool thread_is_running(ULONG_PTR candidate);
 /* Copies the name of the live thread at address `candidate` into buf; false if there is none. */
@@ -255,6 +262,16 @@ enum rule_id {
     RULE_DRIVER_LEFT_REFERENCES,
     RULE_DRIVER_INIT_TOUCHED,
     RULE_DRIVER_INIT_TOUCHED_AT_DISPATCH,
+    RULE_ZW_FILE_NOT_PASSIVE,
+    RULE_IO_DISPATCH_NOT_COMPLETED,
+    RULE_IO_WORK_ITEM_ABOVE_DISPATCH,
+    RULE_IO_WORK_ITEM_FREED_QUEUED,
+    RULE_PROCESS_ATTACH_IN_DPC,
+    RULE_PROCESS_ATTACH_ABOVE_APC,
+    RULE_PROCESS_DETACH_ABOVE_APC,
+    RULE_PROCESS_DETACH_NOT_ATTACHED,
+    RULE_PROCESS_DETACH_OUT_OF_ORDER,
+    RULE_PROCESS_ATTACHED_AT_THREAD_EXIT,
     RULE_COUNT
 };
 
@@ -366,6 +383,18 @@ void io_device_release(PDEVICE_OBJECT device);
 PIRP io_irp_allocate(CCHAR stack_size);
 bool io_irp_completed(PIRP irp);
 void io_irp_free(PIRP irp);
+/* The driver whose dispatch routines serve device (NULL for none). */
+const struct sim_driver *io_driver_of(PDEVICE_OBJECT device);
+/* The device a name means, symbolic links followed, opened for a new file object: referenced and
+ * counted until io_device_close. STATUS_OBJECT_NAME_NOT_FOUND, STATUS_OBJECT_TYPE_MISMATCH (a name
+ * that is not a device), STATUS_NO_SUCH_DEVICE (initializing or deleted), STATUS_ACCESS_DENIED (an
+ * exclusive device already open). */
+NTSTATUS io_device_open(PCUNICODE_STRING name, PDEVICE_OBJECT *device);
+void io_device_close(PDEVICE_OBJECT device);
+/* The highest device attached above device (device itself when none is): where its IRPs go. */
+PDEVICE_OBJECT io_device_top(PDEVICE_OBJECT device);
+/* The name of the lowest named device of device's stack, from device up; NULL if none has one. */
+PCUNICODE_STRING io_device_stack_name(PDEVICE_OBJECT device);
 
 /* ---- object.c: the object manager (headers kept outside the bodies, keyed by address) ---- */
 
@@ -376,6 +405,9 @@ size_t object_shutdown(void);
 /* Makes body an object of type, charged to the current thread's driver. The kernel holds its
  * first reference (a system thread's own, while it runs) until object_release. */
 void object_create(PVOID body, POBJECT_TYPE type);
+/* One more kernel reference, as a thread holds on its process; object_release drops it. Not a
+ * driver's reference, so never a leak of one. */
+void object_hold(PVOID body);
 /* Drops the kernel's reference; the object is deleted if nothing else holds it. */
 void object_release(PVOID body);
 /* At shutdown: drops the kernel's reference of a body still in use, never deleting it. */
@@ -385,9 +417,14 @@ LONG_PTR object_reference(PVOID body);
 /* A reference to body; a body that is not an object yet (a host or service thread asked for by
  * NtCurrentThread()) becomes a borrowed one of type, which deletion never frees. */
 void object_reference_or_borrow(PVOID body, POBJECT_TYPE type);
-/* The handle count of a live object; the last close deletes an unreferenced object. */
+/* The handle count of a live object; the last close runs the type's close procedure, then
+ * deletes an unreferenced object. */
 void object_handle_opened(PVOID body);
 void object_handle_closed(PVOID body);
+/* How many handles a live object has (0 for a body that is no object). */
+LONG_PTR object_handle_count(PVOID body);
+/* The type of FILE_OBJECTs (Windows' IoFileObjectType, which wdm.h does not declare yet). */
+extern POBJECT_TYPE object_file_type;
 /* The type of a live object, or NULL. */
 POBJECT_TYPE object_type_of(PVOID body);
 /* "Thread object 0x... (thread system-1 (tid 42))", for reports; body must be a live object. */
@@ -397,17 +434,85 @@ void object_describe(PVOID body, char *buf, size_t size);
 size_t object_for_each_reference_of(const struct sim_driver *driver, void (*fn)(void *context, const char *what),
                                     void *context);
 
+/* ---- file.c, ioevent.c: the close (last handle) and delete (last reference) procedures ---- */
+
+void file_object_close(PVOID body);
+void file_object_delete(PVOID body);
+void ioevent_object_close(PVOID body);
+void ioevent_object_delete(PVOID body);
+
+/* ---- deviface.c: device interfaces ---- */
+
+void deviface_boot(void);
+void deviface_shutdown(void);
+/* A device is deleted: its interfaces are disabled and forgotten, as when PnP removes a device. */
+void deviface_device_deleted(PDEVICE_OBJECT device);
+
 /* ---- handle.c: handle tables ---- */
 
+struct handle_table;
+
 void handle_boot(void);
-/* Closes every table; returns how many handles were left open, with one line each on stderr. */
+/* Empties every table, the kernel's and each process's; returns how many handles were left open,
+ * with one line each on stderr. */
 size_t handle_shutdown(void);
-/* A new kernel handle to object (its handle count goes up). */
+/* A new handle to object (its handle count goes up): in the kernel's table, with the top bit, for
+ * OBJ_KERNEL_HANDLE; otherwise in the current (attached) process's table, which for System is the
+ * kernel's table too, without the bit. Of the other attributes only OBJ_INHERIT stays with it. */
 HANDLE handle_create(PVOID object, ACCESS_MASK access, ULONG attributes);
+/* The lookup of every DDI that takes a handle (ObReferenceObjectByHandle's, without its IRQL
+ * check): a new reference to the object in *object (NULL on failure), and optionally the handle's
+ * attributes and access. NtCurrentThread()/NtCurrentProcess() mean the current thread and process;
+ * a kernel handle needs KernelMode; any other resolves in the current process's table. A failure
+ * is explained on stderr when another process holds that handle. */
+NTSTATUS handle_reference(HANDLE handle, POBJECT_TYPE type, KPROCESSOR_MODE mode, PVOID *object,
+                          POBJECT_HANDLE_INFORMATION info);
+/* The kernel's table, which is the System process's. */
+struct handle_table *handle_kernel_table(void);
+/* A process's new, empty table, and its end. */
+struct handle_table *handle_table_create(void);
+void handle_table_free(struct handle_table *table);
+/* Closes every handle in table through the close path (close procedures run on the calling
+ * thread), with a line each on stderr naming `process` as the one that left it open; returns how
+ * many there were. */
+size_t handle_table_close_all(struct handle_table *table, const char *process);
+/* Whether table holds handle as a handle without the top bit; if so, describes its object. */
+bool handle_table_describe(struct handle_table *table, HANDLE handle, char *what, size_t size);
 /* Calls fn, without a table lock, with a line for each open handle that driver's code opened;
  * returns how many. */
 size_t handle_for_each_of(const struct sim_driver *driver, void (*fn)(void *context, const char *what),
                           void *context);
+
+/* ---- process.c: processes, their handle tables, a thread's process context ---- */
+
+/* Makes System (id 4, whose table is the kernel's); before any thread exists. */
+void process_boot(void);
+/* After the object manager's shutdown: frees every process; returns how many handles processes
+ * left open when they ended (each was reported then), for the leak count. */
+size_t process_shutdown(void);
+PEPROCESS process_system(void);
+/* The calling thread's current process: the one it attached to, else its own. */
+PEPROCESS process_current(void);
+struct handle_table *process_handle_table(PEPROCESS process);
+/* "app.exe (id 1000)". Reads only what never changes, so any live or deleted process will do. */
+void process_describe(PEPROCESS process, char *buf, size_t size);
+/* The report's Process line: the current process and, when attached, the thread's own. */
+void process_describe_context(const struct _KTHREAD *thread, char *buf, size_t size);
+/* Which process other than `except` holds handle (without the top bit): its name and the object. */
+bool process_find_handle_owner(HANDLE handle, PEPROCESS except, char *owner, size_t owner_size, char *what,
+                               size_t what_size);
+/* Calls fn, under the process lock, for the table of each live user process, with a label such
+ * as "process app.exe (id 1000)". */
+void process_for_each_table(void (*fn)(void *context, struct handle_table *table, const char *owner),
+                            void *context);
+/* A new thread will run in process: a user process is referenced until process_thread_ended
+ * (its body outlives that, so the thread may still name it). */
+void process_set_thread_owner(struct _KTHREAD *thread, PEPROCESS process);
+void process_thread_ended(const struct _KTHREAD *thread);
+/* The exit check: a thread that ends attached to another process stops the machine (0x5). */
+void process_check_exit(const struct _KTHREAD *self);
+/* The delete procedure of process objects. */
+void process_object_delete(PVOID body);
 
 /* ---- thread.c, system threads: the thread object type and shutdown ---- */
 

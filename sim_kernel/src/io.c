@@ -31,6 +31,7 @@ struct io_device {
     WCHAR name[128];
     UNICODE_STRING name_string;
     bool deleted;
+    LONG opens;                     /* file objects open on it (io_lock): an exclusive device allows one */
 };
 
 static pthread_mutex_t io_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -49,10 +50,15 @@ static struct io_irp *io_wrapper(PIRP irp)
     return CONTAINING_RECORD(irp, struct io_irp, irp);
 }
 
-static void io_check_irp(PIRP irp)
+static void io_check_is_irp(PIRP irp)
 {
     if (irp == NULL || irp->Type != IO_TYPE_IRP || io_wrapper(irp)->magic != IO_IRP_MAGIC)
         rule_stop(RULE_IO_NOT_AN_IRP, (ULONG_PTR)irp, 0, 0, 0);
+}
+
+static void io_check_irp(PIRP irp)
+{
+    io_check_is_irp(irp);
     if (io_wrapper(irp)->completed)
         rule_stop(RULE_IO_IRP_COMPLETED_TWICE, (ULONG_PTR)irp, 0, 0, 0);
 }
@@ -123,7 +129,7 @@ void io_driver_object_free(PDRIVER_OBJECT object)
     free(object);
 }
 
-static const struct sim_driver *io_driver_of(PDEVICE_OBJECT device)
+const struct sim_driver *io_driver_of(PDEVICE_OBJECT device)
 {
     return device->DriverObject ? device->DriverObject->DriverSection : NULL;
 }
@@ -222,8 +228,13 @@ VOID NTAPI IoDeleteDevice(PDEVICE_OBJECT DeviceObject)
     d = io_device_of(DeviceObject);
     if (d->deleted)
         rule_stop(RULE_IO_DEVICE_DELETED_TWICE, (ULONG_PTR)DeviceObject, 0, 0, 0);
+    /* Under io_lock, so io_device_open either finds the name and references the device first, or
+     * no longer finds it. */
+    pthread_mutex_lock(&io_lock);
     d->deleted = true;
     ns_remove_target(DeviceObject);
+    pthread_mutex_unlock(&io_lock);
+    deviface_device_deleted(DeviceObject);
     io_unlink_device(DeviceObject);
     io_device_release(DeviceObject);
 }
@@ -241,6 +252,69 @@ void io_device_release(PDEVICE_OBJECT device)
         memset(device, 0xDD, sizeof *device);
         free(device);
     }
+}
+
+/* IopCheckDeviceAndDriver's checks: a device still initializing or already deleted cannot be
+ * opened, and an exclusive one only once. */
+static NTSTATUS io_device_check_open(PDEVICE_OBJECT device, const struct io_device *d)
+{
+    if (d->deleted || (device->Flags & DO_DEVICE_INITIALIZING))
+        return STATUS_NO_SUCH_DEVICE;
+    if ((device->Flags & DO_EXCLUSIVE) && d->opens != 0)
+        return STATUS_ACCESS_DENIED;
+    return STATUS_SUCCESS;
+}
+
+NTSTATUS io_device_open(PCUNICODE_STRING name, PDEVICE_OBJECT *device)
+{
+    enum ns_kind kind = NS_DEVICE;
+    PDEVICE_OBJECT found;
+    NTSTATUS status;
+
+    *device = NULL;
+    pthread_mutex_lock(&io_lock);
+    found = ns_lookup(name, &kind);
+    if (found == NULL)
+        status = STATUS_OBJECT_NAME_NOT_FOUND;
+    else if (kind != NS_DEVICE)
+        status = STATUS_OBJECT_TYPE_MISMATCH;
+    else
+        status = io_device_check_open(found, io_device_of(found));
+    if (status == STATUS_SUCCESS) {
+        io_device_of(found)->opens++;
+        io_device_reference(found);
+        *device = found;
+    }
+    pthread_mutex_unlock(&io_lock);
+    return status;
+}
+
+void io_device_close(PDEVICE_OBJECT device)
+{
+    pthread_mutex_lock(&io_lock);
+    io_device_of(device)->opens--;
+    pthread_mutex_unlock(&io_lock);
+    io_device_release(device);
+}
+
+PCUNICODE_STRING io_device_stack_name(PDEVICE_OBJECT device)
+{
+    PCUNICODE_STRING name = NULL;
+
+    pthread_mutex_lock(&io_lock);
+    for (; device != NULL && name == NULL; device = device->AttachedDevice)
+        name = io_device_name(device);
+    pthread_mutex_unlock(&io_lock);
+    return name;
+}
+
+PDEVICE_OBJECT io_device_top(PDEVICE_OBJECT device)
+{
+    pthread_mutex_lock(&io_lock);
+    while (device->AttachedDevice != NULL)
+        device = device->AttachedDevice;
+    pthread_mutex_unlock(&io_lock);
+    return device;
 }
 
 /* IRQL <= APC_LEVEL. Puts SourceDevice on top of TargetDevice's stack; returns the device below. */
@@ -300,20 +374,32 @@ static void io_save_state(const struct _KTHREAD *self, struct io_dispatch_state 
     state->first_mutant = self->mutants_owned.Flink;
 }
 
-/* What Windows (Driver Verifier) checks when a dispatch routine returns. */
+/* A driver that passed the IRP down may return the lower driver's STATUS_PENDING unmarked: its
+ * own location is marked when the IRP completes, by its completion routine or by the I/O manager. */
+static bool io_marked_pending(PIRP irp, PIO_STACK_LOCATION stack)
+{
+    PIO_STACK_LOCATION first = io_wrapper(irp)->stack;
+
+    if (stack->Control & SL_PENDING_RETURNED)
+        return true;
+    return stack > first && ((stack - 1)->Control & SL_PENDING_RETURNED);
+}
+
+/* What Windows (Driver Verifier) checks when a dispatch routine returns. A held spin lock or
+ * mutex also leaves the IRQL raised; it is checked first because it is the cause to name. */
 static void io_check_return(const struct _KTHREAD *self, const struct io_dispatch_state *before,
-                            PDEVICE_OBJECT device, PDRIVER_DISPATCH routine, PIO_STACK_LOCATION stack,
+                            PDEVICE_OBJECT device, PDRIVER_DISPATCH routine, PIRP irp, PIO_STACK_LOCATION stack,
                             NTSTATUS status)
 {
-    if (self->irql != before->irql)
-        rule_stop(RULE_IO_DISPATCH_CHANGED_IRQL, (ULONG_PTR)device, before->irql, self->irql, 0);
     if (self->spinlocks_held != before->spinlocks_held)
         rule_stop_detail(RULE_IO_DISPATCH_HELD_SPIN_LOCK, (ULONG_PTR)routine, 0, 0, 0,
                          "the dispatch routine at %p returned holding %u spin lock(s)", (void *)routine,
                          self->spinlocks_held - before->spinlocks_held);
     if (self->fast_mutexes_held != before->fast_mutexes_held || self->mutants_owned.Flink != before->first_mutant)
         rule_stop(RULE_IO_DISPATCH_HELD_MUTEX, (ULONG_PTR)routine, 0, 0, 0);
-    if (status == STATUS_PENDING && !(stack->Control & SL_PENDING_RETURNED))
+    if (self->irql != before->irql)
+        rule_stop(RULE_IO_DISPATCH_CHANGED_IRQL, (ULONG_PTR)device, before->irql, self->irql, 0);
+    if (status == STATUS_PENDING && !io_marked_pending(irp, stack))
         rule_stop(RULE_IO_PENDING_NOT_MARKED, (ULONG_PTR)routine, (ULONG_PTR)device, 0, 0);
 }
 
@@ -340,7 +426,7 @@ NTSTATUS FASTCALL IofCallDriver(PDEVICE_OBJECT DeviceObject, PIRP Irp)
     self->driver = io_driver_of(DeviceObject);
     status = routine(DeviceObject, Irp);
     self->driver = caller;
-    io_check_return(self, &before, DeviceObject, routine, stack, status);
+    io_check_return(self, &before, DeviceObject, routine, Irp, stack, status);
     return status;
 }
 
@@ -424,14 +510,15 @@ VOID NTAPI IoReleaseCancelSpinLock(KIRQL Irql)
     KeReleaseSpinLock(&io_cancel_lock, Irql);
 }
 
-/* IRQL <= DISPATCH_LEVEL. TRUE if a cancel routine was called. */
+/* IRQL <= DISPATCH_LEVEL. TRUE if a cancel routine was called. The originator may cancel an IRP
+ * that completed meanwhile (it frees its IRPs only afterwards): that finds no cancel routine. */
 BOOLEAN NTAPI IoCancelIrp(PIRP Irp)
 {
     PDRIVER_CANCEL routine;
     KIRQL irql;
 
     rule_check_irql(RULE_IO_CALL_ABOVE_DISPATCH, irql_current(), 0, 0, 0);
-    io_check_irp(Irp);
+    io_check_is_irp(Irp);
     IoAcquireCancelSpinLock(&irql);
     Irp->Cancel = TRUE;
     routine = IoSetCancelRoutine(Irp, NULL);

@@ -24,6 +24,7 @@
 struct _OBJECT_TYPE {
     const char *name;                       /* as the debugger's !object names it */
     void (*delete_procedure)(PVOID body);   /* frees the body; NULL: there is nothing to free */
+    void (*close_procedure)(PVOID body);    /* the last handle closed (NT's CloseProcedure); NULL: none */
 };
 
 struct object_header {
@@ -42,13 +43,18 @@ struct object_grave {
     POBJECT_TYPE type;
 };
 
-/* Event objects have no delete procedure until a DDI creates one (IoCreateNotificationEvent). */
-static struct _OBJECT_TYPE thread_type = { "Thread", thread_object_delete };
-static struct _OBJECT_TYPE event_type = { "Event", NULL };
+/* Event objects are the named events of IoCreateNotificationEvent and IoCreateSynchronizationEvent. */
+static struct _OBJECT_TYPE thread_type = { "Thread", thread_object_delete, NULL };
+static struct _OBJECT_TYPE event_type = { "Event", ioevent_object_delete, ioevent_object_close };
+static struct _OBJECT_TYPE file_type = { "File", file_object_delete, file_object_close };
+static struct _OBJECT_TYPE process_type = { "Process", process_object_delete, NULL };
 static POBJECT_TYPE thread_type_pointer = &thread_type;
 static POBJECT_TYPE event_type_pointer = &event_type;
+static POBJECT_TYPE process_type_pointer = &process_type;
 POBJECT_TYPE *PsThreadType = &thread_type_pointer;
 POBJECT_TYPE *ExEventObjectType = &event_type_pointer;
+POBJECT_TYPE *PsProcessType = &process_type_pointer;
+POBJECT_TYPE object_file_type = &file_type;
 
 static pthread_mutex_t object_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct object_header *buckets[OBJECT_BUCKETS];
@@ -109,15 +115,17 @@ static POBJECT_TYPE object_grave_of_locked(PVOID body)
     return NULL;
 }
 
+/* Never adopts the caller: the System process becomes an object while the kernel boots. */
 static struct object_header *object_header_new(PVOID body, POBJECT_TYPE type, bool borrowed)
 {
     struct object_header *header = calloc(1, sizeof *header);
+    const struct _KTHREAD *self = thread_current_if_known();
 
     if (header == NULL)
         abort();
     header->body = body;
     header->type = type;
-    header->driver = thread_current()->driver;
+    header->driver = self != NULL ? self->driver : NULL;
     header->borrowed = borrowed;
     return header;
 }
@@ -160,10 +168,14 @@ static void object_describe_as(PVOID body, POBJECT_TYPE type, char *buf, size_t 
 {
     char name[64];
 
-    if (type == &thread_type && thread_name_of((ULONG_PTR)body, name, sizeof name))
+    if (type == &thread_type && thread_name_of((ULONG_PTR)body, name, sizeof name)) {
         snprintf(buf, size, "%s object %p (thread %s)", type->name, body, name);
-    else
+    } else if (type == &process_type) {
+        process_describe(body, name, sizeof name);
+        snprintf(buf, size, "%s object %p (process %s)", type->name, body, name);
+    } else {
         snprintf(buf, size, "%s object %p", type->name, body);
+    }
 }
 
 void object_describe(PVOID body, char *buf, size_t size)
@@ -261,6 +273,38 @@ size_t object_shutdown(void)
     return leaked;
 }
 
+size_t object_for_each_reference_of(const struct sim_driver *driver, void (*fn)(void *context, const char *what),
+                                    void *context)
+{
+    struct object_header *copies = NULL, *grown;
+    size_t count = 0, capacity = 0;
+    char what[128], line[192];
+
+    object_lock_acquire();
+    for (size_t i = 0; i < OBJECT_BUCKETS; i++) {
+        for (const struct object_header *h = buckets[i]; h != NULL; h = h->next) {
+            if (h->driver != driver || h->pointer_count == 0)
+                continue;
+            if (count == capacity) {
+                capacity = capacity ? capacity * 2 : 8;
+                grown = realloc(copies, capacity * sizeof *copies);
+                if (grown == NULL)
+                    abort();
+                copies = grown;
+            }
+            copies[count++] = *h;
+        }
+    }
+    object_lock_release();
+    for (size_t i = 0; i < count; i++) {
+        object_describe_as(copies[i].body, copies[i].type, what, sizeof what);
+        snprintf(line, sizeof line, "%ld reference(s) to the %s", (long)copies[i].pointer_count, what);
+        fn(context, line);
+    }
+    free(copies);
+    return count;
+}
+
 void object_create(PVOID body, POBJECT_TYPE type)
 {
     struct object_header *header = object_header_new(body, type, false);
@@ -268,6 +312,13 @@ void object_create(PVOID body, POBJECT_TYPE type)
     header->kernel_count = 1;
     object_lock_acquire();
     object_link_locked(header);
+    object_lock_release();
+}
+
+void object_hold(PVOID body)
+{
+    object_lock_acquire();
+    object_find_locked(body)->kernel_count++;
     object_lock_release();
 }
 
@@ -395,15 +446,38 @@ void object_handle_opened(PVOID body)
 void object_handle_closed(PVOID body)
 {
     struct object_header *header;
-    bool unused;
+    void (*close_procedure)(PVOID body);
+    bool unused = false;
 
     object_lock_acquire();
     header = object_find_locked(body);
     header->handle_count--;
-    unused = object_unlink_if_unused_locked(header);
+    close_procedure = header->handle_count == 0 ? header->type->close_procedure : NULL;
+    /* A kernel reference keeps the object alive while its close procedure runs, so a File's
+     * IRP_MJ_CLEANUP always comes before its IRP_MJ_CLOSE. */
+    if (close_procedure != NULL)
+        header->kernel_count++;
+    else
+        unused = object_unlink_if_unused_locked(header);
     object_lock_release();
-    if (unused)
+    if (close_procedure != NULL) {
+        close_procedure(body);
+        object_release(body);
+    } else if (unused) {
         object_delete(header);
+    }
+}
+
+LONG_PTR object_handle_count(PVOID body)
+{
+    struct object_header *header;
+    LONG_PTR count;
+
+    object_lock_acquire();
+    header = object_find_locked(body);
+    count = header ? header->handle_count : 0;
+    object_lock_release();
+    return count;
 }
 
 /* IRQL <= DISPATCH_LEVEL. Returns the new count, which drivers must treat as reserved. */

@@ -495,6 +495,28 @@ size_t wdmsim_pool_report(FILE *out)
     return count;
 }
 
+size_t pool_for_each_block_of(const struct sim_driver *driver,
+                              void (*fn)(void *context, const void *address, size_t size, const char *what),
+                              void *context)
+{
+    size_t count, found = 0;
+    struct pool_block *blocks = pool_snapshot(&count);
+    char tag[5], what[128];
+
+    qsort(blocks, count, sizeof *blocks, pool_compare_serial);
+    for (size_t i = 0; i < count; i++) {
+        if (blocks[i].driver != driver)
+            continue;
+        pool_tag_text(blocks[i].tag, tag);
+        snprintf(what, sizeof what, "pool block %p, tag '%s', %s, %zu bytes", (void *)blocks[i].address, tag,
+                 pool_type_name(blocks[i].type), blocks[i].size);
+        fn(context, (const void *)blocks[i].address, blocks[i].size, what);
+        found++;
+    }
+    free(blocks);
+    return found;
+}
+
 void wdmsim_pool_fail_nth(size_t nth)
 {
     kernel_ensure_booted();

@@ -116,6 +116,16 @@ VOID NTAPI RtlCopyUnicodeString(PUNICODE_STRING DestinationString, PCUNICODE_STR
         memset((PUCHAR)DestinationString->Buffer + bytes, 0, sizeof(WCHAR));
 }
 
+/* PASSIVE_LEVEL. Frees a Buffer that an Rtl or Io routine allocated from pool (as
+ * IoRegisterDeviceInterface does) and empties the string. */
+VOID NTAPI RtlFreeUnicodeString(PUNICODE_STRING UnicodeString)
+{
+    if (UnicodeString->Buffer != NULL)
+        ExFreePool(UnicodeString->Buffer);
+    UnicodeString->Buffer = NULL;
+    UnicodeString->Length = UnicodeString->MaximumLength = 0;
+}
+
 /* Any IRQL with resident buffers. Returns how many leading bytes match. */
 SIZE_T NTAPI RtlCompareMemory(const VOID *Source1, const VOID *Source2, SIZE_T Length)
 {

@@ -305,8 +305,9 @@ static const struct rule rule_catalog[RULE_COUNT] = {
           "Call them from DriverEntry, a system thread or a work item, not under a lock." },
         RULE_IRQL_AT_MOST, PASSIVE_LEVEL },
     [RULE_OB_NOT_PASSIVE] = {
-        { "ob.not_passive", "ObReferenceObjectByHandle", "called above PASSIVE_LEVEL", C4, 0x2001B,
-          "Handle lookups need PASSIVE_LEVEL.",
+        { "ob.not_passive", "ObReferenceObjectByHandle, ObOpenObjectByPointer", "called above PASSIVE_LEVEL",
+          C4, 0x2001B,
+          "Handle tables are looked up and changed at PASSIVE_LEVEL only.",
           "Reference the object once at PASSIVE_LEVEL and keep the pointer." },
         RULE_IRQL_AT_MOST, PASSIVE_LEVEL },
     [RULE_ZW_NOT_PASSIVE] = {
@@ -341,7 +342,7 @@ static const struct rule rule_catalog[RULE_COUNT] = {
           "Release every mutex and fast mutex before the routine returns." },
         RULE_STATE, 0 },
     [RULE_WORK_ITEM_QUEUED_TWICE] = {
-        { "worker.item_queued_twice", "ExQueueWorkItem",
+        { "worker.item_queued_twice", "ExQueueWorkItem, IoQueueWorkItem",
           "the work item is already queued and has not run yet", 0xE4u, "WORKER_INVALID", 1,
           "Queuing an item twice corrupts the work queue's list.",
           "Queue an item again only after its routine has started running." },
@@ -361,7 +362,7 @@ static const struct rule rule_catalog[RULE_COUNT] = {
           "Pass the PIRP your dispatch routine received (or one you allocated with IoAllocateIrp)." },
         RULE_STATE, 0 },
     [RULE_IO_IRP_COMPLETED_TWICE] = {
-        { "io.irp_completed_twice", "IoCompleteRequest, IoCallDriver, IoCancelIrp",
+        { "io.irp_completed_twice", "IoCompleteRequest, IoCallDriver",
           "the IRP was already completed", 0x44u, "MULTIPLE_IRP_COMPLETE_REQUESTS", -1,
           "Once completed, an IRP belongs to its originator again and may already be freed or reused.",
           "Complete each IRP exactly once, and never touch it after IoCompleteRequest: copy what you "
@@ -450,6 +451,143 @@ static const struct rule rule_catalog[RULE_COUNT] = {
           "Clear it with IoSetCancelRoutine(Irp, NULL) first; if that returns NULL, the cancel routine "
           "owns the IRP and will complete it." },
         RULE_STATE, 0 },
+    [RULE_DRIVER_LEFT_PENDING_OPERATIONS] = {
+        { "driver.unload_pending_operations", "DriverUnload, DriverEntry (wdmsim_driver_unload, wdmsim_driver_load)",
+          "after DriverUnload, or a DriverEntry that failed, a system thread, set timer, queued DPC, queued "
+          "work item or device of the driver is still alive",
+          0xCEu, "DRIVER_UNLOADED_WITHOUT_CANCELLING_PENDING_OPERATIONS", -1,
+          "Once the driver's image is gone each of these runs code or touches memory that no longer "
+          "exists: Windows stops when one fires (0xCE), or at unload for a timer or DPC inside the image "
+          "(0xC7). The simulator stops at unload and lists them all (parameters: the routine or object "
+          "referenced, 0, the object that references it, 0).",
+          "Undo everything before Unload returns, and on DriverEntry's error paths: KeCancelTimer then "
+          "KeFlushQueuedDpcs, tell each system thread to end and wait for its thread object, wait for "
+          "queued work items to finish, IoDeleteDevice every device." },
+        RULE_STATE, 0 },
+    [RULE_DRIVER_LEFT_POOL] = {
+        { "driver.unload_leaked_pool", "DriverUnload, DriverEntry (wdmsim_driver_unload, wdmsim_driver_load)",
+          "after DriverUnload, or a DriverEntry that failed, pool the driver allocated is still allocated",
+          C4, 0x62,
+          "Driver Verifier's pool tracking: memory that no code of the driver can free any more is lost "
+          "until reboot (parameters: the driver's name, its record, the number of blocks).",
+          "Free each allocation on the path that undoes what made it: Unload for DriverEntry's and "
+          "AddDevice's, DriverEntry's own error path for what it allocated before failing." },
+        RULE_STATE, 0 },
+    [RULE_DRIVER_LEFT_REFERENCES] = {
+        { "driver.unload_leaked_references", "DriverUnload, DriverEntry (wdmsim_driver_unload, wdmsim_driver_load)",
+          "after DriverUnload, or a DriverEntry that failed, a handle the driver opened is still open, or "
+          "an object it created still holds references it took",
+          C4, 0x62,
+          "Each handle and reference keeps an object, and its pool, alive with nobody left to release it. "
+          "Windows has no stop of its own for this; the simulator reports it as Verifier reports leaked "
+          "pool, counting handles and references.",
+          "ZwClose every handle and ObDereferenceObject every reference from ObReferenceObject(ByHandle) "
+          "before Unload returns, passing the object pointer itself, not its address." },
+        RULE_STATE, 0 },
+    [RULE_DRIVER_INIT_TOUCHED] = {
+        { "driver.init_discarded_touched", "any access to a driver's INIT section",
+          "the driver's code read, wrote or ran something in its section INIT after DriverEntry returned",
+          0x50u, "PAGE_FAULT_IN_NONPAGED_AREA", -1,
+          "Windows frees the pages of a section named INIT once DriverEntry returns, so a pointer kept "
+          "into them (a name, a table) points at nothing (parameters: the address, 0 read / 2 write / "
+          "0x10 execute, the instruction, 0).",
+          "Copy what must outlive DriverEntry to nonpaged pool or to a global outside INIT, as "
+          "DebugPrintInit copies the driver's name; put in INIT only what DriverEntry alone uses." },
+        RULE_STATE, 0 },
+    [RULE_DRIVER_INIT_TOUCHED_AT_DISPATCH] = {
+        { "driver.init_discarded_touched_at_dispatch", "any access to a driver's INIT section",
+          "the same at DISPATCH_LEVEL or above: in a DPC, or holding a spin lock",
+          0xD1u, "DRIVER_IRQL_NOT_LESS_OR_EQUAL", -1,
+          "At DISPATCH_LEVEL a fault on an invalid address cannot even be resolved, so Windows reports "
+          "the IRQL (parameters: the address, the IRQL, 0 read / 1 write / 8 execute, the instruction).",
+          "Copy what must outlive DriverEntry to nonpaged pool or to a global outside INIT; put in INIT "
+          "only what DriverEntry alone uses." },
+        RULE_STATE, 0 },
+    [RULE_ZW_FILE_NOT_PASSIVE] = {
+        { "zw.file_not_passive",
+          "ZwCreateFile, ZwReadFile, ZwWriteFile, ZwDeviceIoControlFile, ZwQueryInformationFile",
+          "called above PASSIVE_LEVEL", C4, 0xE6,
+          "File I/O waits for the driver and runs its dispatch routines in the caller's thread, which "
+          "needs PASSIVE_LEVEL. Driver Verifier's check of every Zw call (0xE6) reports it; ZwClose "
+          "keeps its own DDI rule, IrqlZwPassive.",
+          "Hand the I/O to a system thread or a work item (IoQueueWorkItem) and make the Zw calls there, "
+          "as DebugPrint's thread does." },
+        RULE_IRQL_AT_MOST, PASSIVE_LEVEL },
+    [RULE_IO_DISPATCH_NOT_COMPLETED] = {
+        { "io.dispatch_returned_without_completing", "a dispatch routine (DRIVER_DISPATCH)",
+          "returned a status other than STATUS_PENDING, but the IRP was neither completed nor passed "
+          "on to a driver that completed it", 0xC9u, "DRIVER_VERIFIER_IOMANAGER_VIOLATION", 0x226,
+          "The caller takes the returned status as final, but the IRP is still out: its buffers are "
+          "freed while the driver may still complete into them, and nobody waits for that completion. "
+          "Driver Verifier's I/O verification reports it with this code (parameters: the dispatch "
+          "routine, the IRP, 0).",
+          "On every path either IoCompleteRequest the IRP and return its status, or IoCallDriver it and "
+          "return what that returns, or IoMarkIrpPending it and return STATUS_PENDING. A completion "
+          "routine that returns STATUS_MORE_PROCESSING_REQUIRED must complete the IRP again itself." },
+        RULE_STATE, 0 },
+    [RULE_IO_WORK_ITEM_ABOVE_DISPATCH] = {
+        { "io.work_item_above_dispatch", "IoAllocateWorkItem, IoQueueWorkItem, IoFreeWorkItem",
+          "called above DISPATCH_LEVEL", C4, 0x20022,
+          "IoAllocateWorkItem takes nonpaged pool and the other two take the work queue's lock, which "
+          "work only up to DISPATCH_LEVEL: the DDI rule for I/O routines limited to DISPATCH_LEVEL "
+          "(IrqlIoDispatch) reports it.",
+          "Queue the work item from a DPC, not from an ISR." },
+        RULE_IRQL_AT_MOST, DISPATCH_LEVEL },
+    [RULE_IO_WORK_ITEM_FREED_QUEUED] = {
+        { "worker.item_freed_while_queued", "IoFreeWorkItem",
+          "the work item is queued and its routine has not started yet", 0xE4u, "WORKER_INVALID", 0,
+          "The worker thread will take the freed item off its queue and call through freed memory "
+          "(parameters: the item, the start and the end of its memory).",
+          "Free a work item only when it is not queued: in its own routine, or after the routine "
+          "signalled that it ran (wait for that in Unload)." },
+        RULE_STATE, 0 },
+    [RULE_PROCESS_ATTACH_IN_DPC] = {
+        { "process.attach_in_dpc", "KeStackAttachProcess", "called from a DPC routine",
+          0x05u, "INVALID_PROCESS_ATTACH_ATTEMPT", -1,
+          "A DPC runs on whatever thread the processor was running; switching that thread to another "
+          "process would pull the address space from under the code the DPC interrupted (parameters: "
+          "the target process, the current process, 1 if already attached, 1 = in a DPC).",
+          "Attach at PASSIVE_LEVEL: queue a work item, or let a system thread do the work." },
+        RULE_STATE, 0 },
+    [RULE_PROCESS_ATTACH_ABOVE_APC] = {
+        { "process.attach_above_apc", "KeStackAttachProcess", "called above APC_LEVEL",
+          0x05u, "INVALID_PROCESS_ATTACH_ATTEMPT", -1,
+          "Attaching switches the thread's address space and may wait for the process to be paged in, "
+          "which needs an IRQL below DISPATCH_LEVEL. Windows stops for certain in a DPC; the simulator "
+          "stops for any attach above APC_LEVEL (parameters as in a DPC, with 0 as the last).",
+          "Release spin locks and lower the IRQL before attaching; keep the attached stretch short." },
+        RULE_IRQL_AT_MOST, APC_LEVEL },
+    [RULE_PROCESS_DETACH_ABOVE_APC] = {
+        { "process.detach_above_apc", "KeUnstackDetachProcess", "called above APC_LEVEL",
+          0x06u, "INVALID_PROCESS_DETACH_ATTEMPT", -1,
+          "Detaching switches the address space back, which needs an IRQL below DISPATCH_LEVEL, as "
+          "attaching does.",
+          "Release spin locks and lower the IRQL before detaching, to the IRQL you attached at." },
+        RULE_IRQL_AT_MOST, APC_LEVEL },
+    [RULE_PROCESS_DETACH_NOT_ATTACHED] = {
+        { "process.detach_not_attached", "KeUnstackDetachProcess",
+          "the thread is not attached to another process", 0x06u, "INVALID_PROCESS_DETACH_ATTEMPT", -1,
+          "There is no context to go back to: this detach has no KeStackAttachProcess, or its attach "
+          "was detached already.",
+          "Pair every KeStackAttachProcess with exactly one KeUnstackDetachProcess, passing the same "
+          "KAPC_STATE." },
+        RULE_STATE, 0 },
+    [RULE_PROCESS_DETACH_OUT_OF_ORDER] = {
+        { "process.detach_out_of_order", "KeUnstackDetachProcess",
+          "ApcState is not the one the thread's latest KeStackAttachProcess filled",
+          0x06u, "INVALID_PROCESS_DETACH_ATTEMPT", -1,
+          "Attaches nest like a stack: each KAPC_STATE holds the context its attach replaced, so "
+          "detaching out of order would leave the thread in a process nobody meant it to be in.",
+          "Detach in the reverse order of attaching, each time with that attach's own KAPC_STATE." },
+        RULE_STATE, 0 },
+    [RULE_PROCESS_ATTACHED_AT_THREAD_EXIT] = {
+        { "process.attached_at_thread_exit", "PsTerminateSystemThread, a thread routine that returns",
+          "the thread ends while attached to another process", 0x05u, "INVALID_PROCESS_ATTACH_ATTEMPT", -1,
+          "A thread must end in its own process; this one left a KeStackAttachProcess without its "
+          "KeUnstackDetachProcess (parameters: the thread's process, the attached process, 1, the "
+          "thread).",
+          "Call KeUnstackDetachProcess on every path out of the code that attached, error paths too." },
+        RULE_STATE, 0 },
 };
 
 const struct rule *rule_get(enum rule_id id)
@@ -490,6 +628,12 @@ SIM_NORETURN void rule_stop_detail(enum rule_id id, ULONG_PTR a, ULONG_PTR b, UL
     va_start(ap, fmt);
     vsnprintf(detail, sizeof detail, fmt, ap);
     va_end(ap);
+    rule_stop_with(id, a, b, c, d, detail);
+}
+
+SIM_NORETURN void rule_stop_text(enum rule_id id, ULONG_PTR a, ULONG_PTR b, ULONG_PTR c, ULONG_PTR d,
+                                 const char *detail)
+{
     rule_stop_with(id, a, b, c, d, detail);
 }
 

@@ -1,8 +1,8 @@
 /*
  * thread.c - simulated threads (KTHREAD) and the adoption of host threads: a thread the simulator
  * did not create becomes a PASSIVE_LEVEL thread of the System process on its first DDI call.
- * Locking: registry_lock guards the registry list and the driver table. A KTHREAD's wait state
- * and header are under the dispatcher lock; its other fields are touched only by its own thread.
+ * Locking: registry_lock guards the registry list. A KTHREAD's wait state and header are under
+ * the dispatcher lock; its other fields are touched only by its own thread.
  * Lock order: the dispatcher lock may be held when taking registry_lock, never the reverse.
  */
 #include <pthread.h>
@@ -15,19 +15,14 @@
 
 #include "internal.h"
 
-#define THREAD_MAX_DRIVERS 64
 /* The base priority of an ordinary thread, as Windows gives a new thread. */
 #define THREAD_DEFAULT_PRIORITY 8
-/* The System process's id on Windows, which ClientId reports for every system thread. */
-#define THREAD_SYSTEM_PROCESS_ID 4
 
 static __thread struct _KTHREAD *tls_thread;
 static __thread unsigned tls_generation;
 
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct _KTHREAD *registry_head;
-static struct sim_driver driver_table[THREAD_MAX_DRIVERS];
-static size_t driver_count;
 
 static atomic_uint system_thread_serial;    /* names PsCreateSystemThread threads */
 /* Host threads of ended PsCreateSystemThread threads that nobody has joined yet: those that deleted
@@ -57,6 +52,7 @@ static bool thread_unregister(struct _KTHREAD *thread)
 /* Dispatcher lock held: what Windows checks when any thread ends. */
 static void thread_check_exit(struct _KTHREAD *self)
 {
+    process_check_exit(self);
     if (!IsListEmpty(&self->mutants_owned)) {
         PKMUTANT mutant = CONTAINING_RECORD(self->mutants_owned.Flink, KMUTANT, MutantListEntry);
 
@@ -101,6 +97,7 @@ struct _KTHREAD *thread_new(const char *name)
     t->irql = PASSIVE_LEVEL;
     t->priority = THREAD_DEFAULT_PRIORITY;
     t->wait.deadline = DISP_NO_DEADLINE;
+    t->process = t->current_process = process_system();
     snprintf(t->name, sizeof t->name, "%s", name);
     return t;
 }
@@ -165,7 +162,6 @@ void thread_boot(void)
 {
     pthread_mutex_init(&registry_lock, NULL);
     registry_head = NULL;
-    driver_count = 0;
     atomic_store(&system_thread_serial, 0);
     /* In a child made by fork() these are the parent's threads, which do not exist here. */
     reap_count = 0;
@@ -181,28 +177,8 @@ void thread_shutdown(void)
         free(t);
     }
     registry_head = NULL;
-    driver_count = 0;
     pthread_mutex_unlock(&registry_lock);
     tls_thread = NULL;
-}
-
-const struct sim_driver *thread_driver_intern(const char *name)
-{
-    const struct sim_driver *found = NULL;
-
-    pthread_mutex_lock(&registry_lock);
-    for (size_t i = 0; i < driver_count && found == NULL; i++) {
-        if (strcmp(driver_table[i].name, name) == 0)
-            found = &driver_table[i];
-    }
-    if (found == NULL && driver_count < THREAD_MAX_DRIVERS) {
-        snprintf(driver_table[driver_count].name, sizeof driver_table[0].name, "%s", name);
-        found = &driver_table[driver_count++];
-    }
-    pthread_mutex_unlock(&registry_lock);
-    if (found == NULL)
-        abort();
-    return found;
 }
 
 bool thread_name_of(ULONG_PTR candidate, char *buf, size_t size)
@@ -261,6 +237,13 @@ void thread_join(struct _KTHREAD *thread)
         abort();
 }
 
+void thread_free_ended(struct _KTHREAD *thread)
+{
+    thread_unregister(thread);
+    pthread_cond_destroy(&thread->wake);
+    free(thread);
+}
+
 /* What a PsCreateSystemThread thread runs, until it tells its creator that it has started. */
 struct thread_start {
     PKSTART_ROUTINE routine;
@@ -295,6 +278,8 @@ void thread_exit_current(NTSTATUS status)
     struct _KTHREAD *self = thread_current();
 
     self->irql = PASSIVE_LEVEL;
+    /* Before the dispatcher lock: the last reference to a process closes the handles it has left. */
+    process_thread_ended(self);
     disp_lock();
     thread_check_exit(self);
     __atomic_store_n(&self->terminated, true, __ATOMIC_RELEASE);
@@ -345,6 +330,16 @@ static size_t thread_describe_one(char *buf, size_t size, const struct _KTHREAD 
     if (t->wait.count == 0 && (size_t)n < size)
         n += snprintf(buf + n, size - (size_t)n, " time to pass");
     return (size_t)n;
+}
+
+void thread_for_each(void (*fn)(void *context, const struct _KTHREAD *thread), void *context)
+{
+    disp_lock();
+    pthread_mutex_lock(&registry_lock);
+    for (const struct _KTHREAD *t = registry_head; t != NULL; t = t->next)
+        fn(context, t);
+    pthread_mutex_unlock(&registry_lock);
+    disp_unlock();
 }
 
 void thread_describe_waits(char *buf, size_t size)
@@ -493,37 +488,60 @@ static void thread_system_name(char *buf, size_t size, const struct sim_driver *
         snprintf(buf, size, "system-%u", serial);
 }
 
-/* PASSIVE_LEVEL. The thread runs in System, charged to the caller's driver; the handle is a
- * kernel handle, and closing it does not stop the thread. */
+/* Since Vista the handle is a kernel handle whatever the caller asks, but the documentation still
+ * requires OBJ_KERNEL_HANDLE outside System: on older Windows the handle went into the caller's
+ * process, where the application could use it. */
+static void thread_warn_user_handle(ULONG attributes)
+{
+    char where[64];
+
+    if (process_current() == process_system() || (attributes & OBJ_KERNEL_HANDLE) != 0)
+        return;
+    process_describe(process_current(), where, sizeof where);
+    fprintf(stderr, "wdmsim: PsCreateSystemThread in process %s without OBJ_KERNEL_HANDLE: outside the "
+            "System process pass OBJ_KERNEL_HANDLE in ObjectAttributes, or Windows XP puts the thread's "
+            "handle in that process's table\n", where);
+}
+
+/* PASSIVE_LEVEL. The thread runs in the process ProcessHandle names (NULL: System), charged to the
+ * caller's driver; the handle is a kernel handle, and closing it does not stop the thread. */
 NTSTATUS NTAPI PsCreateSystemThread(PHANDLE ThreadHandle, ULONG DesiredAccess, POBJECT_ATTRIBUTES ObjectAttributes,
                                     HANDLE ProcessHandle, PCLIENT_ID ClientId, PKSTART_ROUTINE StartRoutine,
                                     PVOID StartContext)
 {
     struct thread_start start = { .routine = StartRoutine, .context = StartContext };
+    ULONG attributes = ObjectAttributes != NULL ? ObjectAttributes->Attributes : 0;
     const struct sim_driver *driver;
     struct _KTHREAD *thread;
+    PVOID process = process_system();
+    NTSTATUS status;
     char name[32];
     HANDLE handle;
 
     rule_check_irql(RULE_PS_NOT_PASSIVE, irql_current(), (ULONG_PTR)StartRoutine, 0, 0);
-    /* Only the System process exists until processes do. */
-    if (ProcessHandle != NULL && ProcessHandle != NtCurrentProcess())
-        return STATUS_INVALID_HANDLE;
+    if (ProcessHandle != NULL) {
+        status = handle_reference(ProcessHandle, *PsProcessType, KernelMode, &process, NULL);
+        if (!NT_SUCCESS(status))
+            return status;
+    }
+    thread_warn_user_handle(attributes);
     thread_reap();
     driver = thread_current()->driver;
     thread_system_name(name, sizeof name, driver);
     thread = thread_new(name);
     thread->system = true;
     thread->driver = driver;
+    process_set_thread_owner(thread, process);
+    if (ProcessHandle != NULL)
+        ObDereferenceObject(process);
     object_create(thread, *PsThreadType);
-    handle = handle_create(thread, DesiredAccess,
-                           ObjectAttributes != NULL ? ObjectAttributes->Attributes & OBJ_INHERIT : 0);
+    handle = handle_create(thread, DesiredAccess, (attributes & OBJ_INHERIT) | OBJ_KERNEL_HANDLE);
     KeInitializeEvent(&start.started, NotificationEvent, FALSE);
     thread_spawn(thread, thread_system_main, &start);
     KeWaitForSingleObject(&start.started, Executive, KernelMode, FALSE, NULL);
     *ThreadHandle = handle;
     if (ClientId != NULL) {
-        ClientId->UniqueProcess = (HANDLE)THREAD_SYSTEM_PROCESS_ID;
+        ClientId->UniqueProcess = PsGetProcessId(process);
         ClientId->UniqueThread = start.tid;
     }
     return STATUS_SUCCESS;
@@ -542,14 +560,4 @@ NTSTATUS NTAPI PsTerminateSystemThread(NTSTATUS ExitStatus)
         return STATUS_INVALID_PARAMETER;
     thread_exit_current(ExitStatus);
     pthread_exit(NULL);
-}
-
-void wdmsim_run_as_driver(const char *driver_name, wdmsim_scenario_fn *fn, void *context)
-{
-    struct _KTHREAD *self = thread_current();
-    const struct sim_driver *saved = self->driver;
-
-    self->driver = thread_driver_intern(driver_name);
-    fn(context);
-    self->driver = saved;
 }

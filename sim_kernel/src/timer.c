@@ -87,6 +87,14 @@ bool timer_set_in_range(const void *start, size_t size, PKTIMER *found)
     return hit;
 }
 
+void timer_for_each_set(void (*fn)(void *context, PKTIMER timer), void *context)
+{
+    disp_lock();
+    for (PLIST_ENTRY e = timer_queue.Flink; e != &timer_queue; e = e->Flink)
+        fn(context, timer_of(e));
+    disp_unlock();
+}
+
 /* IRQL <= DISPATCH_LEVEL. */
 VOID NTAPI KeInitializeTimerEx(PKTIMER Timer, TIMER_TYPE Type)
 {
@@ -96,7 +104,9 @@ VOID NTAPI KeInitializeTimerEx(PKTIMER Timer, TIMER_TYPE Type)
     Timer->DueTime.QuadPart = 0;
     Timer->TimerListEntry.Flink = Timer->TimerListEntry.Blink = NULL;
     Timer->Dpc = NULL;
-    Timer->Processor = 0;
+    /* Windows keeps the timer's processor here; with one timer queue the simulator keeps the
+     * creator instead, so an unload can find the timers a driver left set. */
+    Timer->Processor = driver_index(thread_current()->driver);
     Timer->Period = 0;
 }
 

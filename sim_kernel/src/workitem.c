@@ -49,6 +49,16 @@ static PWORK_QUEUE_ITEM workitem_dequeue_locked(const struct sim_driver **driver
     return CONTAINING_RECORD(entry, WORK_QUEUE_ITEM, List);
 }
 
+void workitem_for_each_queued(void (*fn)(void *context, PWORK_QUEUE_ITEM item, const struct sim_driver *driver),
+                              void *context)
+{
+    disp_lock();
+    for (PLIST_ENTRY entry = work_head; entry != &work_end; entry = entry->Flink)
+        fn(context, CONTAINING_RECORD(entry, WORK_QUEUE_ITEM, List),
+           (const struct sim_driver *)(uintptr_t)entry->Blink);
+    disp_unlock();
+}
+
 /* Lock held: the mutexes and fast mutexes the calling worker still holds. */
 static unsigned workitem_locks_held_locked(const struct _KTHREAD *self)
 {

@@ -1,10 +1,14 @@
 /*
- * test_handle.c - the kernel handle table: what a kernel handle looks like, what
- * ObReferenceObjectByHandle and ZwClose return for good, unknown, closed and mistyped handles and
- * for the NtCurrentThread() pseudo-handle, their IRQL rules, and handles left open at shutdown.
+ * test_handle.c - handle tables: what a kernel handle looks like, what ObReferenceObjectByHandle
+ * and ZwClose return for good, unknown, closed and mistyped handles and for the NtCurrentThread()
+ * and NtCurrentProcess() pseudo-handles, ObOpenObjectByPointer, a table per process (the same value
+ * in two processes, kernel handles from any process, a handle used in the wrong process and what
+ * the log says about it), the IRQL rules, and handles left open at shutdown.
  */
 #include <stdio.h>
 #include <unistd.h>
+
+#include <ntifs.h>
 
 #include "wdmsim_test.h"
 
@@ -229,6 +233,305 @@ static void NtCurrentThread_in_a_host_thread_references_its_thread(void **state)
     assert_int_equal(wdmsim_shutdown(), 0);
 }
 
+/* ---- A table per process ---- */
+
+/* Runs fn with stderr copied into buf. */
+static void capture_stderr(void (*fn)(void *), void *context, char *buf, size_t size)
+{
+    FILE *capture = tmpfile();
+    int saved = dup(STDERR_FILENO);
+    size_t got;
+
+    assert_non_null(capture);
+    fflush(stderr);
+    dup2(fileno(capture), STDERR_FILENO);
+    fn(context);
+    fflush(stderr);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    rewind(capture);
+    got = fread(buf, 1, size - 1, capture);
+    buf[got] = '\0';
+    fclose(capture);
+}
+
+/* What a thread of a process does with a handle, and what it gets back. */
+struct use {
+    PVOID object;                   /* in: what to open a handle to */
+    ULONG attributes;
+    POBJECT_TYPE type;              /* the type a reference asks for */
+    KPROCESSOR_MODE mode;
+    HANDLE handle;                  /* out of open_handle, in to reference_handle and close_handle */
+    NTSTATUS status;
+    PVOID referenced;
+};
+
+static void open_handle(void *context)
+{
+    struct use *use = context;
+
+    use->status = ObOpenObjectByPointer(use->object, use->attributes, NULL, SYNCHRONIZE, NULL, KernelMode,
+                                        &use->handle);
+}
+
+/* References use->handle and drops the reference at once, keeping what it pointed at. */
+static void reference_handle(void *context)
+{
+    struct use *use = context;
+
+    use->status = ObReferenceObjectByHandle(use->handle, SYNCHRONIZE, use->type, use->mode, &use->referenced, NULL);
+    if (use->referenced != NULL)
+        ObDereferenceObject(use->referenced);
+}
+
+static void close_handle(void *context)
+{
+    struct use *use = context;
+
+    use->status = ZwClose(use->handle);
+}
+
+static HANDLE open_in(PEPROCESS process, PVOID object, ULONG attributes)
+{
+    struct use use = { .object = object, .attributes = attributes, .status = STATUS_PENDING };
+
+    if (process != NULL)
+        wdmsim_process_run(process, open_handle, &use);
+    else
+        open_handle(&use);
+    assert_int_equal(use.status, STATUS_SUCCESS);
+    return use.handle;
+}
+
+static void close_in(PEPROCESS process, HANDLE handle)
+{
+    struct use use = { .handle = handle, .status = STATUS_PENDING };
+
+    wdmsim_process_run(process, close_handle, &use);
+    assert_int_equal(use.status, STATUS_SUCCESS);
+}
+
+/* What referencing handle in process (NULL: here, in System) with type and mode gives. */
+static NTSTATUS reference_in(PEPROCESS process, HANDLE handle, POBJECT_TYPE type, KPROCESSOR_MODE mode,
+                             PVOID *referenced)
+{
+    struct use use = { .handle = handle, .type = type, .mode = mode, .status = STATUS_PENDING };
+
+    if (process != NULL)
+        wdmsim_process_run(process, reference_handle, &use);
+    else
+        reference_handle(&use);
+    if (referenced != NULL)
+        *referenced = use.referenced;
+    if (!NT_SUCCESS(use.status))
+        assert_null(use.referenced);
+    return use.status;
+}
+
+static void the_same_handle_value_in_two_processes_refers_to_two_different_objects(void **state)
+{
+    PEPROCESS first, second;
+    HANDLE in_first, in_second;
+    PVOID object;
+
+    (void)state;
+    first = wdmsim_process_create("first.exe");
+    second = wdmsim_process_create("second.exe");
+    in_first = open_in(first, PsInitialSystemProcess, 0);
+    in_second = open_in(second, first, 0);
+    assert_ptr_equal(in_first, in_second);
+    assert_int_equal((ULONG_PTR)in_first & KERNEL_HANDLE_BITS, 0);
+    assert_int_equal(reference_in(first, in_first, *PsProcessType, KernelMode, &object), STATUS_SUCCESS);
+    assert_ptr_equal(object, PsInitialSystemProcess);
+    assert_int_equal(reference_in(second, in_second, *PsProcessType, KernelMode, &object), STATUS_SUCCESS);
+    assert_ptr_equal(object, first);
+    close_in(first, in_first);
+    close_in(second, in_second);
+    wdmsim_process_terminate(first);
+    wdmsim_process_terminate(second);
+    assert_int_equal(wdmsim_shutdown(), 0);
+}
+
+static void a_kernel_handle_works_in_KernelMode_from_any_process(void **state)
+{
+    PEPROCESS app;
+    HANDLE handle;
+    PVOID object;
+
+    (void)state;
+    app = wdmsim_process_create("app.exe");
+    handle = open_in(app, app, OBJ_KERNEL_HANDLE);
+    assert_int_equal((ULONG_PTR)handle & KERNEL_HANDLE_BITS, KERNEL_HANDLE_BITS);
+    assert_int_equal(reference_in(NULL, handle, *PsProcessType, KernelMode, &object), STATUS_SUCCESS);
+    assert_ptr_equal(object, app);
+    assert_int_equal(reference_in(app, handle, *PsProcessType, KernelMode, &object), STATUS_SUCCESS);
+    assert_ptr_equal(object, app);
+    assert_int_equal(reference_in(app, handle, *PsProcessType, UserMode, NULL), STATUS_INVALID_HANDLE);
+    assert_int_equal(ZwClose(handle), STATUS_SUCCESS);
+    wdmsim_process_terminate(app);
+    assert_int_equal(wdmsim_shutdown(), 0);
+}
+
+struct misuse {
+    PEPROCESS user;
+    HANDLE handle;
+    POBJECT_TYPE type;
+    NTSTATUS status;
+};
+
+static void reference_in_user(void *context)
+{
+    struct misuse *m = context;
+
+    m->status = reference_in(m->user, m->handle, m->type, KernelMode, NULL);
+}
+
+static void a_handle_used_in_another_process_is_invalid_and_the_log_names_its_process(void **state)
+{
+    struct misuse m = { .type = *PsProcessType };
+    PEPROCESS owner;
+    char log[1024];
+
+    (void)state;
+    owner = wdmsim_process_create("owner.exe");
+    m.user = wdmsim_process_create("user.exe");
+    m.handle = open_in(owner, owner, 0);
+    capture_stderr(reference_in_user, &m, log, sizeof log);
+    assert_int_equal(m.status, STATUS_INVALID_HANDLE);
+    assert_non_null(strstr(log, "wdmsim: handle 0x4 is not open in process user.exe (id 1004): it is a handle of "
+                                "owner.exe (id 1000), to the Process object"));
+    assert_non_null(strstr(log, "valid only in the process that opened it"));
+    assert_non_null(strstr(log, "OBJ_KERNEL_HANDLE"));
+    close_in(owner, m.handle);
+    wdmsim_process_terminate(owner);
+    wdmsim_process_terminate(m.user);
+    assert_int_equal(wdmsim_shutdown(), 0);
+}
+
+static VOID NTAPI return_at_once_routine(PVOID unused)
+{
+    (void)unused;
+}
+
+static void create_thread_here(void *handle)
+{
+    OBJECT_ATTRIBUTES attributes;
+    HANDLE thread_handle;
+    PVOID thread;
+
+    InitializeObjectAttributes(&attributes, NULL, OBJ_KERNEL_HANDLE, NULL, NULL);
+    if (PsCreateSystemThread(&thread_handle, THREAD_ALL_ACCESS, &attributes, NULL, NULL, return_at_once_routine,
+                             NULL) != STATUS_SUCCESS ||
+        ObReferenceObjectByHandle(thread_handle, SYNCHRONIZE, *PsThreadType, KernelMode, &thread, NULL) != STATUS_SUCCESS)
+        return;
+    KeWaitForSingleObject(thread, Executive, KernelMode, FALSE, NULL);
+    ZwClose(thread_handle);
+    ObOpenObjectByPointer(thread, 0, NULL, SYNCHRONIZE, *PsThreadType, KernelMode, handle);
+    ObDereferenceObject(thread);
+}
+
+static void a_handle_whose_slot_holds_another_type_in_this_process_is_a_type_mismatch(void **state)
+{
+    struct misuse m = { .type = *PsThreadType };
+    PEPROCESS owner;
+    HANDLE mine;
+    char log[1024];
+
+    (void)state;
+    owner = wdmsim_process_create("owner.exe");
+    m.user = wdmsim_process_create("user.exe");
+    wdmsim_process_run(owner, create_thread_here, &m.handle);
+    mine = open_in(m.user, m.user, 0);
+    assert_ptr_equal(mine, m.handle);
+    capture_stderr(reference_in_user, &m, log, sizeof log);
+    assert_int_equal(m.status, STATUS_OBJECT_TYPE_MISMATCH);
+    assert_non_null(strstr(log, "wdmsim: handle 0x4 names an object of another type in process user.exe (id 1004): "
+                                "it is a handle of owner.exe (id 1000), to the Thread object"));
+    close_in(owner, m.handle);
+    close_in(m.user, mine);
+    wdmsim_process_terminate(owner);
+    wdmsim_process_terminate(m.user);
+    assert_int_equal(wdmsim_shutdown(), 0);
+}
+
+static void a_handle_opened_in_System_without_OBJ_KERNEL_HANDLE_is_invalid_in_a_user_process(void **state)
+{
+    struct misuse m = { .type = *PsProcessType };
+    PVOID object;
+    char log[1024];
+
+    (void)state;
+    m.user = wdmsim_process_create("app.exe");
+    m.handle = open_in(NULL, m.user, 0);
+    assert_int_equal((ULONG_PTR)m.handle & KERNEL_HANDLE_BITS, 0);
+    assert_int_equal(reference_in(NULL, m.handle, *PsProcessType, KernelMode, &object), STATUS_SUCCESS);
+    assert_ptr_equal(object, m.user);
+    capture_stderr(reference_in_user, &m, log, sizeof log);
+    assert_int_equal(m.status, STATUS_INVALID_HANDLE);
+    assert_non_null(strstr(log, "it is a handle of System (id 4), to the Process object"));
+    assert_int_equal(ZwClose(m.handle), STATUS_SUCCESS);
+    wdmsim_process_terminate(m.user);
+    assert_int_equal(wdmsim_shutdown(), 0);
+}
+
+static void ZwClose_of_another_process_s_handle_fails_and_leaves_it_open(void **state)
+{
+    PEPROCESS owner, user;
+    struct use use = { .status = STATUS_PENDING };
+
+    (void)state;
+    owner = wdmsim_process_create("owner.exe");
+    user = wdmsim_process_create("user.exe");
+    use.handle = open_in(owner, owner, 0);
+    wdmsim_process_run(user, close_handle, &use);
+    assert_int_equal(use.status, STATUS_INVALID_HANDLE);
+    assert_int_equal(reference_in(owner, use.handle, *PsProcessType, KernelMode, NULL), STATUS_SUCCESS);
+    wdmsim_process_run(owner, close_handle, &use);
+    assert_int_equal(use.status, STATUS_SUCCESS);
+    wdmsim_process_terminate(owner);
+    wdmsim_process_terminate(user);
+    assert_int_equal(wdmsim_shutdown(), 0);
+}
+
+static void NtCurrentProcess_references_the_current_process(void **state)
+{
+    PEPROCESS app;
+    PVOID object;
+
+    (void)state;
+    app = wdmsim_process_create("app.exe");
+    assert_int_equal(reference_in(NULL, NtCurrentProcess(), *PsProcessType, KernelMode, &object), STATUS_SUCCESS);
+    assert_ptr_equal(object, PsInitialSystemProcess);
+    assert_int_equal(reference_in(app, NtCurrentProcess(), NULL, KernelMode, &object), STATUS_SUCCESS);
+    assert_ptr_equal(object, app);
+    assert_int_equal(reference_in(app, NtCurrentProcess(), *PsThreadType, KernelMode, NULL),
+                     STATUS_OBJECT_TYPE_MISMATCH);
+    wdmsim_process_terminate(app);
+    assert_int_equal(wdmsim_shutdown(), 0);
+}
+
+static void ObOpenObjectByPointer_with_another_type_fails_with_STATUS_OBJECT_TYPE_MISMATCH(void **state)
+{
+    HANDLE handle = (HANDLE)1;
+
+    (void)state;
+    assert_int_equal(ObOpenObjectByPointer(PsInitialSystemProcess, 0, NULL, 0, *PsThreadType, KernelMode, &handle),
+                     STATUS_OBJECT_TYPE_MISMATCH);
+    assert_null(handle);
+    assert_int_equal(wdmsim_shutdown(), 0);
+}
+
+static void ObOpenObjectByPointer_from_UserMode_never_makes_a_kernel_handle(void **state)
+{
+    HANDLE handle;
+
+    (void)state;
+    assert_int_equal(ObOpenObjectByPointer(PsInitialSystemProcess, OBJ_KERNEL_HANDLE, NULL, 0, NULL, UserMode,
+                                           &handle), STATUS_SUCCESS);
+    assert_int_equal((ULONG_PTR)handle & KERNEL_HANDLE_BITS, 0);
+    assert_int_equal(ZwClose(handle), STATUS_SUCCESS);
+}
+
 /* ---- IRQL rules ---- */
 
 static void reference_at_apc_level(void *unused)
@@ -315,6 +618,15 @@ int main(void)
         handle_test(a_UserMode_reference_to_a_kernel_handle_returns_STATUS_INVALID_HANDLE),
         handle_test(NtCurrentThread_in_a_system_thread_references_that_thread),
         handle_test(NtCurrentThread_in_a_host_thread_references_its_thread),
+        handle_test(the_same_handle_value_in_two_processes_refers_to_two_different_objects),
+        handle_test(a_kernel_handle_works_in_KernelMode_from_any_process),
+        handle_test(a_handle_used_in_another_process_is_invalid_and_the_log_names_its_process),
+        handle_test(a_handle_whose_slot_holds_another_type_in_this_process_is_a_type_mismatch),
+        handle_test(a_handle_opened_in_System_without_OBJ_KERNEL_HANDLE_is_invalid_in_a_user_process),
+        handle_test(ZwClose_of_another_process_s_handle_fails_and_leaves_it_open),
+        handle_test(NtCurrentProcess_references_the_current_process),
+        handle_test(ObOpenObjectByPointer_with_another_type_fails_with_STATUS_OBJECT_TYPE_MISMATCH),
+        handle_test(ObOpenObjectByPointer_from_UserMode_never_makes_a_kernel_handle),
         handle_test(ObReferenceObjectByHandle_above_PASSIVE_LEVEL_stops_with_C4_2001B),
         handle_test(ZwClose_above_PASSIVE_LEVEL_stops_with_C4_2001F),
         handle_test(a_handle_left_open_at_shutdown_is_counted_as_a_leak),

@@ -55,10 +55,57 @@ typedef void wdmsim_scenario_fn(void *context);
 void wdmsim_run_expecting_stop(wdmsim_scenario_fn *scenario, void *context, struct wdmsim_stop *stop);
 
 /* ---- Drivers ----
- * Resources (pool, and later threads, timers, handles) are charged to the driver whose code runs.
- * Until a driver is loaded for real, host code can run a function as a named driver's code. */
+ * A driver loads as on Windows: a DRIVER_OBJECT named \Driver\<name>, then DriverEntry on a System
+ * thread at PASSIVE_LEVEL with RegistryPath \Registry\Machine\System\CurrentControlSet\Services\
+ * <name>, whose buffer is pool freed when DriverEntry returns. A module's section INIT is made
+ * inaccessible then. For a PnP driver (DriverEntry set DriverExtension->AddDevice) the PnP manager
+ * enumerates one root device: AddDevice, then IRP_MN_START_DEVICE. Unloading sends
+ * IRP_MN_REMOVE_DEVICE (PnP), runs DriverUnload on a System thread, and then checks that nothing of
+ * the driver is left - threads, timers, DPCs, work items, devices, pool, handles, references -
+ * stopping the machine with the list of what is. A failed DriverEntry is not unloaded, but must
+ * leave nothing either. Pool, threads, timers, DPCs, work items, objects and handles are charged
+ * to the driver whose code creates them. Call these from a host thread at PASSIVE_LEVEL. */
 
+/* Loads a driver linked into the host program. name: 1 to 63 characters, no backslash, unique
+ * among loaded drivers. Returns DriverEntry's status (or the PnP start's); *driver is the driver
+ * object on success, NULL otherwise. */
+NTSTATUS wdmsim_driver_load(const char *name, PDRIVER_INITIALIZE entry, PDRIVER_OBJECT *driver);
+/* Loads a driver module built with add_wdmsim_driver(), as Windows maps a .sys: its own code and
+ * globals (loading one file twice gives two copies), its DDI calls resolved against the host
+ * program, which must be linked with wdmsim_host_drivers(). Fails with STATUS_OBJECT_NAME_NOT_FOUND
+ * (no such file), STATUS_PROCEDURE_NOT_FOUND (it calls a DDI the host lacks) or
+ * STATUS_INVALID_IMAGE_FORMAT (not loadable), the reason printed on stderr, or with
+ * STATUS_DRIVER_ENTRYPOINT_NOT_FOUND (no DriverEntry). Data that DriverEntry alone uses can be put
+ * in the section INIT - __attribute__((section("INIT"))), which gcc and mingw-w64 both accept, and
+ * which the Windows loader discards too - and touching it later stops the machine
+ * (PAGE_FAULT_IN_NONPAGED_AREA). */
+NTSTATUS wdmsim_driver_load_module(const char *path, const char *name, PDRIVER_OBJECT *driver);
+/* Unloads a loaded driver (a module is unmapped after the check). A driver without DriverUnload
+ * cannot be unloaded, as on Windows: it stays loaded, and a line on stderr says why. */
+void wdmsim_driver_unload(PDRIVER_OBJECT driver);
+/* The address of a global symbol of a loaded module (say its DebugPrintGetStatistics), or NULL. */
+void *wdmsim_driver_symbol(PDRIVER_OBJECT driver, const char *symbol);
+/* Runs fn as the code of the named driver (the loaded one of that name, if any). */
 void wdmsim_run_as_driver(const char *driver_name, wdmsim_scenario_fn *fn, void *context);
+
+/* ---- Processes ----
+ * The System process (id 4) exists from boot: DriverEntry, DriverUnload, system threads, work
+ * items and the host's own threads run in it. The host adds user processes, each with its own
+ * handle table, and runs code as their threads: Zw calls made there act as an application's, their
+ * handles going into that process's table and drivers' dispatch routines running in its context.
+ * A handle without OBJ_KERNEL_HANDLE resolves only in the process that opened it. Call these from
+ * a host thread at PASSIVE_LEVEL. */
+
+/* A new user process (ids are multiples of 4, from 1000); the name is kept to 15 characters. */
+PEPROCESS wdmsim_process_create(const char *image_name);
+/* Runs fn(context) as a new thread of process, at PASSIVE_LEVEL, and returns when it has ended.
+ * The caller waits in the dispatcher, so virtual time moves while fn waits. */
+void wdmsim_process_run(PEPROCESS process, wdmsim_scenario_fn *fn, void *context);
+/* Ends a user process: each handle it left open is reported on stderr, closed as if by the process
+ * (close procedures run in its context) and counted as a leak by wdmsim_shutdown; the process
+ * pointer is the host's no more. A thread a driver created in the process keeps its object, but not
+ * its handles, until the thread ends. */
+void wdmsim_process_terminate(PEPROCESS process);
 
 /* ---- The rule catalog ---- */
 
@@ -105,6 +152,21 @@ void wdmsim_pool_fail_tag(ULONG tag);
 /* Virtual clock only: moves simulated time forward by delta (100 ns units). */
 void wdmsim_clock_advance(long long delta);
 enum wdmsim_clock_mode wdmsim_clock_mode(void);
+
+/* ---- Device interfaces ----
+ * What an application finds with SetupDiGetClassDevs: the enabled instances of an interface class
+ * (IoRegisterDeviceInterface, then IoSetDeviceInterfaceState(TRUE)), each a symbolic link such as
+ * \??\ROOT#SYSTEM#0000#{guid} that ZwCreateFile opens. */
+
+#define WDMSIM_INTERFACE_NAME_MAX 256
+
+struct wdmsim_device_interface {
+    WCHAR name[WDMSIM_INTERFACE_NAME_MAX];  /* NUL-terminated: RtlInitUnicodeString takes it as is */
+};
+
+/* Copies the first max enabled interfaces of class guid, oldest registration first, to found and
+ * returns how many are enabled (found may be NULL when max is 0). */
+size_t wdmsim_device_interfaces(const GUID *guid, struct wdmsim_device_interface *found, size_t max);
 
 #ifdef __cplusplus
 }

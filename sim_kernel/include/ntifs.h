@@ -1,0 +1,44 @@
+/*
+ * ntifs.h - the installable-file-system surface: everything in ntddk.h plus the process DDIs a
+ * driver needs to run in another process's context. Driver world: real DDK names, signatures and
+ * layouts only (PsGetProcessId and PsInitialSystemProcess come from ntddk.h in the DDK, and
+ * PsProcessType from wdm.h; ntifs.h includes both there, so code that includes it builds either way).
+ */
+#ifndef _NTIFS_
+#define _NTIFS_
+
+#include <ntddk.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Filled by KeStackAttachProcess, handed back to KeUnstackDetachProcess; opaque to drivers. */
+typedef struct _KAPC_STATE {
+    LIST_ENTRY ApcListHead[MaximumMode];
+    PKPROCESS Process;
+    BOOLEAN KernelApcInProgress;
+    BOOLEAN KernelApcPending;
+    BOOLEAN UserApcPending;
+} KAPC_STATE, *PKAPC_STATE, *PRKAPC_STATE;
+
+typedef struct _ACCESS_STATE *PACCESS_STATE;
+
+extern POBJECT_TYPE *PsProcessType;
+extern PEPROCESS PsInitialSystemProcess;
+
+NTKERNELAPI VOID NTAPI KeStackAttachProcess(PRKPROCESS Process, PRKAPC_STATE ApcState);
+NTKERNELAPI VOID NTAPI KeUnstackDetachProcess(PRKAPC_STATE ApcState);
+NTKERNELAPI HANDLE NTAPI PsGetProcessId(PEPROCESS Process);
+NTKERNELAPI NTSTATUS NTAPI ObOpenObjectByPointer(PVOID Object, ULONG HandleAttributes,
+                                                 PACCESS_STATE PassedAccessState, ACCESS_MASK DesiredAccess,
+                                                 POBJECT_TYPE ObjectType, KPROCESSOR_MODE AccessMode,
+                                                 PHANDLE Handle);
+
+_Static_assert(sizeof(KAPC_STATE) == 48 && offsetof(KAPC_STATE, Process) == 32, "KAPC_STATE layout on x64");
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* _NTIFS_ */

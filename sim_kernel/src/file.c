@@ -1,0 +1,599 @@
+/*
+ * file.c - FILE_OBJECTs and the Zw file calls: ZwCreateFile opens a device through the name space
+ * and sends IRP_MJ_CREATE down its stack; ZwReadFile, ZwWriteFile, ZwDeviceIoControlFile and
+ * ZwQueryInformationFile build one IRP each, call the top driver in the caller's thread and wait
+ * for a pended IRP, so every call is synchronous from the caller's view. The last handle's close
+ * sends IRP_MJ_CLEANUP, the last reference's IRP_MJ_CLOSE (on a worker thread when it goes above
+ * PASSIVE_LEVEL), then the device is released.
+ * Locking: none of its own. A FILE_OBJECT's fields belong to the request in progress; on a
+ * synchronous file (FILE_SYNCHRONOUS_IO_*) requests, and the cleanup, take turns through the file
+ * object lock (Busy and the Lock event, as in NT), which also guards CurrentByteOffset.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* The I/O manager's own pool: a pool dump shows "IoBf" for system buffers. */
+#define FILE_BUFFER_TAG 'fBoI'
+#define FILE_MAXIMUM_DISPOSITION FILE_OVERWRITE_IF
+/* What GENERIC_EXECUTE and GENERIC_ALL mean for files (IoFileObjectType's generic mapping);
+ * wdm.h does not define FILE_EXECUTE or FILE_ALL_ACCESS yet. */
+#define FILE_ACCESS_EXECUTE 0x0020
+#define FILE_MAPPED_EXECUTE (READ_CONTROL | FILE_READ_ATTRIBUTES | FILE_ACCESS_EXECUTE | SYNCHRONIZE)
+#define FILE_MAPPED_ALL (STANDARD_RIGHTS_REQUIRED | SYNCHRONIZE | 0x01FF)
+
+struct file {
+    FILE_OBJECT object;             /* first: the body the object manager knows */
+    bool opened;                    /* IRP_MJ_CREATE succeeded: the driver gets CLEANUP and CLOSE */
+    bool synchronous;               /* FILE_SYNCHRONOUS_IO_*: the I/O manager keeps the position */
+    WORK_QUEUE_ITEM deferred_close; /* the close, when the last reference goes above PASSIVE_LEVEL */
+};
+
+/* One IRP on its way: what the originator keeps until the IRP is complete. */
+struct file_request {
+    struct file *file;
+    PDEVICE_OBJECT top;
+    PIRP irp;
+    PVOID system_buffer;
+    IO_STATUS_BLOCK iosb;
+};
+
+static struct file *file_of(PFILE_OBJECT object)
+{
+    return CONTAINING_RECORD(object, struct file, object);
+}
+
+static ACCESS_MASK file_map_generic(ACCESS_MASK access)
+{
+    ACCESS_MASK mapped = access & ~(ACCESS_MASK)(GENERIC_READ | GENERIC_WRITE | GENERIC_EXECUTE | GENERIC_ALL);
+
+    if (access & GENERIC_READ)
+        mapped |= FILE_GENERIC_READ;
+    if (access & GENERIC_WRITE)
+        mapped |= FILE_GENERIC_WRITE;
+    if (access & GENERIC_EXECUTE)
+        mapped |= FILE_MAPPED_EXECUTE;
+    if (access & GENERIC_ALL)
+        mapped |= FILE_MAPPED_ALL;
+    return mapped;
+}
+
+/* ---- The file object lock (synchronous files only) ---- */
+
+static void file_lock(struct file *f)
+{
+    while (InterlockedExchange((LONG volatile *)&f->object.Busy, 1) != 0)
+        KeWaitForSingleObject(&f->object.Lock, Executive, KernelMode, FALSE, NULL);
+}
+
+/* A waiter that missed the signal finds Busy clear; a signal nobody took costs a later locker one
+ * more turn of its loop. */
+static void file_unlock(struct file *f)
+{
+    InterlockedExchange((LONG volatile *)&f->object.Busy, 0);
+    KeSetEvent(&f->object.Lock, IO_NO_INCREMENT, FALSE);
+}
+
+/* ---- Requests ---- */
+
+/* The I/O manager's buffers are its own pool, not charged to the driver that made the call. */
+static PVOID file_buffer_allocate(SIZE_T size)
+{
+    struct _KTHREAD *self = thread_current();
+    const struct sim_driver *caller = self->driver;
+    PVOID buffer;
+
+    self->driver = NULL;
+    buffer = ExAllocatePoolWithTag(NonPagedPoolNx, size, FILE_BUFFER_TAG);
+    self->driver = caller;
+    return buffer;
+}
+
+/* An IRP for the top of the file's device stack with its next stack location set up; NULL when
+ * none could be allocated. */
+static PIO_STACK_LOCATION file_request_begin(struct file_request *request, struct file *f, UCHAR major,
+                                             KPROCESSOR_MODE mode)
+{
+    PIO_STACK_LOCATION stack;
+
+    memset(request, 0, sizeof *request);
+    request->file = f;
+    request->top = io_device_top(f->object.DeviceObject);
+    request->irp = io_irp_allocate(request->top->StackSize);
+    if (request->irp == NULL)
+        return NULL;
+    request->irp->RequestorMode = mode;
+    request->irp->Tail.Overlay.OriginalFileObject = &f->object;
+    stack = IoGetNextIrpStackLocation(request->irp);
+    stack->MajorFunction = major;
+    stack->FileObject = &f->object;
+    return stack;
+}
+
+/* A system buffer of size bytes (none for 0), holding a copy of in. */
+static NTSTATUS file_request_buffer(struct file_request *request, ULONG size, const void *in, ULONG in_length)
+{
+    if (size == 0)
+        return STATUS_SUCCESS;
+    request->system_buffer = file_buffer_allocate(size);
+    if (request->system_buffer == NULL)
+        return STATUS_INSUFFICIENT_RESOURCES;
+    if (in != NULL && in_length != 0)
+        memcpy(request->system_buffer, in, in_length);
+    request->irp->AssociatedIrp.SystemBuffer = request->system_buffer;
+    return STATUS_SUCCESS;
+}
+
+/* Calls the top driver and waits for the IRP if it pended. Any other status means the IRP is
+ * complete by now, or the dispatch routine broke the rule. */
+static NTSTATUS file_request_send(struct file_request *request)
+{
+    PIRP irp = request->irp;
+    UCHAR major = IoGetNextIrpStackLocation(irp)->MajorFunction;
+    PDRIVER_DISPATCH routine;
+    KEVENT done;
+    NTSTATUS status;
+
+    KeInitializeEvent(&done, NotificationEvent, FALSE);
+    irp->UserEvent = &done;
+    irp->UserIosb = &request->iosb;
+    status = IofCallDriver(request->top, irp);
+    if (status == STATUS_PENDING) {
+        KeWaitForSingleObject(&done, Executive, KernelMode, FALSE, NULL);
+        return request->iosb.Status;
+    }
+    if (!io_irp_completed(irp)) {
+        routine = request->top->DriverObject->MajorFunction[major];
+        rule_stop_detail(RULE_IO_DISPATCH_NOT_COMPLETED, (ULONG_PTR)routine, (ULONG_PTR)irp, 0, 0,
+                         "the dispatch routine at %p for major function 0x%02X returned 0x%08X, but IRP %p "
+                         "was neither completed nor marked pending", (void *)routine, major, (unsigned)status,
+                         (void *)irp);
+    }
+    return status;
+}
+
+/* Copies up to out_length bytes of what the driver returned (Information) back to out, as the I/O
+ * manager does for a request that did not fail, and lets the IRP go. */
+static void file_request_end(struct file_request *request, void *out, ULONG out_length)
+{
+    ULONG_PTR count = request->iosb.Information < out_length ? request->iosb.Information : out_length;
+
+    if (out != NULL && request->system_buffer != NULL && !NT_ERROR(request->iosb.Status))
+        memcpy(out, request->system_buffer, count);
+    if (request->system_buffer != NULL)
+        ExFreePoolWithTag(request->system_buffer, FILE_BUFFER_TAG);
+    if (request->irp != NULL)
+        io_irp_free(request->irp);
+}
+
+/* CLEANUP and CLOSE cannot fail: the I/O manager has must-succeed IRPs for them. */
+static void file_request_final(struct file *f, UCHAR major)
+{
+    struct file_request request;
+
+    if (file_request_begin(&request, f, major, KernelMode) == NULL)
+        abort();
+    file_request_send(&request);
+    file_request_end(&request, NULL, 0);
+}
+
+/* ---- Callers and handles ---- */
+
+/* Where a request comes from, as NT's previous mode: an application's own code (host code on a
+ * thread of a user process) is UserMode; drivers' code, dispatch routines running in that thread
+ * included, and everything in System are KernelMode. */
+static KPROCESSOR_MODE file_caller_mode(void)
+{
+    const struct _KTHREAD *self = thread_current();
+
+    return self->driver == NULL && !self->system && self->process != process_system() ? UserMode : KernelMode;
+}
+
+/* The file a handle names in the current process, referenced. A UserMode caller needs every
+ * access right in `needed` on the handle; KernelMode skips the check, as on Windows. */
+static NTSTATUS file_reference(HANDLE handle, ACCESS_MASK needed, KPROCESSOR_MODE mode, struct file **f)
+{
+    OBJECT_HANDLE_INFORMATION info;
+    PVOID object;
+    NTSTATUS status = handle_reference(handle, object_file_type, mode, &object, &info);
+
+    *f = NULL;
+    if (!NT_SUCCESS(status))
+        return status;
+    if (mode == UserMode && (info.GrantedAccess & needed) != needed) {
+        ObDereferenceObject(object);
+        return STATUS_ACCESS_DENIED;
+    }
+    *f = file_of(object);
+    return STATUS_SUCCESS;
+}
+
+static void file_dereference(struct file *f)
+{
+    ObDereferenceObject(&f->object);
+}
+
+/* ---- The object manager's procedures ---- */
+
+/* The last handle is closed: the driver cancels what this file still has pending. */
+void file_object_close(PVOID body)
+{
+    struct file *f = file_of(body);
+
+    if (!f->opened)
+        return;
+    if (f->synchronous)
+        file_lock(f);
+    file_request_final(f, IRP_MJ_CLEANUP);
+    if (f->synchronous)
+        file_unlock(f);
+}
+
+static void file_close_now(struct file *f)
+{
+    PDEVICE_OBJECT device = f->object.DeviceObject;
+
+    if (f->opened)
+        file_request_final(f, IRP_MJ_CLOSE);
+    memset(f, 0xDD, sizeof *f);
+    free(f);
+    io_device_close(device);
+}
+
+static VOID NTAPI file_close_deferred(PVOID parameter)
+{
+    file_close_now(parameter);
+}
+
+/* The last reference is gone. Above PASSIVE_LEVEL (a dereference in a DPC) the close waits for a
+ * worker thread, as NT defers object deletion. */
+void file_object_delete(PVOID body)
+{
+    struct file *f = file_of(body);
+
+    if (irql_current() != PASSIVE_LEVEL)
+        ExQueueWorkItem(&f->deferred_close, DelayedWorkQueue);
+    else
+        file_close_now(f);
+}
+
+/* ---- ZwCreateFile ---- */
+
+static NTSTATUS file_check_create(POBJECT_ATTRIBUTES attributes, ACCESS_MASK access, ULONG disposition,
+                                  ULONG options)
+{
+    ULONG sync = options & (FILE_SYNCHRONOUS_IO_ALERT | FILE_SYNCHRONOUS_IO_NONALERT);
+
+    if (attributes == NULL || attributes->ObjectName == NULL)
+        return STATUS_INVALID_PARAMETER;
+    if (attributes->RootDirectory != NULL)
+        return STATUS_NOT_IMPLEMENTED;      /* relative opens: no directory objects yet */
+    if (attributes->ObjectName->Length == 0 || attributes->ObjectName->Buffer == NULL)
+        return STATUS_OBJECT_NAME_INVALID;
+    if (disposition > FILE_MAXIMUM_DISPOSITION)
+        return STATUS_INVALID_PARAMETER;
+    if (sync == (FILE_SYNCHRONOUS_IO_ALERT | FILE_SYNCHRONOUS_IO_NONALERT) ||
+        (sync != 0 && !(access & SYNCHRONIZE)))
+        return STATUS_INVALID_PARAMETER;
+    return STATUS_SUCCESS;
+}
+
+static struct file *file_new(PDEVICE_OBJECT device, ACCESS_MASK access, ULONG options)
+{
+    struct file *f = calloc(1, sizeof *f);
+
+    if (f == NULL)
+        return NULL;
+    f->object.Type = IO_TYPE_FILE;
+    f->object.Size = (CSHORT)sizeof f->object;
+    f->object.DeviceObject = device;
+    f->object.ReadAccess = (access & (FILE_READ_DATA | FILE_ACCESS_EXECUTE)) != 0;
+    f->object.WriteAccess = (access & (FILE_WRITE_DATA | FILE_APPEND_DATA)) != 0;
+    f->object.DeleteAccess = (access & DELETE) != 0;
+    KeInitializeEvent(&f->object.Lock, SynchronizationEvent, FALSE);
+    KeInitializeEvent(&f->object.Event, NotificationEvent, FALSE);
+    KeInitializeSpinLock(&f->object.IrpListLock);
+    InitializeListHead(&f->object.IrpList);
+    f->synchronous = (options & (FILE_SYNCHRONOUS_IO_ALERT | FILE_SYNCHRONOUS_IO_NONALERT)) != 0;
+    ExInitializeWorkItem(&f->deferred_close, file_close_deferred, f);
+    object_create(f, object_file_type);
+    return f;
+}
+
+/* Sends IRP_MJ_CREATE; the driver's status, with its IoStatus in *iosb. */
+static NTSTATUS file_send_create(struct file *f, KPROCESSOR_MODE mode, PLARGE_INTEGER allocation_size,
+                                 ULONG file_attributes, ULONG share_access, ULONG disposition, ULONG options,
+                                 PVOID ea_buffer, ULONG ea_length, PIO_STATUS_BLOCK iosb)
+{
+    struct file_request request;
+    PIO_STACK_LOCATION stack = file_request_begin(&request, f, IRP_MJ_CREATE, mode);
+    NTSTATUS status;
+
+    if (stack == NULL) {
+        *iosb = (IO_STATUS_BLOCK){ .Status = STATUS_INSUFFICIENT_RESOURCES };
+        return STATUS_INSUFFICIENT_RESOURCES;
+    }
+    stack->Parameters.Create.Options = disposition << 24 | (options & 0x00FFFFFF);
+    stack->Parameters.Create.FileAttributes = (USHORT)file_attributes;
+    stack->Parameters.Create.ShareAccess = (USHORT)share_access;
+    stack->Parameters.Create.EaLength = ea_length;
+    request.irp->Overlay.AllocationSize.QuadPart = allocation_size ? allocation_size->QuadPart : 0;
+    request.irp->AssociatedIrp.SystemBuffer = ea_buffer;
+    status = file_request_send(&request);
+    *iosb = request.iosb;
+    file_request_end(&request, NULL, 0);
+    return status;
+}
+
+/* PASSIVE_LEVEL; may wait. Opens a device (FILE_OPEN, FILE_OPEN_IF; FILE_CREATE of an existing
+ * name collides) and sends IRP_MJ_CREATE down its stack; the handle goes to the current process
+ * unless OBJ_KERNEL_HANDLE, which an application cannot ask for. Relative opens (RootDirectory)
+ * are not supported. */
+NTSTATUS NTAPI ZwCreateFile(PHANDLE FileHandle, ACCESS_MASK DesiredAccess, POBJECT_ATTRIBUTES ObjectAttributes,
+                            PIO_STATUS_BLOCK IoStatusBlock, PLARGE_INTEGER AllocationSize, ULONG FileAttributes,
+                            ULONG ShareAccess, ULONG CreateDisposition, ULONG CreateOptions, PVOID EaBuffer,
+                            ULONG EaLength)
+{
+    ACCESS_MASK access = file_map_generic(DesiredAccess);
+    KPROCESSOR_MODE mode;
+    PDEVICE_OBJECT device;
+    IO_STATUS_BLOCK iosb;
+    struct file *f;
+    ULONG handle_attributes;
+    NTSTATUS status;
+
+    rule_check_irql(RULE_ZW_FILE_NOT_PASSIVE, irql_current(), (ULONG_PTR)FileHandle, 0, 0);
+    mode = file_caller_mode();
+    *FileHandle = NULL;
+    status = file_check_create(ObjectAttributes, access, CreateDisposition, CreateOptions);
+    if (!NT_SUCCESS(status))
+        return status;
+    status = io_device_open(ObjectAttributes->ObjectName, &device);
+    if (CreateDisposition == FILE_CREATE && status != STATUS_OBJECT_NAME_NOT_FOUND) {
+        if (NT_SUCCESS(status))
+            io_device_close(device);
+        return STATUS_OBJECT_NAME_COLLISION;
+    }
+    if (!NT_SUCCESS(status))
+        return status;
+    f = file_new(device, access, CreateOptions);
+    if (f == NULL) {
+        io_device_close(device);
+        return STATUS_INSUFFICIENT_RESOURCES;
+    }
+    status = file_send_create(f, mode, AllocationSize, FileAttributes, ShareAccess, CreateDisposition,
+                              CreateOptions, EaBuffer, EaLength, &iosb);
+    if (NT_SUCCESS(status)) {
+        f->opened = true;
+        handle_attributes = ObjectAttributes->Attributes;
+        if (mode == UserMode)
+            handle_attributes &= ~(ULONG)OBJ_KERNEL_HANDLE;
+        *FileHandle = handle_create(f, access, handle_attributes);
+        iosb.Information = FILE_OPENED;
+    }
+    /* The handle now keeps the file; a failed one goes without CLEANUP or CLOSE. */
+    object_release(f);
+    if (IoStatusBlock != NULL)
+        *IoStatusBlock = iosb;
+    return status;
+}
+
+/* ---- ZwReadFile, ZwWriteFile ---- */
+
+static bool file_uses_position(PLARGE_INTEGER byte_offset)
+{
+    return byte_offset == NULL ||
+           (byte_offset->HighPart == -1 && byte_offset->LowPart == FILE_USE_FILE_POINTER_POSITION);
+}
+
+static NTSTATUS file_transfer(UCHAR major, HANDLE handle, HANDLE event, PIO_APC_ROUTINE apc,
+                              PIO_STATUS_BLOCK iosb, PVOID buffer, ULONG length, PLARGE_INTEGER byte_offset,
+                              PULONG key)
+{
+    KPROCESSOR_MODE mode = file_caller_mode();
+    struct file_request request;
+    PIO_STACK_LOCATION stack;
+    LARGE_INTEGER offset;
+    struct file *f;
+    NTSTATUS status;
+
+    if (event != NULL || apc != NULL)
+        return STATUS_NOT_IMPLEMENTED;
+    if (iosb == NULL)
+        return STATUS_ACCESS_VIOLATION;
+    status = file_reference(handle, major == IRP_MJ_READ ? FILE_READ_DATA : FILE_WRITE_DATA, mode, &f);
+    if (!NT_SUCCESS(status))
+        return status;
+    /* NT: without a position of its own, an asynchronous file needs an explicit offset. */
+    if (!f->synchronous && byte_offset == NULL) {
+        file_dereference(f);
+        return STATUS_INVALID_PARAMETER;
+    }
+    if (f->synchronous)
+        file_lock(f);
+    offset = f->synchronous && file_uses_position(byte_offset) ? f->object.CurrentByteOffset : *byte_offset;
+    stack = file_request_begin(&request, f, major, mode);
+    status = stack == NULL ? STATUS_INSUFFICIENT_RESOURCES : STATUS_SUCCESS;
+    if (NT_SUCCESS(status)) {
+        stack->Parameters.Read.Length = length;
+        stack->Parameters.Read.Key = key ? *key : 0;
+        stack->Parameters.Read.ByteOffset = offset;
+        request.irp->UserBuffer = buffer;
+        /* Direct I/O has no MDLs here yet, so a DO_DIRECT_IO device is served as a buffered one. */
+        if (request.top->Flags & (DO_BUFFERED_IO | DO_DIRECT_IO))
+            status = file_request_buffer(&request, length, major == IRP_MJ_WRITE ? buffer : NULL, length);
+    }
+    if (NT_SUCCESS(status)) {
+        status = file_request_send(&request);
+        if (f->synchronous && !NT_ERROR(request.iosb.Status))
+            f->object.CurrentByteOffset.QuadPart = offset.QuadPart + (LONGLONG)request.iosb.Information;
+        *iosb = request.iosb;
+    }
+    file_request_end(&request, major == IRP_MJ_READ ? buffer : NULL, length);
+    if (f->synchronous)
+        file_unlock(f);
+    file_dereference(f);
+    return status;
+}
+
+/* PASSIVE_LEVEL; waits for the driver. Event and ApcRoutine must be NULL for now (the call is
+ * synchronous whatever the handle): anything else gives STATUS_NOT_IMPLEMENTED. */
+NTSTATUS NTAPI ZwReadFile(HANDLE FileHandle, HANDLE Event, PIO_APC_ROUTINE ApcRoutine, PVOID ApcContext,
+                          PIO_STATUS_BLOCK IoStatusBlock, PVOID Buffer, ULONG Length, PLARGE_INTEGER ByteOffset,
+                          PULONG Key)
+{
+    rule_check_irql(RULE_ZW_FILE_NOT_PASSIVE, irql_current(), (ULONG_PTR)FileHandle, 0, 0);
+    (void)ApcContext;
+    return file_transfer(IRP_MJ_READ, FileHandle, Event, ApcRoutine, IoStatusBlock, Buffer, Length, ByteOffset, Key);
+}
+
+/* PASSIVE_LEVEL; waits for the driver. Event and ApcRoutine must be NULL for now, as for ZwReadFile. */
+NTSTATUS NTAPI ZwWriteFile(HANDLE FileHandle, HANDLE Event, PIO_APC_ROUTINE ApcRoutine, PVOID ApcContext,
+                           PIO_STATUS_BLOCK IoStatusBlock, PVOID Buffer, ULONG Length, PLARGE_INTEGER ByteOffset,
+                           PULONG Key)
+{
+    rule_check_irql(RULE_ZW_FILE_NOT_PASSIVE, irql_current(), (ULONG_PTR)FileHandle, 0, 0);
+    (void)ApcContext;
+    return file_transfer(IRP_MJ_WRITE, FileHandle, Event, ApcRoutine, IoStatusBlock, Buffer, Length, ByteOffset,
+                         Key);
+}
+
+/* ---- ZwDeviceIoControlFile ---- */
+
+/* The handle rights an application needs for an IOCTL: its code's FILE_READ_ACCESS and
+ * FILE_WRITE_ACCESS bits. */
+static ACCESS_MASK file_ioctl_access(ULONG code)
+{
+    ULONG bits = (code >> 14) & 3;
+
+    return ((bits & FILE_READ_ACCESS) ? FILE_READ_DATA : 0) | ((bits & FILE_WRITE_ACCESS) ? FILE_WRITE_DATA : 0);
+}
+
+/* PASSIVE_LEVEL; waits for the driver. METHOD_BUFFERED: one system buffer of the larger length,
+ * the input copied in, Information bytes of output copied back. METHOD_NEITHER: the driver gets
+ * the caller's pointers (Type3InputBuffer, UserBuffer), valid only in the caller's process. The
+ * direct methods are served as METHOD_BUFFERED until MDLs exist. Event and ApcRoutine must be NULL. */
+NTSTATUS NTAPI ZwDeviceIoControlFile(HANDLE FileHandle, HANDLE Event, PIO_APC_ROUTINE ApcRoutine, PVOID ApcContext,
+                                     PIO_STATUS_BLOCK IoStatusBlock, ULONG IoControlCode, PVOID InputBuffer,
+                                     ULONG InputBufferLength, PVOID OutputBuffer, ULONG OutputBufferLength)
+{
+    bool neither = METHOD_FROM_CTL_CODE(IoControlCode) == METHOD_NEITHER;
+    KPROCESSOR_MODE mode = file_caller_mode();
+    struct file_request request;
+    PIO_STACK_LOCATION stack;
+    struct file *f;
+    NTSTATUS status;
+
+    rule_check_irql(RULE_ZW_FILE_NOT_PASSIVE, irql_current(), (ULONG_PTR)FileHandle, IoControlCode, 0);
+    (void)ApcContext;
+    if (Event != NULL || ApcRoutine != NULL)
+        return STATUS_NOT_IMPLEMENTED;
+    if (IoStatusBlock == NULL)
+        return STATUS_ACCESS_VIOLATION;
+    status = file_reference(FileHandle, file_ioctl_access(IoControlCode), mode, &f);
+    if (!NT_SUCCESS(status))
+        return status;
+    stack = file_request_begin(&request, f, IRP_MJ_DEVICE_CONTROL, mode);
+    status = stack == NULL ? STATUS_INSUFFICIENT_RESOURCES : STATUS_SUCCESS;
+    if (NT_SUCCESS(status)) {
+        stack->Parameters.DeviceIoControl.OutputBufferLength = OutputBufferLength;
+        stack->Parameters.DeviceIoControl.InputBufferLength = InputBufferLength;
+        stack->Parameters.DeviceIoControl.IoControlCode = IoControlCode;
+        request.irp->UserBuffer = OutputBuffer;
+        if (neither)
+            stack->Parameters.DeviceIoControl.Type3InputBuffer = InputBuffer;
+        else
+            status = file_request_buffer(&request, InputBufferLength > OutputBufferLength ? InputBufferLength
+                                                                                         : OutputBufferLength,
+                                         InputBuffer, InputBufferLength);
+    }
+    if (NT_SUCCESS(status)) {
+        status = file_request_send(&request);
+        *IoStatusBlock = request.iosb;
+    }
+    file_request_end(&request, OutputBuffer, OutputBufferLength);
+    file_dereference(f);
+    return status;
+}
+
+/* ---- ZwQueryInformationFile ---- */
+
+/* What the I/O manager answers itself for a device: it has no size, one link, and the position
+ * the file object keeps. false: the class is the driver's. */
+static bool file_query_own(struct file *f, PVOID buffer, ULONG length, FILE_INFORMATION_CLASS class,
+                           IO_STATUS_BLOCK *iosb)
+{
+    FILE_STANDARD_INFORMATION standard = { .NumberOfLinks = 1 };
+    FILE_POSITION_INFORMATION position;
+    const void *answer;
+    ULONG size;
+
+    if (class == FileStandardInformation) {
+        answer = &standard;
+        size = sizeof standard;
+    } else if (class == FilePositionInformation) {
+        position.CurrentByteOffset = f->object.CurrentByteOffset;
+        answer = &position;
+        size = sizeof position;
+    } else {
+        return false;
+    }
+    if (length < size) {
+        *iosb = (IO_STATUS_BLOCK){ .Status = STATUS_INFO_LENGTH_MISMATCH };
+    } else {
+        memcpy(buffer, answer, size);
+        *iosb = (IO_STATUS_BLOCK){ .Status = STATUS_SUCCESS, .Information = size };
+    }
+    return true;
+}
+
+/* Every other class goes to the driver as IRP_MJ_QUERY_INFORMATION, always buffered. */
+static NTSTATUS file_query_driver(struct file *f, KPROCESSOR_MODE mode, PVOID buffer, ULONG length,
+                                  FILE_INFORMATION_CLASS class, IO_STATUS_BLOCK *iosb)
+{
+    struct file_request request;
+    PIO_STACK_LOCATION stack = file_request_begin(&request, f, IRP_MJ_QUERY_INFORMATION, mode);
+    NTSTATUS status = stack == NULL ? STATUS_INSUFFICIENT_RESOURCES : STATUS_SUCCESS;
+
+    if (NT_SUCCESS(status)) {
+        stack->Parameters.QueryFile.Length = length;
+        stack->Parameters.QueryFile.FileInformationClass = class;
+        status = file_request_buffer(&request, length, NULL, 0);
+    }
+    if (NT_SUCCESS(status)) {
+        status = file_request_send(&request);
+        *iosb = request.iosb;
+    }
+    file_request_end(&request, buffer, length);
+    return status;
+}
+
+/* PASSIVE_LEVEL; may wait. FileStandardInformation and FilePositionInformation are answered by the
+ * I/O manager; a buffer too small for them gives STATUS_INFO_LENGTH_MISMATCH. */
+NTSTATUS NTAPI ZwQueryInformationFile(HANDLE FileHandle, PIO_STATUS_BLOCK IoStatusBlock, PVOID FileInformation,
+                                      ULONG Length, FILE_INFORMATION_CLASS FileInformationClass)
+{
+    KPROCESSOR_MODE mode;
+    IO_STATUS_BLOCK iosb;
+    struct file *f;
+    NTSTATUS status;
+
+    rule_check_irql(RULE_ZW_FILE_NOT_PASSIVE, irql_current(), (ULONG_PTR)FileHandle, FileInformationClass, 0);
+    mode = file_caller_mode();
+    if (FileInformationClass <= 0 || FileInformationClass >= FileMaximumInformation)
+        return STATUS_INVALID_INFO_CLASS;
+    if (IoStatusBlock == NULL)
+        return STATUS_ACCESS_VIOLATION;
+    status = file_reference(FileHandle, 0, mode, &f);
+    if (!NT_SUCCESS(status))
+        return status;
+    if (file_query_own(f, FileInformation, Length, FileInformationClass, &iosb)) {
+        status = iosb.Status;
+        *IoStatusBlock = iosb;
+    } else {
+        status = file_query_driver(f, mode, FileInformation, Length, FileInformationClass, IoStatusBlock);
+    }
+    file_dereference(f);
+    return status;
+}

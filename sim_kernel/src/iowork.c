@@ -1,0 +1,88 @@
+/*
+ * iowork.c - IoAllocateWorkItem, IoQueueWorkItem, IoFreeWorkItem: a work item tied to a device,
+ * on top of ExQueueWorkItem. While the item is queued and its routine runs, the I/O manager holds
+ * a reference on the device, so the device (and its driver) outlives the routine; the routine
+ * runs charged to the device's driver.
+ * Locking: the item's queue state is workitem.c's, and its routine and context are set and read
+ * under the same dispatcher lock.
+ */
+#include "internal.h"
+
+/* The I/O manager's work item block: a pool dump shows "IoWk", charged to the allocating driver. */
+#define IOWORK_TAG 'kWoI'
+
+struct _IO_WORKITEM {
+    WORK_QUEUE_ITEM item;           /* List.Flink is non-NULL exactly while the item is queued */
+    PDEVICE_OBJECT device;
+    PIO_WORKITEM_ROUTINE routine;
+    PVOID context;
+};
+
+/* The routine may free the work item, so only the copies taken before it runs are used after. */
+static VOID NTAPI iowork_run(PVOID parameter)
+{
+    struct _IO_WORKITEM *work = parameter;
+    struct _KTHREAD *self = thread_current();
+    const struct sim_driver *queued_by = self->driver;
+    PDEVICE_OBJECT device = work->device;
+    PIO_WORKITEM_ROUTINE routine;
+    PVOID context;
+
+    disp_lock();
+    routine = work->routine;
+    context = work->context;
+    disp_unlock();
+    self->driver = io_driver_of(device);
+    routine(device, context);
+    self->driver = queued_by;
+    io_device_release(device);
+}
+
+/* IRQL <= DISPATCH_LEVEL. NULL when pool runs out. */
+PIO_WORKITEM NTAPI IoAllocateWorkItem(PDEVICE_OBJECT DeviceObject)
+{
+    struct _IO_WORKITEM *work;
+
+    rule_check_irql(RULE_IO_WORK_ITEM_ABOVE_DISPATCH, irql_current(), (ULONG_PTR)DeviceObject, 0, 0);
+    work = ExAllocatePoolWithTag(NonPagedPoolNx, sizeof *work, IOWORK_TAG);
+    if (work == NULL)
+        return NULL;
+    ExInitializeWorkItem(&work->item, iowork_run, work);
+    work->device = DeviceObject;
+    work->routine = NULL;
+    work->context = NULL;
+    return work;
+}
+
+/* IRQL <= DISPATCH_LEVEL. The routine runs later on a worker thread at PASSIVE_LEVEL; the device
+ * stays referenced until it returns. Queuing a queued item stops the machine (0xE4). */
+VOID NTAPI IoQueueWorkItem(PIO_WORKITEM IoWorkItem, PIO_WORKITEM_ROUTINE WorkerRoutine, WORK_QUEUE_TYPE QueueType,
+                           PVOID Context)
+{
+    rule_check_irql(RULE_IO_WORK_ITEM_ABOVE_DISPATCH, irql_current(), (ULONG_PTR)IoWorkItem,
+                    (ULONG_PTR)WorkerRoutine, 0);
+    io_device_reference(IoWorkItem->device);
+    /* Under the queue's lock: the item may be running (and just re-queued by its own routine). */
+    disp_lock();
+    IoWorkItem->routine = WorkerRoutine;
+    IoWorkItem->context = Context;
+    disp_unlock();
+    ExQueueWorkItem(&IoWorkItem->item, QueueType);
+}
+
+/* IRQL <= DISPATCH_LEVEL. Only an item that is not queued: from its own routine, or once that ran. */
+VOID NTAPI IoFreeWorkItem(PIO_WORKITEM IoWorkItem)
+{
+    bool queued;
+
+    rule_check_irql(RULE_IO_WORK_ITEM_ABOVE_DISPATCH, irql_current(), (ULONG_PTR)IoWorkItem, 0, 0);
+    disp_lock();
+    queued = IoWorkItem->item.List.Flink != NULL;
+    disp_unlock();
+    if (queued)
+        rule_stop_detail(RULE_IO_WORK_ITEM_FREED_QUEUED, (ULONG_PTR)IoWorkItem, (ULONG_PTR)IoWorkItem,
+                         (ULONG_PTR)(IoWorkItem + 1), 0,
+                         "the work item at %p (routine %p) is queued and its routine has not started",
+                         (void *)IoWorkItem, (void *)IoWorkItem->routine);
+    ExFreePoolWithTag(IoWorkItem, IOWORK_TAG);
+}
