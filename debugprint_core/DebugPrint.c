@@ -70,12 +70,13 @@ static void OutHex(DEBUGPRINT_OUTPUT *Out, ULONGLONG Value, int Count)
         OutChar(Out, Hex[(Value >> (4 * Count)) & 0xF]);
 }
 
-/* A width is a maximum for strings: they are cut short, never padded. */
+/* A width is a maximum for strings: they are cut short, never padded, and never read past it
+ * (a driver may print a buffer that has no NUL, such as a write's data). */
 static void OutAnsi(DEBUGPRINT_OUTPUT *Out, const char *s, int Width)
 {
     if (s == NULL)
         s = "(null)";
-    for (int i = 0; s[i] != '\0' && (Width == 0 || i < Width); i++)
+    for (int i = 0; (Width == 0 || i < Width) && s[i] != '\0'; i++)
         OutChar(Out, s[i]);
 }
 
@@ -85,7 +86,7 @@ static void OutWide(DEBUGPRINT_OUTPUT *Out, const WCHAR *s, int Count, int Width
         OutAnsi(Out, NULL, Width);
         return;
     }
-    for (int i = 0; (Count < 0 || i < Count) && s[i] != 0 && (Width == 0 || i < Width); i++)
+    for (int i = 0; (Count < 0 || i < Count) && (Width == 0 || i < Width) && s[i] != 0; i++)
         OutChar(Out, (char)s[i]);
 }
 

@@ -685,23 +685,43 @@ static void driver_found_work_item(void *context, PWORK_QUEUE_ITEM item, const s
         snprintf(p->note, sizeof p->note, "still queued");
 }
 
+/* "not deleted, \Device\Tidy": the note of a device leftover. */
+static void driver_note_device(struct driver_pending *p, PDEVICE_OBJECT device, const char *state)
+{
+    PCUNICODE_STRING name = io_device_name(device);
+    int n = snprintf(p->note, sizeof p->note, "%s, ", state);
+
+    if (name == NULL)
+        snprintf(p->note + n, sizeof p->note - (size_t)n, "unnamed");
+    for (USHORT i = 0; name != NULL && i < name->Length / sizeof(WCHAR) && (size_t)n + 1 < sizeof p->note; i++)
+        p->note[n++] = (char)name->Buffer[i];
+    if (name != NULL)
+        p->note[n] = '\0';
+}
+
+/* io_lock held: only copies. A deleted device that open files or queued work items still hold
+ * sends them into the driver's dispatch routines after its image is gone. */
+static void driver_found_deleted_device(void *context, PDEVICE_OBJECT device, LONG references)
+{
+    struct driver_check *check = context;
+    struct driver_pending *p = driver_add_pending(check, "device", device, NULL);
+    char state[96];
+
+    snprintf(state, sizeof state, "deleted but still referenced %ld time(s) (open files, work items)",
+             (long)references);
+    if (p != NULL)
+        driver_note_device(p, device, state);
+}
+
 static void driver_find_devices(struct driver_check *check)
 {
     for (PDEVICE_OBJECT device = check->driver->object->DeviceObject; device != NULL; device = device->NextDevice) {
-        PCUNICODE_STRING name = io_device_name(device);
         struct driver_pending *p = driver_add_pending(check, "device", device, NULL);
-        int n;
 
-        if (p == NULL)
-            continue;
-        n = snprintf(p->note, sizeof p->note, "not deleted, ");
-        if (name == NULL)
-            snprintf(p->note + n, sizeof p->note - (size_t)n, "unnamed");
-        for (USHORT i = 0; name != NULL && i < name->Length / sizeof(WCHAR) && (size_t)n + 1 < sizeof p->note; i++)
-            p->note[n++] = (char)name->Buffer[i];
-        if (name != NULL)
-            p->note[n] = '\0';
+        if (p != NULL)
+            driver_note_device(p, device, "not deleted");
     }
+    io_for_each_deleted_device(check->driver->object, driver_found_deleted_device, check);
 }
 
 /* "TraceTimerDpc+0x0 (tracedrv.so)" or "0x7f... (tracedrv.so)": where a routine lives. */

@@ -1,15 +1,11 @@
 /*
  * handle.c - handle tables and the DDIs that resolve, open and close handles. A handle is four
- * times an index into its table (Windows leaves the two low bits to the caller). Every process has
- * a table, and a lookup uses the one of the thread's current (attached) process. The kernel's table
- * is the System process's own: a handle made with OBJ_KERNEL_HANDLE lands there with the top bit
- * set, and with that bit a KernelMode lookup reaches the kernel's table from any process. A handle
- * made in System context without OBJ_KERNEL_HANDLE also lands there but without the bit, so it
- * resolves only in System: the trap of the DebugPrint book, which opened its device in DriverEntry
- * and wrote to it from dispatch routines running in applications' processes.
- * Locking: each table has its own mutex. A handle's object is referenced under it, so a close
- * cannot delete the object between the lookup and the reference. The process lock comes before a
- * table's, and a table's before the object lock.
+ * times an index into its process's table; the kernel's table is System's, and OBJ_KERNEL_HANDLE
+ * handles there carry the top bit, which lets KernelMode reach them from any process. Any other
+ * handle resolves only in the current (attached) process: one opened in DriverEntry without
+ * OBJ_KERNEL_HANDLE fails in an application's process, the DebugPrint book's trap.
+ * Locking: one mutex per table, under which a handle's object is referenced, so a close cannot
+ * delete it in between. The process lock comes before a table's, a table's before the object lock.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -413,7 +409,8 @@ NTSTATUS NTAPI ObReferenceObjectByHandle(HANDLE Handle, ACCESS_MASK DesiredAcces
                                          POBJECT_HANDLE_INFORMATION HandleInformation)
 {
     rule_check_irql(RULE_OB_NOT_PASSIVE, irql_current(), (ULONG_PTR)Handle, (ULONG_PTR)ObjectType, 0);
-    /* Access is granted as asked: the simulator has no security descriptors to check against. */
+    /* KernelMode skips the access check, and UserMode gets what it asks for too: without security
+     * descriptors or generic mappings there is nothing to check DesiredAccess against. */
     (void)DesiredAccess;
     return handle_reference(Handle, ObjectType, AccessMode, Object, HandleInformation);
 }

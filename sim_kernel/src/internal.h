@@ -376,6 +376,10 @@ PDRIVER_OBJECT io_driver_object_create(const struct sim_driver *driver);
 void io_driver_object_free(PDRIVER_OBJECT object);
 /* The device's name as created, or NULL for an unnamed device. */
 PCUNICODE_STRING io_device_name(PDEVICE_OBJECT device);
+/* Calls fn, under io_lock, for each deleted device of driver that references still keep (open
+ * files, queued work items); fn only copies. */
+void io_for_each_deleted_device(PDRIVER_OBJECT driver, void (*fn)(void *context, PDEVICE_OBJECT device, LONG references),
+                                void *context);
 /* An open file or queued work item keeps a device (and so its driver) alive. */
 void io_device_reference(PDEVICE_OBJECT device);
 void io_device_release(PDEVICE_OBJECT device);

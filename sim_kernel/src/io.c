@@ -32,15 +32,18 @@ struct io_device {
     UNICODE_STRING name_string;
     bool deleted;
     LONG opens;                     /* file objects open on it (io_lock): an exclusive device allows one */
+    LIST_ENTRY deleted_link;        /* on io_deleted while references outlive IoDeleteDevice (io_lock) */
 };
 
 static pthread_mutex_t io_lock = PTHREAD_MUTEX_INITIALIZER;
 static KSPIN_LOCK io_cancel_lock;
+static LIST_ENTRY io_deleted;       /* deleted devices not yet freed: an unload looks for its driver's */
 
 void io_boot(void)
 {
     pthread_mutex_init(&io_lock, NULL);
     KeInitializeSpinLock(&io_cancel_lock);
+    InitializeListHead(&io_deleted);
 }
 
 /* ---- IRPs ---- */
@@ -232,6 +235,7 @@ VOID NTAPI IoDeleteDevice(PDEVICE_OBJECT DeviceObject)
      * no longer finds it. */
     pthread_mutex_lock(&io_lock);
     d->deleted = true;
+    InsertTailList(&io_deleted, &d->deleted_link);
     ns_remove_target(DeviceObject);
     pthread_mutex_unlock(&io_lock);
     deviface_device_deleted(DeviceObject);
@@ -249,9 +253,27 @@ void io_device_release(PDEVICE_OBJECT device)
     struct io_device *d = io_device_of(device);
 
     if (InterlockedDecrement(&device->ReferenceCount) < 0 && d->deleted) {
+        pthread_mutex_lock(&io_lock);
+        RemoveEntryList(&d->deleted_link);
+        pthread_mutex_unlock(&io_lock);
         memset(device, 0xDD, sizeof *device);
         free(device);
     }
+}
+
+void io_for_each_deleted_device(PDRIVER_OBJECT driver, void (*fn)(void *context, PDEVICE_OBJECT device, LONG references),
+                                void *context)
+{
+    pthread_mutex_lock(&io_lock);
+    for (PLIST_ENTRY e = io_deleted.Flink; e != &io_deleted; e = e->Flink) {
+        struct io_device *d = CONTAINING_RECORD(e, struct io_device, deleted_link);
+        PDEVICE_OBJECT device = (PDEVICE_OBJECT)d - 1;      /* IoCreateDevice puts d right after it */
+        LONG references = __atomic_load_n(&device->ReferenceCount, __ATOMIC_ACQUIRE) + 1;
+
+        if (device->DriverObject == driver && references > 0)
+            fn(context, device, references);
+    }
+    pthread_mutex_unlock(&io_lock);
 }
 
 /* IopCheckDeviceAndDriver's checks: a device still initializing or already deleted cannot be

@@ -1,13 +1,10 @@
 /*
- * process.c - processes (EPROCESS): System, made at boot, and the user processes the host creates
- * and runs code in; each thread's owning and current process; KeStackAttachProcess. Each process
- * has its own handle table. System's is the kernel's table, so a handle opened in System context
- * without OBJ_KERNEL_HANDLE resolves only there, as on Windows.
- * A deleted process keeps its body until shutdown, so describing a Process object (for a report)
- * reads its name and id, which never change, without any lock.
+ * process.c - processes: System, made at boot, and the user processes the host runs code in; each
+ * thread's own and current process; KeStackAttachProcess. A deleted process keeps its body (name,
+ * id) until shutdown, so any report can name it without a lock.
  * Locking: process_lock guards the list, each process's `deleted` and `handles`, and the count of
- * handles closed at process exit. It is taken before a handle table's lock, never after. A
- * thread's processes and attach stack are touched only by the thread itself.
+ * handles left open at process exit; it comes before a table's lock. A thread's processes and
+ * attach stack are touched only by the thread itself.
  */
 #include <pthread.h>
 #include <stdatomic.h>

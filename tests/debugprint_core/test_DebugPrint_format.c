@@ -4,6 +4,7 @@
  * their width, upper-case zero-padded hex, INT_MIN, and output that is always NUL-terminated.
  */
 #include <limits.h>
+#include <stdlib.h>
 
 #include "DebugPrint.h"
 #include "wdmsim_test.h"
@@ -199,6 +200,21 @@ static void a_NULL_buffer_or_no_room_writes_nothing(void **state)
     assert_int_equal(out[0], 'Z');
 }
 
+/* Under ASan these buffers are exactly their text: reading one byte more fails the test. */
+static void a_string_width_stops_reading_at_the_width_so_unterminated_buffers_are_safe(void **state)
+{
+    char *ansi = malloc(5);
+    WCHAR *wide = malloc(3 * sizeof(WCHAR));
+
+    (void)state;
+    memcpy(ansi, "abcde", 5);
+    memcpy(wide, L"xyz", 3 * sizeof(WCHAR));
+    format(sizeof out, "%5s|%*s|%3S", ansi, 5, ansi, wide);
+    assert_string_equal(out, "abcde|abcde|xyz");
+    free(ansi);
+    free(wide);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -223,6 +239,7 @@ int main(void)
         cmocka_unit_test(a_percent_at_the_end_ends_the_output),
         cmocka_unit_test(output_is_cut_to_the_buffer_and_always_NUL_terminated),
         cmocka_unit_test(a_NULL_buffer_or_no_room_writes_nothing),
+        cmocka_unit_test(a_string_width_stops_reading_at_the_width_so_unterminated_buffers_are_safe),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -102,12 +102,38 @@ static void two_DebugPrint_users_keep_their_own_event_lists_and_threads(void **s
     wdmsim_driver_unload(debugprint);
 }
 
+/* In the STOP child: CMocka asserts there would end the child, not fail the test. */
+static void unload_the_DebugPrint_driver_first(void *unused)
+{
+    PDRIVER_OBJECT debugprint = NULL, tracedrv = NULL;
+
+    (void)unused;
+    if (!NT_SUCCESS(wdmsim_driver_load_module(DEBUGPRINT_MODULE, "DebugPrint", &debugprint)) ||
+        !NT_SUCCESS(wdmsim_driver_load_module(TRACEDRV_MODULE, "TraceDrv", &tracedrv)))
+        return;
+    let_time_pass(1500);
+    wdmsim_driver_unload(debugprint);
+}
+
+static void unloading_the_DebugPrint_driver_while_TraceDrv_has_it_open_stops_with_0xCE(void **state)
+{
+    struct wdmsim_stop stop;
+
+    (void)state;
+    wdmsim_assert_stops(unload_the_DebugPrint_driver_first, NULL, 0xCE, WDMSIM_ANY_PARAM,
+                        "driver.unload_pending_operations", &stop);
+    wdmsim_assert_report_has(&stop, "DebugPrint unloaded and left 1 thing behind");
+    wdmsim_assert_report_has(&stop, "deleted but still referenced 1 time(s)");
+    wdmsim_assert_report_has(&stop, "\\Device\\PHDDebugPrint");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         wdmsim_test(TraceDrv_without_the_DebugPrint_driver_gives_up_after_five_minutes_and_unloads_cleanly),
         wdmsim_test(the_DebugPrint_driver_and_TraceDrv_load_and_unload_cleanly),
         wdmsim_test(two_DebugPrint_users_keep_their_own_event_lists_and_threads),
+        wdmsim_test(unloading_the_DebugPrint_driver_while_TraceDrv_has_it_open_stops_with_0xCE),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -7,7 +7,6 @@
  * DriverEntry stops the machine. The drivers are small ones written here and in modules/.
  */
 #include <stdbool.h>
-#include <stdio.h>
 
 #include "wdmsim_test.h"
 #include "wdmsim_test_threads.h"
@@ -54,14 +53,6 @@ static PDRIVER_OBJECT load_in_child(const char *name, PDRIVER_INITIALIZE entry)
     if (!NT_SUCCESS(wdmsim_driver_load(name, entry, &driver)))
         return NULL;
     return driver;
-}
-
-/* fprintf, not print_message: CMocka cuts a message at 1 KB, and a report is longer. */
-static void assert_report_has(const struct wdmsim_stop *stop, const char *text)
-{
-    if (strstr(stop->report, text) == NULL)
-        fprintf(stderr, "the report lacks \"%s\":\n%s", text, stop->report);
-    assert_non_null(strstr(stop->report, text));
 }
 
 /* ---- A tidy driver: what DriverEntry and Unload see ---- */
@@ -226,9 +217,9 @@ static void a_failed_DriverEntry_that_leaves_a_device_stops_with_0xCE(void **sta
     (void)state;
     wdmsim_assert_stops(fail_leaving_a_device, NULL, 0xCE, WDMSIM_ANY_PARAM, "driver.unload_pending_operations",
                         &stop);
-    assert_report_has(&stop, "abandoner failed DriverEntry with status 0xC000009A");
-    assert_report_has(&stop, "device");
-    assert_report_has(&stop, "\\Device\\Abandoned");
+    wdmsim_assert_report_has(&stop, "abandoner failed DriverEntry with status 0xC000009A");
+    wdmsim_assert_report_has(&stop, "device");
+    wdmsim_assert_report_has(&stop, "\\Device\\Abandoned");
 }
 
 static NTSTATUS NTAPI PoolLeavingDriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath)
@@ -254,9 +245,9 @@ static void a_failed_DriverEntry_that_leaves_pool_stops_with_C4_62(void **state)
     (void)state;
     wdmsim_assert_stops(fail_leaving_pool, NULL, 0xC4, 0x62, "driver.unload_leaked_pool", &stop);
     assert_int_equal(stop.params[3], 1);
-    assert_report_has(&stop, "pool block");
-    assert_report_has(&stop, "'Leak'");
-    assert_report_has(&stop, "40 bytes");
+    wdmsim_assert_report_has(&stop, "pool block");
+    wdmsim_assert_report_has(&stop, "'Leak'");
+    wdmsim_assert_report_has(&stop, "40 bytes");
 }
 
 /* ---- The RegistryPath is the I/O manager's ---- */
@@ -339,10 +330,10 @@ static void an_unload_that_leaves_a_timer_set_stops_with_0xCE(void **state)
                         "driver.unload_pending_operations", &stop);
     assert_int_equal(stop.params[0], (unsigned long long)(ULONG_PTR)LeakyTimerDpc);
     assert_int_equal(stop.params[2], (unsigned long long)(ULONG_PTR)&leaky_timer);
-    assert_report_has(&stop, "leaky unloaded and left 1 thing behind");
-    assert_report_has(&stop, "timer");
-    assert_report_has(&stop, "then every 1000 ms");
-    assert_report_has(&stop, "it would run LeakyTimerDpc");
+    wdmsim_assert_report_has(&stop, "leaky unloaded and left 1 thing behind");
+    wdmsim_assert_report_has(&stop, "timer");
+    wdmsim_assert_report_has(&stop, "then every 1000 ms");
+    wdmsim_assert_report_has(&stop, "it would run LeakyTimerDpc");
 }
 
 static KEVENT never_set;
@@ -374,8 +365,8 @@ static void an_unload_that_leaves_a_system_thread_running_stops_with_0xCE(void *
     (void)state;
     wdmsim_assert_stops(load_and_unload, (void *)ThreadLeavingDriverEntry, 0xCE, WDMSIM_ANY_PARAM,
                         "driver.unload_pending_operations", &stop);
-    assert_report_has(&stop, "thread");
-    assert_report_has(&stop, "runs the driver's code, waiting in KeWaitForSingleObject");
+    wdmsim_assert_report_has(&stop, "thread");
+    wdmsim_assert_report_has(&stop, "runs the driver's code, waiting in KeWaitForSingleObject");
 }
 
 static WORK_QUEUE_ITEM leaky_item;
@@ -422,8 +413,8 @@ static void an_unload_that_leaves_a_work_item_queued_stops_with_0xCE(void **stat
     (void)state;
     wdmsim_assert_stops(occupy_workers_then_load_and_unload, NULL, 0xCE, WDMSIM_ANY_PARAM,
                         "driver.unload_pending_operations", &stop);
-    assert_report_has(&stop, "work item");
-    assert_report_has(&stop, "still queued; it would run LeakyWorkRoutine");
+    wdmsim_assert_report_has(&stop, "work item");
+    wdmsim_assert_report_has(&stop, "still queued; it would run LeakyWorkRoutine");
 }
 
 static VOID NTAPI WaitForeverWork(PVOID Parameter)
@@ -449,9 +440,9 @@ static void an_unload_while_a_worker_runs_the_drivers_routine_stops_with_0xCE(vo
     (void)state;
     wdmsim_assert_stops(load_and_unload, (void *)StuckWorkDriverEntry, 0xCE, WDMSIM_ANY_PARAM,
                         "driver.unload_pending_operations", &stop);
-    assert_report_has(&stop, "- thread");
-    assert_report_has(&stop, "worker-");
-    assert_report_has(&stop, "runs the driver's code, waiting in KeWaitForSingleObject");
+    wdmsim_assert_report_has(&stop, "- thread");
+    wdmsim_assert_report_has(&stop, "worker-");
+    wdmsim_assert_report_has(&stop, "runs the driver's code, waiting in KeWaitForSingleObject");
 }
 
 static NTSTATUS NTAPI DeviceKeepingDriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath)
@@ -472,8 +463,8 @@ static void an_unload_that_leaves_a_device_stops_with_0xCE(void **state)
     (void)state;
     wdmsim_assert_stops(load_and_unload, (void *)DeviceKeepingDriverEntry, 0xCE, WDMSIM_ANY_PARAM,
                         "driver.unload_pending_operations", &stop);
-    assert_report_has(&stop, "device");
-    assert_report_has(&stop, "not deleted, \\Device\\Forgotten");
+    wdmsim_assert_report_has(&stop, "device");
+    wdmsim_assert_report_has(&stop, "not deleted, \\Device\\Forgotten");
 }
 
 static NTSTATUS NTAPI PoolKeepingDriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath)
@@ -493,8 +484,8 @@ static void an_unload_that_leaves_pool_stops_with_C4_62_and_the_block_count(void
     wdmsim_assert_stops(load_and_unload, (void *)PoolKeepingDriverEntry, 0xC4, 0x62, "driver.unload_leaked_pool",
                         &stop);
     assert_int_equal(stop.params[3], 2);
-    assert_report_has(&stop, "'Leak', PagedPool, 24 bytes");
-    assert_report_has(&stop, "'Leak', NonPagedPoolNx, 8 bytes");
+    wdmsim_assert_report_has(&stop, "'Leak', PagedPool, 24 bytes");
+    wdmsim_assert_report_has(&stop, "'Leak', NonPagedPoolNx, 8 bytes");
 }
 
 /* DebugPrint's original mistake: the thread object is referenced and never dereferenced. */
@@ -539,7 +530,7 @@ static void an_unload_that_keeps_a_reference_stops_with_C4_62(void **state)
     wdmsim_assert_stops(load_and_unload, (void *)ReferenceKeepingDriverEntry, 0xC4, 0x62,
                         "driver.unload_leaked_references", &stop);
     assert_int_equal(stop.params[3], 1);
-    assert_report_has(&stop, "1 reference(s) to the Thread object");
+    wdmsim_assert_report_has(&stop, "1 reference(s) to the Thread object");
 }
 
 static NTSTATUS NTAPI HandleKeepingDriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath)
@@ -578,8 +569,8 @@ static void an_unload_that_keeps_a_handle_open_stops_with_C4_62(void **state)
     wdmsim_assert_stops(load_and_unload, (void *)HandleOnlyKeepingDriverEntry, 0xC4, 0x62,
                         "driver.unload_leaked_references", &stop);
     assert_int_equal(stop.params[3], 1);
-    assert_report_has(&stop, "kernel handle");
-    assert_report_has(&stop, "still open");
+    wdmsim_assert_report_has(&stop, "kernel handle");
+    wdmsim_assert_report_has(&stop, "still open");
 }
 
 static NTSTATUS NTAPI EverythingLeavingDriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath)
@@ -601,7 +592,7 @@ static void one_stop_lists_every_kind_of_leftover_pending_operations_first(void 
     (void)state;
     wdmsim_assert_stops(load_and_unload, (void *)EverythingLeavingDriverEntry, 0xCE, WDMSIM_ANY_PARAM,
                         "driver.unload_pending_operations", &stop);
-    assert_report_has(&stop, "leaky unloaded and left 4 things behind");
+    wdmsim_assert_report_has(&stop, "leaky unloaded and left 4 things behind");
     timer = strstr(stop.report, "- timer");
     device = strstr(stop.report, "- device");
     pool = strstr(stop.report, "- pool block");
@@ -609,6 +600,56 @@ static void one_stop_lists_every_kind_of_leftover_pending_operations_first(void 
     assert_non_null(device);
     assert_non_null(pool);
     assert_true(timer < pool && device < pool);
+}
+
+/* ---- Charging ---- */
+
+static KTIMER charged_timer;
+static KDPC charged_dpc;
+static KEVENT dpc_ran;
+static PVOID dpc_block;
+
+static VOID NTAPI AllocatingDpc(PKDPC Dpc, PVOID Context, PVOID Argument1, PVOID Argument2)
+{
+    UNREFERENCED_PARAMETER(Dpc);
+    UNREFERENCED_PARAMETER(Context);
+    UNREFERENCED_PARAMETER(Argument1);
+    UNREFERENCED_PARAMETER(Argument2);
+    dpc_block = ExAllocatePoolWithTag(NonPagedPoolNx, 16, LEAK_TAG);
+    KeSetEvent(&dpc_ran, IO_NO_INCREMENT, FALSE);
+}
+
+static VOID NTAPI FreeDpcBlockUnload(PDRIVER_OBJECT DriverObject)
+{
+    UNREFERENCED_PARAMETER(DriverObject);
+    KeCancelTimer(&charged_timer);
+    KeFlushQueuedDpcs();
+    ExFreePoolWithTag(dpc_block, LEAK_TAG);
+}
+
+static NTSTATUS NTAPI TimerDpcDriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath)
+{
+    LARGE_INTEGER due = { .QuadPart = -10000LL * 10 };
+
+    UNREFERENCED_PARAMETER(RegistryPath);
+    KeInitializeEvent(&dpc_ran, NotificationEvent, FALSE);
+    KeInitializeTimer(&charged_timer);
+    KeInitializeDpc(&charged_dpc, AllocatingDpc, NULL);
+    KeSetTimer(&charged_timer, due, &charged_dpc);
+    DriverObject->DriverUnload = FreeDpcBlockUnload;
+    return STATUS_SUCCESS;
+}
+
+static void a_timer_DPC_runs_charged_to_the_driver_that_initialised_it(void **state)
+{
+    PDRIVER_OBJECT driver = load("dpcdrv", TimerDpcDriverEntry);
+
+    (void)state;
+    KeWaitForSingleObject(&dpc_ran, Executive, KernelMode, FALSE, NULL);
+    assert_int_equal(wdmsim_pool_outstanding_by_driver("dpcdrv", NULL), 1);
+    assert_int_equal(wdmsim_pool_outstanding_by_driver("", NULL), 0);
+    wdmsim_driver_unload(driver);
+    assert_int_equal(wdmsim_pool_outstanding_by_driver("dpcdrv", NULL), 0);
 }
 
 /* ---- A driver without DriverUnload ---- */
@@ -830,8 +871,8 @@ static void INIT_data_read_by_a_dispatch_routine_after_DriverEntry_stops_with_0x
     wdmsim_assert_stops(load_and_unload_the_init_keeper, NULL, 0x50, WDMSIM_ANY_PARAM,
                         "driver.init_discarded_touched", &stop);
     assert_int_equal(stop.params[1], 0);
-    assert_report_has(&stop, "bytes into the INIT section of initkeep");
-    assert_report_has(&stop, "KeeperNameLength");
+    wdmsim_assert_report_has(&stop, "bytes into the INIT section of initkeep");
+    wdmsim_assert_report_has(&stop, "KeeperNameLength");
 }
 
 static void peek_at_dispatch_level(void *unused)
@@ -879,6 +920,7 @@ int main(void)
         wdmsim_test(an_unload_that_keeps_a_reference_stops_with_C4_62),
         wdmsim_test(an_unload_that_keeps_a_handle_open_stops_with_C4_62),
         wdmsim_test(one_stop_lists_every_kind_of_leftover_pending_operations_first),
+        wdmsim_test(a_timer_DPC_runs_charged_to_the_driver_that_initialised_it),
         wdmsim_test(a_driver_without_DriverUnload_stays_loaded),
         wdmsim_test(a_PnP_driver_gets_AddDevice_START_then_REMOVE_before_Unload),
         wdmsim_test(a_PnP_driver_whose_device_fails_to_start_is_removed_and_unloaded),

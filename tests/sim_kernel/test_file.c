@@ -34,6 +34,7 @@ static struct {
     PVOID system_buffer;
     PVOID user_buffer;
     PVOID type3_input;
+    KPROCESSOR_MODE requestor_mode;
     ULONG length;
     ULONG input_length;
     LARGE_INTEGER offset;
@@ -88,6 +89,7 @@ static void echo_note(char what, PIRP irp, PIO_STACK_LOCATION stack)
     if (echo.log_length < (int)sizeof echo.log - 1)
         echo.log[echo.log_length++] = what;
     echo.file = stack->FileObject;
+    echo.requestor_mode = irp->RequestorMode;
     echo.system_buffer = irp->AssociatedIrp.SystemBuffer;
     echo.user_buffer = irp->UserBuffer;
 }
@@ -762,6 +764,60 @@ static void a_last_dereference_above_PASSIVE_LEVEL_sends_IRP_MJ_CLOSE_from_a_wor
     wdmsim_driver_unload(driver);
 }
 
+/* ---- Applications ---- */
+
+#define KERNEL_HANDLE_BITS ((ULONG_PTR)0xFFFFFFFF80000000ull)
+
+struct application {
+    HANDLE kernel_handle;           /* opened by the test, with OBJ_KERNEL_HANDLE */
+    HANDLE own_handle;
+    NTSTATUS open;
+    NTSTATUS read_kernel_handle;
+    NTSTATUS write_read_only;
+    NTSTATUS read_own;
+    KPROCESSOR_MODE read_mode;
+};
+
+static void application_main(void *context)
+{
+    struct application *app = context;
+    LARGE_INTEGER offset = { .QuadPart = 0 };
+    IO_STATUS_BLOCK iosb;
+    UCHAR buffer[4];
+
+    app->read_kernel_handle = ZwReadFile(app->kernel_handle, NULL, NULL, NULL, &iosb, buffer, sizeof buffer,
+                                         &offset, NULL);
+    /* Asks for a kernel handle, which user mode cannot have. */
+    app->open = try_open(ECHO_DEVICE, GENERIC_READ, FILE_OPEN, 0, &app->own_handle, &iosb);
+    if (!NT_SUCCESS(app->open))
+        return;
+    app->write_read_only = write_at(app->own_handle, "a", 1, &offset, &iosb);
+    app->read_own = ZwReadFile(app->own_handle, NULL, NULL, NULL, &iosb, buffer, sizeof buffer, &offset, NULL);
+    app->read_mode = echo.requestor_mode;
+    ZwClose(app->own_handle);
+}
+
+static void an_application_gets_process_handles_user_mode_requests_and_access_checks(void **state)
+{
+    PDRIVER_OBJECT driver = load_echo();
+    struct application app = { .kernel_handle = open_echo() };
+    PEPROCESS process = wdmsim_process_create("app.exe");
+
+    (void)state;
+    wdmsim_process_run(process, application_main, &app);
+    wdmsim_process_terminate(process);
+    assert_int_equal(app.read_kernel_handle, STATUS_INVALID_HANDLE);
+    assert_int_equal(app.open, STATUS_SUCCESS);
+    assert_int_equal((ULONG_PTR)app.own_handle & KERNEL_HANDLE_BITS, 0);
+    assert_int_equal(app.write_read_only, STATUS_ACCESS_DENIED);
+    assert_int_equal(app.read_own, STATUS_SUCCESS);
+    assert_int_equal(app.read_mode, UserMode);
+    write_ok(app.kernel_handle, "k", &(LARGE_INTEGER){ .QuadPart = 0 });
+    assert_int_equal(echo.requestor_mode, KernelMode);
+    close_ok(app.kernel_handle);
+    wdmsim_driver_unload(driver);
+}
+
 /* ---- IRQL ---- */
 
 static void open_at_dispatch_level(void *context)
@@ -829,6 +885,7 @@ int main(void)
         file_test(Zw_file_calls_on_a_closed_handle_return_STATUS_INVALID_HANDLE),
         file_test(the_last_handle_sends_IRP_MJ_CLEANUP_and_the_last_reference_IRP_MJ_CLOSE),
         file_test(a_last_dereference_above_PASSIVE_LEVEL_sends_IRP_MJ_CLOSE_from_a_worker_thread),
+        file_test(an_application_gets_process_handles_user_mode_requests_and_access_checks),
         file_test(ZwCreateFile_above_PASSIVE_LEVEL_stops_with_0xC4_0xE6),
         file_test(ZwReadFile_at_APC_LEVEL_stops_with_0xC4_0xE6),
     };

@@ -422,7 +422,8 @@ static void create_thread_here(void *handle)
     InitializeObjectAttributes(&attributes, NULL, OBJ_KERNEL_HANDLE, NULL, NULL);
     if (PsCreateSystemThread(&thread_handle, THREAD_ALL_ACCESS, &attributes, NULL, NULL, return_at_once_routine,
                              NULL) != STATUS_SUCCESS ||
-        ObReferenceObjectByHandle(thread_handle, SYNCHRONIZE, *PsThreadType, KernelMode, &thread, NULL) != STATUS_SUCCESS)
+        ObReferenceObjectByHandle(thread_handle, SYNCHRONIZE, *PsThreadType, KernelMode, &thread, NULL) !=
+            STATUS_SUCCESS)
         return;
     KeWaitForSingleObject(thread, Executive, KernelMode, FALSE, NULL);
     ZwClose(thread_handle);

@@ -402,7 +402,8 @@ static void the_STOP_report_names_the_attached_process_and_the_thread_s_own(void
 
     (void)state;
     wdmsim_assert_stops(run_bugcheck_attached, NULL, 0xE2, 0, "", &stop);
-    assert_non_null(strstr(stop.report, "Process:  System (id 4), attached; the thread belongs to app.exe (id 1000)\n"));
+    assert_non_null(strstr(stop.report,
+                           "Process:  System (id 4), attached; the thread belongs to app.exe (id 1000)\n"));
 }
 
 static void bugcheck_in_process(void *unused)

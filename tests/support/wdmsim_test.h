@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -51,6 +52,15 @@ static inline void wdmsim_assert_stops(wdmsim_scenario_fn *scenario, void *conte
     assert_string_equal(stop.rule, rule);
     if (out != NULL)
         *out = stop;
+}
+
+/* Asserts that a STOP report contains text, printing the report when it does not (on stderr:
+ * CMocka's print_message cuts a message at 1 KB, and a report is longer). */
+static inline void wdmsim_assert_report_has(const struct wdmsim_stop *stop, const char *text)
+{
+    if (strstr(stop->report, text) == NULL)
+        fprintf(stderr, "the report lacks \"%s\":\n%s", text, stop->report);
+    assert_non_null(strstr(stop->report, text));
 }
 
 #endif /* WDMSIM_TEST_H */

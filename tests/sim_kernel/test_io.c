@@ -1,0 +1,657 @@
+/*
+ * test_io.c - the I/O core as drivers see it, driven through the Zw calls: IRPs pended and
+ * completed from another thread, cancelled with IoCancelIrp or by closing the handle (Cleanup), a
+ * filter stacked over a function driver with completion routines (pending propagated, and the
+ * forward-and-wait pattern with STATUS_MORE_PROCESSING_REQUIRED), and the stops Driver Verifier
+ * raises when a dispatch routine breaks the rules. The function driver "queue" serves one pending
+ * read at a time, completed by the next write, cancel-safe as DebugPrint's driver is.
+ */
+#include "wdmsim_test.h"
+#include "wdmsim_test_threads.h"
+
+#define QUEUE_DEVICE L"\\Device\\WdmsimQueue"
+#define QUEUE_TAG 'ueuQ'
+#define QUEUE_IOCTL(n) CTL_CODE(FILE_DEVICE_UNKNOWN, 0x800 + (n), METHOD_BUFFERED, FILE_ANY_ACCESS)
+#define IOCTL_QUEUE_VALUE QUEUE_IOCTL(0)          /* answers QUEUE_VALUE in a ULONG */
+#define IOCTL_QUEUE_ALLOCATE QUEUE_IOCTL(1)       /* keeps one pool block until IOCTL_QUEUE_FREE */
+#define IOCTL_QUEUE_FREE QUEUE_IOCTL(2)
+#define IOCTL_QUEUE_COMPLETE_TWICE QUEUE_IOCTL(3)
+#define IOCTL_QUEUE_PENDING_UNMARKED QUEUE_IOCTL(4)
+#define IOCTL_QUEUE_RAISE_IRQL QUEUE_IOCTL(5)
+#define IOCTL_QUEUE_HOLD_SPIN_LOCK QUEUE_IOCTL(6)
+#define IOCTL_QUEUE_CANCEL_ROUTINE_SET QUEUE_IOCTL(7)
+#define IOCTL_QUEUE_FORGET QUEUE_IOCTL(8)
+#define QUEUE_VALUE 0x1234u
+
+/* ---- The function driver ---- */
+
+static struct {
+    PDEVICE_OBJECT device;
+    KSPIN_LOCK lock;                /* guards pending and data */
+    PIRP pending;                   /* the one pending read */
+    UCHAR data[16];
+    ULONG data_length;
+    PVOID block;
+    PKTHREAD ioctl_thread;
+    KIRQL ioctl_irql;
+    LONG cancels;                   /* reads the cancel routine completed */
+    LONG cleanups;
+    LONG closes;
+} queue;
+
+static NTSTATUS queue_complete(PIRP irp, NTSTATUS status, ULONG_PTR information)
+{
+    irp->IoStatus.Status = status;
+    irp->IoStatus.Information = information;
+    IoCompleteRequest(irp, IO_NO_INCREMENT);
+    return status;
+}
+
+static VOID NTAPI queue_cancel(PDEVICE_OBJECT device, PIRP irp)
+{
+    KIRQL old;
+
+    (void)device;
+    IoReleaseCancelSpinLock(irp->CancelIrql);
+    KeAcquireSpinLock(&queue.lock, &old);
+    if (queue.pending == irp)
+        queue.pending = NULL;
+    KeReleaseSpinLock(&queue.lock, old);
+    InterlockedIncrement(&queue.cancels);
+    queue_complete(irp, STATUS_CANCELLED, 0);
+}
+
+/* Lock held: the pending read, if no cancel routine claimed it first (and only for file, if given). */
+static PIRP queue_claim_pending(PFILE_OBJECT file)
+{
+    PIRP irp = queue.pending;
+
+    if (irp == NULL || (file != NULL && IoGetCurrentIrpStackLocation(irp)->FileObject != file))
+        return NULL;
+    if (IoSetCancelRoutine(irp, NULL) == NULL)
+        return NULL;
+    queue.pending = NULL;
+    return irp;
+}
+
+static ULONG queue_fill(PIRP irp)
+{
+    ULONG room = IoGetCurrentIrpStackLocation(irp)->Parameters.Read.Length;
+    ULONG count = queue.data_length < room ? queue.data_length : room;
+
+    RtlCopyMemory(irp->AssociatedIrp.SystemBuffer, queue.data, count);
+    queue.data_length = 0;
+    return count;
+}
+
+static NTSTATUS NTAPI queue_read(PDEVICE_OBJECT device, PIRP irp)
+{
+    ULONG count;
+    KIRQL old;
+
+    (void)device;
+    KeAcquireSpinLock(&queue.lock, &old);
+    if (queue.data_length != 0) {
+        count = queue_fill(irp);
+        KeReleaseSpinLock(&queue.lock, old);
+        return queue_complete(irp, STATUS_SUCCESS, count);
+    }
+    if (queue.pending != NULL) {
+        KeReleaseSpinLock(&queue.lock, old);
+        return queue_complete(irp, STATUS_DEVICE_BUSY, 0);
+    }
+    IoSetCancelRoutine(irp, queue_cancel);
+    if (irp->Cancel && IoSetCancelRoutine(irp, NULL) != NULL) {
+        KeReleaseSpinLock(&queue.lock, old);
+        return queue_complete(irp, STATUS_CANCELLED, 0);
+    }
+    IoMarkIrpPending(irp);
+    queue.pending = irp;
+    KeReleaseSpinLock(&queue.lock, old);
+    return STATUS_PENDING;
+}
+
+static NTSTATUS NTAPI queue_write(PDEVICE_OBJECT device, PIRP irp)
+{
+    ULONG length = IoGetCurrentIrpStackLocation(irp)->Parameters.Write.Length;
+    PIRP reader;
+    ULONG count = 0;
+    KIRQL old;
+
+    (void)device;
+    KeAcquireSpinLock(&queue.lock, &old);
+    queue.data_length = length < sizeof queue.data ? length : sizeof queue.data;
+    RtlCopyMemory(queue.data, irp->AssociatedIrp.SystemBuffer, queue.data_length);
+    reader = queue_claim_pending(NULL);
+    if (reader != NULL)
+        count = queue_fill(reader);
+    KeReleaseSpinLock(&queue.lock, old);
+    if (reader != NULL)
+        queue_complete(reader, STATUS_SUCCESS, count);
+    return queue_complete(irp, STATUS_SUCCESS, length);
+}
+
+static NTSTATUS NTAPI queue_cleanup(PDEVICE_OBJECT device, PIRP irp)
+{
+    PIRP reader;
+    KIRQL old;
+
+    (void)device;
+    InterlockedIncrement(&queue.cleanups);
+    KeAcquireSpinLock(&queue.lock, &old);
+    reader = queue_claim_pending(IoGetCurrentIrpStackLocation(irp)->FileObject);
+    KeReleaseSpinLock(&queue.lock, old);
+    if (reader != NULL)
+        queue_complete(reader, STATUS_CANCELLED, 0);
+    return queue_complete(irp, STATUS_SUCCESS, 0);
+}
+
+static NTSTATUS NTAPI queue_create_close(PDEVICE_OBJECT device, PIRP irp)
+{
+    (void)device;
+    if (IoGetCurrentIrpStackLocation(irp)->MajorFunction == IRP_MJ_CLOSE)
+        InterlockedIncrement(&queue.closes);
+    return queue_complete(irp, STATUS_SUCCESS, 0);
+}
+
+/* The well-behaved IOCTLs. */
+static NTSTATUS queue_ioctl_good(PIRP irp, ULONG code)
+{
+    switch (code) {
+    case IOCTL_QUEUE_VALUE:
+        *(PULONG)irp->AssociatedIrp.SystemBuffer = QUEUE_VALUE;
+        return queue_complete(irp, STATUS_SUCCESS, sizeof(ULONG));
+    case IOCTL_QUEUE_ALLOCATE:
+        queue.block = ExAllocatePoolWithTag(NonPagedPoolNx, 32, QUEUE_TAG);
+        return queue_complete(irp, queue.block ? STATUS_SUCCESS : STATUS_INSUFFICIENT_RESOURCES, 0);
+    case IOCTL_QUEUE_FREE:
+        ExFreePoolWithTag(queue.block, QUEUE_TAG);
+        return queue_complete(irp, STATUS_SUCCESS, 0);
+    default:
+        return queue_complete(irp, STATUS_INVALID_DEVICE_REQUEST, 0);
+    }
+}
+
+/* The broken ones: each breaks one rule of dispatch routines. */
+static NTSTATUS NTAPI queue_ioctl(PDEVICE_OBJECT device, PIRP irp)
+{
+    ULONG code = IoGetCurrentIrpStackLocation(irp)->Parameters.DeviceIoControl.IoControlCode;
+    KIRQL old;
+
+    (void)device;
+    queue.ioctl_thread = KeGetCurrentThread();
+    queue.ioctl_irql = KeGetCurrentIrql();
+    switch (code) {
+    case IOCTL_QUEUE_COMPLETE_TWICE:
+        queue_complete(irp, STATUS_SUCCESS, 0);
+        return queue_complete(irp, STATUS_SUCCESS, 0);
+    case IOCTL_QUEUE_PENDING_UNMARKED:
+        return STATUS_PENDING;
+    case IOCTL_QUEUE_RAISE_IRQL:
+        KeRaiseIrql(DISPATCH_LEVEL, &old);
+        return queue_complete(irp, STATUS_SUCCESS, 0);
+    case IOCTL_QUEUE_HOLD_SPIN_LOCK:
+        KeAcquireSpinLock(&queue.lock, &old);
+        return queue_complete(irp, STATUS_SUCCESS, 0);
+    case IOCTL_QUEUE_CANCEL_ROUTINE_SET:
+        IoSetCancelRoutine(irp, queue_cancel);
+        return queue_complete(irp, STATUS_SUCCESS, 0);
+    case IOCTL_QUEUE_FORGET:
+        return STATUS_SUCCESS;
+    default:
+        return queue_ioctl_good(irp, code);
+    }
+}
+
+static VOID NTAPI queue_unload(PDRIVER_OBJECT driver)
+{
+    IoDeleteDevice(driver->DeviceObject);
+}
+
+static NTSTATUS NTAPI queue_entry(PDRIVER_OBJECT driver, PUNICODE_STRING registry_path)
+{
+    UNICODE_STRING name;
+    NTSTATUS status;
+
+    (void)registry_path;
+    driver->MajorFunction[IRP_MJ_CREATE] = queue_create_close;
+    driver->MajorFunction[IRP_MJ_CLOSE] = queue_create_close;
+    driver->MajorFunction[IRP_MJ_CLEANUP] = queue_cleanup;
+    driver->MajorFunction[IRP_MJ_READ] = queue_read;
+    driver->MajorFunction[IRP_MJ_WRITE] = queue_write;
+    driver->MajorFunction[IRP_MJ_DEVICE_CONTROL] = queue_ioctl;
+    driver->DriverUnload = queue_unload;
+    KeInitializeSpinLock(&queue.lock);
+    RtlInitUnicodeString(&name, QUEUE_DEVICE);
+    status = IoCreateDevice(driver, 0, &name, FILE_DEVICE_UNKNOWN, 0, FALSE, &queue.device);
+    if (!NT_SUCCESS(status))
+        return status;
+    queue.device->Flags |= DO_BUFFERED_IO;
+    queue.device->Flags &= ~DO_DEVICE_INITIALIZING;
+    return STATUS_SUCCESS;
+}
+
+/* ---- The filter driver above it ---- */
+
+static struct {
+    PDEVICE_OBJECT device;
+    PDEVICE_OBJECT lower;
+    NTSTATUS seen_status;           /* what its completion routine saw of the lower driver's result */
+    ULONG_PTR seen_information;
+    BOOLEAN seen_pending_returned;
+    LONG completions;
+} filter;
+
+static NTSTATUS NTAPI filter_pass(PDEVICE_OBJECT device, PIRP irp)
+{
+    (void)device;
+    IoSkipCurrentIrpStackLocation(irp);
+    return IoCallDriver(filter.lower, irp);
+}
+
+static void filter_saw(PIRP irp)
+{
+    filter.seen_status = irp->IoStatus.Status;
+    filter.seen_information = irp->IoStatus.Information;
+    filter.seen_pending_returned = irp->PendingReturned;
+    InterlockedIncrement(&filter.completions);
+}
+
+/* A pass-through completion routine: it carries the pending mark up, as every one must. */
+static NTSTATUS NTAPI filter_read_done(PDEVICE_OBJECT device, PIRP irp, PVOID context)
+{
+    (void)device;
+    (void)context;
+    filter_saw(irp);
+    if (irp->PendingReturned)
+        IoMarkIrpPending(irp);
+    return STATUS_SUCCESS;
+}
+
+static NTSTATUS NTAPI filter_read(PDEVICE_OBJECT device, PIRP irp)
+{
+    (void)device;
+    IoCopyCurrentIrpStackLocationToNext(irp);
+    IoSetCompletionRoutine(irp, filter_read_done, NULL, TRUE, TRUE, TRUE);
+    return IoCallDriver(filter.lower, irp);
+}
+
+/* Forward and wait: stop the completion here, finish the IRP in the dispatch routine. */
+static NTSTATUS NTAPI filter_ioctl_done(PDEVICE_OBJECT device, PIRP irp, PVOID context)
+{
+    (void)device;
+    filter_saw(irp);
+    KeSetEvent(context, IO_NO_INCREMENT, FALSE);
+    return STATUS_MORE_PROCESSING_REQUIRED;
+}
+
+static NTSTATUS NTAPI filter_ioctl(PDEVICE_OBJECT device, PIRP irp)
+{
+    KEVENT done;
+    NTSTATUS status;
+
+    (void)device;
+    KeInitializeEvent(&done, NotificationEvent, FALSE);
+    IoCopyCurrentIrpStackLocationToNext(irp);
+    IoSetCompletionRoutine(irp, filter_ioctl_done, &done, TRUE, TRUE, TRUE);
+    if (IoCallDriver(filter.lower, irp) == STATUS_PENDING)
+        KeWaitForSingleObject(&done, Executive, KernelMode, FALSE, NULL);
+    status = irp->IoStatus.Status;
+    if (NT_SUCCESS(status))
+        (*(PULONG)irp->AssociatedIrp.SystemBuffer)++;
+    IoCompleteRequest(irp, IO_NO_INCREMENT);
+    return status;
+}
+
+static VOID NTAPI filter_unload(PDRIVER_OBJECT driver)
+{
+    IoDetachDevice(filter.lower);
+    IoDeleteDevice(driver->DeviceObject);
+}
+
+static NTSTATUS NTAPI filter_entry(PDRIVER_OBJECT driver, PUNICODE_STRING registry_path)
+{
+    NTSTATUS status;
+
+    (void)registry_path;
+    for (int i = 0; i <= IRP_MJ_MAXIMUM_FUNCTION; i++)
+        driver->MajorFunction[i] = filter_pass;
+    driver->MajorFunction[IRP_MJ_READ] = filter_read;
+    driver->MajorFunction[IRP_MJ_DEVICE_CONTROL] = filter_ioctl;
+    driver->DriverUnload = filter_unload;
+    status = IoCreateDevice(driver, 0, NULL, FILE_DEVICE_UNKNOWN, 0, FALSE, &filter.device);
+    if (!NT_SUCCESS(status))
+        return status;
+    filter.lower = IoAttachDeviceToDeviceStack(filter.device, queue.device);
+    filter.device->Flags |= filter.lower->Flags & (DO_BUFFERED_IO | DO_DIRECT_IO);
+    filter.device->Flags &= ~DO_DEVICE_INITIALIZING;
+    return STATUS_SUCCESS;
+}
+
+/* ---- Helpers ---- */
+
+static int setup(void **state)
+{
+    memset(&queue, 0, sizeof queue);
+    memset(&filter, 0, sizeof filter);
+    return wdmsim_test_boot(state);
+}
+
+#define io_test(fn) cmocka_unit_test_setup_teardown(fn, setup, wdmsim_test_shutdown)
+
+static PDRIVER_OBJECT load(const char *name, PDRIVER_INITIALIZE entry)
+{
+    PDRIVER_OBJECT driver = NULL;
+
+    assert_int_equal(wdmsim_driver_load(name, entry, &driver), STATUS_SUCCESS);
+    return driver;
+}
+
+static NTSTATUS open_queue(PHANDLE handle)
+{
+    UNICODE_STRING name;
+    OBJECT_ATTRIBUTES attributes;
+    IO_STATUS_BLOCK iosb;
+
+    RtlInitUnicodeString(&name, QUEUE_DEVICE);
+    InitializeObjectAttributes(&attributes, &name, OBJ_CASE_INSENSITIVE | OBJ_KERNEL_HANDLE, NULL, NULL);
+    return ZwCreateFile(handle, GENERIC_READ | GENERIC_WRITE, &attributes, &iosb, NULL, FILE_ATTRIBUTE_NORMAL,
+                        FILE_SHARE_READ | FILE_SHARE_WRITE, FILE_OPEN, 0, NULL, 0);
+}
+
+static HANDLE open_ok(void)
+{
+    HANDLE handle = NULL;
+
+    assert_int_equal(open_queue(&handle), STATUS_SUCCESS);
+    return handle;
+}
+
+static NTSTATUS ioctl(HANDLE handle, ULONG code, PVOID output, ULONG output_length, PIO_STATUS_BLOCK iosb)
+{
+    return ZwDeviceIoControlFile(handle, NULL, NULL, NULL, iosb, code, NULL, 0, output, output_length);
+}
+
+static void write_text(HANDLE handle, const char *text)
+{
+    LARGE_INTEGER offset = { .QuadPart = 0 };
+    IO_STATUS_BLOCK iosb;
+
+    assert_int_equal(ZwWriteFile(handle, NULL, NULL, NULL, &iosb, (PVOID)text, (ULONG)strlen(text), &offset, NULL),
+                     STATUS_SUCCESS);
+}
+
+/* A reader on a thread of its own: what its ZwReadFile returned. */
+struct reader {
+    struct wdmsim_test_thread thread;
+    HANDLE handle;
+    NTSTATUS status;
+    IO_STATUS_BLOCK iosb;
+    char buffer[16];
+};
+
+static void read_once(void *context)
+{
+    struct reader *r = context;
+    LARGE_INTEGER offset = { .QuadPart = 0 };
+
+    r->status = ZwReadFile(r->handle, NULL, NULL, NULL, &r->iosb, r->buffer, sizeof r->buffer - 1, &offset, NULL);
+}
+
+/* Starts the reader and returns once its read is pending in the driver. */
+static void start_reader(struct reader *r, HANDLE handle)
+{
+    memset(r, 0, sizeof *r);
+    r->handle = handle;
+    r->status = STATUS_UNSUCCESSFUL;
+    wdmsim_test_thread_start(&r->thread, read_once, r);
+    wdmsim_test_settle();
+}
+
+static PIRP pending_read(void)
+{
+    PIRP irp;
+    KIRQL old;
+
+    KeAcquireSpinLock(&queue.lock, &old);
+    irp = queue.pending;
+    KeReleaseSpinLock(&queue.lock, old);
+    return irp;
+}
+
+/* ---- Pending and cancel ---- */
+
+static void a_pending_read_is_completed_by_a_later_write_from_another_thread(void **state)
+{
+    PDRIVER_OBJECT driver = load("queue", queue_entry);
+    HANDLE handle = open_ok();
+    struct reader r;
+
+    (void)state;
+    start_reader(&r, handle);
+    assert_non_null(pending_read());
+    assert_int_equal(r.status, STATUS_UNSUCCESSFUL);
+    write_text(handle, "late");
+    wdmsim_test_thread_join(&r.thread);
+    assert_int_equal(r.status, STATUS_SUCCESS);
+    assert_int_equal(r.iosb.Information, 4);
+    assert_string_equal(r.buffer, "late");
+    assert_null(pending_read());
+    assert_int_equal(ZwClose(handle), STATUS_SUCCESS);
+    wdmsim_driver_unload(driver);
+}
+
+static void IoCancelIrp_on_a_pending_read_runs_its_cancel_routine_and_the_read_returns_STATUS_CANCELLED(void **state)
+{
+    PDRIVER_OBJECT driver = load("queue", queue_entry);
+    HANDLE handle = open_ok();
+    struct reader r;
+    PIRP irp;
+
+    (void)state;
+    start_reader(&r, handle);
+    irp = pending_read();
+    assert_non_null(irp);
+    assert_true(IoCancelIrp(irp));
+    wdmsim_test_thread_join(&r.thread);
+    assert_int_equal(r.status, STATUS_CANCELLED);
+    assert_int_equal(r.iosb.Status, STATUS_CANCELLED);
+    assert_int_equal(queue.cancels, 1);
+    assert_int_equal(ZwClose(handle), STATUS_SUCCESS);
+    wdmsim_driver_unload(driver);
+}
+
+static void closing_the_handle_cancels_its_pending_read_through_IRP_MJ_CLEANUP(void **state)
+{
+    PDRIVER_OBJECT driver = load("queue", queue_entry);
+    HANDLE handle = open_ok();
+    struct reader r;
+
+    (void)state;
+    start_reader(&r, handle);
+    assert_int_equal(ZwClose(handle), STATUS_SUCCESS);
+    wdmsim_test_thread_join(&r.thread);
+    assert_int_equal(r.status, STATUS_CANCELLED);
+    assert_int_equal(queue.cleanups, 1);
+    assert_int_equal(queue.cancels, 0);
+    /* The reader's reference kept the file until its read returned; then came the close. */
+    assert_int_equal(queue.closes, 1);
+    wdmsim_driver_unload(driver);
+}
+
+/* ---- Dispatch context ---- */
+
+static void a_dispatch_routine_runs_in_the_caller_thread_charged_to_its_driver(void **state)
+{
+    PDRIVER_OBJECT driver = load("queue", queue_entry);
+    HANDLE handle = open_ok();
+    IO_STATUS_BLOCK iosb;
+
+    (void)state;
+    assert_int_equal(ioctl(handle, IOCTL_QUEUE_ALLOCATE, NULL, 0, &iosb), STATUS_SUCCESS);
+    assert_ptr_equal(queue.ioctl_thread, KeGetCurrentThread());
+    assert_int_equal(queue.ioctl_irql, PASSIVE_LEVEL);
+    assert_int_equal(wdmsim_pool_outstanding_by_driver("queue", NULL), 1);
+    assert_int_equal(ioctl(handle, IOCTL_QUEUE_FREE, NULL, 0, &iosb), STATUS_SUCCESS);
+    assert_int_equal(wdmsim_pool_outstanding_by_driver("queue", NULL), 0);
+    assert_int_equal(ZwClose(handle), STATUS_SUCCESS);
+    wdmsim_driver_unload(driver);
+}
+
+static void a_major_function_without_a_handler_fails_with_STATUS_INVALID_DEVICE_REQUEST(void **state)
+{
+    PDRIVER_OBJECT driver = load("queue", queue_entry);
+    HANDLE handle = open_ok();
+    IO_STATUS_BLOCK iosb;
+    UCHAR buffer[8];
+
+    (void)state;
+    assert_int_equal(ZwQueryInformationFile(handle, &iosb, buffer, sizeof buffer, FileNameInformation),
+                     STATUS_INVALID_DEVICE_REQUEST);
+    assert_int_equal(iosb.Status, STATUS_INVALID_DEVICE_REQUEST);
+    assert_int_equal(ZwClose(handle), STATUS_SUCCESS);
+    wdmsim_driver_unload(driver);
+}
+
+/* ---- A filter over the function driver ---- */
+
+static void a_filter_completion_routine_sees_the_lower_status_and_MORE_PROCESSING_REQUIRED_lets_it_complete_again(
+    void **state)
+{
+    PDRIVER_OBJECT function = load("queue", queue_entry);
+    PDRIVER_OBJECT upper = load("filter", filter_entry);
+    HANDLE handle = open_ok();
+    IO_STATUS_BLOCK iosb;
+    ULONG value = 0;
+
+    (void)state;
+    assert_int_equal(filter.device->StackSize, 2);
+    assert_int_equal(ioctl(handle, IOCTL_QUEUE_VALUE, &value, sizeof value, &iosb), STATUS_SUCCESS);
+    assert_int_equal(filter.seen_status, STATUS_SUCCESS);
+    assert_int_equal(filter.seen_information, sizeof(ULONG));
+    assert_int_equal(value, QUEUE_VALUE + 1);
+    assert_int_equal(iosb.Information, sizeof(ULONG));
+    assert_int_equal(ioctl(handle, QUEUE_IOCTL(0x40), &value, sizeof value, &iosb), STATUS_INVALID_DEVICE_REQUEST);
+    assert_int_equal(filter.seen_status, STATUS_INVALID_DEVICE_REQUEST);
+    assert_int_equal(filter.completions, 2);
+    assert_int_equal(ZwClose(handle), STATUS_SUCCESS);
+    wdmsim_driver_unload(upper);
+    wdmsim_driver_unload(function);
+}
+
+static void a_filter_may_return_the_lower_STATUS_PENDING_when_its_completion_routine_marks_the_IRP(void **state)
+{
+    PDRIVER_OBJECT function = load("queue", queue_entry);
+    PDRIVER_OBJECT upper = load("filter", filter_entry);
+    HANDLE handle = open_ok();
+    struct reader r;
+
+    (void)state;
+    start_reader(&r, handle);
+    assert_int_equal(filter.completions, 0);
+    write_text(handle, "through");
+    wdmsim_test_thread_join(&r.thread);
+    assert_int_equal(r.status, STATUS_SUCCESS);
+    assert_string_equal(r.buffer, "through");
+    assert_int_equal(filter.completions, 1);
+    assert_true(filter.seen_pending_returned);
+    assert_int_equal(filter.seen_information, 7);
+    assert_int_equal(ZwClose(handle), STATUS_SUCCESS);
+    wdmsim_driver_unload(upper);
+    wdmsim_driver_unload(function);
+}
+
+/* ---- Dispatch routines that break the rules ---- */
+
+static void send_broken_ioctl(void *context)
+{
+    IO_STATUS_BLOCK iosb;
+    PDRIVER_OBJECT driver;
+    HANDLE handle;
+
+    wdmsim_driver_load("queue", queue_entry, &driver);
+    if (open_queue(&handle) == STATUS_SUCCESS)
+        ioctl(handle, (ULONG)(ULONG_PTR)context, NULL, 0, &iosb);
+}
+
+static void completing_an_IRP_twice_stops_with_0x44(void **state)
+{
+    (void)state;
+    wdmsim_assert_stops(send_broken_ioctl, (void *)(ULONG_PTR)IOCTL_QUEUE_COMPLETE_TWICE, 0x44, WDMSIM_ANY_PARAM,
+                        "io.irp_completed_twice", NULL);
+}
+
+static void returning_STATUS_PENDING_without_IoMarkIrpPending_stops_with_0xC9_0x23D(void **state)
+{
+    struct wdmsim_stop stop;
+
+    (void)state;
+    wdmsim_assert_stops(send_broken_ioctl, (void *)(ULONG_PTR)IOCTL_QUEUE_PENDING_UNMARKED, 0xC9, 0x23D,
+                        "io.pending_not_marked", &stop);
+    assert_int_equal(stop.params[1], (ULONG_PTR)queue_ioctl);
+}
+
+static void a_dispatch_routine_that_changes_the_IRQL_stops_with_0xC9_0x05(void **state)
+{
+    struct wdmsim_stop stop;
+
+    (void)state;
+    wdmsim_assert_stops(send_broken_ioctl, (void *)(ULONG_PTR)IOCTL_QUEUE_RAISE_IRQL, 0xC9, 0x05,
+                        "io.dispatch_changed_irql", &stop);
+    assert_int_equal(stop.params[2], PASSIVE_LEVEL);
+    assert_int_equal(stop.params[3], DISPATCH_LEVEL);
+}
+
+static void a_dispatch_routine_that_returns_holding_a_spin_lock_stops_with_0xC4_0x40009(void **state)
+{
+    struct wdmsim_stop stop;
+
+    (void)state;
+    wdmsim_assert_stops(send_broken_ioctl, (void *)(ULONG_PTR)IOCTL_QUEUE_HOLD_SPIN_LOCK, 0xC4, 0x40009,
+                        "io.dispatch_held_spin_lock", &stop);
+    assert_int_equal(stop.params[1], (ULONG_PTR)queue_ioctl);
+}
+
+static void completing_an_IRP_with_its_cancel_routine_set_stops_with_0xC9_0x07(void **state)
+{
+    struct wdmsim_stop stop;
+
+    (void)state;
+    wdmsim_assert_stops(send_broken_ioctl, (void *)(ULONG_PTR)IOCTL_QUEUE_CANCEL_ROUTINE_SET, 0xC9, 0x07,
+                        "io.complete_with_cancel_routine", &stop);
+    assert_int_equal(stop.params[1], (ULONG_PTR)queue_cancel);
+}
+
+static void returning_without_completing_or_pending_the_IRP_stops_with_0xC9_0x226(void **state)
+{
+    struct wdmsim_stop stop;
+
+    (void)state;
+    wdmsim_assert_stops(send_broken_ioctl, (void *)(ULONG_PTR)IOCTL_QUEUE_FORGET, 0xC9, 0x226,
+                        "io.dispatch_returned_without_completing", &stop);
+    assert_int_equal(stop.params[1], (ULONG_PTR)queue_ioctl);
+    assert_int_not_equal(stop.params[2], 0);
+    assert_non_null(strstr(stop.report, "neither completed nor marked pending"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        io_test(a_pending_read_is_completed_by_a_later_write_from_another_thread),
+        io_test(IoCancelIrp_on_a_pending_read_runs_its_cancel_routine_and_the_read_returns_STATUS_CANCELLED),
+        io_test(closing_the_handle_cancels_its_pending_read_through_IRP_MJ_CLEANUP),
+        io_test(a_dispatch_routine_runs_in_the_caller_thread_charged_to_its_driver),
+        io_test(a_major_function_without_a_handler_fails_with_STATUS_INVALID_DEVICE_REQUEST),
+        io_test(
+            a_filter_completion_routine_sees_the_lower_status_and_MORE_PROCESSING_REQUIRED_lets_it_complete_again),
+        io_test(a_filter_may_return_the_lower_STATUS_PENDING_when_its_completion_routine_marks_the_IRP),
+        io_test(completing_an_IRP_twice_stops_with_0x44),
+        io_test(returning_STATUS_PENDING_without_IoMarkIrpPending_stops_with_0xC9_0x23D),
+        io_test(a_dispatch_routine_that_changes_the_IRQL_stops_with_0xC9_0x05),
+        io_test(a_dispatch_routine_that_returns_holding_a_spin_lock_stops_with_0xC4_0x40009),
+        io_test(completing_an_IRP_with_its_cancel_routine_set_stops_with_0xC9_0x07),
+        io_test(returning_without_completing_or_pending_the_IRP_stops_with_0xC9_0x226),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
