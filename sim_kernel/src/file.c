@@ -32,7 +32,6 @@ struct file {
 
 /* One IRP on its way: what the originator keeps until the IRP is complete. */
 struct file_request {
-    struct file *file;
     PDEVICE_OBJECT top;
     PIRP irp;
     PVOID system_buffer;
@@ -98,7 +97,6 @@ static PIO_STACK_LOCATION file_request_begin(struct file_request *request, struc
     PIO_STACK_LOCATION stack;
 
     memset(request, 0, sizeof *request);
-    request->file = f;
     request->top = io_device_top(f->object.DeviceObject);
     request->irp = io_irp_allocate(request->top->StackSize);
     if (request->irp == NULL)
@@ -216,13 +214,12 @@ static void file_dereference(struct file *f)
 
 /* ---- The object manager's procedures ---- */
 
-/* The last handle is closed: the driver cancels what this file still has pending. */
+/* The last handle is closed: the driver cancels what this file still has pending. Only opened
+ * files ever have a handle. */
 void file_object_close(PVOID body)
 {
     struct file *f = file_of(body);
 
-    if (!f->opened)
-        return;
     if (f->synchronous)
         file_lock(f);
     file_request_final(f, IRP_MJ_CLEANUP);
@@ -247,15 +244,22 @@ static VOID NTAPI file_close_deferred(PVOID parameter)
 }
 
 /* The last reference is gone. Above PASSIVE_LEVEL (a dereference in a DPC) the close waits for a
- * worker thread, as NT defers object deletion. */
+ * worker thread, as NT defers object deletion; that work item is the kernel's, not the driver's. */
 void file_object_delete(PVOID body)
 {
     struct file *f = file_of(body);
+    struct _KTHREAD *self;
+    const struct sim_driver *caller;
 
-    if (irql_current() != PASSIVE_LEVEL)
-        ExQueueWorkItem(&f->deferred_close, DelayedWorkQueue);
-    else
+    if (irql_current() == PASSIVE_LEVEL) {
         file_close_now(f);
+        return;
+    }
+    self = thread_current();
+    caller = self->driver;
+    self->driver = NULL;
+    ExQueueWorkItem(&f->deferred_close, DelayedWorkQueue);
+    self->driver = caller;
 }
 
 /* ---- ZwCreateFile ---- */
@@ -588,12 +592,16 @@ NTSTATUS NTAPI ZwQueryInformationFile(HANDLE FileHandle, PIO_STATUS_BLOCK IoStat
     status = file_reference(FileHandle, 0, mode, &f);
     if (!NT_SUCCESS(status))
         return status;
+    if (f->synchronous)
+        file_lock(f);
     if (file_query_own(f, FileInformation, Length, FileInformationClass, &iosb)) {
         status = iosb.Status;
         *IoStatusBlock = iosb;
     } else {
         status = file_query_driver(f, mode, FileInformation, Length, FileInformationClass, IoStatusBlock);
     }
+    if (f->synchronous)
+        file_unlock(f);
     file_dereference(f);
     return status;
 }

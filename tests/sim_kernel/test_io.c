@@ -561,6 +561,38 @@ static void a_filter_may_return_the_lower_STATUS_PENDING_when_its_completion_rou
     wdmsim_driver_unload(function);
 }
 
+/* NT serialises the requests on a synchronous file, its cleanup included: a close waits for a
+ * read in progress, and a read that only the cleanup would end never ends. */
+static void close_a_synchronous_handle_under_a_pending_read(void *context)
+{
+    static struct reader r;
+    UNICODE_STRING name;
+    OBJECT_ATTRIBUTES attributes;
+    IO_STATUS_BLOCK iosb;
+    PDRIVER_OBJECT driver;
+    HANDLE handle;
+
+    (void)context;
+    wdmsim_driver_load("queue", queue_entry, &driver);
+    RtlInitUnicodeString(&name, QUEUE_DEVICE);
+    InitializeObjectAttributes(&attributes, &name, OBJ_KERNEL_HANDLE, NULL, NULL);
+    if (ZwCreateFile(&handle, GENERIC_READ | GENERIC_WRITE, &attributes, &iosb, NULL, 0, 0, FILE_OPEN,
+                     FILE_SYNCHRONOUS_IO_NONALERT, NULL, 0) != STATUS_SUCCESS)
+        return;
+    start_reader(&r, handle);
+    ZwClose(handle);
+}
+
+static void closing_a_synchronous_handle_waits_for_its_pending_read_so_this_deadlocks(void **state)
+{
+    struct wdmsim_stop stop;
+
+    (void)state;
+    wdmsim_assert_stops(close_a_synchronous_handle_under_a_pending_read, NULL, 0xE2, WDMSIM_ANY_PARAM,
+                        "sched.deadlock", &stop);
+    assert_non_null(strstr(stop.report, "ZwClose"));
+}
+
 /* ---- Dispatch routines that break the rules ---- */
 
 static void send_broken_ioctl(void *context)
@@ -645,6 +677,7 @@ int main(void)
         io_test(
             a_filter_completion_routine_sees_the_lower_status_and_MORE_PROCESSING_REQUIRED_lets_it_complete_again),
         io_test(a_filter_may_return_the_lower_STATUS_PENDING_when_its_completion_routine_marks_the_IRP),
+        io_test(closing_a_synchronous_handle_waits_for_its_pending_read_so_this_deadlocks),
         io_test(completing_an_IRP_twice_stops_with_0x44),
         io_test(returning_STATUS_PENDING_without_IoMarkIrpPending_stops_with_0xC9_0x23D),
         io_test(a_dispatch_routine_that_changes_the_IRQL_stops_with_0xC9_0x05),
