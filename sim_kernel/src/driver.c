@@ -878,6 +878,14 @@ static void driver_unload_and_verify(struct driver *d, const char *when)
     driver_release(d);
 }
 
+/* As the I/O manager does when DriverEntry succeeds: the devices it created are ready for opens
+ * (devices made later, in AddDevice, are the driver's to clear). */
+static void driver_ready_devices(PDRIVER_OBJECT object)
+{
+    for (PDEVICE_OBJECT device = object->DeviceObject; device != NULL; device = device->NextDevice)
+        device->Flags &= ~DO_DEVICE_INITIALIZING;
+}
+
 /* DriverEntry, the INIT discard, and for a PnP driver its device. A driver whose DriverEntry failed
  * is not unloaded (Unload is not called) but must have left nothing; one whose device did not
  * start is unloaded, as the PnP manager unloads a driver left without devices. */
@@ -898,6 +906,7 @@ static NTSTATUS driver_load(struct driver *d, PDRIVER_INITIALIZE entry, PDRIVER_
         driver_release(d);
         return call.status;
     }
+    driver_ready_devices(d->object);
     call.status = driver_discard_init(d);
     if (NT_SUCCESS(call.status) && d->object->DriverExtension->AddDevice != NULL) {
         call.fn = driver_start_main;

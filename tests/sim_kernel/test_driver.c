@@ -94,6 +94,18 @@ static NTSTATUS NTAPI TidyDriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRI
     return IoCreateDevice(DriverObject, 0, &name, FILE_DEVICE_UNKNOWN, 0, FALSE, &device);
 }
 
+/* The I/O manager clears DO_DEVICE_INITIALIZING on DriverEntry's devices; tidy never does. */
+static void devices_created_in_DriverEntry_are_ready_for_opens_when_it_returns(void **state)
+{
+    PDRIVER_OBJECT driver;
+
+    (void)state;
+    memset(&tidy, 0, sizeof tidy);
+    driver = load("tidy", TidyDriverEntry);
+    assert_int_equal(driver->DeviceObject->Flags & DO_DEVICE_INITIALIZING, 0);
+    wdmsim_driver_unload(driver);
+}
+
 static void DriverEntry_runs_on_a_system_thread_at_PASSIVE_LEVEL_with_its_names(void **state)
 {
     PDRIVER_OBJECT driver;
@@ -904,6 +916,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         wdmsim_test(DriverEntry_runs_on_a_system_thread_at_PASSIVE_LEVEL_with_its_names),
+        wdmsim_test(devices_created_in_DriverEntry_are_ready_for_opens_when_it_returns),
         wdmsim_test(the_RegistryPath_buffer_is_pool_freed_when_DriverEntry_returns),
         wdmsim_test(a_driver_that_deletes_what_it_made_unloads_cleanly_on_a_system_thread),
         wdmsim_test(a_second_driver_with_a_loaded_name_is_refused),
