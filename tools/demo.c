@@ -147,7 +147,7 @@ static void demo_summary(const DEBUGPRINT_STATISTICS *trace, const DBGPRT_STATIS
     printf("  rule violations: none (any would have stopped the machine with a report)\n");
 }
 
-int demo(void)
+int demo(const char *save_path)
 {
     struct wdmsim_config config = { .clock = WDMSIM_CLOCK_VIRTUAL };
     PDRIVER_OBJECT debugprint = NULL, tracedrv = NULL;
@@ -157,12 +157,17 @@ int demo(void)
     struct monitor *monitor;
     get_statistics_fn *statistics;
     size_t rows, leaks;
+    FILE *saved = NULL;
 
     printf("wdmsim demo: DebugPrint on the simulated Windows kernel (virtual clock)\n\n");
     wdmsim_boot(&config);
     if (!NT_SUCCESS(demo_load("debugprint.so", WDMSIM_BUILT_DEBUGPRINT, "DebugPrint", &debugprint)))
         return 1;
-    monitor = monitor_start(stdout, NULL, MONITOR_SHOW_MILLISECONDS);
+    if (save_path != NULL && (saved = fopen(save_path, "w")) == NULL) {
+        fprintf(stderr, "wdmsim: cannot write %s\n", save_path);
+        return 2;
+    }
+    monitor = monitor_start(stdout, saved, MONITOR_SHOW_MILLISECONDS);
     if (monitor == NULL || !NT_SUCCESS(demo_load("tracedrv.so", WDMSIM_BUILT_TRACEDRV, "TraceDrv", &tracedrv)))
         return 1;
     demo_run_app(&app);
@@ -173,6 +178,8 @@ int demo(void)
     wdmsim_driver_unload(tracedrv);
     demo_driver_statistics(&driver);
     rows = monitor_stop(monitor);
+    if (saved != NULL)
+        fclose(saved);
     printf("\n== unloading the DebugPrint driver\n");
     wdmsim_driver_unload(debugprint);
     leaks = wdmsim_shutdown();

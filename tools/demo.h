@@ -4,7 +4,8 @@
 #ifndef WDMSIM_DEMO_H
 #define WDMSIM_DEMO_H
 
-/* Runs the demo on a fresh kernel; returns the exit status (0 when every event is accounted for). */
-int demo(void);
+/* Runs the demo on a fresh kernel, the Monitor also saving its rows as tab-separated text to
+ * save_path when it is not NULL; returns the exit status (0 when every event is accounted for). */
+int demo(const char *save_path);
 
 #endif /* WDMSIM_DEMO_H */

@@ -43,6 +43,7 @@ static void usage(FILE *out)
           "  demo                 the DebugPrint pipeline end to end: the DebugPrint driver, TraceDrv\n"
           "                       and an application process, the Monitor showing each trace as it\n"
           "                       arrives, then unload and a summary that accounts for every event\n"
+          "  demo --save FILE     the same, the Monitor also saving its rows as tab-separated text\n"
           "  lesson list          list the lessons: one classic driver mistake each\n"
           "  lesson NAME          run one lesson and show the STOP report it causes\n"
           "  lesson all           run every lesson; exit 1 unless each stops on its rule\n"
@@ -138,7 +139,7 @@ int main(int argc, char **argv)
         return argc < 2 ? 2 : 0;
     }
     if (strcmp(argv[1], "demo") == 0)
-        return demo();
+        return demo(argc >= 4 && strcmp(argv[2], "--save") == 0 ? argv[3] : NULL);
     if (strcmp(argv[1], "lesson") == 0)
         return lesson_command(argc, argv);
     if (strcmp(argv[1], "rules") == 0) {
