@@ -1,21 +1,23 @@
 #!/bin/sh
-# build_windows_driver.sh SOURCE IMAGE - the Windows half of the crossbuild check.
+# build_windows_driver.sh IMAGE [-I DIR]... SOURCE... - the Windows half of the crossbuild check.
 #
-# Compiles a driver source with x86_64-w64-mingw32-gcc against the mingw-w64 DDK headers, links it
-# into IMAGE (a .sys) as a native kernel image entered at DriverEntry, and checks that it imports
-# nothing but ntoskrnl.exe and hal.dll.
+# Compiles each driver source with x86_64-w64-mingw32-gcc against the mingw-w64 DDK headers (and
+# the -I folders given, searched after the DDK), links the objects into IMAGE (a .sys) as a native
+# kernel image entered at DriverEntry, and checks that it imports nothing but ntoskrnl.exe and
+# hal.dll.
 #
 # Exit status: 0 pass; 1 fail; 77 skip (cross tools missing). When CI=true a missing tool fails,
 # because CI installs it. WDMSIM_MINGW_PREFIX (default x86_64-w64-mingw32) and WDMSIM_MINGW_DDK
 # (default: ddk/ next to the compiler's own headers) override the tools and the DDK include dir.
 set -u
 
-source_file=${1:?usage: build_windows_driver.sh SOURCE IMAGE}
-image=${2:?usage: build_windows_driver.sh SOURCE IMAGE}
+usage="usage: build_windows_driver.sh IMAGE [-I DIR]... SOURCE..."
+image=${1:?$usage}
+shift
 prefix=${WDMSIM_MINGW_PREFIX:-x86_64-w64-mingw32}
 cc="$prefix-gcc"
 objdump="$prefix-objdump"
-object="${image%.sys}.obj"
+objects_dir="${image%.sys}.obj"
 
 fail() {
     echo "crossbuild FAILED: $*" >&2
@@ -54,20 +56,42 @@ if [ -z "$ddk" ] || [ ! -f "$ddk/wdm.h" ]; then
     missing "the mingw-w64 DDK headers (ddk/wdm.h) were not found for $cc: $install_hint"
 fi
 
-mkdir -p "$(dirname "$image")" || fail "cannot create the folder of $image"
-rm -f "$object" "$image"
+rm -rf "$objects_dir" "$image"
+mkdir -p "$objects_dir" || fail "cannot create $objects_dir"
 
 # The DDK's inline KeGetCurrentThread reads gs:[0x188]; GCC 12 takes any access at so small an
 # address for a null-pointer dereference (-Warray-bounds) unless told that low addresses can be valid.
-echo "compiling $source_file against $ddk"
-"$cc" -std=gnu11 -O2 -Wall -Wextra -Werror -Wno-multichar --param=min-pagesize=0 -I"$ddk" \
-    -c "$source_file" -o "$object" ||
-    fail "$cc could not compile $source_file against the mingw-w64 DDK: driver code must build" \
-         "unchanged against the real DDK headers (see the errors above)"
+# The DDK comes first on the include path, so a driver's own headers cannot stand in for it.
+includes=""
+objects=""
+count=0
+while [ $# -gt 0 ]; do
+    case $1 in
+    -I)
+        [ $# -ge 2 ] || fail "-I needs a folder ($usage)"
+        includes="$includes -I$2"
+        shift 2
+        continue
+        ;;
+    esac
+    count=$((count + 1))
+    object="$objects_dir/$count-$(basename "${1%.c}").o"
+    echo "compiling $1 against $ddk"
+    # $includes (and $objects below) are split on purpose; the paths must hold no spaces.
+    # shellcheck disable=SC2086
+    "$cc" -std=gnu11 -O2 -Wall -Wextra -Werror -Wno-multichar --param=min-pagesize=0 -I"$ddk" \
+        $includes -c "$1" -o "$object" ||
+        fail "$cc could not compile $1 against the mingw-w64 DDK: driver code must build" \
+             "unchanged against the real DDK headers (see the errors above)"
+    objects="$objects $object"
+    shift
+done
+[ "$count" -gt 0 ] || fail "no source given ($usage)"
 
 echo "linking $image"
+# shellcheck disable=SC2086
 "$cc" -shared -nostdlib -Wl,--subsystem,native -Wl,--entry,DriverEntry \
-    -o "$image" "$object" -lntoskrnl -lhal ||
+    -o "$image" $objects -lntoskrnl -lhal ||
     fail "$cc could not link $image: a DDI it calls is missing from libntoskrnl.a/libhal.a"
 
 headers=$("$objdump" -p "$image") || fail "$objdump -p $image failed"

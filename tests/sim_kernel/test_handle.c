@@ -11,6 +11,7 @@
 #include <ntifs.h>
 
 #include "wdmsim_test.h"
+#include "wdmsim_test_threads.h"
 
 #define KERNEL_HANDLE_BITS ((ULONG_PTR)0xFFFFFFFF80000000ull)
 
@@ -27,13 +28,6 @@ static VOID NTAPI wait_for_release(PVOID unused)
     KeWaitForSingleObject(&release_thread, Executive, KernelMode, FALSE, NULL);
 }
 
-/* One tick of virtual time: it can only pass once every other simulated thread is blocked or gone. */
-static void settle(void)
-{
-    LARGE_INTEGER one_tick = { .QuadPart = -1 };
-
-    KeDelayExecutionThread(KernelMode, FALSE, &one_tick);
-}
 
 static int setup(void **state)
 {
@@ -207,7 +201,7 @@ static void NtCurrentThread_in_a_system_thread_references_that_thread(void **sta
     assert_int_equal(PsCreateSystemThread(&handle, THREAD_ALL_ACCESS, NULL, NULL, NULL, reference_current_thread, &c),
                      STATUS_SUCCESS);
     assert_int_equal(ZwClose(handle), STATUS_SUCCESS);
-    settle();
+    wdmsim_test_settle();
     assert_int_equal(c.status, STATUS_SUCCESS);
     assert_int_equal(c.mismatch, STATUS_OBJECT_TYPE_MISMATCH);
     assert_ptr_equal(c.referenced, c.self);
@@ -590,7 +584,7 @@ static void a_handle_left_open_at_shutdown_is_counted_as_a_leak(void **state)
     (void)state;
     assert_non_null(capture);
     wdmsim_run_as_driver("tracedrv", run_thread_as_driver, &handle);
-    settle();
+    wdmsim_test_settle();
     fflush(stderr);
     dup2(fileno(capture), STDERR_FILENO);
     leaked = wdmsim_shutdown();

@@ -52,17 +52,6 @@ static NTSTATUS wait_for(PVOID object)
     return KeWaitForSingleObject(object, Executive, KernelMode, FALSE, NULL);
 }
 
-static void check_waiters(const DISPATCHER_HEADER *header, const PKTHREAD *expected)
-{
-    const LIST_ENTRY *e = header->WaitListHead.Flink;
-
-    for (; *expected != NULL; expected++, e = e->Flink) {
-        assert_ptr_not_equal(e, &header->WaitListHead);
-        assert_ptr_equal(CONTAINING_RECORD(e, KWAIT_BLOCK, WaitListEntry)->Thread, *expected);
-    }
-    assert_ptr_equal(e, &header->WaitListHead);
-}
-
 /* The whole observable state of a KMUTEX, and the caller's IRQL. */
 static void check_mutex(KMUTEX *mutex, LONG state, PKTHREAD owner, const PKTHREAD *waiters, KIRQL irql)
 {
@@ -72,7 +61,7 @@ static void check_mutex(KMUTEX *mutex, LONG state, PKTHREAD owner, const PKTHREA
     assert_ptr_equal(mutex->OwnerThread, owner);
     assert_int_equal(mutex->Abandoned, FALSE);
     assert_int_equal(mutex->ApcDisable, 1);
-    check_waiters(&mutex->Header, waiters);
+    wdmsim_assert_waiters(&mutex->Header, waiters);
     assert_int_equal(KeGetCurrentIrql(), irql);
 }
 
@@ -85,7 +74,7 @@ static void check_fast_mutex(FAST_MUTEX *fast, LONG count, PKTHREAD owner, ULONG
     assert_int_equal(fast->Contention, contention);
     assert_int_equal(fast->Event.Header.Type, SYNCHRONIZATION_EVENT_TYPE);
     assert_int_equal(fast->Event.Header.SignalState, 0);
-    check_waiters(&fast->Event.Header, waiters);
+    wdmsim_assert_waiters(&fast->Event.Header, waiters);
     assert_int_equal(KeGetCurrentIrql(), irql);
 }
 
@@ -654,7 +643,7 @@ static void a_fast_mutex_excludes_other_threads(void **state)
     assert_int_equal(counter.value, CONTENDERS * CONTENDED_ROUNDS);
     assert_int_equal(counter.fast.Count, 1);
     assert_null(counter.fast.Owner);
-    check_waiters(&counter.fast.Event.Header, NO_WAITERS);
+    wdmsim_assert_waiters(&counter.fast.Event.Header, NO_WAITERS);
     assert_int_equal(KeGetCurrentIrql(), PASSIVE_LEVEL);
 }
 

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "wdmsim_test.h"
+#include "wdmsim_test_threads.h"
 
 /* PsCreateSystemThread, then reference the thread and close the handle; no CMocka asserts, so STOP
  * scenarios can use it: NULL if a step failed. */
@@ -41,13 +42,6 @@ static VOID NTAPI wait_for_release(PVOID unused)
     KeWaitForSingleObject(&release_thread, Executive, KernelMode, FALSE, NULL);
 }
 
-/* One tick of virtual time: it can only pass once every other simulated thread is blocked or gone. */
-static void settle(void)
-{
-    LARGE_INTEGER one_tick = { .QuadPart = -1 };
-
-    KeDelayExecutionThread(KernelMode, FALSE, &one_tick);
-}
 
 static int setup(void **state)
 {
@@ -91,7 +85,7 @@ static void a_running_thread_keeps_its_object_until_it_ends(void **state)
     (void)state;
     assert_int_equal(ObDereferenceObject(thread), 1);
     KeSetEvent(&release_thread, IO_NO_INCREMENT, FALSE);
-    settle();
+    wdmsim_test_settle();
     assert_int_equal(wdmsim_shutdown(), 0);
 }
 
@@ -259,7 +253,7 @@ static void a_reference_left_at_shutdown_is_counted_as_a_leak(void **state)
     (void)state;
     assert_non_null(capture);
     assert_non_null(reference_new_thread(return_at_once));
-    settle();
+    wdmsim_test_settle();
     fflush(stderr);
     dup2(fileno(capture), STDERR_FILENO);
     leaked = wdmsim_shutdown();

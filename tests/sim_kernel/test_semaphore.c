@@ -43,17 +43,6 @@ static void worker_finish(struct worker *w)
     wdmsim_test_thread_join(&w->thread);
 }
 
-static void check_waiters(const DISPATCHER_HEADER *header, const PKTHREAD *expected)
-{
-    const LIST_ENTRY *e = header->WaitListHead.Flink;
-
-    for (; *expected != NULL; expected++, e = e->Flink) {
-        assert_ptr_not_equal(e, &header->WaitListHead);
-        assert_ptr_equal(CONTAINING_RECORD(e, KWAIT_BLOCK, WaitListEntry)->Thread, *expected);
-    }
-    assert_ptr_equal(e, &header->WaitListHead);
-}
-
 /* The whole observable state of a semaphore, and the caller's IRQL. */
 static void check_semaphore(KSEMAPHORE *semaphore, LONG count, LONG limit, const PKTHREAD *waiters, KIRQL irql)
 {
@@ -61,7 +50,7 @@ static void check_semaphore(KSEMAPHORE *semaphore, LONG count, LONG limit, const
     assert_int_equal(semaphore->Header.SignalState, count);
     assert_int_equal(KeReadStateSemaphore(semaphore), count);
     assert_int_equal(semaphore->Limit, limit);
-    check_waiters(&semaphore->Header, waiters);
+    wdmsim_assert_waiters(&semaphore->Header, waiters);
     assert_int_equal(KeGetCurrentIrql(), irql);
 }
 
@@ -69,13 +58,13 @@ static void check_semaphore(KSEMAPHORE *semaphore, LONG count, LONG limit, const
 static void check_passed(struct worker *w)
 {
     assert_int_equal(w->status, STATUS_SUCCESS);
-    check_waiters(&w->go.Header, WAITERS(w->thread.kthread));
+    wdmsim_assert_waiters(&w->go.Header, WAITERS(w->thread.kthread));
 }
 
 static void check_still_waiting(struct worker *w)
 {
     assert_int_equal(w->status, STATUS_PENDING);
-    check_waiters(&w->go.Header, NO_WAITERS);
+    wdmsim_assert_waiters(&w->go.Header, NO_WAITERS);
 }
 
 static void KeInitializeSemaphore_sets_the_count_and_the_limit(void **state)

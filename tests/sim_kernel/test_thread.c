@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "wdmsim_test.h"
+#include "wdmsim_test_threads.h"
 
 #define ONE_SECOND (10LL * 1000 * 1000)
 #define POLL_ITERATIONS 10000
@@ -45,13 +46,6 @@ static void wait_for(PVOID object)
     assert_int_equal(KeWaitForSingleObject(object, Executive, KernelMode, FALSE, NULL), STATUS_SUCCESS);
 }
 
-/* One tick of virtual time: it can only pass once every other simulated thread is blocked. */
-static void settle(void)
-{
-    LARGE_INTEGER one_tick = { .QuadPart = -1 };
-
-    KeDelayExecutionThread(KernelMode, FALSE, &one_tick);
-}
 
 /* wdmsim_shutdown(), with what it wrote on stderr copied into buf. */
 static size_t shutdown_capturing_stderr(char *buf, size_t size)
@@ -449,7 +443,7 @@ static void a_thread_still_running_at_shutdown_is_counted_as_a_leak(void **state
     KeInitializeEvent(&never_set, NotificationEvent, FALSE);
     thread = start_thread(wait_for_ever, NULL);
     ObDereferenceObject(thread);
-    settle();
+    wdmsim_test_settle();
     assert_int_equal(shutdown_capturing_stderr(report, sizeof report), 1);
     assert_non_null(strstr(report, "leaked a running system thread, charged to host code"));
     assert_non_null(strstr(report, "system-1: in KeWaitForSingleObject, for notification event"));

@@ -63,4 +63,16 @@ static inline void wdmsim_assert_report_has(const struct wdmsim_stop *stop, cons
     assert_non_null(strstr(stop->report, text));
 }
 
+/* The threads waiting for a dispatcher object, oldest first, are exactly expected (NULL-ended). */
+static inline void wdmsim_assert_waiters(const DISPATCHER_HEADER *header, const PKTHREAD *expected)
+{
+    const LIST_ENTRY *e = header->WaitListHead.Flink;
+
+    for (; *expected != NULL; expected++, e = e->Flink) {
+        assert_ptr_not_equal(e, &header->WaitListHead);
+        assert_ptr_equal(CONTAINING_RECORD(e, KWAIT_BLOCK, WaitListEntry)->Thread, *expected);
+    }
+    assert_ptr_equal(e, &header->WaitListHead);
+}
+
 #endif /* WDMSIM_TEST_H */
