@@ -437,17 +437,17 @@ static BOOLEAN OpenDevice(PHANDLE Device)
     }
 }
 
-/* Exit is read before the drain: whatever Close queued before asking to exit is written. */
+/* Drains first: what queued while the device was missing goes as soon as it opens. Exit is read
+ * before the drain: whatever Close queued before asking to exit is written. */
 static VOID Serve(HANDLE Device)
 {
     for (;;) {
-        BOOLEAN Exit;
+        BOOLEAN Exit = ExitRequested();
 
-        WaitOneSecond();
-        Exit = ExitRequested();
         WriteEvents(Device);
         if (Exit)
             return;
+        WaitOneSecond();
     }
 }
 

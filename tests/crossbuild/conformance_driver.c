@@ -4,9 +4,10 @@
  * behaviour. The same source builds into the host runner (against wdmsim::kernel) and, with
  * mingw-w64, into conformance.sys. It grows with every issue: each new DDI gets a call here.
  * KfLowerIrql and RtlFailFast are reached only through KeLowerIrql and the list helpers: mingw-w64's
- * x64 DDK does not declare them for drivers.
+ * x64 DDK does not declare them for drivers. ConformIo opens the driver's own device from inside
+ * DriverEntry, through a filter device attached on top, and removes both before returning.
  */
-#include <ntddk.h>
+#include <ntifs.h>
 
 #define CONFORMANCE_TAG 'fnoC'
 
@@ -762,10 +763,343 @@ static VOID ConformWorkItems(VOID)
     EXPECT(result.Thread != NULL && result.Thread != KeGetCurrentThread());
 }
 
+#define CONFORMANCE_IOCTL_INCREMENT CTL_CODE(FILE_DEVICE_UNKNOWN, 0x800, METHOD_BUFFERED, FILE_ANY_ACCESS)
+#define CONFORMANCE_DATA_SIZE 16
+/* min() is the DDK's (windef.h) but not our headers'. */
+#define CONFORMANCE_MIN(a, b) ((a) < (b) ? (a) : (b))
+
+/* One extension type for both devices: the filter has Lower set, the function device does not. */
+typedef struct _CONFORMANCE_DEVICE {
+    PDEVICE_OBJECT Lower;
+    LONG FilterCompletions;
+    LONG Opens;
+    ULONG DataLength;
+    UCHAR Data[CONFORMANCE_DATA_SIZE];
+    PIRP PendingRead;          /* guarded by the cancel spin lock */
+    KEVENT ReadPended;
+    PEPROCESS DispatchProcess;
+} CONFORMANCE_DEVICE, *PCONFORMANCE_DEVICE;
+
+/* What the I/O work item's read saw; it waits on the device until a write completes it. */
+typedef struct _CONFORMANCE_PENDED_READ {
+    HANDLE File;
+    NTSTATUS Status;
+    IO_STATUS_BLOCK IoStatus;
+    UCHAR Buffer[CONFORMANCE_DATA_SIZE];
+    PDEVICE_OBJECT DeviceRan;
+    KEVENT Done;
+} CONFORMANCE_PENDED_READ, *PCONFORMANCE_PENDED_READ;
+
+static NTSTATUS CompleteIrp(PIRP Irp, NTSTATUS Status, ULONG_PTR Information)
+{
+    Irp->IoStatus.Status = Status;
+    Irp->IoStatus.Information = Information;
+    IoCompleteRequest(Irp, IO_NO_INCREMENT);
+    return Status;
+}
+
+/* The filter counts every IRP that comes back up; a pended one must stay marked pending. */
+static NTSTATUS NTAPI ConformanceFilterCompletion(PDEVICE_OBJECT DeviceObject, PIRP Irp, PVOID Context)
+{
+    PCONFORMANCE_DEVICE filter = Context;
+
+    UNREFERENCED_PARAMETER(DeviceObject);
+    if (Irp->PendingReturned)
+        IoMarkIrpPending(Irp);
+    InterlockedIncrement(&filter->FilterCompletions);
+    return STATUS_SUCCESS; /* STATUS_CONTINUE_COMPLETION, which our wdm.h does not name */
+}
+
+static NTSTATUS ConformanceFunctionDispatch(PCONFORMANCE_DEVICE device, PIRP Irp)
+{
+    PIO_STACK_LOCATION stack = IoGetCurrentIrpStackLocation(Irp);
+    PFILE_STANDARD_INFORMATION standard;
+    PIRP pended;
+    KIRQL cancelIrql;
+    ULONG length;
+
+    device->DispatchProcess = IoGetCurrentProcess();
+    switch (stack->MajorFunction) {
+    case IRP_MJ_CREATE:
+        InterlockedIncrement(&device->Opens);
+        return CompleteIrp(Irp, STATUS_SUCCESS, 0);
+    case IRP_MJ_CLOSE:
+        InterlockedDecrement(&device->Opens);
+        return CompleteIrp(Irp, STATUS_SUCCESS, 0);
+    case IRP_MJ_CLEANUP:
+        return CompleteIrp(Irp, STATUS_SUCCESS, 0);
+    case IRP_MJ_READ:
+        /* Nothing written yet: the read waits for the next write. */
+        IoAcquireCancelSpinLock(&cancelIrql);
+        if (device->DataLength == 0 && device->PendingRead == NULL) {
+            IoMarkIrpPending(Irp);
+            device->PendingRead = Irp;
+            IoReleaseCancelSpinLock(cancelIrql);
+            KeSetEvent(&device->ReadPended, IO_NO_INCREMENT, FALSE);
+            return STATUS_PENDING;
+        }
+        length = CONFORMANCE_MIN(device->DataLength, stack->Parameters.Read.Length);
+        RtlCopyMemory(Irp->AssociatedIrp.SystemBuffer, device->Data, length);
+        device->DataLength = 0;
+        IoReleaseCancelSpinLock(cancelIrql);
+        return CompleteIrp(Irp, STATUS_SUCCESS, length);
+    case IRP_MJ_WRITE:
+        length = CONFORMANCE_MIN(stack->Parameters.Write.Length, (ULONG)CONFORMANCE_DATA_SIZE);
+        IoAcquireCancelSpinLock(&cancelIrql);
+        pended = InterlockedExchangePointer((PVOID volatile *)&device->PendingRead, NULL);
+        if (pended == NULL) {
+            RtlCopyMemory(device->Data, Irp->AssociatedIrp.SystemBuffer, length);
+            device->DataLength = length;
+        }
+        IoReleaseCancelSpinLock(cancelIrql);
+        if (pended != NULL) {
+            length = CONFORMANCE_MIN(length, IoGetCurrentIrpStackLocation(pended)->Parameters.Read.Length);
+            RtlCopyMemory(pended->AssociatedIrp.SystemBuffer, Irp->AssociatedIrp.SystemBuffer, length);
+            CompleteIrp(pended, STATUS_SUCCESS, length);
+        }
+        return CompleteIrp(Irp, STATUS_SUCCESS, length);
+    case IRP_MJ_DEVICE_CONTROL:
+        if (stack->Parameters.DeviceIoControl.IoControlCode != CONFORMANCE_IOCTL_INCREMENT ||
+            stack->Parameters.DeviceIoControl.InputBufferLength < sizeof(ULONG) ||
+            stack->Parameters.DeviceIoControl.OutputBufferLength < sizeof(ULONG))
+            return CompleteIrp(Irp, STATUS_INVALID_DEVICE_REQUEST, 0);
+        *(PULONG)Irp->AssociatedIrp.SystemBuffer += 1;
+        return CompleteIrp(Irp, STATUS_SUCCESS, sizeof(ULONG));
+    case IRP_MJ_QUERY_INFORMATION:
+        /* Windows asks the driver; a device has no size and one link. */
+        if (stack->Parameters.QueryFile.FileInformationClass != FileStandardInformation)
+            return CompleteIrp(Irp, STATUS_INVALID_PARAMETER, 0);
+        if (stack->Parameters.QueryFile.Length < sizeof(FILE_STANDARD_INFORMATION))
+            return CompleteIrp(Irp, STATUS_INFO_LENGTH_MISMATCH, 0);
+        standard = Irp->AssociatedIrp.SystemBuffer;
+        RtlZeroMemory(standard, sizeof(*standard));
+        standard->NumberOfLinks = 1;
+        return CompleteIrp(Irp, STATUS_SUCCESS, sizeof(*standard));
+    default:
+        return CompleteIrp(Irp, STATUS_INVALID_DEVICE_REQUEST, 0);
+    }
+}
+
+static NTSTATUS NTAPI ConformanceDispatch(PDEVICE_OBJECT DeviceObject, PIRP Irp)
+{
+    PCONFORMANCE_DEVICE device = DeviceObject->DeviceExtension;
+
+    if (device->Lower == NULL)
+        return ConformanceFunctionDispatch(device, Irp);
+    IoCopyCurrentIrpStackLocationToNext(Irp);
+    IoSetCompletionRoutine(Irp, ConformanceFilterCompletion, device, TRUE, TRUE, TRUE);
+    return IoCallDriver(device->Lower, Irp);
+}
+
+static VOID NTAPI ConformanceDriverUnload(PDRIVER_OBJECT DriverObject)
+{
+    /* DriverEntry leaves nothing behind, so there is nothing to undo; a driver without
+     * DriverUnload could not be unloaded at all. */
+    UNREFERENCED_PARAMETER(DriverObject);
+}
+
+/* Runs in a system worker thread (System process): a synchronous read that the device pends. */
+static VOID NTAPI ConformanceIoWorkItem(PDEVICE_OBJECT DeviceObject, PVOID Context)
+{
+    PCONFORMANCE_PENDED_READ read = Context;
+
+    read->DeviceRan = DeviceObject;
+    read->Status = ZwReadFile(read->File, NULL, NULL, NULL, &read->IoStatus, read->Buffer,
+                              sizeof(read->Buffer), NULL, NULL);
+    KeSetEvent(&read->Done, IO_NO_INCREMENT, FALSE);
+}
+
+static NTSTATUS OpenDevice(PUNICODE_STRING Name, PHANDLE File)
+{
+    OBJECT_ATTRIBUTES attributes;
+    IO_STATUS_BLOCK ioStatus;
+
+    InitializeObjectAttributes(&attributes, Name, OBJ_CASE_INSENSITIVE | OBJ_KERNEL_HANDLE, NULL, NULL);
+    return ZwCreateFile(File, GENERIC_READ | GENERIC_WRITE | SYNCHRONIZE, &attributes, &ioStatus, NULL,
+                        FILE_ATTRIBUTE_NORMAL, FILE_SHARE_READ | FILE_SHARE_WRITE, FILE_OPEN,
+                        FILE_SYNCHRONOUS_IO_NONALERT, NULL, 0);
+}
+
+static VOID ConformFileCalls(PDEVICE_OBJECT Device, PCONFORMANCE_DEVICE Function,
+                             PCONFORMANCE_DEVICE Filter, PUNICODE_STRING Name)
+{
+    static const UCHAR message[] = "conformance";
+    CONFORMANCE_PENDED_READ read;
+    FILE_STANDARD_INFORMATION standard;
+    IO_STATUS_BLOCK ioStatus;
+    LARGE_INTEGER offset;
+    PIO_WORKITEM workItem;
+    UCHAR buffer[CONFORMANCE_DATA_SIZE];
+    HANDLE file;
+    ULONG value;
+
+    EXPECT(OpenDevice(Name, &file) == STATUS_SUCCESS);
+    EXPECT(OpenDevice(Name, &read.File) == STATUS_SUCCESS);
+    EXPECT(Function->Opens == 2 && Filter->FilterCompletions == 2);
+    EXPECT(Function->DispatchProcess == IoGetCurrentProcess());
+
+    /* A write with nothing waiting is kept; a read with an explicit offset takes it back. */
+    EXPECT(ZwWriteFile(file, NULL, NULL, NULL, &ioStatus, (PVOID)message, 4, NULL, NULL) == STATUS_SUCCESS);
+    EXPECT(ioStatus.Status == STATUS_SUCCESS && ioStatus.Information == 4);
+    offset.QuadPart = 0;
+    EXPECT(ZwReadFile(file, NULL, NULL, NULL, &ioStatus, buffer, sizeof(buffer), &offset, NULL) ==
+           STATUS_SUCCESS);
+    EXPECT(ioStatus.Information == 4 && RtlCompareMemory(buffer, message, 4) == 4);
+
+    value = 41;
+    EXPECT(ZwDeviceIoControlFile(file, NULL, NULL, NULL, &ioStatus, CONFORMANCE_IOCTL_INCREMENT, &value,
+                                 sizeof(value), &value, sizeof(value)) == STATUS_SUCCESS);
+    EXPECT(value == 42 && ioStatus.Information == sizeof(value));
+    EXPECT(ZwDeviceIoControlFile(file, NULL, NULL, NULL, &ioStatus, CONFORMANCE_IOCTL_INCREMENT, NULL, 0,
+                                 NULL, 0) == STATUS_INVALID_DEVICE_REQUEST);
+
+    RtlFillMemory(&standard, sizeof(standard), 0xFF);
+    EXPECT(ZwQueryInformationFile(file, &ioStatus, &standard, sizeof(standard), FileStandardInformation) ==
+           STATUS_SUCCESS);
+    EXPECT(ioStatus.Information == sizeof(standard) && standard.NumberOfLinks == 1);
+    EXPECT(standard.Directory == FALSE && standard.DeletePending == FALSE);
+
+    /* A read pended on the second handle in a worker thread, completed by a write on the first. */
+    read.Status = STATUS_UNSUCCESSFUL;
+    read.DeviceRan = NULL;
+    KeInitializeEvent(&read.Done, NotificationEvent, FALSE);
+    workItem = IoAllocateWorkItem(Device);
+    EXPECT(workItem != NULL);
+    if (workItem != NULL) {
+        IoQueueWorkItem(workItem, ConformanceIoWorkItem, DelayedWorkQueue, &read);
+        EXPECT(KeWaitForSingleObject(&Function->ReadPended, Executive, KernelMode, FALSE, NULL) ==
+               STATUS_SUCCESS);
+        EXPECT(ZwWriteFile(file, NULL, NULL, NULL, &ioStatus, (PVOID)message, sizeof(message), NULL, NULL) ==
+               STATUS_SUCCESS);
+        EXPECT(KeWaitForSingleObject(&read.Done, Executive, KernelMode, FALSE, NULL) == STATUS_SUCCESS);
+        IoFreeWorkItem(workItem);
+        EXPECT(read.DeviceRan == Device);
+        EXPECT(read.Status == STATUS_SUCCESS && read.IoStatus.Information == sizeof(message));
+        EXPECT(RtlCompareMemory(read.Buffer, message, sizeof(message)) == sizeof(message));
+        EXPECT(Function->PendingRead == NULL && Function->DataLength == 0);
+    }
+
+    EXPECT(ZwClose(read.File) == STATUS_SUCCESS);
+    EXPECT(ZwClose(file) == STATUS_SUCCESS);
+    EXPECT(Function->Opens == 0);
+}
+
+static PDEVICE_OBJECT CreateConformanceDevice(PDRIVER_OBJECT DriverObject, PUNICODE_STRING Name)
+{
+    PDEVICE_OBJECT device = NULL;
+    PCONFORMANCE_DEVICE extension;
+
+    EXPECT(IoCreateDevice(DriverObject, sizeof(CONFORMANCE_DEVICE), Name, FILE_DEVICE_UNKNOWN, 0, FALSE,
+                          &device) == STATUS_SUCCESS);
+    if (device == NULL)
+        return NULL;
+    extension = device->DeviceExtension;
+    RtlZeroMemory(extension, sizeof(*extension));
+    KeInitializeEvent(&extension->ReadPended, NotificationEvent, FALSE);
+    EXPECT((device->Flags & DO_DEVICE_INITIALIZING) != 0);
+    device->Flags |= DO_BUFFERED_IO;
+    return device;
+}
+
+static VOID ConformIo(PDRIVER_OBJECT DriverObject)
+{
+    UNICODE_STRING deviceName = RTL_CONSTANT_STRING(L"\\Device\\WdmsimConformance");
+    UNICODE_STRING linkName = RTL_CONSTANT_STRING(L"\\DosDevices\\WdmsimConformance");
+    UNICODE_STRING linkPath = RTL_CONSTANT_STRING(L"\\??\\WdmsimConformance");
+    PDEVICE_OBJECT function;
+    PDEVICE_OBJECT filter;
+    PCONFORMANCE_DEVICE filterExtension;
+    HANDLE file;
+    ULONG i;
+
+    for (i = 0; i <= IRP_MJ_MAXIMUM_FUNCTION; i++)
+        DriverObject->MajorFunction[i] = ConformanceDispatch;
+    DriverObject->DriverUnload = ConformanceDriverUnload;
+
+    function = CreateConformanceDevice(DriverObject, &deviceName);
+    if (function == NULL)
+        return;
+    filter = CreateConformanceDevice(DriverObject, NULL);
+    if (filter != NULL) {
+        filterExtension = filter->DeviceExtension;
+        filterExtension->Lower = IoAttachDeviceToDeviceStack(filter, function);
+        EXPECT(filterExtension->Lower == function);
+        EXPECT(filter->StackSize == function->StackSize + 1);
+        /* The opens come before DriverEntry returns, so the driver ends initialization itself. */
+        filter->Flags &= ~DO_DEVICE_INITIALIZING;
+        function->Flags &= ~DO_DEVICE_INITIALIZING;
+
+        EXPECT(IoCreateSymbolicLink(&linkName, &deviceName) == STATUS_SUCCESS);
+        EXPECT(IoCreateSymbolicLink(&linkName, &deviceName) == STATUS_OBJECT_NAME_COLLISION);
+        if (filterExtension->Lower != NULL) {
+            ConformFileCalls(function, function->DeviceExtension, filterExtension, &linkPath);
+            /* The filter saw both opens, every call above and its two closes and cleanups. */
+            EXPECT(filterExtension->FilterCompletions >= 12);
+            EXPECT(OpenDevice(&linkPath, &file) == STATUS_SUCCESS && ZwClose(file) == STATUS_SUCCESS);
+            IoDetachDevice(function);
+        }
+        EXPECT(IoDeleteSymbolicLink(&linkName) == STATUS_SUCCESS);
+        EXPECT(OpenDevice(&linkPath, &file) == STATUS_OBJECT_NAME_NOT_FOUND);
+        IoDeleteDevice(filter);
+    }
+    IoDeleteDevice(function);
+}
+
+static VOID ConformNamedEvents(VOID)
+{
+    UNICODE_STRING notificationName = RTL_CONSTANT_STRING(L"\\BaseNamedObjects\\WdmsimConformanceN");
+    UNICODE_STRING synchronizationName = RTL_CONSTANT_STRING(L"\\BaseNamedObjects\\WdmsimConformanceS");
+    HANDLE notificationHandle = NULL;
+    HANDLE synchronizationHandle = NULL;
+    PKEVENT notification;
+    PKEVENT synchronization;
+
+    /* Both are created signalled. */
+    notification = IoCreateNotificationEvent(&notificationName, &notificationHandle);
+    EXPECT(notification != NULL && notificationHandle != NULL);
+    if (notification != NULL) {
+        EXPECT(KeReadStateEvent(notification) != 0);
+        EXPECT(ZwClose(notificationHandle) == STATUS_SUCCESS);
+    }
+    synchronization = IoCreateSynchronizationEvent(&synchronizationName, &synchronizationHandle);
+    EXPECT(synchronization != NULL && synchronizationHandle != NULL);
+    if (synchronization != NULL) {
+        EXPECT(KeReadStateEvent(synchronization) != 0);
+        EXPECT(KeWaitForSingleObject(synchronization, Executive, KernelMode, FALSE, NULL) == STATUS_SUCCESS);
+        EXPECT(KeReadStateEvent(synchronization) == 0);
+        EXPECT(ZwClose(synchronizationHandle) == STATUS_SUCCESS);
+    }
+}
+
+static VOID ConformProcesses(VOID)
+{
+    KAPC_STATE apcState;
+    PEPROCESS process = IoGetCurrentProcess();
+
+    /* DriverEntry runs in the System process. */
+    EXPECT(process == PsInitialSystemProcess);
+    EXPECT(PsGetCurrentProcessId() == (HANDLE)4);
+    KeStackAttachProcess((PKPROCESS)PsInitialSystemProcess, &apcState);
+    EXPECT(IoGetCurrentProcess() == PsInitialSystemProcess);
+    KeUnstackDetachProcess(&apcState);
+    EXPECT(IoGetCurrentProcess() == process);
+}
+
+static VOID ConformInterlocked(VOID)
+{
+    LONG volatile value = 5;
+    PVOID volatile pointer = NULL;
+
+    EXPECT(InterlockedIncrement(&value) == 6);
+    EXPECT(InterlockedDecrement(&value) == 5);
+    EXPECT(InterlockedExchange(&value, 9) == 5 && value == 9);
+    EXPECT(InterlockedCompareExchange(&value, 1, 2) == 9 && value == 9);
+    EXPECT(InterlockedCompareExchange(&value, 1, 9) == 9 && value == 1);
+    EXPECT(InterlockedExchangePointer(&pointer, (PVOID)&value) == NULL && pointer == (PVOID)&value);
+}
+
 NTSTATUS NTAPI DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath)
 {
-    UNREFERENCED_PARAMETER(DriverObject);
-
     /* Never taken: the I/O manager always passes a registry path, and no IRQL exceeds
      * HIGH_LEVEL. The calls prove the bug check DDIs compile and link on both sides. */
     if (RegistryPath == NULL)
@@ -795,6 +1129,10 @@ NTSTATUS NTAPI DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING Registry
     ConformDpcs();
     ConformSystemThreads();
     ConformWorkItems();
+    ConformInterlocked();
+    ConformProcesses();
+    ConformNamedEvents();
+    ConformIo(DriverObject);
 
     EXPECT(KeGetCurrentIrql() == PASSIVE_LEVEL);
     return ConformanceFailures == 0 ? STATUS_SUCCESS : STATUS_UNSUCCESSFUL;

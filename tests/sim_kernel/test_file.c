@@ -20,7 +20,6 @@
 static struct {
     ULONG device_flags;             /* DO_BUFFERED_IO, DO_DIRECT_IO, or 0 for neither */
     BOOLEAN exclusive;
-    BOOLEAN stay_initializing;      /* leave DO_DEVICE_INITIALIZING set */
     NTSTATUS create_status;         /* what IRP_MJ_CREATE completes with */
     PDEVICE_OBJECT device;
     char log[32];                   /* C create, U cleanup, X close, R read, W write, I ioctl, Q query */
@@ -184,8 +183,7 @@ static NTSTATUS NTAPI echo_entry(PDRIVER_OBJECT driver, PUNICODE_STRING registry
         return status;
     }
     echo.device->Flags |= echo.device_flags;
-    if (!echo.stay_initializing)
-        echo.device->Flags &= ~DO_DEVICE_INITIALIZING;
+    echo.device->Flags &= ~DO_DEVICE_INITIALIZING;
     return STATUS_SUCCESS;
 }
 
@@ -372,15 +370,17 @@ static void ZwCreateFile_of_an_exclusive_device_allows_one_open_at_a_time(void *
     wdmsim_driver_unload(driver);
 }
 
-static void ZwCreateFile_of_a_device_still_initializing_returns_STATUS_NO_SUCH_DEVICE(void **state)
+/* The I/O manager readies the devices DriverEntry creates; one made later (in AddDevice, say)
+ * stays initializing until its driver clears the flag, and cannot be opened before that. */
+static void ZwCreateFile_of_a_device_its_driver_left_initializing_returns_STATUS_NO_SUCH_DEVICE(void **state)
 {
     PDRIVER_OBJECT driver;
     IO_STATUS_BLOCK iosb;
     HANDLE handle;
 
     (void)state;
-    echo.stay_initializing = TRUE;
     driver = load_echo();
+    echo.device->Flags |= DO_DEVICE_INITIALIZING;
     assert_int_equal(try_open(ECHO_DEVICE, GENERIC_READ, FILE_OPEN, 0, &handle, &iosb), STATUS_NO_SUCH_DEVICE);
     assert_string_equal(echo.log, "");
     wdmsim_driver_unload(driver);
@@ -866,7 +866,7 @@ int main(void)
         file_test(ZwCreateFile_of_a_name_that_is_not_a_device_returns_STATUS_OBJECT_TYPE_MISMATCH),
         file_test(ZwCreateFile_with_FILE_CREATE_collides_with_an_existing_name_and_FILE_OPEN_IF_opens_it),
         file_test(ZwCreateFile_of_an_exclusive_device_allows_one_open_at_a_time),
-        file_test(ZwCreateFile_of_a_device_still_initializing_returns_STATUS_NO_SUCH_DEVICE),
+        file_test(ZwCreateFile_of_a_device_its_driver_left_initializing_returns_STATUS_NO_SUCH_DEVICE),
         file_test(ZwCreateFile_failed_by_the_driver_returns_its_status_and_sends_no_cleanup_or_close),
         file_test(ZwCreateFile_refuses_synchronous_io_without_SYNCHRONIZE_access),
         file_test(ZwWriteFile_to_a_buffered_device_copies_the_data_into_a_system_buffer),
