@@ -204,8 +204,13 @@ NTSTATUS NTAPI DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING Registry
     if (NT_SUCCESS(status))
         status = StartDevice(Device);
     if (!NT_SUCCESS(status)) {
-        if (DriverObject->DeviceObject != NULL)
+        if (DriverObject->DeviceObject != NULL) {
+            UNICODE_STRING LinkName;
+
+            RtlInitUnicodeString(&LinkName, TRACEDRV_LINK_NAME);
+            IoDeleteSymbolicLink(&LinkName);
             IoDeleteDevice(DriverObject->DeviceObject);
+        }
         DebugPrintClose();
         return status;
     }

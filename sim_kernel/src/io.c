@@ -22,6 +22,10 @@
 struct io_irp {
     ULONG magic;
     bool completed;
+    /* Held while the IRP completes (completion routines may IoMarkIrpPending), and while the
+     * I/O manager reads the pending marks after a dispatch routine returned: another thread may
+     * be completing the IRP by then. Recursive: a completion routine may complete another time. */
+    pthread_mutex_t lock;
     IRP irp;
     IO_STACK_LOCATION stack[];
 };
@@ -62,8 +66,18 @@ static void io_check_is_irp(PIRP irp)
 static void io_check_irp(PIRP irp)
 {
     io_check_is_irp(irp);
-    if (io_wrapper(irp)->completed)
+    if (io_irp_completed(irp))
         rule_stop(RULE_IO_IRP_COMPLETED_TWICE, (ULONG_PTR)irp, 0, 0, 0);
+}
+
+static void io_irp_lock_init(pthread_mutex_t *lock)
+{
+    pthread_mutexattr_t attr;
+
+    if (pthread_mutexattr_init(&attr) != 0 || pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE) != 0 ||
+        pthread_mutex_init(lock, &attr) != 0)
+        abort();
+    pthread_mutexattr_destroy(&attr);
 }
 
 PIRP io_irp_allocate(CCHAR stack_size)
@@ -77,6 +91,7 @@ PIRP io_irp_allocate(CCHAR stack_size)
     if (w == NULL)
         return NULL;
     w->magic = IO_IRP_MAGIC;
+    io_irp_lock_init(&w->lock);
     irp = &w->irp;
     irp->Type = IO_TYPE_IRP;
     irp->Size = (USHORT)(sizeof *w + (size_t)stack_size * sizeof(IO_STACK_LOCATION));
@@ -89,13 +104,20 @@ PIRP io_irp_allocate(CCHAR stack_size)
 
 bool io_irp_completed(PIRP irp)
 {
-    return io_wrapper(irp)->completed;
+    struct io_irp *w = io_wrapper(irp);
+    bool completed;
+
+    pthread_mutex_lock(&w->lock);
+    completed = w->completed;
+    pthread_mutex_unlock(&w->lock);
+    return completed;
 }
 
 void io_irp_free(PIRP irp)
 {
     struct io_irp *w = io_wrapper(irp);
 
+    pthread_mutex_destroy(&w->lock);
     memset(w, 0xDD, sizeof *w + (size_t)irp->StackCount * sizeof(IO_STACK_LOCATION));
     free(w);
 }
@@ -400,11 +422,14 @@ static void io_save_state(const struct _KTHREAD *self, struct io_dispatch_state 
  * own location is marked when the IRP completes, by its completion routine or by the I/O manager. */
 static bool io_marked_pending(PIRP irp, PIO_STACK_LOCATION stack)
 {
-    PIO_STACK_LOCATION first = io_wrapper(irp)->stack;
+    struct io_irp *w = io_wrapper(irp);
+    bool marked;
 
-    if (stack->Control & SL_PENDING_RETURNED)
-        return true;
-    return stack > first && ((stack - 1)->Control & SL_PENDING_RETURNED);
+    pthread_mutex_lock(&w->lock);
+    marked = (stack->Control & SL_PENDING_RETURNED) ||
+             (stack > w->stack && ((stack - 1)->Control & SL_PENDING_RETURNED));
+    pthread_mutex_unlock(&w->lock);
+    return marked;
 }
 
 /* What Windows (Driver Verifier) checks when a dispatch routine returns. A held spin lock or
@@ -490,19 +515,22 @@ static bool io_complete_one(struct _KTHREAD *self, PIRP irp)
 }
 
 /* Every driver is done: hand the result back to the originator. */
-static void io_finish(PIRP irp)
+/* IRP lock held: every driver is done, the result goes back to the originator. Returns the event
+ * to signal once the lock is dropped: the originator may free the IRP as soon as it is set. */
+static PKEVENT io_finish(PIRP irp)
 {
     io_wrapper(irp)->completed = true;
     if (irp->UserIosb != NULL)
         *irp->UserIosb = irp->IoStatus;
-    if (irp->UserEvent != NULL)
-        KeSetEvent(irp->UserEvent, IO_NO_INCREMENT, FALSE);
+    return irp->UserEvent;
 }
 
 /* IRQL <= DISPATCH_LEVEL. */
 VOID FASTCALL IofCompleteRequest(PIRP Irp, CCHAR PriorityBoost)
 {
     struct _KTHREAD *self = thread_current();
+    PKEVENT originator = NULL;
+    bool finished = true;
 
     (void)PriorityBoost;
     rule_check_irql(RULE_IO_COMPLETE_ABOVE_DISPATCH, self->irql, (ULONG_PTR)Irp, 0, 0);
@@ -511,11 +539,14 @@ VOID FASTCALL IofCompleteRequest(PIRP Irp, CCHAR PriorityBoost)
         rule_stop(RULE_IO_COMPLETE_PENDING_STATUS, (ULONG_PTR)Irp->IoStatus.Status, (ULONG_PTR)Irp, 0, 0);
     if (Irp->CancelRoutine != NULL)
         rule_stop(RULE_IO_COMPLETE_WITH_CANCEL_ROUTINE, (ULONG_PTR)Irp->CancelRoutine, (ULONG_PTR)Irp, 0, 0);
-    while (Irp->CurrentLocation <= Irp->StackCount) {
-        if (!io_complete_one(self, Irp))
-            return;
-    }
-    io_finish(Irp);
+    pthread_mutex_lock(&io_wrapper(Irp)->lock);
+    while (finished && Irp->CurrentLocation <= Irp->StackCount)
+        finished = io_complete_one(self, Irp);
+    if (finished)
+        originator = io_finish(Irp);
+    pthread_mutex_unlock(&io_wrapper(Irp)->lock);
+    if (originator != NULL)
+        KeSetEvent(originator, IO_NO_INCREMENT, FALSE);
 }
 
 /* ---- Cancel ---- */
