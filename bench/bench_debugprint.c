@@ -329,7 +329,7 @@ void bench_debugprint_msg(const struct bench_options *options)
     static const KIRQL levels[] = { PASSIVE_LEVEL, DISPATCH_LEVEL };
     static const char *const names[][2] = { { "debugprint_msg_passive_p50", "debugprint_msg_passive_p99" },
                                             { "debugprint_msg_dispatch_p50", "debugprint_msg_dispatch_p99" } };
-    size_t per_repeat = options->mode == BENCH_FULL ? 20000 : options->mode == BENCH_QUICK ? 5000 : 64;
+    size_t per_repeat = options->mode == BENCH_FULL ? 50000 : options->mode == BENCH_QUICK ? 10000 : 64;
     size_t total = per_repeat * (size_t)options->repeats;
     double *ours[2], *baseline[2];
     struct host_msg_rig host = { .consumed = 0 };
@@ -498,7 +498,7 @@ static double pipeline_host(unsigned long events)
 
 void bench_debugprint_pipeline(const struct bench_options *options)
 {
-    unsigned long events = options->mode == BENCH_FULL ? 200000 : options->mode == BENCH_QUICK ? 40000 : 400;
+    unsigned long events = options->mode == BENCH_FULL ? 500000 : options->mode == BENCH_QUICK ? 100000 : 400;
     double ours[options->repeats], baseline[options->repeats];
     struct rig rig;
     char note[220];
@@ -567,7 +567,7 @@ static double virtual_open_retry(double *simulated_s)
 static double virtual_polling(long polls, double *simulated_s)
 {
     LARGE_INTEGER one_second = { .QuadPart = -BENCH_TICKS_PER_SECOND };
-    double start;
+    double start, wall;
     LONGLONG simulated_start;
     KEVENT never;
 
@@ -578,9 +578,9 @@ static double virtual_polling(long polls, double *simulated_s)
     for (long i = 0; i < polls; i++)
         KeWaitForSingleObject(&never, Executive, KernelMode, FALSE, &one_second);
     *simulated_s = (double)(bench_system_time() - simulated_start) / BENCH_TICKS_PER_SECOND;
-    start = (bench_now_ns() - start) / 1e9;
+    wall = (bench_now_ns() - start) / 1e9;
     wdmsim_shutdown();
-    return start;
+    return wall;
 }
 
 void bench_virtual_time(const struct bench_options *options)
