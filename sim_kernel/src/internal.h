@@ -310,6 +310,9 @@ void spinlock_release(PKSPIN_LOCK lock, struct _KTHREAD *self);
 /* ---- pool.c ---- */
 
 void pool_boot(void);
+/* Stops the machine if memory about to be freed still holds a set timer or a queued DPC (pool
+ * blocks, and objects the kernel frees itself, such as a deleted device and its extension). */
+void pool_check_free_range(ULONG_PTR address, size_t size, POOL_TYPE type);
 /* Frees every block still allocated and returns how many there were. */
 size_t pool_shutdown(void);
 /* Calls fn, without the pool lock, for each live block charged to driver, oldest first, with a

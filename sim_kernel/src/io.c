@@ -37,6 +37,7 @@ struct io_device {
     bool deleted;
     LONG opens;                     /* file objects open on it (io_lock): an exclusive device allows one */
     LIST_ENTRY deleted_link;        /* on io_deleted while references outlive IoDeleteDevice (io_lock) */
+    size_t size;                    /* the device, this record and the extension, all one block */
 };
 
 static pthread_mutex_t io_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -203,6 +204,7 @@ NTSTATUS NTAPI IoCreateDevice(PDRIVER_OBJECT DriverObject, ULONG DeviceExtension
     if (device == NULL)
         return STATUS_INSUFFICIENT_RESOURCES;
     d = (struct io_device *)(device + 1);
+    d->size = sizeof *device + sizeof *d + DeviceExtensionSize;
     if (!io_copy_name(d, DeviceName)) {
         free(device);
         return STATUS_OBJECT_NAME_INVALID;
@@ -275,6 +277,7 @@ void io_device_release(PDEVICE_OBJECT device)
     struct io_device *d = io_device_of(device);
 
     if (InterlockedDecrement(&device->ReferenceCount) < 0 && d->deleted) {
+        pool_check_free_range((ULONG_PTR)device, d->size, NonPagedPool);
         pthread_mutex_lock(&io_lock);
         RemoveEntryList(&d->deleted_link);
         pthread_mutex_unlock(&io_lock);

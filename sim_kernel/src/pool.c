@@ -285,17 +285,17 @@ static SIM_NORETURN void pool_stop_double_free(const struct pool_block *block)
 }
 
 /* A set timer or queued DPC inside the block would fire into freed memory. */
-static void pool_check_kernel_objects(const struct pool_block *block)
+void pool_check_free_range(ULONG_PTR address, size_t size, POOL_TYPE type)
 {
     PKTIMER timer;
     PKDPC dpc;
 
-    if (timer_set_in_range((const void *)block->address, block->size, &timer))
-        rule_stop_detail(RULE_POOL_FREE_ACTIVE_TIMER, (ULONG_PTR)timer, (ULONG_PTR)block->type,
-                         block->address, 0, "the timer at %p is still set", (void *)timer);
-    if (dpc_queued_in_range((const void *)block->address, block->size, &dpc))
-        rule_stop_detail(RULE_POOL_FREE_QUEUED_DPC, (ULONG_PTR)dpc, block->address,
-                         block->address + block->size, 0, "the DPC at %p is still queued", (void *)dpc);
+    if (timer_set_in_range((const void *)address, size, &timer))
+        rule_stop_detail(RULE_POOL_FREE_ACTIVE_TIMER, (ULONG_PTR)timer, (ULONG_PTR)type, address, 0,
+                         "the timer at %p is still set", (void *)timer);
+    if (dpc_queued_in_range((const void *)address, size, &dpc))
+        rule_stop_detail(RULE_POOL_FREE_QUEUED_DPC, (ULONG_PTR)dpc, address, address + size, 0,
+                         "the DPC at %p is still queued", (void *)dpc);
 }
 
 /* tag 0 frees without a tag check, as ExFreePool does. */
@@ -314,7 +314,7 @@ static void pool_free(PVOID address, ULONG tag)
                     irql, (ULONG_PTR)block.type, (ULONG_PTR)address, 0);
     if (tag != 0 && tag != block.tag)
         rule_stop(RULE_POOL_FREE_TAG_MISMATCH, (ULONG_PTR)address, block.tag, tag, 0);
-    pool_check_kernel_objects(&block);
+    pool_check_free_range(block.address, block.size, block.type);
     if (!pool_retire(&block))
         pool_stop_double_free(&block);
 }

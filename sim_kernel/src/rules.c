@@ -145,13 +145,14 @@ static const struct rule rule_catalog[RULE_COUNT] = {
           "Free with the same tag you allocated with." },
         RULE_STATE, 0 },
     [RULE_POOL_FREE_ACTIVE_TIMER] = {
-        { "pool.free_active_timer", "ExFreePool, ExFreePoolWithTag",
+        { "pool.free_active_timer", "ExFreePool, ExFreePoolWithTag, IoDeleteDevice (its extension)",
           "the block holds a KTIMER that is still set", C4, 0x15,
           "The timer will fire into freed memory: the kernel's timer list now points into garbage.",
-          "KeCancelTimer every timer in a block before freeing it (in Unload: cancel, then free)." },
+          "KeCancelTimer every timer in a block or device extension before freeing or deleting it "
+          "(in Unload: cancel, then free or IoDeleteDevice)." },
         RULE_STATE, 0 },
     [RULE_POOL_FREE_QUEUED_DPC] = {
-        { "pool.free_queued_dpc", "ExFreePool, ExFreePoolWithTag",
+        { "pool.free_queued_dpc", "ExFreePool, ExFreePoolWithTag, IoDeleteDevice (its extension)",
           "the block holds a KDPC that is still queued", 0xC7u, "TIMER_OR_DPC_INVALID", 1,
           "The DPC will run from freed memory.",
           "KeRemoveQueueDpc (or KeFlushQueuedDpcs) before freeing memory that holds a KDPC." },

@@ -666,6 +666,44 @@ static void returning_without_completing_or_pending_the_IRP_stops_with_0xC9_0x22
     assert_non_null(strstr(stop.report, "neither completed nor marked pending"));
 }
 
+typedef struct _TIMED_EXTENSION {
+    KTIMER Timer;
+} TIMED_EXTENSION;
+
+/* The classic Unload bug in its smallest form: the device goes, its extension's timer stays set. */
+static NTSTATUS NTAPI DeleteDeviceWithTimerSetEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath)
+{
+    LARGE_INTEGER ten_seconds = { .QuadPart = -100000000LL };
+    PDEVICE_OBJECT device;
+    TIMED_EXTENSION *extension;
+
+    (void)RegistryPath;
+    if (!NT_SUCCESS(IoCreateDevice(DriverObject, sizeof *extension, NULL, FILE_DEVICE_UNKNOWN, 0, FALSE, &device)))
+        return STATUS_UNSUCCESSFUL;
+    extension = device->DeviceExtension;
+    KeInitializeTimer(&extension->Timer);
+    KeSetTimer(&extension->Timer, ten_seconds, NULL);
+    IoDeleteDevice(device);
+    return STATUS_SUCCESS;
+}
+
+static void delete_a_device_whose_timer_is_set(void *context)
+{
+    PDRIVER_OBJECT driver;
+
+    (void)context;
+    wdmsim_driver_load("timed", DeleteDeviceWithTimerSetEntry, &driver);
+}
+
+static void IoDeleteDevice_of_a_device_whose_extension_holds_a_set_timer_stops_with_0xC4_0x15(void **state)
+{
+    struct wdmsim_stop stop;
+
+    (void)state;
+    wdmsim_assert_stops(delete_a_device_whose_timer_is_set, NULL, 0xC4, 0x15, "pool.free_active_timer", &stop);
+    assert_non_null(strstr(stop.report, "is still set"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -684,6 +722,7 @@ int main(void)
         io_test(a_dispatch_routine_that_returns_holding_a_spin_lock_stops_with_0xC4_0x40009),
         io_test(completing_an_IRP_with_its_cancel_routine_set_stops_with_0xC9_0x07),
         io_test(returning_without_completing_or_pending_the_IRP_stops_with_0xC9_0x226),
+        io_test(IoDeleteDevice_of_a_device_whose_extension_holds_a_set_timer_stops_with_0xC4_0x15),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
