@@ -7,7 +7,7 @@
 
 #include <wdm.h>
 
-/* {6B0E0B4C-3F5A-4A0E-9C2B-5D1E8F7A9B31}: the book's value is lost; this one is wdmsim's own.
+/* {6B0E0B4C-3F5A-4A0E-9C2B-5D1E8F7A9B31}: the book's value is lost; this one is this project's own.
  * An initializer, so each user defines its own const GUID. */
 #define DEBUGPRINT_GUID_INIT { 0x6b0e0b4c, 0x3f5a, 0x4a0e, { 0x9c, 0x2b, 0x5d, 0x1e, 0x8f, 0x7a, 0x9b, 0x31 } }
 

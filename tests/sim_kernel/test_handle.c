@@ -229,26 +229,6 @@ static void NtCurrentThread_in_a_host_thread_references_its_thread(void **state)
 
 /* ---- A table per process ---- */
 
-/* Runs fn with stderr copied into buf. */
-static void capture_stderr(void (*fn)(void *), void *context, char *buf, size_t size)
-{
-    FILE *capture = tmpfile();
-    int saved = dup(STDERR_FILENO);
-    size_t got;
-
-    assert_non_null(capture);
-    fflush(stderr);
-    dup2(fileno(capture), STDERR_FILENO);
-    fn(context);
-    fflush(stderr);
-    dup2(saved, STDERR_FILENO);
-    close(saved);
-    rewind(capture);
-    got = fread(buf, 1, size - 1, capture);
-    buf[got] = '\0';
-    fclose(capture);
-}
-
 /* What a thread of a process does with a handle, and what it gets back. */
 struct use {
     PVOID object;                   /* in: what to open a handle to */
@@ -390,7 +370,7 @@ static void a_handle_used_in_another_process_is_invalid_and_the_log_names_its_pr
     owner = wdmsim_process_create("owner.exe");
     m.user = wdmsim_process_create("user.exe");
     m.handle = open_in(owner, owner, 0);
-    capture_stderr(reference_in_user, &m, log, sizeof log);
+    wdmsim_capture_stderr(reference_in_user, &m, log, sizeof log);
     assert_int_equal(m.status, STATUS_INVALID_HANDLE);
     assert_non_null(strstr(log, "wdmsim: handle 0x4 is not open in process user.exe (id 1004): it is a handle of "
                                 "owner.exe (id 1000), to the Process object"));
@@ -438,7 +418,7 @@ static void a_handle_whose_slot_holds_another_type_in_this_process_is_a_type_mis
     wdmsim_process_run(owner, create_thread_here, &m.handle);
     mine = open_in(m.user, m.user, 0);
     assert_ptr_equal(mine, m.handle);
-    capture_stderr(reference_in_user, &m, log, sizeof log);
+    wdmsim_capture_stderr(reference_in_user, &m, log, sizeof log);
     assert_int_equal(m.status, STATUS_OBJECT_TYPE_MISMATCH);
     assert_non_null(strstr(log, "wdmsim: handle 0x4 names an object of another type in process user.exe (id 1004): "
                                 "it is a handle of owner.exe (id 1000), to the Thread object"));
@@ -461,7 +441,7 @@ static void a_handle_opened_in_System_without_OBJ_KERNEL_HANDLE_is_invalid_in_a_
     assert_int_equal((ULONG_PTR)m.handle & KERNEL_HANDLE_BITS, 0);
     assert_int_equal(reference_in(NULL, m.handle, *PsProcessType, KernelMode, &object), STATUS_SUCCESS);
     assert_ptr_equal(object, m.user);
-    capture_stderr(reference_in_user, &m, log, sizeof log);
+    wdmsim_capture_stderr(reference_in_user, &m, log, sizeof log);
     assert_int_equal(m.status, STATUS_INVALID_HANDLE);
     assert_non_null(strstr(log, "it is a handle of System (id 4), to the Process object"));
     assert_int_equal(ZwClose(m.handle), STATUS_SUCCESS);
@@ -576,24 +556,13 @@ static void run_thread_as_driver(void *handle)
 static void a_handle_left_open_at_shutdown_is_counted_as_a_leak(void **state)
 {
     char report[1024] = "";
-    FILE *capture = tmpfile();
-    int saved = dup(STDERR_FILENO);
     HANDLE handle = NULL;
     size_t leaked;
 
     (void)state;
-    assert_non_null(capture);
     wdmsim_run_as_driver("tracedrv", run_thread_as_driver, &handle);
     wdmsim_test_settle();
-    fflush(stderr);
-    dup2(fileno(capture), STDERR_FILENO);
-    leaked = wdmsim_shutdown();
-    fflush(stderr);
-    dup2(saved, STDERR_FILENO);
-    close(saved);
-    rewind(capture);
-    report[fread(report, 1, sizeof report - 1, capture)] = '\0';
-    fclose(capture);
+    leaked = wdmsim_shutdown_capturing_stderr(report, sizeof report);
     assert_int_equal(leaked, 1);
     assert_non_null(strstr(report, "leaked kernel handle"));
     assert_non_null(strstr(report, "to the Thread object"));

@@ -246,23 +246,12 @@ static void ObDereferenceObject_above_DISPATCH_LEVEL_stops_with_C4_20011(void **
 static void a_reference_left_at_shutdown_is_counted_as_a_leak(void **state)
 {
     char report[1024] = "";
-    FILE *capture = tmpfile();
-    int saved = dup(STDERR_FILENO);
     size_t leaked;
 
     (void)state;
-    assert_non_null(capture);
     assert_non_null(reference_new_thread(return_at_once));
     wdmsim_test_settle();
-    fflush(stderr);
-    dup2(fileno(capture), STDERR_FILENO);
-    leaked = wdmsim_shutdown();
-    fflush(stderr);
-    dup2(saved, STDERR_FILENO);
-    close(saved);
-    rewind(capture);
-    report[fread(report, 1, sizeof report - 1, capture)] = '\0';
-    fclose(capture);
+    leaked = wdmsim_shutdown_capturing_stderr(report, sizeof report);
     assert_int_equal(leaked, 1);
     assert_non_null(strstr(report, "leaked 1 reference(s) to the Thread object"));
     assert_non_null(strstr(report, "(thread system-1"));

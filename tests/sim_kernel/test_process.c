@@ -17,26 +17,6 @@
 #define KERNEL_HANDLE_BITS ((ULONG_PTR)0xFFFFFFFF80000000ull)
 #define FIVE_MINUTES (5LL * 60 * 10 * 1000 * 1000)
 
-/* Runs fn with stderr copied into buf. */
-static void capture_stderr(void (*fn)(void *), void *context, char *buf, size_t size)
-{
-    FILE *capture = tmpfile();
-    int saved = dup(STDERR_FILENO);
-    size_t got;
-
-    assert_non_null(capture);
-    fflush(stderr);
-    dup2(fileno(capture), STDERR_FILENO);
-    fn(context);
-    fflush(stderr);
-    dup2(saved, STDERR_FILENO);
-    close(saved);
-    rewind(capture);
-    got = fread(buf, 1, size - 1, capture);
-    buf[got] = '\0';
-    fclose(capture);
-}
-
 static void shutdown_into(void *leaked)
 {
     *(size_t *)leaked = wdmsim_shutdown();
@@ -539,7 +519,7 @@ static void PsCreateSystemThread_outside_System_without_OBJ_KERNEL_HANDLE_warns_
     char log[1024];
 
     (void)state;
-    capture_stderr(run_create_without_kernel_handle, &c, log, sizeof log);
+    wdmsim_capture_stderr(run_create_without_kernel_handle, &c, log, sizeof log);
     assert_int_equal(c.status, STATUS_SUCCESS);
     assert_int_equal((ULONG_PTR)c.handle & KERNEL_HANDLE_BITS, KERNEL_HANDLE_BITS);
     assert_ptr_equal(c.seen.process, PsInitialSystemProcess);
@@ -569,10 +549,10 @@ static void handles_a_process_leaves_open_are_closed_at_its_end_reported_and_cou
     app = wdmsim_process_create("app.exe");
     wdmsim_process_run(app, open_own_process, &handle);
     assert_int_equal((ULONG_PTR)handle, 4);
-    capture_stderr(terminate_process, app, log, sizeof log);
+    wdmsim_capture_stderr(terminate_process, app, log, sizeof log);
     assert_non_null(strstr(log, "wdmsim: process exit: app.exe (id 1000) left handle 0x4 to the Process object"));
     assert_non_null(strstr(log, "(process app.exe (id 1000)) open, opened by host code; closing it"));
-    capture_stderr(shutdown_into, &leaked, log, sizeof log);
+    wdmsim_capture_stderr(shutdown_into, &leaked, log, sizeof log);
     assert_int_equal(leaked, 1);
 }
 
@@ -586,7 +566,7 @@ static void handles_of_a_process_still_there_at_shutdown_are_counted_as_leaks(vo
     (void)state;
     app = wdmsim_process_create("app.exe");
     wdmsim_process_run(app, open_own_process, &handle);
-    capture_stderr(shutdown_into, &leaked, log, sizeof log);
+    wdmsim_capture_stderr(shutdown_into, &leaked, log, sizeof log);
     assert_int_equal(leaked, 1);
     assert_non_null(strstr(log, "wdmsim: shutdown: leaked process app.exe (id 1000) handle 0x4 to the Process object"));
 }
@@ -651,12 +631,12 @@ static void a_thread_created_in_a_process_keeps_it_until_the_thread_ends(void **
     assert_int_equal(ZwClose(thread_handle), STATUS_SUCCESS);
     assert_int_equal(ZwClose(process_handle), STATUS_SUCCESS);
     wdmsim_process_terminate(app);
-    capture_stderr(release_straggler, &s, log, sizeof log);
+    wdmsim_capture_stderr(release_straggler, &s, log, sizeof log);
     assert_ptr_equal(s.seen.process, app);
     assert_int_equal((ULONG_PTR)s.seen.process_id, 1000);
     assert_int_equal((ULONG_PTR)s.opened, 4);
     assert_non_null(strstr(log, "wdmsim: process exit: app.exe (id 1000) left handle 0x4 to the Process object"));
-    capture_stderr(shutdown_into, &leaked, log, sizeof log);
+    wdmsim_capture_stderr(shutdown_into, &leaked, log, sizeof log);
     assert_int_equal(leaked, 1);
 }
 

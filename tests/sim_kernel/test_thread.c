@@ -47,27 +47,6 @@ static void wait_for(PVOID object)
 }
 
 
-/* wdmsim_shutdown(), with what it wrote on stderr copied into buf. */
-static size_t shutdown_capturing_stderr(char *buf, size_t size)
-{
-    FILE *capture = tmpfile();
-    int saved = dup(STDERR_FILENO);
-    size_t leaked, got;
-
-    assert_non_null(capture);
-    fflush(stderr);
-    dup2(fileno(capture), STDERR_FILENO);
-    leaked = wdmsim_shutdown();
-    fflush(stderr);
-    dup2(saved, STDERR_FILENO);
-    close(saved);
-    rewind(capture);
-    got = fread(buf, 1, size - 1, capture);
-    buf[got] = '\0';
-    fclose(capture);
-    return leaked;
-}
-
 /* ---- The DebugPrint pattern ---- */
 
 struct debugprint {
@@ -444,7 +423,7 @@ static void a_thread_still_running_at_shutdown_is_counted_as_a_leak(void **state
     thread = start_thread(wait_for_ever, NULL);
     ObDereferenceObject(thread);
     wdmsim_test_settle();
-    assert_int_equal(shutdown_capturing_stderr(report, sizeof report), 1);
+    assert_int_equal(wdmsim_shutdown_capturing_stderr(report, sizeof report), 1);
     assert_non_null(strstr(report, "leaked a running system thread, charged to host code"));
     assert_non_null(strstr(report, "system-1: in KeWaitForSingleObject, for notification event"));
 }

@@ -1,6 +1,7 @@
 /*
- * wdmsim_test.h - what every CMocka suite of this project shares: a fresh kernel per case, and
- * one assertion for "this scenario stopped the machine with this bug check and rule".
+ * wdmsim_test.h - what every CMocka suite of this project shares: a fresh kernel per case, one
+ * assertion for "this scenario stopped the machine with this bug check and rule", a check of an
+ * object's waiters, and stderr captured around a call (the simulator's leak lines go there).
  */
 #ifndef WDMSIM_TEST_H
 #define WDMSIM_TEST_H
@@ -11,6 +12,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <wdmsim/wdmsim.h>
@@ -73,6 +75,40 @@ static inline void wdmsim_assert_waiters(const DISPATCHER_HEADER *header, const 
         assert_ptr_equal(CONTAINING_RECORD(e, KWAIT_BLOCK, WaitListEntry)->Thread, *expected);
     }
     assert_ptr_equal(e, &header->WaitListHead);
+}
+
+/* Runs fn(context) with what it writes on stderr copied into buf (always NUL-terminated). */
+static inline void wdmsim_capture_stderr(void (*fn)(void *), void *context, char *buf, size_t size)
+{
+    FILE *capture = tmpfile();
+    int saved = dup(STDERR_FILENO);
+    size_t got;
+
+    assert_non_null(capture);
+    fflush(stderr);
+    dup2(fileno(capture), STDERR_FILENO);
+    fn(context);
+    fflush(stderr);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    rewind(capture);
+    got = fread(buf, 1, size - 1, capture);
+    buf[got] = '\0';
+    fclose(capture);
+}
+
+static inline void wdmsim_test_shutdown_into(void *leaked)
+{
+    *(size_t *)leaked = wdmsim_shutdown();
+}
+
+/* wdmsim_shutdown(), with the leak lines it writes on stderr copied into buf. */
+static inline size_t wdmsim_shutdown_capturing_stderr(char *buf, size_t size)
+{
+    size_t leaked = 0;
+
+    wdmsim_capture_stderr(wdmsim_test_shutdown_into, &leaked, buf, size);
+    return leaked;
 }
 
 #endif /* WDMSIM_TEST_H */
