@@ -324,33 +324,25 @@ static NTSTATUS NTAPI driver_pdo_pnp(PDEVICE_OBJECT device, PIRP irp)
 static NTSTATUS driver_send_pnp(struct _KTHREAD *self, PDEVICE_OBJECT pdo, UCHAR minor)
 {
     const struct sim_driver *caller = self->driver;
-    PDEVICE_OBJECT top = pdo;
+    PDEVICE_OBJECT top = io_device_top(pdo);
     PIO_STACK_LOCATION stack;
     IO_STATUS_BLOCK iosb = { 0 };
-    KEVENT done;
     PIRP irp;
     NTSTATUS status;
 
-    while (top->AttachedDevice != NULL)
-        top = top->AttachedDevice;
     irp = io_irp_allocate(top->StackSize);
     if (irp == NULL)
         return STATUS_INSUFFICIENT_RESOURCES;
-    KeInitializeEvent(&done, NotificationEvent, FALSE);
-    irp->UserEvent = &done;
-    irp->UserIosb = &iosb;
     /* Every PnP IRP starts out "not supported", so a driver that ignores one passes that back. */
     irp->IoStatus.Status = STATUS_NOT_SUPPORTED;
     stack = IoGetNextIrpStackLocation(irp);
     stack->MajorFunction = IRP_MJ_PNP;
     stack->MinorFunction = minor;
     self->driver = &pnp_manager->base;
-    status = IofCallDriver(top, irp);
+    status = io_irp_send(top, irp, &iosb);
     self->driver = caller;
-    if (status == STATUS_PENDING || !io_irp_completed(irp))
-        KeWaitForSingleObject(&done, Executive, KernelMode, FALSE, NULL);
     io_irp_free(irp);
-    return iosb.Status;
+    return status;
 }
 
 static PDEVICE_OBJECT driver_create_pdo(struct _KTHREAD *self)

@@ -127,28 +127,7 @@ static NTSTATUS file_request_buffer(struct file_request *request, ULONG size, co
  * complete by now, or the dispatch routine broke the rule. */
 static NTSTATUS file_request_send(struct file_request *request)
 {
-    PIRP irp = request->irp;
-    UCHAR major = IoGetNextIrpStackLocation(irp)->MajorFunction;
-    PDRIVER_DISPATCH routine;
-    KEVENT done;
-    NTSTATUS status;
-
-    KeInitializeEvent(&done, NotificationEvent, FALSE);
-    irp->UserEvent = &done;
-    irp->UserIosb = &request->iosb;
-    status = IofCallDriver(request->top, irp);
-    if (status == STATUS_PENDING) {
-        KeWaitForSingleObject(&done, Executive, KernelMode, FALSE, NULL);
-        return request->iosb.Status;
-    }
-    if (!io_irp_completed(irp)) {
-        routine = request->top->DriverObject->MajorFunction[major];
-        rule_stop_detail(RULE_IO_DISPATCH_NOT_COMPLETED, (ULONG_PTR)routine, (ULONG_PTR)irp, 0, 0,
-                         "the dispatch routine at %p for major function 0x%02X returned 0x%08X, but IRP %p "
-                         "was neither completed nor marked pending", (void *)routine, major, (unsigned)status,
-                         (void *)irp);
-    }
-    return status;
+    return io_irp_send(request->top, request->irp, &request->iosb);
 }
 
 /* Copies up to out_length bytes of what the driver returned (Information) back to out, as the I/O

@@ -389,6 +389,9 @@ void io_device_release(PDEVICE_OBJECT device);
 /* The originator's side of an IRP: allocate, then free once io_irp_completed says it is done. */
 PIRP io_irp_allocate(CCHAR stack_size);
 bool io_irp_completed(PIRP irp);
+/* Sends irp to the top of a device stack and waits for it; returns its final status (iosb filled).
+ * A dispatch routine that returns neither STATUS_PENDING nor a completed IRP stops the machine. */
+NTSTATUS io_irp_send(PDEVICE_OBJECT top, PIRP irp, PIO_STATUS_BLOCK iosb);
 void io_irp_free(PIRP irp);
 /* The driver whose dispatch routines serve device (NULL for none). */
 const struct sim_driver *io_driver_of(PDEVICE_OBJECT device);

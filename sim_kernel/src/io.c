@@ -552,6 +552,31 @@ VOID FASTCALL IofCompleteRequest(PIRP Irp, CCHAR PriorityBoost)
         KeSetEvent(originator, IO_NO_INCREMENT, FALSE);
 }
 
+/* ---- The originator's side ---- */
+
+NTSTATUS io_irp_send(PDEVICE_OBJECT top, PIRP irp, PIO_STATUS_BLOCK iosb)
+{
+    UCHAR major = IoGetNextIrpStackLocation(irp)->MajorFunction;
+    PDRIVER_DISPATCH routine = top->DriverObject->MajorFunction[major];
+    KEVENT done;
+    NTSTATUS status;
+
+    KeInitializeEvent(&done, NotificationEvent, FALSE);
+    irp->UserEvent = &done;
+    irp->UserIosb = iosb;
+    status = IofCallDriver(top, irp);
+    if (status == STATUS_PENDING) {
+        KeWaitForSingleObject(&done, Executive, KernelMode, FALSE, NULL);
+        return iosb->Status;
+    }
+    if (!io_irp_completed(irp))
+        rule_stop_detail(RULE_IO_DISPATCH_NOT_COMPLETED, (ULONG_PTR)routine, (ULONG_PTR)irp, 0, 0,
+                         "the dispatch routine at %p for major function 0x%02X returned 0x%08X, but IRP %p "
+                         "was neither completed nor marked pending", (void *)routine, major, (unsigned)status,
+                         (void *)irp);
+    return status;
+}
+
 /* ---- Cancel ---- */
 
 /* IRQL <= DISPATCH_LEVEL. */

@@ -692,6 +692,7 @@ static struct {
     KIRQL start_irql;
     PKTHREAD start_thread;
     NTSTATUS start_status;      /* what START returns */
+    bool forget_start;          /* START returns success without completing or passing the IRP on */
 } pnp;
 
 typedef struct _PNP_EXTENSION {
@@ -713,6 +714,8 @@ static NTSTATUS NTAPI PnpDispatch(PDEVICE_OBJECT Fdo, PIRP Irp)
         pnp_log("START ");
         pnp.start_irql = KeGetCurrentIrql();
         pnp.start_thread = KeGetCurrentThread();
+        if (pnp.forget_start)
+            return STATUS_SUCCESS;
         if (!NT_SUCCESS(pnp.start_status)) {
             Irp->IoStatus.Status = pnp.start_status;
             IoCompleteRequest(Irp, IO_NO_INCREMENT);
@@ -795,6 +798,27 @@ static void a_PnP_driver_whose_device_fails_to_start_is_removed_and_unloaded(voi
     assert_int_equal(wdmsim_driver_load("pnpdrv", PnpDriverEntry, &driver), STATUS_INSUFFICIENT_RESOURCES);
     assert_null(driver);
     assert_string_equal(pnp.log, "DriverEntry AddDevice START REMOVE Unload");
+}
+
+static void load_a_driver_that_forgets_its_start_irp(void *context)
+{
+    PDRIVER_OBJECT driver;
+
+    (void)context;
+    memset(&pnp, 0, sizeof pnp);
+    pnp.forget_start = true;
+    wdmsim_driver_load("pnpdrv", PnpDriverEntry, &driver);
+}
+
+/* The PnP manager waits for a START that will never complete; it stops instead of hanging. */
+static void a_PnP_dispatch_that_neither_completes_nor_pends_START_stops_with_0xC9_0x226(void **state)
+{
+    struct wdmsim_stop stop;
+
+    (void)state;
+    wdmsim_assert_stops(load_a_driver_that_forgets_its_start_irp, NULL, 0xC9, 0x226,
+                        "io.dispatch_returned_without_completing", &stop);
+    assert_non_null(strstr(stop.report, "major function 0x1B"));
 }
 
 /* ---- Modules ---- */
@@ -936,6 +960,7 @@ int main(void)
         wdmsim_test(a_timer_DPC_runs_charged_to_the_driver_that_initialised_it),
         wdmsim_test(a_driver_without_DriverUnload_stays_loaded),
         wdmsim_test(a_PnP_driver_gets_AddDevice_START_then_REMOVE_before_Unload),
+        wdmsim_test(a_PnP_dispatch_that_neither_completes_nor_pends_START_stops_with_0xC9_0x226),
         wdmsim_test(a_PnP_driver_whose_device_fails_to_start_is_removed_and_unloaded),
         wdmsim_test(two_copies_of_one_module_each_have_their_own_globals),
         wdmsim_test(a_module_reports_its_image_as_DriverStart_and_DriverSize),
