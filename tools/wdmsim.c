@@ -28,6 +28,17 @@ static const struct lesson lessons[] = {
       LessonPagedPoolAtDispatch },
     { "pool-double-free", "freeing the same pool block twice", "pool.double_free", LessonPoolDoubleFree },
     { "list-double-remove", "removing a list entry twice", "list.corrupt_links", LessonListDoubleRemove },
+    { "wait-at-dispatch", "waiting for an event at DISPATCH_LEVEL", "wait.at_dispatch_forever",
+      LessonWaitAtDispatch },
+    { "mutex-release-not-owner", "releasing a KMUTEX the thread does not own", "mutex.release_not_owner",
+      LessonMutexReleaseNotOwner },
+    { "free-pool-with-timer-set", "freeing pool that holds a timer still set", "pool.free_active_timer",
+      LessonFreePoolWithTimerSet },
+    { "zw-at-dispatch", "a Zw call at DISPATCH_LEVEL (the reason DebugPrint has a system thread)",
+      "zw.not_passive", LessonZwAtDispatch },
+    { "dereference-address-of-pointer",
+      "ObDereferenceObject(&Pointer) instead of ObDereferenceObject(Pointer), as the book's DebugPrintClose does",
+      "ob.not_an_object", LessonDereferenceAddressOfPointer },
 };
 
 #define LESSON_COUNT (sizeof lessons / sizeof lessons[0])

@@ -12,5 +12,10 @@ VOID LessonPagedPoolAtDispatch(VOID);
 VOID LessonListDoubleRemove(VOID);
 VOID LessonInterlockedWithHeldLock(VOID);
 VOID LessonPoolDoubleFree(VOID);
+VOID LessonWaitAtDispatch(VOID);
+VOID LessonMutexReleaseNotOwner(VOID);
+VOID LessonFreePoolWithTimerSet(VOID);
+VOID LessonZwAtDispatch(VOID);
+VOID LessonDereferenceAddressOfPointer(VOID);
 
 #endif /* LESSONS_H */
