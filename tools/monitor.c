@@ -91,16 +91,15 @@ static void monitor_format_time(const TIME_FIELDS *t, unsigned options, char *ou
         snprintf(out + used, size - (size_t)used, ", %02d %s %04d", t->Day, months[t->Month - 1], t->Year);
 }
 
-void monitor_format_row(const struct monitor_event *event, unsigned options, char *out, size_t size)
+int monitor_format_row(const struct monitor_event *event, unsigned options, char *out, size_t size)
 {
     char time[40];
 
     monitor_format_time(&event->local, options, time, sizeof time);
     if (event->ok)
-        snprintf(out, size, "%-16s %-12s %s%s", event->driver, time, event->message,
-                 event->truncated ? " [truncated]" : "");
-    else
-        snprintf(out, size, "%-16s %-12s [%s] %s", "Monitor", time, event->problem, event->message);
+        return snprintf(out, size, "%-16s %-12s %s%s", event->driver, time, event->message,
+                        event->truncated ? " [truncated]" : "");
+    return snprintf(out, size, "%-16s %-12s [%s] %s", "Monitor", time, event->problem, event->message);
 }
 
 void monitor_write_tsv(FILE *out, const struct monitor_event *event, unsigned options)
@@ -131,7 +130,7 @@ static void monitor_note(struct monitor *m, const char *text)
 {
     struct monitor_event note = { .ok = true };
     LARGE_INTEGER now, local;
-    char row[256];
+    char row[MONITOR_ROW_MAX];
 
     KeQuerySystemTime(&now);
     ExSystemTimeToLocalTime(&now, &local);
@@ -162,7 +161,7 @@ static NTSTATUS monitor_open(struct monitor *m)
 static void monitor_show(struct monitor *m, const UCHAR *data, ULONG length)
 {
     struct monitor_event event;
-    char row[MONITOR_READ_BUFFER + 64];
+    char row[MONITOR_ROW_MAX];
 
     monitor_decode(data, length, &event);
     monitor_format_row(&event, m->options, row, sizeof row);

@@ -15,6 +15,9 @@
 /* The Monitor reads with buffers this size, as the book's does. */
 #define MONITOR_READ_BUFFER 1024
 
+/* The longest row monitor_format_row makes: driver, time with date, problem or mark, message. */
+#define MONITOR_ROW_MAX 1280
+
 /* Row options. */
 #define MONITOR_SHOW_MILLISECONDS 0x1
 #define MONITOR_SHOW_DATE 0x2
@@ -31,8 +34,9 @@ struct monitor_event {
 /* Decodes one event as a read returned it: TIME_FIELDS (GMT), driver name, message, each NUL-
  * terminated. Never reads past length. A short or malformed event comes back with ok = false. */
 void monitor_decode(const UCHAR *data, ULONG length, struct monitor_event *event);
-/* "Driver  Time  Event" as one line for people (no newline). */
-void monitor_format_row(const struct monitor_event *event, unsigned options, char *out, size_t size);
+/* "Driver  Time  Event" as one line for people (no newline), cut to size if need be; returns the
+ * row's full length, as snprintf does, so a caller can tell a row was cut. */
+int monitor_format_row(const struct monitor_event *event, unsigned options, char *out, size_t size);
 /* The same as tab-separated text, one line with its newline, as the Monitor saves a file. */
 void monitor_write_tsv(FILE *out, const struct monitor_event *event, unsigned options);
 
