@@ -1,9 +1,14 @@
 /*
  * pool.c - ExAllocatePool(WithTag) and ExFreePool(WithTag) with Driver Verifier's checks always on.
  * Every live and recently freed block is tracked by address in a table outside the block, so no
- * check ever reads the memory a driver hands in. Locking: pool_lock guards all of `pool`.
+ * check ever reads the memory a driver hands in. Locking: the table is split into shards by address
+ * hash, each guarded by its own lock (with its blocks' counters), so threads allocating and freeing
+ * different blocks seldom wait for each other; the quarantine ring has its own lock, never held with
+ * a shard lock; fault injection is atomic. Host memory is allocated, filled and freed outside every
+ * lock. Whole-pool views (stats, counts, the report, shutdown) take every shard lock in order.
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +25,10 @@
 /* Enough to catch the usual double free (soon after the first) without hoarding host memory. */
 #define POOL_QUARANTINE_BLOCKS 1024
 #define POOL_QUARANTINE_BYTES ((size_t)8 << 20)
-#define POOL_TABLE_MIN_CAPACITY 256
+#define POOL_TABLE_MIN_CAPACITY 64
+/* A power of two; 16 makes two threads meeting on one shard rare with a handful of threads. */
+#define POOL_SHARD_BITS 4
+#define POOL_SHARDS (1u << POOL_SHARD_BITS)
 
 /* POOL_TYPE bits as the kernel tests them, so the Nx and session variants behave alike. */
 #define POOL_TYPE_PAGED 1
@@ -43,32 +51,59 @@ enum pool_state { POOL_UNKNOWN, POOL_LIVE, POOL_FREED };
 
 typedef bool pool_match_fn(const struct pool_block *block, const void *key);
 
-static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+/* One cache line or more each, so shard locks taken by different threads do not share a line. */
+struct pool_shard {
+    _Alignas(POOL_CACHE_LINE) pthread_mutex_t lock;
+    struct pool_block *table;       /* open addressing, linear probing, at most half full */
+    size_t capacity;                /* a power of two, 0 until the shard's first allocation */
+    size_t used;                    /* live and quarantined blocks */
+    struct wdmsim_pool_stats stats; /* this shard's blocks; failed_injected stays 0 */
+};
+
+struct pool_quarantined {
+    uintptr_t address;
+    size_t size;
+};
+
+static struct pool_shard pool_shards[POOL_SHARDS];
+
+static pthread_mutex_t pool_quarantine_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static struct {
-    struct pool_block *table;       /* open addressing, linear probing, at most half full */
-    size_t capacity;                /* a power of two, 0 until the first allocation */
-    size_t used;                    /* live and quarantined blocks */
-    uintptr_t quarantine[POOL_QUARANTINE_BLOCKS]; /* ring of freed addresses, oldest at head */
-    size_t quarantine_head;
-    size_t quarantine_count;
-    size_t quarantine_bytes;
-    unsigned long long serial;
-    size_t fail_countdown;
-    ULONG fail_tag;
-    struct wdmsim_pool_stats stats;
-} pool;
+    struct pool_quarantined ring[POOL_QUARANTINE_BLOCKS]; /* freed blocks, oldest at head */
+    size_t head;
+    size_t count;
+    size_t bytes;
+} pool_quarantine;
 
-static void pool_lock_acquire(void)
+static atomic_ullong pool_serial;
+static atomic_size_t pool_fail_countdown;
+static atomic_uint pool_fail_tag;
+static atomic_size_t pool_failed_injected;
+
+static void pool_mutex_lock(pthread_mutex_t *lock)
 {
-    if (pthread_mutex_lock(&pool_lock) != 0)
+    if (pthread_mutex_lock(lock) != 0)
         abort();
 }
 
-static void pool_lock_release(void)
+static void pool_mutex_unlock(pthread_mutex_t *lock)
 {
-    if (pthread_mutex_unlock(&pool_lock) != 0)
+    if (pthread_mutex_unlock(lock) != 0)
         abort();
+}
+
+/* Every shard, in index order: the only order in which two shard locks are ever held. */
+static void pool_lock_all(void)
+{
+    for (size_t i = 0; i < POOL_SHARDS; i++)
+        pool_mutex_lock(&pool_shards[i].lock);
+}
+
+static void pool_unlock_all(void)
+{
+    for (size_t i = POOL_SHARDS; i-- > 0;)
+        pool_mutex_unlock(&pool_shards[i].lock);
 }
 
 static bool pool_is_paged(POOL_TYPE type)
@@ -76,108 +111,154 @@ static bool pool_is_paged(POOL_TYPE type)
     return (type & POOL_TYPE_PAGED) != 0;
 }
 
-static size_t pool_home_slot(uintptr_t address)
+static uint64_t pool_hash(uintptr_t address)
 {
-    uint64_t hash = (uint64_t)(address >> 4) * 0x9E3779B97F4A7C15ull;
-
-    return (size_t)(hash ^ (hash >> 32)) & (pool.capacity - 1);
+    return (uint64_t)(address >> 4) * 0x9E3779B97F4A7C15ull;
 }
 
-/* The slot holding address, or the empty slot where it would go. Needs pool_lock, capacity > 0. */
-static struct pool_block *pool_slot(uintptr_t address)
+/* The hash's top bits choose the shard, its folded low bits the slot, so the two are independent. */
+static struct pool_shard *pool_shard_of(uintptr_t address)
 {
-    size_t i = pool_home_slot(address);
-
-    while (pool.table[i].address != 0 && pool.table[i].address != address)
-        i = (i + 1) & (pool.capacity - 1);
-    return &pool.table[i];
+    return &pool_shards[pool_hash(address) >> (64 - POOL_SHARD_BITS)];
 }
 
-static struct pool_block *pool_lookup_locked(uintptr_t address)
+static size_t pool_home_slot(const struct pool_shard *shard, uintptr_t address)
+{
+    uint64_t hash = pool_hash(address);
+
+    return (size_t)(hash ^ (hash >> 32)) & (shard->capacity - 1);
+}
+
+/* The slot holding address, or the empty slot where it would go. Needs the shard lock, capacity > 0. */
+static struct pool_block *pool_slot(struct pool_shard *shard, uintptr_t address)
+{
+    size_t i = pool_home_slot(shard, address);
+
+    while (shard->table[i].address != 0 && shard->table[i].address != address)
+        i = (i + 1) & (shard->capacity - 1);
+    return &shard->table[i];
+}
+
+static struct pool_block *pool_lookup_locked(struct pool_shard *shard, uintptr_t address)
 {
     struct pool_block *slot;
 
-    if (address == 0 || pool.capacity == 0)
+    if (address == 0 || shard->capacity == 0)
         return NULL;
-    slot = pool_slot(address);
+    slot = pool_slot(shard, address);
     return slot->address != 0 ? slot : NULL;
 }
 
-/* Makes room for one more block; false when the host is out of memory. Needs pool_lock. */
-static bool pool_table_reserve(void)
+/* Makes room for one more block; false when the host is out of memory. Needs the shard lock. */
+static bool pool_table_reserve(struct pool_shard *shard)
 {
-    struct pool_block *old = pool.table;
-    size_t old_capacity = pool.capacity;
+    struct pool_block *old = shard->table;
+    size_t old_capacity = shard->capacity;
     size_t capacity = old_capacity ? old_capacity * 2 : POOL_TABLE_MIN_CAPACITY;
     struct pool_block *table;
 
-    if ((pool.used + 1) * 2 <= old_capacity)
+    if ((shard->used + 1) * 2 <= old_capacity)
         return true;
     table = calloc(capacity, sizeof *table);
     if (table == NULL)
         return false;
-    pool.table = table;
-    pool.capacity = capacity;
+    shard->table = table;
+    shard->capacity = capacity;
     for (size_t i = 0; i < old_capacity; i++) {
         if (old[i].address != 0)
-            *pool_slot(old[i].address) = old[i];
+            *pool_slot(shard, old[i].address) = old[i];
     }
     free(old);
     return true;
 }
 
 /* Empties a slot, shifting later entries of its probe run back so lookups never stop early. */
-static void pool_slot_clear(struct pool_block *slot)
+static void pool_slot_clear(struct pool_shard *shard, struct pool_block *slot)
 {
-    size_t mask = pool.capacity - 1;
-    size_t hole = (size_t)(slot - pool.table);
+    size_t mask = shard->capacity - 1;
+    size_t hole = (size_t)(slot - shard->table);
 
-    for (size_t i = (hole + 1) & mask; pool.table[i].address != 0; i = (i + 1) & mask) {
-        size_t home = pool_home_slot(pool.table[i].address);
+    for (size_t i = (hole + 1) & mask; shard->table[i].address != 0; i = (i + 1) & mask) {
+        size_t home = pool_home_slot(shard, shard->table[i].address);
 
         if (((i - home) & mask) >= ((i - hole) & mask)) {
-            pool.table[hole] = pool.table[i];
+            shard->table[hole] = shard->table[i];
             hole = i;
         }
     }
-    pool.table[hole].address = 0;
-    pool.used--;
+    shard->table[hole].address = 0;
+    shard->used--;
 }
 
-static void pool_quarantine_evict(void)
+/* Forgets a block evicted from the quarantine, then gives its memory back. Until its slot is
+ * cleared a second free of it is still a double free, and its memory outlives the slot so the
+ * host cannot hand the address out again while the table still knows it. */
+static void pool_release_evicted(struct pool_quarantined victim)
 {
-    uintptr_t address = pool.quarantine[pool.quarantine_head];
-    struct pool_block *slot = pool_slot(address);
+    struct pool_shard *shard = pool_shard_of(victim.address);
 
-    pool.quarantine_head = (pool.quarantine_head + 1) % POOL_QUARANTINE_BLOCKS;
-    pool.quarantine_count--;
-    pool.quarantine_bytes -= slot->size;
-    pool_slot_clear(slot);
-    free((void *)address);
+    pool_mutex_lock(&shard->lock);
+    pool_slot_clear(shard, pool_slot(shard, victim.address));
+    pool_mutex_unlock(&shard->lock);
+    free((void *)victim.address);
+}
+
+/* Takes the oldest block out of the ring. Needs pool_quarantine_lock, a non-empty ring. */
+static struct pool_quarantined pool_quarantine_pop(void)
+{
+    struct pool_quarantined victim = pool_quarantine.ring[pool_quarantine.head];
+
+    pool_quarantine.head = (pool_quarantine.head + 1) % POOL_QUARANTINE_BLOCKS;
+    pool_quarantine.count--;
+    pool_quarantine.bytes -= victim.size;
+    return victim;
 }
 
 /* Holds a freed block's memory back so its address is not reused while a double free of it can
- * still be told apart from a bad address. */
+ * still be told apart from a bad address. Evictions are released after the ring lock is dropped,
+ * one at a time, in the order a single thread would evict them. */
 static void pool_quarantine_push(uintptr_t address, size_t size)
 {
-    if (pool.quarantine_count == POOL_QUARANTINE_BLOCKS)
-        pool_quarantine_evict();
-    pool.quarantine[(pool.quarantine_head + pool.quarantine_count) % POOL_QUARANTINE_BLOCKS] = address;
-    pool.quarantine_count++;
-    pool.quarantine_bytes += size;
-    while (pool.quarantine_bytes > POOL_QUARANTINE_BYTES && pool.quarantine_count > 1)
-        pool_quarantine_evict();
+    struct pool_quarantined victim;
+    bool evicted = false;
+
+    pool_mutex_lock(&pool_quarantine_lock);
+    if (pool_quarantine.count == POOL_QUARANTINE_BLOCKS) {
+        victim = pool_quarantine_pop();
+        evicted = true;
+    }
+    pool_quarantine.ring[(pool_quarantine.head + pool_quarantine.count) % POOL_QUARANTINE_BLOCKS] =
+        (struct pool_quarantined){ address, size };
+    pool_quarantine.count++;
+    pool_quarantine.bytes += size;
+    pool_mutex_unlock(&pool_quarantine_lock);
+    for (;;) {
+        if (evicted)
+            pool_release_evicted(victim);
+        pool_mutex_lock(&pool_quarantine_lock);
+        evicted = pool_quarantine.bytes > POOL_QUARANTINE_BYTES && pool_quarantine.count > 1;
+        if (evicted)
+            victim = pool_quarantine_pop();
+        pool_mutex_unlock(&pool_quarantine_lock);
+        if (!evicted)
+            return;
+    }
 }
 
 /* Decides an injected failure; every allocation that passed its checks counts toward fail_nth. */
 static bool pool_inject_failure(ULONG tag)
 {
-    bool fail = pool.fail_tag != 0 && tag == pool.fail_tag;
+    ULONG fail_tag = atomic_load(&pool_fail_tag);
+    bool fail = fail_tag != 0 && tag == fail_tag;
+    size_t countdown = atomic_load(&pool_fail_countdown);
 
-    if (pool.fail_countdown > 0 && --pool.fail_countdown == 0)
+    /* Exactly one allocation takes the countdown from 1 to 0, however many race for it. */
+    while (countdown > 0 && !atomic_compare_exchange_weak(&pool_fail_countdown, &countdown, countdown - 1))
+        ;
+    if (countdown == 1)
         fail = true;
     if (fail)
-        pool.stats.failed_injected++;
+        atomic_fetch_add(&pool_failed_injected, 1);
     return fail;
 }
 
@@ -197,31 +278,34 @@ static void *pool_memory_get(POOL_TYPE type, size_t size)
     return memory;
 }
 
-static void pool_insert(void *memory, size_t size, POOL_TYPE type, ULONG tag,
+/* Records a new block; false when the host is out of memory for the table. */
+static bool pool_insert(void *memory, size_t size, POOL_TYPE type, ULONG tag,
                         const struct sim_driver *driver)
 {
-    struct pool_block *slot = pool_slot((uintptr_t)memory);
+    struct pool_shard *shard = pool_shard_of((uintptr_t)memory);
+    unsigned long long serial = atomic_fetch_add(&pool_serial, 1) + 1;
+    bool kept = false;
 
-    *slot = (struct pool_block){ (uintptr_t)memory, size, ++pool.serial, driver, type, tag, false };
-    pool.used++;
-    pool.stats.allocations++;
-    pool.stats.outstanding_blocks++;
-    pool.stats.outstanding_bytes += size;
+    pool_mutex_lock(&shard->lock);
+    if (pool_table_reserve(shard)) {
+        *pool_slot(shard, (uintptr_t)memory) =
+            (struct pool_block){ (uintptr_t)memory, size, serial, driver, type, tag, false };
+        shard->used++;
+        shard->stats.allocations++;
+        shard->stats.outstanding_blocks++;
+        shard->stats.outstanding_bytes += size;
+        kept = true;
+    }
+    pool_mutex_unlock(&shard->lock);
+    return kept;
 }
 
 static void *pool_allocate(POOL_TYPE type, SIZE_T size, ULONG tag)
 {
     const struct sim_driver *driver = thread_current()->driver;
     void *memory = pool_memory_get(type, size);
-    bool kept = false;
 
-    pool_lock_acquire();
-    if (!pool_inject_failure(tag) && memory != NULL && pool_table_reserve()) {
-        pool_insert(memory, size, type, tag, driver);
-        kept = true;
-    }
-    pool_lock_release();
-    if (!kept) {
+    if (pool_inject_failure(tag) || memory == NULL || !pool_insert(memory, size, type, tag, driver)) {
         free(memory);
         return NULL;
     }
@@ -244,39 +328,45 @@ static void pool_check_allocate(POOL_TYPE type, SIZE_T size, ULONG tag)
 
 static enum pool_state pool_find(const void *address, struct pool_block *copy)
 {
+    struct pool_shard *shard = pool_shard_of((uintptr_t)address);
     struct pool_block *slot;
 
-    pool_lock_acquire();
-    slot = pool_lookup_locked((uintptr_t)address);
+    pool_mutex_lock(&shard->lock);
+    slot = pool_lookup_locked(shard, (uintptr_t)address);
     if (slot != NULL)
         *copy = *slot;
-    pool_lock_release();
+    pool_mutex_unlock(&shard->lock);
     if (slot == NULL)
         return POOL_UNKNOWN;
     return copy->freed ? POOL_FREED : POOL_LIVE;
 }
 
-/* Moves the block found earlier to the quarantine; false if another thread freed it meanwhile. */
+/* Moves the block found earlier to the quarantine; false if another thread freed it meanwhile.
+ * Once marked freed under the shard lock the block is this thread's alone: any other free of it
+ * stops as a double free, and only the quarantine ring, which it joins after the fill, evicts it. */
 static bool pool_retire(const struct pool_block *block)
 {
+    struct pool_shard *shard = pool_shard_of(block->address);
     struct pool_block *slot;
     bool retired = false;
 
-    pool_lock_acquire();
-    slot = pool_lookup_locked(block->address);
+    pool_mutex_lock(&shard->lock);
+    slot = pool_lookup_locked(shard, block->address);
     if (slot != NULL && !slot->freed && slot->serial == block->serial) {
         slot->freed = true;
-        pool.stats.frees++;
-        pool.stats.outstanding_blocks--;
-        pool.stats.outstanding_bytes -= block->size;
-        memset((void *)block->address, POOL_FILL_FREED, block->size);
-        /* Under ASan a driver touching quarantined memory is reported as a use after free. */
-        ASAN_POISON_MEMORY_REGION((void *)block->address, block->size);
-        pool_quarantine_push(block->address, block->size);
+        shard->stats.frees++;
+        shard->stats.outstanding_blocks--;
+        shard->stats.outstanding_bytes -= block->size;
         retired = true;
     }
-    pool_lock_release();
-    return retired;
+    pool_mutex_unlock(&shard->lock);
+    if (!retired)
+        return false;
+    memset((void *)block->address, POOL_FILL_FREED, block->size);
+    /* Under ASan a driver touching quarantined memory is reported as a use after free. */
+    ASAN_POISON_MEMORY_REGION((void *)block->address, block->size);
+    pool_quarantine_push(block->address, block->size);
+    return true;
 }
 
 static SIM_NORETURN void pool_stop_double_free(const struct pool_block *block)
@@ -346,33 +436,63 @@ VOID NTAPI ExFreePool(PVOID P)
 
 void pool_boot(void)
 {
-    if (pthread_mutex_init(&pool_lock, NULL) != 0)
+    for (size_t i = 0; i < POOL_SHARDS; i++) {
+        memset(&pool_shards[i], 0, sizeof pool_shards[i]);
+        if (pthread_mutex_init(&pool_shards[i].lock, NULL) != 0)
+            abort();
+    }
+    if (pthread_mutex_init(&pool_quarantine_lock, NULL) != 0)
         abort();
-    memset(&pool, 0, sizeof pool);
+    memset(&pool_quarantine, 0, sizeof pool_quarantine);
+    atomic_store(&pool_serial, 0);
+    atomic_store(&pool_fail_countdown, 0);
+    atomic_store(&pool_fail_tag, 0);
+    atomic_store(&pool_failed_injected, 0);
 }
 
 size_t pool_shutdown(void)
 {
-    size_t leaked;
+    size_t leaked = 0;
 
-    pool_lock_acquire();
-    leaked = pool.stats.outstanding_blocks;
-    for (size_t i = 0; i < pool.capacity; i++) {
-        if (pool.table[i].address != 0)
-            free((void *)pool.table[i].address);
+    pool_lock_all();
+    for (size_t s = 0; s < POOL_SHARDS; s++) {
+        struct pool_shard *shard = &pool_shards[s];
+
+        leaked += shard->stats.outstanding_blocks;
+        for (size_t i = 0; i < shard->capacity; i++) {
+            if (shard->table[i].address != 0)
+                free((void *)shard->table[i].address);
+        }
+        free(shard->table);
+        shard->table = NULL;
+        shard->capacity = 0;
+        shard->used = 0;
+        memset(&shard->stats, 0, sizeof shard->stats);
     }
-    free(pool.table);
-    memset(&pool, 0, sizeof pool);
-    pool_lock_release();
+    pool_mutex_lock(&pool_quarantine_lock);
+    memset(&pool_quarantine, 0, sizeof pool_quarantine);
+    pool_mutex_unlock(&pool_quarantine_lock);
+    pool_unlock_all();
+    atomic_store(&pool_serial, 0);
+    atomic_store(&pool_fail_countdown, 0);
+    atomic_store(&pool_fail_tag, 0);
+    atomic_store(&pool_failed_injected, 0);
     return leaked;
 }
 
 void wdmsim_pool_stats(struct wdmsim_pool_stats *stats)
 {
     kernel_ensure_booted();
-    pool_lock_acquire();
-    *stats = pool.stats;
-    pool_lock_release();
+    memset(stats, 0, sizeof *stats);
+    pool_lock_all();
+    for (size_t s = 0; s < POOL_SHARDS; s++) {
+        stats->allocations += pool_shards[s].stats.allocations;
+        stats->frees += pool_shards[s].stats.frees;
+        stats->outstanding_blocks += pool_shards[s].stats.outstanding_blocks;
+        stats->outstanding_bytes += pool_shards[s].stats.outstanding_bytes;
+    }
+    pool_unlock_all();
+    stats->failed_injected = atomic_load(&pool_failed_injected);
 }
 
 static size_t pool_count_outstanding(pool_match_fn *match, const void *key, size_t *bytes)
@@ -381,16 +501,18 @@ static size_t pool_count_outstanding(pool_match_fn *match, const void *key, size
     size_t total = 0;
 
     kernel_ensure_booted();
-    pool_lock_acquire();
-    for (size_t i = 0; i < pool.capacity; i++) {
-        const struct pool_block *block = &pool.table[i];
+    pool_lock_all();
+    for (size_t s = 0; s < POOL_SHARDS; s++) {
+        for (size_t i = 0; i < pool_shards[s].capacity; i++) {
+            const struct pool_block *block = &pool_shards[s].table[i];
 
-        if (block->address != 0 && !block->freed && match(block, key)) {
-            blocks++;
-            total += block->size;
+            if (block->address != 0 && !block->freed && match(block, key)) {
+                blocks++;
+                total += block->size;
+            }
         }
     }
-    pool_lock_release();
+    pool_unlock_all();
     if (bytes != NULL)
         *bytes = total;
     return blocks;
@@ -420,22 +542,27 @@ size_t wdmsim_pool_outstanding_by_driver(const char *driver_name, size_t *bytes)
     return pool_count_outstanding(pool_match_driver, driver_name, bytes);
 }
 
-/* Copies the live blocks, oldest first, so the report is printed without holding pool_lock. */
+/* Copies the live blocks so the report is printed without holding a pool lock. */
 static struct pool_block *pool_snapshot(size_t *count)
 {
     struct pool_block *blocks;
+    size_t outstanding = 0;
     size_t n = 0;
 
     kernel_ensure_booted();
-    pool_lock_acquire();
-    blocks = malloc((pool.stats.outstanding_blocks + 1) * sizeof *blocks);
+    pool_lock_all();
+    for (size_t s = 0; s < POOL_SHARDS; s++)
+        outstanding += pool_shards[s].stats.outstanding_blocks;
+    blocks = malloc((outstanding + 1) * sizeof *blocks);
     if (blocks == NULL)
         abort();
-    for (size_t i = 0; i < pool.capacity; i++) {
-        if (pool.table[i].address != 0 && !pool.table[i].freed)
-            blocks[n++] = pool.table[i];
+    for (size_t s = 0; s < POOL_SHARDS; s++) {
+        for (size_t i = 0; i < pool_shards[s].capacity; i++) {
+            if (pool_shards[s].table[i].address != 0 && !pool_shards[s].table[i].freed)
+                blocks[n++] = pool_shards[s].table[i];
+        }
     }
-    pool_lock_release();
+    pool_unlock_all();
     *count = n;
     return blocks;
 }
@@ -520,15 +647,11 @@ size_t pool_for_each_block_of(const struct sim_driver *driver,
 void wdmsim_pool_fail_nth(size_t nth)
 {
     kernel_ensure_booted();
-    pool_lock_acquire();
-    pool.fail_countdown = nth;
-    pool_lock_release();
+    atomic_store(&pool_fail_countdown, nth);
 }
 
 void wdmsim_pool_fail_tag(ULONG tag)
 {
     kernel_ensure_booted();
-    pool_lock_acquire();
-    pool.fail_tag = tag;
-    pool_lock_release();
+    atomic_store(&pool_fail_tag, tag);
 }

@@ -1,7 +1,8 @@
 /*
  * spinlock.c - KSPIN_LOCK. The lock word holds the owning KTHREAD's address (0 = free), the way
  * checked kernels record the owner, so recursion and release by a non-owner are caught at once.
- * Locking: the lock word itself, changed only by atomic compare-and-swap.
+ * Locking: the lock word itself, taken by atomic compare-and-swap and released by its owner's
+ * atomic store.
  */
 #include <sched.h>
 #include <stdio.h>
@@ -27,16 +28,18 @@ static SIM_NORETURN void spinlock_stop_orphaned(PKSPIN_LOCK lock, struct _KTHREA
                      "without releasing it", self->name, (void *)lock, (void *)owner);
 }
 
+/* One compare-and-swap when the lock is free; only a failed one looks at the owner, so a
+ * recursive acquire still stops before the first spin. */
 void spinlock_acquire(PKSPIN_LOCK lock, struct _KTHREAD *self)
 {
     ULONG_PTR me = (ULONG_PTR)self;
     ULONG_PTR expected = 0;
 
-    if (__atomic_load_n(lock, __ATOMIC_RELAXED) == me)
-        rule_stop_detail(RULE_SPINLOCK_ACQUIRE_RECURSIVE, (ULONG_PTR)lock, 0, 0, 0,
-                         "thread %s already owns the spin lock at %p", self->name, (void *)lock);
     for (unsigned attempts = 1;
          !__atomic_compare_exchange_n(lock, &expected, me, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED); attempts++) {
+        if (expected == me)
+            rule_stop_detail(RULE_SPINLOCK_ACQUIRE_RECURSIVE, (ULONG_PTR)lock, 0, 0, 0,
+                             "thread %s already owns the spin lock at %p", self->name, (void *)lock);
         if (attempts % SPINLOCK_OWNER_CHECK_INTERVAL == 0 && !thread_is_running(expected))
             spinlock_stop_orphaned(lock, self, expected);
         expected = 0;
@@ -45,17 +48,21 @@ void spinlock_acquire(PKSPIN_LOCK lock, struct _KTHREAD *self)
     self->spinlocks_held++;
 }
 
+/* A plain release store after the owner check: while this thread owns the lock no other thread's
+ * acquire or release can change the word, so the check cannot go stale before the store, and the
+ * store costs less than a second locked instruction per acquire/release pair. */
 void spinlock_release(PKSPIN_LOCK lock, struct _KTHREAD *self)
 {
-    ULONG_PTR expected = (ULONG_PTR)self;
-    char owner[96];
+    ULONG_PTR owner = __atomic_load_n(lock, __ATOMIC_RELAXED);
+    char text[96];
 
-    if (!__atomic_compare_exchange_n(lock, &expected, 0, false, __ATOMIC_RELEASE, __ATOMIC_RELAXED)) {
-        spinlock_describe_owner(expected, owner, sizeof owner);
+    if (owner != (ULONG_PTR)self) {
+        spinlock_describe_owner(owner, text, sizeof text);
         rule_stop_detail(RULE_SPINLOCK_RELEASE_NOT_OWNER, (ULONG_PTR)lock, 0, 0, 0,
                          "thread %s released the spin lock at %p, owned by %s", self->name,
-                         (void *)lock, owner);
+                         (void *)lock, text);
     }
+    __atomic_store_n(lock, 0, __ATOMIC_RELEASE);
     self->spinlocks_held--;
 }
 
