@@ -22,22 +22,6 @@
 
 static const LARGE_INTEGER zero_timeout = { .QuadPart = 0 };
 
-static LONGLONG now(void)
-{
-    LARGE_INTEGER time;
-
-    KeQuerySystemTime(&time);
-    return time.QuadPart;
-}
-
-/* Waits until the absolute simulated time when; every other thread runs meanwhile. */
-static void wait_until(LONGLONG when)
-{
-    LARGE_INTEGER due = { .QuadPart = when };
-
-    KeDelayExecutionThread(KernelMode, FALSE, &due);
-}
-
 /* ---- The sink: the test's own \Device\PHDDebugPrint ---- */
 
 #define SINK_KEPT (DEBUGPRINT_MAX_EVENT + 64)
@@ -70,7 +54,7 @@ static struct {
 
 static void sink_note(struct sink_call *call)
 {
-    call->time = now();
+    call->time = dpuser_now();
     call->thread = KeGetCurrentThread();
     call->priority = KeQueryPriorityThread(call->thread);
     call->process_id = PsGetCurrentProcessId();
@@ -315,7 +299,7 @@ static void DebugPrintInit_starts_a_System_thread_at_LOW_REALTIME_PRIORITY_that_
     void **state)
 {
     PDRIVER_OBJECT sink_driver = sink_load();
-    LONGLONG start = now();
+    LONGLONG start = dpuser_now();
     struct sink_call open;
     struct event e;
     struct dpuser user;
@@ -386,8 +370,8 @@ static void logging_started_and_ended_frame_the_messages_each_stamped_with_the_G
 
     (void)state;
     dpuser_load(&user, DPUSER_MODULE, DPTEST);
-    wait_until(now() + 2 * SECOND + SECOND / 4);
-    made.QuadPart = now();
+    dpuser_wait_until(dpuser_now() + 2 * SECOND + SECOND / 4);
+    made.QuadPart = dpuser_now();
     dpuser_series(&user, DPUSER_AT_PASSIVE, "m", 1, 3);
     wdmsim_test_settle();
     dpuser_close(&user);
@@ -404,19 +388,19 @@ static void logging_started_and_ended_frame_the_messages_each_stamped_with_the_G
 static void DebugPrintMsg_wakes_the_thread_so_delivery_does_not_wait_for_the_one_second_poll(void **state)
 {
     PDRIVER_OBJECT sink_driver = sink_load();
-    LONGLONG start = now(), made;
+    LONGLONG start = dpuser_now(), made;
     struct dpuser user;
     struct event e;
 
     (void)state;
     dpuser_load(&user, DPUSER_MODULE, DPTEST);
     /* The thread has polled at 2 s and waits for the next poll, due at 3 s. */
-    wait_until(start + 2 * SECOND);
+    dpuser_wait_until(start + 2 * SECOND);
     wdmsim_test_settle();
     assert_int_equal(sink_count(&sink.writes), 1);
-    made = now();
+    made = dpuser_now();
     dpuser_msg(&user, DPUSER_AT_PASSIVE, "now");
-    wait_until(made + SECOND);
+    dpuser_wait_until(made + SECOND);
     assert_int_equal(sink_count(&sink.writes), 2);
     sink_event(1, &e);
     assert_string_equal(e.message, "now");
@@ -497,20 +481,20 @@ static void a_70000_byte_message_is_cut_to_fit_DEBUGPRINT_MAX_EVENT_without_a_16
 static void without_the_device_the_thread_gives_up_after_five_minutes_clears_its_events_and_ignores_later_prints(
     void **state)
 {
-    LONGLONG start = now();
+    LONGLONG start = dpuser_now();
     DEBUGPRINT_STATISTICS s;
     struct dpuser user;
 
     (void)state;
     dpuser_load(&user, DPUSER_MODULE, DPTEST);
     dpuser_series(&user, DPUSER_AT_PASSIVE, "q", 0, 3);
-    wait_until(start + 299 * SECOND);
+    dpuser_wait_until(start + 299 * SECOND);
     dpuser_msg(&user, DPUSER_AT_PASSIVE, "still trying");
     s = dpuser_statistics(&user);
     assert_int_equal(s.Produced, 5);
     assert_int_equal(s.Queued, 5);
     assert_int_equal(s.Ignored, 0);
-    wait_until(start + 301 * SECOND);
+    dpuser_wait_until(start + 301 * SECOND);
     s = dpuser_statistics(&user);
     assert_int_equal(s.Produced, 5);
     assert_int_equal(s.Cleared, 5);
@@ -524,7 +508,7 @@ static void without_the_device_the_thread_gives_up_after_five_minutes_clears_its
     assert_int_equal(s.Ignored, 2);                     /* "logging ended" too */
     assert_int_equal(s.Produced, 5);
     /* Simulated time: the five minutes passed on the virtual clock, not the host's. */
-    assert_true(now() - start < 302 * SECOND);
+    assert_true(dpuser_now() - start < 302 * SECOND);
     close_and_shut_down(&user, NULL);
 }
 
@@ -539,14 +523,14 @@ static void a_device_that_refuses_opens_is_tried_every_20_seconds_for_five_minut
     (void)state;
     sink_reset(STATUS_DEVICE_BUSY);
     sink_driver = sink_load();
-    start = now();
+    start = dpuser_now();
     dpuser_load(&user, DPUSER_MODULE, DPTEST);
     wdmsim_test_settle();
     thread = sink_open(0).thread;
     ObReferenceObject(thread);
     KeWaitForSingleObject(thread, Executive, KernelMode, FALSE, NULL);
     ObDereferenceObject(thread);
-    assert_true(now() - start == 300 * SECOND);
+    assert_true(dpuser_now() - start == 300 * SECOND);
     assert_int_equal(sink_count(&sink.opens), 16);
     for (size_t i = 0; i < 16; i++)
         assert_true(sink_open(i).time - start == (LONGLONG)i * 20 * SECOND);
@@ -559,7 +543,7 @@ static void a_device_that_refuses_opens_is_tried_every_20_seconds_for_five_minut
 
 static void the_device_appearing_after_a_minute_receives_everything_queued_meanwhile_in_order(void **state)
 {
-    LONGLONG start = now(), opened;
+    LONGLONG start = dpuser_now(), opened;
     PDRIVER_OBJECT sink_driver;
     const char **messages;
     struct dpuser user;
@@ -569,15 +553,15 @@ static void the_device_appearing_after_a_minute_receives_everything_queued_meanw
     (void)state;
     dpuser_load(&user, DPUSER_MODULE, DPTEST);
     dpuser_series(&user, DPUSER_AT_PASSIVE, "early", 0, 5);
-    wait_until(start + 30 * SECOND);
+    dpuser_wait_until(start + 30 * SECOND);
     dpuser_series(&user, DPUSER_AT_DISPATCH, "later", 0, 5);
-    wait_until(start + 70 * SECOND);
+    dpuser_wait_until(start + 70 * SECOND);
     assert_int_equal(dpuser_statistics(&user).Queued, 11);
     sink_driver = sink_load();
     /* The thread tries every 20 s: the open after the one at 60 s is the one at 80 s. */
-    wait_until(start + 79 * SECOND);
+    dpuser_wait_until(start + 79 * SECOND);
     assert_int_equal(sink_count(&sink.writes), 0);
-    wait_until(start + 81 * SECOND);
+    dpuser_wait_until(start + 81 * SECOND);
     messages = sink_messages(DPTEST, &count);
     assert_int_equal(count, 11);
     assert_string_equal(messages[0], "DebugPrint logging started");
@@ -609,7 +593,7 @@ static void DebugPrintClose_while_the_device_is_missing_clears_every_queued_even
     (void)state;
     dpuser_load(&user, DPUSER_MODULE, DPTEST);
     dpuser_series(&user, DPUSER_AT_DISPATCH, "x", 0, 10);
-    wait_until(now() + 5 * SECOND);
+    dpuser_wait_until(dpuser_now() + 5 * SECOND);
     dpuser_close(&user);
     s = dpuser_statistics(&user);
     assert_int_equal(s.Produced, 12);
@@ -624,7 +608,7 @@ static void DebugPrintClose_while_the_device_is_missing_clears_every_queued_even
 static void more_than_DEBUGPRINT_MAX_QUEUED_events_while_the_device_is_missing_drop_the_excess_and_count_it(
     void **state)
 {
-    LONGLONG start = now();
+    LONGLONG start = dpuser_now();
     PDRIVER_OBJECT sink_driver;
     DEBUGPRINT_STATISTICS s;
     const char **messages;
@@ -641,7 +625,7 @@ static void more_than_DEBUGPRINT_MAX_QUEUED_events_while_the_device_is_missing_d
     assert_int_equal(s.Dropped, 101);
     assert_int_equal(dpuser_pool_blocks(&user), DEBUGPRINT_MAX_QUEUED + 1);    /* and the name */
     sink_driver = sink_load();
-    wait_until(start + 22 * SECOND);
+    dpuser_wait_until(start + 22 * SECOND);
     messages = sink_messages(DPTEST, &count);
     assert_int_equal(count, DEBUGPRINT_MAX_QUEUED);
     assert_string_equal(messages[0], "DebugPrint logging started");

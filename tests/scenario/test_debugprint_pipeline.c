@@ -19,21 +19,6 @@
 
 #define SECOND 10000000LL
 
-static LONGLONG now(void)
-{
-    LARGE_INTEGER time;
-
-    KeQuerySystemTime(&time);
-    return time.QuadPart;
-}
-
-static void wait_until(LONGLONG when)
-{
-    LARGE_INTEGER due = { .QuadPart = when };
-
-    KeDelayExecutionThread(KernelMode, FALSE, &due);
-}
-
 static PDRIVER_OBJECT debugprint_load(void)
 {
     PDRIVER_OBJECT driver = NULL;
@@ -231,7 +216,7 @@ static void concurrent_producers_of_two_drivers_at_PASSIVE_DISPATCH_LEVEL_and_in
  * check finds nothing. */
 static void unloading_with_events_still_queued_delivers_or_clears_each_one_and_frees_the_drivers_pool(void **state)
 {
-    LONGLONG start = now();
+    LONGLONG start = dpuser_now();
     PDRIVER_OBJECT debugprint;
     DEBUGPRINT_STATISTICS s;
     struct reader reader;
@@ -243,13 +228,13 @@ static void unloading_with_events_still_queued_delivers_or_clears_each_one_and_f
     /* early starts before the DebugPrint driver: its thread next tries to open at 20 s. */
     dpuser_load(&early, DPUSER_MODULE, "DpEarly");
     dpuser_series(&early, DPUSER_AT_DISPATCH, "q", 0, 50);
-    wait_until(start + 5 * SECOND);
+    dpuser_wait_until(start + 5 * SECOND);
     debugprint = debugprint_load();
     reader_start(&reader);
     dpuser_load(&burst, DPUSER_MODULE, "DpBurst");
     dpuser_series(&burst, DPUSER_AT_DISPATCH, "b", 0, 500);
     dpuser_unload(&burst);
-    wait_until(start + 10 * SECOND);
+    dpuser_wait_until(start + 10 * SECOND);
     assert_int_equal(dpuser_statistics(&early).Queued, 51);
     dpuser_close(&early);
     s = dpuser_statistics(&early);
@@ -281,7 +266,7 @@ static void unloading_with_events_still_queued_delivers_or_clears_each_one_and_f
 
 static void the_DebugPrint_driver_loaded_after_a_minute_gets_everything_queued_meanwhile_in_order(void **state)
 {
-    LONGLONG start = now();
+    LONGLONG start = dpuser_now();
     PDRIVER_OBJECT debugprint;
     const char **messages;
     struct reader reader;
@@ -291,12 +276,12 @@ static void the_DebugPrint_driver_loaded_after_a_minute_gets_everything_queued_m
     (void)state;
     dpuser_load(&one, DPUSER_MODULE, "DpOne");
     dpuser_series(&one, DPUSER_AT_PASSIVE, "early", 0, 10);
-    wait_until(start + 30 * SECOND);
+    dpuser_wait_until(start + 30 * SECOND);
     dpuser_series(&one, DPUSER_IN_DPC, "later", 0, 10);
-    wait_until(start + 70 * SECOND);
+    dpuser_wait_until(start + 70 * SECOND);
     debugprint = debugprint_load();
     reader_start(&reader);
-    wait_until(start + 81 * SECOND);
+    dpuser_wait_until(start + 81 * SECOND);
     assert_int_equal(dpuser_statistics(&one).Delivered, 21);
     dpuser_unload(&one);
     reader_stop(&reader);

@@ -30,6 +30,23 @@ struct dpuser {
 };
 
 /* Loads the module at path as driver name; returns the loader's status. */
+/* Simulated system time, 100 ns since 1601. */
+static inline LONGLONG dpuser_now(void)
+{
+    LARGE_INTEGER time;
+
+    KeQuerySystemTime(&time);
+    return time.QuadPart;
+}
+
+/* Waits until the absolute simulated time when; every other thread runs meanwhile. */
+static inline void dpuser_wait_until(LONGLONG when)
+{
+    LARGE_INTEGER due = { .QuadPart = when };
+
+    KeDelayExecutionThread(KernelMode, FALSE, &due);
+}
+
 static inline NTSTATUS dpuser_try_load(struct dpuser *user, const char *path, const char *name)
 {
     NTSTATUS status;
