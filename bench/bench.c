@@ -148,11 +148,39 @@ static void bench_ctest(void)
                  "ctest --preset default (jobs 2, as built); baseline = the 10 s goal, not a measurement");
 }
 
+static void bench_ctest_group(const struct bench_options *options)
+{
+    if (options->mode == BENCH_FULL || options->only != NULL)
+        bench_ctest();
+}
+
+static const struct {
+    const char *name;
+    void (*run)(const struct bench_options *options);
+} bench_groups[] = {
+    { "ping_pong", bench_event_ping_pong },
+    { "list", bench_interlocked_list },
+    { "msg", bench_debugprint_msg },
+    { "pipeline", bench_debugprint_pipeline },
+    { "virtual_time", bench_virtual_time },
+    { "ctest", bench_ctest_group },
+};
+
+static bool bench_group_known(const char *name)
+{
+    for (size_t g = 0; g < sizeof bench_groups / sizeof bench_groups[0]; g++)
+        if (strcmp(name, bench_groups[g].name) == 0)
+            return true;
+    return false;
+}
+
 static void bench_usage(void)
 {
-    fprintf(stderr, "usage: wdmsim-bench [--quick] [--smoke]\n"
+    fprintf(stderr, "usage: wdmsim-bench [--quick] [--smoke] [--only GROUP]\n"
                     "  --quick  fewer iterations (under 30 s), no ctest run\n"
-                    "  --smoke  tiny iterations: only checks that every figure is printed\n");
+                    "  --smoke  tiny iterations: only checks that every figure is printed\n"
+                    "  --only   one group of figures, for profiling: ping_pong, list, msg, pipeline,\n"
+                    "           virtual_time or ctest\n");
 }
 
 int main(int argc, char **argv)
@@ -166,6 +194,8 @@ int main(int argc, char **argv)
         } else if (strcmp(argv[i], "--smoke") == 0) {
             options.mode = BENCH_SMOKE;
             options.repeats = 1;
+        } else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc && bench_group_known(argv[i + 1])) {
+            options.only = argv[++i];
         } else if (strcmp(argv[i], "--quick") != 0) {
             bench_usage();
             return 2;
@@ -174,12 +204,8 @@ int main(int argc, char **argv)
     printf("wdmsim-bench (%s mode; each figure the median of %d interleaved runs; lower ratio is better)\n\n",
            options.mode == BENCH_FULL ? "full" : options.mode == BENCH_QUICK ? "quick" : "smoke", options.repeats);
     printf("%-34s %14s %14s  %-10s %8s  %s\n", "figure", "wdmsim", "baseline", "unit", "ratio", "goal");
-    bench_event_ping_pong(&options);
-    bench_interlocked_list(&options);
-    bench_debugprint_msg(&options);
-    bench_debugprint_pipeline(&options);
-    bench_virtual_time(&options);
-    if (options.mode == BENCH_FULL)
-        bench_ctest();
+    for (size_t g = 0; g < sizeof bench_groups / sizeof bench_groups[0]; g++)
+        if (options.only == NULL || strcmp(options.only, bench_groups[g].name) == 0)
+            bench_groups[g].run(&options);
     return bench_failed ? 1 : 0;
 }

@@ -19,6 +19,7 @@ enum bench_mode { BENCH_FULL, BENCH_QUICK, BENCH_SMOKE };
 struct bench_options {
     enum bench_mode mode;
     int repeats;                    /* each measurement (ours and baseline interleaved), median kept */
+    const char *only;               /* run only the figures whose group is named this, or NULL for all */
 };
 
 /* Monotonic host time in nanoseconds. */

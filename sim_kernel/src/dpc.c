@@ -3,8 +3,10 @@
  * at DISPATCH_LEVEL, like one processor's DPC queue: a DPC never runs concurrently with itself.
  * The DPC thread idles in a dispatcher wait, so it counts as blocked when there is no work.
  * Locking: the queue, each KDPC's queued mark (DpcData) and the running flag, under the
- * dispatcher lock; the routine itself runs without it.
+ * dispatcher lock; the routine itself runs without it. dpc_queued_count mirrors the queue's length
+ * for pool frees, which look at the queue only when some DPC is queued.
  */
+#include <stdatomic.h>
 #include <stdlib.h>
 
 #include "internal.h"
@@ -13,6 +15,7 @@
 #define DPC_MEDIUM_IMPORTANCE 1
 
 static LIST_ENTRY dpc_queue;
+static atomic_size_t dpc_queued_count;
 static KEVENT dpc_work;          /* synchronization: there is work, or the thread must stop */
 static KEVENT dpc_drained;       /* notification: the queue is empty and no DPC runs */
 static struct _KTHREAD *dpc_thread;
@@ -27,14 +30,18 @@ void dpc_queue_locked(PKDPC dpc, PVOID argument1, PVOID argument2)
     dpc->SystemArgument2 = argument2;
     dpc->DpcData = &dpc_queue;
     InsertTailList(&dpc_queue, &dpc->DpcListEntry);
+    atomic_fetch_add(&dpc_queued_count, 1);
     dpc_drained.Header.SignalState = 0;
     event_signal_locked(&dpc_work);
 }
 
+/* Without the lock when nothing is queued, as timer_set_in_range. */
 bool dpc_queued_in_range(const void *start, size_t size, PKDPC *found)
 {
     bool hit = false;
 
+    if (atomic_load(&dpc_queued_count) == 0)
+        return false;
     disp_lock();
     for (PLIST_ENTRY e = dpc_queue.Flink; e != &dpc_queue && !hit; e = e->Flink) {
         PKDPC dpc = CONTAINING_RECORD(e, KDPC, DpcListEntry);
@@ -92,6 +99,7 @@ static void dpc_drain_locked(struct _KTHREAD *self)
                                  dpc->SystemArgument2, driver_at(dpc->Number) };
 
         dpc->DpcData = NULL;
+        atomic_fetch_sub(&dpc_queued_count, 1);
         dpc_running = true;
         disp_unlock();
         dpc_run(self, &call);
@@ -121,6 +129,7 @@ static void dpc_thread_main(void *unused)
 void dpc_boot(void)
 {
     InitializeListHead(&dpc_queue);
+    atomic_store(&dpc_queued_count, 0);
     KeInitializeEvent(&dpc_work, SynchronizationEvent, FALSE);
     KeInitializeEvent(&dpc_drained, NotificationEvent, TRUE);
     dpc_running = false;
@@ -176,6 +185,7 @@ BOOLEAN NTAPI KeRemoveQueueDpc(PRKDPC Dpc)
     if (removed) {
         RemoveEntryList(&Dpc->DpcListEntry);
         Dpc->DpcData = NULL;
+        atomic_fetch_sub(&dpc_queued_count, 1);
     }
     disp_unlock();
     return removed;

@@ -303,6 +303,16 @@ const char *bugcheck_code_name(ULONG code);
 
 /* ---- spinlock.c ---- */
 
+/* One step of a busy wait: tells the processor so (a sibling hyperthread runs meanwhile). */
+static inline void spinlock_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
 /* Take and drop a KSPIN_LOCK with owner checks but no IRQL change (the caller manages IRQL). */
 void spinlock_acquire(PKSPIN_LOCK lock, struct _KTHREAD *self);
 void spinlock_release(PKSPIN_LOCK lock, struct _KTHREAD *self);

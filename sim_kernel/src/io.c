@@ -22,6 +22,9 @@
 struct io_irp {
     ULONG magic;
     bool completed;
+    /* The originator got STATUS_PENDING and waits for UserEvent. Otherwise the IRP completed
+     * before its dispatch routine returned and nobody waits: completion skips the event. */
+    bool originator_waits;
     /* Held while the IRP completes (completion routines may IoMarkIrpPending), and while the
      * I/O manager reads the pending marks after a dispatch routine returned: another thread may
      * be completing the IRP by then. Recursive: a completion routine may complete another time. */
@@ -517,15 +520,17 @@ static bool io_complete_one(struct _KTHREAD *self, PIRP irp)
     return status != STATUS_MORE_PROCESSING_REQUIRED;
 }
 
-/* Every driver is done: hand the result back to the originator. */
 /* IRP lock held: every driver is done, the result goes back to the originator. Returns the event
- * to signal once the lock is dropped: the originator may free the IRP as soon as it is set. */
+ * to signal once the lock is dropped (the originator may free the IRP as soon as it is set), or
+ * NULL when the originator is not waiting. */
 static PKEVENT io_finish(PIRP irp)
 {
-    io_wrapper(irp)->completed = true;
+    struct io_irp *w = io_wrapper(irp);
+
+    w->completed = true;
     if (irp->UserIosb != NULL)
         *irp->UserIosb = irp->IoStatus;
-    return irp->UserEvent;
+    return w->originator_waits ? irp->UserEvent : NULL;
 }
 
 /* IRQL <= DISPATCH_LEVEL. */
@@ -554,6 +559,20 @@ VOID FASTCALL IofCompleteRequest(PIRP Irp, CCHAR PriorityBoost)
 
 /* ---- The originator's side ---- */
 
+/* After STATUS_PENDING: false if the IRP has completed meanwhile, else the completion will set
+ * UserEvent. */
+static bool io_irp_wait_needed(PIRP irp)
+{
+    struct io_irp *w = io_wrapper(irp);
+    bool waits;
+
+    pthread_mutex_lock(&w->lock);
+    waits = !w->completed;
+    w->originator_waits = waits;
+    pthread_mutex_unlock(&w->lock);
+    return waits;
+}
+
 NTSTATUS io_irp_send(PDEVICE_OBJECT top, PIRP irp, PIO_STATUS_BLOCK iosb)
 {
     UCHAR major = IoGetNextIrpStackLocation(irp)->MajorFunction;
@@ -566,7 +585,8 @@ NTSTATUS io_irp_send(PDEVICE_OBJECT top, PIRP irp, PIO_STATUS_BLOCK iosb)
     irp->UserIosb = iosb;
     status = IofCallDriver(top, irp);
     if (status == STATUS_PENDING) {
-        KeWaitForSingleObject(&done, Executive, KernelMode, FALSE, NULL);
+        if (io_irp_wait_needed(irp))
+            KeWaitForSingleObject(&done, Executive, KernelMode, FALSE, NULL);
         return iosb->Status;
     }
     if (!io_irp_completed(irp))

@@ -2,10 +2,11 @@
  * pool.c - ExAllocatePool(WithTag) and ExFreePool(WithTag) with Driver Verifier's checks always on.
  * Every live and recently freed block is tracked by address in a table outside the block, so no
  * check ever reads the memory a driver hands in. Locking: the table is split into shards by address
- * hash, each guarded by its own lock (with its blocks' counters), so threads allocating and freeing
- * different blocks seldom wait for each other; the quarantine ring has its own lock, never held with
- * a shard lock; fault injection is atomic. Host memory is allocated, filled and freed outside every
- * lock. Whole-pool views (stats, counts, the report, shutdown) take every shard lock in order.
+ * hash, each guarded by its own lock (with its blocks' counters and its quarantine ring of freed
+ * blocks), so threads allocating and freeing different blocks seldom wait for each other and never
+ * for a lock that every free takes; fault injection is atomic. Host memory is allocated, filled and
+ * freed outside every lock. Whole-pool views (stats, counts, the report, shutdown) take every shard
+ * lock in order.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -22,13 +23,14 @@
 #define POOL_FILL_ALLOCATED 0xCD
 #define POOL_FILL_FREED 0xDD
 
-/* Enough to catch the usual double free (soon after the first) without hoarding host memory. */
-#define POOL_QUARANTINE_BLOCKS 1024
-#define POOL_QUARANTINE_BYTES ((size_t)8 << 20)
 #define POOL_TABLE_MIN_CAPACITY 64
 /* A power of two; 16 makes two threads meeting on one shard rare with a handful of threads. */
 #define POOL_SHARD_BITS 4
 #define POOL_SHARDS (1u << POOL_SHARD_BITS)
+/* About the last 1024 frees and 8 MB in all: enough to catch the usual double free (soon after the
+ * first) without hoarding host memory. Addresses spread evenly over the shards. */
+#define POOL_QUARANTINE_BLOCKS (1024 / POOL_SHARDS)
+#define POOL_QUARANTINE_BYTES (((size_t)8 << 20) / POOL_SHARDS)
 
 /* POOL_TYPE bits as the kernel tests them, so the Nx and session variants behave alike. */
 #define POOL_TYPE_PAGED 1
@@ -51,6 +53,19 @@ enum pool_state { POOL_UNKNOWN, POOL_LIVE, POOL_FREED };
 
 typedef bool pool_match_fn(const struct pool_block *block, const void *key);
 
+struct pool_quarantined {
+    uintptr_t address;
+    size_t size;
+};
+
+/* Freed blocks whose memory is held back, oldest at head. */
+struct pool_quarantine {
+    struct pool_quarantined ring[POOL_QUARANTINE_BLOCKS];
+    size_t head;
+    size_t count;
+    size_t bytes;
+};
+
 /* One cache line or more each, so shard locks taken by different threads do not share a line. */
 struct pool_shard {
     _Alignas(POOL_CACHE_LINE) pthread_mutex_t lock;
@@ -58,23 +73,10 @@ struct pool_shard {
     size_t capacity;                /* a power of two, 0 until the shard's first allocation */
     size_t used;                    /* live and quarantined blocks */
     struct wdmsim_pool_stats stats; /* this shard's blocks; failed_injected stays 0 */
-};
-
-struct pool_quarantined {
-    uintptr_t address;
-    size_t size;
+    struct pool_quarantine quarantine; /* this shard's freed blocks */
 };
 
 static struct pool_shard pool_shards[POOL_SHARDS];
-
-static pthread_mutex_t pool_quarantine_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static struct {
-    struct pool_quarantined ring[POOL_QUARANTINE_BLOCKS]; /* freed blocks, oldest at head */
-    size_t head;
-    size_t count;
-    size_t bytes;
-} pool_quarantine;
 
 static atomic_ullong pool_serial;
 static atomic_size_t pool_fail_countdown;
@@ -190,59 +192,42 @@ static void pool_slot_clear(struct pool_shard *shard, struct pool_block *slot)
     shard->used--;
 }
 
-/* Forgets a block evicted from the quarantine, then gives its memory back. Until its slot is
- * cleared a second free of it is still a double free, and its memory outlives the slot so the
- * host cannot hand the address out again while the table still knows it. */
-static void pool_release_evicted(struct pool_quarantined victim)
+/* Takes the oldest block out of a shard's ring and forgets it. Needs the shard lock and a non-empty
+ * ring. The caller frees its memory after dropping the lock: until the slot is cleared a second free
+ * of it is still a double free, and the memory outlives the slot so the host cannot hand the address
+ * out again while the table still knows it. */
+static struct pool_quarantined pool_quarantine_evict(struct pool_shard *shard)
 {
-    struct pool_shard *shard = pool_shard_of(victim.address);
+    struct pool_quarantine *q = &shard->quarantine;
+    struct pool_quarantined victim = q->ring[q->head];
 
-    pool_mutex_lock(&shard->lock);
+    q->head = (q->head + 1) % POOL_QUARANTINE_BLOCKS;
+    q->count--;
+    q->bytes -= victim.size;
     pool_slot_clear(shard, pool_slot(shard, victim.address));
-    pool_mutex_unlock(&shard->lock);
-    free((void *)victim.address);
-}
-
-/* Takes the oldest block out of the ring. Needs pool_quarantine_lock, a non-empty ring. */
-static struct pool_quarantined pool_quarantine_pop(void)
-{
-    struct pool_quarantined victim = pool_quarantine.ring[pool_quarantine.head];
-
-    pool_quarantine.head = (pool_quarantine.head + 1) % POOL_QUARANTINE_BLOCKS;
-    pool_quarantine.count--;
-    pool_quarantine.bytes -= victim.size;
     return victim;
 }
 
 /* Holds a freed block's memory back so its address is not reused while a double free of it can
- * still be told apart from a bad address. Evictions are released after the ring lock is dropped,
- * one at a time, in the order a single thread would evict them. */
+ * still be told apart from a bad address; gives back the memory of the blocks it pushes out. */
 static void pool_quarantine_push(uintptr_t address, size_t size)
 {
-    struct pool_quarantined victim;
-    bool evicted = false;
+    struct pool_shard *shard = pool_shard_of(address);
+    struct pool_quarantine *q = &shard->quarantine;
+    struct pool_quarantined victims[POOL_QUARANTINE_BLOCKS];
+    size_t evicted = 0;
 
-    pool_mutex_lock(&pool_quarantine_lock);
-    if (pool_quarantine.count == POOL_QUARANTINE_BLOCKS) {
-        victim = pool_quarantine_pop();
-        evicted = true;
-    }
-    pool_quarantine.ring[(pool_quarantine.head + pool_quarantine.count) % POOL_QUARANTINE_BLOCKS] =
-        (struct pool_quarantined){ address, size };
-    pool_quarantine.count++;
-    pool_quarantine.bytes += size;
-    pool_mutex_unlock(&pool_quarantine_lock);
-    for (;;) {
-        if (evicted)
-            pool_release_evicted(victim);
-        pool_mutex_lock(&pool_quarantine_lock);
-        evicted = pool_quarantine.bytes > POOL_QUARANTINE_BYTES && pool_quarantine.count > 1;
-        if (evicted)
-            victim = pool_quarantine_pop();
-        pool_mutex_unlock(&pool_quarantine_lock);
-        if (!evicted)
-            return;
-    }
+    pool_mutex_lock(&shard->lock);
+    if (q->count == POOL_QUARANTINE_BLOCKS)
+        victims[evicted++] = pool_quarantine_evict(shard);
+    q->ring[(q->head + q->count) % POOL_QUARANTINE_BLOCKS] = (struct pool_quarantined){ address, size };
+    q->count++;
+    q->bytes += size;
+    while (q->bytes > POOL_QUARANTINE_BYTES && q->count > 1)
+        victims[evicted++] = pool_quarantine_evict(shard);
+    pool_mutex_unlock(&shard->lock);
+    for (size_t i = 0; i < evicted; i++)
+        free((void *)victims[i].address);
 }
 
 /* Decides an injected failure; every allocation that passed its checks counts toward fail_nth. */
@@ -441,9 +426,6 @@ void pool_boot(void)
         if (pthread_mutex_init(&pool_shards[i].lock, NULL) != 0)
             abort();
     }
-    if (pthread_mutex_init(&pool_quarantine_lock, NULL) != 0)
-        abort();
-    memset(&pool_quarantine, 0, sizeof pool_quarantine);
     atomic_store(&pool_serial, 0);
     atomic_store(&pool_fail_countdown, 0);
     atomic_store(&pool_fail_tag, 0);
@@ -468,10 +450,8 @@ size_t pool_shutdown(void)
         shard->capacity = 0;
         shard->used = 0;
         memset(&shard->stats, 0, sizeof shard->stats);
+        memset(&shard->quarantine, 0, sizeof shard->quarantine);
     }
-    pool_mutex_lock(&pool_quarantine_lock);
-    memset(&pool_quarantine, 0, sizeof pool_quarantine);
-    pool_mutex_unlock(&pool_quarantine_lock);
     pool_unlock_all();
     atomic_store(&pool_serial, 0);
     atomic_store(&pool_fail_countdown, 0);

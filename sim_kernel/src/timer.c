@@ -2,17 +2,22 @@
  * timer.c - KTIMER. Set timers wait in one queue ordered by due time (interrupt time). Expiry
  * signals the timer (a notification timer releases every waiter, a synchronization timer one),
  * queues its DPC if it has one, and re-arms a periodic timer. A timer set in the past fires at once.
- * Locking: the queue and every timer field, under the dispatcher lock.
+ * Locking: the queue and every timer field, under the dispatcher lock. timer_set_count mirrors the
+ * queue's length for pool frees, which look at the queue only when some timer is set.
  */
+#include <stdatomic.h>
+
 #include "internal.h"
 
 #define TIMER_TICKS_PER_MS 10000LL
 
 static LIST_ENTRY timer_queue;
+static atomic_size_t timer_set_count;
 
 void timer_boot(void)
 {
     InitializeListHead(&timer_queue);
+    atomic_store(&timer_set_count, 0);
 }
 
 static PKTIMER timer_of(PLIST_ENTRY entry)
@@ -37,6 +42,7 @@ static void timer_insert(PKTIMER timer)
         e = e->Flink;
     InsertTailList(e, &timer->TimerListEntry);
     timer->Header.Inserted = TRUE;
+    atomic_fetch_add(&timer_set_count, 1);
     sched_deadline_added();
 }
 
@@ -44,6 +50,7 @@ static void timer_remove(PKTIMER timer)
 {
     RemoveEntryList(&timer->TimerListEntry);
     timer->Header.Inserted = FALSE;
+    atomic_fetch_sub(&timer_set_count, 1);
 }
 
 static void timer_fire(PKTIMER timer)
@@ -70,10 +77,14 @@ void timer_expire(LONGLONG now)
         timer_fire(timer_of(timer_queue.Flink));
 }
 
+/* Without the lock when no timer is set, so frees do not queue on the dispatcher lock: a timer
+ * set before the free, in this thread or one it synchronised with, is counted by then. */
 bool timer_set_in_range(const void *start, size_t size, PKTIMER *found)
 {
     bool hit = false;
 
+    if (atomic_load(&timer_set_count) == 0)
+        return false;
     disp_lock();
     for (PLIST_ENTRY e = timer_queue.Flink; e != &timer_queue && !hit; e = e->Flink) {
         const char *at = (const char *)timer_of(e);

@@ -21,6 +21,7 @@
 #define IOCTL_QUEUE_HOLD_SPIN_LOCK QUEUE_IOCTL(6)
 #define IOCTL_QUEUE_CANCEL_ROUTINE_SET QUEUE_IOCTL(7)
 #define IOCTL_QUEUE_FORGET QUEUE_IOCTL(8)
+#define IOCTL_QUEUE_PEND_COMPLETED QUEUE_IOCTL(9) /* marks pending, completes, returns STATUS_PENDING */
 #define QUEUE_VALUE 0x1234u
 
 /* ---- The function driver ---- */
@@ -167,6 +168,11 @@ static NTSTATUS queue_ioctl_good(PIRP irp, ULONG code)
     case IOCTL_QUEUE_FREE:
         ExFreePoolWithTag(queue.block, QUEUE_TAG);
         return queue_complete(irp, STATUS_SUCCESS, 0);
+    case IOCTL_QUEUE_PEND_COMPLETED:
+        IoMarkIrpPending(irp);
+        *(PULONG)irp->AssociatedIrp.SystemBuffer = QUEUE_VALUE;
+        queue_complete(irp, STATUS_SUCCESS, sizeof(ULONG));
+        return STATUS_PENDING;
     default:
         return queue_complete(irp, STATUS_INVALID_DEVICE_REQUEST, 0);
     }
@@ -513,6 +519,24 @@ static void a_major_function_without_a_handler_fails_with_STATUS_INVALID_DEVICE_
     wdmsim_driver_unload(driver);
 }
 
+/* Legal (the IRP was marked first) and common: the caller must not wait for a completion that has
+ * already happened. A wait here would be a deadlock, which the virtual clock reports. */
+static void an_IRP_marked_pending_and_completed_before_its_dispatch_returns_STATUS_PENDING_ends_at_once(
+    void **state)
+{
+    PDRIVER_OBJECT driver = load("queue", queue_entry);
+    HANDLE handle = open_ok();
+    IO_STATUS_BLOCK iosb;
+    ULONG value = 0;
+
+    (void)state;
+    assert_int_equal(ioctl(handle, IOCTL_QUEUE_PEND_COMPLETED, &value, sizeof value, &iosb), STATUS_SUCCESS);
+    assert_int_equal(value, QUEUE_VALUE);
+    assert_int_equal(iosb.Information, sizeof(ULONG));
+    assert_int_equal(ZwClose(handle), STATUS_SUCCESS);
+    wdmsim_driver_unload(driver);
+}
+
 /* ---- A filter over the function driver ---- */
 
 static void a_filter_completion_routine_sees_the_lower_status_and_MORE_PROCESSING_REQUIRED_lets_it_complete_again(
@@ -714,6 +738,7 @@ int main(void)
         io_test(a_major_function_without_a_handler_fails_with_STATUS_INVALID_DEVICE_REQUEST),
         io_test(
             a_filter_completion_routine_sees_the_lower_status_and_MORE_PROCESSING_REQUIRED_lets_it_complete_again),
+        io_test(an_IRP_marked_pending_and_completed_before_its_dispatch_returns_STATUS_PENDING_ends_at_once),
         io_test(a_filter_may_return_the_lower_STATUS_PENDING_when_its_completion_routine_marks_the_IRP),
         io_test(closing_a_synchronous_handle_waits_for_its_pending_read_so_this_deadlocks),
         io_test(completing_an_IRP_twice_stops_with_0x44),
