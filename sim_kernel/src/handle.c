@@ -368,10 +368,9 @@ static NTSTATUS handle_reference_entry(HANDLE handle, POBJECT_TYPE type, KPROCES
     entry = handle_table_entry_locked(table, handle);
     if (entry == NULL) {
         status = STATUS_INVALID_HANDLE;
-    } else if (type != NULL && object_type_of(entry->object) != type) {
+    } else if (!object_reference_typed(entry->object, type)) {
         status = STATUS_OBJECT_TYPE_MISMATCH;
     } else {
-        object_reference(entry->object);
         *found = *entry;
     }
     handle_table_unlock(table);

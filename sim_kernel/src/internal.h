@@ -434,6 +434,9 @@ void object_release(PVOID body);
 void object_abandon(PVOID body);
 /* ObReferenceObject without the IRQL check: stops unless body is a live object. */
 LONG_PTR object_reference(PVOID body);
+/* A reference to body if it is a live object of type (any type for NULL), in one look-up; false
+ * when it is not of type. Stops, as object_reference, when type is NULL and body is no object. */
+bool object_reference_typed(PVOID body, POBJECT_TYPE type);
 /* A reference to body; a body that is not an object yet (a host or service thread asked for by
  * NtCurrentThread()) becomes a borrowed one of type, which deletion never frees. */
 void object_reference_or_borrow(PVOID body, POBJECT_TYPE type);

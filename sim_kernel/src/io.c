@@ -358,12 +358,14 @@ PCUNICODE_STRING io_device_stack_name(PDEVICE_OBJECT device)
     return name;
 }
 
+/* Without io_lock, as IoGetAttachedDevice walks the stack on Windows: every request starts here,
+ * and a stack changes only when a device is attached or detached (atomic stores of the link). */
 PDEVICE_OBJECT io_device_top(PDEVICE_OBJECT device)
 {
-    pthread_mutex_lock(&io_lock);
-    while (device->AttachedDevice != NULL)
-        device = device->AttachedDevice;
-    pthread_mutex_unlock(&io_lock);
+    PDEVICE_OBJECT above;
+
+    while ((above = __atomic_load_n(&device->AttachedDevice, __ATOMIC_ACQUIRE)) != NULL)
+        device = above;
     return device;
 }
 
@@ -376,8 +378,8 @@ PDEVICE_OBJECT NTAPI IoAttachDeviceToDeviceStack(PDEVICE_OBJECT SourceDevice, PD
     pthread_mutex_lock(&io_lock);
     for (top = TargetDevice; top->AttachedDevice != NULL; top = top->AttachedDevice)
         ;
-    top->AttachedDevice = SourceDevice;
     SourceDevice->StackSize = (CCHAR)(top->StackSize + 1);
+    __atomic_store_n(&top->AttachedDevice, SourceDevice, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&io_lock);
     return top;
 }
@@ -387,7 +389,7 @@ VOID NTAPI IoDetachDevice(PDEVICE_OBJECT TargetDevice)
 {
     rule_check_irql(RULE_IO_ABOVE_APC, irql_current(), (ULONG_PTR)TargetDevice, 0, 0);
     pthread_mutex_lock(&io_lock);
-    TargetDevice->AttachedDevice = NULL;
+    __atomic_store_n(&TargetDevice->AttachedDevice, NULL, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&io_lock);
 }
 

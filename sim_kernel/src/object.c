@@ -385,6 +385,22 @@ LONG_PTR object_reference(PVOID body)
     return count;
 }
 
+bool object_reference_typed(PVOID body, POBJECT_TYPE type)
+{
+    struct object_header *header;
+
+    if (type == NULL) {
+        object_reference(body);
+        return true;
+    }
+    object_lock_acquire();
+    header = object_find_locked(body);
+    if (header != NULL && header->type == type)
+        header->pointer_count++;
+    object_lock_release();
+    return header != NULL && header->type == type;
+}
+
 void object_reference_or_borrow(PVOID body, POBJECT_TYPE type)
 {
     struct object_header *fresh = object_header_new(body, type, true);
