@@ -24,9 +24,18 @@
 static pthread_mutex_t disp_lock_mutex = PTHREAD_MUTEX_INITIALIZER;
 static __thread bool disp_holding;
 
+/* Adaptive where the host has it: the lock is held for short stretches, so a thread that finds it
+ * taken spins a little before sleeping, instead of sleeping and being woken at once. */
 void disp_boot(void)
 {
-    pthread_mutex_init(&disp_lock_mutex, NULL);
+    pthread_mutexattr_t attr;
+
+    pthread_mutexattr_init(&attr);
+#ifdef PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP
+    pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ADAPTIVE_NP);
+#endif
+    pthread_mutex_init(&disp_lock_mutex, &attr);
+    pthread_mutexattr_destroy(&attr);
     disp_holding = false;
 }
 

@@ -10,6 +10,7 @@
  */
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -257,7 +258,12 @@ static void *pool_memory_get(POOL_TYPE type, size_t size)
         alignment = PAGE_SIZE;
     else if (type & POOL_TYPE_CACHE_ALIGNED)
         alignment = POOL_CACHE_LINE;
-    if (posix_memalign(&memory, alignment, size) != 0)
+    /* malloc's own alignment is enough for most blocks, and its fast path is faster. */
+    if (alignment <= _Alignof(max_align_t))
+        memory = malloc(size);
+    else if (posix_memalign(&memory, alignment, size) != 0)
+        memory = NULL;
+    if (memory == NULL)
         return NULL;
     memset(memory, POOL_FILL_ALLOCATED, size);
     return memory;

@@ -10,10 +10,13 @@
  * thread expires deadlines as host time reaches them.
  *
  * A blocking thread first spins for a few microseconds with the lock dropped when some other
- * simulated thread can run and fewer can run than the host has processors: a hand-off between two
- * busy threads (a writer completing the read a reader waits for) then costs no sleep and no futex
- * wake-up, and the spin never takes a processor a runnable thread could use. The thread counts as
- * blocked while it spins, so nothing else changes.
+ * simulated thread can run and at most one per host processor can: a hand-off between two busy
+ * threads (one sets the event the other waits for) then costs no sleep and no futex wake-up,
+ * which on a virtual machine can take tens of microseconds. The bound lets the spinner be one more
+ * than the processors because a thread counted as runnable is often blocked in host code instead
+ * (a main thread joining the others); with more runnable threads the spin would take a processor
+ * from one that needs it, so it is skipped. The spinning thread counts as blocked, so nothing else
+ * changes.
  *
  * Locking: everything here runs under the dispatcher lock, but for the spin, which only reads the
  * thread's own waiting flag (written atomically by disp_end_wait).
@@ -98,7 +101,7 @@ static bool sched_waiting(const struct _KTHREAD *self)
 /* Lock held on entry and exit, dropped while spinning. */
 static void sched_spin(struct _KTHREAD *self)
 {
-    if (runnable == 0 || runnable >= host_processors)
+    if (runnable == 0 || runnable > host_processors)
         return;
     disp_unlock();
     for (int i = 0; i < SCHED_SPIN_ROUNDS && sched_waiting(self); i++)
