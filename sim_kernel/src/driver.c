@@ -30,6 +30,8 @@
 #include "internal.h"
 
 #define DRIVER_NAME_MAX (sizeof(((struct sim_driver *)0)->name) - 1)
+/* How long an unload waits for IoQueueWorkItem items of the driver's devices to finish. */
+#define DRIVER_WORK_ITEM_WAIT_MS 5000
 #define DRIVER_OBJECT_PREFIX "\\Driver\\"
 #define DRIVER_SERVICES_KEY "\\Registry\\Machine\\System\\CurrentControlSet\\Services\\"
 /* The I/O manager's registry path buffer: a pool dump shows "RegP". */
@@ -801,10 +803,24 @@ static SIM_NORETURN void driver_stop(const struct driver_check *check, const cha
     rule_stop_text(RULE_DRIVER_LEFT_REFERENCES, (ULONG_PTR)name, (ULONG_PTR)check->driver, check->objects, 0, detail);
 }
 
+/* Windows keeps a driver's image while an IoQueueWorkItem item of one of its devices is queued or
+ * its routine runs (the item holds a device reference): such items finish first, for up to
+ * DRIVER_WORK_ITEM_WAIT_MS of the clock; one still there then is reported as the device's
+ * reference. On the real clock this is what lets a routine return after setting the event Unload
+ * waited for. */
+static void driver_wait_for_io_work_items(struct driver *d)
+{
+    LARGE_INTEGER one_ms = { .QuadPart = -10000 };
+
+    for (int waited = 0; waited < DRIVER_WORK_ITEM_WAIT_MS && io_driver_work_items(d->object) > 0; waited++)
+        KeDelayExecutionThread(KernelMode, FALSE, &one_ms);
+}
+
 /* Code of the driver on its way out (a worker returning from the driver's work item routine after
  * setting the event Unload waited for, a DPC finishing) may finish first, as Windows keeps an image
  * until such references are gone: on the virtual clock one tick of delay returns only once every
- * other simulated thread is blocked. Then anything of the driver still alive stops the machine. */
+ * other simulated thread is blocked, and IoQueueWorkItem items are waited for on either clock. Then
+ * anything of the driver still alive stops the machine. */
 static void driver_verify(struct driver *d, const char *when)
 {
     LARGE_INTEGER one_tick = { .QuadPart = -1 };
@@ -813,6 +829,7 @@ static void driver_verify(struct driver *d, const char *when)
     if (check == NULL)
         abort();
     KeDelayExecutionThread(KernelMode, FALSE, &one_tick);
+    driver_wait_for_io_work_items(d);
     check->driver = d;
     check->self = thread_current();
     driver_collect(check);

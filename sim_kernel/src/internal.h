@@ -367,6 +367,9 @@ void workitem_shutdown(void);
  * only reads, and takes no lock. */
 void workitem_for_each_queued(void (*fn)(void *context, PWORK_QUEUE_ITEM item, const struct sim_driver *driver),
                               void *context);
+/* ExQueueWorkItem for the I/O manager (IoQueueWorkItem): the item is charged to no driver, its
+ * routine charges the device's driver itself. */
+void workitem_queue_for_io(PWORK_QUEUE_ITEM item, WORK_QUEUE_TYPE type);
 
 /* ---- namespace.c: \Device, \?? (\DosDevices), \BaseNamedObjects ---- */
 
@@ -396,6 +399,12 @@ void io_for_each_deleted_device(PDRIVER_OBJECT driver, void (*fn)(void *context,
 /* An open file or queued work item keeps a device (and so its driver) alive. */
 void io_device_reference(PDEVICE_OBJECT device);
 void io_device_release(PDEVICE_OBJECT device);
+/* IoQueueWorkItem's hold on a device from queuing until its routine has returned: a reference, and
+ * a count an unload waits on. */
+void io_device_work_queued(PDEVICE_OBJECT device);
+void io_device_work_done(PDEVICE_OBJECT device);
+/* How many IoQueueWorkItem items of the driver's devices, deleted or not, are queued or running. */
+LONG io_driver_work_items(PDRIVER_OBJECT driver);
 /* The originator's side of an IRP: allocate, then free once io_irp_completed says it is done. */
 PIRP io_irp_allocate(CCHAR stack_size);
 bool io_irp_completed(PIRP irp);

@@ -40,6 +40,7 @@ struct io_device {
     bool deleted;
     LONG opens;                     /* file objects open on it (io_lock): an exclusive device allows one */
     LIST_ENTRY deleted_link;        /* on io_deleted while references outlive IoDeleteDevice (io_lock) */
+    LONG work_items;                /* IoQueueWorkItem items queued or running (atomic) */
     size_t size;                    /* the device, this record and the extension, all one block */
 };
 
@@ -287,6 +288,37 @@ void io_device_release(PDEVICE_OBJECT device)
         memset(device, 0xDD, sizeof *device);
         free(device);
     }
+}
+
+void io_device_work_queued(PDEVICE_OBJECT device)
+{
+    InterlockedIncrement(&io_device_of(device)->work_items);
+    io_device_reference(device);
+}
+
+/* The count drops first: the release may free the device. */
+void io_device_work_done(PDEVICE_OBJECT device)
+{
+    InterlockedDecrement(&io_device_of(device)->work_items);
+    io_device_release(device);
+}
+
+/* Under io_lock, which a deleted device's last release takes before freeing it. */
+LONG io_driver_work_items(PDRIVER_OBJECT driver)
+{
+    LONG items = 0;
+
+    pthread_mutex_lock(&io_lock);
+    for (PDEVICE_OBJECT device = driver->DeviceObject; device != NULL; device = device->NextDevice)
+        items += __atomic_load_n(&io_device_of(device)->work_items, __ATOMIC_ACQUIRE);
+    for (PLIST_ENTRY e = io_deleted.Flink; e != &io_deleted; e = e->Flink) {
+        struct io_device *d = CONTAINING_RECORD(e, struct io_device, deleted_link);
+
+        if (((PDEVICE_OBJECT)d - 1)->DriverObject == driver)
+            items += __atomic_load_n(&d->work_items, __ATOMIC_ACQUIRE);
+    }
+    pthread_mutex_unlock(&io_lock);
+    return items;
 }
 
 void io_for_each_deleted_device(PDRIVER_OBJECT driver, void (*fn)(void *context, PDEVICE_OBJECT device, LONG references),

@@ -1,8 +1,9 @@
 /*
  * iowork.c - IoAllocateWorkItem, IoQueueWorkItem, IoFreeWorkItem: a work item tied to a device,
- * on top of ExQueueWorkItem. While the item is queued and its routine runs, the I/O manager holds
- * a reference on the device, so the device (and its driver) outlives the routine; the routine
- * runs charged to the device's driver.
+ * on top of the system worker threads. While the item is queued and its routine runs, the I/O
+ * manager holds a reference on the device, so the device (and its driver) outlives the routine, and
+ * an unload waits for it; the routine runs charged to the device's driver, the rest of the item's
+ * run to the I/O manager.
  * Locking: the item's queue state is workitem.c's, and its routine and context are set and read
  * under the same dispatcher lock.
  */
@@ -18,12 +19,13 @@ struct _IO_WORKITEM {
     PVOID context;
 };
 
-/* The routine may free the work item, so only the copies taken before it runs are used after. */
+/* The routine may free the work item, so only the copies taken before it runs are used after. Once
+ * it returns the thread runs no driver code: then the device is let go, and an unload waiting for
+ * it may proceed. */
 static VOID NTAPI iowork_run(PVOID parameter)
 {
     struct _IO_WORKITEM *work = parameter;
     struct _KTHREAD *self = thread_current();
-    const struct sim_driver *queued_by = self->driver;
     PDEVICE_OBJECT device = work->device;
     PIO_WORKITEM_ROUTINE routine;
     PVOID context;
@@ -34,8 +36,8 @@ static VOID NTAPI iowork_run(PVOID parameter)
     disp_unlock();
     self->driver = io_driver_of(device);
     routine(device, context);
-    self->driver = queued_by;
-    io_device_release(device);
+    self->driver = NULL;
+    io_device_work_done(device);
 }
 
 /* IRQL <= DISPATCH_LEVEL. NULL when pool runs out. */
@@ -61,13 +63,13 @@ VOID NTAPI IoQueueWorkItem(PIO_WORKITEM IoWorkItem, PIO_WORKITEM_ROUTINE WorkerR
 {
     rule_check_irql(RULE_IO_WORK_ITEM_ABOVE_DISPATCH, irql_current(), (ULONG_PTR)IoWorkItem,
                     (ULONG_PTR)WorkerRoutine, 0);
-    io_device_reference(IoWorkItem->device);
+    io_device_work_queued(IoWorkItem->device);
     /* Under the queue's lock: the item may be running (and just re-queued by its own routine). */
     disp_lock();
     IoWorkItem->routine = WorkerRoutine;
     IoWorkItem->context = Context;
     disp_unlock();
-    ExQueueWorkItem(&IoWorkItem->item, QueueType);
+    workitem_queue_for_io(&IoWorkItem->item, QueueType);
 }
 
 /* IRQL <= DISPATCH_LEVEL. Only an item that is not queued: from its own routine, or once that ran. */

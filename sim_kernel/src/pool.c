@@ -1,12 +1,13 @@
 /*
  * pool.c - ExAllocatePool(WithTag) and ExFreePool(WithTag) with Driver Verifier's checks always on.
- * Every live and recently freed block is tracked by address in a table outside the block, so no
- * check ever reads the memory a driver hands in. Locking: the table is split into shards by address
- * hash, each guarded by its own lock (with its blocks' counters and its quarantine ring of freed
- * blocks), so threads allocating and freeing different blocks seldom wait for each other and never
- * for a lock that every free takes; fault injection is atomic. Host memory is allocated, filled and
- * freed outside every lock. Whole-pool views (stats, counts, the report, shutdown) take every shard
- * lock in order.
+ * Every live block is tracked by address in a table outside the block, so no check ever reads the
+ * memory a driver hands in; recently freed blocks wait in a quarantine ring, their memory held back,
+ * so a second free is told apart from a bad address. Locking: the table and the ring are split
+ * into shards by address hash, each guarded by its own lock (with its blocks' counters), so threads
+ * allocating and freeing different blocks seldom wait for each other and never for a lock that
+ * every free takes; fault injection is atomic. Host memory is allocated and freed outside every
+ * lock; a freed block is filled under its shard lock, as it moves from the table to the ring.
+ * Whole-pool views (stats, counts, the report, shutdown) take every shard lock in order.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -47,7 +48,6 @@ struct pool_block {
     const struct sim_driver *driver;
     POOL_TYPE type;
     ULONG tag;
-    bool freed;                     /* in the quarantine: its memory is held back from free() */
 };
 
 enum pool_state { POOL_UNKNOWN, POOL_LIVE, POOL_FREED };
@@ -57,6 +57,7 @@ typedef bool pool_match_fn(const struct pool_block *block, const void *key);
 struct pool_quarantined {
     uintptr_t address;
     size_t size;
+    ULONG tag;                      /* for the double free report */
 };
 
 /* Freed blocks whose memory is held back, oldest at head. */
@@ -72,7 +73,7 @@ struct pool_shard {
     _Alignas(POOL_CACHE_LINE) pthread_mutex_t lock;
     struct pool_block *table;       /* open addressing, linear probing, at most half full */
     size_t capacity;                /* a power of two, 0 until the shard's first allocation */
-    size_t used;                    /* live and quarantined blocks */
+    size_t used;                    /* live blocks */
     struct wdmsim_pool_stats stats; /* this shard's blocks; failed_injected stays 0 */
     struct pool_quarantine quarantine; /* this shard's freed blocks */
 };
@@ -193,42 +194,49 @@ static void pool_slot_clear(struct pool_shard *shard, struct pool_block *slot)
     shard->used--;
 }
 
-/* Takes the oldest block out of a shard's ring and forgets it. Needs the shard lock and a non-empty
- * ring. The caller frees its memory after dropping the lock: until the slot is cleared a second free
- * of it is still a double free, and the memory outlives the slot so the host cannot hand the address
- * out again while the table still knows it. */
-static struct pool_quarantined pool_quarantine_evict(struct pool_shard *shard)
+static struct pool_quarantined *pool_quarantine_at(struct pool_quarantine *q, size_t i)
 {
-    struct pool_quarantine *q = &shard->quarantine;
+    return &q->ring[(q->head + i) % POOL_QUARANTINE_BLOCKS];
+}
+
+/* The quarantined block at address, or NULL. Needs the shard lock; only failed look-ups come here. */
+static const struct pool_quarantined *pool_quarantine_find(struct pool_shard *shard, uintptr_t address)
+{
+    for (size_t i = 0; i < shard->quarantine.count; i++) {
+        if (pool_quarantine_at(&shard->quarantine, i)->address == address)
+            return pool_quarantine_at(&shard->quarantine, i);
+    }
+    return NULL;
+}
+
+/* Takes the oldest block out of a shard's ring. Needs the shard lock and a non-empty ring; the
+ * caller frees its memory once the lock is dropped. */
+static uintptr_t pool_quarantine_evict(struct pool_quarantine *q)
+{
     struct pool_quarantined victim = q->ring[q->head];
 
     q->head = (q->head + 1) % POOL_QUARANTINE_BLOCKS;
     q->count--;
     q->bytes -= victim.size;
-    pool_slot_clear(shard, pool_slot(shard, victim.address));
-    return victim;
+    return victim.address;
 }
 
-/* Holds a freed block's memory back so its address is not reused while a double free of it can
- * still be told apart from a bad address; gives back the memory of the blocks it pushes out. */
-static void pool_quarantine_push(uintptr_t address, size_t size)
+/* Needs the shard lock. Holds a freed block's memory back so its address is not reused while a
+ * double free of it can still be told apart from a bad address; stores in victims the addresses of
+ * the blocks it pushes out, to be freed once the lock is dropped, and returns how many. */
+static size_t pool_quarantine_push(struct pool_quarantine *q, const struct pool_block *block,
+                                   uintptr_t victims[POOL_QUARANTINE_BLOCKS])
 {
-    struct pool_shard *shard = pool_shard_of(address);
-    struct pool_quarantine *q = &shard->quarantine;
-    struct pool_quarantined victims[POOL_QUARANTINE_BLOCKS];
     size_t evicted = 0;
 
-    pool_mutex_lock(&shard->lock);
     if (q->count == POOL_QUARANTINE_BLOCKS)
-        victims[evicted++] = pool_quarantine_evict(shard);
-    q->ring[(q->head + q->count) % POOL_QUARANTINE_BLOCKS] = (struct pool_quarantined){ address, size };
+        victims[evicted++] = pool_quarantine_evict(q);
+    *pool_quarantine_at(q, q->count) = (struct pool_quarantined){ block->address, block->size, block->tag };
     q->count++;
-    q->bytes += size;
+    q->bytes += block->size;
     while (q->bytes > POOL_QUARANTINE_BYTES && q->count > 1)
-        victims[evicted++] = pool_quarantine_evict(shard);
-    pool_mutex_unlock(&shard->lock);
-    for (size_t i = 0; i < evicted; i++)
-        free((void *)victims[i].address);
+        victims[evicted++] = pool_quarantine_evict(q);
+    return evicted;
 }
 
 /* Decides an injected failure; every allocation that passed its checks counts toward fail_nth. */
@@ -280,7 +288,7 @@ static bool pool_insert(void *memory, size_t size, POOL_TYPE type, ULONG tag,
     pool_mutex_lock(&shard->lock);
     if (pool_table_reserve(shard)) {
         *pool_slot(shard, (uintptr_t)memory) =
-            (struct pool_block){ (uintptr_t)memory, size, serial, driver, type, tag, false };
+            (struct pool_block){ (uintptr_t)memory, size, serial, driver, type, tag };
         shard->used++;
         shard->stats.allocations++;
         shard->stats.outstanding_blocks++;
@@ -317,47 +325,51 @@ static void pool_check_allocate(POOL_TYPE type, SIZE_T size, ULONG tag)
         rule_stop(RULE_POOL_ZERO_TAG, (ULONG_PTR)type, size, 0, 0);
 }
 
+/* A live block is copied whole; of a quarantined one only the address, size and tag are known. */
 static enum pool_state pool_find(const void *address, struct pool_block *copy)
 {
     struct pool_shard *shard = pool_shard_of((uintptr_t)address);
+    const struct pool_quarantined *freed = NULL;
     struct pool_block *slot;
 
     pool_mutex_lock(&shard->lock);
     slot = pool_lookup_locked(shard, (uintptr_t)address);
     if (slot != NULL)
         *copy = *slot;
+    else if ((freed = pool_quarantine_find(shard, (uintptr_t)address)) != NULL)
+        *copy = (struct pool_block){ .address = freed->address, .size = freed->size, .tag = freed->tag };
     pool_mutex_unlock(&shard->lock);
-    if (slot == NULL)
-        return POOL_UNKNOWN;
-    return copy->freed ? POOL_FREED : POOL_LIVE;
+    return slot != NULL ? POOL_LIVE : freed != NULL ? POOL_FREED : POOL_UNKNOWN;
 }
 
-/* Moves the block found earlier to the quarantine; false if another thread freed it meanwhile.
- * Once marked freed under the shard lock the block is this thread's alone: any other free of it
- * stops as a double free, and only the quarantine ring, which it joins after the fill, evicts it. */
+/* Moves the block found earlier from the table to the quarantine, filled and (under ASan)
+ * poisoned, in one step under its shard lock: from then on any other free of it stops as a double
+ * free. False if another thread freed it meanwhile. */
 static bool pool_retire(const struct pool_block *block)
 {
     struct pool_shard *shard = pool_shard_of(block->address);
+    uintptr_t victims[POOL_QUARANTINE_BLOCKS];
+    size_t evicted = 0;
     struct pool_block *slot;
     bool retired = false;
 
     pool_mutex_lock(&shard->lock);
     slot = pool_lookup_locked(shard, block->address);
-    if (slot != NULL && !slot->freed && slot->serial == block->serial) {
-        slot->freed = true;
+    if (slot != NULL && slot->serial == block->serial) {
+        pool_slot_clear(shard, slot);
         shard->stats.frees++;
         shard->stats.outstanding_blocks--;
         shard->stats.outstanding_bytes -= block->size;
+        memset((void *)block->address, POOL_FILL_FREED, block->size);
+        /* Under ASan a driver touching quarantined memory is reported as a use after free. */
+        ASAN_POISON_MEMORY_REGION((void *)block->address, block->size);
+        evicted = pool_quarantine_push(&shard->quarantine, block, victims);
         retired = true;
     }
     pool_mutex_unlock(&shard->lock);
-    if (!retired)
-        return false;
-    memset((void *)block->address, POOL_FILL_FREED, block->size);
-    /* Under ASan a driver touching quarantined memory is reported as a use after free. */
-    ASAN_POISON_MEMORY_REGION((void *)block->address, block->size);
-    pool_quarantine_push(block->address, block->size);
-    return true;
+    for (size_t i = 0; i < evicted; i++)
+        free((void *)victims[i]);
+    return retired;
 }
 
 static SIM_NORETURN void pool_stop_double_free(const struct pool_block *block)
@@ -451,6 +463,8 @@ size_t pool_shutdown(void)
             if (shard->table[i].address != 0)
                 free((void *)shard->table[i].address);
         }
+        for (size_t i = 0; i < shard->quarantine.count; i++)
+            free((void *)pool_quarantine_at(&shard->quarantine, i)->address);
         free(shard->table);
         shard->table = NULL;
         shard->capacity = 0;
@@ -492,7 +506,7 @@ static size_t pool_count_outstanding(pool_match_fn *match, const void *key, size
         for (size_t i = 0; i < pool_shards[s].capacity; i++) {
             const struct pool_block *block = &pool_shards[s].table[i];
 
-            if (block->address != 0 && !block->freed && match(block, key)) {
+            if (block->address != 0 && match(block, key)) {
                 blocks++;
                 total += block->size;
             }
@@ -544,7 +558,7 @@ static struct pool_block *pool_snapshot(size_t *count)
         abort();
     for (size_t s = 0; s < POOL_SHARDS; s++) {
         for (size_t i = 0; i < pool_shards[s].capacity; i++) {
-            if (pool_shards[s].table[i].address != 0 && !pool_shards[s].table[i].freed)
+            if (pool_shards[s].table[i].address != 0)
                 blocks[n++] = pool_shards[s].table[i];
         }
     }

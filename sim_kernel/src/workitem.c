@@ -93,16 +93,20 @@ static void workitem_check_return(struct _KTHREAD *self, PWORK_QUEUE_ITEM item,
 }
 
 /* The item is no longer queued: the routine may free it or queue it again, so only the copies
- * taken here are used afterwards (the item's address is only reported, never read). */
+ * taken here are used afterwards (the item's address is only reported, never read). An item of the
+ * I/O manager (driver NULL) leaves the thread's driver alone: an unload may be reading it as soon
+ * as the routine has let its device go. */
 static void workitem_run(struct _KTHREAD *self, PWORK_QUEUE_ITEM item, const struct sim_driver *driver)
 {
     PWORKER_THREAD_ROUTINE routine = item->WorkerRoutine;
     PVOID parameter = item->Parameter;
 
-    self->driver = driver;
+    if (driver != NULL)
+        self->driver = driver;
     routine(parameter);
     workitem_check_return(self, item, routine, parameter);
-    self->driver = NULL;
+    if (driver != NULL)
+        self->driver = NULL;
 }
 
 static void workitem_thread_main(void *unused)
@@ -152,17 +156,27 @@ void workitem_shutdown(void)
         thread_join(workers[i]);
 }
 
+static void workitem_queue(PWORK_QUEUE_ITEM WorkItem, WORK_QUEUE_TYPE QueueType, const struct sim_driver *driver)
+{
+    disp_lock();
+    if (WorkItem->List.Flink != NULL)
+        rule_stop_detail(RULE_WORK_ITEM_QUEUED_TWICE, (ULONG_PTR)WorkItem, (ULONG_PTR)QueueType, 0, 0,
+                         "the work item at %p (routine %p) is queued and has not started yet",
+                         (void *)WorkItem, (void *)WorkItem->WorkerRoutine);
+    workitem_enqueue_locked(WorkItem, driver);
+    disp_unlock();
+}
+
+void workitem_queue_for_io(PWORK_QUEUE_ITEM item, WORK_QUEUE_TYPE type)
+{
+    workitem_queue(item, type, NULL);
+}
+
 /* IRQL <= DISPATCH_LEVEL. The routine runs later on a worker thread at PASSIVE_LEVEL. */
 VOID NTAPI ExQueueWorkItem(PWORK_QUEUE_ITEM WorkItem, WORK_QUEUE_TYPE QueueType)
 {
     struct _KTHREAD *self = thread_current();
 
     rule_check_irql(RULE_KE_ABOVE_DISPATCH, self->irql, (ULONG_PTR)WorkItem, (ULONG_PTR)QueueType, 0);
-    disp_lock();
-    if (WorkItem->List.Flink != NULL)
-        rule_stop_detail(RULE_WORK_ITEM_QUEUED_TWICE, (ULONG_PTR)WorkItem, (ULONG_PTR)QueueType, 0, 0,
-                         "the work item at %p (routine %p) is queued and has not started yet",
-                         (void *)WorkItem, (void *)WorkItem->WorkerRoutine);
-    workitem_enqueue_locked(WorkItem, self->driver);
-    disp_unlock();
+    workitem_queue(WorkItem, QueueType, self->driver);
 }

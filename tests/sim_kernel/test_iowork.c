@@ -1,10 +1,12 @@
 /*
  * test_iowork.c - IoAllocateWorkItem, IoQueueWorkItem, IoFreeWorkItem: the routine runs later at
  * PASSIVE_LEVEL on a worker thread with its device and context, charged to the device's driver;
- * the device stays referenced (so alive, even deleted) until the routine returns; an item may be
- * freed by its own routine but not while queued. Completion is awaited on events, never by sleeping.
+ * the device stays referenced (so alive, even deleted) until the routine returns, and an unload
+ * waits for it as Windows keeps the image; an item may be freed by its own routine but not while
+ * queued. Completion is awaited on events, never by sleeping.
  */
 #include "wdmsim_test.h"
+#include "wdmsim_test_threads.h"
 
 #define ROUTINE_TAG 'kroW'
 #define BLOCKERS 8      /* more than the simulator's worker threads: the next item stays queued */
@@ -137,6 +139,72 @@ static void IoFreeWorkItem_from_its_own_routine_is_allowed(void **state)
     wdmsim_driver_unload(driver);
 }
 
+/* ---- Unload while a routine still runs ---- */
+
+/* The routine outlives the Unload that deleted its device, then tidies up after itself. */
+static VOID NTAPI lingering_routine(PDEVICE_OBJECT device, PVOID context)
+{
+    (void)device;
+    (void)context;
+    KeWaitForSingleObject(&work.release, Executive, KernelMode, FALSE, NULL);
+    IoFreeWorkItem(work.item);
+    KeSetEvent(&work.done, IO_NO_INCREMENT, FALSE);
+}
+
+static void release_after_one_second(void *context)
+{
+    LARGE_INTEGER one_second = { .QuadPart = -10000000LL };
+
+    (void)context;
+    KeDelayExecutionThread(KernelMode, FALSE, &one_second);
+    KeSetEvent(&work.release, IO_NO_INCREMENT, FALSE);
+}
+
+static LONGLONG system_time(void)
+{
+    LARGE_INTEGER now;
+
+    KeQuerySystemTime(&now);
+    return now.QuadPart;
+}
+
+static void an_unload_waits_for_an_IoQueueWorkItem_routine_still_running_on_its_deleted_device(void **state)
+{
+    PDRIVER_OBJECT driver = load_worker();
+    struct wdmsim_test_thread releaser;
+    LONGLONG start;
+
+    (void)state;
+    IoQueueWorkItem(work.item, lingering_routine, DelayedWorkQueue, NULL);
+    wdmsim_test_settle();
+    wdmsim_test_thread_start(&releaser, release_after_one_second, NULL);
+    start = system_time();
+    wdmsim_driver_unload(driver);
+    assert_int_equal(KeReadStateEvent(&work.done), 1);
+    assert_true(system_time() - start >= 10000000LL);
+    wdmsim_test_thread_join(&releaser);
+}
+
+static void unload_under_a_routine_that_never_returns(void *context)
+{
+    PDRIVER_OBJECT driver;
+
+    (void)context;
+    wdmsim_driver_load("worker", work_entry, &driver);
+    IoQueueWorkItem(work.item, lingering_routine, DelayedWorkQueue, NULL);
+    wdmsim_driver_unload(driver);
+}
+
+static void an_unload_under_an_IoQueueWorkItem_routine_that_never_returns_stops_with_0xCE(void **state)
+{
+    struct wdmsim_stop stop;
+
+    (void)state;
+    wdmsim_assert_stops(unload_under_a_routine_that_never_returns, NULL, 0xCE, WDMSIM_ANY_PARAM,
+                        "driver.unload_pending_operations", &stop);
+    wdmsim_assert_report_has(&stop, "deleted but still referenced 1 time(s)");
+}
+
 /* ---- Misuse: an item that stays queued behind busy workers ---- */
 
 static KEVENT blockers_release;
@@ -213,6 +281,8 @@ int main(void)
         iowork_test(IoQueueWorkItem_runs_the_routine_at_PASSIVE_LEVEL_with_its_device_charged_to_its_driver),
         iowork_test(IoQueueWorkItem_keeps_the_device_referenced_until_the_routine_returns),
         iowork_test(IoFreeWorkItem_from_its_own_routine_is_allowed),
+        iowork_test(an_unload_waits_for_an_IoQueueWorkItem_routine_still_running_on_its_deleted_device),
+        iowork_test(an_unload_under_an_IoQueueWorkItem_routine_that_never_returns_stops_with_0xCE),
         iowork_test(IoFreeWorkItem_of_a_queued_item_stops_with_0xE4_0),
         iowork_test(IoQueueWorkItem_of_a_queued_item_stops_with_0xE4_1),
         iowork_test(IoAllocateWorkItem_above_DISPATCH_LEVEL_stops_with_0xC4_0x20022),
