@@ -15,27 +15,7 @@
 
 #define KERNEL_HANDLE_BITS ((ULONG_PTR)0xFFFFFFFF80000000ull)
 
-static VOID NTAPI return_at_once(PVOID unused)
-{
-    (void)unused;
-}
-
-static KEVENT release_thread;
-
-static VOID NTAPI wait_for_release(PVOID unused)
-{
-    (void)unused;
-    KeWaitForSingleObject(&release_thread, Executive, KernelMode, FALSE, NULL);
-}
-
-
-static int setup(void **state)
-{
-    KeInitializeEvent(&release_thread, NotificationEvent, FALSE);
-    return wdmsim_test_boot(state);
-}
-
-#define handle_test(fn) cmocka_unit_test_setup_teardown(fn, setup, wdmsim_test_shutdown)
+#define handle_test(fn) cmocka_unit_test_setup_teardown(fn, wdmsim_test_boot_with_release, wdmsim_test_shutdown)
 
 static HANDLE create_thread(PKSTART_ROUTINE routine, ACCESS_MASK access)
 {
@@ -60,7 +40,7 @@ static void finish(HANDLE handle)
 {
     PVOID thread = reference(handle);
 
-    KeSetEvent(&release_thread, IO_NO_INCREMENT, FALSE);
+    KeSetEvent(&wdmsim_test_thread_release, IO_NO_INCREMENT, FALSE);
     assert_int_equal(KeWaitForSingleObject(thread, Executive, KernelMode, FALSE, NULL), STATUS_SUCCESS);
     ObDereferenceObject(thread);
     assert_int_equal(ZwClose(handle), STATUS_SUCCESS);
@@ -83,8 +63,8 @@ static void PsCreateSystemThread_returns_kernel_handles_with_the_top_bit_set(voi
     HANDLE first, second;
 
     (void)state;
-    first = create_thread(return_at_once, THREAD_ALL_ACCESS);
-    second = create_thread(return_at_once, THREAD_ALL_ACCESS);
+    first = create_thread(wdmsim_test_return_at_once, THREAD_ALL_ACCESS);
+    second = create_thread(wdmsim_test_return_at_once, THREAD_ALL_ACCESS);
     assert_int_equal((ULONG_PTR)first & KERNEL_HANDLE_BITS, KERNEL_HANDLE_BITS);
     assert_int_equal((ULONG_PTR)second & KERNEL_HANDLE_BITS, KERNEL_HANDLE_BITS);
     assert_int_equal((ULONG_PTR)first & 3, 0);
@@ -102,7 +82,7 @@ static void ObReferenceObjectByHandle_reports_the_granted_access(void **state)
     PVOID thread;
 
     (void)state;
-    handle = create_thread(return_at_once, SYNCHRONIZE);
+    handle = create_thread(wdmsim_test_return_at_once, SYNCHRONIZE);
     assert_int_equal(ObReferenceObjectByHandle(handle, SYNCHRONIZE, NULL, KernelMode, &thread, &info),
                      STATUS_SUCCESS);
     assert_int_equal(info.GrantedAccess, SYNCHRONIZE);
@@ -117,7 +97,7 @@ static void closing_the_last_handle_of_an_ended_thread_deletes_its_object(void *
     PVOID thread;
 
     (void)state;
-    handle = create_thread(return_at_once, THREAD_ALL_ACCESS);
+    handle = create_thread(wdmsim_test_return_at_once, THREAD_ALL_ACCESS);
     thread = reference(handle);
     assert_int_equal(KeWaitForSingleObject(thread, Executive, KernelMode, FALSE, NULL), STATUS_SUCCESS);
     assert_int_equal(ObDereferenceObject(thread), 1);
@@ -142,7 +122,7 @@ static void ObReferenceObjectByHandle_with_another_type_returns_STATUS_OBJECT_TY
     HANDLE handle;
 
     (void)state;
-    handle = create_thread(wait_for_release, THREAD_ALL_ACCESS);
+    handle = create_thread(wdmsim_test_wait_for_release, THREAD_ALL_ACCESS);
     assert_int_equal(failed_reference(handle, *ExEventObjectType, KernelMode), STATUS_OBJECT_TYPE_MISMATCH);
     finish(handle);
     assert_int_equal(wdmsim_shutdown(), 0);
@@ -153,7 +133,7 @@ static void a_closed_handle_is_invalid(void **state)
     HANDLE handle;
 
     (void)state;
-    handle = create_thread(wait_for_release, THREAD_ALL_ACCESS);
+    handle = create_thread(wdmsim_test_wait_for_release, THREAD_ALL_ACCESS);
     finish(handle);
     assert_int_equal(failed_reference(handle, NULL, KernelMode), STATUS_INVALID_HANDLE);
     assert_int_equal(ZwClose(handle), STATUS_INVALID_HANDLE);
@@ -164,7 +144,7 @@ static void a_UserMode_reference_to_a_kernel_handle_returns_STATUS_INVALID_HANDL
     HANDLE handle;
 
     (void)state;
-    handle = create_thread(wait_for_release, THREAD_ALL_ACCESS);
+    handle = create_thread(wdmsim_test_wait_for_release, THREAD_ALL_ACCESS);
     assert_int_equal(failed_reference(handle, *PsThreadType, UserMode), STATUS_INVALID_HANDLE);
     finish(handle);
 }
@@ -550,7 +530,7 @@ static void ZwClose_above_PASSIVE_LEVEL_stops_with_C4_2001F(void **state)
 
 static void run_thread_as_driver(void *handle)
 {
-    *(HANDLE *)handle = create_thread(return_at_once, THREAD_ALL_ACCESS);
+    *(HANDLE *)handle = create_thread(wdmsim_test_return_at_once, THREAD_ALL_ACCESS);
 }
 
 static void a_handle_left_open_at_shutdown_is_counted_as_a_leak(void **state)

@@ -29,33 +29,13 @@ static void wait_for(PVOID object)
     assert_int_equal(KeWaitForSingleObject(object, Executive, KernelMode, FALSE, NULL), STATUS_SUCCESS);
 }
 
-static VOID NTAPI return_at_once(PVOID unused)
-{
-    (void)unused;
-}
-
-static KEVENT release_thread;
-
-static VOID NTAPI wait_for_release(PVOID unused)
-{
-    (void)unused;
-    KeWaitForSingleObject(&release_thread, Executive, KernelMode, FALSE, NULL);
-}
-
-
-static int setup(void **state)
-{
-    KeInitializeEvent(&release_thread, NotificationEvent, FALSE);
-    return wdmsim_test_boot(state);
-}
-
-#define object_test(fn) cmocka_unit_test_setup_teardown(fn, setup, wdmsim_test_shutdown)
+#define object_test(fn) cmocka_unit_test_setup_teardown(fn, wdmsim_test_boot_with_release, wdmsim_test_shutdown)
 
 /* ---- Counting ---- */
 
 static void ObReferenceObject_and_ObDereferenceObject_return_the_new_count(void **state)
 {
-    PVOID thread = reference_new_thread(return_at_once);
+    PVOID thread = reference_new_thread(wdmsim_test_return_at_once);
 
     (void)state;
     wait_for(thread);
@@ -67,7 +47,7 @@ static void ObReferenceObject_and_ObDereferenceObject_return_the_new_count(void 
 
 static void an_ended_thread_stays_waitable_until_its_last_reference_goes(void **state)
 {
-    PVOID thread = reference_new_thread(return_at_once);
+    PVOID thread = reference_new_thread(wdmsim_test_return_at_once);
 
     (void)state;
     ObReferenceObject(thread);
@@ -80,18 +60,18 @@ static void an_ended_thread_stays_waitable_until_its_last_reference_goes(void **
 
 static void a_running_thread_keeps_its_object_until_it_ends(void **state)
 {
-    PVOID thread = reference_new_thread(wait_for_release);
+    PVOID thread = reference_new_thread(wdmsim_test_wait_for_release);
 
     (void)state;
     assert_int_equal(ObDereferenceObject(thread), 1);
-    KeSetEvent(&release_thread, IO_NO_INCREMENT, FALSE);
+    KeSetEvent(&wdmsim_test_thread_release, IO_NO_INCREMENT, FALSE);
     wdmsim_test_settle();
     assert_int_equal(wdmsim_shutdown(), 0);
 }
 
 static void ObDereferenceObject_at_DISPATCH_LEVEL_may_delete_the_object(void **state)
 {
-    PVOID thread = reference_new_thread(return_at_once);
+    PVOID thread = reference_new_thread(wdmsim_test_return_at_once);
     KIRQL old;
 
     (void)state;
@@ -109,7 +89,7 @@ static PVOID ThreadObjectPointer;
 static void dereference_the_pointers_address(void *unused)
 {
     (void)unused;
-    ThreadObjectPointer = reference_new_thread(return_at_once);
+    ThreadObjectPointer = reference_new_thread(wdmsim_test_return_at_once);
     ObDereferenceObject(&ThreadObjectPointer);
 }
 
@@ -159,7 +139,7 @@ static void ObReferenceObject_of_an_unreadable_address_stops_with_ob_not_an_obje
 
 static void dereference_twice(void *unused)
 {
-    PVOID thread = reference_new_thread(return_at_once);
+    PVOID thread = reference_new_thread(wdmsim_test_return_at_once);
 
     (void)unused;
     if (thread == NULL || KeWaitForSingleObject(thread, Executive, KernelMode, FALSE, NULL) != STATUS_SUCCESS)
@@ -180,7 +160,7 @@ static void one_ObDereferenceObject_too_many_stops_with_ob_reference_count_zero(
 
 static void reference_after_the_last_dereference(void *unused)
 {
-    PVOID thread = reference_new_thread(return_at_once);
+    PVOID thread = reference_new_thread(wdmsim_test_return_at_once);
 
     (void)unused;
     if (thread == NULL || KeWaitForSingleObject(thread, Executive, KernelMode, FALSE, NULL) != STATUS_SUCCESS)
@@ -205,8 +185,8 @@ static void dereference_what_a_handle_holds(void *unused)
     PVOID thread;
 
     (void)unused;
-    KeInitializeEvent(&release_thread, NotificationEvent, FALSE);
-    if (PsCreateSystemThread(&handle, THREAD_ALL_ACCESS, NULL, NULL, NULL, wait_for_release, NULL) != STATUS_SUCCESS ||
+    KeInitializeEvent(&wdmsim_test_thread_release, NotificationEvent, FALSE);
+    if (PsCreateSystemThread(&handle, THREAD_ALL_ACCESS, NULL, NULL, NULL, wdmsim_test_wait_for_release, NULL) != STATUS_SUCCESS ||
         ObReferenceObjectByHandle(handle, THREAD_ALL_ACCESS, NULL, KernelMode, &thread, NULL) != STATUS_SUCCESS)
         return;
     ObDereferenceObject(thread);
@@ -224,7 +204,7 @@ static void ObDereferenceObject_of_an_object_only_a_handle_holds_stops_with_ob_r
 
 static void dereference_at_high_level(void *unused)
 {
-    PVOID thread = reference_new_thread(return_at_once);
+    PVOID thread = reference_new_thread(wdmsim_test_return_at_once);
     KIRQL old;
 
     (void)unused;
@@ -249,7 +229,7 @@ static void a_reference_left_at_shutdown_is_counted_as_a_leak(void **state)
     size_t leaked;
 
     (void)state;
-    assert_non_null(reference_new_thread(return_at_once));
+    assert_non_null(reference_new_thread(wdmsim_test_return_at_once));
     wdmsim_test_settle();
     leaked = wdmsim_shutdown_capturing_stderr(report, sizeof report);
     assert_int_equal(leaked, 1);

@@ -20,6 +20,10 @@
  *
  * Test threads record what they see in atomics; the test thread asserts (a CMocka assert on any
  * other thread ends the whole test program).
+ *
+ * For tests about thread objects, two system-thread start routines: wdmsim_test_return_at_once
+ * ends at once, wdmsim_test_wait_for_release waits until the test sets
+ * wdmsim_test_thread_release, which wdmsim_test_boot_with_release (a CMocka setup) resets.
  */
 #ifndef WDMSIM_TEST_THREADS_H
 #define WDMSIM_TEST_THREADS_H
@@ -29,6 +33,8 @@
 #include <stdlib.h>
 
 #include <wdm.h>
+
+#include "wdmsim_test.h"
 
 struct wdmsim_test_thread {
     pthread_t host;
@@ -75,6 +81,25 @@ static inline void wdmsim_test_settle(void)
     LARGE_INTEGER one_tick = { .QuadPart = -1 };
 
     KeDelayExecutionThread(KernelMode, FALSE, &one_tick);
+}
+
+static KEVENT wdmsim_test_thread_release;
+
+static inline VOID NTAPI wdmsim_test_return_at_once(PVOID unused)
+{
+    (void)unused;
+}
+
+static inline VOID NTAPI wdmsim_test_wait_for_release(PVOID unused)
+{
+    (void)unused;
+    KeWaitForSingleObject(&wdmsim_test_thread_release, Executive, KernelMode, FALSE, NULL);
+}
+
+static inline int wdmsim_test_boot_with_release(void **state)
+{
+    KeInitializeEvent(&wdmsim_test_thread_release, NotificationEvent, FALSE);
+    return wdmsim_test_boot(state);
 }
 
 #endif /* WDMSIM_TEST_THREADS_H */
