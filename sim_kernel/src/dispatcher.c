@@ -354,6 +354,15 @@ static NTSTATUS disp_wait(struct _KTHREAD *self, ULONG count, PVOID objects[], W
     return status;
 }
 
+const char disp_fast_mutex_wait[] = "ExAcquireFastMutex";
+
+NTSTATUS disp_wait_for(struct _KTHREAD *self, PVOID object, const char *what)
+{
+    PVOID objects[1] = { object };
+
+    return disp_wait(self, 1, objects, WaitAny, NULL, NULL, what);
+}
+
 /* IRQL <= APC_LEVEL, or <= DISPATCH_LEVEL with a zero timeout. */
 NTSTATUS NTAPI KeWaitForSingleObject(PVOID Object, KWAIT_REASON WaitReason, KPROCESSOR_MODE WaitMode,
                                      BOOLEAN Alertable, PLARGE_INTEGER Timeout)

@@ -152,6 +152,11 @@ LONGLONG disp_deadline(const LARGE_INTEGER *timeout);
 void disp_expire(LONGLONG now);
 /* Lock held: the earliest deadline of any wait or timer, or DISP_NO_DEADLINE. */
 LONGLONG disp_next_deadline(void);
+/* A wait for ever on one object by a kernel routine that checked its own IRQL rule; `what` names
+ * the routine in deadlock reports. */
+NTSTATUS disp_wait_for(struct _KTHREAD *self, PVOID object, const char *what);
+/* The `what` of a fast mutex's wait: reports show the fast mutex and its owner, not its event. */
+extern const char disp_fast_mutex_wait[];
 
 /* ---- sched.c: who can run, blocking and waking, virtual time, deadlocks ---- */
 

@@ -127,7 +127,7 @@ VOID FASTCALL ExAcquireFastMutex(PFAST_MUTEX FastMutex)
     old = KfRaiseIrql(APC_LEVEL);
     if (__atomic_sub_fetch(&FastMutex->Count, 1, __ATOMIC_ACQ_REL) != 0) {
         __atomic_add_fetch(&FastMutex->Contention, 1, __ATOMIC_RELAXED);
-        KeWaitForSingleObject(&FastMutex->Event, WrExecutive, KernelMode, FALSE, NULL);
+        disp_wait_for(self, &FastMutex->Event, disp_fast_mutex_wait);
     }
     fast_mutex_take(FastMutex, self, old);
 }

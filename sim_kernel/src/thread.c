@@ -311,6 +311,16 @@ static void thread_describe_object(char *buf, size_t size, const DISPATCHER_HEAD
              owner ? (header->Type == DISP_MUTANT ? " owned by " : " named ") : "", owner ? owner->name : "");
 }
 
+/* A fast mutex waits on its embedded event: the report names the fast mutex and its owner. */
+static void thread_describe_fast_mutex(char *buf, size_t size, const DISPATCHER_HEADER *event)
+{
+    const FAST_MUTEX *fast_mutex = CONTAINING_RECORD(event, FAST_MUTEX, Event);
+    const struct _KTHREAD *owner = (const struct _KTHREAD *)__atomic_load_n(&fast_mutex->Owner, __ATOMIC_RELAXED);
+
+    snprintf(buf, size, "fast mutex %p%s%s", (const void *)fast_mutex, owner ? " owned by " : "",
+             owner ? owner->name : "");
+}
+
 static size_t thread_describe_one(char *buf, size_t size, const struct _KTHREAD *t)
 {
     char object[128];
@@ -323,7 +333,10 @@ static size_t thread_describe_one(char *buf, size_t size, const struct _KTHREAD 
         return (size_t)snprintf(buf, size, "\n          %s: running at %s", t->name, irql_name(t->irql));
     n = snprintf(buf, size, "\n          %s: in %s, for", t->name, t->wait.what);
     for (ULONG i = 0; i < t->wait.count && (size_t)n < size; i++) {
-        thread_describe_object(object, sizeof object, t->wait.blocks[i].Object);
+        if (t->wait.what == disp_fast_mutex_wait)
+            thread_describe_fast_mutex(object, sizeof object, t->wait.blocks[i].Object);
+        else
+            thread_describe_object(object, sizeof object, t->wait.blocks[i].Object);
         n += snprintf(buf + n, size - (size_t)n, "%s %s", i ? (t->wait.type == WaitAll ? " and" : " or") : "",
                       object);
     }

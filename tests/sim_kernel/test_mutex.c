@@ -855,17 +855,17 @@ static void hold_a_fast_mutex_and_wait_for_its_waiter(void *context)
     wait_for(&other.thread.done);
 }
 
-static void a_fast_mutex_deadlock_stops_with_0xE2(void **state)
+static void a_fast_mutex_deadlock_stops_with_0xE2_naming_the_fast_mutex_and_its_owner(void **state)
 {
     struct wdmsim_stop stop;
-    char waiter[96];
+    char waiter[128];
 
     (void)state;
     wdmsim_assert_stops(hold_a_fast_mutex_and_wait_for_its_waiter, NULL, 0xE2, WDMSIM_ANY_PARAM,
                         "sched.deadlock", &stop);
     assert_non_null(strstr(stop.report, "main: in KeWaitForSingleObject, for notification event"));
-    snprintf(waiter, sizeof waiter, ": in KeWaitForSingleObject, for synchronization event %p\n",
-             (void *)&scenario_fast_mutex.Event);
+    snprintf(waiter, sizeof waiter, ": in ExAcquireFastMutex, for fast mutex %p owned by main\n",
+             (void *)&scenario_fast_mutex);
     assert_non_null(strstr(stop.report, waiter));
 }
 
@@ -906,7 +906,7 @@ int main(void)
         wdmsim_test(ExReleaseFastMutex_by_a_non_owner_stops_with_C4_1004_naming_the_owner),
         wdmsim_test(ExReleaseFastMutex_twice_stops_with_C4_1004_naming_nobody),
         wdmsim_test(ExAcquireFastMutex_on_an_uninitialised_fast_mutex_stops_with_C4_1002),
-        wdmsim_test(a_fast_mutex_deadlock_stops_with_0xE2),
+        wdmsim_test(a_fast_mutex_deadlock_stops_with_0xE2_naming_the_fast_mutex_and_its_owner),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
