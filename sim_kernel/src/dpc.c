@@ -78,14 +78,14 @@ static void dpc_run(struct _KTHREAD *self, const struct dpc_call *call)
 {
     self->irql = DISPATCH_LEVEL;
     self->in_dpc = true;
-    self->driver = call->driver;
+    thread_charge(self, call->driver);
     call->routine(call->dpc, call->context, call->argument1, call->argument2);
     if (self->irql != DISPATCH_LEVEL)
         rule_stop_detail(RULE_DPC_CHANGED_IRQL, (ULONG_PTR)self->irql << 16 | DISPATCH_LEVEL << 8,
                          (ULONG_PTR)call->routine, (ULONG_PTR)call->dpc, 0,
                          "the DPC routine at %p returned at %s", (void *)call->routine,
                          irql_name(self->irql));
-    self->driver = NULL;
+    thread_charge(self, NULL);
     self->in_dpc = false;
     self->irql = PASSIVE_LEVEL;
 }

@@ -291,7 +291,7 @@ static void driver_run_system_thread(struct driver_call *call, const char *verb)
     snprintf(name, sizeof name, "%s %.24s", verb, call->driver->base.name);
     thread = thread_new(name);
     thread->system = true;
-    thread->driver = &call->driver->base;
+    thread_charge(thread, &call->driver->base);
     thread_spawn(thread, driver_call_main, call);
     KeWaitForSingleObject(&thread->header, Executive, KernelMode, FALSE, NULL);
     /* Frees any ended spawned thread, and joins its host thread. */
@@ -340,9 +340,9 @@ static NTSTATUS driver_send_pnp(struct _KTHREAD *self, PDEVICE_OBJECT pdo, UCHAR
     stack = IoGetNextIrpStackLocation(irp);
     stack->MajorFunction = IRP_MJ_PNP;
     stack->MinorFunction = minor;
-    self->driver = &pnp_manager->base;
+    thread_charge(self, &pnp_manager->base);
     status = io_irp_send(top, irp, &iosb);
-    self->driver = caller;
+    thread_charge(self, caller);
     io_irp_free(irp);
     return status;
 }
@@ -352,10 +352,10 @@ static PDEVICE_OBJECT driver_create_pdo(struct _KTHREAD *self)
     const struct sim_driver *caller = self->driver;
     PDEVICE_OBJECT pdo = NULL;
 
-    self->driver = &pnp_manager->base;
+    thread_charge(self, &pnp_manager->base);
     if (NT_SUCCESS(IoCreateDevice(pnp_manager->object, 0, NULL, FILE_DEVICE_UNKNOWN, 0, FALSE, &pdo)))
         pdo->Flags &= ~DO_DEVICE_INITIALIZING;
-    self->driver = caller;
+    thread_charge(self, caller);
     return pdo;
 }
 
@@ -363,9 +363,9 @@ static void driver_delete_pdo(struct _KTHREAD *self, struct driver *d)
 {
     const struct sim_driver *caller = self->driver;
 
-    self->driver = &pnp_manager->base;
+    thread_charge(self, &pnp_manager->base);
     IoDeleteDevice(d->pdo);
-    self->driver = caller;
+    thread_charge(self, caller);
     d->pdo = NULL;
 }
 
@@ -619,7 +619,7 @@ static void driver_found_thread(void *context, const struct _KTHREAD *thread)
     struct driver_check *check = context;
     struct driver_pending *p;
 
-    if (thread->driver != &check->driver->base || thread->terminated || thread == check->self)
+    if (thread_charged(thread) != &check->driver->base || thread->terminated || thread == check->self)
         return;
     p = driver_add_pending(check, "thread", thread, NULL);
     if (p == NULL)
@@ -1135,9 +1135,9 @@ void wdmsim_run_as_driver(const char *driver_name, wdmsim_scenario_fn *fn, void 
     struct _KTHREAD *self = thread_current();
     const struct sim_driver *saved = self->driver;
 
-    self->driver = driver_intern(driver_name);
+    thread_charge(self, driver_intern(driver_name));
     fn(context);
-    self->driver = saved;
+    thread_charge(self, saved);
 }
 
 /* ---- Boot and shutdown ---- */

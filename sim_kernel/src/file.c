@@ -83,9 +83,9 @@ static PVOID file_buffer_allocate(SIZE_T size)
     const struct sim_driver *caller = self->driver;
     PVOID buffer;
 
-    self->driver = NULL;
+    thread_charge(self, NULL);
     buffer = ExAllocatePoolWithTag(NonPagedPoolNx, size, FILE_BUFFER_TAG);
-    self->driver = caller;
+    thread_charge(self, caller);
     return buffer;
 }
 
@@ -236,9 +236,9 @@ void file_object_delete(PVOID body)
     }
     self = thread_current();
     caller = self->driver;
-    self->driver = NULL;
+    thread_charge(self, NULL);
     ExQueueWorkItem(&f->deferred_close, DelayedWorkQueue);
-    self->driver = caller;
+    thread_charge(self, caller);
 }
 
 /* ---- ZwCreateFile ---- */

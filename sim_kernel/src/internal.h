@@ -86,6 +86,19 @@ struct _KTHREAD {
     struct _KTHREAD *next;          /* all threads of this kernel, under the thread registry lock */
 };
 
+/* Whose code the thread runs from now on. Only the thread itself changes it (or its creator, before
+ * it runs), but an unload's check and the reports read every thread's: the store is atomic (and,
+ * relaxed, as cheap as a plain one), and so are those reads, through thread_charged. */
+static inline void thread_charge(struct _KTHREAD *thread, const struct sim_driver *driver)
+{
+    __atomic_store_n(&thread->driver, driver, __ATOMIC_RELAXED);
+}
+
+static inline const struct sim_driver *thread_charged(const struct _KTHREAD *thread)
+{
+    return __atomic_load_n(&thread->driver, __ATOMIC_RELAXED);
+}
+
 /* A new KTHREAD (not yet registered or running) with an unsignalled thread header. */
 struct _KTHREAD *thread_new(const char *name);
 /* Adds a thread to the registry and counts it as runnable. */

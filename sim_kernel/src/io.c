@@ -510,9 +510,9 @@ NTSTATUS FASTCALL IofCallDriver(PDEVICE_OBJECT DeviceObject, PIRP Irp)
     stack->DeviceObject = DeviceObject;
     routine = DeviceObject->DriverObject->MajorFunction[stack->MajorFunction];
     io_save_state(self, &before);
-    self->driver = io_driver_of(DeviceObject);
+    thread_charge(self, io_driver_of(DeviceObject));
     status = routine(DeviceObject, Irp);
-    self->driver = caller;
+    thread_charge(self, caller);
     io_check_return(self, &before, DeviceObject, routine, Irp, stack, status);
     return status;
 }
@@ -548,9 +548,9 @@ static bool io_complete_one(struct _KTHREAD *self, PIRP irp)
             IoMarkIrpPending(irp);
         return true;
     }
-    self->driver = upper ? io_driver_of(upper) : caller;
+    thread_charge(self, upper ? io_driver_of(upper) : caller);
     status = routine(upper, irp, context);
-    self->driver = caller;
+    thread_charge(self, caller);
     return status != STATUS_MORE_PROCESSING_REQUIRED;
 }
 

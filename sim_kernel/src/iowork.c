@@ -34,9 +34,9 @@ static VOID NTAPI iowork_run(PVOID parameter)
     routine = work->routine;
     context = work->context;
     disp_unlock();
-    self->driver = io_driver_of(device);
+    thread_charge(self, io_driver_of(device));
     routine(device, context);
-    self->driver = NULL;
+    thread_charge(self, NULL);
     io_device_work_done(device);
 }
 

@@ -439,7 +439,7 @@ size_t thread_system_shutdown(void)
         abandoned = t;
         thread_describe_one(line, sizeof line, t);
         fprintf(stderr, "wdmsim: shutdown: leaked a running system thread, charged to %s:%s\n",
-                t->driver ? t->driver->name : "host code", line);
+                thread_charged(t) ? thread_charged(t)->name : "host code", line);
         count++;
     }
     pthread_mutex_unlock(&registry_lock);
@@ -543,7 +543,7 @@ NTSTATUS NTAPI PsCreateSystemThread(PHANDLE ThreadHandle, ULONG DesiredAccess, P
     thread_system_name(name, sizeof name, driver);
     thread = thread_new(name);
     thread->system = true;
-    thread->driver = driver;
+    thread_charge(thread, driver);
     process_set_thread_owner(thread, process);
     if (ProcessHandle != NULL)
         ObDereferenceObject(process);

@@ -102,11 +102,11 @@ static void workitem_run(struct _KTHREAD *self, PWORK_QUEUE_ITEM item, const str
     PVOID parameter = item->Parameter;
 
     if (driver != NULL)
-        self->driver = driver;
+        thread_charge(self, driver);
     routine(parameter);
     workitem_check_return(self, item, routine, parameter);
     if (driver != NULL)
-        self->driver = NULL;
+        thread_charge(self, NULL);
 }
 
 static void workitem_thread_main(void *unused)

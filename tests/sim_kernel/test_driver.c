@@ -6,6 +6,7 @@
  * with the list. Modules: each loaded copy has its own globals, and INIT data touched after
  * DriverEntry stops the machine. The drivers are small ones written here and in modules/.
  */
+#include <stdatomic.h>
 #include <stdbool.h>
 
 #include "wdmsim_test.h"
@@ -664,6 +665,46 @@ static void a_timer_DPC_runs_charged_to_the_driver_that_initialised_it(void **st
     assert_int_equal(wdmsim_pool_outstanding_by_driver("dpcdrv", NULL), 0);
 }
 
+/* The unload check reads whose code every thread runs while those threads change it. Relaxed
+ * atomics, which order nothing, hand the turn over here, so under ThreadSanitizer the two accesses
+ * are concurrent as far as it can tell, and a plain access on either side is reported as a race
+ * (bench_smoke once caught the reader thread of a pipeline doing it). */
+static atomic_bool busy_charged;
+static atomic_bool busy_stop;
+
+static void spin_as_driver(void *context)
+{
+    (void)context;
+    atomic_store_explicit(&busy_charged, true, memory_order_relaxed);
+    while (!atomic_load_explicit(&busy_stop, memory_order_relaxed))
+        ;
+}
+
+static void run_as_busy_driver(void *context)
+{
+    wdmsim_run_as_driver("busy", spin_as_driver, context);
+}
+
+static void an_unload_checks_threads_while_they_change_whose_code_they_run(void **state)
+{
+    struct wdmsim_config real = { .clock = WDMSIM_CLOCK_REAL };
+    struct wdmsim_test_thread busy;
+
+    (void)state;
+    /* The real clock: the busy thread never blocks, and virtual time would wait for it. */
+    wdmsim_boot(&real);
+    atomic_store(&busy_charged, false);
+    atomic_store(&busy_stop, false);
+    wdmsim_test_thread_start(&busy, run_as_busy_driver, NULL);
+    while (!atomic_load_explicit(&busy_charged, memory_order_relaxed))
+        ;
+    tidy.entries = 0;
+    wdmsim_driver_unload(load("tidy", TidyDriverEntry));
+    atomic_store_explicit(&busy_stop, true, memory_order_relaxed);
+    wdmsim_test_thread_join(&busy);
+    assert_int_equal(tidy.entries, 1);
+}
+
 /* ---- A driver without DriverUnload ---- */
 
 static NTSTATUS NTAPI UnloadlessDriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath)
@@ -958,6 +999,7 @@ int main(void)
         wdmsim_test(an_unload_that_keeps_a_handle_open_stops_with_C4_62),
         wdmsim_test(one_stop_lists_every_kind_of_leftover_pending_operations_first),
         wdmsim_test(a_timer_DPC_runs_charged_to_the_driver_that_initialised_it),
+        wdmsim_test(an_unload_checks_threads_while_they_change_whose_code_they_run),
         wdmsim_test(a_driver_without_DriverUnload_stays_loaded),
         wdmsim_test(a_PnP_driver_gets_AddDevice_START_then_REMOVE_before_Unload),
         wdmsim_test(a_PnP_dispatch_that_neither_completes_nor_pends_START_stops_with_0xC9_0x226),
