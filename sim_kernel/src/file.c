@@ -502,32 +502,28 @@ NTSTATUS NTAPI ZwDeviceIoControlFile(HANDLE FileHandle, HANDLE Event, PIO_APC_RO
 
 /* ---- ZwQueryInformationFile ---- */
 
-/* What the I/O manager answers itself for a device: it has no size, one link, and the position
- * the file object keeps. false: the class is the driver's. */
-static bool file_query_own(struct file *f, PVOID buffer, ULONG length, FILE_INFORMATION_CLASS class,
-                           IO_STATUS_BLOCK *iosb)
+/* The smallest buffer the I/O manager accepts for a class whose structure wdm.h defines; 0 for
+ * the others, whose checks are the driver's. */
+static ULONG file_query_minimum(FILE_INFORMATION_CLASS class)
 {
-    FILE_STANDARD_INFORMATION standard = { .NumberOfLinks = 1 };
-    FILE_POSITION_INFORMATION position;
-    const void *answer;
-    ULONG size;
+    if (class == FileStandardInformation)
+        return sizeof(FILE_STANDARD_INFORMATION);
+    if (class == FilePositionInformation)
+        return sizeof(FILE_POSITION_INFORMATION);
+    return 0;
+}
 
-    if (class == FileStandardInformation) {
-        answer = &standard;
-        size = sizeof standard;
-    } else if (class == FilePositionInformation) {
-        position.CurrentByteOffset = f->object.CurrentByteOffset;
-        answer = &position;
-        size = sizeof position;
-    } else {
+/* What the I/O manager answers itself, as NT does: the position of a synchronous file, which only
+ * it keeps. false: the class is the driver's. */
+static bool file_query_own(struct file *f, PVOID buffer, FILE_INFORMATION_CLASS class, IO_STATUS_BLOCK *iosb)
+{
+    FILE_POSITION_INFORMATION position;
+
+    if (class != FilePositionInformation || !f->synchronous)
         return false;
-    }
-    if (length < size) {
-        *iosb = (IO_STATUS_BLOCK){ .Status = STATUS_INFO_LENGTH_MISMATCH };
-    } else {
-        memcpy(buffer, answer, size);
-        *iosb = (IO_STATUS_BLOCK){ .Status = STATUS_SUCCESS, .Information = size };
-    }
+    position.CurrentByteOffset = f->object.CurrentByteOffset;
+    memcpy(buffer, &position, sizeof position);
+    *iosb = (IO_STATUS_BLOCK){ .Status = STATUS_SUCCESS, .Information = sizeof position };
     return true;
 }
 
@@ -552,8 +548,9 @@ static NTSTATUS file_query_driver(struct file *f, KPROCESSOR_MODE mode, PVOID bu
     return status;
 }
 
-/* PASSIVE_LEVEL; may wait. FileStandardInformation and FilePositionInformation are answered by the
- * I/O manager; a buffer too small for them gives STATUS_INFO_LENGTH_MISMATCH. */
+/* PASSIVE_LEVEL; may wait. A synchronous file's FilePositionInformation is answered by the I/O
+ * manager, every other class by the driver (a device driver answers FileStandardInformation); a
+ * buffer too small for a class wdm.h defines gives STATUS_INFO_LENGTH_MISMATCH before either. */
 NTSTATUS NTAPI ZwQueryInformationFile(HANDLE FileHandle, PIO_STATUS_BLOCK IoStatusBlock, PVOID FileInformation,
                                       ULONG Length, FILE_INFORMATION_CLASS FileInformationClass)
 {
@@ -568,12 +565,14 @@ NTSTATUS NTAPI ZwQueryInformationFile(HANDLE FileHandle, PIO_STATUS_BLOCK IoStat
         return STATUS_INVALID_INFO_CLASS;
     if (IoStatusBlock == NULL)
         return STATUS_ACCESS_VIOLATION;
+    if (Length < file_query_minimum(FileInformationClass))
+        return STATUS_INFO_LENGTH_MISMATCH;
     status = file_reference(FileHandle, 0, mode, &f);
     if (!NT_SUCCESS(status))
         return status;
     if (f->synchronous)
         file_lock(f);
-    if (file_query_own(f, FileInformation, Length, FileInformationClass, &iosb)) {
+    if (file_query_own(f, FileInformation, FileInformationClass, &iosb)) {
         status = iosb.Status;
         *IoStatusBlock = iosb;
     } else {

@@ -2,7 +2,7 @@
  * test_file.c - FILE_OBJECTs and the Zw file calls, through a small "echo" driver defined here:
  * opening a device by name and through \??, dispositions, exclusive and initializing devices, the
  * three buffering methods for reads, writes and IOCTLs, the file position of synchronous handles,
- * the information the I/O manager answers itself, handle errors, and the close sequence
+ * the one class of information the I/O manager answers itself, handle errors, and the close sequence
  * (IRP_MJ_CLEANUP with the last handle, IRP_MJ_CLOSE with the last reference).
  */
 #include "wdmsim_test.h"
@@ -623,28 +623,48 @@ static void ZwDeviceIoControlFile_METHOD_NEITHER_passes_the_caller_pointers(void
 
 /* ---- ZwQueryInformationFile ---- */
 
-static void ZwQueryInformationFile_answers_standard_and_position_information_itself(void **state)
+/* Windows asks the driver: a device driver answers for its device (the conformance driver does). */
+static void ZwQueryInformationFile_sends_FileStandardInformation_to_the_driver(void **state)
 {
     PDRIVER_OBJECT driver = load_echo();
     HANDLE handle = open_echo();
     FILE_STANDARD_INFORMATION standard;
+    IO_STATUS_BLOCK iosb;
+
+    (void)state;
+    assert_int_equal(ZwQueryInformationFile(handle, &iosb, &standard, sizeof standard, FileStandardInformation),
+                     STATUS_SUCCESS);
+    assert_string_equal(echo.log, "CQ");
+    assert_int_equal(echo.query_class, FileStandardInformation);
+    assert_int_equal(echo.length, sizeof standard);
+    assert_int_equal(iosb.Information, sizeof standard / 2);
+    close_ok(handle);
+    wdmsim_driver_unload(driver);
+}
+
+/* Only the I/O manager keeps a synchronous file's position; an asynchronous file has none of its
+ * own, so the class goes to the driver like any other. */
+static void ZwQueryInformationFile_answers_FilePositionInformation_itself_for_a_synchronous_file_only(void **state)
+{
+    PDRIVER_OBJECT driver = load_echo();
+    HANDLE synchronous = open_synchronous();
+    HANDLE asynchronous = open_echo();
     FILE_POSITION_INFORMATION position;
     IO_STATUS_BLOCK iosb;
 
     (void)state;
-    memset(&standard, 0xFF, sizeof standard);
-    assert_int_equal(ZwQueryInformationFile(handle, &iosb, &standard, sizeof standard, FileStandardInformation),
-                     STATUS_SUCCESS);
-    assert_int_equal(iosb.Information, sizeof standard);
-    assert_int_equal(standard.EndOfFile.QuadPart, 0);
-    assert_int_equal(standard.AllocationSize.QuadPart, 0);
-    assert_int_equal(standard.NumberOfLinks, 1);
-    assert_false(standard.Directory);
-    assert_int_equal(ZwQueryInformationFile(handle, &iosb, &position, sizeof position, FilePositionInformation),
+    memset(&position, 0xFF, sizeof position);
+    assert_int_equal(ZwQueryInformationFile(synchronous, &iosb, &position, sizeof position, FilePositionInformation),
                      STATUS_SUCCESS);
     assert_int_equal(position.CurrentByteOffset.QuadPart, 0);
-    assert_string_equal(echo.log, "C");
-    close_ok(handle);
+    assert_int_equal(iosb.Information, sizeof position);
+    assert_string_equal(echo.log, "CC");
+    assert_int_equal(ZwQueryInformationFile(asynchronous, &iosb, &position, sizeof position, FilePositionInformation),
+                     STATUS_SUCCESS);
+    assert_string_equal(echo.log, "CCQ");
+    assert_int_equal(echo.query_class, FilePositionInformation);
+    close_ok(synchronous);
+    close_ok(asynchronous);
     wdmsim_driver_unload(driver);
 }
 
@@ -658,6 +678,7 @@ static void ZwQueryInformationFile_with_a_short_buffer_returns_STATUS_INFO_LENGT
     (void)state;
     assert_int_equal(ZwQueryInformationFile(handle, &iosb, &standard, sizeof standard - 1, FileStandardInformation),
                      STATUS_INFO_LENGTH_MISMATCH);
+    assert_string_equal(echo.log, "C");
     assert_int_equal(ZwQueryInformationFile(handle, &iosb, &standard, sizeof standard, FileMaximumInformation),
                      STATUS_INVALID_INFO_CLASS);
     close_ok(handle);
@@ -878,7 +899,8 @@ int main(void)
         file_test(ZwReadFile_with_an_Event_or_ApcRoutine_is_not_implemented_yet),
         file_test(ZwDeviceIoControlFile_METHOD_BUFFERED_copies_input_in_and_Information_bytes_out),
         file_test(ZwDeviceIoControlFile_METHOD_NEITHER_passes_the_caller_pointers),
-        file_test(ZwQueryInformationFile_answers_standard_and_position_information_itself),
+        file_test(ZwQueryInformationFile_sends_FileStandardInformation_to_the_driver),
+        file_test(ZwQueryInformationFile_answers_FilePositionInformation_itself_for_a_synchronous_file_only),
         file_test(ZwQueryInformationFile_with_a_short_buffer_returns_STATUS_INFO_LENGTH_MISMATCH),
         file_test(ZwQueryInformationFile_sends_other_classes_to_the_driver_buffered),
         file_test(Zw_file_calls_on_a_handle_to_another_object_type_return_STATUS_OBJECT_TYPE_MISMATCH),
