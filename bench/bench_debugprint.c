@@ -10,6 +10,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <ntifs.h>
+
 #include "DbgPrtGUID.h"
 #include "DebugPrint.h"
 #include "bench.h"
@@ -39,6 +41,10 @@ struct rig {
     KEVENT reader_ready;
     struct bench_thread reader;
     atomic_ulong read;              /* events the reader got */
+    /* The read in progress delivers here, not on the reader's stack: the read that the close
+     * cancels completes on the closing thread. */
+    UCHAR buffer[DEBUGPRINT_MAX_EVENT];
+    IO_STATUS_BLOCK iosb;
     debugprint_msg_fn *msg;
     debugprint_statistics_fn *statistics;
 };
@@ -51,8 +57,21 @@ static NTSTATUS rig_open(PHANDLE handle, ULONG attributes)
 
     RtlInitUnicodeString(&name, DEBUGPRINT_DEVICE_NAME);
     InitializeObjectAttributes(&object, &name, OBJ_CASE_INSENSITIVE | attributes, NULL, NULL);
-    return ZwCreateFile(handle, GENERIC_READ | GENERIC_WRITE, &object, &iosb, NULL, 0,
+    return ZwCreateFile(handle, GENERIC_READ | GENERIC_WRITE | SYNCHRONIZE, &object, &iosb, NULL, 0,
                         FILE_SHARE_READ | FILE_SHARE_WRITE, FILE_OPEN, 0, NULL, 0);
+}
+
+/* One event, as the Monitor reads it: overlapped, waiting on the file when the read pends. */
+static NTSTATUS rig_read(struct rig *rig)
+{
+    LARGE_INTEGER offset = { .QuadPart = 0 };
+    NTSTATUS status = ZwReadFile(rig->reader_device, NULL, NULL, NULL, &rig->iosb, rig->buffer, sizeof rig->buffer,
+                                 &offset, NULL);
+
+    if (status != STATUS_PENDING)
+        return status;
+    status = ZwWaitForSingleObject(rig->reader_device, FALSE, NULL);
+    return NT_SUCCESS(status) ? rig->iosb.Status : status;
 }
 
 /* The reader, a thread of its own process as the Monitor is: one event per read, until its handle
@@ -60,15 +79,12 @@ static NTSTATUS rig_open(PHANDLE handle, ULONG attributes)
 static void rig_reader_main(void *context)
 {
     struct rig *rig = context;
-    UCHAR buffer[DEBUGPRINT_MAX_EVENT];
-    LARGE_INTEGER offset = { .QuadPart = 0 };
-    IO_STATUS_BLOCK iosb;
 
     rig->reader_open = rig_open(&rig->reader_device, 0);
     KeSetEvent(&rig->reader_ready, IO_NO_INCREMENT, FALSE);
     if (!NT_SUCCESS(rig->reader_open))
         return;
-    while (NT_SUCCESS(ZwReadFile(rig->reader_device, NULL, NULL, NULL, &iosb, buffer, sizeof buffer, &offset, NULL)))
+    while (NT_SUCCESS(rig_read(rig)))
         atomic_fetch_add(&rig->read, 1);
 }
 

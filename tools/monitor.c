@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <ntifs.h>
+
 #include "DbgPrtGUID.h"
 #include "monitor.h"
 
@@ -124,6 +126,10 @@ struct monitor {
     NTSTATUS open_status;
     pthread_t host;
     sem_t adopted;                  /* the listener's host thread has made its first DDI call */
+    /* Where the read in progress delivers: here, not on the listener's stack, because a read the
+     * close cancels completes on the closing thread, maybe after the listener has stopped. */
+    UCHAR buffer[MONITOR_READ_BUFFER];
+    IO_STATUS_BLOCK iosb;
 };
 
 static void monitor_note(struct monitor *m, const char *text)
@@ -154,7 +160,9 @@ static NTSTATUS monitor_open(struct monitor *m)
         return STATUS_OBJECT_NAME_NOT_FOUND;
     RtlInitUnicodeString(&name, found.name);
     InitializeObjectAttributes(&attributes, &name, OBJ_CASE_INSENSITIVE, NULL, NULL);
-    return ZwCreateFile(&m->device, GENERIC_READ | GENERIC_WRITE, &attributes, &iosb, NULL, 0,
+    /* Overlapped I/O (no FILE_SYNCHRONOUS_IO_*), as the book's Monitor reads; SYNCHRONIZE lets the
+     * Monitor, an application, wait on the file. */
+    return ZwCreateFile(&m->device, GENERIC_READ | GENERIC_WRITE | SYNCHRONIZE, &attributes, &iosb, NULL, 0,
                         FILE_SHARE_READ | FILE_SHARE_WRITE, FILE_OPEN, 0, NULL, 0);
 }
 
@@ -172,22 +180,31 @@ static void monitor_show(struct monitor *m, const UCHAR *data, ULONG length)
     m->rows++;
 }
 
+/* One event: a read the driver holds until an event arrives returns STATUS_PENDING, and the
+ * Monitor waits on the file until the read completes (or the close cancels it). */
+static NTSTATUS monitor_read(struct monitor *m)
+{
+    LARGE_INTEGER offset = { .QuadPart = 0 };
+    NTSTATUS status = ZwReadFile(m->device, NULL, NULL, NULL, &m->iosb, m->buffer, sizeof m->buffer, &offset, NULL);
+
+    if (status != STATUS_PENDING)
+        return status;
+    status = ZwWaitForSingleObject(m->device, FALSE, NULL);
+    return NT_SUCCESS(status) ? m->iosb.Status : status;
+}
+
 /* The listener: one read at a time, each returning one event, until the read is cancelled. */
 static void monitor_listen(void *context)
 {
     struct monitor *m = context;
-    UCHAR buffer[MONITOR_READ_BUFFER];
-    LARGE_INTEGER offset = { .QuadPart = 0 };
-    IO_STATUS_BLOCK iosb;
 
     m->open_status = monitor_open(m);
     KeSetEvent(&m->ready, IO_NO_INCREMENT, FALSE);
     if (!NT_SUCCESS(m->open_status))
         return;
     monitor_note(m, "Monitor listening (wdmsim DebugPrint Monitor)");
-    /* Opened for asynchronous I/O, as the book's Monitor is: each read names its offset. */
-    while (NT_SUCCESS(ZwReadFile(m->device, NULL, NULL, NULL, &iosb, buffer, sizeof buffer, &offset, NULL)))
-        monitor_show(m, buffer, (ULONG)iosb.Information);
+    while (NT_SUCCESS(monitor_read(m)))
+        monitor_show(m, m->buffer, (ULONG)m->iosb.Information);
     monitor_note(m, "Stopped listening");
 }
 

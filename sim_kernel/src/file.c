@@ -1,13 +1,19 @@
 /*
  * file.c - FILE_OBJECTs and the Zw file calls: ZwCreateFile opens a device through the name space
  * and sends IRP_MJ_CREATE down its stack; ZwReadFile, ZwWriteFile, ZwDeviceIoControlFile and
- * ZwQueryInformationFile build one IRP each, call the top driver in the caller's thread and wait
- * for a pended IRP, so every call is synchronous from the caller's view. The last handle's close
+ * ZwQueryInformationFile build one IRP each and call the top driver in the caller's thread. On a
+ * synchronous file (FILE_SYNCHRONOUS_IO_*) the call waits for a pended IRP. On an asynchronous
+ * file (opened without those options, for overlapped I/O) a read, write or IOCTL that the driver
+ * pends returns STATUS_PENDING at once; when the IRP completes, on whichever thread completes it,
+ * the I/O manager copies the output back, fills the caller's IO_STATUS_BLOCK and sets the caller's
+ * Event, or else the file object's own event, which ZwWaitForSingleObject on the file waits for
+ * (NT's "a file object is signalled when its overlapped I/O completes"). The last handle's close
  * sends IRP_MJ_CLEANUP, the last reference's IRP_MJ_CLOSE (on a worker thread when it goes above
  * PASSIVE_LEVEL), then the device is released.
  * Locking: none of its own. A FILE_OBJECT's fields belong to the request in progress; on a
- * synchronous file (FILE_SYNCHRONOUS_IO_*) requests, and the cleanup, take turns through the file
- * object lock (Busy and the Lock event, as in NT), which also guards CurrentByteOffset.
+ * synchronous file requests, and the cleanup, take turns through the file object lock (Busy and
+ * the Lock event, as in NT), which also guards CurrentByteOffset. An asynchronous request that
+ * pends owns a reference on its file (and on its Event) until it completes.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -30,12 +36,18 @@ struct file {
     WORK_QUEUE_ITEM deferred_close; /* the close, when the last reference goes above PASSIVE_LEVEL */
 };
 
-/* One IRP on its way: what the originator keeps until the IRP is complete. */
+/* One IRP on its way: what the originator keeps until the IRP is complete, and what the caller
+ * gets back then. An asynchronous request that pends is finished by the completion. */
 struct file_request {
     PDEVICE_OBJECT top;
     PIRP irp;
     PVOID system_buffer;
     IO_STATUS_BLOCK iosb;
+    struct file *f;
+    PIO_STATUS_BLOCK caller_iosb;
+    PVOID out;                      /* where the output goes back (buffered reads and IOCTLs) */
+    ULONG out_length;
+    PKEVENT event;                  /* the caller's Event, referenced; NULL for none */
 };
 
 static struct file *file_of(PFILE_OBJECT object)
@@ -96,7 +108,10 @@ static PIO_STACK_LOCATION file_request_begin(struct file_request *request, struc
 {
     PIO_STACK_LOCATION stack;
 
-    memset(request, 0, sizeof *request);
+    /* The caller's side (file_request_new) stays: only the IRP's fields start afresh. */
+    request->system_buffer = NULL;
+    request->iosb = (IO_STATUS_BLOCK){ 0 };
+    request->f = f;
     request->top = io_device_top(f->object.DeviceObject);
     request->irp = io_irp_allocate(request->top->StackSize);
     if (request->irp == NULL)
@@ -144,10 +159,55 @@ static void file_request_end(struct file_request *request, void *out, ULONG out_
         io_irp_free(request->irp);
 }
 
+/* A complete read, write or IOCTL goes back to its caller: the output, the IO_STATUS_BLOCK, and,
+ * unless it failed at once, the events: the caller's Event if it gave one, the file's own event
+ * if it did not or the file is synchronous (as IopCompleteRequest does). */
+static void file_request_deliver(struct file_request *request, bool pended)
+{
+    bool signal = pended || !NT_ERROR(request->iosb.Status);
+
+    *request->caller_iosb = request->iosb;
+    file_request_end(request, request->out, request->out_length);
+    if (signal && request->event != NULL)
+        KeSetEvent(request->event, IO_NO_INCREMENT, FALSE);
+    if (signal && (request->event == NULL || request->f->synchronous))
+        KeSetEvent(&request->f->object.Event, IO_NO_INCREMENT, FALSE);
+    if (request->event != NULL)
+        ObDereferenceObject(request->event);
+}
+
+/* The completion of an asynchronous request that pended, on the completing thread. */
+static void file_request_finish(void *context)
+{
+    struct file_request *request = context;
+
+    file_request_deliver(request, true);
+    ObDereferenceObject(&request->f->object);
+    free(request);
+}
+
+/* Sends a read, write or IOCTL and delivers it, or leaves that to its completion when an
+ * asynchronous file's request pends (*handed_over: request and its file reference now belong to
+ * the completion). The dispatch routine's status. */
+static NTSTATUS file_request_run(struct file_request *request, bool *handed_over)
+{
+    NTSTATUS status;
+
+    *handed_over = false;
+    if (request->f->synchronous)
+        status = io_irp_send(request->top, request->irp, &request->iosb);
+    else
+        status = io_irp_start(request->top, request->irp, &request->iosb, file_request_finish, request,
+                              handed_over);
+    if (!*handed_over)
+        file_request_deliver(request, status == STATUS_PENDING);
+    return status;
+}
+
 /* CLEANUP and CLOSE cannot fail: the I/O manager has must-succeed IRPs for them. */
 static void file_request_final(struct file *f, UCHAR major)
 {
-    struct file_request request;
+    struct file_request request = { 0 };
 
     if (file_request_begin(&request, f, major, KernelMode) == NULL)
         abort();
@@ -156,16 +216,6 @@ static void file_request_final(struct file *f, UCHAR major)
 }
 
 /* ---- Callers and handles ---- */
-
-/* Where a request comes from, as NT's previous mode: an application's own code (host code on a
- * thread of a user process) is UserMode; drivers' code, dispatch routines running in that thread
- * included, and everything in System are KernelMode. */
-static KPROCESSOR_MODE file_caller_mode(void)
-{
-    const struct _KTHREAD *self = thread_current();
-
-    return self->driver == NULL && !self->system && self->process != process_system() ? UserMode : KernelMode;
-}
 
 /* The file a handle names in the current process, referenced. A UserMode caller needs every
  * access right in `needed` on the handle; KernelMode skips the check, as on Windows. */
@@ -189,6 +239,11 @@ static NTSTATUS file_reference(HANDLE handle, ACCESS_MASK needed, KPROCESSOR_MOD
 static void file_dereference(struct file *f)
 {
     ObDereferenceObject(&f->object);
+}
+
+PKEVENT file_completion_event(PVOID body)
+{
+    return &file_of(body)->object.Event;
 }
 
 /* ---- The object manager's procedures ---- */
@@ -289,7 +344,7 @@ static NTSTATUS file_send_create(struct file *f, KPROCESSOR_MODE mode, PLARGE_IN
                                  ULONG file_attributes, ULONG share_access, ULONG disposition, ULONG options,
                                  PVOID ea_buffer, ULONG ea_length, PIO_STATUS_BLOCK iosb)
 {
-    struct file_request request;
+    struct file_request request = { 0 };
     PIO_STACK_LOCATION stack = file_request_begin(&request, f, IRP_MJ_CREATE, mode);
     NTSTATUS status;
 
@@ -327,7 +382,7 @@ NTSTATUS NTAPI ZwCreateFile(PHANDLE FileHandle, ACCESS_MASK DesiredAccess, POBJE
     NTSTATUS status;
 
     rule_check_irql(RULE_ZW_FILE_NOT_PASSIVE, irql_current(), (ULONG_PTR)FileHandle, 0, 0);
-    mode = file_caller_mode();
+    mode = thread_previous_mode();
     *FileHandle = NULL;
     status = file_check_create(ObjectAttributes, access, CreateDisposition, CreateOptions);
     if (!NT_SUCCESS(status))
@@ -370,58 +425,131 @@ static bool file_uses_position(PLARGE_INTEGER byte_offset)
            (byte_offset->HighPart == -1 && byte_offset->LowPart == FILE_USE_FILE_POINTER_POSITION);
 }
 
+/* The caller's Event for a read, write or IOCTL, referenced and reset, as NT resets it when the
+ * request starts; NULL for none. */
+static NTSTATUS file_event_reference(HANDLE event, KPROCESSOR_MODE mode, PKEVENT *referenced)
+{
+    NTSTATUS status;
+
+    *referenced = NULL;
+    if (event == NULL)
+        return STATUS_SUCCESS;
+    status = handle_reference(event, *ExEventObjectType, mode, (PVOID *)referenced, NULL);
+    if (NT_SUCCESS(status))
+        KeClearEvent(*referenced);
+    return status;
+}
+
+/* A request for a read, write or IOCTL from the caller's handle: the file referenced (with the
+ * rights a UserMode caller needs), the caller's Event referenced and reset, the file's event reset.
+ * On failure nothing is held. ApcRoutine is not supported (no user APCs yet). */
+static NTSTATUS file_request_new(HANDLE handle, ACCESS_MASK needed, HANDLE event, PIO_APC_ROUTINE apc,
+                                 PIO_STATUS_BLOCK iosb, KPROCESSOR_MODE mode, struct file_request **made)
+{
+    struct file_request *request;
+    NTSTATUS status;
+
+    *made = NULL;
+    if (apc != NULL)
+        return STATUS_NOT_IMPLEMENTED;
+    if (iosb == NULL)
+        return STATUS_ACCESS_VIOLATION;
+    request = calloc(1, sizeof *request);
+    if (request == NULL)
+        return STATUS_INSUFFICIENT_RESOURCES;
+    status = file_reference(handle, needed, mode, &request->f);
+    if (NT_SUCCESS(status)) {
+        status = file_event_reference(event, mode, &request->event);
+        if (!NT_SUCCESS(status))
+            file_dereference(request->f);
+    }
+    if (!NT_SUCCESS(status)) {
+        free(request);
+        return status;
+    }
+    KeClearEvent(&request->f->object.Event);
+    request->caller_iosb = iosb;
+    *made = request;
+    return STATUS_SUCCESS;
+}
+
+/* Lets go of a request that never reached the driver. */
+static void file_request_abandon(struct file_request *request)
+{
+    file_request_end(request, NULL, 0);
+    if (request->event != NULL)
+        ObDereferenceObject(request->event);
+    file_dereference(request->f);
+    free(request);
+}
+
+/* Sets up the IRP; false when the I/O manager ran out of pool. */
+static bool file_transfer_prepare(struct file_request *request, UCHAR major, KPROCESSOR_MODE mode, PVOID buffer,
+                                  ULONG length, LARGE_INTEGER offset, PULONG key)
+{
+    PIO_STACK_LOCATION stack = file_request_begin(request, request->f, major, mode);
+
+    if (stack == NULL)
+        return false;
+    stack->Parameters.Read.Length = length;
+    stack->Parameters.Read.Key = key ? *key : 0;
+    stack->Parameters.Read.ByteOffset = offset;
+    request->irp->UserBuffer = buffer;
+    /* Direct I/O has no MDLs here yet, so a DO_DIRECT_IO device is served as a buffered one. */
+    if (!(request->top->Flags & (DO_BUFFERED_IO | DO_DIRECT_IO)))
+        return true;
+    if (major == IRP_MJ_READ) {
+        request->out = buffer;
+        request->out_length = length;
+    }
+    return NT_SUCCESS(file_request_buffer(request, length, major == IRP_MJ_WRITE ? buffer : NULL, length));
+}
+
 static NTSTATUS file_transfer(UCHAR major, HANDLE handle, HANDLE event, PIO_APC_ROUTINE apc,
                               PIO_STATUS_BLOCK iosb, PVOID buffer, ULONG length, PLARGE_INTEGER byte_offset,
                               PULONG key)
 {
-    KPROCESSOR_MODE mode = file_caller_mode();
-    struct file_request request;
-    PIO_STACK_LOCATION stack;
+    KPROCESSOR_MODE mode = thread_previous_mode();
+    struct file_request *request;
+    bool handed_over = false;
     LARGE_INTEGER offset;
     struct file *f;
     NTSTATUS status;
 
-    if (event != NULL || apc != NULL)
-        return STATUS_NOT_IMPLEMENTED;
-    if (iosb == NULL)
-        return STATUS_ACCESS_VIOLATION;
-    status = file_reference(handle, major == IRP_MJ_READ ? FILE_READ_DATA : FILE_WRITE_DATA, mode, &f);
+    status = file_request_new(handle, major == IRP_MJ_READ ? FILE_READ_DATA : FILE_WRITE_DATA, event, apc, iosb,
+                              mode, &request);
     if (!NT_SUCCESS(status))
         return status;
+    f = request->f;
     /* NT: without a position of its own, an asynchronous file needs an explicit offset. */
     if (!f->synchronous && byte_offset == NULL) {
-        file_dereference(f);
+        file_request_abandon(request);
         return STATUS_INVALID_PARAMETER;
     }
     if (f->synchronous)
         file_lock(f);
     offset = f->synchronous && file_uses_position(byte_offset) ? f->object.CurrentByteOffset : *byte_offset;
-    stack = file_request_begin(&request, f, major, mode);
-    status = stack == NULL ? STATUS_INSUFFICIENT_RESOURCES : STATUS_SUCCESS;
-    if (NT_SUCCESS(status)) {
-        stack->Parameters.Read.Length = length;
-        stack->Parameters.Read.Key = key ? *key : 0;
-        stack->Parameters.Read.ByteOffset = offset;
-        request.irp->UserBuffer = buffer;
-        /* Direct I/O has no MDLs here yet, so a DO_DIRECT_IO device is served as a buffered one. */
-        if (request.top->Flags & (DO_BUFFERED_IO | DO_DIRECT_IO))
-            status = file_request_buffer(&request, length, major == IRP_MJ_WRITE ? buffer : NULL, length);
+    if (!file_transfer_prepare(request, major, mode, buffer, length, offset, key)) {
+        if (f->synchronous)
+            file_unlock(f);
+        file_request_abandon(request);
+        return STATUS_INSUFFICIENT_RESOURCES;
     }
-    if (NT_SUCCESS(status)) {
-        status = file_request_send(&request);
-        if (f->synchronous && !NT_ERROR(request.iosb.Status))
-            f->object.CurrentByteOffset.QuadPart = offset.QuadPart + (LONGLONG)request.iosb.Information;
-        *iosb = request.iosb;
-    }
-    file_request_end(&request, major == IRP_MJ_READ ? buffer : NULL, length);
+    status = file_request_run(request, &handed_over);
+    if (f->synchronous && !NT_ERROR(iosb->Status))
+        f->object.CurrentByteOffset.QuadPart = offset.QuadPart + (LONGLONG)iosb->Information;
     if (f->synchronous)
         file_unlock(f);
-    file_dereference(f);
+    if (!handed_over) {
+        file_dereference(f);
+        free(request);
+    }
     return status;
 }
 
-/* PASSIVE_LEVEL; waits for the driver. Event and ApcRoutine must be NULL for now (the call is
- * synchronous whatever the handle): anything else gives STATUS_NOT_IMPLEMENTED. */
+/* PASSIVE_LEVEL; may wait. A synchronous file's read completes before the call returns; an
+ * asynchronous file's returns STATUS_PENDING when the driver pends it, and Event (or the file)
+ * is set when it completes. ApcRoutine must be NULL: user APCs are STATUS_NOT_IMPLEMENTED. */
 NTSTATUS NTAPI ZwReadFile(HANDLE FileHandle, HANDLE Event, PIO_APC_ROUTINE ApcRoutine, PVOID ApcContext,
                           PIO_STATUS_BLOCK IoStatusBlock, PVOID Buffer, ULONG Length, PLARGE_INTEGER ByteOffset,
                           PULONG Key)
@@ -431,7 +559,7 @@ NTSTATUS NTAPI ZwReadFile(HANDLE FileHandle, HANDLE Event, PIO_APC_ROUTINE ApcRo
     return file_transfer(IRP_MJ_READ, FileHandle, Event, ApcRoutine, IoStatusBlock, Buffer, Length, ByteOffset, Key);
 }
 
-/* PASSIVE_LEVEL; waits for the driver. Event and ApcRoutine must be NULL for now, as for ZwReadFile. */
+/* PASSIVE_LEVEL; may wait. As ZwReadFile. */
 NTSTATUS NTAPI ZwWriteFile(HANDLE FileHandle, HANDLE Event, PIO_APC_ROUTINE ApcRoutine, PVOID ApcContext,
                            PIO_STATUS_BLOCK IoStatusBlock, PVOID Buffer, ULONG Length, PLARGE_INTEGER ByteOffset,
                            PULONG Key)
@@ -453,50 +581,58 @@ static ACCESS_MASK file_ioctl_access(ULONG code)
     return ((bits & FILE_READ_ACCESS) ? FILE_READ_DATA : 0) | ((bits & FILE_WRITE_ACCESS) ? FILE_WRITE_DATA : 0);
 }
 
-/* PASSIVE_LEVEL; waits for the driver. METHOD_BUFFERED: one system buffer of the larger length,
- * the input copied in, Information bytes of output copied back. METHOD_NEITHER: the driver gets
- * the caller's pointers (Type3InputBuffer, UserBuffer), valid only in the caller's process. The
- * direct methods are served as METHOD_BUFFERED until MDLs exist. Event and ApcRoutine must be NULL. */
+/* Sets up the IRP; false when the I/O manager ran out of pool. */
+static bool file_ioctl_prepare(struct file_request *request, KPROCESSOR_MODE mode, ULONG code, PVOID input,
+                               ULONG input_length, PVOID output, ULONG output_length)
+{
+    PIO_STACK_LOCATION stack = file_request_begin(request, request->f, IRP_MJ_DEVICE_CONTROL, mode);
+
+    if (stack == NULL)
+        return false;
+    stack->Parameters.DeviceIoControl.OutputBufferLength = output_length;
+    stack->Parameters.DeviceIoControl.InputBufferLength = input_length;
+    stack->Parameters.DeviceIoControl.IoControlCode = code;
+    request->irp->UserBuffer = output;
+    if (METHOD_FROM_CTL_CODE(code) == METHOD_NEITHER) {
+        stack->Parameters.DeviceIoControl.Type3InputBuffer = input;
+        return true;
+    }
+    request->out = output;
+    request->out_length = output_length;
+    return NT_SUCCESS(file_request_buffer(request, input_length > output_length ? input_length : output_length,
+                                          input, input_length));
+}
+
+/* PASSIVE_LEVEL; may wait, and returns STATUS_PENDING as ZwReadFile does on an asynchronous file.
+ * METHOD_BUFFERED: one system buffer of the larger length, the input copied in, Information bytes
+ * of output copied back. METHOD_NEITHER: the driver gets the caller's pointers (Type3InputBuffer,
+ * UserBuffer), valid only in the caller's process. The direct methods are served as
+ * METHOD_BUFFERED until MDLs exist. ApcRoutine must be NULL. */
 NTSTATUS NTAPI ZwDeviceIoControlFile(HANDLE FileHandle, HANDLE Event, PIO_APC_ROUTINE ApcRoutine, PVOID ApcContext,
                                      PIO_STATUS_BLOCK IoStatusBlock, ULONG IoControlCode, PVOID InputBuffer,
                                      ULONG InputBufferLength, PVOID OutputBuffer, ULONG OutputBufferLength)
 {
-    bool neither = METHOD_FROM_CTL_CODE(IoControlCode) == METHOD_NEITHER;
-    KPROCESSOR_MODE mode = file_caller_mode();
-    struct file_request request;
-    PIO_STACK_LOCATION stack;
-    struct file *f;
+    KPROCESSOR_MODE mode = thread_previous_mode();
+    struct file_request *request;
+    bool handed_over;
     NTSTATUS status;
 
     rule_check_irql(RULE_ZW_FILE_NOT_PASSIVE, irql_current(), (ULONG_PTR)FileHandle, IoControlCode, 0);
     (void)ApcContext;
-    if (Event != NULL || ApcRoutine != NULL)
-        return STATUS_NOT_IMPLEMENTED;
-    if (IoStatusBlock == NULL)
-        return STATUS_ACCESS_VIOLATION;
-    status = file_reference(FileHandle, file_ioctl_access(IoControlCode), mode, &f);
+    status = file_request_new(FileHandle, file_ioctl_access(IoControlCode), Event, ApcRoutine, IoStatusBlock, mode,
+                              &request);
     if (!NT_SUCCESS(status))
         return status;
-    stack = file_request_begin(&request, f, IRP_MJ_DEVICE_CONTROL, mode);
-    status = stack == NULL ? STATUS_INSUFFICIENT_RESOURCES : STATUS_SUCCESS;
-    if (NT_SUCCESS(status)) {
-        stack->Parameters.DeviceIoControl.OutputBufferLength = OutputBufferLength;
-        stack->Parameters.DeviceIoControl.InputBufferLength = InputBufferLength;
-        stack->Parameters.DeviceIoControl.IoControlCode = IoControlCode;
-        request.irp->UserBuffer = OutputBuffer;
-        if (neither)
-            stack->Parameters.DeviceIoControl.Type3InputBuffer = InputBuffer;
-        else
-            status = file_request_buffer(&request, InputBufferLength > OutputBufferLength ? InputBufferLength
-                                                                                         : OutputBufferLength,
-                                         InputBuffer, InputBufferLength);
+    if (!file_ioctl_prepare(request, mode, IoControlCode, InputBuffer, InputBufferLength, OutputBuffer,
+                            OutputBufferLength)) {
+        file_request_abandon(request);
+        return STATUS_INSUFFICIENT_RESOURCES;
     }
-    if (NT_SUCCESS(status)) {
-        status = file_request_send(&request);
-        *IoStatusBlock = request.iosb;
+    status = file_request_run(request, &handed_over);
+    if (!handed_over) {
+        file_dereference(request->f);
+        free(request);
     }
-    file_request_end(&request, OutputBuffer, OutputBufferLength);
-    file_dereference(f);
     return status;
 }
 
@@ -531,7 +667,7 @@ static bool file_query_own(struct file *f, PVOID buffer, FILE_INFORMATION_CLASS 
 static NTSTATUS file_query_driver(struct file *f, KPROCESSOR_MODE mode, PVOID buffer, ULONG length,
                                   FILE_INFORMATION_CLASS class, IO_STATUS_BLOCK *iosb)
 {
-    struct file_request request;
+    struct file_request request = { 0 };
     PIO_STACK_LOCATION stack = file_request_begin(&request, f, IRP_MJ_QUERY_INFORMATION, mode);
     NTSTATUS status = stack == NULL ? STATUS_INSUFFICIENT_RESOURCES : STATUS_SUCCESS;
 
@@ -560,7 +696,7 @@ NTSTATUS NTAPI ZwQueryInformationFile(HANDLE FileHandle, PIO_STATUS_BLOCK IoStat
     NTSTATUS status;
 
     rule_check_irql(RULE_ZW_FILE_NOT_PASSIVE, irql_current(), (ULONG_PTR)FileHandle, FileInformationClass, 0);
-    mode = file_caller_mode();
+    mode = thread_previous_mode();
     if (FileInformationClass <= 0 || FileInformationClass >= FileMaximumInformation)
         return STATUS_INVALID_INFO_CLASS;
     if (IoStatusBlock == NULL)

@@ -454,6 +454,45 @@ static NTSTATUS handle_close(struct handle_table *table, HANDLE handle)
     return STATUS_SUCCESS;
 }
 
+/* The dispatcher object a wait on a handle's object waits for: the object itself for an event or a
+ * thread, the completion event for a file (NT's default object for files); NULL for others. */
+static PVOID handle_waitable(PVOID object)
+{
+    POBJECT_TYPE type = object_type_of(object);
+
+    if (type == object_file_type)
+        return file_completion_event(object);
+    if (type == *ExEventObjectType || type == *PsThreadType)
+        return object;
+    return NULL;
+}
+
+/* PASSIVE_LEVEL; may wait. Waits for the object a handle names, as KeWaitForSingleObject does
+ * (Timeout NULL for ever, 0 for a poll): an event, a thread, or a file, signalled when an I/O
+ * request on it completes (overlapped I/O). A UserMode caller needs SYNCHRONIZE access. The
+ * object stays referenced while the thread waits, so closing the handle meanwhile is safe. */
+NTSTATUS NTAPI ZwWaitForSingleObject(HANDLE Handle, BOOLEAN Alertable, PLARGE_INTEGER Timeout)
+{
+    KPROCESSOR_MODE mode = thread_previous_mode();
+    OBJECT_HANDLE_INFORMATION info;
+    PVOID object, waitable;
+    NTSTATUS status;
+
+    rule_check_irql(RULE_ZW_NOT_PASSIVE, irql_current(), (ULONG_PTR)Handle, 0, 0);
+    status = handle_reference(Handle, NULL, mode, &object, &info);
+    if (!NT_SUCCESS(status))
+        return status;
+    waitable = handle_waitable(object);
+    if (mode == UserMode && !(info.GrantedAccess & SYNCHRONIZE))
+        status = STATUS_ACCESS_DENIED;
+    else if (waitable == NULL)
+        status = STATUS_OBJECT_TYPE_MISMATCH;
+    else
+        status = KeWaitForSingleObject(waitable, UserRequest, mode, Alertable, Timeout);
+    ObDereferenceObject(object);
+    return status;
+}
+
 /* PASSIVE_LEVEL. Closing a thread's handle does not stop the thread. */
 NTSTATUS NTAPI ZwClose(HANDLE Handle)
 {

@@ -120,6 +120,8 @@ void thread_exit_current(NTSTATUS status);
 void thread_for_each(void (*fn)(void *context, const struct _KTHREAD *thread), void *context);
 /* Appends one line per thread: what it waits for, or that it runs (dispatcher lock held). */
 void thread_describe_waits(char *buf, size_t size);
+/* Where a request comes from, as NT's previous mode: UserMode for an application's own code. */
+KPROCESSOR_MODE thread_previous_mode(void);
 /* The calling thread's KTHREAD: boots the kernel and adopts the host thread when needed. */
 struct _KTHREAD *thread_current(void);
 /* The calling thread's KTHREAD if it has one in this kernel, else NULL; never adopts. */
@@ -429,6 +431,12 @@ bool io_irp_completed(PIRP irp);
 /* Sends irp to the top of a device stack and waits for it; returns its final status (iosb filled).
  * A dispatch routine that returns neither STATUS_PENDING nor a completed IRP stops the machine. */
 NTSTATUS io_irp_send(PDEVICE_OBJECT top, PIRP irp, PIO_STATUS_BLOCK iosb);
+/* Sends irp without waiting: returns the dispatch routine's status. When that is STATUS_PENDING
+ * and the IRP is still in progress, *handed_over is true and finish(context) runs once it is
+ * complete, on the completing thread (iosb filled first); otherwise the IRP is complete and the
+ * caller goes on with it as after io_irp_send. */
+NTSTATUS io_irp_start(PDEVICE_OBJECT top, PIRP irp, PIO_STATUS_BLOCK iosb, void (*finish)(void *context),
+                      void *context, bool *handed_over);
 void io_irp_free(PIRP irp);
 /* The driver whose dispatch routines serve device (NULL for none). */
 const struct sim_driver *io_driver_of(PDEVICE_OBJECT device);
@@ -475,6 +483,8 @@ void object_handle_closed(PVOID body);
 LONG_PTR object_handle_count(PVOID body);
 /* The type of FILE_OBJECTs (Windows' IoFileObjectType, which wdm.h does not declare yet). */
 extern POBJECT_TYPE object_file_type;
+/* What a wait on a file waits for: its event, set when an I/O request on it completes. */
+PKEVENT file_completion_event(PVOID body);
 /* The type of a live object, or NULL. */
 POBJECT_TYPE object_type_of(PVOID body);
 /* "Thread object 0x... (thread system-1 (tid 42))", for reports; body must be a live object. */

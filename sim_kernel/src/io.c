@@ -22,9 +22,12 @@
 struct io_irp {
     ULONG magic;
     bool completed;
-    /* The originator got STATUS_PENDING and waits for UserEvent. Otherwise the IRP completed
-     * before its dispatch routine returned and nobody waits: completion skips the event. */
-    bool originator_waits;
+    /* What the originator did after STATUS_PENDING, decided under the lock against the completion:
+     * until then it holds the IRP and completion only marks it complete; then it either waits for
+     * UserEvent or has left, and the completion calls finish(finish_context) in its place. */
+    enum { IO_ORIGINATOR_HOLDS, IO_ORIGINATOR_WAITS, IO_ORIGINATOR_LEFT } originator;
+    void (*finish)(void *context);
+    void *finish_context;
     /* Held while the IRP completes (completion routines may IoMarkIrpPending), and while the
      * I/O manager reads the pending marks after a dispatch routine returned: another thread may
      * be completing the IRP by then. Recursive: a completion routine may complete another time. */
@@ -554,24 +557,35 @@ static bool io_complete_one(struct _KTHREAD *self, PIRP irp)
     return status != STATUS_MORE_PROCESSING_REQUIRED;
 }
 
-/* IRP lock held: every driver is done, the result goes back to the originator. Returns the event
- * to signal once the lock is dropped (the originator may free the IRP as soon as it is set), or
- * NULL when the originator is not waiting. */
-static PKEVENT io_finish(PIRP irp)
+/* What completion does for the originator once the IRP lock is dropped: the originator may free
+ * the IRP as soon as either happens, so both are copied out under the lock. */
+struct io_hand_back {
+    PKEVENT event;                  /* the waiting originator's */
+    void (*finish)(void *context);  /* the departed originator's */
+    void *context;
+};
+
+/* IRP lock held: every driver is done, the result goes back to the originator. */
+static struct io_hand_back io_finish(PIRP irp)
 {
     struct io_irp *w = io_wrapper(irp);
+    struct io_hand_back back = { NULL, NULL, NULL };
 
     w->completed = true;
     if (irp->UserIosb != NULL)
         *irp->UserIosb = irp->IoStatus;
-    return w->originator_waits ? irp->UserEvent : NULL;
+    if (w->originator == IO_ORIGINATOR_WAITS)
+        back.event = irp->UserEvent;
+    else if (w->originator == IO_ORIGINATOR_LEFT)
+        back = (struct io_hand_back){ NULL, w->finish, w->finish_context };
+    return back;
 }
 
 /* IRQL <= DISPATCH_LEVEL. */
 VOID FASTCALL IofCompleteRequest(PIRP Irp, CCHAR PriorityBoost)
 {
     struct _KTHREAD *self = thread_current();
-    PKEVENT originator = NULL;
+    struct io_hand_back back = { NULL, NULL, NULL };
     bool finished = true;
 
     (void)PriorityBoost;
@@ -585,49 +599,73 @@ VOID FASTCALL IofCompleteRequest(PIRP Irp, CCHAR PriorityBoost)
     while (finished && Irp->CurrentLocation <= Irp->StackCount)
         finished = io_complete_one(self, Irp);
     if (finished)
-        originator = io_finish(Irp);
+        back = io_finish(Irp);
     pthread_mutex_unlock(&io_wrapper(Irp)->lock);
-    if (originator != NULL)
-        KeSetEvent(originator, IO_NO_INCREMENT, FALSE);
+    if (back.event != NULL)
+        KeSetEvent(back.event, IO_NO_INCREMENT, FALSE);
+    if (back.finish != NULL)
+        back.finish(back.context);
 }
 
 /* ---- The originator's side ---- */
 
-/* After STATUS_PENDING: false if the IRP has completed meanwhile, else the completion will set
- * UserEvent. */
-static bool io_irp_wait_needed(PIRP irp)
+/* After STATUS_PENDING: false if the IRP has completed meanwhile (the originator goes on with it),
+ * else the completion will do what `how` says. */
+static bool io_irp_hand_over(PIRP irp, int how, void (*finish)(void *context), void *context)
 {
     struct io_irp *w = io_wrapper(irp);
-    bool waits;
+    bool handed;
 
     pthread_mutex_lock(&w->lock);
-    waits = !w->completed;
-    w->originator_waits = waits;
+    handed = !w->completed;
+    if (handed) {
+        w->originator = how;
+        w->finish = finish;
+        w->finish_context = context;
+    }
     pthread_mutex_unlock(&w->lock);
-    return waits;
+    return handed;
 }
 
-NTSTATUS io_irp_send(PDEVICE_OBJECT top, PIRP irp, PIO_STATUS_BLOCK iosb)
+/* Calls the top driver. Any status but STATUS_PENDING means the IRP is complete by now, or the
+ * dispatch routine broke the rule. */
+static NTSTATUS io_irp_call(PDEVICE_OBJECT top, PIRP irp, PIO_STATUS_BLOCK iosb, PKEVENT done)
 {
     UCHAR major = IoGetNextIrpStackLocation(irp)->MajorFunction;
     PDRIVER_DISPATCH routine = top->DriverObject->MajorFunction[major];
-    KEVENT done;
     NTSTATUS status;
 
-    KeInitializeEvent(&done, NotificationEvent, FALSE);
-    irp->UserEvent = &done;
+    irp->UserEvent = done;
     irp->UserIosb = iosb;
     status = IofCallDriver(top, irp);
-    if (status == STATUS_PENDING) {
-        if (io_irp_wait_needed(irp))
-            KeWaitForSingleObject(&done, Executive, KernelMode, FALSE, NULL);
-        return iosb->Status;
-    }
-    if (!io_irp_completed(irp))
+    if (status != STATUS_PENDING && !io_irp_completed(irp))
         rule_stop_detail(RULE_IO_DISPATCH_NOT_COMPLETED, (ULONG_PTR)routine, (ULONG_PTR)irp, 0, 0,
                          "the dispatch routine at %p for major function 0x%02X returned 0x%08X, but IRP %p "
                          "was neither completed nor marked pending", (void *)routine, major, (unsigned)status,
                          (void *)irp);
+    return status;
+}
+
+NTSTATUS io_irp_send(PDEVICE_OBJECT top, PIRP irp, PIO_STATUS_BLOCK iosb)
+{
+    KEVENT done;
+    NTSTATUS status;
+
+    KeInitializeEvent(&done, NotificationEvent, FALSE);
+    status = io_irp_call(top, irp, iosb, &done);
+    if (status != STATUS_PENDING)
+        return status;
+    if (io_irp_hand_over(irp, IO_ORIGINATOR_WAITS, NULL, NULL))
+        KeWaitForSingleObject(&done, Executive, KernelMode, FALSE, NULL);
+    return iosb->Status;
+}
+
+NTSTATUS io_irp_start(PDEVICE_OBJECT top, PIRP irp, PIO_STATUS_BLOCK iosb, void (*finish)(void *context),
+                      void *context, bool *handed_over)
+{
+    NTSTATUS status = io_irp_call(top, irp, iosb, NULL);
+
+    *handed_over = status == STATUS_PENDING && io_irp_hand_over(irp, IO_ORIGINATOR_LEFT, finish, context);
     return status;
 }
 

@@ -151,6 +151,16 @@ struct _KTHREAD *thread_current(void)
     return thread_adopt();
 }
 
+/* An application's own code (host code on a thread of a user process) is UserMode; drivers' code,
+ * dispatch routines running in that thread included, and everything in System are KernelMode. */
+KPROCESSOR_MODE thread_previous_mode(void)
+{
+    const struct _KTHREAD *self = thread_current();
+
+    return thread_charged(self) == NULL && !self->system && self->process != process_system() ? UserMode
+                                                                                               : KernelMode;
+}
+
 struct _KTHREAD *thread_current_if_known(void)
 {
     if (tls_thread != NULL && tls_generation == kernel_generation() && wdmsim_is_booted())

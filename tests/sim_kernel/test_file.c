@@ -555,20 +555,58 @@ static void ZwWriteFile_on_a_synchronous_handle_uses_and_advances_the_file_posit
     wdmsim_driver_unload(driver);
 }
 
-static void ZwReadFile_with_an_Event_or_ApcRoutine_is_not_implemented_yet(void **state)
+static VOID NTAPI unused_apc(PVOID context, PIO_STATUS_BLOCK iosb, ULONG reserved)
+{
+    (void)context;
+    (void)iosb;
+    (void)reserved;
+}
+
+static void ZwReadFile_with_an_ApcRoutine_is_not_implemented_yet(void **state)
+{
+    PDRIVER_OBJECT driver = load_echo();
+    HANDLE handle = open_echo();
+    LARGE_INTEGER offset = { .QuadPart = 0 };
+    IO_STATUS_BLOCK iosb;
+    UCHAR buffer[4];
+
+    (void)state;
+    assert_int_equal(ZwReadFile(handle, NULL, unused_apc, NULL, &iosb, buffer, sizeof buffer, &offset, NULL),
+                     STATUS_NOT_IMPLEMENTED);
+    assert_string_equal(echo.log, "C");
+    close_ok(handle);
+    wdmsim_driver_unload(driver);
+}
+
+/* The I/O manager resets the caller's Event when a request starts and sets it when the request
+ * completes, here before the call returns; without an Event, the file object's own event. */
+static void a_request_that_completes_at_once_sets_the_callers_Event_or_else_the_file_event(void **state)
 {
     PDRIVER_OBJECT driver = load_echo();
     HANDLE handle = open_echo(), event_handle;
     LARGE_INTEGER offset = { .QuadPart = 0 };
+    PFILE_OBJECT file;
     IO_STATUS_BLOCK iosb;
     PKEVENT event;
     UCHAR buffer[4];
 
     (void)state;
     event_handle = create_event(L"\\BaseNamedObjects\\ReadDone", &event);
-    assert_int_equal(ZwReadFile(handle, event_handle, NULL, NULL, &iosb, buffer, sizeof buffer, &offset, NULL),
-                     STATUS_NOT_IMPLEMENTED);
-    assert_string_equal(echo.log, "C");
+    KeClearEvent(event);
+    assert_int_equal(ObReferenceObjectByHandle(handle, 0, NULL, KernelMode, (PVOID *)&file, NULL), STATUS_SUCCESS);
+    KeSetEvent(&file->Event, IO_NO_INCREMENT, FALSE);
+    assert_int_equal(ZwWriteFile(handle, event_handle, NULL, NULL, &iosb, "ab", 2, &offset, NULL), STATUS_SUCCESS);
+    assert_int_equal(KeReadStateEvent(event), 1);
+    assert_int_equal(KeReadStateEvent(&file->Event), 0);
+    assert_int_equal(ZwReadFile(handle, NULL, NULL, NULL, &iosb, buffer, sizeof buffer, &offset, NULL),
+                     STATUS_SUCCESS);
+    assert_int_equal(iosb.Information, 2);
+    assert_int_equal(KeReadStateEvent(&file->Event), 1);
+    KeClearEvent(event);
+    assert_int_equal(ZwReadFile(handle, (HANDLE)(ULONG_PTR)0x4242, NULL, NULL, &iosb, buffer, sizeof buffer, &offset,
+                                NULL), STATUS_INVALID_HANDLE);
+    assert_string_equal(echo.log, "CWR");
+    ObDereferenceObject(file);
     close_ok(event_handle);
     close_ok(handle);
     wdmsim_driver_unload(driver);
@@ -896,7 +934,8 @@ int main(void)
         file_test(ZwReadFile_from_a_direct_io_device_is_served_as_buffered_until_MDLs_exist),
         file_test(ZwReadFile_on_an_asynchronous_handle_needs_a_ByteOffset),
         file_test(ZwWriteFile_on_a_synchronous_handle_uses_and_advances_the_file_position),
-        file_test(ZwReadFile_with_an_Event_or_ApcRoutine_is_not_implemented_yet),
+        file_test(ZwReadFile_with_an_ApcRoutine_is_not_implemented_yet),
+        file_test(a_request_that_completes_at_once_sets_the_callers_Event_or_else_the_file_event),
         file_test(ZwDeviceIoControlFile_METHOD_BUFFERED_copies_input_in_and_Information_bytes_out),
         file_test(ZwDeviceIoControlFile_METHOD_NEITHER_passes_the_caller_pointers),
         file_test(ZwQueryInformationFile_sends_FileStandardInformation_to_the_driver),

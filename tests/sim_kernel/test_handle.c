@@ -487,6 +487,70 @@ static void ObOpenObjectByPointer_from_UserMode_never_makes_a_kernel_handle(void
     assert_int_equal(ZwClose(handle), STATUS_SUCCESS);
 }
 
+/* ---- ZwWaitForSingleObject ---- */
+
+static void ZwWaitForSingleObject_on_a_thread_handle_returns_once_the_thread_has_ended(void **state)
+{
+    LARGE_INTEGER poll = { .QuadPart = 0 };
+    HANDLE handle;
+
+    (void)state;
+    handle = create_thread(wdmsim_test_wait_for_release, THREAD_ALL_ACCESS);
+    assert_int_equal(ZwWaitForSingleObject(handle, FALSE, &poll), STATUS_TIMEOUT);
+    KeSetEvent(&wdmsim_test_thread_release, IO_NO_INCREMENT, FALSE);
+    assert_int_equal(ZwWaitForSingleObject(handle, FALSE, NULL), STATUS_SUCCESS);
+    assert_int_equal(ZwClose(handle), STATUS_SUCCESS);
+}
+
+/* Windows can wait for a process too; the simulator's processes carry no dispatcher header yet. */
+static void ZwWaitForSingleObject_of_a_bad_or_unwaitable_handle_fails_without_waiting(void **state)
+{
+    HANDLE process;
+
+    (void)state;
+    assert_int_equal(ZwWaitForSingleObject((HANDLE)(KERNEL_HANDLE_BITS | 0x400), FALSE, NULL), STATUS_INVALID_HANDLE);
+    assert_int_equal(ObOpenObjectByPointer(PsInitialSystemProcess, OBJ_KERNEL_HANDLE, NULL, 0, NULL, KernelMode,
+                                           &process), STATUS_SUCCESS);
+    assert_int_equal(ZwWaitForSingleObject(process, FALSE, NULL), STATUS_OBJECT_TYPE_MISMATCH);
+    assert_int_equal(ZwClose(process), STATUS_SUCCESS);
+}
+
+struct application_wait {
+    PVOID thread;
+    NTSTATUS without_synchronize;
+    NTSTATUS with_synchronize;
+};
+
+/* Host code in a user process: UserMode, which the handle's granted access binds. */
+static void application_waits(void *context)
+{
+    struct application_wait *w = context;
+    LARGE_INTEGER poll = { .QuadPart = 0 };
+    HANDLE handle = NULL;
+
+    ObOpenObjectByPointer(w->thread, 0, NULL, READ_CONTROL, *PsThreadType, UserMode, &handle);
+    w->without_synchronize = ZwWaitForSingleObject(handle, FALSE, &poll);
+    ZwClose(handle);
+    ObOpenObjectByPointer(w->thread, 0, NULL, SYNCHRONIZE, *PsThreadType, UserMode, &handle);
+    w->with_synchronize = ZwWaitForSingleObject(handle, FALSE, &poll);
+    ZwClose(handle);
+}
+
+static void ZwWaitForSingleObject_from_an_application_needs_SYNCHRONIZE_access(void **state)
+{
+    PEPROCESS process = wdmsim_process_create("app.exe");
+    HANDLE handle = create_thread(wdmsim_test_wait_for_release, THREAD_ALL_ACCESS);
+    struct application_wait w = { reference(handle), STATUS_UNSUCCESSFUL, STATUS_UNSUCCESSFUL };
+
+    (void)state;
+    wdmsim_process_run(process, application_waits, &w);
+    assert_int_equal(w.without_synchronize, STATUS_ACCESS_DENIED);
+    assert_int_equal(w.with_synchronize, STATUS_TIMEOUT);
+    ObDereferenceObject(w.thread);
+    finish(handle);
+    wdmsim_process_terminate(process);
+}
+
 /* ---- IRQL rules ---- */
 
 static void reference_at_apc_level(void *unused)
@@ -571,6 +635,9 @@ int main(void)
         handle_test(NtCurrentProcess_references_the_current_process),
         handle_test(ObOpenObjectByPointer_with_another_type_fails_with_STATUS_OBJECT_TYPE_MISMATCH),
         handle_test(ObOpenObjectByPointer_from_UserMode_never_makes_a_kernel_handle),
+        handle_test(ZwWaitForSingleObject_on_a_thread_handle_returns_once_the_thread_has_ended),
+        handle_test(ZwWaitForSingleObject_of_a_bad_or_unwaitable_handle_fails_without_waiting),
+        handle_test(ZwWaitForSingleObject_from_an_application_needs_SYNCHRONIZE_access),
         handle_test(ObReferenceObjectByHandle_above_PASSIVE_LEVEL_stops_with_C4_2001B),
         handle_test(ZwClose_above_PASSIVE_LEVEL_stops_with_C4_2001F),
         handle_test(a_handle_left_open_at_shutdown_is_counted_as_a_leak),

@@ -6,6 +6,9 @@
  * raises when a dispatch routine breaks the rules. The function driver "queue" serves one pending
  * read at a time, completed by the next write, cancel-safe as DebugPrint's driver is.
  */
+#include <stdbool.h>
+#include <ntifs.h>
+
 #include "wdmsim_test.h"
 #include "wdmsim_test_threads.h"
 
@@ -353,7 +356,8 @@ static PDRIVER_OBJECT load(const char *name, PDRIVER_INITIALIZE entry)
     return driver;
 }
 
-static NTSTATUS open_queue(PHANDLE handle)
+/* options 0: an asynchronous file (overlapped I/O); FILE_SYNCHRONOUS_IO_NONALERT: a synchronous one. */
+static NTSTATUS open_queue_with(PHANDLE handle, ULONG options)
 {
     UNICODE_STRING name;
     OBJECT_ATTRIBUTES attributes;
@@ -361,8 +365,13 @@ static NTSTATUS open_queue(PHANDLE handle)
 
     RtlInitUnicodeString(&name, QUEUE_DEVICE);
     InitializeObjectAttributes(&attributes, &name, OBJ_CASE_INSENSITIVE | OBJ_KERNEL_HANDLE, NULL, NULL);
-    return ZwCreateFile(handle, GENERIC_READ | GENERIC_WRITE, &attributes, &iosb, NULL, FILE_ATTRIBUTE_NORMAL,
-                        FILE_SHARE_READ | FILE_SHARE_WRITE, FILE_OPEN, 0, NULL, 0);
+    return ZwCreateFile(handle, GENERIC_READ | GENERIC_WRITE | SYNCHRONIZE, &attributes, &iosb, NULL,
+                        FILE_ATTRIBUTE_NORMAL, FILE_SHARE_READ | FILE_SHARE_WRITE, FILE_OPEN, options, NULL, 0);
+}
+
+static NTSTATUS open_queue(PHANDLE handle)
+{
+    return open_queue_with(handle, 0);
 }
 
 static HANDLE open_ok(void)
@@ -392,16 +401,22 @@ struct reader {
     struct wdmsim_test_thread thread;
     HANDLE handle;
     NTSTATUS status;
+    bool pended;                    /* ZwReadFile returned STATUS_PENDING */
     IO_STATUS_BLOCK iosb;
     char buffer[16];
 };
 
+/* The handle is asynchronous: a read the driver pends returns STATUS_PENDING, and the reader waits
+ * on the file, which the I/O manager signals when the read completes, whoever completes it. */
 static void read_once(void *context)
 {
     struct reader *r = context;
     LARGE_INTEGER offset = { .QuadPart = 0 };
 
     r->status = ZwReadFile(r->handle, NULL, NULL, NULL, &r->iosb, r->buffer, sizeof r->buffer - 1, &offset, NULL);
+    r->pended = r->status == STATUS_PENDING;
+    if (r->pended && ZwWaitForSingleObject(r->handle, FALSE, NULL) == STATUS_SUCCESS)
+        r->status = r->iosb.Status;
 }
 
 /* Starts the reader and returns once its read is pending in the driver. */
@@ -427,7 +442,10 @@ static PIRP pending_read(void)
 
 /* ---- Pending and cancel ---- */
 
-static void a_pending_read_is_completed_by_a_later_write_from_another_thread(void **state)
+/* Overlapped I/O: on an asynchronous file the read returns STATUS_PENDING while the driver holds
+ * it; the write that completes it, on another thread, fills the reader's buffer and IO_STATUS_BLOCK
+ * and signals the file, which the reader waits on. */
+static void a_pending_read_returns_STATUS_PENDING_and_a_later_write_from_another_thread_completes_it(void **state)
 {
     PDRIVER_OBJECT driver = load("queue", queue_entry);
     HANDLE handle = open_ok();
@@ -436,7 +454,8 @@ static void a_pending_read_is_completed_by_a_later_write_from_another_thread(voi
     (void)state;
     start_reader(&r, handle);
     assert_non_null(pending_read());
-    assert_int_equal(r.status, STATUS_UNSUCCESSFUL);
+    assert_true(r.pended);
+    assert_int_equal(r.status, STATUS_PENDING);
     write_text(handle, "late");
     wdmsim_test_thread_join(&r.thread);
     assert_int_equal(r.status, STATUS_SUCCESS);
@@ -519,21 +538,32 @@ static void a_major_function_without_a_handler_fails_with_STATUS_INVALID_DEVICE_
     wdmsim_driver_unload(driver);
 }
 
-/* Legal (the IRP was marked first) and common: the caller must not wait for a completion that has
- * already happened. A wait here would be a deadlock, which the virtual clock reports. */
+/* Legal (the IRP was marked first) and common: the caller of a synchronous file must not wait for a
+ * completion that has already happened (a wait would be a deadlock, which the virtual clock
+ * reports); the caller of an asynchronous one gets STATUS_PENDING, as the dispatch routine said,
+ * with everything delivered and the file signalled already. */
 static void an_IRP_marked_pending_and_completed_before_its_dispatch_returns_STATUS_PENDING_ends_at_once(
     void **state)
 {
     PDRIVER_OBJECT driver = load("queue", queue_entry);
-    HANDLE handle = open_ok();
+    HANDLE synchronous = NULL, asynchronous = open_ok();
+    LARGE_INTEGER no_wait = { .QuadPart = 0 };
     IO_STATUS_BLOCK iosb;
     ULONG value = 0;
 
     (void)state;
-    assert_int_equal(ioctl(handle, IOCTL_QUEUE_PEND_COMPLETED, &value, sizeof value, &iosb), STATUS_SUCCESS);
+    assert_int_equal(open_queue_with(&synchronous, FILE_SYNCHRONOUS_IO_NONALERT), STATUS_SUCCESS);
+    assert_int_equal(ioctl(synchronous, IOCTL_QUEUE_PEND_COMPLETED, &value, sizeof value, &iosb), STATUS_SUCCESS);
     assert_int_equal(value, QUEUE_VALUE);
     assert_int_equal(iosb.Information, sizeof(ULONG));
-    assert_int_equal(ZwClose(handle), STATUS_SUCCESS);
+    value = 0;
+    iosb = (IO_STATUS_BLOCK){ .Status = STATUS_UNSUCCESSFUL };
+    assert_int_equal(ioctl(asynchronous, IOCTL_QUEUE_PEND_COMPLETED, &value, sizeof value, &iosb), STATUS_PENDING);
+    assert_int_equal(iosb.Status, STATUS_SUCCESS);
+    assert_int_equal(value, QUEUE_VALUE);
+    assert_int_equal(ZwWaitForSingleObject(asynchronous, FALSE, &no_wait), STATUS_SUCCESS);
+    assert_int_equal(ZwClose(synchronous), STATUS_SUCCESS);
+    assert_int_equal(ZwClose(asynchronous), STATUS_SUCCESS);
     wdmsim_driver_unload(driver);
 }
 
@@ -731,7 +761,7 @@ static void IoDeleteDevice_of_a_device_whose_extension_holds_a_set_timer_stops_w
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        io_test(a_pending_read_is_completed_by_a_later_write_from_another_thread),
+        io_test(a_pending_read_returns_STATUS_PENDING_and_a_later_write_from_another_thread_completes_it),
         io_test(IoCancelIrp_on_a_pending_read_runs_its_cancel_routine_and_the_read_returns_STATUS_CANCELLED),
         io_test(closing_the_handle_cancels_its_pending_read_through_IRP_MJ_CLEANUP),
         io_test(a_dispatch_routine_runs_in_the_caller_thread_charged_to_its_driver),
