@@ -19,8 +19,11 @@
  * changes.
  *
  * Locking: everything here runs under the dispatcher lock, but for the spin, which only reads the
- * thread's own waiting flag (written atomically by disp_end_wait).
+ * thread's own waiting flag (written atomically by disp_end_wait), and the count of spinning
+ * threads, an atomic that shutdown waits on: a spinner takes the lock again when its spin ends,
+ * which must not happen to the next boot's lock.
  */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +45,7 @@ static bool timer_running;
 static bool timer_stopping;
 static bool timer_waiting;          /* the timer thread has reached its first wait */
 static size_t host_processors;      /* spinning pays only while a waker has one of its own */
+static atomic_int spinners;         /* threads spinning with the lock dropped */
 
 PLIST_ENTRY sched_timeout_list(void)
 {
@@ -103,10 +107,12 @@ static void sched_spin(struct _KTHREAD *self)
 {
     if (runnable == 0 || runnable > host_processors)
         return;
+    atomic_fetch_add(&spinners, 1);
     disp_unlock();
     for (int i = 0; i < SCHED_SPIN_ROUNDS && sched_waiting(self); i++)
         spinlock_relax();
     disp_lock();
+    atomic_fetch_sub(&spinners, 1);
 }
 
 void sched_block(struct _KTHREAD *self)
@@ -165,6 +171,8 @@ void sched_boot(void)
     timer_stopping = false;
     timer_waiting = false;
     host_processors = (size_t)sysconf(_SC_NPROCESSORS_ONLN);
+    /* A forked child inherits the count of a parent's spinners, which do not exist in it. */
+    atomic_store(&spinners, 0);
     if (clock_is_virtual_mode())
         return;
     clock_cond_init(&timer_cond);
@@ -181,8 +189,12 @@ void sched_wait_boot_idle(void)
     disp_unlock();
 }
 
+/* Threads abandoned blocked (a leaked thread waiting for ever) may still be spinning: each takes
+ * the dispatcher lock once more, then sleeps for good, before the next boot sets the lock up. */
 void sched_shutdown(void)
 {
+    while (atomic_load(&spinners) > 0)
+        spinlock_relax();
     if (!timer_running)
         return;
     disp_lock();

@@ -504,6 +504,43 @@ static void closing_the_handle_cancels_its_pending_read_through_IRP_MJ_CLEANUP(v
     wdmsim_driver_unload(driver);
 }
 
+/* The caller's own Event is set instead of the file's, and a wait with a timeout on the file
+ * leaves the read pending. Nobody waits here: the completion, on the writer's thread, is all. */
+static void a_pended_read_with_an_Event_sets_that_event_and_not_the_file_when_it_completes(void **state)
+{
+    PDRIVER_OBJECT driver = load("queue", queue_entry);
+    HANDLE handle = open_ok(), writer = open_ok(), event_handle = NULL;
+    LARGE_INTEGER offset = { .QuadPart = 0 }, one_second = { .QuadPart = -10000000LL };
+    UNICODE_STRING name;
+    IO_STATUS_BLOCK iosb = { .Status = STATUS_UNSUCCESSFUL };
+    PFILE_OBJECT file;
+    PKEVENT event;
+    char buffer[16] = { 0 };
+
+    (void)state;
+    RtlInitUnicodeString(&name, L"\\BaseNamedObjects\\QueueReadDone");
+    event = IoCreateNotificationEvent(&name, &event_handle);
+    assert_non_null(event);
+    assert_int_equal(ObReferenceObjectByHandle(handle, 0, NULL, KernelMode, (PVOID *)&file, NULL), STATUS_SUCCESS);
+    assert_int_equal(ZwReadFile(handle, event_handle, NULL, NULL, &iosb, buffer, sizeof buffer - 1, &offset, NULL),
+                     STATUS_PENDING);
+    assert_int_equal(KeReadStateEvent(event), 0);
+    assert_int_equal(iosb.Status, STATUS_UNSUCCESSFUL);
+    assert_int_equal(ZwWaitForSingleObject(handle, FALSE, &one_second), STATUS_TIMEOUT);
+    assert_non_null(pending_read());
+    write_text(writer, "evt");
+    assert_int_equal(KeReadStateEvent(event), 1);
+    assert_int_equal(KeReadStateEvent(&file->Event), 0);
+    assert_int_equal(iosb.Status, STATUS_SUCCESS);
+    assert_int_equal(iosb.Information, 3);
+    assert_string_equal(buffer, "evt");
+    ObDereferenceObject(file);
+    assert_int_equal(ZwClose(event_handle), STATUS_SUCCESS);
+    assert_int_equal(ZwClose(writer), STATUS_SUCCESS);
+    assert_int_equal(ZwClose(handle), STATUS_SUCCESS);
+    wdmsim_driver_unload(driver);
+}
+
 /* ---- Dispatch context ---- */
 
 static void a_dispatch_routine_runs_in_the_caller_thread_charged_to_its_driver(void **state)
@@ -764,6 +801,7 @@ int main(void)
         io_test(a_pending_read_returns_STATUS_PENDING_and_a_later_write_from_another_thread_completes_it),
         io_test(IoCancelIrp_on_a_pending_read_runs_its_cancel_routine_and_the_read_returns_STATUS_CANCELLED),
         io_test(closing_the_handle_cancels_its_pending_read_through_IRP_MJ_CLEANUP),
+        io_test(a_pended_read_with_an_Event_sets_that_event_and_not_the_file_when_it_completes),
         io_test(a_dispatch_routine_runs_in_the_caller_thread_charged_to_its_driver),
         io_test(a_major_function_without_a_handler_fails_with_STATUS_INVALID_DEVICE_REQUEST),
         io_test(
