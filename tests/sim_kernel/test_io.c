@@ -40,6 +40,8 @@ static struct {
     KIRQL ioctl_irql;
     LONG cancels;                   /* reads the cancel routine completed */
     LONG cleanups;
+    LONG cleanups_running;          /* inside queue_cleanup now */
+    LONG closes_inside_cleanup;     /* an IRP_MJ_CLOSE that came while a cleanup ran */
     LONG closes;
 } queue;
 
@@ -142,19 +144,24 @@ static NTSTATUS NTAPI queue_cleanup(PDEVICE_OBJECT device, PIRP irp)
 
     (void)device;
     InterlockedIncrement(&queue.cleanups);
+    InterlockedIncrement(&queue.cleanups_running);
     KeAcquireSpinLock(&queue.lock, &old);
     reader = queue_claim_pending(IoGetCurrentIrpStackLocation(irp)->FileObject);
     KeReleaseSpinLock(&queue.lock, old);
     if (reader != NULL)
         queue_complete(reader, STATUS_CANCELLED, 0);
+    InterlockedDecrement(&queue.cleanups_running);
     return queue_complete(irp, STATUS_SUCCESS, 0);
 }
 
 static NTSTATUS NTAPI queue_create_close(PDEVICE_OBJECT device, PIRP irp)
 {
     (void)device;
-    if (IoGetCurrentIrpStackLocation(irp)->MajorFunction == IRP_MJ_CLOSE)
+    if (IoGetCurrentIrpStackLocation(irp)->MajorFunction == IRP_MJ_CLOSE) {
         InterlockedIncrement(&queue.closes);
+        if (queue.cleanups_running != 0)
+            InterlockedIncrement(&queue.closes_inside_cleanup);
+    }
     return queue_complete(irp, STATUS_SUCCESS, 0);
 }
 
@@ -541,6 +548,28 @@ static void a_pended_read_with_an_Event_sets_that_event_and_not_the_file_when_it
     wdmsim_driver_unload(driver);
 }
 
+/* Nobody waits: the read's completion, inside the driver's Cleanup, delivers STATUS_CANCELLED to
+ * the reader's IO_STATUS_BLOCK; the read's own reference on the file keeps IRP_MJ_CLOSE until the
+ * cleanup is over, so the driver never sees CLOSE inside CLEANUP. */
+static void closing_the_handle_under_an_overlapped_read_delivers_STATUS_CANCELLED_before_the_close(void **state)
+{
+    PDRIVER_OBJECT driver = load("queue", queue_entry);
+    HANDLE handle = open_ok();
+    LARGE_INTEGER offset = { .QuadPart = 0 };
+    IO_STATUS_BLOCK iosb = { .Status = STATUS_UNSUCCESSFUL };
+    char buffer[8];
+
+    (void)state;
+    assert_int_equal(ZwReadFile(handle, NULL, NULL, NULL, &iosb, buffer, sizeof buffer, &offset, NULL),
+                     STATUS_PENDING);
+    assert_int_equal(ZwClose(handle), STATUS_SUCCESS);
+    assert_int_equal(iosb.Status, STATUS_CANCELLED);
+    assert_int_equal(queue.cleanups, 1);
+    assert_int_equal(queue.closes, 1);
+    assert_int_equal(queue.closes_inside_cleanup, 0);
+    wdmsim_driver_unload(driver);
+}
+
 /* ---- Dispatch context ---- */
 
 static void a_dispatch_routine_runs_in_the_caller_thread_charged_to_its_driver(void **state)
@@ -802,6 +831,7 @@ int main(void)
         io_test(IoCancelIrp_on_a_pending_read_runs_its_cancel_routine_and_the_read_returns_STATUS_CANCELLED),
         io_test(closing_the_handle_cancels_its_pending_read_through_IRP_MJ_CLEANUP),
         io_test(a_pended_read_with_an_Event_sets_that_event_and_not_the_file_when_it_completes),
+        io_test(closing_the_handle_under_an_overlapped_read_delivers_STATUS_CANCELLED_before_the_close),
         io_test(a_dispatch_routine_runs_in_the_caller_thread_charged_to_its_driver),
         io_test(a_major_function_without_a_handler_fails_with_STATUS_INVALID_DEVICE_REQUEST),
         io_test(
