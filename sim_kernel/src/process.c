@@ -225,6 +225,9 @@ VOID NTAPI KeStackAttachProcess(PRKPROCESS Process, PRKAPC_STATE ApcState)
     if (self->in_dpc)
         rule_stop(RULE_PROCESS_ATTACH_IN_DPC, (ULONG_PTR)Process, (ULONG_PTR)self->current_process, index, 1);
     rule_check_irql(RULE_PROCESS_ATTACH_ABOVE_APC, (ULONG_PTR)Process, (ULONG_PTR)self->current_process, index, 0);
+    if (object_type_of(Process) != *PsProcessType)
+        rule_stop_detail(RULE_PROCESS_ATTACH_NOT_A_PROCESS, (ULONG_PTR)Process, 0, 0, 0,
+                         "%p is not a process the object manager knows", (void *)Process);
     if (target == self->current_process) {
         ApcState->Process = PROCESS_ATTACH_MARKER;
         return;

@@ -558,6 +558,17 @@ static const struct rule rule_catalog[RULE_COUNT] = {
           "stops for any attach above APC_LEVEL (parameters as in a DPC, with 0 as the last).",
           "Release spin locks and lower the IRQL before attaching; keep the attached stretch short." },
         RULE_IRQL_AT_MOST, APC_LEVEL },
+    [RULE_PROCESS_ATTACH_NOT_A_PROCESS] = {
+        { "process.attach_not_a_process", "KeStackAttachProcess",
+          "the Process argument is not a live process object (often the HANDLE ZwOpenProcess returned, "
+          "or a process already deleted)",
+          0x50u, "PAGE_FAULT_IN_NONPAGED_AREA", -1,
+          "KeStackAttachProcess reads the EPROCESS it is given to switch address spaces; a handle or a "
+          "freed process is no EPROCESS, and Windows faults on it or switches to garbage (parameters: "
+          "the Process argument, 0 read, 0, 0).",
+          "Pass a referenced PEPROCESS: ObReferenceObjectByHandle(handle, ..., *PsProcessType, ...) or "
+          "PsLookupProcessByProcessId, and keep the reference until after KeUnstackDetachProcess." },
+        RULE_STATE, 0 },
     [RULE_PROCESS_DETACH_ABOVE_APC] = {
         { "process.detach_above_apc", "KeUnstackDetachProcess", "called above APC_LEVEL",
           0x06u, "INVALID_PROCESS_DETACH_ATTEMPT", -1,

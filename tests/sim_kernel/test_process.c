@@ -323,6 +323,29 @@ static void KeStackAttachProcess_in_a_DPC_stops_with_0x5(void **state)
     assert_int_equal(stop.params[3], 1);
 }
 
+/* The classic slip: the HANDLE from ObOpenObjectByPointer (or ZwOpenProcess) where the PEPROCESS
+ * belongs. */
+static void attach_to_a_handle(void *unused)
+{
+    PEPROCESS process = wdmsim_process_create("app.exe");
+    HANDLE handle = NULL;
+    KAPC_STATE apc;
+
+    (void)unused;
+    ObOpenObjectByPointer(process, OBJ_KERNEL_HANDLE, NULL, 0, *PsProcessType, KernelMode, &handle);
+    KeStackAttachProcess((PRKPROCESS)handle, &apc);
+}
+
+static void KeStackAttachProcess_of_a_handle_instead_of_a_process_stops_with_0x50(void **state)
+{
+    struct wdmsim_stop stop;
+
+    (void)state;
+    wdmsim_assert_stops(attach_to_a_handle, NULL, 0x50, WDMSIM_ANY_PARAM, "process.attach_not_a_process", &stop);
+    assert_int_not_equal(stop.params[0], 0);
+    wdmsim_assert_report_has(&stop, "is not a process the object manager knows");
+}
+
 static void attach_at_dispatch(void *unused)
 {
     KAPC_STATE apc;
@@ -656,6 +679,7 @@ int main(void)
         wdmsim_test(a_system_thread_that_ends_attached_stops_with_0x5),
         wdmsim_test(a_process_thread_that_ends_attached_stops_with_0x5),
         wdmsim_test(KeStackAttachProcess_in_a_DPC_stops_with_0x5),
+        wdmsim_test(KeStackAttachProcess_of_a_handle_instead_of_a_process_stops_with_0x50),
         wdmsim_test(KeStackAttachProcess_above_APC_LEVEL_stops_with_0x5),
         wdmsim_test(KeUnstackDetachProcess_above_APC_LEVEL_stops_with_0x6),
         wdmsim_test(the_STOP_report_names_the_attached_process_and_the_thread_s_own),
