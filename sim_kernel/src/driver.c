@@ -816,6 +816,18 @@ static void driver_wait_for_io_work_items(struct driver *d)
         KeDelayExecutionThread(KernelMode, FALSE, &one_ms);
 }
 
+/* Windows does not stop for it, but a link left behind still holds its name: a reload of the driver
+ * fails in IoCreateSymbolicLink with STATUS_OBJECT_NAME_COLLISION, far from the cause. */
+static void driver_warn_link(void *context, const char *link)
+{
+    const struct driver *d = context;
+
+    fprintf(stderr,
+            "wdmsim: unload: %s left the symbolic link %s; a reload's IoCreateSymbolicLink of that name "
+            "will fail with STATUS_OBJECT_NAME_COLLISION: call IoDeleteSymbolicLink in DriverUnload\n",
+            d->base.name, link);
+}
+
 /* Code of the driver on its way out (a worker returning from the driver's work item routine after
  * setting the event Unload waited for, a DPC finishing) may finish first, as Windows keeps an image
  * until such references are gone: on the virtual clock one tick of delay returns only once every
@@ -835,6 +847,7 @@ static void driver_verify(struct driver *d, const char *when)
     driver_collect(check);
     if (check->pending_count + check->pool_blocks + check->objects > 0)
         driver_stop(check, when);
+    ns_for_each_link_of(&d->base, driver_warn_link, d);
     free(check->blocks);
     free(check);
 }

@@ -400,11 +400,16 @@ void ns_boot(void);
 void ns_shutdown(void);
 /* Adds a name; link is the target name of a symbolic link (NULL otherwise). */
 NTSTATUS ns_insert(PCUNICODE_STRING name, enum ns_kind kind, void *target, PCUNICODE_STRING link);
+/* A symbolic link a driver makes with IoCreateSymbolicLink: owner is remembered for its unload. */
+NTSTATUS ns_insert_link(PCUNICODE_STRING name, PCUNICODE_STRING link, const struct sim_driver *owner);
 NTSTATUS ns_remove(PCUNICODE_STRING name, enum ns_kind kind);
 /* Removes every name of a device or event (not the links that point at it). */
 void ns_remove_target(void *target);
 /* The device or event a name means, following symbolic links; NULL if none. */
 void *ns_lookup(PCUNICODE_STRING name, enum ns_kind *kind);
+/* Calls fn, under the name space's lock (fn takes none), with "\??\X -> \DEVICE\Y" for each
+ * link owner made and has not deleted. */
+void ns_for_each_link_of(const struct sim_driver *owner, void (*fn)(void *context, const char *link), void *context);
 
 /* ---- io.c: driver and device objects, IRPs ---- */
 

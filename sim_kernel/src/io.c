@@ -434,7 +434,7 @@ VOID NTAPI IoDetachDevice(PDEVICE_OBJECT TargetDevice)
 NTSTATUS NTAPI IoCreateSymbolicLink(PUNICODE_STRING SymbolicLinkName, PUNICODE_STRING DeviceName)
 {
     rule_check_irql(RULE_IO_NOT_PASSIVE, irql_current(), (ULONG_PTR)SymbolicLinkName, 0, 0);
-    return ns_insert(SymbolicLinkName, NS_SYMLINK, NULL, DeviceName);
+    return ns_insert_link(SymbolicLinkName, DeviceName, thread_charged(thread_current()));
 }
 
 /* PASSIVE_LEVEL. */

@@ -17,6 +17,7 @@ struct ns_entry {
     struct ns_entry *next;
     enum ns_kind kind;
     void *target;                   /* the device or event; NULL for a symbolic link */
+    const struct sim_driver *owner; /* the driver whose IoCreateSymbolicLink made a link, or NULL */
     WCHAR name[NS_MAX_NAME];
     USHORT length;                  /* characters */
     WCHAR link[NS_MAX_NAME];        /* symbolic links: the name they point at */
@@ -91,7 +92,8 @@ void ns_shutdown(void)
     ns_head = NULL;
 }
 
-NTSTATUS ns_insert(PCUNICODE_STRING name, enum ns_kind kind, void *target, PCUNICODE_STRING link)
+static NTSTATUS ns_insert_entry(PCUNICODE_STRING name, enum ns_kind kind, void *target, PCUNICODE_STRING link,
+                                const struct sim_driver *owner)
 {
     struct ns_entry *e;
     NTSTATUS status = STATUS_SUCCESS;
@@ -103,6 +105,7 @@ NTSTATUS ns_insert(PCUNICODE_STRING name, enum ns_kind kind, void *target, PCUNI
         return STATUS_INSUFFICIENT_RESOURCES;
     e->kind = kind;
     e->target = target;
+    e->owner = owner;
     e->length = ns_canonical(name->Buffer, name->Length / sizeof(WCHAR), e->name);
     if (link != NULL)
         e->link_length = ns_canonical(link->Buffer, link->Length / sizeof(WCHAR), e->link);
@@ -121,6 +124,16 @@ NTSTATUS ns_insert(PCUNICODE_STRING name, enum ns_kind kind, void *target, PCUNI
     if (status != STATUS_SUCCESS)
         free(e);
     return status;
+}
+
+NTSTATUS ns_insert(PCUNICODE_STRING name, enum ns_kind kind, void *target, PCUNICODE_STRING link)
+{
+    return ns_insert_entry(name, kind, target, link, NULL);
+}
+
+NTSTATUS ns_insert_link(PCUNICODE_STRING name, PCUNICODE_STRING link, const struct sim_driver *owner)
+{
+    return ns_insert_entry(name, NS_SYMLINK, NULL, link, owner);
 }
 
 NTSTATUS ns_remove(PCUNICODE_STRING name, enum ns_kind kind)
@@ -158,6 +171,34 @@ void ns_remove_target(void *target)
             free(e);
         } else {
             link = &e->next;
+        }
+    }
+    pthread_mutex_unlock(&ns_lock);
+}
+
+/* A line for each link: where it points, as the object manager shows it ("\??\X -> \DEVICE\Y"). */
+static void ns_describe_link(const struct ns_entry *e, char *buf, size_t size)
+{
+    size_t used = 0;
+
+    for (USHORT i = 0; i < e->length && used + 1 < size; i++)
+        buf[used++] = (char)e->name[i];
+    for (const char *arrow = " -> "; *arrow != '\0' && used + 1 < size; arrow++)
+        buf[used++] = *arrow;
+    for (USHORT i = 0; i < e->link_length && used + 1 < size; i++)
+        buf[used++] = (char)e->link[i];
+    buf[used] = '\0';
+}
+
+void ns_for_each_link_of(const struct sim_driver *owner, void (*fn)(void *context, const char *link), void *context)
+{
+    char line[2 * NS_MAX_NAME + 8];
+
+    pthread_mutex_lock(&ns_lock);
+    for (const struct ns_entry *e = ns_head; e != NULL; e = e->next) {
+        if (e->kind == NS_SYMLINK && e->owner == owner) {
+            ns_describe_link(e, line, sizeof line);
+            fn(context, line);
         }
     }
     pthread_mutex_unlock(&ns_lock);

@@ -705,6 +705,52 @@ static void an_unload_checks_threads_while_they_change_whose_code_they_run(void 
     assert_int_equal(tidy.entries, 1);
 }
 
+/* ---- A symbolic link left behind ---- */
+
+static NTSTATUS link_status;
+
+static VOID NTAPI LinkForgettingUnload(PDRIVER_OBJECT DriverObject)
+{
+    IoDeleteDevice(DriverObject->DeviceObject);
+}
+
+static NTSTATUS NTAPI LinkForgettingDriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath)
+{
+    UNICODE_STRING device_name, link_name;
+    PDEVICE_OBJECT device;
+    NTSTATUS status;
+
+    UNREFERENCED_PARAMETER(RegistryPath);
+    RtlInitUnicodeString(&device_name, L"\\Device\\Forgetful");
+    RtlInitUnicodeString(&link_name, L"\\??\\Forgetful");
+    status = IoCreateDevice(DriverObject, 0, &device_name, FILE_DEVICE_UNKNOWN, 0, FALSE, &device);
+    if (!NT_SUCCESS(status))
+        return status;
+    link_status = IoCreateSymbolicLink(&link_name, &device_name);
+    DriverObject->DriverUnload = LinkForgettingUnload;
+    return STATUS_SUCCESS;
+}
+
+static void unload_driver(void *driver)
+{
+    wdmsim_driver_unload(driver);
+}
+
+/* Windows does not stop for a link left behind, nor does the simulator; but it says so, because
+ * the next load of the driver fails in IoCreateSymbolicLink, far from the cause. */
+static void an_unload_that_leaves_its_symbolic_link_warns_and_a_reload_collides(void **state)
+{
+    char err[1024];
+
+    (void)state;
+    wdmsim_capture_stderr(unload_driver, load("forgetful", LinkForgettingDriverEntry), err, sizeof err);
+    assert_int_equal(link_status, STATUS_SUCCESS);
+    assert_non_null(strstr(err, "forgetful left the symbolic link \\??\\FORGETFUL -> \\DEVICE\\FORGETFUL"));
+    assert_non_null(strstr(err, "IoDeleteSymbolicLink"));
+    wdmsim_capture_stderr(unload_driver, load("forgetful", LinkForgettingDriverEntry), err, sizeof err);
+    assert_int_equal(link_status, STATUS_OBJECT_NAME_COLLISION);
+}
+
 /* ---- A driver without DriverUnload ---- */
 
 static NTSTATUS NTAPI UnloadlessDriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath)
@@ -1000,6 +1046,7 @@ int main(void)
         wdmsim_test(one_stop_lists_every_kind_of_leftover_pending_operations_first),
         wdmsim_test(a_timer_DPC_runs_charged_to_the_driver_that_initialised_it),
         wdmsim_test(an_unload_checks_threads_while_they_change_whose_code_they_run),
+        wdmsim_test(an_unload_that_leaves_its_symbolic_link_warns_and_a_reload_collides),
         wdmsim_test(a_driver_without_DriverUnload_stays_loaded),
         wdmsim_test(a_PnP_driver_gets_AddDevice_START_then_REMOVE_before_Unload),
         wdmsim_test(a_PnP_dispatch_that_neither_completes_nor_pends_START_stops_with_0xC9_0x226),
