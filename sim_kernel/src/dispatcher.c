@@ -77,6 +77,7 @@ static bool disp_type_known(UCHAR type)
     case DISP_EVENT_NOTIFICATION:
     case DISP_EVENT_SYNCHRONIZATION:
     case DISP_MUTANT:
+    case DISP_PROCESS:
     case DISP_SEMAPHORE:
     case DISP_THREAD:
     case DISP_TIMER_NOTIFICATION:

@@ -24,6 +24,7 @@
 #define PROCESS_ATTACHED_APC_ENVIRONMENT 1
 
 struct _EPROCESS {
+    DISPATCHER_HEADER header;       /* first, as in KPROCESS: signalled once the process has ended */
     ULONG_PTR id;
     char image_name[PROCESS_IMAGE_NAME_SIZE];
     struct handle_table *handles;   /* the kernel's table for System; NULL once deleted */
@@ -64,6 +65,7 @@ static struct _EPROCESS *process_new(const char *image_name, ULONG_PTR id, struc
 
     if (process == NULL)
         abort();
+    disp_init_header(&process->header, DISP_PROCESS, 0);
     snprintf(process->image_name, sizeof process->image_name, "%s", image_name);
     process->handles = handles;
     process_lock_acquire();
@@ -337,6 +339,10 @@ void wdmsim_process_terminate(PEPROCESS process)
     process_lock_acquire();
     closed_at_exit += closed;
     process_lock_release();
+    disp_lock();
+    process->header.SignalState = 1;
+    disp_wait_test(&process->header);
+    disp_unlock();
     object_release(process);
 }
 

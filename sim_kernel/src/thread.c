@@ -308,7 +308,7 @@ static void thread_describe_object(char *buf, size_t size, const DISPATCHER_HEAD
 {
     static const char *const names[] = {
         [DISP_EVENT_NOTIFICATION] = "notification event", [DISP_EVENT_SYNCHRONIZATION] = "synchronization event",
-        [DISP_MUTANT] = "mutex", [DISP_SEMAPHORE] = "semaphore", [DISP_THREAD] = "thread",
+        [DISP_MUTANT] = "mutex", [DISP_PROCESS] = "process", [DISP_SEMAPHORE] = "semaphore", [DISP_THREAD] = "thread",
         [DISP_TIMER_NOTIFICATION] = "notification timer", [DISP_TIMER_SYNCHRONIZATION] = "synchronization timer",
     };
     const struct _KTHREAD *owner = NULL;

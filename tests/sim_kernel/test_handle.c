@@ -502,16 +502,17 @@ static void ZwWaitForSingleObject_on_a_thread_handle_returns_once_the_thread_has
     assert_int_equal(ZwClose(handle), STATUS_SUCCESS);
 }
 
-/* Windows can wait for a process too; the simulator's processes carry no dispatcher header yet. */
-static void ZwWaitForSingleObject_of_a_bad_or_unwaitable_handle_fails_without_waiting(void **state)
+/* A process is signalled when it ends, which the System process never does. */
+static void ZwWaitForSingleObject_of_a_bad_handle_fails_and_of_the_System_process_times_out(void **state)
 {
+    LARGE_INTEGER one_second = { .QuadPart = -10000000LL };
     HANDLE process;
 
     (void)state;
     assert_int_equal(ZwWaitForSingleObject((HANDLE)(KERNEL_HANDLE_BITS | 0x400), FALSE, NULL), STATUS_INVALID_HANDLE);
     assert_int_equal(ObOpenObjectByPointer(PsInitialSystemProcess, OBJ_KERNEL_HANDLE, NULL, 0, NULL, KernelMode,
                                            &process), STATUS_SUCCESS);
-    assert_int_equal(ZwWaitForSingleObject(process, FALSE, NULL), STATUS_OBJECT_TYPE_MISMATCH);
+    assert_int_equal(ZwWaitForSingleObject(process, FALSE, &one_second), STATUS_TIMEOUT);
     assert_int_equal(ZwClose(process), STATUS_SUCCESS);
 }
 
@@ -636,7 +637,7 @@ int main(void)
         handle_test(ObOpenObjectByPointer_with_another_type_fails_with_STATUS_OBJECT_TYPE_MISMATCH),
         handle_test(ObOpenObjectByPointer_from_UserMode_never_makes_a_kernel_handle),
         handle_test(ZwWaitForSingleObject_on_a_thread_handle_returns_once_the_thread_has_ended),
-        handle_test(ZwWaitForSingleObject_of_a_bad_or_unwaitable_handle_fails_without_waiting),
+        handle_test(ZwWaitForSingleObject_of_a_bad_handle_fails_and_of_the_System_process_times_out),
         handle_test(ZwWaitForSingleObject_from_an_application_needs_SYNCHRONIZE_access),
         handle_test(ObReferenceObjectByHandle_above_PASSIVE_LEVEL_stops_with_C4_2001B),
         handle_test(ZwClose_above_PASSIVE_LEVEL_stops_with_C4_2001F),

@@ -12,6 +12,7 @@
 #include <ntifs.h>
 
 #include "wdmsim_test.h"
+#include "wdmsim_test_threads.h"
 
 #define SYSTEM_PROCESS_ID 4
 #define KERNEL_HANDLE_BITS ((ULONG_PTR)0xFFFFFFFF80000000ull)
@@ -609,6 +610,44 @@ static void a_referenced_process_outlives_its_end_until_the_last_dereference(voi
     assert_int_equal(wdmsim_shutdown(), 0);
 }
 
+struct process_watch {
+    PEPROCESS process;
+    NTSTATUS waited;
+};
+
+static VOID NTAPI wait_for_the_process(PVOID context)
+{
+    struct process_watch *w = context;
+
+    w->waited = KeWaitForSingleObject(w->process, Executive, KernelMode, FALSE, NULL);
+    PsTerminateSystemThread(STATUS_SUCCESS);
+}
+
+/* A process is a dispatcher object, as its KPROCESS header says: signalled once it has ended. */
+static void a_thread_waiting_on_a_process_wakes_when_the_process_ends(void **state)
+{
+    struct process_watch w = { wdmsim_process_create("app.exe"), STATUS_UNSUCCESSFUL };
+    LARGE_INTEGER poll = { .QuadPart = 0 };
+    HANDLE thread;
+    PVOID thread_object;
+
+    (void)state;
+    ObReferenceObject(w.process);
+    assert_int_equal(KeWaitForSingleObject(w.process, Executive, KernelMode, FALSE, &poll), STATUS_TIMEOUT);
+    assert_int_equal(PsCreateSystemThread(&thread, THREAD_ALL_ACCESS, NULL, NULL, NULL, wait_for_the_process, &w),
+                     STATUS_SUCCESS);
+    assert_int_equal(ObReferenceObjectByHandle(thread, SYNCHRONIZE, *PsThreadType, KernelMode, &thread_object, NULL),
+                     STATUS_SUCCESS);
+    ZwClose(thread);
+    wdmsim_test_settle();
+    assert_int_equal(w.waited, STATUS_UNSUCCESSFUL);
+    wdmsim_process_terminate(w.process);
+    assert_int_equal(KeWaitForSingleObject(thread_object, Executive, KernelMode, FALSE, NULL), STATUS_SUCCESS);
+    assert_int_equal(w.waited, STATUS_SUCCESS);
+    ObDereferenceObject(thread_object);
+    ObDereferenceObject(w.process);
+}
+
 struct straggler {
     KEVENT go;
     PVOID thread;
@@ -691,6 +730,7 @@ int main(void)
         wdmsim_test(handles_a_process_leaves_open_are_closed_at_its_end_reported_and_counted),
         wdmsim_test(handles_of_a_process_still_there_at_shutdown_are_counted_as_leaks),
         wdmsim_test(a_referenced_process_outlives_its_end_until_the_last_dereference),
+        wdmsim_test(a_thread_waiting_on_a_process_wakes_when_the_process_ends),
         wdmsim_test(a_thread_created_in_a_process_keeps_it_until_the_thread_ends),
     };
 
