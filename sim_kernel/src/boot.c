@@ -36,6 +36,7 @@ static void kernel_boot_locked(const struct wdmsim_config *config)
     pool_boot();
     ns_boot();
     io_boot();
+    file_boot();
     deviface_boot();
     object_boot();
     handle_boot();

@@ -13,7 +13,10 @@
  * Locking: none of its own. A FILE_OBJECT's fields belong to the request in progress; on a
  * synchronous file requests, and the cleanup, take turns through the file object lock (Busy and
  * the Lock event, as in NT), which also guards CurrentByteOffset. An asynchronous request that
- * pends owns a reference on its file (and on its Event) until it completes.
+ * pends owns a reference on its file (and on its Event) until it completes. Such requests are
+ * listed by the thread that made them (NT's thread IRP list) under file_pending_lock: a thread
+ * that ends cancels its own and waits for them (IoCancelThreadIo), so no completion writes to the
+ * buffers of a thread that is gone.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -37,7 +40,8 @@ struct file {
 };
 
 /* One IRP on its way: what the originator keeps until the IRP is complete, and what the caller
- * gets back then. An asynchronous request that pends is finished by the completion. */
+ * gets back then. An asynchronous request that pends is finished by the completion; while the
+ * thread that made it is ending, that thread pins it, and the last of the two lets it go. */
 struct file_request {
     PDEVICE_OBJECT top;
     PIRP irp;
@@ -48,7 +52,26 @@ struct file_request {
     PVOID out;                      /* where the output goes back (buffered reads and IOCTLs) */
     ULONG out_length;
     PKEVENT event;                  /* the caller's Event, referenced; NULL for none */
+    /* An asynchronous request in progress, under file_pending_lock: */
+    LIST_ENTRY pending_link;        /* on file_pending while linked */
+    bool linked;
+    struct _KTHREAD *thread;        /* that made it */
+    int pins;                       /* its ending thread is cancelling it and waiting */
+    bool done;                      /* completed and delivered */
+    KEVENT finished;                /* set once done, for a pinning thread */
 };
+
+/* How long an ending thread waits for a cancelled request, as NT waits in IoCancelThreadIo. */
+#define FILE_CANCEL_WAIT_SECONDS 300
+
+static pthread_mutex_t file_pending_lock = PTHREAD_MUTEX_INITIALIZER;
+static LIST_ENTRY file_pending;
+
+void file_boot(void)
+{
+    pthread_mutex_init(&file_pending_lock, NULL);
+    InitializeListHead(&file_pending);
+}
 
 static struct file *file_of(PFILE_OBJECT object)
 {
@@ -146,17 +169,28 @@ static NTSTATUS file_request_send(struct file_request *request)
 }
 
 /* Copies up to out_length bytes of what the driver returned (Information) back to out, as the I/O
- * manager does for a request that did not fail, and lets the IRP go. */
-static void file_request_end(struct file_request *request, void *out, ULONG out_length)
+ * manager does for a request that did not fail. */
+static void file_request_copy_out(const struct file_request *request, void *out, ULONG out_length)
 {
     ULONG_PTR count = request->iosb.Information < out_length ? request->iosb.Information : out_length;
 
     if (out != NULL && request->system_buffer != NULL && !NT_ERROR(request->iosb.Status))
         memcpy(out, request->system_buffer, count);
+}
+
+/* Lets the IRP and its system buffer go. */
+static void file_request_release(struct file_request *request)
+{
     if (request->system_buffer != NULL)
         ExFreePoolWithTag(request->system_buffer, FILE_BUFFER_TAG);
     if (request->irp != NULL)
         io_irp_free(request->irp);
+}
+
+static void file_request_end(struct file_request *request, void *out, ULONG out_length)
+{
+    file_request_copy_out(request, out, out_length);
+    file_request_release(request);
 }
 
 /* A complete read, write or IOCTL goes back to its caller: the output, the IO_STATUS_BLOCK, and,
@@ -167,7 +201,7 @@ static void file_request_deliver(struct file_request *request, bool pended)
     bool signal = pended || !NT_ERROR(request->iosb.Status);
 
     *request->caller_iosb = request->iosb;
-    file_request_end(request, request->out, request->out_length);
+    file_request_copy_out(request, request->out, request->out_length);
     if (signal && request->event != NULL)
         KeSetEvent(request->event, IO_NO_INCREMENT, FALSE);
     if (signal && (request->event == NULL || request->f->synchronous))
@@ -176,14 +210,50 @@ static void file_request_deliver(struct file_request *request, bool pended)
         ObDereferenceObject(request->event);
 }
 
-/* The completion of an asynchronous request that pended, on the completing thread. */
+/* The last of an asynchronous request: its IRP, its file reference and the request itself. */
+static void file_request_free(struct file_request *request)
+{
+    file_request_release(request);
+    ObDereferenceObject(&request->f->object);
+    free(request);
+}
+
+/* file_pending_lock held. */
+static void file_pending_unlink(struct file_request *request)
+{
+    if (request->linked)
+        RemoveEntryList(&request->pending_link);
+    request->linked = false;
+}
+
+static void file_pending_link(struct file_request *request)
+{
+    KeInitializeEvent(&request->finished, NotificationEvent, FALSE);
+    request->thread = thread_current();
+    pthread_mutex_lock(&file_pending_lock);
+    InsertTailList(&file_pending, &request->pending_link);
+    request->linked = true;
+    pthread_mutex_unlock(&file_pending_lock);
+}
+
+/* The completion of an asynchronous request that pended, on the completing thread. A request its
+ * ending thread has pinned (its IRP included, which that thread is cancelling) is let go by that
+ * thread once it sees `finished`. */
 static void file_request_finish(void *context)
 {
     struct file_request *request = context;
+    bool pinned;
 
     file_request_deliver(request, true);
-    ObDereferenceObject(&request->f->object);
-    free(request);
+    pthread_mutex_lock(&file_pending_lock);
+    file_pending_unlink(request);
+    request->done = true;
+    pinned = request->pins > 0;
+    pthread_mutex_unlock(&file_pending_lock);
+    if (pinned)
+        KeSetEvent(&request->finished, IO_NO_INCREMENT, FALSE);
+    else
+        file_request_free(request);
 }
 
 /* Sends a read, write or IOCTL and delivers it, or leaves that to its completion when an
@@ -194,14 +264,63 @@ static NTSTATUS file_request_run(struct file_request *request, bool *handed_over
     NTSTATUS status;
 
     *handed_over = false;
-    if (request->f->synchronous)
+    if (request->f->synchronous) {
         status = io_irp_send(request->top, request->irp, &request->iosb);
-    else
-        status = io_irp_start(request->top, request->irp, &request->iosb, file_request_finish, request,
-                              handed_over);
-    if (!*handed_over)
+        file_request_deliver(request, false);
+        file_request_release(request);
+        return status;
+    }
+    file_pending_link(request);
+    status = io_irp_start(request->top, request->irp, &request->iosb, file_request_finish, request, handed_over);
+    if (!*handed_over) {
+        pthread_mutex_lock(&file_pending_lock);
+        file_pending_unlink(request);
+        pthread_mutex_unlock(&file_pending_lock);
         file_request_deliver(request, status == STATUS_PENDING);
+        file_request_release(request);
+    }
     return status;
+}
+
+/* The first request of thread still in progress, pinned; NULL when there is none. */
+static struct file_request *file_pending_pin(const struct _KTHREAD *thread)
+{
+    struct file_request *found = NULL;
+
+    pthread_mutex_lock(&file_pending_lock);
+    for (PLIST_ENTRY e = file_pending.Flink; e != &file_pending && found == NULL; e = e->Flink) {
+        struct file_request *request = CONTAINING_RECORD(e, struct file_request, pending_link);
+
+        if (request->thread == thread) {
+            request->pins++;
+            found = request;
+        }
+    }
+    pthread_mutex_unlock(&file_pending_lock);
+    return found;
+}
+
+/* The calling thread is ending: each overlapped request it made that is still in progress is
+ * cancelled and waited for. One the driver does not complete in FILE_CANCEL_WAIT_SECONDS is left
+ * to complete later, into buffers that may be gone, as NT leaves it. */
+void file_thread_ending(struct _KTHREAD *self)
+{
+    LARGE_INTEGER wait = { .QuadPart = -(LONGLONG)FILE_CANCEL_WAIT_SECONDS * 10000000LL };
+    struct file_request *request;
+
+    while ((request = file_pending_pin(self)) != NULL) {
+        bool release;
+
+        IoCancelIrp(request->irp);
+        KeWaitForSingleObject(&request->finished, Executive, KernelMode, FALSE, &wait);
+        pthread_mutex_lock(&file_pending_lock);
+        request->pins--;
+        file_pending_unlink(request);
+        release = request->done && request->pins == 0;
+        pthread_mutex_unlock(&file_pending_lock);
+        if (release)
+            file_request_free(request);
+    }
 }
 
 /* CLEANUP and CLOSE cannot fail: the I/O manager has must-succeed IRPs for them. */

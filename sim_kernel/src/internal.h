@@ -492,6 +492,9 @@ LONG_PTR object_handle_count(PVOID body);
 extern POBJECT_TYPE object_file_type;
 /* What a wait on a file waits for: its event, set when an I/O request on it completes. */
 PKEVENT file_completion_event(PVOID body);
+void file_boot(void);
+/* The calling thread is ending: cancels the overlapped requests it made and waits for them. */
+void file_thread_ending(struct _KTHREAD *self);
 /* The type of a live object, or NULL. */
 POBJECT_TYPE object_type_of(PVOID body);
 /* "Thread object 0x... (thread system-1 (tid 42))", for reports; body must be a live object. */

@@ -288,6 +288,7 @@ void thread_exit_current(NTSTATUS status)
     struct _KTHREAD *self = thread_current();
 
     self->irql = PASSIVE_LEVEL;
+    file_thread_ending(self);
     /* Before the dispatcher lock: the last reference to a process closes the handles it has left. */
     process_thread_ended(self);
     disp_lock();

@@ -570,6 +570,42 @@ static void closing_the_handle_under_an_overlapped_read_delivers_STATUS_CANCELLE
     wdmsim_driver_unload(driver);
 }
 
+/* An application thread that starts an overlapped read and ends without waiting for it: as NT's
+ * IoCancelThreadIo does, the thread's end cancels the read and waits for its completion, which
+ * lands in the caller's status block before the thread is gone. */
+struct leaving_reader {
+    HANDLE handle;
+    NTSTATUS started;
+    IO_STATUS_BLOCK iosb;
+    char buffer[8];
+};
+
+static void read_and_leave(void *context)
+{
+    struct leaving_reader *r = context;
+    LARGE_INTEGER offset = { .QuadPart = 0 };
+
+    if (NT_SUCCESS(open_queue_with(&r->handle, 0)))
+        r->started = ZwReadFile(r->handle, NULL, NULL, NULL, &r->iosb, r->buffer, sizeof r->buffer, &offset, NULL);
+}
+
+static void a_thread_that_ends_with_an_overlapped_read_pending_has_it_cancelled_and_completed_first(void **state)
+{
+    PDRIVER_OBJECT driver = load("queue", queue_entry);
+    PEPROCESS app = wdmsim_process_create("app.exe");
+    struct leaving_reader r = { NULL, STATUS_UNSUCCESSFUL, { .Status = STATUS_UNSUCCESSFUL }, { 0 } };
+
+    (void)state;
+    wdmsim_process_run(app, read_and_leave, &r);
+    assert_int_equal(r.started, STATUS_PENDING);
+    assert_int_equal(queue.cancels, 1);
+    assert_int_equal(r.iosb.Status, STATUS_CANCELLED);
+    assert_null(pending_read());
+    wdmsim_process_terminate(app);
+    assert_int_equal(queue.closes, 1);
+    wdmsim_driver_unload(driver);
+}
+
 /* ---- Dispatch context ---- */
 
 static void a_dispatch_routine_runs_in_the_caller_thread_charged_to_its_driver(void **state)
@@ -832,6 +868,7 @@ int main(void)
         io_test(closing_the_handle_cancels_its_pending_read_through_IRP_MJ_CLEANUP),
         io_test(a_pended_read_with_an_Event_sets_that_event_and_not_the_file_when_it_completes),
         io_test(closing_the_handle_under_an_overlapped_read_delivers_STATUS_CANCELLED_before_the_close),
+        io_test(a_thread_that_ends_with_an_overlapped_read_pending_has_it_cancelled_and_completed_first),
         io_test(a_dispatch_routine_runs_in_the_caller_thread_charged_to_its_driver),
         io_test(a_major_function_without_a_handler_fails_with_STATUS_INVALID_DEVICE_REQUEST),
         io_test(
