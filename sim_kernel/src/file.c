@@ -40,8 +40,9 @@ struct file {
 };
 
 /* One IRP on its way: what the originator keeps until the IRP is complete, and what the caller
- * gets back then. An asynchronous request that pends is finished by the completion; while the
- * thread that made it is ending, that thread pins it, and the last of the two lets it go. */
+ * gets back then. An asynchronous request that pends is finished by the completion; while pinned
+ * (by its originator until listed, by its ending thread while cancelled) the completion leaves it
+ * to the pinning thread to free. */
 struct file_request {
     PDEVICE_OBJECT top;
     PIRP irp;
@@ -56,7 +57,7 @@ struct file_request {
     LIST_ENTRY pending_link;        /* on file_pending while linked */
     bool linked;
     struct _KTHREAD *thread;        /* that made it */
-    int pins;                       /* its ending thread is cancelling it and waiting */
+    int pins;                       /* its originator until listed; its ending thread while cancelling */
     bool done;                      /* completed and delivered */
     KEVENT finished;                /* set once done, for a pinning thread */
 };
@@ -226,14 +227,22 @@ static void file_pending_unlink(struct file_request *request)
     request->linked = false;
 }
 
+/* After the hand-over: the originator's pin kept the completion from freeing the request, so it
+ * is still here; linked unless it is already done, then let go. */
 static void file_pending_link(struct file_request *request)
 {
-    KeInitializeEvent(&request->finished, NotificationEvent, FALSE);
-    request->thread = thread_current();
+    bool done;
+
     pthread_mutex_lock(&file_pending_lock);
-    InsertTailList(&file_pending, &request->pending_link);
-    request->linked = true;
+    request->pins--;
+    done = request->done;
+    if (!done) {
+        InsertTailList(&file_pending, &request->pending_link);
+        request->linked = true;
+    }
     pthread_mutex_unlock(&file_pending_lock);
+    if (done)
+        file_request_free(request);
 }
 
 /* The completion of an asynchronous request that pended, on the completing thread. A request its
@@ -270,12 +279,15 @@ static NTSTATUS file_request_run(struct file_request *request, bool *handed_over
         file_request_release(request);
         return status;
     }
-    file_pending_link(request);
+    /* Pinned by the originator until it has listed the request: a request that completes at once
+     * (most do) never touches the list. */
+    KeInitializeEvent(&request->finished, NotificationEvent, FALSE);
+    request->thread = thread_current();
+    request->pins = 1;
     status = io_irp_start(request->top, request->irp, &request->iosb, file_request_finish, request, handed_over);
-    if (!*handed_over) {
-        pthread_mutex_lock(&file_pending_lock);
-        file_pending_unlink(request);
-        pthread_mutex_unlock(&file_pending_lock);
+    if (*handed_over) {
+        file_pending_link(request);
+    } else {
         file_request_deliver(request, status == STATUS_PENDING);
         file_request_release(request);
     }
