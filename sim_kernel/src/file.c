@@ -211,12 +211,18 @@ static void file_request_deliver(struct file_request *request, bool pended)
         ObDereferenceObject(request->event);
 }
 
+/* The request itself and its file reference, once its IRP is gone. */
+static void file_request_drop(struct file_request *request)
+{
+    ObDereferenceObject(&request->f->object);
+    free(request);
+}
+
 /* The last of an asynchronous request: its IRP, its file reference and the request itself. */
 static void file_request_free(struct file_request *request)
 {
     file_request_release(request);
-    ObDereferenceObject(&request->f->object);
-    free(request);
+    file_request_drop(request);
 }
 
 /* file_pending_lock held. */
@@ -607,11 +613,10 @@ static NTSTATUS file_request_new(HANDLE handle, ACCESS_MASK needed, HANDLE event
 /* Lets go of a request that never reached the driver. */
 static void file_request_abandon(struct file_request *request)
 {
-    file_request_end(request, NULL, 0);
+    file_request_release(request);
     if (request->event != NULL)
         ObDereferenceObject(request->event);
-    file_dereference(request->f);
-    free(request);
+    file_request_drop(request);
 }
 
 /* Sets up the IRP; false when the I/O manager ran out of pool. */
@@ -671,10 +676,8 @@ static NTSTATUS file_transfer(UCHAR major, HANDLE handle, HANDLE event, PIO_APC_
         f->object.CurrentByteOffset.QuadPart = offset.QuadPart + (LONGLONG)iosb->Information;
     if (f->synchronous)
         file_unlock(f);
-    if (!handed_over) {
-        file_dereference(f);
-        free(request);
-    }
+    if (!handed_over)
+        file_request_drop(request);
     return status;
 }
 
@@ -760,10 +763,8 @@ NTSTATUS NTAPI ZwDeviceIoControlFile(HANDLE FileHandle, HANDLE Event, PIO_APC_RO
         return STATUS_INSUFFICIENT_RESOURCES;
     }
     status = file_request_run(request, &handed_over);
-    if (!handed_over) {
-        file_dereference(request->f);
-        free(request);
-    }
+    if (!handed_over)
+        file_request_drop(request);
     return status;
 }
 
