@@ -11,10 +11,12 @@
 
 /* Failed attempts between two checks that the owner still exists. */
 #define SPINLOCK_OWNER_CHECK_INTERVAL 4096
-/* Failed attempts spent spinning before each yield: about 1.5 us at 25 ns a pause, longer than a
- * driver's usual critical section. Then the host processor goes to others, in case the owner is a
- * thread the host has preempted (simulated threads outnumber processors). */
-#define SPINLOCK_SPINS_PER_YIELD 64
+/* Failed attempts between two yields: a few pauses (about 100 ns here) catch a lock that is about
+ * to be released without a system call, and the yields let a preempted owner run (simulated
+ * threads outnumber processors). Measured (docs/performance.md): yielding at every attempt cost
+ * the pipeline a quarter of its throughput; spinning 16 or 64 times made two threads on one list
+ * two to three times slower than 4 and gained the pipeline nothing. */
+#define SPINLOCK_SPINS_PER_YIELD 4
 
 static void spinlock_describe_owner(ULONG_PTR owner, char *buf, size_t size)
 {
