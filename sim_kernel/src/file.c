@@ -578,8 +578,8 @@ static NTSTATUS file_event_reference(HANDLE event, KPROCESSOR_MODE mode, PKEVENT
 }
 
 /* A request for a read, write or IOCTL from the caller's handle: the file referenced (with the
- * rights a UserMode caller needs), the caller's Event referenced and reset, the file's event reset.
- * On failure nothing is held. ApcRoutine is not supported (no user APCs yet). */
+ * rights a UserMode caller needs), the caller's Event referenced and reset. On failure nothing is
+ * held. ApcRoutine is not supported (no user APCs yet). */
 static NTSTATUS file_request_new(HANDLE handle, ACCESS_MASK needed, HANDLE event, PIO_APC_ROUTINE apc,
                                  PIO_STATUS_BLOCK iosb, KPROCESSOR_MODE mode, struct file_request **made)
 {
@@ -604,10 +604,18 @@ static NTSTATUS file_request_new(HANDLE handle, ACCESS_MASK needed, HANDLE event
         free(request);
         return status;
     }
-    KeClearEvent(&request->f->object.Event);
     request->caller_iosb = iosb;
     *made = request;
     return STATUS_SUCCESS;
+}
+
+/* A synchronous file's requests take turns (the file object lock); then the file's event is reset
+ * for the request that starts, as NT resets it. */
+static void file_request_turn(struct file_request *request)
+{
+    if (request->f->synchronous)
+        file_lock(request->f);
+    KeClearEvent(&request->f->object.Event);
 }
 
 /* Lets go of a request that never reached the driver. */
@@ -662,8 +670,7 @@ static NTSTATUS file_transfer(UCHAR major, HANDLE handle, HANDLE event, PIO_APC_
         file_request_abandon(request);
         return STATUS_INVALID_PARAMETER;
     }
-    if (f->synchronous)
-        file_lock(f);
+    file_request_turn(request);
     offset = f->synchronous && file_uses_position(byte_offset) ? f->object.CurrentByteOffset : *byte_offset;
     if (!file_transfer_prepare(request, major, mode, buffer, length, offset, key)) {
         if (f->synchronous)
@@ -749,6 +756,7 @@ NTSTATUS NTAPI ZwDeviceIoControlFile(HANDLE FileHandle, HANDLE Event, PIO_APC_RO
     KPROCESSOR_MODE mode = thread_previous_mode();
     struct file_request *request;
     bool handed_over;
+    struct file *f;
     NTSTATUS status;
 
     rule_check_irql(RULE_ZW_FILE_NOT_PASSIVE, irql_current(), (ULONG_PTR)FileHandle, IoControlCode, 0);
@@ -757,12 +765,18 @@ NTSTATUS NTAPI ZwDeviceIoControlFile(HANDLE FileHandle, HANDLE Event, PIO_APC_RO
                               &request);
     if (!NT_SUCCESS(status))
         return status;
+    f = request->f;
+    file_request_turn(request);
     if (!file_ioctl_prepare(request, mode, IoControlCode, InputBuffer, InputBufferLength, OutputBuffer,
                             OutputBufferLength)) {
+        if (f->synchronous)
+            file_unlock(f);
         file_request_abandon(request);
         return STATUS_INSUFFICIENT_RESOURCES;
     }
     status = file_request_run(request, &handed_over);
+    if (f->synchronous)
+        file_unlock(f);
     if (!handed_over)
         file_request_drop(request);
     return status;

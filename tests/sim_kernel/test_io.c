@@ -717,26 +717,51 @@ static void a_filter_may_return_the_lower_STATUS_PENDING_when_its_completion_rou
     wdmsim_driver_unload(function);
 }
 
+/* A synchronous handle with a read pending on it in another thread (NULL if it cannot be had). */
+static HANDLE synchronous_handle_under_a_pending_read(void)
+{
+    static struct reader r;
+    PDRIVER_OBJECT driver;
+    HANDLE handle;
+
+    wdmsim_driver_load("queue", queue_entry, &driver);
+    if (open_queue_with(&handle, FILE_SYNCHRONOUS_IO_NONALERT) != STATUS_SUCCESS)
+        return NULL;
+    start_reader(&r, handle);
+    return handle;
+}
+
 /* NT serialises the requests on a synchronous file, its cleanup included: a close waits for a
  * read in progress, and a read that only the cleanup would end never ends. */
 static void close_a_synchronous_handle_under_a_pending_read(void *context)
 {
-    static struct reader r;
-    UNICODE_STRING name;
-    OBJECT_ATTRIBUTES attributes;
-    IO_STATUS_BLOCK iosb;
-    PDRIVER_OBJECT driver;
-    HANDLE handle;
+    HANDLE handle = synchronous_handle_under_a_pending_read();
 
     (void)context;
-    wdmsim_driver_load("queue", queue_entry, &driver);
-    RtlInitUnicodeString(&name, QUEUE_DEVICE);
-    InitializeObjectAttributes(&attributes, &name, OBJ_KERNEL_HANDLE, NULL, NULL);
-    if (ZwCreateFile(&handle, GENERIC_READ | GENERIC_WRITE, &attributes, &iosb, NULL, 0, 0, FILE_OPEN,
-                     FILE_SYNCHRONOUS_IO_NONALERT, NULL, 0) != STATUS_SUCCESS)
-        return;
-    start_reader(&r, handle);
-    ZwClose(handle);
+    if (handle != NULL)
+        ZwClose(handle);
+}
+
+/* The same turn for an IOCTL: it waits for the read, which only a write could end. */
+static void ioctl_on_a_synchronous_handle_under_a_pending_read(void *context)
+{
+    HANDLE handle = synchronous_handle_under_a_pending_read();
+    IO_STATUS_BLOCK iosb;
+    ULONG value;
+
+    (void)context;
+    if (handle != NULL)
+        ioctl(handle, IOCTL_QUEUE_VALUE, &value, sizeof value, &iosb);
+}
+
+static void an_IOCTL_on_a_synchronous_handle_waits_for_its_pending_read_so_this_deadlocks(void **state)
+{
+    struct wdmsim_stop stop;
+
+    (void)state;
+    wdmsim_assert_stops(ioctl_on_a_synchronous_handle_under_a_pending_read, NULL, 0xE2, WDMSIM_ANY_PARAM,
+                        "sched.deadlock", &stop);
+    wdmsim_assert_report_has(&stop, "ZwDeviceIoControlFile");
 }
 
 static void closing_a_synchronous_handle_waits_for_its_pending_read_so_this_deadlocks(void **state)
@@ -876,6 +901,7 @@ int main(void)
         io_test(an_IRP_marked_pending_and_completed_before_its_dispatch_returns_STATUS_PENDING_ends_at_once),
         io_test(a_filter_may_return_the_lower_STATUS_PENDING_when_its_completion_routine_marks_the_IRP),
         io_test(closing_a_synchronous_handle_waits_for_its_pending_read_so_this_deadlocks),
+        io_test(an_IOCTL_on_a_synchronous_handle_waits_for_its_pending_read_so_this_deadlocks),
         io_test(completing_an_IRP_twice_stops_with_0x44),
         io_test(returning_STATUS_PENDING_without_IoMarkIrpPending_stops_with_0xC9_0x23D),
         io_test(a_dispatch_routine_that_changes_the_IRQL_stops_with_0xC9_0x05),
