@@ -470,8 +470,9 @@ static PVOID handle_waitable(PVOID object)
 
 /* PASSIVE_LEVEL; may wait. Waits for the object a handle names, as KeWaitForSingleObject does
  * (Timeout NULL for ever, 0 for a poll): an event, a thread, a process (until it ends), or a file,
- * signalled when an I/O request on it completes (overlapped I/O). A UserMode caller needs SYNCHRONIZE access. The
- * object stays referenced while the thread waits, so closing the handle meanwhile is safe. */
+ * signalled when an I/O request on it completes (overlapped I/O). A UserMode caller needs
+ * SYNCHRONIZE access. The object stays referenced while the thread waits, so closing the handle
+ * meanwhile is safe. */
 NTSTATUS NTAPI ZwWaitForSingleObject(HANDLE Handle, BOOLEAN Alertable, PLARGE_INTEGER Timeout)
 {
     KPROCESSOR_MODE mode = thread_previous_mode();

@@ -174,6 +174,12 @@ static struct io_device *io_device_of(PDEVICE_OBJECT device)
     return device->DeviceObjectExtension;
 }
 
+/* IoCreateDevice puts the record right after its device. */
+static PDEVICE_OBJECT io_device_from(struct io_device *d)
+{
+    return (PDEVICE_OBJECT)d - 1;
+}
+
 PCUNICODE_STRING io_device_name(PDEVICE_OBJECT device)
 {
     struct io_device *d = io_device_of(device);
@@ -317,7 +323,7 @@ LONG io_driver_work_items(PDRIVER_OBJECT driver)
     for (PLIST_ENTRY e = io_deleted.Flink; e != &io_deleted; e = e->Flink) {
         struct io_device *d = CONTAINING_RECORD(e, struct io_device, deleted_link);
 
-        if (((PDEVICE_OBJECT)d - 1)->DriverObject == driver)
+        if (io_device_from(d)->DriverObject == driver)
             items += __atomic_load_n(&d->work_items, __ATOMIC_ACQUIRE);
     }
     pthread_mutex_unlock(&io_lock);
@@ -330,7 +336,7 @@ void io_for_each_deleted_device(PDRIVER_OBJECT driver, void (*fn)(void *context,
     pthread_mutex_lock(&io_lock);
     for (PLIST_ENTRY e = io_deleted.Flink; e != &io_deleted; e = e->Flink) {
         struct io_device *d = CONTAINING_RECORD(e, struct io_device, deleted_link);
-        PDEVICE_OBJECT device = (PDEVICE_OBJECT)d - 1;      /* IoCreateDevice puts d right after it */
+        PDEVICE_OBJECT device = io_device_from(d);
         LONG references = __atomic_load_n(&device->ReferenceCount, __ATOMIC_ACQUIRE) + 1;
 
         if (device->DriverObject == driver && references > 0)
