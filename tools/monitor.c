@@ -3,8 +3,6 @@
  * from a driver, so nothing is trusted: lengths are checked before each read and strings must end
  * inside the buffer.
  */
-#include <pthread.h>
-#include <semaphore.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -124,8 +122,7 @@ struct monitor {
     size_t rows;
     KEVENT ready;                   /* the device is open, or the Monitor gave up */
     NTSTATUS open_status;
-    pthread_t host;
-    sem_t adopted;                  /* the listener's host thread has made its first DDI call */
+    PKTHREAD listener;              /* a thread of the Monitor's process */
     /* Where the read in progress delivers: here, not on the listener's stack, because a read the
      * close cancels completes on the closing thread, maybe after the listener has stopped. */
     UCHAR buffer[MONITOR_READ_BUFFER];
@@ -208,18 +205,6 @@ static void monitor_listen(void *context)
     monitor_note(m, "Stopped listening");
 }
 
-/* The host thread makes a DDI call before the starter waits in the dispatcher: until then the
- * scheduler cannot see it, and would find nobody able to run. */
-static void *monitor_host_main(void *context)
-{
-    struct monitor *m = context;
-
-    KeGetCurrentIrql();
-    sem_post(&m->adopted);
-    wdmsim_process_run(m->process, monitor_listen, m);
-    return NULL;
-}
-
 struct monitor *monitor_start(FILE *out, FILE *tsv, unsigned options)
 {
     struct monitor *m = calloc(1, sizeof *m);
@@ -231,18 +216,13 @@ struct monitor *monitor_start(FILE *out, FILE *tsv, unsigned options)
     m->options = options;
     m->process = wdmsim_process_create("DbgPrtMonitor");
     KeInitializeEvent(&m->ready, NotificationEvent, FALSE);
-    sem_init(&m->adopted, 0, 0);
-    if (pthread_create(&m->host, NULL, monitor_host_main, m) != 0)
-        abort();
-    while (sem_wait(&m->adopted) != 0)
-        ;
+    m->listener = wdmsim_thread_start(m->process, monitor_listen, m);
     KeWaitForSingleObject(&m->ready, Executive, KernelMode, FALSE, NULL);
     if (NT_SUCCESS(m->open_status))
         return m;
-    pthread_join(m->host, NULL);
+    wdmsim_thread_join(m->listener);
     monitor_note(m, "Could not open the DebugPrint driver");
     wdmsim_process_terminate(m->process);
-    sem_destroy(&m->adopted);
     free(m);
     return NULL;
 }
@@ -259,10 +239,9 @@ size_t monitor_stop(struct monitor *monitor)
     size_t rows;
 
     wdmsim_process_run(monitor->process, monitor_close_handle, monitor);
-    pthread_join(monitor->host, NULL);
+    wdmsim_thread_join(monitor->listener);
     wdmsim_process_terminate(monitor->process);
     rows = monitor->rows;
-    sem_destroy(&monitor->adopted);
     free(monitor);
     return rows;
 }

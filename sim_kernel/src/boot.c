@@ -6,6 +6,7 @@
  */
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,6 +16,7 @@ static pthread_mutex_t boot_lock = PTHREAD_MUTEX_INITIALIZER;
 static atomic_bool booted;
 static atomic_uint generation;
 static struct wdmsim_config last_config;
+static char last_schedule[320];         /* last_config.schedule points here */
 
 static void kernel_config_from_env(struct wdmsim_config *config)
 {
@@ -24,15 +26,24 @@ static void kernel_config_from_env(struct wdmsim_config *config)
     config->clock = (clock && strcmp(clock, "virtual") == 0) ? WDMSIM_CLOCK_VIRTUAL : WDMSIM_CLOCK_REAL;
 }
 
+/* A controlled schedule runs on the virtual clock: host time must decide nothing. */
 static void kernel_boot_locked(const struct wdmsim_config *config)
 {
+    bool controlled = strategy_begin(config->schedule);
+
     last_config = *config;
+    if (config->schedule != last_schedule) {
+        snprintf(last_schedule, sizeof last_schedule, "%s", config->schedule ? config->schedule : "");
+        last_config.schedule = config->schedule ? last_schedule : NULL;
+    }
+    if (controlled)
+        last_config.clock = WDMSIM_CLOCK_VIRTUAL;
     atomic_fetch_add(&generation, 1);
-    clock_boot(config);
+    clock_boot(&last_config);
     disp_boot();
     /* Before sched_boot: the real clock's timer thread reads the timer queue as soon as it starts. */
     timer_boot();
-    sched_boot();
+    sched_boot(controlled);
     pool_boot();
     ns_boot();
     io_boot();
@@ -80,12 +91,12 @@ void kernel_ensure_booted(void)
 
     if (atomic_load_explicit(&booted, memory_order_acquire))
         return;
-    pthread_mutex_lock(&boot_lock);
+    host_lock(&boot_lock);
     if (!atomic_load(&booted)) {
         kernel_config_from_env(&config);
         kernel_boot_locked(&config);
     }
-    pthread_mutex_unlock(&boot_lock);
+    host_unlock(&boot_lock);
 }
 
 unsigned kernel_generation(void)
@@ -124,19 +135,19 @@ void wdmsim_boot(const struct wdmsim_config *config)
         kernel_config_from_env(&defaults);
         config = &defaults;
     }
-    pthread_mutex_lock(&boot_lock);
+    host_lock(&boot_lock);
     kernel_shutdown_locked();
     kernel_boot_locked(config);
-    pthread_mutex_unlock(&boot_lock);
+    host_unlock(&boot_lock);
 }
 
 size_t wdmsim_shutdown(void)
 {
     size_t leaked;
 
-    pthread_mutex_lock(&boot_lock);
+    host_lock(&boot_lock);
     leaked = kernel_shutdown_locked();
-    pthread_mutex_unlock(&boot_lock);
+    host_unlock(&boot_lock);
     return leaked;
 }
 

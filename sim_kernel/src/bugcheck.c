@@ -132,7 +132,8 @@ static bool frame_is_named(void *frame)
 }
 
 /* The reader wants the DDI that found the problem and its callers, not the simulator's own stop
- * path: skip past the last bugcheck_/rule_ frame and the unexported helpers right after it. */
+ * path: skip the innermost run of bugcheck_/rule_ frames and the unexported helpers right after
+ * it (a bugcheck_ frame further out, such as the fork of wdmsim_run_expecting_stop, stays). */
 static int report_first_frame(void *const *frames, int count)
 {
     int first = 0;
@@ -140,6 +141,8 @@ static int report_first_frame(void *const *frames, int count)
     for (int i = 0; i < count; i++) {
         if (frame_is_stop_path(frames[i]))
             first = i + 1;
+        else if (first > 0 && frame_is_named(frames[i]))
+            break;
     }
     while (first < count && !frame_is_named(frames[first]))
         first++;
@@ -218,21 +221,25 @@ static void bugcheck_write_all(int fd, const void *data, size_t size)
     }
 }
 
+/* A controlled schedule that stops says how to replay it, after the report. */
 SIM_NORETURN void bugcheck_stop(ULONG code, const ULONG_PTR params[4], const struct rule *rule,
                                 const char *detail)
 {
-    static struct wdmsim_stop stop;
+    static struct bugcheck_record record;
 
     if (atomic_exchange(&stopping, true)) {
         for (;;)
             pause();
     }
-    bugcheck_build(&stop, code, params, rule, detail);
+    bugcheck_build(&record.stop, code, params, rule, detail);
+    strategy_summarize(&record.schedule);
     if (capture_fd >= 0) {
-        bugcheck_write_all(capture_fd, &stop, sizeof stop);
+        record.kind = BUGCHECK_RECORD_STOP;
+        bugcheck_write_all(capture_fd, &record, sizeof record);
     } else {
         fflush(stdout);
-        bugcheck_write_all(STDERR_FILENO, stop.report, strlen(stop.report));
+        bugcheck_write_all(STDERR_FILENO, record.stop.report, strlen(record.stop.report));
+        strategy_print_failure(stderr, &record.schedule);
     }
     _exit(WDMSIM_STOP_EXIT_STATUS);
 }
@@ -265,23 +272,12 @@ static void bugcheck_child_default_signals(void)
         signal(crash_signals[i], SIG_DFL);
 }
 
-static SIM_NORETURN void bugcheck_child(int fd, wdmsim_scenario_fn *scenario, void *context)
+void bugcheck_write_record(int fd, const struct bugcheck_record *record)
 {
-    static struct wdmsim_stop finished;
-
-    bugcheck_child_default_signals();
-    capture_fd = fd;
-    atomic_store(&stopping, false);
-    kernel_forget_after_fork();
-    wdmsim_boot(kernel_last_config());
-    scenario(context);
-    finished.stopped = 0;
-    snprintf(finished.report, sizeof finished.report, "the scenario returned without a STOP\n");
-    bugcheck_write_all(fd, &finished, sizeof finished);
-    _exit(0);
+    bugcheck_write_all(fd, record, sizeof *record);
 }
 
-static size_t bugcheck_read_all(int fd, void *data, size_t size)
+size_t bugcheck_read_all(int fd, void *data, size_t size)
 {
     char *p = data;
     size_t got = 0;
@@ -298,13 +294,21 @@ static size_t bugcheck_read_all(int fd, void *data, size_t size)
     return got;
 }
 
-void wdmsim_run_expecting_stop(wdmsim_scenario_fn *scenario, void *context, struct wdmsim_stop *stop)
+static SIM_NORETURN void bugcheck_child(int fd, void (*body)(int fd, void *context), void *context)
+{
+    bugcheck_child_default_signals();
+    capture_fd = fd;
+    atomic_store(&stopping, false);
+    kernel_forget_after_fork();
+    body(fd, context);
+    _exit(0);
+}
+
+pid_t bugcheck_fork(void (*body)(int fd, void *context), void *context, int *read_fd)
 {
     int fds[2];
-    int status = 0;
     pid_t child;
 
-    memset(stop, 0, sizeof *stop);
     kernel_quiesce();
     fflush(NULL);
     if (pipe(fds) != 0)
@@ -314,18 +318,57 @@ void wdmsim_run_expecting_stop(wdmsim_scenario_fn *scenario, void *context, stru
         abort();
     if (child == 0) {
         close(fds[0]);
-        bugcheck_child(fds[1], scenario, context);
+        bugcheck_child(fds[1], body, context);
     }
     close(fds[1]);
-    if (bugcheck_read_all(fds[0], stop, sizeof *stop) != sizeof *stop)
-        memset(stop, 0, sizeof *stop);
-    close(fds[0]);
+    *read_fd = fds[0];
+    return child;
+}
+
+int bugcheck_wait_child(pid_t child, int *exit_status)
+{
+    int status = 0;
+
     while (waitpid(child, &status, 0) < 0 && errno == EINTR)
         ;
-    if (WIFSIGNALED(status)) {
-        stop->exit_signal = WTERMSIG(status);
-        snprintf(stop->report, sizeof stop->report, "the scenario crashed with signal %d (%s)\n",
-                 stop->exit_signal, strsignal(stop->exit_signal));
+    *exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+}
+
+struct expecting_stop {
+    wdmsim_scenario_fn *scenario;
+    void *context;
+};
+
+static void bugcheck_expecting_stop_body(int fd, void *context)
+{
+    static struct bugcheck_record finished;
+    struct expecting_stop *run = context;
+
+    wdmsim_boot(kernel_last_config());
+    run->scenario(run->context);
+    finished.kind = BUGCHECK_RECORD_RETURNED;
+    snprintf(finished.stop.report, sizeof finished.stop.report, "the scenario returned without a STOP\n");
+    bugcheck_write_record(fd, &finished);
+}
+
+void wdmsim_run_expecting_stop(wdmsim_scenario_fn *scenario, void *context, struct wdmsim_stop *stop)
+{
+    static struct bugcheck_record record;
+    struct expecting_stop run = { scenario, context };
+    int fd, signal_number, exit_status;
+    pid_t child;
+
+    memset(stop, 0, sizeof *stop);
+    child = bugcheck_fork(bugcheck_expecting_stop_body, &run, &fd);
+    if (bugcheck_read_all(fd, &record, sizeof record) == sizeof record)
+        *stop = record.stop;
+    close(fd);
+    signal_number = bugcheck_wait_child(child, &exit_status);
+    if (signal_number != 0) {
+        stop->exit_signal = signal_number;
+        snprintf(stop->report, sizeof stop->report, "the scenario crashed with signal %d (%s)\n", signal_number,
+                 strsignal(signal_number));
     }
 }
 

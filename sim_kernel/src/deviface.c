@@ -206,14 +206,14 @@ NTSTATUS NTAPI IoRegisterDeviceInterface(PDEVICE_OBJECT PhysicalDeviceObject, co
         return STATUS_INVALID_DEVICE_REQUEST;
     if (InterfaceClassGuid == NULL || SymbolicLinkName == NULL)
         return STATUS_INVALID_PARAMETER;
-    pthread_mutex_lock(&deviface_lock);
+    host_lock(&deviface_lock);
     status = deviface_register_locked(PhysicalDeviceObject, InterfaceClassGuid, ReferenceString, &d);
     if (NT_SUCCESS(status)) {
         memcpy(name, d->name, sizeof name);
         link = d->link;
         link.Buffer = name;
     }
-    pthread_mutex_unlock(&deviface_lock);
+    host_unlock(&deviface_lock);
     return NT_SUCCESS(status) ? deviface_copy_out(&link, SymbolicLinkName) : status;
 }
 
@@ -252,13 +252,13 @@ NTSTATUS NTAPI IoSetDeviceInterfaceState(PUNICODE_STRING SymbolicLinkName, BOOLE
     rule_check_irql(RULE_IO_NOT_PASSIVE, irql_current(), (ULONG_PTR)SymbolicLinkName, Enable, 0);
     if (SymbolicLinkName == NULL || SymbolicLinkName->Buffer == NULL)
         return STATUS_INVALID_PARAMETER;
-    pthread_mutex_lock(&deviface_lock);
+    host_lock(&deviface_lock);
     d = deviface_find_locked(SymbolicLinkName);
     if (d == NULL)
         status = STATUS_OBJECT_NAME_NOT_FOUND;
     else
         status = Enable ? deviface_enable_locked(d) : deviface_disable_locked(d);
-    pthread_mutex_unlock(&deviface_lock);
+    host_unlock(&deviface_lock);
     return status;
 }
 
@@ -266,7 +266,7 @@ void deviface_device_deleted(PDEVICE_OBJECT device)
 {
     struct deviface *gone = NULL, *next;
 
-    pthread_mutex_lock(&deviface_lock);
+    host_lock(&deviface_lock);
     for (struct deviface **link = &deviface_head; *link != NULL;) {
         struct deviface *d = *link;
 
@@ -280,7 +280,7 @@ void deviface_device_deleted(PDEVICE_OBJECT device)
         d->next = gone;
         gone = d;
     }
-    pthread_mutex_unlock(&deviface_lock);
+    host_unlock(&deviface_lock);
     for (struct deviface *d = gone; d != NULL; d = next) {
         next = d->next;
         free(d);
@@ -292,7 +292,7 @@ size_t wdmsim_device_interfaces(const GUID *guid, struct wdmsim_device_interface
     size_t count = 0;
 
     kernel_ensure_booted();
-    pthread_mutex_lock(&deviface_lock);
+    host_lock(&deviface_lock);
     for (const struct deviface *d = deviface_head; d != NULL; d = d->next) {
         if (!d->enabled || memcmp(&d->guid, guid, sizeof *guid) != 0)
             continue;
@@ -300,6 +300,6 @@ size_t wdmsim_device_interfaces(const GUID *guid, struct wdmsim_device_interface
             memcpy(found[count].name, d->name, sizeof found[count].name);
         count++;
     }
-    pthread_mutex_unlock(&deviface_lock);
+    host_unlock(&deviface_lock);
     return count;
 }

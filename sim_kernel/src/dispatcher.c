@@ -23,6 +23,7 @@
 
 static pthread_mutex_t disp_lock_mutex = PTHREAD_MUTEX_INITIALIZER;
 static __thread bool disp_holding;
+static LIST_ENTRY disp_timeouts;        /* the threads whose wait has a deadline */
 
 /* Adaptive where the host has it: the lock is held for short stretches, so a thread that finds it
  * taken spins a little before sleeping, instead of sleeping and being woken at once. */
@@ -37,6 +38,12 @@ void disp_boot(void)
     pthread_mutex_init(&disp_lock_mutex, &attr);
     pthread_mutexattr_destroy(&attr);
     disp_holding = false;
+    InitializeListHead(&disp_timeouts);
+}
+
+PLIST_ENTRY disp_timeout_list(void)
+{
+    return &disp_timeouts;
 }
 
 void disp_lock(void)
@@ -49,6 +56,8 @@ void disp_unlock(void)
 {
     disp_holding = false;
     pthread_mutex_unlock(&disp_lock_mutex);
+    if (sched_is_controlled())
+        sched_after_unlock();
 }
 
 bool disp_held(void)
@@ -220,7 +229,7 @@ LONGLONG disp_deadline(const LARGE_INTEGER *timeout)
 
 static struct _KTHREAD *disp_first_timed_out(LONGLONG now)
 {
-    PLIST_ENTRY list = sched_timeout_list();
+    PLIST_ENTRY list = disp_timeout_list();
 
     for (PLIST_ENTRY e = list->Flink; e != list; e = e->Flink) {
         struct _KTHREAD *thread = CONTAINING_RECORD(e, struct _KTHREAD, wait.timeout_link);
@@ -242,7 +251,7 @@ void disp_expire(LONGLONG now)
 
 LONGLONG disp_next_deadline(void)
 {
-    PLIST_ENTRY list = sched_timeout_list();
+    PLIST_ENTRY list = disp_timeout_list();
     LONGLONG next = timer_next_due();
 
     for (PLIST_ENTRY e = list->Flink; e != list; e = e->Flink) {
@@ -325,7 +334,7 @@ static NTSTATUS disp_block_on(struct _KTHREAD *self, ULONG count, PVOID objects[
         InsertTailList(&header->WaitListHead, &blocks[i].WaitListEntry);
     }
     if (deadline != DISP_NO_DEADLINE) {
-        InsertTailList(sched_timeout_list(), &self->wait.timeout_link);
+        InsertTailList(disp_timeout_list(), &self->wait.timeout_link);
         sched_deadline_added();
     }
     self->wait.waiting = true;

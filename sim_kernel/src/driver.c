@@ -95,14 +95,12 @@ static UNICODE_STRING hardware_database = {
 
 static void driver_lock_acquire(void)
 {
-    if (pthread_mutex_lock(&driver_lock) != 0)
-        abort();
+    host_lock(&driver_lock);
 }
 
 static void driver_lock_release(void)
 {
-    if (pthread_mutex_unlock(&driver_lock) != 0)
-        abort();
+    host_unlock(&driver_lock);
 }
 
 static struct driver *driver_of(const struct sim_driver *driver)

@@ -239,14 +239,14 @@ static void file_pending_link(struct file_request *request)
 {
     bool done;
 
-    pthread_mutex_lock(&file_pending_lock);
+    host_lock(&file_pending_lock);
     request->pins--;
     done = request->done;
     if (!done) {
         InsertTailList(&file_pending, &request->pending_link);
         request->linked = true;
     }
-    pthread_mutex_unlock(&file_pending_lock);
+    host_unlock(&file_pending_lock);
     if (done)
         file_request_free(request);
 }
@@ -260,11 +260,11 @@ static void file_request_finish(void *context)
     bool pinned;
 
     file_request_deliver(request, true);
-    pthread_mutex_lock(&file_pending_lock);
+    host_lock(&file_pending_lock);
     file_pending_unlink(request);
     request->done = true;
     pinned = request->pins > 0;
-    pthread_mutex_unlock(&file_pending_lock);
+    host_unlock(&file_pending_lock);
     if (pinned)
         KeSetEvent(&request->finished, IO_NO_INCREMENT, FALSE);
     else
@@ -305,7 +305,7 @@ static struct file_request *file_pending_pin(const struct _KTHREAD *thread)
 {
     struct file_request *found = NULL;
 
-    pthread_mutex_lock(&file_pending_lock);
+    host_lock(&file_pending_lock);
     for (PLIST_ENTRY e = file_pending.Flink; e != &file_pending && found == NULL; e = e->Flink) {
         struct file_request *request = CONTAINING_RECORD(e, struct file_request, pending_link);
 
@@ -314,7 +314,7 @@ static struct file_request *file_pending_pin(const struct _KTHREAD *thread)
             found = request;
         }
     }
-    pthread_mutex_unlock(&file_pending_lock);
+    host_unlock(&file_pending_lock);
     return found;
 }
 
@@ -331,11 +331,11 @@ void file_thread_ending(struct _KTHREAD *self)
 
         IoCancelIrp(request->irp);
         KeWaitForSingleObject(&request->finished, Executive, KernelMode, FALSE, &wait);
-        pthread_mutex_lock(&file_pending_lock);
+        host_lock(&file_pending_lock);
         request->pins--;
         file_pending_unlink(request);
         release = request->done && request->pins == 0;
-        pthread_mutex_unlock(&file_pending_lock);
+        host_unlock(&file_pending_lock);
         if (release)
             file_request_free(request);
     }

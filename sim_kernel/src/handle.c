@@ -52,14 +52,12 @@ static void handle_table_init(struct handle_table *table)
 
 static void handle_table_lock(struct handle_table *table)
 {
-    if (pthread_mutex_lock(&table->lock) != 0)
-        abort();
+    host_lock(&table->lock);
 }
 
 static void handle_table_unlock(struct handle_table *table)
 {
-    if (pthread_mutex_unlock(&table->lock) != 0)
-        abort();
+    host_unlock(&table->lock);
 }
 
 static bool handle_is_kernel(HANDLE handle)

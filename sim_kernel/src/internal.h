@@ -9,6 +9,8 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdlib.h>
+#include <sys/types.h>
 #include <ntifs.h>
 #include <wdmsim/wdmsim.h>
 
@@ -59,6 +61,16 @@ struct thread_wait {
     const char *what;               /* the DDI that waits, for the deadlock report */
 };
 
+/* What the controlled scheduler keeps about a thread; guarded by the dispatcher lock. */
+struct thread_sched {
+    LIST_ENTRY link;                /* on the scheduler's list, in creation order */
+    unsigned id;                    /* its creation ordinal in this kernel: names it in a schedule */
+    unsigned long long priority;    /* the pct strategy's: the highest that can run has the turn */
+    PKSPIN_LOCK spinning_on;        /* a spin lock another thread holds, or NULL */
+    bool away;                      /* lost the turn while in host code (see sched_thread_begin) */
+    bool ended;                     /* off the schedule for good */
+};
+
 struct _KTHREAD {
     DISPATCHER_HEADER header;       /* a thread is waitable: signalled when it ends */
     KIRQL irql;
@@ -82,7 +94,9 @@ struct _KTHREAD {
     pthread_t host;                 /* the host thread of a spawned thread */
     void (*start)(void *);          /* what a spawned thread runs */
     void *start_context;
-    pthread_cond_t wake;            /* signalled, under the dispatcher lock, when the wait ends */
+    pthread_cond_t wake;            /* signalled, under the dispatcher lock, when the wait ends or
+                                     * (controlled mode) the turn comes to it */
+    struct thread_sched sched;
     struct _KTHREAD *next;          /* all threads of this kernel, under the thread registry lock */
 };
 
@@ -108,7 +122,8 @@ void thread_set_current(struct _KTHREAD *thread);
 /* Starts a registered simulated thread on a new host thread running fn(context); when fn returns
  * the thread ends with STATUS_SUCCESS (as a returning system thread start routine does). */
 void thread_spawn(struct _KTHREAD *thread, void (*fn)(void *), void *context);
-/* Waits for a spawned thread's host thread to finish. */
+/* Waits for a spawned thread to end (in the dispatcher, so its end takes a turn and virtual time
+ * moves), then for its host thread to finish. PASSIVE_LEVEL. */
 void thread_join(struct _KTHREAD *thread);
 /* Forgets and frees a spawned thread that is not an object, once it has ended and been joined. */
 void thread_free_ended(struct _KTHREAD *thread);
@@ -153,6 +168,12 @@ void disp_boot(void);
 void disp_lock(void);
 void disp_unlock(void);
 bool disp_held(void);
+/* For helpers whose contract says "lock held". */
+static inline void disp_assert_held(void)
+{
+    if (!disp_held())
+        abort();
+}
 pthread_mutex_t *disp_mutex(void);
 /* Sets up a dispatcher header: type, signal state, empty wait list. Any IRQL, no lock needed. */
 void disp_init_header(DISPATCHER_HEADER *header, enum disp_type type, LONG signal_state);
@@ -164,6 +185,8 @@ void disp_wait_test(DISPATCHER_HEADER *header);
 void disp_end_wait(struct _KTHREAD *thread, NTSTATUS status);
 /* A Ke timeout (NULL, 0, relative < 0, absolute > 0) as an interrupt-time deadline. */
 LONGLONG disp_deadline(const LARGE_INTEGER *timeout);
+/* Lock held: the waits that have a deadline. */
+PLIST_ENTRY disp_timeout_list(void);
 /* Lock held: expire every wait and timer whose deadline is <= now (interrupt time). */
 void disp_expire(LONGLONG now);
 /* Lock held: the earliest deadline of any wait or timer, or DISP_NO_DEADLINE. */
@@ -174,26 +197,126 @@ NTSTATUS disp_wait_for(struct _KTHREAD *self, PVOID object, const char *what);
 /* The `what` of a fast mutex's wait: reports show the fast mutex and its owner, not its event. */
 extern const char disp_fast_mutex_wait[];
 
-/* ---- sched.c: who can run, blocking and waking, virtual time, deadlocks ---- */
+/* ---- sched.c: who can run, blocking and waking, virtual time, deadlocks, and the turn ---- */
 
-void sched_boot(void);
+/*
+ * Controlled mode: exactly one simulated thread has the turn and runs; the others wait at a
+ * scheduling point until a strategy (strategy.c) gives it to them. A voluntary point (a DDI's
+ * entry, after a wake) is skipped while the thread holds a host lock, so the thread that gets the
+ * turn never finds one taken; a forced one (a block, a contended spin lock) is not.
+ */
+enum sched_point_kind {
+    SCHED_POINT_DDI,                /* a DDI's entry: where is the return address */
+    SCHED_POINT_WAKE,               /* after readying a thread */
+    SCHED_POINT_BLOCK,              /* blocking in the dispatcher: where is the waiting DDI's name */
+    SCHED_POINT_SPIN,               /* a contended spin lock: where is the lock */
+    SCHED_POINT_START,              /* a thread's first turn, taken at the creator's point */
+    SCHED_POINT_END,                /* a thread ended */
+    SCHED_POINT_BOOT,               /* the booting thread lets the kernel's threads reach their waits */
+};
+
+extern bool sched_controlled_mode;
+extern __thread unsigned sched_host_locks;
+
+static inline bool sched_is_controlled(void)
+{
+    return __atomic_load_n(&sched_controlled_mode, __ATOMIC_RELAXED);
+}
+
+/* The host's mutexes, counted: a voluntary scheduling point waits until the thread holds none. */
+static inline void host_lock(pthread_mutex_t *mutex)
+{
+    if (pthread_mutex_lock(mutex) != 0)
+        abort();
+    sched_host_locks++;
+}
+
+static inline void host_unlock(pthread_mutex_t *mutex)
+{
+    sched_host_locks--;
+    if (pthread_mutex_unlock(mutex) != 0)
+        abort();
+}
+
+/* controlled: one thread at a time, as strategy_begin decided for this boot. */
+void sched_boot(bool controlled);
 void sched_shutdown(void);
 /* Lock held: a new simulated thread can run (adoption, PsCreateSystemThread). */
 void sched_thread_started(struct _KTHREAD *thread);
+/* Controlled mode, no lock held: a new thread's first act is to wait for its first turn. */
+void sched_thread_begin(struct _KTHREAD *self);
 /* Lock held: a simulated thread is gone for good. */
 void sched_thread_ended(struct _KTHREAD *thread);
 /* Lock held: block the calling thread until its wait ends; time may move meanwhile. */
 void sched_block(struct _KTHREAD *self);
 /* Lock held: a blocked thread's wait ended; it can run again. */
 void sched_ready(struct _KTHREAD *thread);
+/* Controlled mode: a voluntary scheduling point of the calling thread (see above). */
+void sched_point(struct _KTHREAD *self, enum sched_point_kind kind, const void *where);
+/* Controlled mode, after the dispatcher lock is dropped: a point if the thread readied another. */
+void sched_after_unlock(void);
+/* Controlled mode, no lock held: the calling thread found lock held by another thread: the turn
+ * goes to others until the lock is free. */
+void sched_spin_wait(struct _KTHREAD *self, PKSPIN_LOCK lock);
 /* Lock held: a wait or timer with a deadline appeared (the real clock's timer thread re-arms). */
 void sched_deadline_added(void);
-/* Lock held: the list of waits that have a deadline. */
-PLIST_ENTRY sched_timeout_list(void);
 /* Boot's last step, by the booting thread: returns once every thread the boot started is idle in
  * its first wait (a host thread still starting may hold an allocator lock a fork would inherit). */
 void sched_wait_boot_idle(void);
 size_t sched_runnable(void);
+
+/* ---- strategy.c: who gets the turn in controlled mode, the decision log, replay tokens ---- */
+
+#define STRATEGY_MAX_CHECKPOINTS 40
+
+struct strategy_plan {
+    enum { STRATEGY_FREE, STRATEGY_RANDOM, STRATEGY_PCT } kind;
+    unsigned depth;                 /* pct: the bug depth d (d - 1 priority change points) */
+    unsigned long long seed;
+    unsigned long long length;      /* pct: the expected number of decisions k */
+    unsigned long long max_steps;   /* more decisions than this: a livelock */
+    bool replay;                    /* the schedule must match what follows */
+    unsigned long long expect_steps;
+    unsigned long long expect_digest;
+    unsigned checkpoints;
+    unsigned short checkpoint[STRATEGY_MAX_CHECKPOINTS];
+};
+
+/* What a schedule made, for reports and for the parent of a forked schedule. */
+struct strategy_summary {
+    int controlled;
+    unsigned long long seed;
+    unsigned long long steps;
+    char strategy[32];
+    char token[256];
+    char decisions[6144];           /* the last 50 decisions, a line each */
+};
+
+/* Parses random:SEED, pct:D:SEED[:K] or replay:TOKEN; false, with the reason in error, if spec is
+ * none of them or (replay) a token of another build. */
+bool strategy_parse(const char *spec, struct strategy_plan *plan, char *error, size_t size);
+/* The same for wdmsim_explore's strategies: random, pct:D (seeds come separately), or replay:TOKEN. */
+bool strategy_parse_kind(const char *spec, struct strategy_plan *plan, char *error, size_t size);
+/* The plan of every kernel booted from now on, ahead of WDMSIM_SCHED and the boot's config: what
+ * wdmsim_explore's children run. */
+void strategy_override(const struct strategy_plan *plan);
+/* At boot: the plan this kernel runs (override, else WDMSIM_SCHED, else spec); a bad WDMSIM_SCHED
+ * or spec ends the program with status 2 and the reason. Starts its decisions afresh; true when
+ * the kernel runs controlled. */
+bool strategy_begin(const char *spec);
+/* Lock held: a thread joins the schedule (pct gives it a random priority). */
+void strategy_thread_added(struct _KTHREAD *thread);
+/* Lock held: the decision at a scheduling point: the index of the candidate (count >= 1, in
+ * creation order) that gets the turn. current made the point. */
+size_t strategy_pick(struct _KTHREAD *const *candidates, size_t count, const struct _KTHREAD *current,
+                     enum sched_point_kind kind, const void *where);
+/* How many decisions this kernel's schedule has made. */
+unsigned long long strategy_steps(void);
+/* At a kernel's end: a replay that made fewer decisions than its token, or others, has diverged. */
+void strategy_finish(void);
+void strategy_summarize(struct strategy_summary *summary);
+/* Writes what a failing schedule prints: seed, token, the command that replays it, decisions. */
+void strategy_print_failure(FILE *out, const struct strategy_summary *summary);
 
 /* ---- irql.c ---- */
 
@@ -245,6 +368,7 @@ enum rule_id {
     RULE_SET_EVENT_ABOVE_DISPATCH,
     RULE_WAIT_TRUE_ABOVE_APC,
     RULE_DEADLOCK,
+    RULE_LIVELOCK,
     RULE_MUTEX_RELEASE_NOT_OWNER,
     RULE_MUTEX_RECURSION_LIMIT,
     RULE_MUTEX_HELD_AT_THREAD_EXIT,
@@ -317,6 +441,24 @@ SIM_NORETURN void rule_stop_text(enum rule_id id, ULONG_PTR a, ULONG_PTR b, ULON
 void rule_check_irql(enum rule_id id, ULONG_PTR a, ULONG_PTR b, ULONG_PTR c, ULONG_PTR d);
 
 /* ---- bugcheck.c ---- */
+
+/* What a forked child (wdmsim_run_expecting_stop, wdmsim_explore) sends its parent. */
+struct bugcheck_record {
+    enum { BUGCHECK_RECORD_RETURNED, BUGCHECK_RECORD_STOP } kind;
+    struct wdmsim_stop stop;
+    struct strategy_summary schedule;
+    size_t leaks;                   /* what the kernel's shutdown found, when the child ran one */
+};
+
+/* Forks a child that forgets the parent's kernel, sends STOP records to the pipe whose write end
+ * it gets, and runs body(that fd, context), then ends. Returns the child; *read_fd is the pipe's
+ * read end. */
+pid_t bugcheck_fork(void (*body)(int fd, void *context), void *context, int *read_fd);
+/* Waits for a child to end; the signal that killed it, or 0 and its *exit_status. */
+int bugcheck_wait_child(pid_t child, int *exit_status);
+void bugcheck_write_record(int fd, const struct bugcheck_record *record);
+/* Reads up to size bytes (fewer only at the end of the pipe); how many it got. */
+size_t bugcheck_read_all(int fd, void *data, size_t size);
 
 /* detail: NULL, or one line saying what exactly happened (which thread owns the lock ...). */
 SIM_NORETURN void bugcheck_stop(ULONG code, const ULONG_PTR params[4], const struct rule *rule,
@@ -606,6 +748,11 @@ void clock_advance_to(LONGLONG since_boot);
 void clock_cond_init(pthread_cond_t *cond);
 /* Real clock: wait on cond until signalled or until time since boot reaches since_boot. */
 void clock_wait_until(pthread_cond_t *cond, pthread_mutex_t *mutex, LONGLONG since_boot);
+/* Host time, for the one wait that must use it (a host thread joining a controlled schedule): wait
+ * on cond (default clock) at most ms milliseconds; false when the time ran out. */
+bool clock_host_wait_ms(pthread_cond_t *cond, pthread_mutex_t *mutex, unsigned ms);
+/* Host time in seconds, for progress lines and nothing the simulation decides. */
+double clock_host_seconds(void);
 /* The local time-zone bias in 100 ns units for a given system time (local = system - bias). */
 LONGLONG clock_time_zone_bias(LONGLONG system_time);
 

@@ -115,9 +115,9 @@ bool io_irp_completed(PIRP irp)
     struct io_irp *w = io_wrapper(irp);
     bool completed;
 
-    pthread_mutex_lock(&w->lock);
+    host_lock(&w->lock);
     completed = w->completed;
-    pthread_mutex_unlock(&w->lock);
+    host_unlock(&w->lock);
     return completed;
 }
 
@@ -237,24 +237,24 @@ NTSTATUS NTAPI IoCreateDevice(PDRIVER_OBJECT DriverObject, ULONG DeviceExtension
     device->DeviceObjectExtension = d;
     device->DeviceExtension = DeviceExtensionSize ? (PVOID)(d + 1) : NULL;
     KeInitializeEvent(&device->DeviceLock, SynchronizationEvent, TRUE);
-    pthread_mutex_lock(&io_lock);
+    host_lock(&io_lock);
     device->NextDevice = DriverObject->DeviceObject;
     DriverObject->DeviceObject = device;
-    pthread_mutex_unlock(&io_lock);
+    host_unlock(&io_lock);
     *DeviceObject = device;
     return STATUS_SUCCESS;
 }
 
 static void io_unlink_device(PDEVICE_OBJECT device)
 {
-    pthread_mutex_lock(&io_lock);
+    host_lock(&io_lock);
     for (PDEVICE_OBJECT *link = &device->DriverObject->DeviceObject; *link != NULL; link = &(*link)->NextDevice) {
         if (*link == device) {
             *link = device->NextDevice;
             break;
         }
     }
-    pthread_mutex_unlock(&io_lock);
+    host_unlock(&io_lock);
 }
 
 /* IRQL <= APC_LEVEL. Once per device; open files keep it until their last close. */
@@ -270,11 +270,11 @@ VOID NTAPI IoDeleteDevice(PDEVICE_OBJECT DeviceObject)
         rule_stop(RULE_IO_DEVICE_DELETED_TWICE, (ULONG_PTR)DeviceObject, 0, 0, 0);
     /* Under io_lock, so io_device_open either finds the name and references the device first, or
      * no longer finds it. */
-    pthread_mutex_lock(&io_lock);
+    host_lock(&io_lock);
     d->deleted = true;
     InsertTailList(&io_deleted, &d->deleted_link);
     ns_remove_target(DeviceObject);
-    pthread_mutex_unlock(&io_lock);
+    host_unlock(&io_lock);
     deviface_device_deleted(DeviceObject);
     io_unlink_device(DeviceObject);
     io_device_release(DeviceObject);
@@ -291,9 +291,9 @@ void io_device_release(PDEVICE_OBJECT device)
 
     if (InterlockedDecrement(&device->ReferenceCount) < 0 && d->deleted) {
         pool_check_free_range((ULONG_PTR)device, d->size, NonPagedPool);
-        pthread_mutex_lock(&io_lock);
+        host_lock(&io_lock);
         RemoveEntryList(&d->deleted_link);
-        pthread_mutex_unlock(&io_lock);
+        host_unlock(&io_lock);
         memset(device, 0xDD, sizeof *device);
         free(device);
     }
@@ -317,7 +317,7 @@ LONG io_driver_work_items(PDRIVER_OBJECT driver)
 {
     LONG items = 0;
 
-    pthread_mutex_lock(&io_lock);
+    host_lock(&io_lock);
     for (PDEVICE_OBJECT device = driver->DeviceObject; device != NULL; device = device->NextDevice)
         items += __atomic_load_n(&io_device_of(device)->work_items, __ATOMIC_ACQUIRE);
     for (PLIST_ENTRY e = io_deleted.Flink; e != &io_deleted; e = e->Flink) {
@@ -326,14 +326,14 @@ LONG io_driver_work_items(PDRIVER_OBJECT driver)
         if (io_device_from(d)->DriverObject == driver)
             items += __atomic_load_n(&d->work_items, __ATOMIC_ACQUIRE);
     }
-    pthread_mutex_unlock(&io_lock);
+    host_unlock(&io_lock);
     return items;
 }
 
 void io_for_each_deleted_device(PDRIVER_OBJECT driver, void (*fn)(void *context, PDEVICE_OBJECT device, LONG references),
                                 void *context)
 {
-    pthread_mutex_lock(&io_lock);
+    host_lock(&io_lock);
     for (PLIST_ENTRY e = io_deleted.Flink; e != &io_deleted; e = e->Flink) {
         struct io_device *d = CONTAINING_RECORD(e, struct io_device, deleted_link);
         PDEVICE_OBJECT device = io_device_from(d);
@@ -342,7 +342,7 @@ void io_for_each_deleted_device(PDRIVER_OBJECT driver, void (*fn)(void *context,
         if (device->DriverObject == driver && references > 0)
             fn(context, device, references);
     }
-    pthread_mutex_unlock(&io_lock);
+    host_unlock(&io_lock);
 }
 
 /* IopCheckDeviceAndDriver's checks: a device still initializing or already deleted cannot be
@@ -363,7 +363,7 @@ NTSTATUS io_device_open(PCUNICODE_STRING name, PDEVICE_OBJECT *device)
     NTSTATUS status;
 
     *device = NULL;
-    pthread_mutex_lock(&io_lock);
+    host_lock(&io_lock);
     found = ns_lookup(name, &kind);
     if (found == NULL)
         status = STATUS_OBJECT_NAME_NOT_FOUND;
@@ -376,15 +376,15 @@ NTSTATUS io_device_open(PCUNICODE_STRING name, PDEVICE_OBJECT *device)
         io_device_reference(found);
         *device = found;
     }
-    pthread_mutex_unlock(&io_lock);
+    host_unlock(&io_lock);
     return status;
 }
 
 void io_device_close(PDEVICE_OBJECT device)
 {
-    pthread_mutex_lock(&io_lock);
+    host_lock(&io_lock);
     io_device_of(device)->opens--;
-    pthread_mutex_unlock(&io_lock);
+    host_unlock(&io_lock);
     io_device_release(device);
 }
 
@@ -392,10 +392,10 @@ PCUNICODE_STRING io_device_stack_name(PDEVICE_OBJECT device)
 {
     PCUNICODE_STRING name = NULL;
 
-    pthread_mutex_lock(&io_lock);
+    host_lock(&io_lock);
     for (; device != NULL && name == NULL; device = device->AttachedDevice)
         name = io_device_name(device);
-    pthread_mutex_unlock(&io_lock);
+    host_unlock(&io_lock);
     return name;
 }
 
@@ -416,12 +416,12 @@ PDEVICE_OBJECT NTAPI IoAttachDeviceToDeviceStack(PDEVICE_OBJECT SourceDevice, PD
     PDEVICE_OBJECT top;
 
     rule_check_irql(RULE_IO_ABOVE_APC, irql_current(), (ULONG_PTR)SourceDevice, 0, 0);
-    pthread_mutex_lock(&io_lock);
+    host_lock(&io_lock);
     for (top = TargetDevice; top->AttachedDevice != NULL; top = top->AttachedDevice)
         ;
     SourceDevice->StackSize = (CCHAR)(top->StackSize + 1);
     __atomic_store_n(&top->AttachedDevice, SourceDevice, __ATOMIC_RELEASE);
-    pthread_mutex_unlock(&io_lock);
+    host_unlock(&io_lock);
     return top;
 }
 
@@ -429,9 +429,9 @@ PDEVICE_OBJECT NTAPI IoAttachDeviceToDeviceStack(PDEVICE_OBJECT SourceDevice, PD
 VOID NTAPI IoDetachDevice(PDEVICE_OBJECT TargetDevice)
 {
     rule_check_irql(RULE_IO_ABOVE_APC, irql_current(), (ULONG_PTR)TargetDevice, 0, 0);
-    pthread_mutex_lock(&io_lock);
+    host_lock(&io_lock);
     __atomic_store_n(&TargetDevice->AttachedDevice, NULL, __ATOMIC_RELEASE);
-    pthread_mutex_unlock(&io_lock);
+    host_unlock(&io_lock);
 }
 
 /* ---- Symbolic links ---- */
@@ -474,10 +474,10 @@ static bool io_marked_pending(PIRP irp, PIO_STACK_LOCATION stack)
     struct io_irp *w = io_wrapper(irp);
     bool marked;
 
-    pthread_mutex_lock(&w->lock);
+    host_lock(&w->lock);
     marked = (stack->Control & SL_PENDING_RETURNED) ||
              (stack > w->stack && ((stack - 1)->Control & SL_PENDING_RETURNED));
-    pthread_mutex_unlock(&w->lock);
+    host_unlock(&w->lock);
     return marked;
 }
 
@@ -601,12 +601,12 @@ VOID FASTCALL IofCompleteRequest(PIRP Irp, CCHAR PriorityBoost)
         rule_stop(RULE_IO_COMPLETE_PENDING_STATUS, (ULONG_PTR)Irp->IoStatus.Status, (ULONG_PTR)Irp, 0, 0);
     if (Irp->CancelRoutine != NULL)
         rule_stop(RULE_IO_COMPLETE_WITH_CANCEL_ROUTINE, (ULONG_PTR)Irp->CancelRoutine, (ULONG_PTR)Irp, 0, 0);
-    pthread_mutex_lock(&io_wrapper(Irp)->lock);
+    host_lock(&io_wrapper(Irp)->lock);
     while (finished && Irp->CurrentLocation <= Irp->StackCount)
         finished = io_complete_one(self, Irp);
     if (finished)
         back = io_finish(Irp);
-    pthread_mutex_unlock(&io_wrapper(Irp)->lock);
+    host_unlock(&io_wrapper(Irp)->lock);
     if (back.event != NULL)
         KeSetEvent(back.event, IO_NO_INCREMENT, FALSE);
     if (back.finish != NULL)
@@ -622,14 +622,14 @@ static bool io_irp_hand_over(PIRP irp, int how, void (*finish)(void *context), v
     struct io_irp *w = io_wrapper(irp);
     bool handed;
 
-    pthread_mutex_lock(&w->lock);
+    host_lock(&w->lock);
     handed = !w->completed;
     if (handed) {
         w->originator = how;
         w->finish = finish;
         w->finish_context = context;
     }
-    pthread_mutex_unlock(&w->lock);
+    host_unlock(&w->lock);
     return handed;
 }
 

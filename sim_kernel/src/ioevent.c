@@ -57,7 +57,7 @@ static PKEVENT ioevent_create_or_open(PUNICODE_STRING name, PHANDLE handle, EVEN
 
     if (handle == NULL || !ioevent_name_valid(name))
         return NULL;
-    pthread_mutex_lock(&ioevent_lock);
+    host_lock(&ioevent_lock);
     event = ns_lookup(name, &kind);
     if (event == NULL) {
         event = ioevent_create_locked(name, type);
@@ -70,16 +70,16 @@ static PKEVENT ioevent_create_or_open(PUNICODE_STRING name, PHANDLE handle, EVEN
     /* From now on the handle keeps a new event alive. */
     if (created)
         object_release(event);
-    pthread_mutex_unlock(&ioevent_lock);
+    host_unlock(&ioevent_lock);
     return event;
 }
 
 void ioevent_object_close(PVOID body)
 {
-    pthread_mutex_lock(&ioevent_lock);
+    host_lock(&ioevent_lock);
     if (object_handle_count(body) == 0)
         ns_remove_target(body);
-    pthread_mutex_unlock(&ioevent_lock);
+    host_unlock(&ioevent_lock);
 }
 
 void ioevent_object_delete(PVOID body)

@@ -113,14 +113,14 @@ static NTSTATUS ns_insert_entry(PCUNICODE_STRING name, enum ns_kind kind, void *
         free(e);
         return STATUS_OBJECT_NAME_INVALID;
     }
-    pthread_mutex_lock(&ns_lock);
+    host_lock(&ns_lock);
     if (ns_find_locked(e->name, e->length) != NULL) {
         status = STATUS_OBJECT_NAME_COLLISION;
     } else {
         e->next = ns_head;
         ns_head = e;
     }
-    pthread_mutex_unlock(&ns_lock);
+    host_unlock(&ns_lock);
     if (status != STATUS_SUCCESS)
         free(e);
     return status;
@@ -145,7 +145,7 @@ NTSTATUS ns_remove(PCUNICODE_STRING name, enum ns_kind kind)
     if (name == NULL || name->Buffer == NULL)
         return STATUS_OBJECT_NAME_INVALID;
     length = ns_canonical(name->Buffer, name->Length / sizeof(WCHAR), canonical);
-    pthread_mutex_lock(&ns_lock);
+    host_lock(&ns_lock);
     for (struct ns_entry **link = &ns_head; *link != NULL; link = &(*link)->next) {
         struct ns_entry *e = *link;
 
@@ -156,13 +156,13 @@ NTSTATUS ns_remove(PCUNICODE_STRING name, enum ns_kind kind)
             break;
         }
     }
-    pthread_mutex_unlock(&ns_lock);
+    host_unlock(&ns_lock);
     return status;
 }
 
 void ns_remove_target(void *target)
 {
-    pthread_mutex_lock(&ns_lock);
+    host_lock(&ns_lock);
     for (struct ns_entry **link = &ns_head; *link != NULL;) {
         struct ns_entry *e = *link;
 
@@ -173,7 +173,7 @@ void ns_remove_target(void *target)
             link = &e->next;
         }
     }
-    pthread_mutex_unlock(&ns_lock);
+    host_unlock(&ns_lock);
 }
 
 /* A line for each link: where it points, as the object manager shows it ("\??\X -> \DEVICE\Y"). */
@@ -194,14 +194,14 @@ void ns_for_each_link_of(const struct sim_driver *owner, void (*fn)(void *contex
 {
     char line[2 * NS_MAX_NAME + 8];
 
-    pthread_mutex_lock(&ns_lock);
+    host_lock(&ns_lock);
     for (const struct ns_entry *e = ns_head; e != NULL; e = e->next) {
         if (e->kind == NS_SYMLINK && e->owner == owner) {
             ns_describe_link(e, line, sizeof line);
             fn(context, line);
         }
     }
-    pthread_mutex_unlock(&ns_lock);
+    host_unlock(&ns_lock);
 }
 
 void *ns_lookup(PCUNICODE_STRING name, enum ns_kind *kind)
@@ -213,7 +213,7 @@ void *ns_lookup(PCUNICODE_STRING name, enum ns_kind *kind)
     if (name == NULL || name->Buffer == NULL)
         return NULL;
     length = ns_canonical(name->Buffer, name->Length / sizeof(WCHAR), canonical);
-    pthread_mutex_lock(&ns_lock);
+    host_lock(&ns_lock);
     for (int depth = 0; depth < NS_LINK_DEPTH && length != 0; depth++) {
         struct ns_entry *e = ns_find_locked(canonical, length);
 
@@ -227,6 +227,6 @@ void *ns_lookup(PCUNICODE_STRING name, enum ns_kind *kind)
         memcpy(canonical, e->link, e->link_length * sizeof(WCHAR));
         length = e->link_length;
     }
-    pthread_mutex_unlock(&ns_lock);
+    host_unlock(&ns_lock);
     return found;
 }

@@ -63,14 +63,12 @@ static size_t grave_next;
 
 static void object_lock_acquire(void)
 {
-    if (pthread_mutex_lock(&object_lock) != 0)
-        abort();
+    host_lock(&object_lock);
 }
 
 static void object_lock_release(void)
 {
-    if (pthread_mutex_unlock(&object_lock) != 0)
-        abort();
+    host_unlock(&object_lock);
 }
 
 static struct object_header **object_bucket(PVOID body)

@@ -43,14 +43,12 @@ PEPROCESS PsInitialSystemProcess;
 
 static void process_lock_acquire(void)
 {
-    if (pthread_mutex_lock(&process_lock) != 0)
-        abort();
+    host_lock(&process_lock);
 }
 
 static void process_lock_release(void)
 {
-    if (pthread_mutex_unlock(&process_lock) != 0)
-        abort();
+    host_unlock(&process_lock);
 }
 
 /* As in NT, the KPROCESS a driver passes to the Ke routines is the start of its EPROCESS. */
@@ -305,20 +303,30 @@ PEPROCESS wdmsim_process_create(const char *image_name)
     return process;
 }
 
-void wdmsim_process_run(PEPROCESS process, wdmsim_scenario_fn *fn, void *context)
+PKTHREAD wdmsim_thread_start(PEPROCESS process, wdmsim_scenario_fn *fn, void *context)
 {
     struct _KTHREAD *thread;
     char name[32];
 
+    if (process == NULL)
+        process = process_system();
     thread_current();
     snprintf(name, sizeof name, "%.20s:%u", process->image_name, atomic_fetch_add(&process->thread_serial, 1) + 1);
     thread = thread_new(name);
     process_set_thread_owner(thread, process);
     thread_spawn(thread, fn, context);
-    /* Through the dispatcher: virtual time moves while fn waits. */
-    KeWaitForSingleObject(&thread->header, Executive, KernelMode, FALSE, NULL);
-    thread_join(thread);
-    thread_free_ended(thread);
+    return (PKTHREAD)thread;
+}
+
+void wdmsim_thread_join(PKTHREAD thread)
+{
+    thread_join((struct _KTHREAD *)thread);
+    thread_free_ended((struct _KTHREAD *)thread);
+}
+
+void wdmsim_process_run(PEPROCESS process, wdmsim_scenario_fn *fn, void *context)
+{
+    wdmsim_thread_join(wdmsim_thread_start(process, fn, context));
 }
 
 void wdmsim_process_terminate(PEPROCESS process)

@@ -234,6 +234,19 @@ static const struct rule rule_catalog[RULE_COUNT] = {
           "Look at the thread list: someone must set the event, release the mutex or end the "
           "thread that the others wait for." },
         RULE_STATE, 0 },
+    [RULE_LIVELOCK] = {
+        { "sched.livelock", "any DDI (a scheduling point of the controlled scheduler)",
+          "a controlled schedule made more scheduling decisions than its bound without the scenario "
+          "finishing",
+          0xE2u, "MANUALLY_INITIATED_CRASH", -1,
+          "Threads that keep running without ever blocking - polling a flag, retrying a lock-free "
+          "operation - would spin on a real machine for ever too; the controlled scheduler counts "
+          "its decisions and stops the schedule that exceeds the bound, with the decisions that led "
+          "there.",
+          "Wait for an event instead of polling (KeWaitForSingleObject), or delay between polls "
+          "(KeDelayExecutionThread); if the scenario is just long, raise the bound "
+          "(WDMSIM_SCHED_MAX_STEPS)." },
+        RULE_STATE, 0 },
     [RULE_MUTEX_RELEASE_NOT_OWNER] = {
         { "mutex.release_not_owner", "KeReleaseMutex",
           "the calling thread does not own the mutex", 0x1Eu, "KMODE_EXCEPTION_NOT_HANDLED",

@@ -18,10 +18,21 @@
  * from one that needs it, so it is skipped. The spinning thread counts as blocked, so nothing else
  * changes.
  *
+ * In controlled mode (a strategy from WDMSIM_SCHED, the boot's config or wdmsim_explore) exactly
+ * one simulated thread has the turn. The others wait on their `wake` condition until the turn holder
+ * reaches a scheduling point and the strategy picks them: at a DDI's entry, after a wake-up, when it
+ * blocks, when it finds a spin lock taken, when it ends. Whoever can take the turn is known under
+ * the dispatcher lock (not blocked, not spinning on a lock still held), so nothing is decided by
+ * host timing; virtual time moves only when no thread can take the turn. A spawned thread waits for
+ * its first turn before it runs anything. A host thread the simulator did not create joins at its
+ * first DDI; if the turn holder never reaches a point because it waits in host code for that very
+ * thread (sem_wait, pthread_join), the newcomer takes the turn after a grace period and says once
+ * that the schedule now depends on host timing (wdmsim_thread_start avoids that).
+ *
  * Locking: everything here runs under the dispatcher lock, but for the spin, which only reads the
  * thread's own waiting flag (written atomically by disp_end_wait), and the count of spinning
  * threads, an atomic that shutdown waits on: a spinner takes the lock again when its spin ends,
- * which must not happen to the next boot's lock.
+ * which must not happen to the next boot's lock. sched_host_locks is the calling thread's own.
  */
 #include <stdatomic.h>
 #include <stdio.h>
@@ -33,9 +44,21 @@
 
 /* About 5 us at 25 ns a pause: longer than a typical hand-off, far shorter than a sleep. */
 #define SCHED_SPIN_ROUNDS 200
+/* How long a host thread joining a controlled schedule waits before it decides that the turn
+ * holder is blocked in host code. */
+#define SCHED_NEWCOMER_GRACE_MS 200
+
+bool sched_controlled_mode;
+__thread unsigned sched_host_locks;
 
 static size_t runnable;
-static LIST_ENTRY timeout_list;
+static struct _KTHREAD *turn;               /* controlled mode: the thread that may run, or NULL */
+static LIST_ENTRY sched_threads;            /* controlled mode: every thread, in creation order */
+static unsigned sched_next_id;
+static struct _KTHREAD **candidates;        /* controlled mode: who can take the turn, at a point */
+static size_t candidates_capacity;
+static bool newcomer_warned;
+static __thread bool sched_woke;            /* readied a thread since the dispatcher lock was taken */
 
 static pthread_cond_t idle_cond;    /* broadcast when a thread blocks, for sched_wait_boot_idle */
 
@@ -46,11 +69,6 @@ static bool timer_stopping;
 static bool timer_waiting;          /* the timer thread has reached its first wait */
 static size_t host_processors;      /* spinning pays only while a waker has one of its own */
 static atomic_int spinners;         /* threads spinning with the lock dropped */
-
-PLIST_ENTRY sched_timeout_list(void)
-{
-    return &timeout_list;
-}
 
 size_t sched_runnable(void)
 {
@@ -83,18 +101,228 @@ static void sched_idle(void)
     }
 }
 
+/* ---- Controlled mode: the turn ---- */
+
+static bool sched_can_take_turn(const struct _KTHREAD *t)
+{
+    PKSPIN_LOCK lock = t->sched.spinning_on;
+
+    return !t->wait.waiting && !t->sched.away && (lock == NULL || __atomic_load_n(lock, __ATOMIC_RELAXED) == 0);
+}
+
+static void sched_candidates_reserve(void)
+{
+    if (sched_next_id <= candidates_capacity)
+        return;
+    candidates_capacity = sched_next_id * 2;
+    candidates = realloc(candidates, candidates_capacity * sizeof *candidates);
+    if (candidates == NULL)
+        abort();
+}
+
+/* Lock held: the threads that can take the turn, but except, in creation order; how many. */
+static size_t sched_collect(const struct _KTHREAD *except)
+{
+    size_t count = 0;
+
+    for (PLIST_ENTRY e = sched_threads.Flink; e != &sched_threads; e = e->Flink) {
+        struct _KTHREAD *t = CONTAINING_RECORD(e, struct _KTHREAD, sched.link);
+
+        if (t != except && sched_can_take_turn(t))
+            candidates[count++] = t;
+    }
+    return count;
+}
+
+/* Lock held: a thread that can run but cannot take the turn: away in host code, or spinning. */
+static bool sched_any_held_back(bool (*which)(const struct _KTHREAD *t))
+{
+    for (PLIST_ENTRY e = sched_threads.Flink; e != &sched_threads; e = e->Flink) {
+        if (which(CONTAINING_RECORD(e, struct _KTHREAD, sched.link)))
+            return true;
+    }
+    return false;
+}
+
+static bool sched_is_away(const struct _KTHREAD *t)
+{
+    return t->sched.away && !t->wait.waiting;
+}
+
+static bool sched_is_spinning(const struct _KTHREAD *t)
+{
+    return t->sched.spinning_on != NULL;
+}
+
+/* Lock held: nobody can take the turn. A spinner's lock is held by a thread that cannot run, so
+ * it would spin for ever; otherwise time moves to the next deadline, or nothing can ever run. */
+static void sched_idle_controlled(void)
+{
+    LONGLONG next = disp_next_deadline();
+
+    if (next == DISP_NO_DEADLINE || sched_any_held_back(sched_is_spinning))
+        sched_deadlock();
+    clock_advance_to(next);
+    disp_expire(clock_since_boot());
+}
+
+/* Lock held: the thread the strategy gives the turn to at self's point, moving virtual time while
+ * nobody can take it; NULL when only threads away in host code could. */
+static struct _KTHREAD *sched_choose(struct _KTHREAD *self, enum sched_point_kind kind, const void *where)
+{
+    size_t count;
+
+    while ((count = sched_collect(NULL)) == 0) {
+        if (sched_any_held_back(sched_is_away))
+            return NULL;
+        sched_idle_controlled();
+    }
+    return candidates[strategy_pick(candidates, count, self, kind, where)];
+}
+
+static void sched_give_turn(struct _KTHREAD *next)
+{
+    turn = next;
+    if (next != NULL && pthread_cond_signal(&next->wake) != 0)
+        abort();
+}
+
+static void sched_await_turn(struct _KTHREAD *self)
+{
+    while (turn != self) {
+        if (pthread_cond_wait(&self->wake, disp_mutex()) != 0)
+            abort();
+    }
+}
+
+/* Lock held, self has the turn: the strategy decides; returns once self has the turn again. */
+static void sched_switch(struct _KTHREAD *self, enum sched_point_kind kind, const void *where)
+{
+    struct _KTHREAD *next = sched_choose(self, kind, where);
+
+    if (next == self)
+        return;
+    sched_give_turn(next);
+    sched_await_turn(self);
+}
+
+/* Lock held: self was away in host code and lost the turn; it is back on the schedule. */
+static void sched_return(struct _KTHREAD *self)
+{
+    self->sched.away = false;
+    if (turn == NULL)
+        turn = self;
+    sched_await_turn(self);
+}
+
+void sched_point(struct _KTHREAD *self, enum sched_point_kind kind, const void *where)
+{
+    if (sched_host_locks != 0 || disp_held() || self->sched.ended)
+        return;
+    disp_lock();
+    if (turn == self)
+        sched_switch(self, kind, where);
+    else
+        sched_return(self);
+    disp_unlock();
+}
+
+void sched_after_unlock(void)
+{
+    struct _KTHREAD *self;
+
+    if (!sched_woke)
+        return;
+    sched_woke = false;
+    self = thread_current_if_known();
+    if (self != NULL)
+        sched_point(self, SCHED_POINT_WAKE, NULL);
+}
+
+void sched_spin_wait(struct _KTHREAD *self, PKSPIN_LOCK lock)
+{
+    disp_lock();
+    self->sched.spinning_on = lock;
+    if (turn == self)
+        sched_switch(self, SCHED_POINT_SPIN, (const void *)lock);
+    else
+        sched_return(self);
+    self->sched.spinning_on = NULL;
+    disp_unlock();
+}
+
+static void sched_warn_newcomer(const struct _KTHREAD *self, const struct _KTHREAD *holder)
+{
+    if (newcomer_warned)
+        return;
+    newcomer_warned = true;
+    fprintf(stderr, "wdmsim: sched: %s waited %d ms for its first turn while %s ran host code without reaching a "
+            "scheduling point (a sem_wait or pthread_join for it?): it takes the turn, and from here this "
+            "schedule depends on host timing. Start threads with wdmsim_thread_start to keep it replayable.\n",
+            self->name, SCHED_NEWCOMER_GRACE_MS, holder->name);
+}
+
+/* Lock held: an adopted host thread's first turn. Its creator may be waiting for it in host code,
+ * where the scheduler cannot see it: after the grace period with no decision made, the newcomer
+ * takes the turn and the holder is away until its next point. */
+static void sched_await_newcomer_turn(struct _KTHREAD *self)
+{
+    while (turn != self) {
+        struct _KTHREAD *holder = turn;
+        unsigned long long steps = strategy_steps();
+
+        if (holder == NULL) {
+            turn = self;
+        } else if (!clock_host_wait_ms(&self->wake, disp_mutex(), SCHED_NEWCOMER_GRACE_MS) && turn == holder &&
+                   strategy_steps() == steps) {
+            sched_warn_newcomer(self, holder);
+            holder->sched.away = true;
+            turn = self;
+        }
+    }
+}
+
+void sched_thread_begin(struct _KTHREAD *self)
+{
+    disp_lock();
+    if (self->adopted)
+        sched_await_newcomer_turn(self);
+    else
+        sched_await_turn(self);
+    disp_unlock();
+}
+
+/* ---- Both modes ---- */
+
 void sched_thread_started(struct _KTHREAD *thread)
 {
-    (void)thread;
     runnable++;
+    if (!sched_is_controlled())
+        return;
+    thread->sched.id = sched_next_id++;
+    /* Host thread ids change from run to run; a schedule's must not. */
+    thread->tid = 4 * (LONG)(thread->sched.id + 1);
+    InsertTailList(&sched_threads, &thread->sched.link);
+    sched_candidates_reserve();
+    strategy_thread_added(thread);
+    if (turn == NULL && !sched_any_held_back(sched_is_away))
+        turn = thread;
 }
 
 void sched_thread_ended(struct _KTHREAD *thread)
 {
-    (void)thread;
     runnable--;
-    if (runnable == 0)
-        sched_idle();
+    if (!sched_is_controlled()) {
+        if (runnable == 0)
+            sched_idle();
+        return;
+    }
+    RemoveEntryList(&thread->sched.link);
+    thread->sched.ended = true;
+    /* The ending thread makes no more points: the wake of its joiner waits for the next holder's. */
+    sched_woke = false;
+    if (turn == thread)
+        sched_give_turn(sched_choose(thread, SCHED_POINT_END, NULL));
 }
 
 static bool sched_waiting(const struct _KTHREAD *self)
@@ -117,6 +345,12 @@ static void sched_spin(struct _KTHREAD *self)
 
 void sched_block(struct _KTHREAD *self)
 {
+    if (sched_is_controlled()) {
+        runnable--;
+        sched_give_turn(sched_choose(self, SCHED_POINT_BLOCK, self->wait.what));
+        sched_await_turn(self);
+        return;
+    }
     runnable--;
     if (runnable == 0)
         sched_idle();
@@ -130,7 +364,10 @@ void sched_block(struct _KTHREAD *self)
 void sched_ready(struct _KTHREAD *thread)
 {
     runnable++;
-    pthread_cond_signal(&thread->wake);
+    if (sched_is_controlled())
+        sched_woke = true;
+    else
+        pthread_cond_signal(&thread->wake);
 }
 
 void sched_deadline_added(void)
@@ -162,10 +399,14 @@ static void *sched_timer_main(void *unused)
     return NULL;
 }
 
-void sched_boot(void)
+void sched_boot(bool controlled)
 {
     runnable = 0;
-    InitializeListHead(&timeout_list);
+    turn = NULL;
+    InitializeListHead(&sched_threads);
+    sched_next_id = 0;
+    newcomer_warned = false;
+    __atomic_store_n(&sched_controlled_mode, controlled, __ATOMIC_RELAXED);
     pthread_cond_init(&idle_cond, NULL);
     timer_running = false;
     timer_stopping = false;
@@ -181,8 +422,25 @@ void sched_boot(void)
     timer_running = true;
 }
 
+/* Controlled mode: the booting thread hands the turn to the kernel's new threads until each waits. */
+static void sched_wait_boot_idle_controlled(struct _KTHREAD *self)
+{
+    size_t count;
+
+    disp_lock();
+    while (runnable > 1 && (count = sched_collect(self)) > 0) {
+        sched_give_turn(candidates[strategy_pick(candidates, count, self, SCHED_POINT_BOOT, NULL)]);
+        sched_await_turn(self);
+    }
+    disp_unlock();
+}
+
 void sched_wait_boot_idle(void)
 {
+    if (sched_is_controlled()) {
+        sched_wait_boot_idle_controlled(thread_current_if_known());
+        return;
+    }
     disp_lock();
     while (runnable > 1 || (timer_running && !timer_waiting))
         pthread_cond_wait(&idle_cond, disp_mutex());
@@ -195,6 +453,9 @@ void sched_shutdown(void)
 {
     while (atomic_load(&spinners) > 0)
         spinlock_relax();
+    if (sched_is_controlled())
+        strategy_finish();
+    __atomic_store_n(&sched_controlled_mode, false, __ATOMIC_RELAXED);
     if (!timer_running)
         return;
     disp_lock();

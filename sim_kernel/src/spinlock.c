@@ -2,7 +2,8 @@
  * spinlock.c - KSPIN_LOCK. The lock word holds the owning KTHREAD's address (0 = free), the way
  * checked kernels record the owner, so recursion and release by a non-owner are caught at once.
  * Locking: the lock word itself, taken by atomic compare-and-swap and released by its owner's
- * atomic store.
+ * atomic store. In controlled mode a contended acquire does not spin: it hands the turn to other
+ * threads until the lock is free.
  */
 #include <sched.h>
 #include <stdio.h>
@@ -49,7 +50,9 @@ void spinlock_acquire(PKSPIN_LOCK lock, struct _KTHREAD *self)
         if (attempts % SPINLOCK_OWNER_CHECK_INTERVAL == 0 && !thread_is_running(expected))
             spinlock_stop_orphaned(lock, self, expected);
         expected = 0;
-        if (attempts % SPINLOCK_SPINS_PER_YIELD == 0)
+        if (sched_is_controlled())
+            sched_spin_wait(self, lock);
+        else if (attempts % SPINLOCK_SPINS_PER_YIELD == 0)
             sched_yield();
         else
             spinlock_relax();

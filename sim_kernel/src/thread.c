@@ -37,7 +37,7 @@ static bool thread_unregister(struct _KTHREAD *thread)
 {
     bool found = false;
 
-    pthread_mutex_lock(&registry_lock);
+    host_lock(&registry_lock);
     for (struct _KTHREAD **link = &registry_head; *link != NULL; link = &(*link)->next) {
         if (*link == thread) {
             *link = thread->next;
@@ -45,7 +45,7 @@ static bool thread_unregister(struct _KTHREAD *thread)
             break;
         }
     }
-    pthread_mutex_unlock(&registry_lock);
+    host_unlock(&registry_lock);
     return found;
 }
 
@@ -104,10 +104,10 @@ struct _KTHREAD *thread_new(const char *name)
 
 void thread_register(struct _KTHREAD *thread)
 {
-    pthread_mutex_lock(&registry_lock);
+    host_lock(&registry_lock);
     thread->next = registry_head;
     registry_head = thread;
-    pthread_mutex_unlock(&registry_lock);
+    host_unlock(&registry_lock);
     disp_lock();
     sched_thread_started(thread);
     disp_unlock();
@@ -122,33 +122,37 @@ void thread_set_current(struct _KTHREAD *thread)
 static struct _KTHREAD *thread_adopt(void)
 {
     long tid = (long)syscall(SYS_gettid);
-    char name[32];
-    struct _KTHREAD *t;
+    bool main_thread = tid == (long)getpid();
+    struct _KTHREAD *t = thread_new("main");
 
-    if (tid == (long)getpid())
-        snprintf(name, sizeof name, "main");
-    else
-        snprintf(name, sizeof name, "host-%ld", tid);
-    t = thread_new(name);
     t->adopted = true;
     t->tid = tid;
     thread_register(t);
+    /* After registering: a controlled schedule gives the thread an id of its own. */
+    if (!main_thread)
+        snprintf(t->name, sizeof t->name, "host-%ld", t->tid);
 
     pthread_once(&exit_key_once, thread_make_exit_key);
     pthread_setspecific(exit_key, t);
     thread_set_current(t);
+    if (sched_is_controlled())
+        sched_thread_begin(t);
     return t;
 }
 
+/* Every DDI finds its thread here first: in controlled mode that makes it a scheduling point. */
 struct _KTHREAD *thread_current(void)
 {
-    if (tls_thread != NULL && tls_generation == kernel_generation())
-        return tls_thread;
-    kernel_ensure_booted();
-    /* A boot adopts the thread that booted it: adopting it again would count it twice. */
-    if (tls_thread != NULL && tls_generation == kernel_generation())
-        return tls_thread;
-    return thread_adopt();
+    struct _KTHREAD *self = tls_thread;
+
+    if (self == NULL || tls_generation != kernel_generation()) {
+        kernel_ensure_booted();
+        /* A boot adopts the thread that booted it: adopting it again would count it twice. */
+        self = tls_thread != NULL && tls_generation == kernel_generation() ? tls_thread : thread_adopt();
+    }
+    if (sched_is_controlled())
+        sched_point(self, SCHED_POINT_DDI, __builtin_return_address(0));
+    return self;
 }
 
 /* An application's own code (host code on a thread of a user process) is UserMode; drivers' code,
@@ -181,13 +185,13 @@ void thread_shutdown(void)
 {
     struct _KTHREAD *t, *next;
 
-    pthread_mutex_lock(&registry_lock);
+    host_lock(&registry_lock);
     for (t = registry_head; t != NULL; t = next) {
         next = t->next;
         free(t);
     }
     registry_head = NULL;
-    pthread_mutex_unlock(&registry_lock);
+    host_unlock(&registry_lock);
     tls_thread = NULL;
 }
 
@@ -195,14 +199,14 @@ bool thread_name_of(ULONG_PTR candidate, char *buf, size_t size)
 {
     bool found = false;
 
-    pthread_mutex_lock(&registry_lock);
+    host_lock(&registry_lock);
     for (struct _KTHREAD *t = registry_head; t != NULL && !found; t = t->next) {
         if ((ULONG_PTR)t == candidate) {
             snprintf(buf, size, "%s (tid %ld)", t->name, t->tid);
             found = true;
         }
     }
-    pthread_mutex_unlock(&registry_lock);
+    host_unlock(&registry_lock);
     return found;
 }
 
@@ -210,14 +214,14 @@ bool thread_is_running(ULONG_PTR candidate)
 {
     bool running = false;
 
-    pthread_mutex_lock(&registry_lock);
+    host_lock(&registry_lock);
     for (struct _KTHREAD *t = registry_head; t != NULL; t = t->next) {
         if ((ULONG_PTR)t == candidate) {
             running = !__atomic_load_n(&t->terminated, __ATOMIC_ACQUIRE);
             break;
         }
     }
-    pthread_mutex_unlock(&registry_lock);
+    host_unlock(&registry_lock);
     return running;
 }
 
@@ -226,7 +230,10 @@ static void *thread_host_main(void *arg)
     struct _KTHREAD *thread = arg;
 
     thread_set_current(thread);
-    thread->tid = (long)syscall(SYS_gettid);
+    if (sched_is_controlled())
+        sched_thread_begin(thread);
+    else
+        thread->tid = (long)syscall(SYS_gettid);
     thread->start(thread->start_context);
     thread_exit_current(STATUS_SUCCESS);
     return NULL;
@@ -243,6 +250,7 @@ void thread_spawn(struct _KTHREAD *thread, void (*fn)(void *), void *context)
 
 void thread_join(struct _KTHREAD *thread)
 {
+    disp_wait_for(thread_current(), &thread->header, "the end of a thread");
     if (pthread_join(thread->host, NULL) != 0)
         abort();
 }
@@ -359,10 +367,10 @@ static size_t thread_describe_one(char *buf, size_t size, const struct _KTHREAD 
 void thread_for_each(void (*fn)(void *context, const struct _KTHREAD *thread), void *context)
 {
     disp_lock();
-    pthread_mutex_lock(&registry_lock);
+    host_lock(&registry_lock);
     for (const struct _KTHREAD *t = registry_head; t != NULL; t = t->next)
         fn(context, t);
-    pthread_mutex_unlock(&registry_lock);
+    host_unlock(&registry_lock);
     disp_unlock();
 }
 
@@ -371,10 +379,10 @@ void thread_describe_waits(char *buf, size_t size)
     size_t used = 0;
 
     buf[0] = '\0';
-    pthread_mutex_lock(&registry_lock);
+    host_lock(&registry_lock);
     for (const struct _KTHREAD *t = registry_head; t != NULL && used < size; t = t->next)
         used += thread_describe_one(buf + used, size - used, t);
-    pthread_mutex_unlock(&registry_lock);
+    host_unlock(&registry_lock);
 }
 
 static void thread_reap_later_locked(pthread_t host)
@@ -395,12 +403,12 @@ static void thread_reap(void)
     pthread_t *hosts;
     size_t count;
 
-    pthread_mutex_lock(&registry_lock);
+    host_lock(&registry_lock);
     hosts = reap_list;
     count = reap_count;
     reap_list = NULL;
     reap_count = reap_capacity = 0;
-    pthread_mutex_unlock(&registry_lock);
+    host_unlock(&registry_lock);
     for (size_t i = 0; i < count; i++) {
         if (pthread_join(hosts[i], NULL) != 0)
             abort();
@@ -421,9 +429,9 @@ void thread_object_delete(PVOID body)
     pthread_cond_destroy(&thread->wake);
     free(thread);
     if (self) {
-        pthread_mutex_lock(&registry_lock);
+        host_lock(&registry_lock);
         thread_reap_later_locked(pthread_self());
-        pthread_mutex_unlock(&registry_lock);
+        host_unlock(&registry_lock);
     } else if (pthread_join(host, NULL) != 0) {
         abort();
     }
@@ -436,7 +444,7 @@ size_t thread_system_shutdown(void)
     size_t count = 0;
 
     disp_lock();
-    pthread_mutex_lock(&registry_lock);
+    host_lock(&registry_lock);
     while ((t = *link) != NULL) {
         if (!t->system || t->terminated) {
             /* Ended, but a leaked reference kept the object: thread_shutdown frees the KTHREAD. */
@@ -453,7 +461,7 @@ size_t thread_system_shutdown(void)
                 thread_charged(t) ? thread_charged(t)->name : "host code", line);
         count++;
     }
-    pthread_mutex_unlock(&registry_lock);
+    host_unlock(&registry_lock);
     for (t = abandoned; t != NULL; t = t->next) {
         if (thread_is_object(t)) {
             object_abandon(t);

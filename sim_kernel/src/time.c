@@ -150,6 +150,28 @@ void clock_wait_until(pthread_cond_t *cond, pthread_mutex_t *mutex, LONGLONG sin
     pthread_cond_timedwait(cond, mutex, &until);
 }
 
+bool clock_host_wait_ms(pthread_cond_t *cond, pthread_mutex_t *mutex, unsigned ms)
+{
+    struct timespec until;
+
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += ms / 1000;
+    until.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    return pthread_cond_timedwait(cond, mutex, &until) == 0;
+}
+
+double clock_host_seconds(void)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
+}
+
 enum wdmsim_clock_mode wdmsim_clock_mode(void)
 {
     kernel_ensure_booted();

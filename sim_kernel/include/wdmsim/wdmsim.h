@@ -24,6 +24,9 @@ struct wdmsim_config {
     long long start_time;           /* virtual clock start, 100 ns since 1601; 0: a fixed date */
     int time_zone_bias_minutes;     /* local = UTC - bias, as Windows; used when bias_set */
     int time_zone_bias_set;         /* 0: the host's time zone */
+    const char *schedule;           /* NULL: threads run free; "random:SEED", "pct:D:SEED" or
+                                     * "replay:TOKEN": one thread at a time, as that strategy
+                                     * decides, on the virtual clock. WDMSIM_SCHED overrides it. */
 };
 
 /* Boots a fresh kernel (config NULL: defaults). Stopping an already-booted kernel first. */
@@ -53,6 +56,50 @@ struct wdmsim_stop {
 
 typedef void wdmsim_scenario_fn(void *context);
 void wdmsim_run_expecting_stop(wdmsim_scenario_fn *scenario, void *context, struct wdmsim_stop *stop);
+
+/* ---- Controlled scheduling: one thread at a time, seeded and replayable ----
+ * With WDMSIM_SCHED=random:SEED, pct:D:SEED or replay:TOKEN in the environment (or
+ * wdmsim_config.schedule) every kernel the program boots runs one simulated thread at a time, on
+ * the virtual clock: the turn passes only at scheduling points (each DDI's entry, a wake-up, a
+ * block, a contended spin lock, a thread's start and end), to the thread the strategy picks. The
+ * same seed and the same binary make the same sequence of DDI calls. A schedule that stops prints
+ * its seed, a replay token and the command that replays it after the STOP report.
+ * WDMSIM_SCHED_MAX_STEPS bounds a schedule's decisions (default 1,000,000): one that makes more
+ * stops as a livelock (sched.livelock). */
+
+struct wdmsim_explore_config {
+    const char *strategy;            /* "random", "pct:3" or "replay:TOKEN"; NULL: "pct:3" */
+    unsigned long long first_seed;   /* seeds first_seed .. first_seed + seeds - 1 */
+    unsigned long long seeds;        /* how many schedules to try */
+    FILE *report;                    /* where the failure and the progress go; NULL: stderr */
+};
+
+struct wdmsim_explore_result {
+    unsigned long long schedules;    /* schedules run */
+    int failed;                      /* 1: one failed; the search stops there */
+    unsigned long long seed;         /* its seed */
+    char token[256];                 /* replay token: the same schedule again, anywhere */
+    struct wdmsim_stop stop;         /* what happened: STOP, deadlock, crash, leak */
+    size_t leaks;                    /* what wdmsim_shutdown found after the failing schedule */
+    char strategy[32];               /* the failing schedule, e.g. "pct:3:17:812" */
+};
+
+/* Runs scenario once per seed, each time on a fresh kernel (virtual clock, its own forked process,
+ * so a STOP, deadlock or crash in one schedule never ends the search) under the strategy, followed
+ * by wdmsim_shutdown. A schedule fails when the machine stops or the shutdown finds leaks; the
+ * failure is printed (report, token, replay command, the last 50 decisions). pct first runs the
+ * scenario once to learn its length (not counted). Returns 0 when every schedule passed, 1 when
+ * one failed (the search stops there), -1 with a message on stderr for a bad configuration,
+ * running nothing. With WDMSIM_SCHED=replay:TOKEN in the environment it runs that one schedule. */
+int wdmsim_explore(const struct wdmsim_explore_config *config, wdmsim_scenario_fn *scenario, void *context,
+                   struct wdmsim_explore_result *result);
+
+/* Starts fn(context) on a new simulated thread at PASSIVE_LEVEL, in process (NULL: System), charged
+ * to host code. Unlike a host thread that calls a DDI, it is on the schedule from the start, so a
+ * controlled schedule stays replayable. wdmsim_thread_join waits for it (in the dispatcher: virtual
+ * time moves meanwhile) and frees it; every started thread must be joined. PASSIVE_LEVEL. */
+PKTHREAD wdmsim_thread_start(PEPROCESS process, wdmsim_scenario_fn *fn, void *context);
+void wdmsim_thread_join(PKTHREAD thread);
 
 /* ---- Drivers ----
  * A driver loads as on Windows: a DRIVER_OBJECT named \Driver\<name>, then DriverEntry on a System

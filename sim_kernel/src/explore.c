@@ -1,0 +1,277 @@
+/*
+ * explore.c - wdmsim_explore: a scenario under many controlled schedules, each on a fresh kernel,
+ * until one fails. The schedules run in a forked child, one after another (a fork per child, not
+ * per schedule); the child sends a record per schedule, and one that stops the machine, leaks or
+ * crashes ends the child and the search. The child's own output goes to a file that is emptied at
+ * each schedule, so a failure can show what its schedule printed.
+ * Locking: host code on the calling thread; the child is a process of its own.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define EXPLORE_DEFAULT_STRATEGY "pct:3"
+#define EXPLORE_PROGRESS_SECONDS 2.0
+#define EXPLORE_OUTPUT_SHOWN 4096
+
+struct explore_run {
+    wdmsim_scenario_fn *scenario;
+    void *context;
+    struct strategy_plan plan;      /* the seed changes per schedule */
+    unsigned long long next_seed;   /* the child's first schedule */
+    unsigned long long end_seed;    /* one past its last */
+    int output_fd;
+};
+
+static int crash_fd = -1;
+
+/* A crash in a schedule: its decisions still reach the parent, then the signal ends the child. */
+static void explore_crash_handler(int signal_number)
+{
+    static struct bugcheck_record record;
+
+    record.kind = BUGCHECK_RECORD_STOP;
+    record.stop.exit_signal = signal_number;
+    snprintf(record.stop.report, sizeof record.stop.report, "the scenario crashed with signal %d (%s)\n",
+             signal_number, strsignal(signal_number));
+    strategy_summarize(&record.schedule);
+    bugcheck_write_record(crash_fd, &record);
+    signal(signal_number, SIG_DFL);
+    raise(signal_number);
+}
+
+static void explore_catch_crashes(int fd)
+{
+    static const int crash_signals[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT };
+
+    crash_fd = fd;
+    for (size_t i = 0; i < sizeof crash_signals / sizeof crash_signals[0]; i++)
+        signal(crash_signals[i], explore_crash_handler);
+}
+
+static void explore_one(const struct explore_run *run, unsigned long long seed, struct bugcheck_record *record)
+{
+    struct wdmsim_config config = { .clock = WDMSIM_CLOCK_VIRTUAL };
+    struct strategy_plan plan = run->plan;
+
+    if (ftruncate(run->output_fd, 0) != 0 || lseek(run->output_fd, 0, SEEK_SET) != 0)
+        abort();
+    plan.seed = plan.replay ? plan.seed : seed;
+    strategy_override(&plan);
+    wdmsim_boot(&config);
+    run->scenario(run->context);
+    memset(record, 0, sizeof *record);
+    record->kind = BUGCHECK_RECORD_RETURNED;
+    record->leaks = wdmsim_shutdown();
+    strategy_summarize(&record->schedule);
+}
+
+static void explore_child_body(int fd, void *context)
+{
+    static struct bugcheck_record record;
+    const struct explore_run *run = context;
+
+    explore_catch_crashes(fd);
+    if (dup2(run->output_fd, STDOUT_FILENO) < 0 || dup2(run->output_fd, STDERR_FILENO) < 0)
+        abort();
+    for (unsigned long long seed = run->next_seed; seed != run->end_seed; seed++) {
+        explore_one(run, seed, &record);
+        bugcheck_write_record(fd, &record);
+        if (record.leaks != 0)
+            return;
+    }
+}
+
+/* ---- The parent's side ---- */
+
+struct explore_search {
+    const struct wdmsim_explore_config *config;
+    FILE *report;
+    struct explore_run run;
+    struct wdmsim_explore_result *result;
+    double started, last_progress;
+};
+
+static void explore_output_of_schedule(int fd, char *buf, size_t size)
+{
+    off_t length = lseek(fd, 0, SEEK_END);
+    off_t from = length > (off_t)size - 1 ? length - (off_t)size + 1 : 0;
+    ssize_t got = pread(fd, buf, size - 1, from);
+
+    buf[got > 0 ? got : 0] = '\0';
+}
+
+static void explore_print_failure(struct explore_search *search, const struct bugcheck_record *record,
+                                  const char *what)
+{
+    static char output[EXPLORE_OUTPUT_SHOWN];
+    FILE *out = search->report;
+
+    explore_output_of_schedule(search->run.output_fd, output, sizeof output);
+    fprintf(out, "wdmsim explore: schedule %llu (seed %llu) failed: %s\n", search->result->schedules,
+            search->result->seed, what);
+    if (record->stop.stopped)
+        fputs(record->stop.report, out);
+    if (output[0] != '\0')
+        fprintf(out, "What the schedule printed (its last %d bytes at most):\n%s%s", EXPLORE_OUTPUT_SHOWN, output,
+                output[strlen(output) - 1] == '\n' ? "" : "\n");
+    strategy_print_failure(out, &record->schedule);
+    fflush(out);
+}
+
+static void explore_describe(const struct bugcheck_record *record, char *what, size_t size)
+{
+    if (record->stop.stopped)
+        snprintf(what, size, "STOP 0x%08X %s%s%s", record->stop.code, record->stop.code_name,
+                 record->stop.rule[0] ? ", rule " : "", record->stop.rule);
+    else if (record->stop.exit_signal != 0)
+        snprintf(what, size, "crashed with signal %d (%s)", record->stop.exit_signal,
+                 strsignal(record->stop.exit_signal));
+    else
+        snprintf(what, size, "wdmsim_shutdown found %zu leaked resource(s)", record->leaks);
+}
+
+static void explore_fail(struct explore_search *search, const struct bugcheck_record *record, unsigned long long seed)
+{
+    struct wdmsim_explore_result *result = search->result;
+    char what[160];
+
+    result->failed = 1;
+    result->seed = seed;
+    result->stop = record->stop;
+    result->leaks = record->leaks;
+    snprintf(result->token, sizeof result->token, "%s", record->schedule.token);
+    snprintf(result->strategy, sizeof result->strategy, "%s", record->schedule.strategy);
+    explore_describe(record, what, sizeof what);
+    if (!record->stop.stopped && record->stop.exit_signal == 0)
+        explore_output_of_schedule(search->run.output_fd, result->stop.report, sizeof result->stop.report);
+    explore_print_failure(search, record, what);
+}
+
+static void explore_progress(struct explore_search *search)
+{
+    double now = clock_host_seconds();
+
+    if (now - search->last_progress < EXPLORE_PROGRESS_SECONDS)
+        return;
+    search->last_progress = now;
+    fprintf(search->report, "wdmsim explore: %llu schedules, %.0f/s, 0 failures\n", search->result->schedules,
+            (double)search->result->schedules / (now - search->started));
+    fflush(search->report);
+}
+
+/* A child that ended without a record for the schedule it ran: a signal, or an exit of its own. */
+static void explore_child_vanished(struct explore_search *search, unsigned long long seed, int signal_number,
+                                   int exit_status)
+{
+    static struct bugcheck_record record;
+
+    memset(&record, 0, sizeof record);
+    record.stop.exit_signal = signal_number;
+    if (signal_number == 0)
+        snprintf(record.stop.report, sizeof record.stop.report,
+                 "the schedule's process ended with exit status %d and no report (the scenario called exit?)\n",
+                 exit_status);
+    explore_fail(search, &record, seed);
+}
+
+/* Runs seeds [from, end) in children until all have run or one fails; counts what ran. */
+static void explore_seeds(struct explore_search *search, unsigned long long from, unsigned long long end,
+                          bool counted)
+{
+    static struct bugcheck_record record;
+
+    while (from != end && !search->result->failed) {
+        int fd, signal_number, exit_status;
+        pid_t child;
+
+        search->run.next_seed = from;
+        search->run.end_seed = end;
+        child = bugcheck_fork(explore_child_body, &search->run, &fd);
+        while (from != end && bugcheck_read_all(fd, &record, sizeof record) == sizeof record) {
+            search->result->schedules += counted;
+            if (record.kind == BUGCHECK_RECORD_STOP || record.leaks != 0) {
+                explore_fail(search, &record, from);
+                break;
+            }
+            search->run.plan.length = counted ? search->run.plan.length : record.schedule.steps;
+            from++;
+            explore_progress(search);
+        }
+        close(fd);
+        signal_number = bugcheck_wait_child(child, &exit_status);
+        if (!search->result->failed && from != end)
+            explore_child_vanished(search, from, signal_number, exit_status);
+    }
+}
+
+static bool explore_configure(const struct wdmsim_explore_config *config, wdmsim_scenario_fn *scenario,
+                              struct strategy_plan *plan)
+{
+    const char *env = getenv("WDMSIM_SCHED");
+    const char *strategy = config && config->strategy ? config->strategy : EXPLORE_DEFAULT_STRATEGY;
+    char error[256];
+
+    if (env != NULL && strncmp(env, "replay:", 7) == 0)
+        strategy = env;
+    if (config == NULL || scenario == NULL) {
+        fprintf(stderr, "wdmsim_explore: %s is NULL; nothing was run\n", config == NULL ? "the configuration"
+                                                                                      : "the scenario");
+        return false;
+    }
+    if (!strategy_parse_kind(strategy, plan, error, sizeof error)) {
+        fprintf(stderr, "wdmsim_explore: %s; nothing was run\n", error);
+        return false;
+    }
+    if (!plan->replay && config->seeds == 0) {
+        fprintf(stderr, "wdmsim_explore: seeds is 0: say how many schedules to try; nothing was run\n");
+        return false;
+    }
+    return true;
+}
+
+/* pct's change points fall among the scenario's decisions: one single-priority schedule (pct:1,
+ * seed 0) measures how many there are, so a seed means the same schedule in any range. */
+static void explore_calibrate(struct explore_search *search)
+{
+    struct strategy_plan pct = search->run.plan;
+
+    search->run.plan.depth = 1;
+    explore_seeds(search, 0, 1, false);
+    pct.length = search->run.plan.length > 0 ? search->run.plan.length : 1;
+    search->run.plan = pct;
+}
+
+int wdmsim_explore(const struct wdmsim_explore_config *config, wdmsim_scenario_fn *scenario, void *context,
+                   struct wdmsim_explore_result *result)
+{
+    struct explore_search search = { .config = config, .result = result };
+    unsigned long long first = config ? config->first_seed : 0, count = config ? config->seeds : 0;
+
+    memset(result, 0, sizeof *result);
+    if (!explore_configure(config, scenario, &search.run.plan))
+        return -1;
+    search.report = config->report ? config->report : stderr;
+    search.run.scenario = scenario;
+    search.run.context = context;
+    search.run.output_fd = memfd_create("wdmsim-explore-output", 0);
+    if (search.run.output_fd < 0)
+        abort();
+    search.started = search.last_progress = clock_host_seconds();
+    if (search.run.plan.replay)
+        explore_seeds(&search, search.run.plan.seed, search.run.plan.seed + 1, true);
+    else {
+        if (search.run.plan.kind == STRATEGY_PCT)
+            explore_calibrate(&search);
+        explore_seeds(&search, first, first + count, true);
+    }
+    close(search.run.output_fd);
+    return result->failed;
+}

@@ -1,0 +1,499 @@
+/*
+ * strategy.c - who gets the turn in controlled mode. A plan decides at every scheduling point which
+ * of the threads that can run takes the turn: `random` (a seeded choice at each point) or `pct`
+ * (probabilistic concurrency testing: random priorities, the highest that can run has the turn, and
+ * d - 1 random points of the schedule where the running thread drops to the lowest priority). Every
+ * decision is counted, folded into a digest and kept in a ring of the last 50 for reports.
+ *
+ * A replay token names the build, the plan and what the schedule made: its decisions, its digest,
+ * and the digest at 16, 32, 64 ... decisions. A replay runs the same plan and checks each of those
+ * as it gets there, so a schedule that no longer matches (other code, another scenario) stops with
+ * status 2 near where it first differs, instead of silently running another schedule.
+ *
+ * Locking: the decision state belongs to the dispatcher lock (strategy_pick runs under it); the
+ * plan is set before a kernel boots, by the booting thread.
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <elf.h>
+#include <inttypes.h>
+#include <link.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define STRATEGY_RING 50
+#define STRATEGY_DEFAULT_LENGTH 1000ULL
+#define STRATEGY_DEFAULT_MAX_STEPS 1000000ULL
+#define STRATEGY_FIRST_CHECKPOINT_SHIFT 4
+#define STRATEGY_MAX_DEPTH 32
+#define STRATEGY_DIGEST_START 0xCBF29CE484222325ULL
+#define STRATEGY_DIGEST_PRIME 0x100000001B3ULL
+#define STRATEGY_TOKEN_VERSION "w1"
+
+struct strategy_decision {
+    unsigned long long step;
+    enum sched_point_kind kind;
+    const void *where;
+    char at[20];
+    char to[20];
+};
+
+static struct strategy_plan override_plan;
+static bool override_set;
+static struct strategy_plan plan;           /* this kernel's */
+static unsigned long long rng_state;
+static unsigned long long steps, digest;
+static unsigned long long change_point[STRATEGY_MAX_DEPTH];
+static unsigned short made_checkpoint[STRATEGY_MAX_CHECKPOINTS];
+static unsigned made_checkpoints;
+static struct strategy_decision ring[STRATEGY_RING];
+
+/* ---- The build's identity: a token from another build replays nothing ---- */
+
+static int strategy_find_build_id(struct dl_phdr_info *info, size_t size, void *data)
+{
+    unsigned *id = data;
+
+    (void)size;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        const char *p = (const char *)(info->dlpi_addr + ph->p_vaddr), *end = p + ph->p_memsz;
+
+        while (ph->p_type == PT_NOTE && p + sizeof(ElfW(Nhdr)) <= end) {
+            const ElfW(Nhdr) *note = (const ElfW(Nhdr) *)(const void *)p;
+            const unsigned char *desc = (const unsigned char *)p + sizeof *note + ((note->n_namesz + 3) & ~3u);
+
+            if (note->n_type == NT_GNU_BUILD_ID && note->n_descsz >= 4) {
+                *id = (unsigned)desc[0] << 24 | (unsigned)desc[1] << 16 | (unsigned)desc[2] << 8 | desc[3];
+                return 1;
+            }
+            p = (const char *)desc + ((note->n_descsz + 3) & ~3u);
+        }
+    }
+    return 1;   /* the first object is the program itself: look no further */
+}
+
+static unsigned strategy_build_id(void)
+{
+    static unsigned id;
+    static bool known;
+
+    if (!known) {
+        dl_iterate_phdr(strategy_find_build_id, &id);
+        known = true;
+    }
+    return id;
+}
+
+/* ---- Plans ---- */
+
+static bool strategy_number(const char *text, unsigned long long *value, const char **rest)
+{
+    char *end;
+
+    if (*text < '0' || *text > '9')
+        return false;
+    *value = strtoull(text, &end, 10);
+    *rest = end;
+    return true;
+}
+
+static unsigned long long strategy_max_steps(void)
+{
+    const char *text = getenv("WDMSIM_SCHED_MAX_STEPS");
+    unsigned long long value;
+    const char *rest;
+
+    return text && strategy_number(text, &value, &rest) && *rest == '\0' && value > 0 ? value
+                                                                                      : STRATEGY_DEFAULT_MAX_STEPS;
+}
+
+static bool strategy_hex_checkpoints(const char *text, struct strategy_plan *out)
+{
+    size_t length = strlen(text);
+
+    if (length % 4 != 0 || length / 4 > STRATEGY_MAX_CHECKPOINTS)
+        return false;
+    for (size_t i = 0; i < length / 4; i++) {
+        unsigned value;
+        char digits[5] = { text[4 * i], text[4 * i + 1], text[4 * i + 2], text[4 * i + 3], 0 };
+
+        if (strspn(digits, "0123456789abcdef") != 4 || sscanf(digits, "%4x", &value) != 1)
+            return false;
+        out->checkpoint[i] = (unsigned short)value;
+    }
+    out->checkpoints = (unsigned)(length / 4);
+    return true;
+}
+
+static bool strategy_parse_token(const char *token, struct strategy_plan *out, char *error, size_t size)
+{
+    unsigned build, depth = 0;
+    char kind[8];
+    int used = 0;
+
+    if (sscanf(token, STRATEGY_TOKEN_VERSION "-%8x-%7[a-z0-9]-%llu-%llu-%llu-%16llx-%n", &build, kind, &out->seed,
+               &out->length, &out->expect_steps, &out->expect_digest, &used) != 6 || used == 0 ||
+        !strategy_hex_checkpoints(token + used, out)) {
+        snprintf(error, size, "the replay token '%.80s' is malformed (a token looks like %s-1a2b3c4d-p3-7-...: "
+                 "copy it whole from the report)", token, STRATEGY_TOKEN_VERSION);
+        return false;
+    }
+    if (build != strategy_build_id()) {
+        snprintf(error, size, "the replay token comes from another build of the program (build %08x; this one is "
+                 "%08x): replay it with the binary that reported it", build, strategy_build_id());
+        return false;
+    }
+    if (strcmp(kind, "r") == 0) {
+        out->kind = STRATEGY_RANDOM;
+    } else if (sscanf(kind, "p%u", &depth) == 1 && depth >= 1 && depth <= STRATEGY_MAX_DEPTH) {
+        out->kind = STRATEGY_PCT;
+        out->depth = depth;
+    } else {
+        snprintf(error, size, "the replay token names an unknown strategy '%s'", kind);
+        return false;
+    }
+    out->replay = true;
+    return true;
+}
+
+/* "random", "pct:D", each optionally followed by :SEED (and for pct :K), or "replay:TOKEN". */
+static bool strategy_parse_plan(const char *spec, bool need_seed, struct strategy_plan *out, char *error,
+                                size_t size)
+{
+    unsigned long long depth = 3;
+    const char *rest = spec;
+    bool ok = true;
+
+    memset(out, 0, sizeof *out);
+    out->length = STRATEGY_DEFAULT_LENGTH;
+    out->max_steps = strategy_max_steps();
+    if (strncmp(spec, "replay:", 7) == 0)
+        return strategy_parse_token(spec + 7, out, error, size);
+    if (strncmp(spec, "random", 6) == 0) {
+        out->kind = STRATEGY_RANDOM;
+        rest = spec + 6;
+    } else if (strncmp(spec, "pct:", 4) == 0) {
+        out->kind = STRATEGY_PCT;
+        ok = strategy_number(spec + 4, &depth, &rest) && depth >= 1 && depth <= STRATEGY_MAX_DEPTH;
+        out->depth = (unsigned)depth;
+    } else {
+        ok = false;
+    }
+    if (ok && *rest == ':')
+        ok = strategy_number(rest + 1, &out->seed, &rest);
+    else if (ok && need_seed)
+        ok = false;
+    if (ok && out->kind == STRATEGY_PCT && *rest == ':')
+        ok = strategy_number(rest + 1, &out->length, &rest) && out->length > 0;
+    if (ok && *rest == '\0')
+        return true;
+    snprintf(error, size, "unknown schedule '%.80s': use %s, or replay:TOKEN", spec,
+             need_seed ? "random:SEED or pct:D:SEED (D from 1 to 32)" : "random or pct:D (D from 1 to 32)");
+    return false;
+}
+
+bool strategy_parse(const char *spec, struct strategy_plan *out, char *error, size_t size)
+{
+    return strategy_parse_plan(spec, true, out, error, size);
+}
+
+bool strategy_parse_kind(const char *spec, struct strategy_plan *out, char *error, size_t size)
+{
+    return strategy_parse_plan(spec, false, out, error, size);
+}
+
+void strategy_override(const struct strategy_plan *next)
+{
+    override_set = next != NULL;
+    if (next != NULL)
+        override_plan = *next;
+}
+
+/* ---- One kernel's schedule ---- */
+
+static unsigned long long strategy_random(void)
+{
+    unsigned long long z = (rng_state += 0x9E3779B97F4A7C15ULL);
+
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+static void strategy_refuse(const char *where, const char *error)
+{
+    fprintf(stderr, "wdmsim: %s: %s; nothing was run\n", where, error);
+    exit(2);
+}
+
+static void strategy_choose_plan(const char *spec)
+{
+    const char *text = getenv("WDMSIM_SCHED"), *source = "WDMSIM_SCHED";
+    char error[256];
+
+    if (override_set) {
+        plan = override_plan;
+        return;
+    }
+    if (text == NULL || *text == '\0') {
+        text = spec;
+        source = "wdmsim_config.schedule";
+    }
+    if (text == NULL || *text == '\0')
+        memset(&plan, 0, sizeof plan);
+    else if (!strategy_parse(text, &plan, error, sizeof error))
+        strategy_refuse(source, error);
+}
+
+bool strategy_begin(const char *spec)
+{
+    strategy_choose_plan(spec);
+    rng_state = plan.seed ^ ((unsigned long long)plan.kind << 56) ^ ((unsigned long long)plan.depth << 48);
+    steps = 0;
+    digest = STRATEGY_DIGEST_START;
+    made_checkpoints = 0;
+    memset(ring, 0, sizeof ring);
+    for (unsigned i = 0; plan.kind == STRATEGY_PCT && i + 1 < plan.depth; i++)
+        change_point[i] = 1 + strategy_random() % plan.length;
+    return plan.kind != STRATEGY_FREE;
+}
+
+void strategy_thread_added(struct _KTHREAD *thread)
+{
+    /* Above every priority a change point gives (1 .. d - 1), and distinct but by chance. */
+    thread->sched.priority = plan.kind == STRATEGY_PCT ? strategy_random() | (1ULL << 63) : 0;
+}
+
+unsigned long long strategy_steps(void)
+{
+    return steps;
+}
+
+static void strategy_lower_at_change_points(const struct _KTHREAD *current)
+{
+    for (unsigned i = 0; i + 1 < plan.depth; i++) {
+        if (change_point[i] == steps)
+            ((struct _KTHREAD *)current)->sched.priority = plan.depth - 1 - i;
+    }
+}
+
+static size_t strategy_choose(struct _KTHREAD *const *candidates, size_t count, const struct _KTHREAD *current)
+{
+    size_t best = 0;
+
+    if (plan.kind == STRATEGY_RANDOM)
+        return (size_t)(strategy_random() % count);
+    strategy_lower_at_change_points(current);
+    for (size_t i = 1; i < count; i++) {
+        if (candidates[i]->sched.priority > candidates[best]->sched.priority)
+            best = i;
+    }
+    return best;
+}
+
+static void strategy_describe_where(const struct strategy_decision *d, char *buf, size_t size)
+{
+    Dl_info info;
+
+    switch (d->kind) {
+    case SCHED_POINT_DDI:
+        if (dladdr(d->where, &info) && info.dli_sname != NULL)
+            snprintf(buf, size, "%s+0x%lx", info.dli_sname, (unsigned long)((const char *)d->where -
+                                                                               (const char *)info.dli_saddr));
+        else
+            snprintf(buf, size, "a DDI (%p)", d->where);
+        break;
+    case SCHED_POINT_WAKE:
+        snprintf(buf, size, "after a wake-up");
+        break;
+    case SCHED_POINT_BLOCK:
+        snprintf(buf, size, "blocks in %s", d->where ? (const char *)d->where : "a wait");
+        break;
+    case SCHED_POINT_SPIN:
+        snprintf(buf, size, "spins on the spin lock at %p", d->where);
+        break;
+    case SCHED_POINT_START:
+        snprintf(buf, size, "starts");
+        break;
+    case SCHED_POINT_END:
+        snprintf(buf, size, "ended");
+        break;
+    case SCHED_POINT_BOOT:
+        snprintf(buf, size, "boots the kernel");
+        break;
+    }
+}
+
+static void strategy_decisions_text(char *buf, size_t size)
+{
+    unsigned long long first = steps > STRATEGY_RING ? steps - STRATEGY_RING + 1 : 1;
+    size_t used = 0;
+
+    buf[0] = '\0';
+    for (unsigned long long s = first; s <= steps && used < size; s++) {
+        const struct strategy_decision *d = &ring[s % STRATEGY_RING];
+        char where[96];
+        int n;
+
+        strategy_describe_where(d, where, sizeof where);
+        n = snprintf(buf + used, size - used, "  #%-7llu %-16s %-44s -> %s\n", d->step, d->at, where, d->to);
+        used += n > 0 ? (size_t)n : 0;
+    }
+}
+
+static SIM_NORETURN void strategy_diverged(const char *what)
+{
+    char decisions[sizeof ((struct strategy_summary *)0)->decisions];
+
+    strategy_decisions_text(decisions, sizeof decisions);
+    fflush(stdout);
+    fprintf(stderr, "wdmsim: replay: this run's schedule diverged from the token: %s. The code or the scenario is "
+            "not the one the token was made with; nothing more is run. The run's last decisions:\n%s", what,
+            decisions);
+    _exit(2);
+}
+
+static bool strategy_at_checkpoint(unsigned index)
+{
+    return steps == 1ULL << (STRATEGY_FIRST_CHECKPOINT_SHIFT + index);
+}
+
+static void strategy_check_replay(void)
+{
+    unsigned index = made_checkpoints - 1;
+    char what[160];
+
+    if (steps > plan.expect_steps) {
+        snprintf(what, sizeof what, "the token's schedule ended after %llu decisions, this one goes on",
+                 plan.expect_steps);
+        strategy_diverged(what);
+    }
+    if (made_checkpoints > 0 && strategy_at_checkpoint(index) && index < plan.checkpoints &&
+        made_checkpoint[index] != plan.checkpoint[index]) {
+        snprintf(what, sizeof what, "its decisions differ from the token's between decision %llu and %llu",
+                 index ? steps / 2 + 1 : 1, steps);
+        strategy_diverged(what);
+    }
+}
+
+static void strategy_record(const struct _KTHREAD *current, const struct _KTHREAD *chosen, size_t count,
+                            enum sched_point_kind kind, const void *where)
+{
+    struct strategy_decision *d = &ring[steps % STRATEGY_RING];
+
+    d->step = steps;
+    d->kind = kind;
+    d->where = where;
+    snprintf(d->at, sizeof d->at, "%.19s", current ? current->name : "-");
+    snprintf(d->to, sizeof d->to, "%.19s", chosen->name);
+    digest = (digest ^ ((unsigned long long)kind | (unsigned long long)(current ? current->sched.id + 1 : 0) << 8 |
+                        (unsigned long long)chosen->sched.id << 32 | (unsigned long long)count << 48)) *
+             STRATEGY_DIGEST_PRIME;
+    if (made_checkpoints < STRATEGY_MAX_CHECKPOINTS && strategy_at_checkpoint(made_checkpoints))
+        made_checkpoint[made_checkpoints++] = (unsigned short)(digest >> 48);
+}
+
+size_t strategy_pick(struct _KTHREAD *const *candidates, size_t count, const struct _KTHREAD *current,
+                     enum sched_point_kind kind, const void *where)
+{
+    size_t chosen;
+
+    disp_assert_held();
+    steps++;
+    if (steps > plan.max_steps)
+        rule_stop_detail(RULE_LIVELOCK, (ULONG_PTR)steps, 0, 0, 0,
+                         "%llu scheduling decisions (WDMSIM_SCHED_MAX_STEPS) and the scenario has not finished",
+                         plan.max_steps);
+    chosen = strategy_choose(candidates, count, current);
+    strategy_record(current, candidates[chosen], count, kind, where);
+    if (plan.replay)
+        strategy_check_replay();
+    return chosen;
+}
+
+void strategy_finish(void)
+{
+    char what[160];
+
+    if (!plan.replay || (steps == plan.expect_steps && digest == plan.expect_digest))
+        return;
+    snprintf(what, sizeof what, "the kernel shut down after %llu decisions, other than the %llu the token's schedule "
+             "made", steps, plan.expect_steps);
+    strategy_diverged(what);
+}
+
+/* ---- Reports ---- */
+
+static void strategy_plan_text(char *buf, size_t size)
+{
+    if (plan.kind == STRATEGY_RANDOM)
+        snprintf(buf, size, "random:%llu", plan.seed);
+    else
+        snprintf(buf, size, "pct:%u:%llu:%llu", plan.depth, plan.seed, plan.length);
+}
+
+static void strategy_token(char *buf, size_t size)
+{
+    char kind[8];
+    int n;
+
+    if (plan.kind == STRATEGY_RANDOM)
+        snprintf(kind, sizeof kind, "r");
+    else
+        snprintf(kind, sizeof kind, "p%u", plan.depth);
+    n = snprintf(buf, size, STRATEGY_TOKEN_VERSION "-%08x-%s-%llu-%llu-%llu-%016llx-", strategy_build_id(), kind,
+                 plan.seed, plan.length, steps, digest);
+    for (unsigned i = 0; i < made_checkpoints && n > 0 && (size_t)n + 4 < size; i++)
+        n += snprintf(buf + n, size - (size_t)n, "%04x", made_checkpoint[i]);
+}
+
+void strategy_summarize(struct strategy_summary *summary)
+{
+    memset(summary, 0, sizeof *summary);
+    summary->controlled = plan.kind != STRATEGY_FREE;
+    if (!summary->controlled)
+        return;
+    summary->seed = plan.seed;
+    summary->steps = steps;
+    strategy_plan_text(summary->strategy, sizeof summary->strategy);
+    strategy_token(summary->token, sizeof summary->token);
+    strategy_decisions_text(summary->decisions, sizeof summary->decisions);
+}
+
+/* The running program's command line, as a shell would take it back (arguments quoted). */
+static void strategy_command_line(char *buf, size_t size)
+{
+    char args[1024];
+    FILE *in = fopen("/proc/self/cmdline", "rb");
+    size_t length = in ? fread(args, 1, sizeof args - 1, in) : 0, used = 0;
+
+    if (in != NULL)
+        fclose(in);
+    buf[0] = '\0';
+    for (size_t i = 0; i < length && used < size; i += strlen(args + i) + 1) {
+        args[length] = '\0';
+        used += (size_t)snprintf(buf + used, size - used, i ? " '%s'" : "%s", args + i);
+    }
+    if (buf[0] == '\0')
+        snprintf(buf, size, "PROGRAM");
+}
+
+void strategy_print_failure(FILE *out, const struct strategy_summary *summary)
+{
+    char command[1100];
+
+    if (!summary->controlled)
+        return;
+    strategy_command_line(command, sizeof command);
+    fprintf(out, "Schedule: %s, seed %llu, %llu scheduling decisions\n", summary->strategy, summary->seed,
+            summary->steps);
+    fprintf(out, "Token:    %s\n", summary->token);
+    fprintf(out, "Replay:   WDMSIM_SCHED=replay:%s %s\n", summary->token, command);
+    fprintf(out, "Decisions (the last %d: thread, where it was, who got the turn):\n%s", STRATEGY_RING,
+            summary->decisions);
+}
