@@ -46,16 +46,32 @@ PLIST_ENTRY disp_timeout_list(void)
     return &disp_timeouts;
 }
 
-void disp_lock(void)
+void disp_acquire(void)
 {
     pthread_mutex_lock(&disp_lock_mutex);
     disp_holding = true;
 }
 
-void disp_unlock(void)
+void disp_release(void)
 {
     disp_holding = false;
     pthread_mutex_unlock(&disp_lock_mutex);
+}
+
+/* Every DDI that makes no other scheduling point takes this lock: in controlled mode taking it is
+ * a point, and dropping it one when a thread was readied meanwhile. */
+void disp_lock(void)
+{
+    struct _KTHREAD *self;
+
+    if (sched_is_controlled() && (self = thread_current_if_known()) != NULL)
+        sched_point(self, SCHED_POINT_DDI, __builtin_return_address(0));
+    disp_acquire();
+}
+
+void disp_unlock(void)
+{
+    disp_release();
     if (sched_is_controlled())
         sched_after_unlock();
 }

@@ -65,7 +65,7 @@ struct thread_wait {
 struct thread_sched {
     LIST_ENTRY link;                /* on the scheduler's list, in creation order */
     unsigned id;                    /* its creation ordinal in this kernel: names it in a schedule */
-    unsigned long long priority;    /* the pct strategy's: the highest that can run has the turn */
+    long long priority;             /* the pct strategy's: the highest that can run has the turn */
     PKSPIN_LOCK spinning_on;        /* a spin lock another thread holds, or NULL */
     bool away;                      /* lost the turn while in host code (see sched_thread_begin) */
     bool ended;                     /* off the schedule for good */
@@ -137,8 +137,11 @@ void thread_for_each(void (*fn)(void *context, const struct _KTHREAD *thread), v
 void thread_describe_waits(char *buf, size_t size);
 /* Where a request comes from, as NT's previous mode: UserMode for an application's own code. */
 KPROCESSOR_MODE thread_previous_mode(void);
-/* The calling thread's KTHREAD: boots the kernel and adopts the host thread when needed. */
+/* The calling thread's KTHREAD: boots the kernel and adopts the host thread when needed. In
+ * controlled mode this is the scheduling point of a DDI's entry. */
 struct _KTHREAD *thread_current(void);
+/* The same without the scheduling point: for helpers every DDI calls after its entry (its IRQL). */
+struct _KTHREAD *thread_current_quiet(void);
 /* The calling thread's KTHREAD if it has one in this kernel, else NULL; never adopts. */
 struct _KTHREAD *thread_current_if_known(void);
 void thread_boot(void);
@@ -165,8 +168,12 @@ enum disp_type {
 #define DISP_NO_DEADLINE ((LONGLONG)0x7FFFFFFFFFFFFFFFLL)
 
 void disp_boot(void);
+/* In controlled mode taking the lock is a scheduling point (see sched.c); the scheduler's own
+ * code takes it with disp_acquire, which never is. */
 void disp_lock(void);
 void disp_unlock(void);
+void disp_acquire(void);
+void disp_release(void);
 bool disp_held(void);
 /* For helpers whose contract says "lock held". */
 static inline void disp_assert_held(void)

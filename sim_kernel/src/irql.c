@@ -9,12 +9,12 @@
 
 KIRQL irql_current(void)
 {
-    return thread_current()->irql;
+    return thread_current_quiet()->irql;
 }
 
 void irql_set(KIRQL irql)
 {
-    thread_current()->irql = irql;
+    thread_current_quiet()->irql = irql;
 }
 
 const char *irql_name(KIRQL irql)

@@ -25,9 +25,9 @@
  * the dispatcher lock (not blocked, not spinning on a lock still held), so nothing is decided by
  * host timing; virtual time moves only when no thread can take the turn. A spawned thread waits for
  * its first turn before it runs anything. A host thread the simulator did not create joins at its
- * first DDI; if the turn holder never reaches a point because it waits in host code for that very
- * thread (sem_wait, pthread_join), the newcomer takes the turn after a grace period and says once
- * that the schedule now depends on host timing (wdmsim_thread_start avoids that).
+ * first DDI. A host thread that has the turn may wait in host code (pthread_join, sem_wait) for
+ * another that needs the turn: after a grace period with no decision made, the waiter takes the
+ * turn and says once that the schedule now depends on host timing (wdmsim_thread_start avoids it).
  *
  * Locking: everything here runs under the dispatcher lock, but for the spin, which only reads the
  * thread's own waiting flag (written atomically by disp_end_wait), and the count of spinning
@@ -44,9 +44,9 @@
 
 /* About 5 us at 25 ns a pause: longer than a typical hand-off, far shorter than a sleep. */
 #define SCHED_SPIN_ROUNDS 200
-/* How long a host thread joining a controlled schedule waits before it decides that the turn
- * holder is blocked in host code. */
-#define SCHED_NEWCOMER_GRACE_MS 200
+/* How long a thread waits for the turn before it decides that the host thread holding it is
+ * blocked in host code. */
+#define SCHED_HOST_GRACE_MS 200
 
 bool sched_controlled_mode;
 __thread unsigned sched_host_locks;
@@ -57,7 +57,7 @@ static LIST_ENTRY sched_threads;            /* controlled mode: every thread, in
 static unsigned sched_next_id;
 static struct _KTHREAD **candidates;        /* controlled mode: who can take the turn, at a point */
 static size_t candidates_capacity;
-static bool newcomer_warned;
+static bool host_wait_warned;
 static __thread bool sched_woke;            /* readied a thread since the dispatcher lock was taken */
 
 static pthread_cond_t idle_cond;    /* broadcast when a thread blocks, for sched_wait_boot_idle */
@@ -187,11 +187,35 @@ static void sched_give_turn(struct _KTHREAD *next)
         abort();
 }
 
+static void sched_warn_host_wait(const struct _KTHREAD *self, const struct _KTHREAD *holder)
+{
+    if (host_wait_warned)
+        return;
+    host_wait_warned = true;
+    fprintf(stderr, "wdmsim: sched: %s waited %d ms for its turn while %s ran host code without reaching a scheduling "
+            "point (in pthread_join or sem_wait for a host thread?): it takes the turn, and from here this schedule "
+            "depends on host timing. Start threads with wdmsim_thread_start and wait with wdmsim_thread_join to keep "
+            "it replayable.\n", self->name, SCHED_HOST_GRACE_MS, holder->name);
+}
+
+/* Lock held. A host thread with the turn may block in host code (pthread_join, sem_wait) for a host
+ * thread that needs the turn, which the scheduler cannot see: a thread waiting for the turn that
+ * long, with no decision made meanwhile, takes it, and the holder is away until its next point. */
 static void sched_await_turn(struct _KTHREAD *self)
 {
     while (turn != self) {
-        if (pthread_cond_wait(&self->wake, disp_mutex()) != 0)
-            abort();
+        struct _KTHREAD *holder = turn;
+        unsigned long long steps = strategy_steps();
+
+        if (holder == NULL || !holder->adopted) {
+            if (pthread_cond_wait(&self->wake, disp_mutex()) != 0)
+                abort();
+        } else if (!clock_host_wait_ms(&self->wake, disp_mutex(), SCHED_HOST_GRACE_MS) && turn == holder &&
+                   strategy_steps() == steps && sched_can_take_turn(self)) {
+            sched_warn_host_wait(self, holder);
+            holder->sched.away = true;
+            turn = self;
+        }
     }
 }
 
@@ -219,12 +243,12 @@ void sched_point(struct _KTHREAD *self, enum sched_point_kind kind, const void *
 {
     if (sched_host_locks != 0 || disp_held() || self->sched.ended)
         return;
-    disp_lock();
+    disp_acquire();
     if (turn == self)
         sched_switch(self, kind, where);
     else
         sched_return(self);
-    disp_unlock();
+    disp_release();
 }
 
 void sched_after_unlock(void)
@@ -241,55 +265,21 @@ void sched_after_unlock(void)
 
 void sched_spin_wait(struct _KTHREAD *self, PKSPIN_LOCK lock)
 {
-    disp_lock();
+    disp_acquire();
     self->sched.spinning_on = lock;
     if (turn == self)
         sched_switch(self, SCHED_POINT_SPIN, (const void *)lock);
     else
         sched_return(self);
     self->sched.spinning_on = NULL;
-    disp_unlock();
-}
-
-static void sched_warn_newcomer(const struct _KTHREAD *self, const struct _KTHREAD *holder)
-{
-    if (newcomer_warned)
-        return;
-    newcomer_warned = true;
-    fprintf(stderr, "wdmsim: sched: %s waited %d ms for its first turn while %s ran host code without reaching a "
-            "scheduling point (a sem_wait or pthread_join for it?): it takes the turn, and from here this "
-            "schedule depends on host timing. Start threads with wdmsim_thread_start to keep it replayable.\n",
-            self->name, SCHED_NEWCOMER_GRACE_MS, holder->name);
-}
-
-/* Lock held: an adopted host thread's first turn. Its creator may be waiting for it in host code,
- * where the scheduler cannot see it: after the grace period with no decision made, the newcomer
- * takes the turn and the holder is away until its next point. */
-static void sched_await_newcomer_turn(struct _KTHREAD *self)
-{
-    while (turn != self) {
-        struct _KTHREAD *holder = turn;
-        unsigned long long steps = strategy_steps();
-
-        if (holder == NULL) {
-            turn = self;
-        } else if (!clock_host_wait_ms(&self->wake, disp_mutex(), SCHED_NEWCOMER_GRACE_MS) && turn == holder &&
-                   strategy_steps() == steps) {
-            sched_warn_newcomer(self, holder);
-            holder->sched.away = true;
-            turn = self;
-        }
-    }
+    disp_release();
 }
 
 void sched_thread_begin(struct _KTHREAD *self)
 {
-    disp_lock();
-    if (self->adopted)
-        sched_await_newcomer_turn(self);
-    else
-        sched_await_turn(self);
-    disp_unlock();
+    disp_acquire();
+    sched_await_turn(self);
+    disp_release();
 }
 
 /* ---- Both modes ---- */
@@ -321,7 +311,7 @@ void sched_thread_ended(struct _KTHREAD *thread)
     thread->sched.ended = true;
     /* The ending thread makes no more points: the wake of its joiner waits for the next holder's. */
     sched_woke = false;
-    if (turn == thread)
+    if (turn == thread || turn == NULL)
         sched_give_turn(sched_choose(thread, SCHED_POINT_END, NULL));
 }
 
@@ -336,10 +326,10 @@ static void sched_spin(struct _KTHREAD *self)
     if (runnable == 0 || runnable > host_processors)
         return;
     atomic_fetch_add(&spinners, 1);
-    disp_unlock();
+    disp_release();
     for (int i = 0; i < SCHED_SPIN_ROUNDS && sched_waiting(self); i++)
         spinlock_relax();
-    disp_lock();
+    disp_acquire();
     atomic_fetch_sub(&spinners, 1);
 }
 
@@ -347,7 +337,10 @@ void sched_block(struct _KTHREAD *self)
 {
     if (sched_is_controlled()) {
         runnable--;
-        sched_give_turn(sched_choose(self, SCHED_POINT_BLOCK, self->wait.what));
+        self->sched.away = false;
+        /* A thread back from host code blocks without the turn: whoever has it keeps it. */
+        if (turn == self || turn == NULL)
+            sched_give_turn(sched_choose(self, SCHED_POINT_BLOCK, self->wait.what));
         sched_await_turn(self);
         return;
     }
@@ -380,7 +373,7 @@ void sched_deadline_added(void)
 static void *sched_timer_main(void *unused)
 {
     (void)unused;
-    disp_lock();
+    disp_acquire();
     while (!timer_stopping) {
         LONGLONG next = disp_next_deadline();
 
@@ -395,7 +388,7 @@ static void *sched_timer_main(void *unused)
             clock_wait_until(&timer_cond, disp_mutex(), next);
         }
     }
-    disp_unlock();
+    disp_release();
     return NULL;
 }
 
@@ -405,7 +398,7 @@ void sched_boot(bool controlled)
     turn = NULL;
     InitializeListHead(&sched_threads);
     sched_next_id = 0;
-    newcomer_warned = false;
+    host_wait_warned = false;
     __atomic_store_n(&sched_controlled_mode, controlled, __ATOMIC_RELAXED);
     pthread_cond_init(&idle_cond, NULL);
     timer_running = false;
@@ -427,12 +420,12 @@ static void sched_wait_boot_idle_controlled(struct _KTHREAD *self)
 {
     size_t count;
 
-    disp_lock();
+    disp_acquire();
     while (runnable > 1 && (count = sched_collect(self)) > 0) {
         sched_give_turn(candidates[strategy_pick(candidates, count, self, SCHED_POINT_BOOT, NULL)]);
         sched_await_turn(self);
     }
-    disp_unlock();
+    disp_release();
 }
 
 void sched_wait_boot_idle(void)
@@ -441,10 +434,10 @@ void sched_wait_boot_idle(void)
         sched_wait_boot_idle_controlled(thread_current_if_known());
         return;
     }
-    disp_lock();
+    disp_acquire();
     while (runnable > 1 || (timer_running && !timer_waiting))
         pthread_cond_wait(&idle_cond, disp_mutex());
-    disp_unlock();
+    disp_release();
 }
 
 /* Threads abandoned blocked (a leaked thread waiting for ever) may still be spinning: each takes
@@ -458,10 +451,10 @@ void sched_shutdown(void)
     __atomic_store_n(&sched_controlled_mode, false, __ATOMIC_RELAXED);
     if (!timer_running)
         return;
-    disp_lock();
+    disp_acquire();
     timer_stopping = true;
     pthread_cond_signal(&timer_cond);
-    disp_unlock();
+    disp_release();
     pthread_join(timer_thread, NULL);
     timer_running = false;
 }

@@ -265,8 +265,8 @@ bool strategy_begin(const char *spec)
 
 void strategy_thread_added(struct _KTHREAD *thread)
 {
-    /* Above every priority a change point gives (1 .. d - 1), and distinct but by chance. */
-    thread->sched.priority = plan.kind == STRATEGY_PCT ? strategy_random() | (1ULL << 63) : 0;
+    /* Above every priority a change point gives (-1 .. 1 - d), and distinct but by chance. */
+    thread->sched.priority = plan.kind == STRATEGY_PCT ? (long long)(strategy_random() >> 2) : 0;
 }
 
 unsigned long long strategy_steps(void)
@@ -278,15 +278,20 @@ static void strategy_lower_at_change_points(const struct _KTHREAD *current)
 {
     for (unsigned i = 0; i + 1 < plan.depth; i++) {
         if (change_point[i] == steps)
-            ((struct _KTHREAD *)current)->sched.priority = plan.depth - 1 - i;
+            ((struct _KTHREAD *)current)->sched.priority = -1 - (long long)i;
     }
 }
+
+/* pct past twice the expected length: a thread that polls a flag (a stop request, a lock) another
+ * one must set would keep the turn for ever under fixed priorities; from there the choice is the
+ * random strategy's, which lets every thread run. pct's bound holds for bugs within the length. */
+#define STRATEGY_PCT_FAIR_AFTER 2
 
 static size_t strategy_choose(struct _KTHREAD *const *candidates, size_t count, const struct _KTHREAD *current)
 {
     size_t best = 0;
 
-    if (plan.kind == STRATEGY_RANDOM)
+    if (plan.kind == STRATEGY_RANDOM || steps > STRATEGY_PCT_FAIR_AFTER * plan.length)
         return (size_t)(strategy_random() % count);
     strategy_lower_at_change_points(current);
     for (size_t i = 1; i < count; i++) {
@@ -405,14 +410,14 @@ size_t strategy_pick(struct _KTHREAD *const *candidates, size_t count, const str
 
     disp_assert_held();
     steps++;
-    if (steps > plan.max_steps)
-        rule_stop_detail(RULE_LIVELOCK, (ULONG_PTR)steps, 0, 0, 0,
-                         "%llu scheduling decisions (WDMSIM_SCHED_MAX_STEPS) and the scenario has not finished",
-                         plan.max_steps);
     chosen = strategy_choose(candidates, count, current);
     strategy_record(current, candidates[chosen], count, kind, where);
     if (plan.replay)
         strategy_check_replay();
+    if (steps > plan.max_steps)
+        rule_stop_detail(RULE_LIVELOCK, (ULONG_PTR)steps, 0, 0, 0,
+                         "more than %llu scheduling decisions (WDMSIM_SCHED_MAX_STEPS) and the scenario has not "
+                         "finished", plan.max_steps);
     return chosen;
 }
 

@@ -69,12 +69,13 @@ static void thread_host_exit(void *value)
 
     if (!thread_unregister(thread))
         return;
-    disp_lock();
+    /* No scheduling point: its creator may be in pthread_join for it, holding the turn. */
+    disp_acquire();
     thread_check_exit(thread);
     thread->header.SignalState = 1;
     disp_wait_test(&thread->header);
     sched_thread_ended(thread);
-    disp_unlock();
+    disp_release();
     pthread_cond_destroy(&thread->wake);
     free(thread);
 }
@@ -140,8 +141,7 @@ static struct _KTHREAD *thread_adopt(void)
     return t;
 }
 
-/* Every DDI finds its thread here first: in controlled mode that makes it a scheduling point. */
-struct _KTHREAD *thread_current(void)
+struct _KTHREAD *thread_current_quiet(void)
 {
     struct _KTHREAD *self = tls_thread;
 
@@ -150,6 +150,14 @@ struct _KTHREAD *thread_current(void)
         /* A boot adopts the thread that booted it: adopting it again would count it twice. */
         self = tls_thread != NULL && tls_generation == kernel_generation() ? tls_thread : thread_adopt();
     }
+    return self;
+}
+
+/* Every DDI finds its thread here first: in controlled mode that makes it a scheduling point. */
+struct _KTHREAD *thread_current(void)
+{
+    struct _KTHREAD *self = thread_current_quiet();
+
     if (sched_is_controlled())
         sched_point(self, SCHED_POINT_DDI, __builtin_return_address(0));
     return self;
@@ -340,6 +348,22 @@ static void thread_describe_fast_mutex(char *buf, size_t size, const DISPATCHER_
              owner ? owner->name : "");
 }
 
+/* Registry lock held: a thread of a controlled schedule waiting for a spin lock to be free. */
+static size_t thread_describe_spinner(char *buf, size_t size, const struct _KTHREAD *t)
+{
+    ULONG_PTR owner = __atomic_load_n(t->sched.spinning_on, __ATOMIC_RELAXED);
+    const struct _KTHREAD *o = registry_head;
+
+    while (o != NULL && (ULONG_PTR)o != owner)
+        o = o->next;
+    if (o == NULL)
+        return (size_t)snprintf(buf, size, "\n          %s: spins on the spin lock at %p, owned by the thread at %p, "
+                                "which has ended without releasing it", t->name, (void *)t->sched.spinning_on,
+                                (void *)owner);
+    return (size_t)snprintf(buf, size, "\n          %s: spins on the spin lock at %p, owned by %s", t->name,
+                            (void *)t->sched.spinning_on, o->name);
+}
+
 static size_t thread_describe_one(char *buf, size_t size, const struct _KTHREAD *t)
 {
     char object[128];
@@ -348,6 +372,8 @@ static size_t thread_describe_one(char *buf, size_t size, const struct _KTHREAD 
     if (t->terminated)
         return (size_t)snprintf(buf, size, "\n          %s: ended with status 0x%08X", t->name,
                                 (unsigned)t->exit_status);
+    if (t->sched.spinning_on != NULL)
+        return thread_describe_spinner(buf, size, t);
     if (!t->wait.waiting)
         return (size_t)snprintf(buf, size, "\n          %s: running at %s", t->name, irql_name(t->irql));
     n = snprintf(buf, size, "\n          %s: in %s, for", t->name, t->wait.what);

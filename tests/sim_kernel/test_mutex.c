@@ -292,7 +292,7 @@ static void KeReleaseMutex_by_a_non_owner_stops_with_0x1E_STATUS_MUTANT_NOT_OWNE
     assert_int_equal(stop.params[1], (ULONG_PTR)&scenario_mutex);
     assert_non_null(strstr(stop.report, "KMODE_EXCEPTION_NOT_HANDLED"));
     assert_non_null(strstr(stop.report, "owned by main"));
-    assert_non_null(strstr(stop.report, "Thread:   host-"));
+    assert_non_null(strstr(stop.report, "Thread:   System:"));
 }
 
 /* Runs routine on a new system thread and waits for it to end, unless a STOP ends the machine. */
@@ -504,7 +504,7 @@ static void a_mutex_deadlock_stops_with_0xE2_naming_both_owners(void **state)
                         "sched.deadlock", &stop);
     assert_non_null(strstr(stop.report, "main: in KeWaitForSingleObject, for mutex"));
     assert_non_null(strstr(stop.report, "owned by main"));
-    assert_non_null(strstr(stop.report, "owned by host-"));
+    assert_non_null(strstr(stop.report, "owned by System:"));
 }
 
 /* ---- FAST_MUTEX ---- */
@@ -796,7 +796,7 @@ static void ExReleaseFastMutex_by_a_non_owner_stops_with_C4_1004_naming_the_owne
                         "fast_mutex.release_not_owner", &stop);
     assert_int_equal(stop.params[1], (ULONG_PTR)&scenario_fast_mutex);
     assert_non_null(strstr(stop.report, "owned by main"));
-    assert_non_null(strstr(stop.report, "Thread:   host-"));
+    assert_non_null(strstr(stop.report, "Thread:   System:"));
 }
 
 static void release_fast_twice(void *context)
@@ -852,7 +852,7 @@ static void hold_a_fast_mutex_and_wait_for_its_waiter(void *context)
     ExInitializeFastMutex(&scenario_fast_mutex);
     ExAcquireFastMutex(&scenario_fast_mutex);
     worker_start(&other, acquire_fast_mutex, &scenario_fast_mutex, NULL);
-    wait_for(&other.thread.done);
+    KeWaitForSingleObject(other.thread.kthread, Executive, KernelMode, FALSE, NULL);
 }
 
 static void a_fast_mutex_deadlock_stops_with_0xE2_naming_the_fast_mutex_and_its_owner(void **state)
@@ -863,7 +863,7 @@ static void a_fast_mutex_deadlock_stops_with_0xE2_naming_the_fast_mutex_and_its_
     (void)state;
     wdmsim_assert_stops(hold_a_fast_mutex_and_wait_for_its_waiter, NULL, 0xE2, WDMSIM_ANY_PARAM,
                         "sched.deadlock", &stop);
-    assert_non_null(strstr(stop.report, "main: in KeWaitForSingleObject, for notification event"));
+    assert_non_null(strstr(stop.report, "main: in KeWaitForSingleObject, for thread"));
     snprintf(waiter, sizeof waiter, ": in ExAcquireFastMutex, for fast mutex %p owned by main\n",
              (void *)&scenario_fast_mutex);
     assert_non_null(strstr(stop.report, waiter));

@@ -296,7 +296,7 @@ static void a_deadlock_report_lists_every_thread_and_what_it_waits_for(void **st
     wdmsim_assert_stops(two_threads_wait_for_ever, NULL, 0xE2, WDMSIM_ANY_PARAM, "sched.deadlock", &stop);
     assert_report_has(&stop, "main: in KeWaitForSingleObject, for notification event %p", &scenario_main_event);
     assert_report_has(&stop, ": in KeWaitForSingleObject, for synchronization event %p", &scenario_other_event);
-    assert_non_null(strstr(stop.report, "\n          host-"));
+    assert_non_null(strstr(stop.report, "\n          System:"));
     assert_non_null(strstr(stop.report, "\n          dpc: in KeWaitForSingleObject"));
 }
 

@@ -6,17 +6,16 @@
  * when every one is blocked in the dispatcher time jumps to the next deadline (or, with none, the
  * machine stops with a deadlock). So:
  *
- * - A test thread is a pthread whose first act is a DDI call, which adopts it as a PASSIVE_LEVEL
- *   thread of the System process. wdmsim_test_thread_start() returns only once that happened (a
- *   host semaphore, not a dispatcher wait: the starter must not block in the dispatcher before the
- *   new thread counts, or nobody could run).
+ * - A test thread is a simulated thread of the System process at PASSIVE_LEVEL, started by
+ *   wdmsim_thread_start: it counts as able to run from the moment it is started, and a controlled
+ *   schedule (WDMSIM_SCHED) has it on its list from the start, so every test stays replayable.
  * - wdmsim_test_settle() is a one-tick KeDelayExecutionThread. Its deadline can only be reached
  *   when every other simulated thread is blocked (or gone), so when it returns each test thread
  *   has got as far as it can: a waiter started before it is now queued on its object. Starting
  *   waiters one by one with a settle after each queues them in a known order. It costs one tick
  *   (100 ns) of simulated time.
- * - wdmsim_test_thread_join() first waits for the thread in the dispatcher (so time can move while
- *   it finishes a timed wait), then joins the host thread.
+ * - wdmsim_test_thread_join() waits for the thread in the dispatcher (so time can move while it
+ *   finishes a timed wait), then frees it.
  *
  * Test threads record what they see in atomics; the test thread asserts (a CMocka assert on any
  * other thread ends the whole test program).
@@ -28,52 +27,34 @@
 #ifndef WDMSIM_TEST_THREADS_H
 #define WDMSIM_TEST_THREADS_H
 
-#include <pthread.h>
-#include <semaphore.h>
-#include <stdlib.h>
-
 #include <wdm.h>
+#include <wdmsim/wdmsim.h>
 
 #include "wdmsim_test.h"
 
 struct wdmsim_test_thread {
-    pthread_t host;
     void (*fn)(void *context);
     void *context;
-    sem_t adopted;
-    KEVENT done;                    /* notification: fn has returned */
     PKTHREAD kthread;               /* the thread's KTHREAD, valid once started */
 };
 
-static inline void *wdmsim_test_thread_main(void *arg)
+static inline void wdmsim_test_thread_main(void *arg)
 {
     struct wdmsim_test_thread *t = arg;
 
-    t->kthread = KeGetCurrentThread();
-    sem_post(&t->adopted);
     t->fn(t->context);
-    KeSetEvent(&t->done, IO_NO_INCREMENT, FALSE);
-    return NULL;
 }
 
 static inline void wdmsim_test_thread_start(struct wdmsim_test_thread *t, void (*fn)(void *), void *context)
 {
     t->fn = fn;
     t->context = context;
-    t->kthread = NULL;
-    KeInitializeEvent(&t->done, NotificationEvent, FALSE);
-    if (sem_init(&t->adopted, 0, 0) != 0 || pthread_create(&t->host, NULL, wdmsim_test_thread_main, t) != 0)
-        abort();
-    while (sem_wait(&t->adopted) != 0)
-        ;
+    t->kthread = wdmsim_thread_start(NULL, wdmsim_test_thread_main, t);
 }
 
 static inline void wdmsim_test_thread_join(struct wdmsim_test_thread *t)
 {
-    KeWaitForSingleObject(&t->done, Executive, KernelMode, FALSE, NULL);
-    if (pthread_join(t->host, NULL) != 0)
-        abort();
-    sem_destroy(&t->adopted);
+    wdmsim_thread_join(t->kthread);
 }
 
 static inline void wdmsim_test_settle(void)
