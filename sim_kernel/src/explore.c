@@ -97,6 +97,7 @@ struct explore_search {
     struct explore_run run;
     struct wdmsim_explore_result *result;
     double started, last_progress;
+    bool diverged;                  /* a replay whose schedule no longer matches its token */
 };
 
 static void explore_output_of_schedule(int fd, char *buf, size_t size)
@@ -167,12 +168,27 @@ static void explore_progress(struct explore_search *search)
     fflush(search->report);
 }
 
+/* A replay that no longer matches its token ends its child with status 2 and says where. */
+static bool explore_replay_diverged(struct explore_search *search, int signal_number, int exit_status)
+{
+    static char output[EXPLORE_OUTPUT_SHOWN];
+
+    if (!search->run.plan.replay || signal_number != 0 || exit_status != 2)
+        return false;
+    explore_output_of_schedule(search->run.output_fd, output, sizeof output);
+    fprintf(search->report, "wdmsim explore: the replay was refused:\n%s", output);
+    search->diverged = true;
+    return true;
+}
+
 /* A child that ended without a record for the schedule it ran: a signal, or an exit of its own. */
 static void explore_child_vanished(struct explore_search *search, unsigned long long seed, int signal_number,
                                    int exit_status)
 {
     static struct bugcheck_record record;
 
+    if (explore_replay_diverged(search, signal_number, exit_status))
+        return;
     memset(&record, 0, sizeof record);
     record.stop.exit_signal = signal_number;
     if (signal_number == 0)
@@ -188,7 +204,7 @@ static void explore_seeds(struct explore_search *search, unsigned long long from
 {
     static struct bugcheck_record record;
 
-    while (from != end && !search->result->failed) {
+    while (from != end && !search->result->failed && !search->diverged) {
         int fd, signal_number, exit_status;
         pid_t child;
 
@@ -273,5 +289,5 @@ int wdmsim_explore(const struct wdmsim_explore_config *config, wdmsim_scenario_f
         explore_seeds(&search, first, first + count, true);
     }
     close(search.run.output_fd);
-    return result->failed;
+    return search.diverged ? -1 : result->failed;
 }

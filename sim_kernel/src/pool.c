@@ -448,10 +448,23 @@ void pool_boot(void)
     atomic_store(&pool_failed_injected, 0);
 }
 
+/* Names what is left on stderr, as the other components' shutdowns do. */
+static void pool_report_leaks(void)
+{
+    struct wdmsim_pool_stats stats;
+
+    wdmsim_pool_stats(&stats);
+    if (stats.outstanding_blocks == 0)
+        return;
+    fprintf(stderr, "wdmsim: shutdown: leaked pool blocks (freed now):\n");
+    wdmsim_pool_report(stderr);
+}
+
 size_t pool_shutdown(void)
 {
     size_t leaked = 0;
 
+    pool_report_leaks();
     pool_lock_all();
     for (size_t s = 0; s < POOL_SHARDS; s++) {
         struct pool_shard *shard = &pool_shards[s];

@@ -308,9 +308,10 @@ PKTHREAD wdmsim_thread_start(PEPROCESS process, wdmsim_scenario_fn *fn, void *co
     struct _KTHREAD *thread;
     char name[32];
 
+    /* First: the kernel may not have booted yet, and System is made at boot. */
+    thread_current();
     if (process == NULL)
         process = process_system();
-    thread_current();
     snprintf(name, sizeof name, "%.20s:%u", process->image_name, atomic_fetch_add(&process->thread_serial, 1) + 1);
     thread = thread_new(name);
     process_set_thread_owner(thread, process);

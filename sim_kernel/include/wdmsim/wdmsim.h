@@ -90,7 +90,10 @@ struct wdmsim_explore_result {
  * failure is printed (report, token, replay command, the last 50 decisions). pct first runs the
  * scenario once to learn its length (not counted). Returns 0 when every schedule passed, 1 when
  * one failed (the search stops there), -1 with a message on stderr for a bad configuration,
- * running nothing. With WDMSIM_SCHED=replay:TOKEN in the environment it runs that one schedule. */
+ * running nothing (an unknown strategy, seeds 0, a NULL scenario, a malformed token or one from
+ * another build), or for a replay whose schedule no longer matches its token (another scenario,
+ * changed code: where it diverged goes to report). With WDMSIM_SCHED=replay:TOKEN in the
+ * environment it runs that one schedule. */
 int wdmsim_explore(const struct wdmsim_explore_config *config, wdmsim_scenario_fn *scenario, void *context,
                    struct wdmsim_explore_result *result);
 

@@ -1,0 +1,340 @@
+/*
+ * test_explore.c - wdmsim_explore: a scenario under many controlled schedules, each on a fresh
+ * kernel in its own process. A clean scenario passes every seed; a race is found, reported with a
+ * token, and the token replays it - through wdmsim_explore, and in a new process under
+ * WDMSIM_SCHED=replay:TOKEN, through wdmsim_run_expecting_stop or called directly; leaks, crashes
+ * and livelocks fail a schedule; bad configurations and tokens run nothing.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "wdmsim_test.h"
+#include "wdmsim_test_threads.h"
+
+#define LOST_UPDATE_CODE 0xE0000001u
+#define RACE_SEEDS 200
+#define REPLAYS 20
+
+/* ---- Scenarios ---- */
+
+static LONG shared_counter;
+
+/* Read, a DDI (a scheduling point), write: two of these can lose an update. */
+static void increment_racily(void *unused)
+{
+    LARGE_INTEGER now;
+    LONG seen;
+
+    (void)unused;
+    seen = shared_counter;
+    KeQuerySystemTime(&now);
+    shared_counter = seen + 1;
+}
+
+static void two_threads_increment(wdmsim_scenario_fn *increment)
+{
+    struct wdmsim_test_thread first, second;
+
+    shared_counter = 0;
+    wdmsim_test_thread_start(&first, increment, NULL);
+    wdmsim_test_thread_start(&second, increment, NULL);
+    wdmsim_test_thread_join(&first);
+    wdmsim_test_thread_join(&second);
+    if (shared_counter != 2)
+        KeBugCheckEx(LOST_UPDATE_CODE, (ULONG_PTR)shared_counter, 0, 0, 0);
+}
+
+static void lost_update(void *unused)
+{
+    (void)unused;
+    two_threads_increment(increment_racily);
+}
+
+static KSPIN_LOCK counter_lock;
+
+static void increment_under_a_spin_lock(void *unused)
+{
+    LARGE_INTEGER now;
+    KIRQL irql;
+
+    (void)unused;
+    KeAcquireSpinLock(&counter_lock, &irql);
+    shared_counter++;
+    KeQuerySystemTime(&now);
+    KeReleaseSpinLock(&counter_lock, irql);
+}
+
+static void locked_update(void *unused)
+{
+    (void)unused;
+    KeInitializeSpinLock(&counter_lock);
+    two_threads_increment(increment_under_a_spin_lock);
+}
+
+static void leak_a_pool_block(void *unused)
+{
+    (void)unused;
+    ExAllocatePoolWithTag(NonPagedPool, 16, 'kaeL');
+}
+
+static void dereference_null(void *unused)
+{
+    volatile LONG *nowhere = NULL;
+
+    (void)unused;
+    KeQuerySystemTime(&(LARGE_INTEGER){ 0 });
+    *nowhere = 1;
+}
+
+static volatile LONG never_set;
+
+static void poll_for_ever(void *unused)
+{
+    LARGE_INTEGER now;
+
+    (void)unused;
+    while (never_set == 0)
+        KeQuerySystemTime(&now);
+}
+
+/* ---- Helpers ---- */
+
+static FILE *quiet(void)
+{
+    FILE *sink = fopen("/dev/null", "w");
+
+    assert_non_null(sink);
+    return sink;
+}
+
+static int explore(const char *strategy, unsigned long long first, unsigned long long seeds,
+                   wdmsim_scenario_fn *scenario, struct wdmsim_explore_result *result, FILE *report)
+{
+    struct wdmsim_explore_config config = { strategy, first, seeds, report };
+
+    return wdmsim_explore(&config, scenario, NULL, result);
+}
+
+static void find_lost_update(struct wdmsim_explore_result *result)
+{
+    assert_int_equal(explore("random", 0, RACE_SEEDS, lost_update, result, NULL), 1);
+    assert_int_equal(result->failed, 1);
+    assert_int_equal(result->stop.code, LOST_UPDATE_CODE);
+    assert_true(result->token[0] != '\0');
+}
+
+/* ---- Cases ---- */
+
+static void a_clean_scenario_passes_every_seed_and_counts_them(void **state)
+{
+    struct wdmsim_explore_result result;
+
+    (void)state;
+    assert_int_equal(explore("random", 0, 50, locked_update, &result, NULL), 0);
+    assert_int_equal(result.schedules, 50);
+    assert_int_equal(result.failed, 0);
+    assert_int_equal(explore("pct:3", 100, 50, locked_update, &result, NULL), 0);
+    assert_int_equal(result.schedules, 50);
+}
+
+static void a_lost_update_is_found_and_reported_with_its_seed_and_token(void **state)
+{
+    struct wdmsim_explore_result result;
+
+    (void)state;
+    find_lost_update(&result);
+    assert_true(result.schedules >= 1 && result.schedules <= RACE_SEEDS);
+    assert_int_equal(result.seed, result.schedules - 1);
+    assert_true(result.stop.stopped);
+    assert_int_equal(result.stop.params[0], 1);
+    assert_non_null(strstr(result.strategy, "random:"));
+}
+
+static void a_token_replays_the_same_failure_every_time(void **state)
+{
+    struct wdmsim_explore_result found, again;
+    char strategy[300];
+    FILE *sink = quiet();
+
+    (void)state;
+    find_lost_update(&found);
+    snprintf(strategy, sizeof strategy, "replay:%s", found.token);
+    for (int i = 0; i < REPLAYS; i++) {
+        assert_int_equal(explore(strategy, 0, 1, lost_update, &again, sink), 1);
+        assert_int_equal(again.stop.code, LOST_UPDATE_CODE);
+        assert_string_equal(again.token, found.token);
+    }
+    fclose(sink);
+}
+
+static void the_same_seed_fails_the_same_way_in_a_narrower_range(void **state)
+{
+    struct wdmsim_explore_result wide, narrow;
+
+    (void)state;
+    find_lost_update(&wide);
+    assert_int_equal(explore("random", wide.seed, 1, lost_update, &narrow, NULL), 1);
+    assert_int_equal(narrow.seed, wide.seed);
+    assert_string_equal(narrow.token, wide.token);
+}
+
+static void a_scenario_that_leaks_fails_with_what_the_shutdown_found(void **state)
+{
+    struct wdmsim_explore_result result;
+    FILE *sink = quiet();
+
+    (void)state;
+    assert_int_equal(explore("random", 0, 10, leak_a_pool_block, &result, sink), 1);
+    assert_int_equal(result.schedules, 1);
+    assert_int_equal(result.stop.stopped, 0);
+    assert_int_equal(result.leaks, 1);
+    assert_non_null(strstr(result.stop.report, "leaked pool blocks"));
+    assert_non_null(strstr(result.stop.report, "Leak"));
+    fclose(sink);
+}
+
+static void a_crash_fails_the_schedule_with_its_signal_and_a_token(void **state)
+{
+    struct wdmsim_explore_result result;
+    FILE *sink = quiet();
+
+    (void)state;
+    assert_int_equal(explore("pct:3", 0, 10, dereference_null, &result, sink), 1);
+    assert_int_equal(result.stop.exit_signal, SIGSEGV);
+    assert_true(result.token[0] != '\0');
+    fclose(sink);
+}
+
+static void a_scenario_that_never_finishes_stops_as_a_livelock(void **state)
+{
+    struct wdmsim_explore_result result;
+    FILE *sink = quiet();
+
+    (void)state;
+    setenv("WDMSIM_SCHED_MAX_STEPS", "5000", 1);
+    assert_int_equal(explore("random", 0, 3, poll_for_ever, &result, sink), 1);
+    unsetenv("WDMSIM_SCHED_MAX_STEPS");
+    assert_string_equal(result.stop.rule, "sched.livelock");
+    assert_int_equal(result.stop.code, 0xE2);
+    fclose(sink);
+}
+
+static void bad_configurations_run_nothing(void **state)
+{
+    struct wdmsim_explore_config config = { "random", 0, 1, NULL };
+    struct wdmsim_explore_result result;
+
+    (void)state;
+    assert_int_equal(wdmsim_explore(&config, NULL, NULL, &result), -1);
+    assert_int_equal(wdmsim_explore(NULL, lost_update, NULL, &result), -1);
+    assert_int_equal(explore("random", 0, 0, lost_update, &result, NULL), -1);
+    assert_int_equal(explore("fifo", 0, 5, lost_update, &result, NULL), -1);
+    assert_int_equal(explore("pct:0", 0, 5, lost_update, &result, NULL), -1);
+    assert_int_equal(explore("replay:w1-nonsense", 0, 1, lost_update, &result, NULL), -1);
+    assert_int_equal(result.schedules, 0);
+}
+
+/* The build id is the token's second field: another build's token is refused. */
+static void a_token_from_another_build_runs_nothing(void **state)
+{
+    struct wdmsim_explore_result found, result;
+    char strategy[300];
+    char *build;
+
+    (void)state;
+    find_lost_update(&found);
+    snprintf(strategy, sizeof strategy, "replay:%s", found.token);
+    build = strchr(strategy, '-') + 1;
+    build[0] = build[0] == '0' ? '1' : '0';
+    assert_int_equal(explore(strategy, 0, 1, lost_update, &result, NULL), -1);
+    assert_int_equal(result.schedules, 0);
+}
+
+static void a_token_replayed_against_another_scenario_is_refused_as_diverged(void **state)
+{
+    struct wdmsim_explore_result found, result;
+    char strategy[300];
+    FILE *report = tmpfile();
+    char text[4096];
+    size_t length;
+
+    (void)state;
+    find_lost_update(&found);
+    snprintf(strategy, sizeof strategy, "replay:%s", found.token);
+    assert_int_equal(explore(strategy, 0, 1, locked_update, &result, report), -1);
+    rewind(report);
+    length = fread(text, 1, sizeof text - 1, report);
+    text[length] = '\0';
+    fclose(report);
+    assert_non_null(strstr(text, "diverged"));
+}
+
+/* ---- A token in a new process ---- */
+
+static void run_lost_update_expecting_stop(void)
+{
+    struct wdmsim_stop stop;
+
+    wdmsim_run_expecting_stop(lost_update, NULL, &stop);
+    exit(stop.stopped && stop.code == LOST_UPDATE_CODE ? 0 : 1);
+}
+
+/* Runs this program again, as `program MODE`, under WDMSIM_SCHED=replay:token; its exit status. */
+static int rerun_with_token(const char *mode, const char *token)
+{
+    char schedule[300];
+    int status;
+    pid_t child;
+
+    snprintf(schedule, sizeof schedule, "replay:%s", token);
+    fflush(NULL);
+    child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        setenv("WDMSIM_SCHED", schedule, 1);
+        execl("/proc/self/exe", "test_explore", mode, (char *)NULL);
+        _exit(127);
+    }
+    assert_int_equal(waitpid(child, &status, 0), child);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
+}
+
+static void the_token_replays_in_a_new_process_through_run_expecting_stop_or_called_directly(void **state)
+{
+    struct wdmsim_explore_result found;
+
+    (void)state;
+    find_lost_update(&found);
+    assert_int_equal(rerun_with_token("--expecting-stop", found.token), 0);
+    assert_int_equal(rerun_with_token("--directly", found.token), WDMSIM_STOP_EXIT_STATUS);
+}
+
+int main(int argc, char **argv)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(a_clean_scenario_passes_every_seed_and_counts_them),
+        cmocka_unit_test(a_lost_update_is_found_and_reported_with_its_seed_and_token),
+        cmocka_unit_test(a_token_replays_the_same_failure_every_time),
+        cmocka_unit_test(the_same_seed_fails_the_same_way_in_a_narrower_range),
+        cmocka_unit_test(a_scenario_that_leaks_fails_with_what_the_shutdown_found),
+        cmocka_unit_test(a_crash_fails_the_schedule_with_its_signal_and_a_token),
+        cmocka_unit_test(a_scenario_that_never_finishes_stops_as_a_livelock),
+        cmocka_unit_test(bad_configurations_run_nothing),
+        cmocka_unit_test(a_token_from_another_build_runs_nothing),
+        cmocka_unit_test(a_token_replayed_against_another_scenario_is_refused_as_diverged),
+        cmocka_unit_test(the_token_replays_in_a_new_process_through_run_expecting_stop_or_called_directly),
+    };
+
+    if (argc == 2 && strcmp(argv[1], "--expecting-stop") == 0)
+        run_lost_update_expecting_stop();
+    if (argc == 2 && strcmp(argv[1], "--directly") == 0) {
+        lost_update(NULL);
+        wdmsim_shutdown();
+        return 0;
+    }
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
