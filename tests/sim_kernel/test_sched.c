@@ -4,10 +4,12 @@
  * the way, in order; a machine where everyone waits for ever stops with a report of every thread;
  * and the real clock's timer thread. Wall time is never measured: only simulated time is asserted.
  */
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "wdmsim_test.h"
 #include "wdmsim_test_threads.h"
@@ -458,6 +460,131 @@ static void on_the_real_clock_a_deadlock_behind_a_pending_timer_is_reported_once
     assert_report_has(&stop, "main: in KeWaitForSingleObject, for notification event %p", &scenario_main_event);
 }
 
+/* ---- Controlled mode: one thread at a time ---- */
+
+static void boot_controlled(const char *schedule)
+{
+    struct wdmsim_config config = { .clock = WDMSIM_CLOCK_VIRTUAL, .schedule = schedule };
+
+    wdmsim_boot(&config);
+}
+
+static KSPIN_LOCK scenario_lock;
+
+static void acquire_and_release_scenario_lock(void *context)
+{
+    KIRQL irql;
+
+    (void)context;
+    KeAcquireSpinLock(&scenario_lock, &irql);
+    KeReleaseSpinLock(&scenario_lock, irql);
+}
+
+/* The test thread holds the lock across scheduling points while the other wants it: whenever the
+ * other has the higher priority it finds the lock taken. */
+static void hold_a_spin_lock_across_scheduling_points(void *context)
+{
+    struct wdmsim_test_thread other;
+    KIRQL irql;
+
+    (void)context;
+    KeInitializeSpinLock(&scenario_lock);
+    KeAcquireSpinLock(&scenario_lock, &irql);
+    wdmsim_test_thread_start(&other, acquire_and_release_scenario_lock, NULL);
+    for (int i = 0; i < 20; i++)
+        system_time();
+    KeReleaseSpinLock(&scenario_lock, irql);
+    wdmsim_test_thread_join(&other);
+}
+
+/* pct:1 never lowers a priority (and with a length this long never turns fair): a spinner that
+ * kept the turn would spin until the step bound stops it as a livelock; it must hand the turn to
+ * the lock's owner instead. */
+static void in_controlled_mode_a_contended_spin_lock_hands_the_turn_to_its_owner(void **state)
+{
+    struct wdmsim_stop stop;
+
+    (void)state;
+    setenv("WDMSIM_SCHED_MAX_STEPS", "20000", 1);
+    for (int seed = 0; seed < 20; seed++) {
+        char schedule[48];
+
+        snprintf(schedule, sizeof schedule, "pct:1:%d:1000000", seed);
+        boot_controlled(schedule);
+        wdmsim_run_expecting_stop(hold_a_spin_lock_across_scheduling_points, NULL, &stop);
+        if (stop.stopped)
+            print_message("%s", stop.report);
+        assert_int_equal(stop.stopped, 0);
+    }
+    unsetenv("WDMSIM_SCHED_MAX_STEPS");
+}
+
+static void in_controlled_mode_a_deadlock_is_reported_with_every_thread(void **state)
+{
+    struct wdmsim_stop stop;
+
+    (void)state;
+    boot_controlled("random:1");
+    wdmsim_assert_stops(two_threads_wait_for_ever, NULL, 0xE2, WDMSIM_ANY_PARAM, "sched.deadlock", &stop);
+    assert_report_has(&stop, "main: in KeWaitForSingleObject, for notification event %p", &scenario_main_event);
+    assert_report_has(&stop, ": in KeWaitForSingleObject, for synchronization event %p", &scenario_other_event);
+}
+
+static void in_controlled_mode_a_timeout_cannot_expire_while_another_thread_can_take_the_turn(void **state)
+{
+    KEVENT finished;
+    struct busy_thread busy = { .finished = &finished };
+    LARGE_INTEGER one_tick = relative(1);
+
+    (void)state;
+    for (int seed = 0; seed < 5; seed++) {
+        char schedule[32];
+
+        snprintf(schedule, sizeof schedule, "random:%d", seed);
+        boot_controlled(schedule);
+        KeInitializeEvent(&finished, NotificationEvent, FALSE);
+        busy.start = system_time();
+        atomic_store(&busy.moved, 0);
+        wdmsim_test_thread_start(&busy.thread, run_then_set, &busy);
+        assert_int_equal(KeWaitForSingleObject(&finished, Executive, KernelMode, FALSE, &one_tick), STATUS_SUCCESS);
+        wdmsim_test_thread_join(&busy.thread);
+        assert_int_equal(atomic_load(&busy.moved), 0);
+        assert_int_equal(wdmsim_shutdown(), 0);
+    }
+}
+
+static void *query_time_from_a_host_thread(void *unused)
+{
+    (void)unused;
+    system_time();
+    return NULL;
+}
+
+static void join_a_host_thread(void *unused)
+{
+    pthread_t host;
+
+    (void)unused;
+    boot_controlled("pct:3:1");
+    system_time();
+    if (pthread_create(&host, NULL, query_time_from_a_host_thread, NULL) != 0 || pthread_join(host, NULL) != 0)
+        abort();
+    system_time();
+    wdmsim_shutdown();
+}
+
+/* The scheduler cannot see a host thread with the turn wait in pthread_join: the joined thread
+ * takes the turn after the grace period, and the schedule says it now depends on host timing. */
+static void a_host_thread_waiting_in_pthread_join_gives_up_the_turn_after_a_grace_period(void **state)
+{
+    char err[2048];
+
+    (void)state;
+    wdmsim_capture_stderr(join_a_host_thread, NULL, err, sizeof err);
+    assert_non_null(strstr(err, "ran host code without reaching a scheduling point"));
+    assert_non_null(strstr(err, "wdmsim_thread_start"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -478,6 +605,10 @@ int main(void)
         wdmsim_test(booting_the_real_clock_never_fires_a_timer_left_set_in_the_previous_kernel),
         wdmsim_test(on_the_real_clock_a_thread_waiting_for_ever_is_a_deadlock),
         wdmsim_test(on_the_real_clock_a_deadlock_behind_a_pending_timer_is_reported_once_it_has_fired),
+        wdmsim_test(in_controlled_mode_a_contended_spin_lock_hands_the_turn_to_its_owner),
+        wdmsim_test(in_controlled_mode_a_deadlock_is_reported_with_every_thread),
+        wdmsim_test(in_controlled_mode_a_timeout_cannot_expire_while_another_thread_can_take_the_turn),
+        wdmsim_test(a_host_thread_waiting_in_pthread_join_gives_up_the_turn_after_a_grace_period),
     };
 
     /* A STOP scenario's child boots from the environment: on the virtual clock, like the tests,
