@@ -16,7 +16,10 @@
  * pends owns a reference on its file (and on its Event) until it completes. Such requests are
  * listed by the thread that made them (NT's thread IRP list) under file_pending_lock: a thread
  * that ends cancels its own and waits for them (IoCancelThreadIo), so no completion writes to the
- * buffers of a thread that is gone.
+ * buffers of a thread that is gone. Who frees such a request (its keeper) is decided under that
+ * lock too, when it completes: the completion itself, or the thread that holds it then (its
+ * originator, still listing it; its ending thread, cancelling it), so the completion never
+ * touches a request it has left to another.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -39,10 +42,16 @@ struct file {
     WORK_QUEUE_ITEM deferred_close; /* the close, when the last reference goes above PASSIVE_LEVEL */
 };
 
+/* Who frees an asynchronous request that pended, once it is done. */
+enum file_keeper {
+    FILE_KEPT_BY_COMPLETION,        /* listed, or left to complete later */
+    FILE_KEPT_BY_ORIGINATOR,        /* handed over, not yet listed: frees it if done by then */
+    FILE_KEPT_BY_ENDING_THREAD,     /* cancelling it: frees it once `finished` is set */
+};
+
 /* One IRP on its way: what the originator keeps until the IRP is complete, and what the caller
- * gets back then. An asynchronous request that pends is finished by the completion; while pinned
- * (by its originator until listed, by its ending thread while cancelled) the completion leaves it
- * to the pinning thread to free. */
+ * gets back then. An asynchronous request that pends is finished by the completion, and freed by
+ * its keeper. */
 struct file_request {
     PDEVICE_OBJECT top;
     PIRP irp;
@@ -57,9 +66,9 @@ struct file_request {
     LIST_ENTRY pending_link;        /* on file_pending while linked */
     bool linked;
     struct _KTHREAD *thread;        /* that made it */
-    int pins;                       /* its originator until listed; its ending thread while cancelling */
+    enum file_keeper keeper;
     bool done;                      /* completed and delivered */
-    KEVENT finished;                /* set once done, for a pinning thread */
+    KEVENT finished;                /* set once done, for an ending thread that keeps it */
 };
 
 /* How long an ending thread waits for a cancelled request, as NT waits in IoCancelThreadIo. */
@@ -211,10 +220,13 @@ static void file_request_deliver(struct file_request *request, bool pended)
         ObDereferenceObject(request->event);
 }
 
-/* The request itself and its file reference, once its IRP is gone. */
+/* The request itself and its file reference, once its IRP is gone. Poisoned as io_irp_free
+ * poisons an IRP, so a late KeSetEvent on `finished` stops the machine (an uninitialised object)
+ * instead of working by chance. */
 static void file_request_drop(struct file_request *request)
 {
     ObDereferenceObject(&request->f->object);
+    memset(request, 0xDD, sizeof *request);
     free(request);
 }
 
@@ -233,47 +245,57 @@ static void file_pending_unlink(struct file_request *request)
     request->linked = false;
 }
 
-/* After the hand-over: the originator's pin kept the completion from freeing the request, so it
- * is still here; linked unless it is already done, then let go. */
+/* Controlled mode: a scheduling point between the hand-over and the listing, where on a real
+ * machine the completion can run on another processor. Nothing in between is a DDI, so without it
+ * no schedule could put the completion there. */
+static void file_pending_window(void)
+{
+    if (sched_is_controlled())
+        sched_point(thread_current_quiet(), SCHED_POINT_DDI, __builtin_return_address(0));
+}
+
+/* After the hand-over: the originator keeps the request, so it is still here. Listed and left to
+ * the completion, unless it is done already: the completion has left it to the originator then. */
 static void file_pending_link(struct file_request *request)
 {
     bool done;
 
+    file_pending_window();
     host_lock(&file_pending_lock);
-    request->pins--;
     done = request->done;
     if (!done) {
         InsertTailList(&file_pending, &request->pending_link);
         request->linked = true;
+        request->keeper = FILE_KEPT_BY_COMPLETION;
     }
     host_unlock(&file_pending_lock);
     if (done)
         file_request_free(request);
 }
 
-/* The completion of an asynchronous request that pended, on the completing thread. A request its
- * ending thread has pinned (its IRP included, which that thread is cancelling) is let go by that
- * thread once it sees `finished`. */
+/* The completion of an asynchronous request that pended, on the completing thread. Once `done` is
+ * set a request another thread keeps is that thread's: the completion only sets `finished` for an
+ * ending thread, which waits for it before freeing the request (its IRP included). */
 static void file_request_finish(void *context)
 {
     struct file_request *request = context;
-    bool pinned;
+    enum file_keeper keeper;
 
     file_request_deliver(request, true);
     host_lock(&file_pending_lock);
     file_pending_unlink(request);
     request->done = true;
-    pinned = request->pins > 0;
+    keeper = request->keeper;
     host_unlock(&file_pending_lock);
-    if (pinned)
+    if (keeper == FILE_KEPT_BY_ENDING_THREAD)
         KeSetEvent(&request->finished, IO_NO_INCREMENT, FALSE);
-    else
+    else if (keeper == FILE_KEPT_BY_COMPLETION)
         file_request_free(request);
 }
 
 /* Sends a read, write or IOCTL and delivers it, or leaves that to its completion when an
- * asynchronous file's request pends (*handed_over: request and its file reference now belong to
- * the completion). The dispatch routine's status. */
+ * asynchronous file's request pends (*handed_over: the completion delivers it, and its keeper
+ * frees it with its file reference). The dispatch routine's status. */
 static NTSTATUS file_request_run(struct file_request *request, bool *handed_over)
 {
     NTSTATUS status;
@@ -285,11 +307,11 @@ static NTSTATUS file_request_run(struct file_request *request, bool *handed_over
         file_request_release(request);
         return status;
     }
-    /* Pinned by the originator until it has listed the request: a request that completes at once
+    /* Kept by the originator until it has listed the request: a request that completes at once
      * (most do) never touches the list. */
     KeInitializeEvent(&request->finished, NotificationEvent, FALSE);
     request->thread = thread_current();
-    request->pins = 1;
+    request->keeper = FILE_KEPT_BY_ORIGINATOR;
     status = io_irp_start(request->top, request->irp, &request->iosb, file_request_finish, request, handed_over);
     if (*handed_over) {
         file_pending_link(request);
@@ -300,8 +322,9 @@ static NTSTATUS file_request_run(struct file_request *request, bool *handed_over
     return status;
 }
 
-/* The first request of thread still in progress, pinned; NULL when there is none. */
-static struct file_request *file_pending_pin(const struct _KTHREAD *thread)
+/* The first request of thread still in progress, now kept by the calling (ending) thread; NULL
+ * when there is none. */
+static struct file_request *file_pending_keep(const struct _KTHREAD *thread)
 {
     struct file_request *found = NULL;
 
@@ -310,12 +333,31 @@ static struct file_request *file_pending_pin(const struct _KTHREAD *thread)
         struct file_request *request = CONTAINING_RECORD(e, struct file_request, pending_link);
 
         if (request->thread == thread) {
-            request->pins++;
+            request->keeper = FILE_KEPT_BY_ENDING_THREAD;
             found = request;
         }
     }
     host_unlock(&file_pending_lock);
     return found;
+}
+
+/* The ending thread's wait for a cancelled request is over: one still in progress goes off the
+ * list and back to its completion; one that is done is freed once `finished` is set - at once,
+ * unless the wait timed out just as the completion came, which is about to set it. */
+static void file_pending_let_go(struct file_request *request)
+{
+    bool done;
+
+    host_lock(&file_pending_lock);
+    file_pending_unlink(request);
+    done = request->done;
+    if (!done)
+        request->keeper = FILE_KEPT_BY_COMPLETION;
+    host_unlock(&file_pending_lock);
+    if (!done)
+        return;
+    KeWaitForSingleObject(&request->finished, Executive, KernelMode, FALSE, NULL);
+    file_request_free(request);
 }
 
 /* The calling thread is ending: each overlapped request it made that is still in progress is
@@ -326,18 +368,10 @@ void file_thread_ending(struct _KTHREAD *self)
     LARGE_INTEGER wait = { .QuadPart = -(LONGLONG)FILE_CANCEL_WAIT_SECONDS * 10000000LL };
     struct file_request *request;
 
-    while ((request = file_pending_pin(self)) != NULL) {
-        bool release;
-
+    while ((request = file_pending_keep(self)) != NULL) {
         IoCancelIrp(request->irp);
         KeWaitForSingleObject(&request->finished, Executive, KernelMode, FALSE, &wait);
-        host_lock(&file_pending_lock);
-        request->pins--;
-        file_pending_unlink(request);
-        release = request->done && request->pins == 0;
-        host_unlock(&file_pending_lock);
-        if (release)
-            file_request_free(request);
+        file_pending_let_go(request);
     }
 }
 
