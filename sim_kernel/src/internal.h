@@ -307,9 +307,9 @@ bool strategy_parse_kind(const char *spec, struct strategy_plan *plan, char *err
 /* The plan of every kernel booted from now on, ahead of WDMSIM_SCHED and the boot's config: what
  * wdmsim_explore's children run. */
 void strategy_override(const struct strategy_plan *plan);
-/* At boot: the plan this kernel runs (override, else WDMSIM_SCHED, else spec); a bad WDMSIM_SCHED
- * or spec ends the program with status 2 and the reason. Starts its decisions afresh; true when
- * the kernel runs controlled. */
+/* At boot: the plan this kernel runs (override, else spec, else WDMSIM_SCHED; "free": none); a bad
+ * one ends the program with status 2 and the reason. Starts its decisions afresh; true when the
+ * kernel runs controlled. */
 bool strategy_begin(const char *spec);
 /* Lock held: a thread joins the schedule (pct gives it a random priority). */
 void strategy_thread_added(struct _KTHREAD *thread);

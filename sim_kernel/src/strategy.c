@@ -161,7 +161,8 @@ static bool strategy_parse_token(const char *token, struct strategy_plan *out, c
     return true;
 }
 
-/* "random", "pct:D", each optionally followed by :SEED (and for pct :K), or "replay:TOKEN". */
+/* "random", "pct:D", each optionally followed by :SEED (and for pct :K), or "replay:TOKEN". ("free",
+ * for free-running threads, is the boot's choice, not a plan.) */
 static bool strategy_parse_plan(const char *spec, bool need_seed, struct strategy_plan *out, char *error,
                                 size_t size)
 {
@@ -231,9 +232,10 @@ static void strategy_refuse(const char *where, const char *error)
     exit(2);
 }
 
+/* The boot's own schedule comes first (a test that asks for one means it), then WDMSIM_SCHED. */
 static void strategy_choose_plan(const char *spec)
 {
-    const char *text = getenv("WDMSIM_SCHED"), *source = "WDMSIM_SCHED";
+    const char *text = spec, *source = "wdmsim_config.schedule";
     char error[256];
 
     if (override_set) {
@@ -241,10 +243,10 @@ static void strategy_choose_plan(const char *spec)
         return;
     }
     if (text == NULL || *text == '\0') {
-        text = spec;
-        source = "wdmsim_config.schedule";
+        text = getenv("WDMSIM_SCHED");
+        source = "WDMSIM_SCHED";
     }
-    if (text == NULL || *text == '\0')
+    if (text == NULL || *text == '\0' || strcmp(text, "free") == 0)
         memset(&plan, 0, sizeof plan);
     else if (!strategy_parse(text, &plan, error, sizeof error))
         strategy_refuse(source, error);

@@ -687,7 +687,7 @@ static void run_as_busy_driver(void *context)
 
 static void an_unload_checks_threads_while_they_change_whose_code_they_run(void **state)
 {
-    struct wdmsim_config real = { .clock = WDMSIM_CLOCK_REAL };
+    struct wdmsim_config real = { .clock = WDMSIM_CLOCK_REAL, .schedule = "free" };
     struct wdmsim_test_thread busy;
 
     (void)state;

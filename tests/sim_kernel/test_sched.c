@@ -45,7 +45,7 @@ static LARGE_INTEGER relative(LONGLONG ticks)
 
 static void boot_real_clock(void)
 {
-    struct wdmsim_config config = { .clock = WDMSIM_CLOCK_REAL, .time_zone_bias_set = 1 };
+    struct wdmsim_config config = { .clock = WDMSIM_CLOCK_REAL, .time_zone_bias_set = 1, .schedule = "free" };
 
     wdmsim_boot(&config);
 }

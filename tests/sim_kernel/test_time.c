@@ -243,7 +243,7 @@ static void advance_on_real_clock(void *context)
 
 static void wdmsim_clock_advance_on_the_real_clock_aborts(void **state)
 {
-    struct wdmsim_config config = { .clock = WDMSIM_CLOCK_REAL };
+    struct wdmsim_config config = { .clock = WDMSIM_CLOCK_REAL, .schedule = "free" };
     struct wdmsim_stop stop;
 
     (void)state;
@@ -273,7 +273,7 @@ static void wdmsim_clock_advance_by_a_negative_delta_aborts(void **state)
 
 static void KeQuerySystemTime_in_real_mode_is_after_2024_and_tick_count_never_goes_back(void **state)
 {
-    struct wdmsim_config config = { .clock = WDMSIM_CLOCK_REAL };
+    struct wdmsim_config config = { .clock = WDMSIM_CLOCK_REAL, .schedule = "free" };
     LONGLONG ticks = 0;
     TIME_FIELDS f;
 

@@ -24,9 +24,10 @@ struct wdmsim_config {
     long long start_time;           /* virtual clock start, 100 ns since 1601; 0: a fixed date */
     int time_zone_bias_minutes;     /* local = UTC - bias, as Windows; used when bias_set */
     int time_zone_bias_set;         /* 0: the host's time zone */
-    const char *schedule;           /* NULL: threads run free; "random:SEED", "pct:D:SEED" or
-                                     * "replay:TOKEN": one thread at a time, as that strategy
-                                     * decides, on the virtual clock. WDMSIM_SCHED overrides it. */
+    const char *schedule;           /* "random:SEED", "pct:D:SEED" or "replay:TOKEN": one thread
+                                     * at a time, as that strategy decides, on the virtual clock;
+                                     * "free": threads run free; NULL: WDMSIM_SCHED decides (free
+                                     * when it is not set) */
 };
 
 /* Boots a fresh kernel (config NULL: defaults). Stopping an already-booted kernel first. */
@@ -58,10 +59,11 @@ typedef void wdmsim_scenario_fn(void *context);
 void wdmsim_run_expecting_stop(wdmsim_scenario_fn *scenario, void *context, struct wdmsim_stop *stop);
 
 /* ---- Controlled scheduling: one thread at a time, seeded and replayable ----
- * With WDMSIM_SCHED=random:SEED, pct:D:SEED or replay:TOKEN in the environment (or
- * wdmsim_config.schedule) every kernel the program boots runs one simulated thread at a time, on
- * the virtual clock: the turn passes only at scheduling points (each DDI's entry, a wake-up, a
- * block, a contended spin lock, a thread's start and end), to the thread the strategy picks. The
+ * With WDMSIM_SCHED=random:SEED, pct:D:SEED or replay:TOKEN in the environment every kernel the
+ * program boots (unless its wdmsim_config.schedule says otherwise) runs one simulated thread at a
+ * time, on the virtual clock: the turn passes only at scheduling points (each DDI's entry, a
+ * wake-up, a block, a contended spin lock, a thread's start and end), to the thread the strategy
+ * picks. The
  * same seed and the same binary make the same sequence of DDI calls. A schedule that stops prints
  * its seed, a replay token and the command that replays it after the STOP report.
  * WDMSIM_SCHED_MAX_STEPS bounds a schedule's decisions (default 1,000,000): one that makes more
