@@ -129,7 +129,10 @@ static void explore_print_failure(struct explore_search *search, const struct bu
 
 static void explore_describe(const struct bugcheck_record *record, char *what, size_t size)
 {
-    if (record->stop.stopped)
+    if (record->exit_status != 0)
+        snprintf(what, size, "its process exited with status %d and no report (the scenario called exit, or a "
+                 "sanitizer stopped it: see what it printed)", record->exit_status);
+    else if (record->stop.stopped)
         snprintf(what, size, "STOP 0x%08X %s%s%s", record->stop.code, record->stop.code_name,
                  record->stop.rule[0] ? ", rule " : "", record->stop.rule);
     else if (record->stop.exit_signal != 0)
@@ -191,10 +194,10 @@ static void explore_child_vanished(struct explore_search *search, unsigned long 
         return;
     memset(&record, 0, sizeof record);
     record.stop.exit_signal = signal_number;
-    if (signal_number == 0)
-        snprintf(record.stop.report, sizeof record.stop.report,
-                 "the schedule's process ended with exit status %d and no report (the scenario called exit?)\n",
-                 exit_status);
+    record.exit_status = signal_number == 0 ? exit_status : 0;
+    if (signal_number != 0)
+        snprintf(record.stop.report, sizeof record.stop.report, "the scenario crashed with signal %d (%s)\n",
+                 signal_number, strsignal(signal_number));
     explore_fail(search, &record, seed);
 }
 

@@ -455,6 +455,7 @@ struct bugcheck_record {
     struct wdmsim_stop stop;
     struct strategy_summary schedule;
     size_t leaks;                   /* what the kernel's shutdown found, when the child ran one */
+    int exit_status;                /* the parent's note: the child exited so, with no record */
 };
 
 /* Forks a child that forgets the parent's kernel, sends STOP records to the pipe whose write end

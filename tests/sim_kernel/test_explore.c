@@ -90,6 +90,13 @@ static void dereference_null(void *unused)
     *nowhere = 1;
 }
 
+static void print_and_exit(void *unused)
+{
+    (void)unused;
+    fprintf(stderr, "giving up here\n");
+    exit(3);
+}
+
 static volatile LONG never_set;
 
 static void poll_for_ever(void *unused)
@@ -209,6 +216,23 @@ static void a_crash_fails_the_schedule_with_its_signal_and_a_token(void **state)
     fclose(sink);
 }
 
+static void a_scenario_that_exits_fails_with_its_status_and_what_it_printed(void **state)
+{
+    struct wdmsim_explore_result result;
+    FILE *report = tmpfile();
+    char text[4096];
+    size_t length;
+
+    (void)state;
+    assert_int_equal(explore("random", 0, 10, print_and_exit, &result, report), 1);
+    rewind(report);
+    length = fread(text, 1, sizeof text - 1, report);
+    text[length] = '\0';
+    fclose(report);
+    assert_non_null(strstr(text, "exited with status 3"));
+    assert_non_null(strstr(result.stop.report, "giving up here"));
+}
+
 static void a_scenario_that_never_finishes_stops_as_a_livelock(void **state)
 {
     struct wdmsim_explore_result result;
@@ -322,6 +346,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(the_same_seed_fails_the_same_way_in_a_narrower_range),
         cmocka_unit_test(a_scenario_that_leaks_fails_with_what_the_shutdown_found),
         cmocka_unit_test(a_crash_fails_the_schedule_with_its_signal_and_a_token),
+        cmocka_unit_test(a_scenario_that_exits_fails_with_its_status_and_what_it_printed),
         cmocka_unit_test(a_scenario_that_never_finishes_stops_as_a_livelock),
         cmocka_unit_test(bad_configurations_run_nothing),
         cmocka_unit_test(a_token_from_another_build_runs_nothing),
