@@ -163,6 +163,7 @@ static const struct {
     { "msg", bench_debugprint_msg },
     { "pipeline", bench_debugprint_pipeline },
     { "virtual_time", bench_virtual_time },
+    { "explore", bench_explore },
     { "ctest", bench_ctest_group },
 };
 
@@ -180,7 +181,7 @@ static void bench_usage(void)
                     "  --quick  fewer iterations (under 30 s), no ctest run\n"
                     "  --smoke  tiny iterations: only checks that every figure is printed\n"
                     "  --only   one group of figures, for profiling: ping_pong, list, msg, pipeline,\n"
-                    "           virtual_time or ctest\n");
+                    "           virtual_time, explore or ctest\n");
 }
 
 int main(int argc, char **argv)

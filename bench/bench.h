@@ -57,5 +57,6 @@ void bench_interlocked_list(const struct bench_options *options);
 void bench_debugprint_msg(const struct bench_options *options);
 void bench_debugprint_pipeline(const struct bench_options *options);
 void bench_virtual_time(const struct bench_options *options);
+void bench_explore(const struct bench_options *options);
 
 #endif /* WDMSIM_BENCH_H */
