@@ -47,6 +47,20 @@ static void explore_crash_handler(int signal_number)
     raise(signal_number);
 }
 
+/* Sanitizer builds: an error a sanitizer reports (a use after free, a NULL dereference it catches
+ * before any signal handler) ends the child through this, after its report. */
+void __sanitizer_set_death_callback(void (*callback)(void)) __attribute__((weak));
+
+static void explore_sanitizer_death(void)
+{
+    static struct bugcheck_record record;
+
+    record.kind = BUGCHECK_RECORD_RETURNED;
+    record.sanitizer = true;
+    strategy_summarize(&record.schedule);
+    bugcheck_write_record(crash_fd, &record);
+}
+
 static void explore_catch_crashes(int fd)
 {
     static const int crash_signals[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT };
@@ -54,6 +68,8 @@ static void explore_catch_crashes(int fd)
     crash_fd = fd;
     for (size_t i = 0; i < sizeof crash_signals / sizeof crash_signals[0]; i++)
         signal(crash_signals[i], explore_crash_handler);
+    if (__sanitizer_set_death_callback != NULL)
+        __sanitizer_set_death_callback(explore_sanitizer_death);
 }
 
 static void explore_one(const struct explore_run *run, unsigned long long seed, struct bugcheck_record *record)
@@ -129,7 +145,9 @@ static void explore_print_failure(struct explore_search *search, const struct bu
 
 static void explore_describe(const struct bugcheck_record *record, char *what, size_t size)
 {
-    if (record->exit_status != 0)
+    if (record->sanitizer)
+        snprintf(what, size, "a sanitizer found an error (its report is in what the schedule printed)");
+    else if (record->exit_status != 0)
         snprintf(what, size, "its process exited with status %d and no report (the scenario called exit, or a "
                  "sanitizer stopped it: see what it printed)", record->exit_status);
     else if (record->stop.stopped)
@@ -189,10 +207,13 @@ static void explore_child_vanished(struct explore_search *search, unsigned long 
                                    int exit_status)
 {
     static struct bugcheck_record record;
+    struct strategy_plan plan = search->run.plan;
 
     if (explore_replay_diverged(search, signal_number, exit_status))
         return;
     memset(&record, 0, sizeof record);
+    plan.seed = plan.replay ? plan.seed : seed;
+    strategy_summarize_plan(&plan, &record.schedule);
     record.stop.exit_signal = signal_number;
     record.exit_status = signal_number == 0 ? exit_status : 0;
     if (signal_number != 0)
@@ -216,7 +237,7 @@ static void explore_seeds(struct explore_search *search, unsigned long long from
         child = bugcheck_fork(explore_child_body, &search->run, &fd);
         while (from != end && bugcheck_read_all(fd, &record, sizeof record) == sizeof record) {
             search->result->schedules += counted;
-            if (record.kind == BUGCHECK_RECORD_STOP || record.leaks != 0) {
+            if (record.kind == BUGCHECK_RECORD_STOP || record.leaks != 0 || record.sanitizer) {
                 explore_fail(search, &record, from);
                 break;
             }

@@ -322,6 +322,8 @@ unsigned long long strategy_steps(void);
 /* At a kernel's end: a replay that made fewer decisions than its token, or others, has diverged. */
 void strategy_finish(void);
 void strategy_summarize(struct strategy_summary *summary);
+/* The summary of a schedule of plan whose process ended without one: an unchecked token. */
+void strategy_summarize_plan(const struct strategy_plan *plan, struct strategy_summary *summary);
 /* Writes what a failing schedule prints: seed, token, the command that replays it, decisions. */
 void strategy_print_failure(FILE *out, const struct strategy_summary *summary);
 
@@ -456,6 +458,7 @@ struct bugcheck_record {
     struct strategy_summary schedule;
     size_t leaks;                   /* what the kernel's shutdown found, when the child ran one */
     int exit_status;                /* the parent's note: the child exited so, with no record */
+    bool sanitizer;                 /* a sanitizer reported an error and ended the child */
 };
 
 /* Forks a child that forgets the parent's kernel, sends STOP records to the pipe whose write end

@@ -8,7 +8,8 @@
  * A replay token names the build, the plan and what the schedule made: its decisions, its digest,
  * and the digest at 16, 32, 64 ... decisions. A replay runs the same plan and checks each of those
  * as it gets there, so a schedule that no longer matches (other code, another scenario) stops with
- * status 2 near where it first differs, instead of silently running another schedule.
+ * status 2 near where it first differs, instead of silently running another schedule. A token of
+ * 0 decisions (a schedule whose process died before it could say) replays its plan unchecked.
  *
  * Locking: the decision state belongs to the dispatcher lock (strategy_pick runs under it); the
  * plan is set before a kernel boots, by the booting thread.
@@ -375,6 +376,8 @@ static void strategy_check_replay(void)
     unsigned index = made_checkpoints - 1;
     char what[160];
 
+    if (plan.expect_steps == 0)
+        return;
     if (steps > plan.expect_steps) {
         snprintf(what, sizeof what, "the token's schedule ended after %llu decisions, this one goes on",
                  plan.expect_steps);
@@ -427,7 +430,7 @@ void strategy_finish(void)
 {
     char what[160];
 
-    if (!plan.replay || (steps == plan.expect_steps && digest == plan.expect_digest))
+    if (!plan.replay || plan.expect_steps == 0 || (steps == plan.expect_steps && digest == plan.expect_digest))
         return;
     snprintf(what, sizeof what, "the kernel shut down after %llu decisions, other than the %llu the token's schedule "
              "made", steps, plan.expect_steps);
@@ -436,26 +439,27 @@ void strategy_finish(void)
 
 /* ---- Reports ---- */
 
-static void strategy_plan_text(char *buf, size_t size)
+static void strategy_plan_text(const struct strategy_plan *p, char *buf, size_t size)
 {
-    if (plan.kind == STRATEGY_RANDOM)
-        snprintf(buf, size, "random:%llu", plan.seed);
+    if (p->kind == STRATEGY_RANDOM)
+        snprintf(buf, size, "random:%llu", p->seed);
     else
-        snprintf(buf, size, "pct:%u:%llu:%llu", plan.depth, plan.seed, plan.length);
+        snprintf(buf, size, "pct:%u:%llu:%llu", p->depth, p->seed, p->length);
 }
 
-static void strategy_token(char *buf, size_t size)
+/* With made = 0 decisions the token is unchecked: it replays the plan without comparing. */
+static void strategy_token(const struct strategy_plan *p, unsigned long long made, char *buf, size_t size)
 {
     char kind[8];
     int n;
 
-    if (plan.kind == STRATEGY_RANDOM)
+    if (p->kind == STRATEGY_RANDOM)
         snprintf(kind, sizeof kind, "r");
     else
-        snprintf(kind, sizeof kind, "p%u", plan.depth);
+        snprintf(kind, sizeof kind, "p%u", p->depth);
     n = snprintf(buf, size, STRATEGY_TOKEN_VERSION "-%08x-%s-%llu-%llu-%llu-%016llx-", strategy_build_id(), kind,
-                 plan.seed, plan.length, steps, digest);
-    for (unsigned i = 0; i < made_checkpoints && n > 0 && (size_t)n + 4 < size; i++)
+                 p->seed, p->length, made, made ? digest : 0);
+    for (unsigned i = 0; made && i < made_checkpoints && n > 0 && (size_t)n + 4 < size; i++)
         n += snprintf(buf + n, size - (size_t)n, "%04x", made_checkpoint[i]);
 }
 
@@ -467,9 +471,20 @@ void strategy_summarize(struct strategy_summary *summary)
         return;
     summary->seed = plan.seed;
     summary->steps = steps;
-    strategy_plan_text(summary->strategy, sizeof summary->strategy);
-    strategy_token(summary->token, sizeof summary->token);
+    strategy_plan_text(&plan, summary->strategy, sizeof summary->strategy);
+    strategy_token(&plan, steps, summary->token, sizeof summary->token);
     strategy_decisions_text(summary->decisions, sizeof summary->decisions);
+}
+
+void strategy_summarize_plan(const struct strategy_plan *p, struct strategy_summary *summary)
+{
+    memset(summary, 0, sizeof *summary);
+    summary->controlled = p->kind != STRATEGY_FREE;
+    summary->seed = p->seed;
+    strategy_plan_text(p, summary->strategy, sizeof summary->strategy);
+    strategy_token(p, 0, summary->token, sizeof summary->token);
+    snprintf(summary->decisions, sizeof summary->decisions, "  (the schedule's process ended before it could send "
+             "them; the token replays its plan unchecked)\n");
 }
 
 /* The running program's command line, as a shell would take it back (arguments quoted). */
