@@ -6,6 +6,8 @@
  * caller's thread, priority, process and IRQL. The cases pin down the system thread's life cycle,
  * what is delivered and in which order, the retries while the device is missing, and each flaw of
  * the book's version that the core fixes; each such case says how the flawed version fails it.
+ * The print-versus-close race is also explored under controlled schedules, against the core and
+ * against a copy with the book's DebugPrintMsg put back (book_flaw), which the explorer must find.
  * Time is virtual: five minutes of retries cost milliseconds, and no case looks at wall time.
  */
 #include <pthread.h>
@@ -647,7 +649,7 @@ static void more_than_DEBUGPRINT_MAX_QUEUED_events_while_the_device_is_missing_d
 /* The race is real: producers and the DebugPrint thread run on host threads in parallel. The
  * flawed window is narrow, so it takes rounds: with the book's unlocked check-then-insert
  * (reproduced by hand), a leaked event showed within 10 to 110 rounds of four producers on a
- * two-core machine; a round costs about 2 ms. */
+ * two-core machine; a round costs about 2 ms. The explorer cases below find it by schedule. */
 #define RACE_ROUNDS 200
 #define RACE_PRODUCERS 4
 
@@ -709,6 +711,129 @@ static void a_print_racing_with_DebugPrintClose_is_delivered_or_ignored_never_lo
     }
     wdmsim_driver_unload(sink_driver);
     assert_int_equal(wdmsim_shutdown(), 0);
+}
+
+/* ---- The same race under controlled schedules ---- */
+
+/* One schedule: a fresh kernel (wdmsim_explore boots it), the sink and a DebugPrint user module
+ * (module: its path), one print at PASSIVE_LEVEL and one at DISPATCH_LEVEL from two test threads
+ * while this thread calls DebugPrintClose; then the joins and both unloads, whose checks stop the
+ * machine on anything a driver left, and the explorer's shutdown counts what is left anywhere.
+ * It runs in the explorer's child: no CMocka asserts there, and a load that fails aborts. */
+static void one_print_racing_DebugPrintClose(void *module)
+{
+    struct dpuser_producer producers[2];
+    PDRIVER_OBJECT sink_driver = NULL;
+    atomic_bool stop = false;
+    struct dpuser user;
+
+    sink_reset(STATUS_SUCCESS);
+    if (!NT_SUCCESS(wdmsim_driver_load("Sink", sink_entry, &sink_driver)) ||
+        !NT_SUCCESS(dpuser_try_load(&user, module, DPTEST)))
+        abort();
+    dpuser_producer_start(&producers[0], &user, DPUSER_AT_PASSIVE, "P", 1, &stop);
+    dpuser_producer_start(&producers[1], &user, DPUSER_AT_DISPATCH, "D", 1, &stop);
+    dpuser_close(&user);
+    dpuser_producer_join(&producers[0]);
+    dpuser_producer_join(&producers[1]);
+    dpuser_unload(&user);
+    wdmsim_driver_unload(sink_driver);
+}
+
+#define EXPLORE_SEEDS 1000
+#define REPLAYS 100
+
+static char dpuser_module_path[] = DPUSER_MODULE;
+/* The core with the book's DebugPrintMsg put back: no lock around the started check and the
+ * insert (made at build time by modules/book_flaw.cmake). */
+static char book_flaw_module_path[] = BOOK_FLAW_MODULE;
+
+static int explore_print_close(const char *strategy, unsigned long long seeds, char *module, FILE *report,
+                               struct wdmsim_explore_result *result)
+{
+    struct wdmsim_explore_config config = { .strategy = strategy, .first_seed = 0, .seeds = seeds,
+                                            .report = report };
+
+    return wdmsim_explore(&config, one_print_racing_DebugPrintClose, module, result);
+}
+
+/* About 1.3 ms a schedule (Debug build). With the book's DebugPrintMsg it fails. */
+static void print_racing_close_is_clean_under_1000_pct_schedules(void **state)
+{
+    static struct wdmsim_explore_result result;
+
+    (void)state;
+    assert_int_equal(explore_print_close("pct:3", EXPLORE_SEEDS, dpuser_module_path, NULL, &result), 0);
+    assert_int_equal(result.failed, 0);
+    assert_int_equal(result.schedules, EXPLORE_SEEDS);
+}
+
+/* The search in the book's version, made once for the two cases below; its failure, with the
+ * token and the last decisions, goes to stderr once. */
+static const struct wdmsim_explore_result *the_books_race(void)
+{
+    static struct wdmsim_explore_result result;
+    static bool searched;
+
+    if (!searched) {
+        assert_int_equal(explore_print_close("pct:3", EXPLORE_SEEDS, book_flaw_module_path, NULL, &result), 1);
+        searched = true;
+    }
+    return &result;
+}
+
+/* The print passed the started check, then lost the turn; Close ran to its end (the thread's last
+ * drain and ClearEvents included) before the print inserted its event, which nothing frees: the
+ * unload stops with 0xC4/0x62. About one pct:3 seed in 40 fails, every one so in Debug and
+ * Release builds. A print that loses the turn before it copies the name copies DriverNameLen
+ * bytes from DriverName after Close cleared both (0 bytes from NULL): harmless here, the event
+ * leaks the same, but UBSan (the asan preset) ends such a schedule with "null pointer passed as
+ * argument 2"; seed 34, the first to fail, is not one of them, in all four presets. */
+static void the_explorer_finds_the_books_print_close_race_within_1000_pct_seeds(void **state)
+{
+    const struct wdmsim_explore_result *found = the_books_race();
+
+    (void)state;
+    print_message("the book's race: seed %llu, %s\n", found->seed, found->strategy);
+    assert_int_equal(found->failed, 1);
+    assert_true(found->seed < EXPLORE_SEEDS);
+    assert_int_equal(found->schedules, found->seed + 1);
+    assert_int_equal(found->stop.stopped, 1);
+    assert_int_equal(found->stop.exit_signal, 0);
+    assert_int_equal(found->stop.code, 0xC4);
+    assert_int_equal(found->stop.params[0], 0x62);
+    assert_string_equal(found->stop.rule, "driver.unload_leaked_pool");
+    wdmsim_assert_report_has(&found->stop, DPTEST " unloaded and left 1 thing behind");
+    wdmsim_assert_report_has(&found->stop, "tag 'DbPt'");
+    assert_int_equal(found->leaks, 0);  /* the machine stopped: no shutdown ran */
+}
+
+/* The token names the schedule and its decisions: each replay fails the same way after the same
+ * decisions (a token that ran differently would end in a divergence report, exit status 2). */
+static void its_token_replays_the_failure_100_of_100_times(void **state)
+{
+    const struct wdmsim_explore_result *found = the_books_race();
+    static struct wdmsim_explore_result replayed;
+    char strategy[sizeof "replay:" + sizeof found->token];
+    FILE *quiet = fopen("/dev/null", "w");
+
+    (void)state;
+    assert_non_null(quiet);
+    snprintf(strategy, sizeof strategy, "replay:%.*s", (int)sizeof found->token - 1, found->token);
+    for (int i = 0; i < REPLAYS; i++) {
+        assert_int_equal(explore_print_close(strategy, 1, book_flaw_module_path, quiet, &replayed), 1);
+        assert_int_equal(replayed.schedules, 1);
+        assert_int_equal(replayed.seed, found->seed);
+        assert_string_equal(replayed.strategy, found->strategy);
+        assert_string_equal(replayed.token, found->token);
+        assert_int_equal(replayed.stop.stopped, found->stop.stopped);
+        assert_int_equal(replayed.stop.exit_signal, found->stop.exit_signal);
+        assert_int_equal(replayed.stop.code, found->stop.code);
+        assert_int_equal(replayed.stop.params[0], found->stop.params[0]);
+        assert_string_equal(replayed.stop.rule, found->stop.rule);
+        assert_int_equal(replayed.leaks, found->leaks);
+    }
+    fclose(quiet);
 }
 
 /* What one run with one injected pool failure ended with. */
@@ -839,6 +964,9 @@ int main(void)
         dp_test(DebugPrintClose_while_the_device_is_missing_clears_every_queued_event),
         dp_test(more_than_DEBUGPRINT_MAX_QUEUED_events_while_the_device_is_missing_drop_the_excess_and_count_it),
         dp_test(a_print_racing_with_DebugPrintClose_is_delivered_or_ignored_never_lost_or_leaked),
+        cmocka_unit_test(print_racing_close_is_clean_under_1000_pct_schedules),
+        cmocka_unit_test(the_explorer_finds_the_books_print_close_race_within_1000_pct_seeds),
+        cmocka_unit_test(its_token_replays_the_failure_100_of_100_times),
         dp_test(pool_failure_at_each_allocation_in_turn_is_counted_and_leaks_nothing),
         dp_test(the_books_ObDereferenceObject_of_the_thread_pointers_address_stops_with_0xC4_0x3F),
     };
