@@ -86,7 +86,10 @@ static void explore_one(const struct explore_run *run, unsigned long long seed, 
     memset(record, 0, sizeof *record);
     record->kind = BUGCHECK_RECORD_RETURNED;
     record->leaks = wdmsim_shutdown();
-    strategy_summarize(&record->schedule);
+    /* Naming the decisions costs a symbol look-up each: only a failure needs them. */
+    if (record->leaks != 0)
+        strategy_summarize(&record->schedule);
+    record->schedule.steps = strategy_steps();
 }
 
 static void explore_child_body(int fd, void *context)
@@ -140,6 +143,9 @@ static void explore_print_failure(struct explore_search *search, const struct bu
         fprintf(out, "What the schedule printed (its last %d bytes at most):\n%s%s", EXPLORE_OUTPUT_SHOWN, output,
                 output[strlen(output) - 1] == '\n' ? "" : "\n");
     strategy_print_failure(out, &record->schedule);
+    fprintf(out, "(The command replays the schedule in every kernel the program boots: in a program of several "
+            "tests, replay it with wdmsim_explore and .strategy = \"replay:%s\" on this scenario.)\n",
+            record->schedule.token);
     fflush(out);
 }
 
@@ -247,8 +253,10 @@ static void explore_seeds(struct explore_search *search, unsigned long long from
         }
         close(fd);
         signal_number = bugcheck_wait_child(child, &exit_status);
-        if (!search->result->failed && from != end)
+        if (!search->result->failed && from != end) {
+            search->result->schedules += counted;
             explore_child_vanished(search, from, signal_number, exit_status);
+        }
     }
 }
 

@@ -240,6 +240,8 @@ static void a_scenario_that_exits_fails_with_its_status_and_what_it_printed(void
     fclose(report);
     assert_non_null(strstr(text, "exited with status 3"));
     assert_non_null(strstr(result.stop.report, "giving up here"));
+    assert_int_equal(result.schedules, 1);
+    assert_int_equal(result.seed, 0);
 }
 
 static void a_scenario_that_never_finishes_stops_as_a_livelock(void **state)
