@@ -42,6 +42,19 @@ const struct sim_driver *driver_intern(const char *name);
 USHORT driver_index(const struct sim_driver *driver);
 const struct sim_driver *driver_at(USHORT index);
 
+/* ---- host.c: the host threads simulated threads run on ---- */
+
+struct host_thread {
+    pthread_t id;
+    void *stack;                    /* ours: given back when the thread is joined */
+};
+
+void host_thread_start(struct host_thread *thread, void *(*fn)(void *), void *context);
+/* Waits for the thread to end, then recycles its stack. */
+void host_thread_join(const struct host_thread *thread);
+/* A thread left running for good (abandoned at shutdown): its stack stays its own. */
+void host_thread_detach(const struct host_thread *thread);
+
 /* ---- thread.c: simulated threads (KTHREAD) ---- */
 
 struct sim_driver {
@@ -91,7 +104,7 @@ struct _KTHREAD {
     KPRIORITY priority;
     NTSTATUS exit_status;
     struct thread_wait wait;
-    pthread_t host;                 /* the host thread of a spawned thread */
+    struct host_thread host;        /* the host thread of a spawned thread */
     void (*start)(void *);          /* what a spawned thread runs */
     void *start_context;
     pthread_cond_t wake;            /* signalled, under the dispatcher lock, when the wait ends or

@@ -27,7 +27,7 @@ static struct _KTHREAD *registry_head;
 static atomic_uint system_thread_serial;    /* names PsCreateSystemThread threads */
 /* Host threads of ended PsCreateSystemThread threads that nobody has joined yet: those that deleted
  * their own object on the way out. Under registry_lock. */
-static pthread_t *reap_list;
+static struct host_thread *reap_list;
 static size_t reap_count, reap_capacity;
 
 static pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
@@ -252,15 +252,13 @@ void thread_spawn(struct _KTHREAD *thread, void (*fn)(void *), void *context)
     thread->start = fn;
     thread->start_context = context;
     thread_register(thread);
-    if (pthread_create(&thread->host, NULL, thread_host_main, thread) != 0)
-        abort();
+    host_thread_start(&thread->host, thread_host_main, thread);
 }
 
 void thread_join(struct _KTHREAD *thread)
 {
     disp_wait_for(thread_current(), &thread->header, "the end of a thread");
-    if (pthread_join(thread->host, NULL) != 0)
-        abort();
+    host_thread_join(&thread->host);
 }
 
 void thread_free_ended(struct _KTHREAD *thread)
@@ -411,7 +409,7 @@ void thread_describe_waits(char *buf, size_t size)
     host_unlock(&registry_lock);
 }
 
-static void thread_reap_later_locked(pthread_t host)
+static void thread_reap_later_locked(struct host_thread host)
 {
     if (reap_count == reap_capacity) {
         reap_capacity = reap_capacity ? reap_capacity * 2 : 16;
@@ -426,7 +424,7 @@ static void thread_reap_later_locked(pthread_t host)
  * locks to finish, so this wait is short; joined, none is left to hold a host lock at a fork. */
 static void thread_reap(void)
 {
-    pthread_t *hosts;
+    struct host_thread *hosts;
     size_t count;
 
     host_lock(&registry_lock);
@@ -435,10 +433,8 @@ static void thread_reap(void)
     reap_list = NULL;
     reap_count = reap_capacity = 0;
     host_unlock(&registry_lock);
-    for (size_t i = 0; i < count; i++) {
-        if (pthread_join(hosts[i], NULL) != 0)
-            abort();
-    }
+    for (size_t i = 0; i < count; i++)
+        host_thread_join(&hosts[i]);
     free(hosts);
 }
 
@@ -448,7 +444,7 @@ static void thread_reap(void)
 void thread_object_delete(PVOID body)
 {
     struct _KTHREAD *thread = body;
-    pthread_t host = thread->host;
+    struct host_thread host = thread->host;
     bool self = thread == tls_thread;
 
     thread_unregister(thread);
@@ -456,10 +452,10 @@ void thread_object_delete(PVOID body)
     free(thread);
     if (self) {
         host_lock(&registry_lock);
-        thread_reap_later_locked(pthread_self());
+        thread_reap_later_locked(host);
         host_unlock(&registry_lock);
-    } else if (pthread_join(host, NULL) != 0) {
-        abort();
+    } else {
+        host_thread_join(&host);
     }
 }
 
@@ -491,8 +487,7 @@ size_t thread_system_shutdown(void)
     for (t = abandoned; t != NULL; t = t->next) {
         if (thread_is_object(t)) {
             object_abandon(t);
-            if (pthread_detach(t->host) != 0)
-                abort();
+            host_thread_detach(&t->host);
         }
     }
     disp_unlock();
