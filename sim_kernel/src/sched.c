@@ -125,6 +125,7 @@ static size_t sched_collect(const struct _KTHREAD *except)
 {
     size_t count = 0;
 
+    disp_assert_held();
     for (PLIST_ENTRY e = sched_threads.Flink; e != &sched_threads; e = e->Flink) {
         struct _KTHREAD *t = CONTAINING_RECORD(e, struct _KTHREAD, sched.link);
 
@@ -172,6 +173,7 @@ static struct _KTHREAD *sched_choose(struct _KTHREAD *self, enum sched_point_kin
 {
     size_t count;
 
+    disp_assert_held();
     while ((count = sched_collect(NULL)) == 0) {
         if (sched_any_held_back(sched_is_away))
             return NULL;
@@ -203,6 +205,7 @@ static void sched_warn_host_wait(const struct _KTHREAD *self, const struct _KTHR
  * long, with no decision made meanwhile, takes it, and the holder is away until its next point. */
 static void sched_await_turn(struct _KTHREAD *self)
 {
+    disp_assert_held();
     while (turn != self) {
         struct _KTHREAD *holder = turn;
         unsigned long long steps = strategy_steps();
