@@ -8,6 +8,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,12 +93,25 @@ static void explore_one(const struct explore_run *run, unsigned long long seed, 
     record->schedule.steps = strategy_steps();
 }
 
+/* One thread runs at a time, so the child needs one processor, and on one a hand-off of the turn
+ * is a switch on the spot rather than a wake-up sent to another processor. Its threads inherit it. */
+static void explore_one_processor(void)
+{
+    cpu_set_t one;
+    int cpu = sched_getcpu();
+
+    CPU_ZERO(&one);
+    CPU_SET(cpu >= 0 ? cpu : 0, &one);
+    sched_setaffinity(0, sizeof one, &one);
+}
+
 static void explore_child_body(int fd, void *context)
 {
     static struct bugcheck_record record;
     const struct explore_run *run = context;
 
     explore_catch_crashes(fd);
+    explore_one_processor();
     if (dup2(run->output_fd, STDOUT_FILENO) < 0 || dup2(run->output_fd, STDERR_FILENO) < 0)
         abort();
     for (unsigned long long seed = run->next_seed; seed != run->end_seed; seed++) {
