@@ -304,17 +304,29 @@ static size_t strategy_choose(struct _KTHREAD *const *candidates, size_t count, 
     return best;
 }
 
-static void strategy_describe_where(const struct strategy_decision *d, char *buf, size_t size)
+/* A code address as its function and offset; a static function has no name dladdr can give, so
+ * its file and offset, which addr2line turns into a line. */
+static void strategy_describe_code(const void *where, char *buf, size_t size)
 {
     Dl_info info;
+    const char *file;
 
+    if (!dladdr(where, &info)) {
+        snprintf(buf, size, "%p", where);
+    } else if (info.dli_sname != NULL) {
+        snprintf(buf, size, "%s+0x%lx", info.dli_sname, (unsigned long)((const char *)where - (const char *)info.dli_saddr));
+    } else {
+        file = info.dli_fname ? strrchr(info.dli_fname, '/') : NULL;
+        snprintf(buf, size, "(%s+0x%lx)", file ? file + 1 : "?",
+                 (unsigned long)((const char *)where - (const char *)info.dli_fbase));
+    }
+}
+
+static void strategy_describe_where(const struct strategy_decision *d, char *buf, size_t size)
+{
     switch (d->kind) {
     case SCHED_POINT_DDI:
-        if (dladdr(d->where, &info) && info.dli_sname != NULL)
-            snprintf(buf, size, "%s+0x%lx", info.dli_sname, (unsigned long)((const char *)d->where -
-                                                                               (const char *)info.dli_saddr));
-        else
-            snprintf(buf, size, "a DDI (%p)", d->where);
+        strategy_describe_code(d->where, buf, size);
         break;
     case SCHED_POINT_WAKE:
         snprintf(buf, size, "after a wake-up");
