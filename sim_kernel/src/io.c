@@ -10,6 +10,7 @@
  * spin lock guards Cancel/CancelRoutine hand-offs, as in NT.
  */
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,8 +31,12 @@ struct io_irp {
     void *finish_context;
     /* Held while the IRP completes (completion routines may IoMarkIrpPending), and while the
      * I/O manager reads the pending marks after a dispatch routine returned: another thread may
-     * be completing the IRP by then. Recursive: a completion routine may complete another time. */
-    pthread_mutex_t lock;
+     * be completing the IRP by then. Recursive: a completion routine may complete another time.
+     * Not a host mutex: completion routines are driver code, which may reach scheduling points
+     * and spin-lock hand-offs while it is held, so it is a lock word the scheduler knows (owner,
+     * depth), taken as a spin lock is (io_irp_lock). */
+    ULONG_PTR lock_owner;
+    unsigned lock_depth;
     IRP irp;
     IO_STACK_LOCATION stack[];
 };
@@ -78,14 +83,32 @@ static void io_check_irp(PIRP irp)
         rule_stop(RULE_IO_IRP_COMPLETED_TWICE, (ULONG_PTR)irp, 0, 0, 0);
 }
 
-static void io_irp_lock_init(pthread_mutex_t *lock)
+/* Owner-recursive: a thread that holds the lock takes it again. A contended one is waited for as
+ * a spin lock is: in controlled mode the turn goes to others until it is free. */
+static void io_irp_lock(struct io_irp *w)
 {
-    pthread_mutexattr_t attr;
+    struct _KTHREAD *self = thread_current_quiet();
+    ULONG_PTR expected = 0;
 
-    if (pthread_mutexattr_init(&attr) != 0 || pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE) != 0 ||
-        pthread_mutex_init(lock, &attr) != 0)
-        abort();
-    pthread_mutexattr_destroy(&attr);
+    if (__atomic_load_n(&w->lock_owner, __ATOMIC_RELAXED) == (ULONG_PTR)self) {
+        w->lock_depth++;
+        return;
+    }
+    while (!__atomic_compare_exchange_n(&w->lock_owner, &expected, (ULONG_PTR)self, false, __ATOMIC_ACQUIRE,
+                                        __ATOMIC_RELAXED)) {
+        expected = 0;
+        if (sched_is_controlled())
+            sched_spin_wait(self, &w->lock_owner);
+        else
+            sched_yield();
+    }
+    w->lock_depth = 1;
+}
+
+static void io_irp_unlock(struct io_irp *w)
+{
+    if (--w->lock_depth == 0)
+        __atomic_store_n(&w->lock_owner, 0, __ATOMIC_RELEASE);
 }
 
 PIRP io_irp_allocate(CCHAR stack_size)
@@ -99,7 +122,6 @@ PIRP io_irp_allocate(CCHAR stack_size)
     if (w == NULL)
         return NULL;
     w->magic = IO_IRP_MAGIC;
-    io_irp_lock_init(&w->lock);
     irp = &w->irp;
     irp->Type = IO_TYPE_IRP;
     irp->Size = (USHORT)(sizeof *w + (size_t)stack_size * sizeof(IO_STACK_LOCATION));
@@ -115,9 +137,9 @@ bool io_irp_completed(PIRP irp)
     struct io_irp *w = io_wrapper(irp);
     bool completed;
 
-    host_lock(&w->lock);
+    io_irp_lock(w);
     completed = w->completed;
-    host_unlock(&w->lock);
+    io_irp_unlock(w);
     return completed;
 }
 
@@ -125,7 +147,6 @@ void io_irp_free(PIRP irp)
 {
     struct io_irp *w = io_wrapper(irp);
 
-    pthread_mutex_destroy(&w->lock);
     memset(w, 0xDD, sizeof *w + (size_t)irp->StackCount * sizeof(IO_STACK_LOCATION));
     free(w);
 }
@@ -474,10 +495,10 @@ static bool io_marked_pending(PIRP irp, PIO_STACK_LOCATION stack)
     struct io_irp *w = io_wrapper(irp);
     bool marked;
 
-    host_lock(&w->lock);
+    io_irp_lock(w);
     marked = (stack->Control & SL_PENDING_RETURNED) ||
              (stack > w->stack && ((stack - 1)->Control & SL_PENDING_RETURNED));
-    host_unlock(&w->lock);
+    io_irp_unlock(w);
     return marked;
 }
 
@@ -601,12 +622,12 @@ VOID FASTCALL IofCompleteRequest(PIRP Irp, CCHAR PriorityBoost)
         rule_stop(RULE_IO_COMPLETE_PENDING_STATUS, (ULONG_PTR)Irp->IoStatus.Status, (ULONG_PTR)Irp, 0, 0);
     if (Irp->CancelRoutine != NULL)
         rule_stop(RULE_IO_COMPLETE_WITH_CANCEL_ROUTINE, (ULONG_PTR)Irp->CancelRoutine, (ULONG_PTR)Irp, 0, 0);
-    host_lock(&io_wrapper(Irp)->lock);
+    io_irp_lock(io_wrapper(Irp));
     while (finished && Irp->CurrentLocation <= Irp->StackCount)
         finished = io_complete_one(self, Irp);
     if (finished)
         back = io_finish(Irp);
-    host_unlock(&io_wrapper(Irp)->lock);
+    io_irp_unlock(io_wrapper(Irp));
     if (back.event != NULL)
         KeSetEvent(back.event, IO_NO_INCREMENT, FALSE);
     if (back.finish != NULL)
@@ -622,14 +643,14 @@ static bool io_irp_hand_over(PIRP irp, int how, void (*finish)(void *context), v
     struct io_irp *w = io_wrapper(irp);
     bool handed;
 
-    host_lock(&w->lock);
+    io_irp_lock(w);
     handed = !w->completed;
     if (handed) {
         w->originator = how;
         w->finish = finish;
         w->finish_context = context;
     }
-    host_unlock(&w->lock);
+    io_irp_unlock(w);
     return handed;
 }
 
