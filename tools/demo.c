@@ -29,9 +29,7 @@ struct demo_app {
     char echo[64];
 };
 
-/* Where a driver module is: $WDMSIM_DRIVER_DIR, then the installed tree next to this program,
- * then where the build that made this program put it. */
-static void demo_module_path(const char *file, const char *built, char *path, size_t size)
+void demo_module_path(const char *file, const char *built, char *path, size_t size)
 {
     const char *dir = getenv("WDMSIM_DRIVER_DIR");
     char self[PATH_MAX];

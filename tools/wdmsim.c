@@ -1,16 +1,23 @@
 /*
  * wdmsim.c - the wdmsim command: a demonstration of the simulated kernel, the lessons (one
- * classic mistake each, with the STOP it causes), and the rule catalog as Markdown.
+ * classic mistake each, with the STOP it causes), the shipped scenarios under many controlled
+ * schedules, and the rule catalog as Markdown.
  * Simulator world: host code that drives the kernel through DDIs and the wdmsim_ host API.
  */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <lessons.h>
 #include <wdmsim/wdmsim.h>
 
 #include "demo.h"
+#include "scenarios.h"
 
 struct lesson {
     const char *name;
@@ -58,12 +65,27 @@ static void usage(FILE *out)
           "  lesson list          list the lessons: one classic driver mistake each\n"
           "  lesson NAME          run one lesson and show the STOP report it causes\n"
           "  lesson all           run every lesson; exit 1 unless each stops on its rule\n"
+          "  explore              list the scenarios explore runs\n"
+          "  explore NAME [--strategy S] [--seeds N | --seeds A..B] [--first-seed F]\n"
+          "                       run scenario NAME once per seed, each time under another controlled\n"
+          "                       schedule on a fresh kernel, until one fails (a STOP, a failed check,\n"
+          "                       a deadlock, a crash or a leak), which is shown with its replay token.\n"
+          "                       S: pct:D (default pct:3, D from 1 to 32) or random; N seeds from F\n"
+          "                       (default 100 from 0), or seeds A to B inclusive. Exit status 0: all\n"
+          "                       passed, 1: one failed, 2: refused (bad arguments; nothing was run).\n"
+          "                       A long run says on stderr every 2 s how far it got\n"
+          "  explore NAME --replay TOKEN\n"
+          "                       run again the one schedule a failure's token names\n"
           "  rules                print the rule catalog as Markdown (docs/irql-rules.md)\n"
           "  rules --check FILE   exit 1 unless FILE is exactly what `wdmsim rules` prints\n"
           "  --help               this text\n"
           "\n"
           "environment:\n"
-          "  WDMSIM_CLOCK=virtual|real   the clock the kernel boots with (default real)\n",
+          "  WDMSIM_CLOCK=virtual|real   the clock the kernel boots with (default real)\n"
+          "  WDMSIM_SCHED=random:SEED|pct:D:SEED|replay:TOKEN\n"
+          "                              run one simulated thread at a time, as that strategy decides\n"
+          "                              (virtual clock); explore obeys replay:TOKEN only\n"
+          "  WDMSIM_DRIVER_DIR=DIR       where the demo and explore find debugprint.so and tracedrv.so\n",
           out);
 }
 
@@ -143,6 +165,236 @@ static int rules_check(const char *path)
     return same ? 0 : 1;
 }
 
+/* ---- explore ---- */
+
+#define EXPLORE_DEFAULT_SEEDS 100
+#define EXPLORE_TOKEN_MAX 256
+
+struct explore_options {
+    const struct scenario *scenario;
+    const char *strategy;           /* NULL: the default */
+    char replay[8 + EXPLORE_TOKEN_MAX];
+    unsigned long long first_seed, seeds;
+    bool seeds_given, first_given, range_given;
+};
+
+static int explore_refuse(const char *format, ...) __attribute__((format(printf, 1, 2)));
+
+/* Bad arguments: says which, and that nothing was run; returns the exit status 2. */
+static int explore_refuse(const char *format, ...)
+{
+    va_list args;
+
+    fputs("wdmsim explore: ", stderr);
+    va_start(args, format);
+    vfprintf(stderr, format, args);
+    va_end(args);
+    fputs("; nothing was run\n", stderr);
+    return 2;
+}
+
+static void explore_list(void)
+{
+    for (size_t i = 0; i < scenario_count(); i++)
+        printf("%-22s %s\n", scenario_at(i)->name, scenario_at(i)->description);
+}
+
+/* A decimal number, nothing else: no sign, no spaces, no overflow. */
+static bool explore_number(const char *text, unsigned long long *value)
+{
+    char *end;
+
+    if (*text < '0' || *text > '9')
+        return false;
+    errno = 0;
+    *value = strtoull(text, &end, 10);
+    return errno == 0 && *end == '\0';
+}
+
+/* A..B, dots pointing at the "..": seeds A to B inclusive. */
+static int explore_parse_range(const char *text, const char *dots, struct explore_options *o)
+{
+    size_t length = (size_t)(dots - text);
+    unsigned long long last;
+    char first[32];
+
+    if (length == 0 || dots[2] == '\0')
+        return explore_refuse("--seeds '%s': a range needs both ends, A..B (seeds A to B inclusive)", text);
+    if (length >= sizeof first)
+        return explore_refuse("--seeds '%s' is not a range of seed numbers A..B", text);
+    memcpy(first, text, length);
+    first[length] = '\0';
+    if (!explore_number(first, &o->first_seed) || !explore_number(dots + 2, &last))
+        return explore_refuse("--seeds '%s' is not a range of seed numbers A..B", text);
+    if (last < o->first_seed)
+        return explore_refuse("--seeds %s: the range is reversed (A..B runs seeds A to B, so A <= B)", text);
+    if (last - o->first_seed == ~0ULL)
+        return explore_refuse("--seeds %s: the range is too large", text);
+    o->seeds = last - o->first_seed + 1;
+    o->range_given = true;
+    return 0;
+}
+
+/* --seeds N or --seeds A..B. */
+static int explore_parse_seeds(const char *text, struct explore_options *o)
+{
+    const char *dots = strstr(text, "..");
+
+    o->seeds_given = true;
+    if (dots != NULL)
+        return explore_parse_range(text, dots, o);
+    if (!explore_number(text, &o->seeds))
+        return explore_refuse("--seeds '%s' is not a number of schedules nor a range A..B", text);
+    return o->seeds == 0 ? explore_refuse("--seeds %s: say how many schedules to run, 1 or more", text) : 0;
+}
+
+/* --strategy random or pct:D; the explorer checks D and replay tokens itself. */
+static int explore_parse_strategy(const char *text, struct explore_options *o)
+{
+    if (strcmp(text, "random") != 0 && strncmp(text, "replay:", 7) != 0 &&
+        (strncmp(text, "pct:", 4) != 0 || strchr(text + 4, ':') != NULL))
+        return explore_refuse("unknown strategy '%s': use pct:D (D from 1 to 32), random or replay:TOKEN; "
+                              "the seeds come from --seeds and --first-seed", text);
+    o->strategy = text;
+    return 0;
+}
+
+static int explore_parse_option(const char *option, const char *value, struct explore_options *o)
+{
+    if (value == NULL)
+        return explore_refuse("%s needs a value", option);
+    if (strcmp(option, "--seeds") == 0)
+        return explore_parse_seeds(value, o);
+    if (strcmp(option, "--first-seed") == 0) {
+        o->first_given = true;
+        return explore_number(value, &o->first_seed) ? 0
+                                                     : explore_refuse("--first-seed '%s' is not a seed number", value);
+    }
+    if (strcmp(option, "--strategy") == 0)
+        return o->strategy != NULL ? explore_refuse("%s is given twice (--replay TOKEN means --strategy "
+                                                    "replay:TOKEN)", option)
+                                   : explore_parse_strategy(value, o);
+    if (strcmp(option, "--replay") == 0) {
+        if (o->strategy != NULL)
+            return explore_refuse("%s and --strategy both give the strategy", option);
+        if (strlen(value) >= EXPLORE_TOKEN_MAX)
+            return explore_refuse("the replay token '%.40s...' is too long", value);
+        snprintf(o->replay, sizeof o->replay, "replay:%s", value);
+        o->strategy = o->replay;
+        return 0;
+    }
+    return explore_refuse("unknown option '%s' (see wdmsim --help)", option);
+}
+
+static int explore_parse(int argc, char **argv, struct explore_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->seeds = EXPLORE_DEFAULT_SEEDS;
+    o->scenario = scenario_find(argv[2]);
+    if (o->scenario == NULL)
+        return explore_refuse("no scenario named '%s' (`wdmsim explore` lists them)", argv[2]);
+    for (int i = 3; i < argc; i += 2) {
+        int refused = explore_parse_option(argv[i], i + 1 < argc ? argv[i + 1] : NULL, o);
+
+        if (refused)
+            return refused;
+    }
+    if (o->range_given && o->first_given)
+        return explore_refuse("--first-seed and a range --seeds A..B both give the first seed");
+    if (o->first_seed + (o->seeds - 1) < o->first_seed)
+        return explore_refuse("--first-seed and --seeds run past the last seed number, %llu", ~0ULL);
+    if (o->strategy != NULL && strncmp(o->strategy, "replay:", 7) == 0 && (o->seeds_given || o->first_given))
+        return explore_refuse("a replay runs the one schedule its token names: drop --seeds and --first-seed");
+    return 0;
+}
+
+static double explore_seconds(void)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
+}
+
+static void explore_what_failed(const struct wdmsim_explore_result *result, char *what, size_t size)
+{
+    const struct wdmsim_stop *stop = &result->stop;
+
+    if (stop->stopped && (stop->code & SCENARIO_CHECK_MASK) == SCENARIO_CHECK_FAILED)
+        snprintf(what, size, "STOP 0x%08X: the scenario's check at scenarios.c:%u failed, as it says above",
+                 stop->code, stop->code & ~SCENARIO_CHECK_MASK);
+    else if (stop->stopped)
+        snprintf(what, size, "STOP 0x%08X %s%s%s", stop->code, stop->code_name, stop->rule[0] ? ", rule " : "",
+                 stop->rule);
+    else if (stop->exit_signal != 0)
+        snprintf(what, size, "crashed with signal %d", stop->exit_signal);
+    else if (result->leaks != 0)
+        snprintf(what, size, "%zu leaked resource(s) at shutdown", result->leaks);
+    else
+        snprintf(what, size, "ended without a report");
+}
+
+static void explore_summary(const struct explore_options *o, const struct wdmsim_explore_result *result,
+                            bool replayed, double seconds)
+{
+    const char *strategy = o->strategy ? o->strategy : "pct:3";
+    char plan[128], what[192];
+
+    if (replayed)
+        snprintf(plan, sizeof plan, "a replay");
+    else
+        snprintf(plan, sizeof plan, "%s, seeds %llu..%llu", strategy, o->first_seed, o->first_seed + o->seeds - 1);
+    printf("explore %s: %llu schedule%s (%s)", o->scenario->name, result->schedules,
+           result->schedules == 1 ? "" : "s", plan);
+    if (!result->failed) {
+        printf(": all passed in %.1f s (%.0f schedules/s)\n", seconds,
+               seconds > 0 ? (double)result->schedules / seconds : 0.0);
+        return;
+    }
+    explore_what_failed(result, what, sizeof what);
+    if (!replayed && result->schedules == 0)
+        printf(": the run that measures the scenario's length (%s) failed: %s\n", result->strategy, what);
+    else
+        printf(": seed %llu failed (%s): %s\n", result->seed, result->strategy, what);
+    printf("replay it: wdmsim explore %s --replay %s\n", o->scenario->name, result->token);
+}
+
+static int explore_command(int argc, char **argv)
+{
+    static struct wdmsim_explore_result result;
+    static struct scenario_modules modules;
+    const char *env = getenv("WDMSIM_SCHED");
+    struct explore_options o;
+    struct wdmsim_explore_config config;
+    double started;
+    int refused, status;
+
+    if (argc < 3) {
+        explore_list();
+        return 0;
+    }
+    if ((refused = explore_parse(argc, argv, &o)) != 0)
+        return refused;
+    demo_module_path("debugprint.so", WDMSIM_BUILT_DEBUGPRINT, modules.debugprint, sizeof modules.debugprint);
+    demo_module_path("tracedrv.so", WDMSIM_BUILT_TRACEDRV, modules.tracedrv, sizeof modules.tracedrv);
+    if (access(modules.debugprint, R_OK) != 0 || access(modules.tracedrv, R_OK) != 0)
+        return explore_refuse("there is no driver module %s (WDMSIM_DRIVER_DIR says where they are)",
+                              access(modules.debugprint, R_OK) != 0 ? modules.debugprint : modules.tracedrv);
+    config = (struct wdmsim_explore_config){ .strategy = o.strategy, .first_seed = o.first_seed, .seeds = o.seeds,
+                                             .report = stderr };
+    fflush(stdout);
+    started = explore_seconds();
+    status = wdmsim_explore(&config, o.scenario->run, &modules, &result);
+    if (status < 0)
+        return 2;
+    /* WDMSIM_SCHED=replay:TOKEN, as a failure's report says, replays like --replay TOKEN. */
+    explore_summary(&o, &result,
+                    (o.strategy != NULL && strncmp(o.strategy, "replay:", 7) == 0) ||
+                        (env != NULL && strncmp(env, "replay:", 7) == 0),
+                    explore_seconds() - started);
+    return status == 0 ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
@@ -153,6 +405,8 @@ int main(int argc, char **argv)
         return demo(argc >= 4 && strcmp(argv[2], "--save") == 0 ? argv[3] : NULL);
     if (strcmp(argv[1], "lesson") == 0)
         return lesson_command(argc, argv);
+    if (strcmp(argv[1], "explore") == 0)
+        return explore_command(argc, argv);
     if (strcmp(argv[1], "rules") == 0) {
         if (argc >= 4 && strcmp(argv[2], "--check") == 0)
             return rules_check(argv[3]);
