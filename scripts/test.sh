@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install what is missing, then configure, build and run every test of each preset named
 # (default: the `default` preset). Exits non-zero on the first failure.
-#   scripts/test.sh                 the Debug build with -Werror: unit, lesson, crossbuild, install
+#   scripts/test.sh                 the Debug build with -Werror: unit, lesson, crossbuild, install,
+#                                   then unit and scenario suites under two controlled schedules
 #   scripts/test.sh default asan    also under AddressSanitizer + UndefinedBehaviorSanitizer
 #   scripts/test.sh default asan tsan   and under ThreadSanitizer too, as CI does
 set -euo pipefail
@@ -15,4 +16,13 @@ for preset in "${presets[@]}"; do
     cmake --preset "$preset" -DWDMSIM_BUILD_TESTS=ON >/dev/null
     cmake --build --preset "$preset"
     ctest --preset "$preset"
+    if [ "$preset" = default ]; then
+        # The unit and scenario suites again, each kernel under one controlled schedule: they must
+        # hold whatever the interleaving. test_DebugPrint's free-running stress rounds take 40 s
+        # that way; its races are explored under schedules in the suite itself.
+        for schedule in pct:3:1 random:1; do
+            echo "=== preset $preset under WDMSIM_SCHED=$schedule"
+            WDMSIM_SCHED=$schedule ctest --preset "$preset" -L 'unit|scenario' -E 'test_DebugPrint$'
+        done
+    fi
 done
