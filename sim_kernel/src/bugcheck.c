@@ -233,11 +233,11 @@ SIM_NORETURN void bugcheck_stop(ULONG code, const ULONG_PTR params[4], const str
     }
     bugcheck_build(&record.stop, code, params, rule, detail);
     strategy_summarize(&record.schedule);
+    fflush(stdout);
     if (capture_fd >= 0) {
         record.kind = BUGCHECK_RECORD_STOP;
         bugcheck_write_all(capture_fd, &record, sizeof record);
     } else {
-        fflush(stdout);
         bugcheck_write_all(STDERR_FILENO, record.stop.report, strlen(record.stop.report));
         strategy_print_failure(stderr, &record.schedule);
     }

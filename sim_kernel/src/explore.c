@@ -87,6 +87,8 @@ static void explore_one(const struct explore_run *run, unsigned long long seed, 
     memset(record, 0, sizeof *record);
     record->kind = BUGCHECK_RECORD_RETURNED;
     record->leaks = wdmsim_shutdown();
+    /* What it printed belongs to this schedule's output, before the next one empties it. */
+    fflush(stdout);
     /* Naming the decisions costs a symbol look-up each: only a failure needs them. */
     if (record->leaks != 0)
         strategy_summarize(&record->schedule);
@@ -149,8 +151,12 @@ static void explore_print_failure(struct explore_search *search, const struct bu
     FILE *out = search->report;
 
     explore_output_of_schedule(search->run.output_fd, output, sizeof output);
-    fprintf(out, "wdmsim explore: schedule %llu (seed %llu) failed: %s\n", search->result->schedules,
-            search->result->seed, what);
+    if (search->result->schedules == 0)
+        fprintf(out, "wdmsim explore: pct's first run, which measures the scenario's length with one priority "
+                "(pct:1, seed 0) before any seed is tried, failed: %s\n", what);
+    else
+        fprintf(out, "wdmsim explore: schedule %llu (seed %llu) failed: %s\n", search->result->schedules,
+                search->result->seed, what);
     if (record->stop.stopped)
         fputs(record->stop.report, out);
     if (output[0] != '\0')

@@ -97,6 +97,13 @@ static void print_and_exit(void *unused)
     exit(3);
 }
 
+static void print_then_leak(void *unused)
+{
+    (void)unused;
+    printf("printed on stdout before the leak\n");
+    leak_a_pool_block(NULL);
+}
+
 static volatile LONG never_set;
 
 static void poll_for_ever(void *unused)
@@ -200,6 +207,8 @@ static void a_scenario_that_leaks_fails_with_what_the_shutdown_found(void **stat
     assert_int_equal(result.stop.stopped, 0);
     assert_int_equal(result.leaks, 1);
     assert_non_null(strstr(result.stop.report, "leaked pool blocks"));
+    assert_int_equal(explore("random", 0, 10, print_then_leak, &result, sink), 1);
+    assert_non_null(strstr(result.stop.report, "printed on stdout before the leak"));
     assert_non_null(strstr(result.stop.report, "Leak"));
     fclose(sink);
 }
