@@ -237,7 +237,8 @@ static const struct rule rule_catalog[RULE_COUNT] = {
     [RULE_LIVELOCK] = {
         { "sched.livelock", "any DDI (a scheduling point of the controlled scheduler)",
           "a controlled schedule made more scheduling decisions than its bound without the scenario "
-          "finishing",
+          "finishing, or one thread kept the turn without reaching a scheduling point for the "
+          "watchdog's time",
           0xE2u, "MANUALLY_INITIATED_CRASH", -1,
           "Threads that keep running without ever blocking - polling a flag, retrying a lock-free "
           "operation - would spin on a real machine for ever too; the controlled scheduler counts "
@@ -245,7 +246,7 @@ static const struct rule rule_catalog[RULE_COUNT] = {
           "there.",
           "Wait for an event instead of polling (KeWaitForSingleObject), or delay between polls "
           "(KeDelayExecutionThread); if the scenario is just long, raise the bound "
-          "(WDMSIM_SCHED_MAX_STEPS)." },
+          "(WDMSIM_SCHED_MAX_STEPS, WDMSIM_SCHED_WATCHDOG_SECONDS)." },
         RULE_STATE, 0 },
     [RULE_MUTEX_RELEASE_NOT_OWNER] = {
         { "mutex.release_not_owner", "KeReleaseMutex",

@@ -47,6 +47,8 @@
 /* How long a thread waits for the turn before it decides that the host thread holding it is
  * blocked in host code. */
 #define SCHED_HOST_GRACE_MS 200
+/* How long the turn may stay with one simulated thread, no decision made, before the run is hung. */
+#define SCHED_WATCHDOG_SECONDS 10
 
 bool sched_controlled_mode;
 __thread unsigned sched_host_locks;
@@ -62,7 +64,7 @@ static __thread bool sched_woke;            /* readied a thread since the dispat
 
 static pthread_cond_t idle_cond;    /* broadcast when a thread blocks, for sched_wait_boot_idle */
 
-static pthread_t timer_thread;
+static struct host_thread timer_thread;   /* the real clock's timer, or controlled mode's watchdog */
 static pthread_cond_t timer_cond;
 static bool timer_running;
 static bool timer_stopping;
@@ -395,6 +397,49 @@ static void *sched_timer_main(void *unused)
     return NULL;
 }
 
+/* Controlled mode's watchdog, a host thread like the real clock's timer thread: a simulated thread
+ * that keeps the turn without reaching a scheduling point (a loop on a flag with no DDI in it)
+ * would hang the run for ever; after WDMSIM_SCHED_WATCHDOG_SECONDS (default 10) of host time with
+ * no decision made, the machine stops as a livelock naming it. Host time decides only that a run
+ * is hung, never an interleaving. A host thread that keeps the turn is not hung: it may be in host
+ * code, and the threads waiting for the turn take it after a grace period. */
+static unsigned sched_watchdog_seconds(void)
+{
+    const char *text = getenv("WDMSIM_SCHED_WATCHDOG_SECONDS");
+    int seconds = text ? atoi(text) : 0;
+
+    return seconds > 0 ? (unsigned)seconds : SCHED_WATCHDOG_SECONDS;
+}
+
+static SIM_NORETURN void sched_stop_hung(const struct _KTHREAD *holder, unsigned seconds)
+{
+    rule_stop_detail(RULE_LIVELOCK, (ULONG_PTR)strategy_steps(), 0, 0, 0,
+                     "thread %s has had the turn for %u s of host time without reaching a scheduling point: it "
+                     "runs without calling a DDI (a loop on a flag another thread must set?)", holder->name, seconds);
+}
+
+static void *sched_watchdog_main(void *unused)
+{
+    unsigned seconds = sched_watchdog_seconds(), quiet = 0;
+    unsigned long long last = 0;
+    const struct _KTHREAD *last_turn = NULL;
+
+    (void)unused;
+    disp_acquire();
+    while (!timer_stopping) {
+        bool stuck = turn != NULL && !turn->adopted && turn == last_turn && strategy_steps() == last;
+
+        quiet = stuck ? quiet + 1 : 0;
+        if (quiet >= seconds)
+            sched_stop_hung(turn, seconds);
+        last = strategy_steps();
+        last_turn = turn;
+        clock_host_wait_ms(&timer_cond, disp_mutex(), 1000);
+    }
+    disp_release();
+    return NULL;
+}
+
 void sched_boot(bool controlled)
 {
     runnable = 0;
@@ -410,11 +455,15 @@ void sched_boot(bool controlled)
     host_processors = (size_t)sysconf(_SC_NPROCESSORS_ONLN);
     /* A forked child inherits the count of a parent's spinners, which do not exist in it. */
     atomic_store(&spinners, 0);
-    if (clock_is_virtual_mode())
+    if (clock_is_virtual_mode() && !controlled)
         return;
-    clock_cond_init(&timer_cond);
-    if (pthread_create(&timer_thread, NULL, sched_timer_main, NULL) != 0)
-        abort();
+    if (controlled) {
+        pthread_cond_init(&timer_cond, NULL);
+        host_thread_start(&timer_thread, sched_watchdog_main, NULL);
+    } else {
+        clock_cond_init(&timer_cond);
+        host_thread_start(&timer_thread, sched_timer_main, NULL);
+    }
     timer_running = true;
 }
 
@@ -458,7 +507,7 @@ void sched_shutdown(void)
     timer_stopping = true;
     pthread_cond_signal(&timer_cond);
     disp_release();
-    pthread_join(timer_thread, NULL);
+    host_thread_join(&timer_thread);
     timer_running = false;
 }
 

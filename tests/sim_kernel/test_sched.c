@@ -553,6 +553,38 @@ static void in_controlled_mode_a_timeout_cannot_expire_while_another_thread_can_
     }
 }
 
+static volatile LONG scenario_flag_never_set;
+
+static void spin_without_a_DDI(void *unused)
+{
+    (void)unused;
+    while (scenario_flag_never_set == 0)
+        ;
+}
+
+static void wait_for_a_thread_that_spins_without_a_DDI(void *unused)
+{
+    struct wdmsim_test_thread spinner;
+
+    (void)unused;
+    wdmsim_test_thread_start(&spinner, spin_without_a_DDI, NULL);
+    wdmsim_test_thread_join(&spinner);
+}
+
+/* No DDI, no scheduling point: only the watchdog can tell that the run is hung. */
+static void in_controlled_mode_a_thread_that_spins_without_a_DDI_stops_as_a_livelock(void **state)
+{
+    struct wdmsim_stop stop;
+
+    (void)state;
+    setenv("WDMSIM_SCHED_WATCHDOG_SECONDS", "1", 1);
+    boot_controlled("random:1");
+    wdmsim_assert_stops(wait_for_a_thread_that_spins_without_a_DDI, NULL, 0xE2, WDMSIM_ANY_PARAM, "sched.livelock",
+                        &stop);
+    unsetenv("WDMSIM_SCHED_WATCHDOG_SECONDS");
+    assert_non_null(strstr(stop.report, "thread System:1 has had the turn for 1 s of host time"));
+}
+
 static void *query_time_from_a_host_thread(void *unused)
 {
     (void)unused;
@@ -608,6 +640,7 @@ int main(void)
         wdmsim_test(in_controlled_mode_a_contended_spin_lock_hands_the_turn_to_its_owner),
         wdmsim_test(in_controlled_mode_a_deadlock_is_reported_with_every_thread),
         wdmsim_test(in_controlled_mode_a_timeout_cannot_expire_while_another_thread_can_take_the_turn),
+        wdmsim_test(in_controlled_mode_a_thread_that_spins_without_a_DDI_stops_as_a_livelock),
         wdmsim_test(a_host_thread_waiting_in_pthread_join_gives_up_the_turn_after_a_grace_period),
     };
 

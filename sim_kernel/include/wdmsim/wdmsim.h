@@ -67,7 +67,8 @@ void wdmsim_run_expecting_stop(wdmsim_scenario_fn *scenario, void *context, stru
  * same seed and the same binary make the same sequence of DDI calls. A schedule that stops prints
  * its seed, a replay token and the command that replays it after the STOP report.
  * WDMSIM_SCHED_MAX_STEPS bounds a schedule's decisions (default 1,000,000): one that makes more
- * stops as a livelock (sched.livelock). */
+ * stops as a livelock (sched.livelock), and so does a simulated thread that keeps the turn for
+ * WDMSIM_SCHED_WATCHDOG_SECONDS of host time (default 10) without reaching a scheduling point. */
 
 struct wdmsim_explore_config {
     const char *strategy;            /* "random", "pct:3" or "replay:TOKEN"; NULL: "pct:3" */
