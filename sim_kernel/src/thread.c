@@ -141,24 +141,34 @@ static struct _KTHREAD *thread_adopt(void)
     return t;
 }
 
-struct _KTHREAD *thread_current_quiet(void)
+/* The first DDI of a host thread, or of any thread after a new boot: boot if needed, adopt. */
+static __attribute__((noinline)) struct _KTHREAD *thread_current_slow(void)
+{
+    kernel_ensure_booted();
+    /* A boot adopts the thread that booted it: adopting it again would count it twice. */
+    return tls_thread != NULL && tls_generation == kernel_generation() ? tls_thread : thread_adopt();
+}
+
+static inline struct _KTHREAD *thread_lookup(void)
 {
     struct _KTHREAD *self = tls_thread;
 
-    if (self == NULL || tls_generation != kernel_generation()) {
-        kernel_ensure_booted();
-        /* A boot adopts the thread that booted it: adopting it again would count it twice. */
-        self = tls_thread != NULL && tls_generation == kernel_generation() ? tls_thread : thread_adopt();
-    }
+    if (__builtin_expect(self == NULL || tls_generation != kernel_generation(), 0))
+        self = thread_current_slow();
     return self;
+}
+
+struct _KTHREAD *thread_current_quiet(void)
+{
+    return thread_lookup();
 }
 
 /* Every DDI finds its thread here first: in controlled mode that makes it a scheduling point. */
 struct _KTHREAD *thread_current(void)
 {
-    struct _KTHREAD *self = thread_current_quiet();
+    struct _KTHREAD *self = thread_lookup();
 
-    if (sched_is_controlled())
+    if (__builtin_expect(sched_is_controlled(), 0))
         sched_point(self, SCHED_POINT_DDI, __builtin_return_address(0));
     return self;
 }
