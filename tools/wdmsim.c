@@ -70,8 +70,10 @@ static void usage(FILE *out)
           "                       run scenario NAME once per seed, each time under another controlled\n"
           "                       schedule on a fresh kernel, until one fails (a STOP, a failed check,\n"
           "                       a deadlock, a crash or a leak), which is shown with its replay token.\n"
-          "                       S: pct:D (default pct:3, D from 1 to 32) or random; N seeds from F\n"
-          "                       (default 100 from 0), or seeds A to B inclusive. Exit status 0: all\n"
+          "                       S: pct:D (default pct:3, D from 1 to 32), random, or dfs:P (every\n"
+          "                       schedule with at most P preemptions, at most N of them, from seed 0);\n"
+          "                       N seeds from F (default 100 from 0), or seeds A to B inclusive.\n"
+          "                       Exit status 0: all\n"
           "                       passed, 1: one failed, 2: refused (bad arguments; nothing was run).\n"
           "                       A long run says on stderr every 2 s how far it got\n"
           "  explore NAME --replay TOKEN\n"
@@ -248,13 +250,14 @@ static int explore_parse_seeds(const char *text, struct explore_options *o)
     return o->seeds == 0 ? explore_refuse("--seeds %s: say how many schedules to run, 1 or more", text) : 0;
 }
 
-/* --strategy random or pct:D; the explorer checks D and replay tokens itself. */
+/* --strategy random, pct:D or dfs:P; the explorer checks D, P and replay tokens itself. */
 static int explore_parse_strategy(const char *text, struct explore_options *o)
 {
-    if (strcmp(text, "random") != 0 && strncmp(text, "replay:", 7) != 0 &&
-        (strncmp(text, "pct:", 4) != 0 || strchr(text + 4, ':') != NULL))
-        return explore_refuse("unknown strategy '%s': use pct:D (D from 1 to 32), random or replay:TOKEN; "
-                              "the seeds come from --seeds and --first-seed", text);
+    bool depth = (strncmp(text, "pct:", 4) == 0 || strncmp(text, "dfs:", 4) == 0) && strchr(text + 4, ':') == NULL;
+
+    if (strcmp(text, "random") != 0 && strncmp(text, "replay:", 7) != 0 && !depth)
+        return explore_refuse("unknown strategy '%s': use pct:D (D from 1 to 32), dfs:P (P from 0 to 32), random "
+                              "or replay:TOKEN; the seeds come from --seeds and --first-seed", text);
     o->strategy = text;
     return 0;
 }

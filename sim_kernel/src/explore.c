@@ -110,7 +110,7 @@ static void explore_one_processor(void)
 static void explore_child_body(int fd, void *context)
 {
     static struct bugcheck_record record;
-    const struct explore_run *run = context;
+    struct explore_run *run = context;
 
     explore_catch_crashes(fd);
     explore_one_processor();
@@ -121,6 +121,13 @@ static void explore_child_body(int fd, void *context)
         bugcheck_write_record(fd, &record);
         if (record.leaks != 0)
             return;
+        /* dfs finds its next schedule in the decisions of the one that just ran. */
+        if (run->plan.kind == STRATEGY_DFS && !strategy_dfs_next(&run->plan)) {
+            memset(&record, 0, sizeof record);
+            record.kind = BUGCHECK_RECORD_EXHAUSTED;
+            bugcheck_write_record(fd, &record);
+            return;
+        }
     }
 }
 
@@ -262,6 +269,10 @@ static void explore_seeds(struct explore_search *search, unsigned long long from
         search->run.end_seed = end;
         child = bugcheck_fork(explore_child_body, &search->run, &fd);
         while (from != end && bugcheck_read_all(fd, &record, sizeof record) == sizeof record) {
+            if (record.kind == BUGCHECK_RECORD_EXHAUSTED) {
+                from = end;
+                break;
+            }
             search->result->schedules += counted;
             if (record.kind == BUGCHECK_RECORD_STOP || record.leaks != 0 || record.sanitizer) {
                 explore_fail(search, &record, from);
@@ -296,6 +307,11 @@ static bool explore_configure(const struct wdmsim_explore_config *config, wdmsim
     }
     if (!strategy_parse_kind(strategy, plan, error, sizeof error)) {
         fprintf(stderr, "wdmsim_explore: %s; nothing was run\n", error);
+        return false;
+    }
+    if (plan->kind == STRATEGY_DFS && !plan->replay && config->first_seed != 0) {
+        fprintf(stderr, "wdmsim_explore: dfs enumerates its schedules from the first: first_seed must be 0; "
+                "nothing was run\n");
         return false;
     }
     if (!plan->replay && config->seeds == 0) {

@@ -288,10 +288,19 @@ size_t sched_runnable(void);
 /* ---- strategy.c: who gets the turn in controlled mode, the decision log, replay tokens ---- */
 
 #define STRATEGY_MAX_CHECKPOINTS 40
+#define STRATEGY_MAX_FORCED 16
+
+/* dfs: a decision that is not the default one (the current thread if it can go on, else the
+ * first in creation order): at decision `step`, candidate `choice`. */
+struct strategy_forced {
+    unsigned long long step;
+    unsigned choice;
+};
 
 struct strategy_plan {
-    enum { STRATEGY_FREE, STRATEGY_RANDOM, STRATEGY_PCT } kind;
-    unsigned depth;                 /* pct: the bug depth d (d - 1 priority change points) */
+    enum { STRATEGY_FREE, STRATEGY_RANDOM, STRATEGY_PCT, STRATEGY_DFS } kind;
+    unsigned depth;                 /* pct: the bug depth d (d - 1 priority change points); dfs: the
+                                     * most preemptions a schedule may have */
     unsigned long long seed;
     unsigned long long length;      /* pct: the expected number of decisions k */
     unsigned long long max_steps;   /* more decisions than this: a livelock */
@@ -300,6 +309,8 @@ struct strategy_plan {
     unsigned long long expect_digest;
     unsigned checkpoints;
     unsigned short checkpoint[STRATEGY_MAX_CHECKPOINTS];
+    unsigned forced_count;          /* dfs: the schedule, as its decisions off the default */
+    struct strategy_forced forced[STRATEGY_MAX_FORCED];
 };
 
 /* What a schedule made, for reports and for the parent of a forked schedule. */
@@ -315,7 +326,12 @@ struct strategy_summary {
 /* Parses random:SEED, pct:D:SEED[:K] or replay:TOKEN; false, with the reason in error, if spec is
  * none of them or (replay) a token of another build. */
 bool strategy_parse(const char *spec, struct strategy_plan *plan, char *error, size_t size);
-/* The same for wdmsim_explore's strategies: random, pct:D (seeds come separately), or replay:TOKEN. */
+/* dfs, after a kernel ran plan's schedule: the next schedule in depth-first order with at most
+ * plan->depth preemptions (the deepest decision with an alternative left); false when every one
+ * has run. */
+bool strategy_dfs_next(struct strategy_plan *plan);
+/* The same for wdmsim_explore's strategies: random, pct:D, dfs:P (seeds come separately), or
+ * replay:TOKEN. */
 bool strategy_parse_kind(const char *spec, struct strategy_plan *plan, char *error, size_t size);
 /* The plan of every kernel booted from now on, ahead of WDMSIM_SCHED and the boot's config: what
  * wdmsim_explore's children run. */
@@ -466,7 +482,7 @@ void rule_check_irql(enum rule_id id, ULONG_PTR a, ULONG_PTR b, ULONG_PTR c, ULO
 
 /* What a forked child (wdmsim_run_expecting_stop, wdmsim_explore) sends its parent. */
 struct bugcheck_record {
-    enum { BUGCHECK_RECORD_RETURNED, BUGCHECK_RECORD_STOP } kind;
+    enum { BUGCHECK_RECORD_RETURNED, BUGCHECK_RECORD_STOP, BUGCHECK_RECORD_EXHAUSTED } kind;
     struct wdmsim_stop stop;
     struct strategy_summary schedule;
     size_t leaks;                   /* what the kernel's shutdown found, when the child ran one */

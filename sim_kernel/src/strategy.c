@@ -53,6 +53,16 @@ static unsigned short made_checkpoint[STRATEGY_MAX_CHECKPOINTS];
 static unsigned made_checkpoints;
 static struct strategy_decision ring[STRATEGY_RING];
 
+/* dfs: every decision of this kernel's schedule, for the next schedule's search. */
+struct strategy_trail_entry {
+    unsigned count;                 /* candidates */
+    unsigned chosen;
+    int current;                    /* the deciding thread's index among them, -1 if not one */
+};
+static struct strategy_trail_entry *trail;
+static size_t trail_capacity;
+static unsigned forced_next;        /* dfs: the next of plan.forced to apply */
+
 /* ---- The build's identity: a token from another build replays nothing ---- */
 
 static int strategy_find_build_id(struct dl_phdr_info *info, size_t size, void *data)
@@ -131,6 +141,35 @@ static bool strategy_hex_checkpoints(const char *text, struct strategy_plan *out
     return true;
 }
 
+/* A dfs token's forced decisions follow its checkpoints: ".STEP:CHOICE" each, in hex. */
+static bool strategy_forced_list(const char *text, struct strategy_plan *out)
+{
+    while (*text == '.') {
+        unsigned long long step;
+        unsigned choice;
+        int used = 0;
+
+        if (out->forced_count == STRATEGY_MAX_FORCED || sscanf(text, ".%llx:%x%n", &step, &choice, &used) != 2)
+            return false;
+        out->forced[out->forced_count++] = (struct strategy_forced){ step, choice };
+        text += used;
+    }
+    return *text == '\0';
+}
+
+/* What follows a token's digest: its checkpoints, then a dfs token's forced decisions. */
+static bool strategy_token_tail(const char *text, struct strategy_plan *out)
+{
+    char checkpoints[4 * STRATEGY_MAX_CHECKPOINTS + 1];
+    size_t length = strcspn(text, ".");
+
+    if (length >= sizeof checkpoints)
+        return false;
+    memcpy(checkpoints, text, length);
+    checkpoints[length] = '\0';
+    return strategy_hex_checkpoints(checkpoints, out) && strategy_forced_list(text + length, out);
+}
+
 static bool strategy_parse_token(const char *token, struct strategy_plan *out, char *error, size_t size)
 {
     unsigned build, depth = 0;
@@ -139,7 +178,7 @@ static bool strategy_parse_token(const char *token, struct strategy_plan *out, c
 
     if (sscanf(token, STRATEGY_TOKEN_VERSION "-%8x-%7[a-z0-9]-%llu-%llu-%llu-%16llx-%n", &build, kind, &out->seed,
                &out->length, &out->expect_steps, &out->expect_digest, &used) != 6 || used == 0 ||
-        !strategy_hex_checkpoints(token + used, out)) {
+        !strategy_token_tail(token + used, out)) {
         snprintf(error, size, "the replay token '%.80s' is malformed (a token looks like %s-1a2b3c4d-p3-7-...: "
                  "copy it whole from the report)", token, STRATEGY_TOKEN_VERSION);
         return false;
@@ -153,6 +192,9 @@ static bool strategy_parse_token(const char *token, struct strategy_plan *out, c
         out->kind = STRATEGY_RANDOM;
     } else if (sscanf(kind, "p%u", &depth) == 1 && depth >= 1 && depth <= STRATEGY_MAX_DEPTH) {
         out->kind = STRATEGY_PCT;
+        out->depth = depth;
+    } else if (sscanf(kind, "d%u", &depth) == 1 && depth <= STRATEGY_MAX_DEPTH) {
+        out->kind = STRATEGY_DFS;
         out->depth = depth;
     } else {
         snprintf(error, size, "the replay token names an unknown strategy '%s'", kind);
@@ -183,6 +225,10 @@ static bool strategy_parse_plan(const char *spec, bool need_seed, struct strateg
         out->kind = STRATEGY_PCT;
         ok = strategy_number(spec + 4, &depth, &rest) && depth >= 1 && depth <= STRATEGY_MAX_DEPTH;
         out->depth = (unsigned)depth;
+    } else if (strncmp(spec, "dfs:", 4) == 0 && !need_seed) {
+        out->kind = STRATEGY_DFS;
+        ok = strategy_number(spec + 4, &depth, &rest) && depth <= STRATEGY_MAX_DEPTH && *rest == '\0';
+        out->depth = (unsigned)depth;
     } else {
         ok = false;
     }
@@ -195,7 +241,8 @@ static bool strategy_parse_plan(const char *spec, bool need_seed, struct strateg
     if (ok && *rest == '\0')
         return true;
     snprintf(error, size, "unknown schedule '%.80s': use %s, or replay:TOKEN", spec,
-             need_seed ? "random:SEED or pct:D:SEED (D from 1 to 32)" : "random or pct:D (D from 1 to 32)");
+             need_seed ? "random:SEED or pct:D:SEED (D from 1 to 32)"
+                       : "random, pct:D (D from 1 to 32) or dfs:P (P preemptions at most, 0 to 32)");
     return false;
 }
 
@@ -260,6 +307,7 @@ bool strategy_begin(const char *spec)
     steps = 0;
     digest = STRATEGY_DIGEST_START;
     made_checkpoints = 0;
+    forced_next = 0;
     memset(ring, 0, sizeof ring);
     for (unsigned i = 0; plan.kind == STRATEGY_PCT && i + 1 < plan.depth; i++)
         change_point[i] = 1 + strategy_random() % plan.length;
@@ -290,10 +338,113 @@ static void strategy_lower_at_change_points(const struct _KTHREAD *current)
  * random strategy's, which lets every thread run. pct's bound holds for bugs within the length. */
 #define STRATEGY_PCT_FAIR_AFTER 2
 
+/* ---- dfs: every schedule with at most P preemptions, depth first ---- */
+
+static int strategy_index_of(struct _KTHREAD *const *candidates, size_t count, const struct _KTHREAD *current)
+{
+    for (size_t i = 0; i < count; i++) {
+        if (candidates[i] == current)
+            return (int)i;
+    }
+    return -1;
+}
+
+static SIM_NORETURN void strategy_diverged(const char *what);
+
+static void strategy_trail_push(struct strategy_trail_entry entry)
+{
+    if (steps > trail_capacity) {
+        trail_capacity = trail_capacity ? trail_capacity * 2 : 1024;
+        trail = realloc(trail, trail_capacity * sizeof *trail);
+        if (trail == NULL)
+            abort();
+    }
+    trail[steps - 1] = entry;
+}
+
+/* The default goes on with the deciding thread when it can, else with the first: no preemption. */
+static size_t strategy_choose_dfs(struct _KTHREAD *const *candidates, size_t count, const struct _KTHREAD *current)
+{
+    int at = strategy_index_of(candidates, count, current);
+    unsigned chosen = at >= 0 ? (unsigned)at : 0;
+
+    if (forced_next < plan.forced_count && plan.forced[forced_next].step == steps) {
+        chosen = plan.forced[forced_next++].choice;
+        if (chosen >= count)
+            strategy_diverged("its schedule names a thread that is not there to choose");
+    }
+    strategy_trail_push((struct strategy_trail_entry){ (unsigned)count, chosen, at });
+    return chosen;
+}
+
+/* The candidates of a decision in the order dfs tries them: the default, then the others. */
+static unsigned strategy_dfs_order(const struct strategy_trail_entry *e, unsigned position)
+{
+    unsigned first = e->current >= 0 ? (unsigned)e->current : 0;
+
+    if (position == 0)
+        return first;
+    return position - 1 < first ? position - 1 : position;
+}
+
+static unsigned strategy_dfs_position(const struct strategy_trail_entry *e)
+{
+    for (unsigned p = 0; p < e->count; p++) {
+        if (strategy_dfs_order(e, p) == e->chosen)
+            return p;
+    }
+    return e->count;
+}
+
+static bool strategy_is_preemption(const struct strategy_trail_entry *e, unsigned choice)
+{
+    return e->current >= 0 && choice != (unsigned)e->current;
+}
+
+/* The forced decisions of the schedule that follows the trail up to decision `at` (1-based), then
+ * takes `choice` there; false when there would be too many to name. */
+static bool strategy_dfs_branch(struct strategy_plan *next, unsigned long long at, unsigned choice)
+{
+    next->forced_count = 0;
+    for (unsigned long long step = 1; step <= at; step++) {
+        const struct strategy_trail_entry *e = &trail[step - 1];
+        unsigned taken = step == at ? choice : e->chosen;
+
+        if (taken == strategy_dfs_order(e, 0))
+            continue;
+        if (next->forced_count == STRATEGY_MAX_FORCED)
+            return false;
+        next->forced[next->forced_count++] = (struct strategy_forced){ step, taken };
+    }
+    return true;
+}
+
+bool strategy_dfs_next(struct strategy_plan *next)
+{
+    unsigned long long used = 0;
+
+    for (unsigned long long step = 1; step <= steps; step++)
+        used += strategy_is_preemption(&trail[step - 1], trail[step - 1].chosen);
+    for (unsigned long long step = steps; step >= 1; step--) {
+        const struct strategy_trail_entry *e = &trail[step - 1];
+
+        used -= strategy_is_preemption(e, e->chosen);
+        for (unsigned p = strategy_dfs_position(e) + 1; p < e->count; p++) {
+            unsigned choice = strategy_dfs_order(e, p);
+
+            if (used + strategy_is_preemption(e, choice) <= next->depth && strategy_dfs_branch(next, step, choice))
+                return true;
+        }
+    }
+    return false;
+}
+
 static size_t strategy_choose(struct _KTHREAD *const *candidates, size_t count, const struct _KTHREAD *current)
 {
     size_t best = 0;
 
+    if (plan.kind == STRATEGY_DFS)
+        return strategy_choose_dfs(candidates, count, current);
     if (plan.kind == STRATEGY_RANDOM || steps > STRATEGY_PCT_FAIR_AFTER * plan.length)
         return (size_t)(strategy_random() % count);
     strategy_lower_at_change_points(current);
@@ -455,6 +606,8 @@ static void strategy_plan_text(const struct strategy_plan *p, char *buf, size_t 
 {
     if (p->kind == STRATEGY_RANDOM)
         snprintf(buf, size, "random:%llu", p->seed);
+    else if (p->kind == STRATEGY_DFS)
+        snprintf(buf, size, "dfs:%u", p->depth);
     else
         snprintf(buf, size, "pct:%u:%llu:%llu", p->depth, p->seed, p->length);
 }
@@ -468,11 +621,16 @@ static void strategy_token(const struct strategy_plan *p, unsigned long long mad
     if (p->kind == STRATEGY_RANDOM)
         snprintf(kind, sizeof kind, "r");
     else
-        snprintf(kind, sizeof kind, "p%u", p->depth);
+        snprintf(kind, sizeof kind, "%c%u", p->kind == STRATEGY_DFS ? 'd' : 'p', p->depth);
     n = snprintf(buf, size, STRATEGY_TOKEN_VERSION "-%08x-%s-%llu-%llu-%llu-%016llx-", strategy_build_id(), kind,
                  p->seed, p->length, made, made ? digest : 0);
-    for (unsigned i = 0; made && i < made_checkpoints && n > 0 && (size_t)n + 4 < size; i++)
+    for (unsigned i = 0; made && i < made_checkpoints && n > 0 && (size_t)n < size; i++)
         n += snprintf(buf + n, size - (size_t)n, "%04x", made_checkpoint[i]);
+    for (unsigned i = 0; i < p->forced_count && n > 0 && (size_t)n < size; i++)
+        n += snprintf(buf + n, size - (size_t)n, ".%llx:%x", p->forced[i].step, p->forced[i].choice);
+    /* A token cut short would replay another schedule: better none. */
+    if (n < 0 || (size_t)n >= size)
+        buf[0] = '\0';
 }
 
 void strategy_summarize(struct strategy_summary *summary)

@@ -267,6 +267,31 @@ static void a_scenario_that_never_finishes_stops_as_a_livelock(void **state)
     fclose(sink);
 }
 
+/* The lost update needs one preemption: between a thread's read and its write. */
+static void dfs_without_preemptions_runs_every_schedule_then_stops_and_none_loses_an_update(void **state)
+{
+    struct wdmsim_explore_result result;
+
+    (void)state;
+    assert_int_equal(explore("dfs:0", 0, 1000, lost_update, &result, NULL), 0);
+    assert_true(result.schedules >= 2);
+    assert_true(result.schedules < 1000);
+}
+
+static void dfs_with_one_preemption_finds_the_lost_update_and_its_token_replays_it(void **state)
+{
+    struct wdmsim_explore_result found, again;
+    char strategy[300];
+
+    (void)state;
+    assert_int_equal(explore("dfs:1", 0, 1000, lost_update, &found, NULL), 1);
+    assert_int_equal(found.stop.code, LOST_UPDATE_CODE);
+    assert_non_null(strstr(found.strategy, "dfs:1"));
+    snprintf(strategy, sizeof strategy, "replay:%s", found.token);
+    assert_int_equal(explore(strategy, 0, 1, lost_update, &again, NULL), 1);
+    assert_string_equal(again.token, found.token);
+}
+
 static void bad_configurations_run_nothing(void **state)
 {
     struct wdmsim_explore_config config = { "random", 0, 1, NULL };
@@ -279,6 +304,7 @@ static void bad_configurations_run_nothing(void **state)
     assert_int_equal(explore("fifo", 0, 5, lost_update, &result, NULL), -1);
     assert_int_equal(explore("pct:0", 0, 5, lost_update, &result, NULL), -1);
     assert_int_equal(explore("replay:w1-nonsense", 0, 1, lost_update, &result, NULL), -1);
+    assert_int_equal(explore("dfs:1", 5, 10, lost_update, &result, NULL), -1);
     assert_int_equal(result.schedules, 0);
 }
 
@@ -368,6 +394,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(a_crash_fails_the_schedule_with_its_signal_and_a_token_that_replays_it),
         cmocka_unit_test(a_scenario_that_exits_fails_with_its_status_and_what_it_printed),
         cmocka_unit_test(a_scenario_that_never_finishes_stops_as_a_livelock),
+        cmocka_unit_test(dfs_without_preemptions_runs_every_schedule_then_stops_and_none_loses_an_update),
+        cmocka_unit_test(dfs_with_one_preemption_finds_the_lost_update_and_its_token_replays_it),
         cmocka_unit_test(bad_configurations_run_nothing),
         cmocka_unit_test(a_token_from_another_build_runs_nothing),
         cmocka_unit_test(a_token_replayed_against_another_scenario_is_refused_as_diverged),

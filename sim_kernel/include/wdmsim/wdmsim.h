@@ -71,9 +71,9 @@ void wdmsim_run_expecting_stop(wdmsim_scenario_fn *scenario, void *context, stru
  * WDMSIM_SCHED_WATCHDOG_SECONDS of host time (default 10) without reaching a scheduling point. */
 
 struct wdmsim_explore_config {
-    const char *strategy;            /* "random", "pct:3" or "replay:TOKEN"; NULL: "pct:3" */
-    unsigned long long first_seed;   /* seeds first_seed .. first_seed + seeds - 1 */
-    unsigned long long seeds;        /* how many schedules to try */
+    const char *strategy;            /* "random", "pct:3", "dfs:2" or "replay:TOKEN"; NULL: "pct:3" */
+    unsigned long long first_seed;   /* seeds first_seed .. first_seed + seeds - 1 (dfs: 0) */
+    unsigned long long seeds;        /* how many schedules to try (dfs: at most) */
     FILE *report;                    /* where the failure and the progress go; NULL: stderr */
 };
 
@@ -91,7 +91,9 @@ struct wdmsim_explore_result {
  * so a STOP, deadlock or crash in one schedule never ends the search) under the strategy, followed
  * by wdmsim_shutdown. A schedule fails when the machine stops or the shutdown finds leaks; the
  * failure is printed (report, token, replay command, the last 50 decisions). pct first runs the
- * scenario once to learn its length (not counted). Returns 0 when every schedule passed, 1 when
+ * scenario once to learn its length (not counted). dfs:P runs every schedule with at most P
+ * preemptions (a switch away from a thread that could go on), depth first, and stops early, with
+ * schedules < seeds, once it has run them all. Returns 0 when every schedule passed, 1 when
  * one failed (the search stops there), -1 with a message on stderr for a bad configuration,
  * running nothing (an unknown strategy, seeds 0, a NULL scenario, a malformed token or one from
  * another build), or for a replay whose schedule no longer matches its token (another scenario,
