@@ -48,8 +48,8 @@ static void explore_crash_handler(int signal_number)
     raise(signal_number);
 }
 
-/* Sanitizer builds: an error a sanitizer reports (a use after free, a NULL dereference it catches
- * before any signal handler) ends the child through this, after its report. */
+/* Sanitizer builds: an error AddressSanitizer reports (a use after free, say) ends the child
+ * through this, after its report. UBSan's end it without: that child gets an unchecked token. */
 void __sanitizer_set_death_callback(void (*callback)(void)) __attribute__((weak));
 
 static void explore_sanitizer_death(void)
