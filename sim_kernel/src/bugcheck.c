@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -236,7 +237,7 @@ SIM_NORETURN void bugcheck_stop(ULONG code, const ULONG_PTR params[4], const str
     fflush(stdout);
     if (capture_fd >= 0) {
         record.kind = BUGCHECK_RECORD_STOP;
-        bugcheck_write_all(capture_fd, &record, sizeof record);
+        bugcheck_write_record(capture_fd, &record);
     } else {
         bugcheck_write_all(STDERR_FILENO, record.stop.report, strlen(record.stop.report));
         strategy_print_failure(stderr, &record.schedule);
@@ -272,9 +273,15 @@ static void bugcheck_child_default_signals(void)
         signal(crash_signals[i], SIG_DFL);
 }
 
+bool bugcheck_record_failed(const struct bugcheck_record *record)
+{
+    return record->kind == BUGCHECK_RECORD_STOP || record->leaks != 0 || record->sanitizer;
+}
+
 void bugcheck_write_record(int fd, const struct bugcheck_record *record)
 {
-    bugcheck_write_all(fd, record, sizeof *record);
+    bugcheck_write_all(fd, record, bugcheck_record_failed(record) ? sizeof *record
+                                                                  : offsetof(struct bugcheck_record, stop));
 }
 
 size_t bugcheck_read_all(int fd, void *data, size_t size)
@@ -292,6 +299,17 @@ size_t bugcheck_read_all(int fd, void *data, size_t size)
         got += (size_t)n;
     }
     return got;
+}
+
+bool bugcheck_read_record(int fd, struct bugcheck_record *record)
+{
+    size_t head = offsetof(struct bugcheck_record, stop);
+
+    memset(record, 0, sizeof *record);
+    if (bugcheck_read_all(fd, record, head) != head)
+        return false;
+    return !bugcheck_record_failed(record) ||
+           bugcheck_read_all(fd, (char *)record + head, sizeof *record - head) == sizeof *record - head;
 }
 
 static SIM_NORETURN void bugcheck_child(int fd, void (*body)(int fd, void *context), void *context)
@@ -348,7 +366,6 @@ static void bugcheck_expecting_stop_body(int fd, void *context)
     wdmsim_boot(kernel_last_config());
     run->scenario(run->context);
     finished.kind = BUGCHECK_RECORD_RETURNED;
-    snprintf(finished.stop.report, sizeof finished.stop.report, "the scenario returned without a STOP\n");
     bugcheck_write_record(fd, &finished);
 }
 
@@ -361,8 +378,12 @@ void wdmsim_run_expecting_stop(wdmsim_scenario_fn *scenario, void *context, stru
 
     memset(stop, 0, sizeof *stop);
     child = bugcheck_fork(bugcheck_expecting_stop_body, &run, &fd);
-    if (bugcheck_read_all(fd, &record, sizeof record) == sizeof record)
-        *stop = record.stop;
+    if (bugcheck_read_record(fd, &record)) {
+        if (record.kind == BUGCHECK_RECORD_STOP)
+            *stop = record.stop;
+        else
+            snprintf(stop->report, sizeof stop->report, "the scenario returned without a STOP\n");
+    }
     close(fd);
     signal_number = bugcheck_wait_child(child, &exit_status);
     if (signal_number != 0) {

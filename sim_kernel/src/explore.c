@@ -92,7 +92,7 @@ static void explore_one(const struct explore_run *run, unsigned long long seed, 
     /* Naming the decisions costs a symbol look-up each: only a failure needs them. */
     if (record->leaks != 0)
         strategy_summarize(&record->schedule);
-    record->schedule.steps = strategy_steps();
+    record->steps = strategy_steps();
 }
 
 /* One thread runs at a time, so the child needs one processor, and on one a hand-off of the turn
@@ -268,17 +268,17 @@ static void explore_seeds(struct explore_search *search, unsigned long long from
         search->run.next_seed = from;
         search->run.end_seed = end;
         child = bugcheck_fork(explore_child_body, &search->run, &fd);
-        while (from != end && bugcheck_read_all(fd, &record, sizeof record) == sizeof record) {
+        while (from != end && bugcheck_read_record(fd, &record)) {
             if (record.kind == BUGCHECK_RECORD_EXHAUSTED) {
                 from = end;
                 break;
             }
             search->result->schedules += counted;
-            if (record.kind == BUGCHECK_RECORD_STOP || record.leaks != 0 || record.sanitizer) {
+            if (bugcheck_record_failed(&record)) {
                 explore_fail(search, &record, from);
                 break;
             }
-            search->run.plan.length = counted ? search->run.plan.length : record.schedule.steps;
+            search->run.plan.length = counted ? search->run.plan.length : record.steps;
             from++;
             explore_progress(search);
         }

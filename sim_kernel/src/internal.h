@@ -483,12 +483,20 @@ void rule_check_irql(enum rule_id id, ULONG_PTR a, ULONG_PTR b, ULONG_PTR c, ULO
 /* What a forked child (wdmsim_run_expecting_stop, wdmsim_explore) sends its parent. */
 struct bugcheck_record {
     enum { BUGCHECK_RECORD_RETURNED, BUGCHECK_RECORD_STOP, BUGCHECK_RECORD_EXHAUSTED } kind;
-    struct wdmsim_stop stop;
-    struct strategy_summary schedule;
     size_t leaks;                   /* what the kernel's shutdown found, when the child ran one */
     int exit_status;                /* the parent's note: the child exited so, with no record */
     bool sanitizer;                 /* a sanitizer reported an error and ended the child */
+    unsigned long long steps;       /* the schedule's decisions */
+    /* Sent only when something failed (bugcheck_record_failed): a passing schedule's record ends
+     * here, which keeps the 15 KB of text below off the pipe. */
+    struct wdmsim_stop stop;
+    struct strategy_summary schedule;
 };
+
+/* A record that carries a failure, and so its report and summary. */
+bool bugcheck_record_failed(const struct bugcheck_record *record);
+/* Reads one record as bugcheck_write_record sent it; false at the end of the pipe. */
+bool bugcheck_read_record(int fd, struct bugcheck_record *record);
 
 /* Forks a child that forgets the parent's kernel, sends STOP records to the pipe whose write end
  * it gets, and runs body(that fd, context), then ends. Returns the child; *read_fd is the pipe's
