@@ -2,9 +2,9 @@
  * test_list.c - the DDK's inline list helpers (as wdm.h defines them, link checks included) and
  * the interlocked list DDIs of list.c: return values, order, IRQL and lock state after each call.
  */
-#include <pthread.h>
 
 #include "wdmsim_test.h"
+#include "wdmsim_test_threads.h"
 
 #define PRODUCERS 2
 #define PER_PRODUCER 5000
@@ -257,7 +257,7 @@ struct producer {
     int id;
 };
 
-static void *produce(void *context)
+static void produce(void *context)
 {
     struct producer *p = context;
     KIRQL old;
@@ -272,14 +272,13 @@ static void *produce(void *context)
         if (i % 2)
             KeLowerIrql(old);
     }
-    return NULL;
 }
 
 static void concurrent_producers_lose_nothing_and_keep_their_own_order(void **state)
 {
     static struct shared_list list;
     struct producer producers[PRODUCERS];
-    pthread_t threads[PRODUCERS];
+    struct wdmsim_test_thread threads[PRODUCERS];
     int next[PRODUCERS] = { 0 };
     int received = 0;
     PLIST_ENTRY entry;
@@ -289,7 +288,7 @@ static void concurrent_producers_lose_nothing_and_keep_their_own_order(void **st
     KeInitializeSpinLock(&list.lock);
     for (int i = 0; i < PRODUCERS; i++) {
         producers[i] = (struct producer){ &list, i };
-        assert_int_equal(pthread_create(&threads[i], NULL, produce, &producers[i]), 0);
+        wdmsim_test_thread_start(&threads[i], produce, &producers[i]);
     }
     while (received < PRODUCERS * PER_PRODUCER) {
         entry = ExInterlockedRemoveHeadList(&list.head, &list.lock);
@@ -303,7 +302,7 @@ static void concurrent_producers_lose_nothing_and_keep_their_own_order(void **st
         received++;
     }
     for (int i = 0; i < PRODUCERS; i++)
-        assert_int_equal(pthread_join(threads[i], NULL), 0);
+        wdmsim_test_thread_join(&threads[i]);
     assert_true(IsListEmpty(&list.head));
     check_interlocked_state(&list.lock, PASSIVE_LEVEL);
 }

@@ -2,7 +2,6 @@
  * test_pool.c - ExAllocatePool(WithTag)/ExFreePool(WithTag): allocation, accounting per tag and
  * driver, the report, fault injection, and every pool rule as a STOP caught in a forked child.
  */
-#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +14,8 @@
 
 #include <wdm.h>
 #include <wdmsim/wdmsim.h>
+
+#include "wdmsim_test_threads.h"
 
 #define TAG_TEST 'tseT'
 #define TAG_OTHER 'rhtO'
@@ -397,13 +398,13 @@ static void wdmsim_shutdown_frees_and_counts_the_blocks_still_allocated(void **s
 #define WINDOW 16
 
 struct worker {
-    pthread_t thread;
+    struct wdmsim_test_thread thread;
     unsigned char fill;
     size_t corrupted;               /* blocks whose contents another thread changed */
     size_t failed;                  /* allocations that returned NULL */
 };
 
-static void *worker_main(void *arg)
+static void worker_main(void *arg)
 {
     struct worker *w = arg;
     unsigned char *held[WINDOW] = { 0 };
@@ -429,7 +430,6 @@ static void *worker_main(void *arg)
         if (held[slot] != NULL)
             ExFreePool(held[slot]);
     }
-    return NULL;
 }
 
 static void ExAllocatePoolWithTag_and_ExFreePool_from_many_threads_keep_the_books_balanced(void **state)
@@ -439,10 +439,10 @@ static void ExAllocatePoolWithTag_and_ExFreePool_from_many_threads_keep_the_book
     (void)state;
     for (int i = 0; i < WORKERS; i++) {
         workers[i] = (struct worker){ .fill = (unsigned char)(i + 1) };
-        assert_int_equal(pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]), 0);
+        wdmsim_test_thread_start(&workers[i].thread, worker_main, &workers[i]);
     }
     for (int i = 0; i < WORKERS; i++) {
-        assert_int_equal(pthread_join(workers[i].thread, NULL), 0);
+        wdmsim_test_thread_join(&workers[i].thread);
         assert_int_equal(workers[i].corrupted, 0);
         assert_int_equal(workers[i].failed, 0);
     }

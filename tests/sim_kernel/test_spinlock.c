@@ -5,6 +5,7 @@
 #include <pthread.h>
 
 #include "wdmsim_test.h"
+#include "wdmsim_test_threads.h"
 
 #define CONTENDED_ROUNDS 20000
 
@@ -106,7 +107,7 @@ struct counter {
     long value;
 };
 
-static void *count_under_lock(void *context)
+static void count_under_lock(void *context)
 {
     struct counter *counter = context;
     KIRQL old;
@@ -116,20 +117,19 @@ static void *count_under_lock(void *context)
         counter->value++;
         KeReleaseSpinLock(&counter->lock, old);
     }
-    return NULL;
 }
 
 static void a_spin_lock_excludes_other_threads(void **state)
 {
     struct counter counter = { 0, 0 };
-    pthread_t threads[3];
+    struct wdmsim_test_thread threads[3];
 
     (void)state;
     KeInitializeSpinLock(&counter.lock);
     for (int i = 0; i < 3; i++)
-        assert_int_equal(pthread_create(&threads[i], NULL, count_under_lock, &counter), 0);
+        wdmsim_test_thread_start(&threads[i], count_under_lock, &counter);
     for (int i = 0; i < 3; i++)
-        assert_int_equal(pthread_join(threads[i], NULL), 0);
+        wdmsim_test_thread_join(&threads[i]);
     assert_int_equal(counter.value, 3 * CONTENDED_ROUNDS);
     check_lock(&counter.lock, 0, PASSIVE_LEVEL);
 }
