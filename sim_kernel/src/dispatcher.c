@@ -43,6 +43,7 @@ void disp_boot(void)
 
 PLIST_ENTRY disp_timeout_list(void)
 {
+    disp_assert_held();
     return &disp_timeouts;
 }
 

@@ -161,8 +161,10 @@ static bool sched_is_spinning(const struct _KTHREAD *t)
  * it would spin for ever; otherwise time moves to the next deadline, or nothing can ever run. */
 static void sched_idle_controlled(void)
 {
-    LONGLONG next = disp_next_deadline();
+    LONGLONG next;
 
+    disp_assert_held();
+    next = disp_next_deadline();
     if (next == DISP_NO_DEADLINE || sched_any_held_back(sched_is_spinning))
         sched_deadlock();
     clock_advance_to(next);
@@ -238,6 +240,7 @@ static void sched_switch(struct _KTHREAD *self, enum sched_point_kind kind, cons
 /* Lock held: self was away in host code and lost the turn; it is back on the schedule. */
 static void sched_return(struct _KTHREAD *self)
 {
+    disp_assert_held();
     self->sched.away = false;
     if (turn == NULL)
         turn = self;

@@ -316,6 +316,7 @@ bool strategy_begin(const char *spec)
 
 void strategy_thread_added(struct _KTHREAD *thread)
 {
+    disp_assert_held();
     /* Above every priority a change point gives (-1 .. 1 - d), and distinct but by chance. */
     thread->sched.priority = plan.kind == STRATEGY_PCT ? (long long)(strategy_random() >> 2) : 0;
 }
