@@ -99,23 +99,28 @@ static void run_then_set(void *context)
     KeSetEvent(b->finished, IO_NO_INCREMENT, FALSE);
 }
 
-static void a_timeout_cannot_expire_while_another_thread_can_run(void **state)
+/* However long the busy thread takes in wall time, it can run, so no time passes and the timeout
+ * cannot beat its KeSetEvent. */
+static void wait_for_a_busy_thread(LONGLONG timeout_ticks)
 {
     KEVENT finished;
     struct busy_thread busy = { .finished = &finished };
-    LARGE_INTEGER one_ms = relative(TICKS_PER_MS);
+    LARGE_INTEGER timeout = relative(timeout_ticks);
 
-    (void)state;
     KeInitializeEvent(&finished, NotificationEvent, FALSE);
     busy.start = system_time();
     atomic_store(&busy.moved, 0);
     wdmsim_test_thread_start(&busy.thread, run_then_set, &busy);
-    /* However long the busy thread takes in wall time, it can run, so no time passes and this
-     * one-millisecond timeout cannot beat its KeSetEvent. */
-    assert_int_equal(KeWaitForSingleObject(&finished, Executive, KernelMode, FALSE, &one_ms), STATUS_SUCCESS);
+    assert_int_equal(KeWaitForSingleObject(&finished, Executive, KernelMode, FALSE, &timeout), STATUS_SUCCESS);
     wdmsim_test_thread_join(&busy.thread);
     assert_int_equal(atomic_load(&busy.moved), 0);
     assert_int_equal(system_time(), busy.start);
+}
+
+static void a_timeout_cannot_expire_while_another_thread_can_run(void **state)
+{
+    (void)state;
+    wait_for_a_busy_thread(TICKS_PER_MS);
 }
 
 struct timed_waiter {
@@ -532,23 +537,13 @@ static void in_controlled_mode_a_deadlock_is_reported_with_every_thread(void **s
 
 static void in_controlled_mode_a_timeout_cannot_expire_while_another_thread_can_take_the_turn(void **state)
 {
-    KEVENT finished;
-    struct busy_thread busy = { .finished = &finished };
-    LARGE_INTEGER one_tick = relative(1);
-
     (void)state;
     for (int seed = 0; seed < 5; seed++) {
         char schedule[32];
 
         snprintf(schedule, sizeof schedule, "random:%d", seed);
         boot_controlled(schedule);
-        KeInitializeEvent(&finished, NotificationEvent, FALSE);
-        busy.start = system_time();
-        atomic_store(&busy.moved, 0);
-        wdmsim_test_thread_start(&busy.thread, run_then_set, &busy);
-        assert_int_equal(KeWaitForSingleObject(&finished, Executive, KernelMode, FALSE, &one_tick), STATUS_SUCCESS);
-        wdmsim_test_thread_join(&busy.thread);
-        assert_int_equal(atomic_load(&busy.moved), 0);
+        wait_for_a_busy_thread(1);
         assert_int_equal(wdmsim_shutdown(), 0);
     }
 }
