@@ -23,6 +23,7 @@
 
 static pthread_mutex_t disp_lock_mutex = PTHREAD_MUTEX_INITIALIZER;
 static __thread bool disp_holding;
+static uint32_t *disp_word_to_set;      /* set once the lock is dropped: a sleeper's baton */
 static LIST_ENTRY disp_timeouts;        /* the threads whose wait has a deadline */
 
 /* Adaptive where the host has it: the lock is held for short stretches, so a thread that finds it
@@ -53,10 +54,21 @@ void disp_acquire(void)
     disp_holding = true;
 }
 
+void disp_set_after_release(uint32_t *word)
+{
+    disp_assert_held();
+    disp_word_to_set = word;
+}
+
 void disp_release(void)
 {
+    uint32_t *word = disp_word_to_set;
+
+    disp_word_to_set = NULL;
     disp_holding = false;
     pthread_mutex_unlock(&disp_lock_mutex);
+    if (word != NULL)
+        host_word_set(word);
 }
 
 /* Every DDI that makes no other scheduling point takes this lock: in controlled mode taking it is

@@ -5,9 +5,13 @@
  * the child's new threads - whose ids ThreadSanitizer still counts as the parent's live threads
  * ("dup thread with used id"), which ends the child. Ours only ever recycles the stack of a thread
  * that has been joined.
+ * It also holds the futex word one thread sleeps on until another hands it the turn.
  * Locking: host_stack_lock guards the list of free stacks (a leaf).
  */
+#include <errno.h>
+#include <linux/futex.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -79,4 +83,19 @@ void host_thread_detach(const struct host_thread *thread)
 {
     if (pthread_detach(thread->id) != 0)
         abort();
+}
+
+bool host_word_wait(uint32_t *word, const struct timespec *relative)
+{
+    while (__atomic_load_n(word, __ATOMIC_ACQUIRE) == 0) {
+        if (syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, 0, relative, NULL, 0) != 0 && errno == ETIMEDOUT)
+            return __atomic_load_n(word, __ATOMIC_ACQUIRE) != 0;
+    }
+    return true;
+}
+
+void host_word_set(uint32_t *word)
+{
+    __atomic_store_n(word, 1, __ATOMIC_RELEASE);
+    syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }

@@ -9,8 +9,10 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <sys/types.h>
+#include <time.h>
 #include <ntifs.h>
 #include <wdmsim/wdmsim.h>
 
@@ -54,6 +56,11 @@ void host_thread_start(struct host_thread *thread, void *(*fn)(void *), void *co
 void host_thread_join(const struct host_thread *thread);
 /* A thread left running for good (abandoned at shutdown): its stack stays its own. */
 void host_thread_detach(const struct host_thread *thread);
+/* A word one thread sleeps on while it is 0, at most relative long (NULL: for ever) - true once it
+ * is set - and the store that sets it to 1 and wakes the sleeper. The word's memory must outlive
+ * any thread that may still set it. */
+bool host_word_wait(uint32_t *word, const struct timespec *relative);
+void host_word_set(uint32_t *word);
 
 /* ---- thread.c: simulated threads (KTHREAD) ---- */
 
@@ -187,6 +194,9 @@ void disp_lock(void);
 void disp_unlock(void);
 void disp_acquire(void);
 void disp_release(void);
+/* Lock held: set word (host_word_set) right after the lock is next dropped, so the thread woken
+ * does not find the lock still taken. */
+void disp_set_after_release(uint32_t *word);
 bool disp_held(void);
 /* For helpers whose contract says "lock held". */
 static inline void disp_assert_held(void)
@@ -796,9 +806,11 @@ void clock_advance_to(LONGLONG since_boot);
 void clock_cond_init(pthread_cond_t *cond);
 /* Real clock: wait on cond until signalled or until time since boot reaches since_boot. */
 void clock_wait_until(pthread_cond_t *cond, pthread_mutex_t *mutex, LONGLONG since_boot);
-/* Host time, for the one wait that must use it (a host thread joining a controlled schedule): wait
- * on cond (default clock) at most ms milliseconds; false when the time ran out. */
+/* Host time, for the waits that must use it (the watchdog; a host thread joining a controlled
+ * schedule): wait on cond (default clock), or for word to be set, at most ms milliseconds; false
+ * when the time ran out. */
 bool clock_host_wait_ms(pthread_cond_t *cond, pthread_mutex_t *mutex, unsigned ms);
+bool clock_host_wait_word_ms(uint32_t *word, unsigned ms);
 /* Host time in seconds, for progress lines and nothing the simulation decides. */
 double clock_host_seconds(void);
 /* The local time-zone bias in 100 ns units for a given system time (local = system - bias). */

@@ -19,7 +19,7 @@
  * changes.
  *
  * In controlled mode (a strategy from WDMSIM_SCHED, the boot's config or wdmsim_explore) exactly
- * one simulated thread has the turn. The others wait on their `wake` condition until the turn holder
+ * one simulated thread has the turn. The others sleep on their baton (a futex word) until the holder
  * reaches a scheduling point and the strategy picks them: at a DDI's entry, after a wake-up, when it
  * blocks, when it finds a spin lock taken, when it ends. Whoever can take the turn is known under
  * the dispatcher lock (not blocked, not spinning on a lock still held), so nothing is decided by
@@ -28,6 +28,10 @@
  * first DDI. A host thread that has the turn may wait in host code (pthread_join, sem_wait) for
  * another that needs the turn: after a grace period with no decision made, the waiter takes the
  * turn and says once that the schedule now depends on host timing (wdmsim_thread_start avoids it).
+ * The baton is set under the dispatcher lock but the sleeper is woken only once the lock is dropped:
+ * woken earlier, it would run at once on the explorer's one processor, find the lock taken and
+ * sleep again, two more host context switches per hand-off. Batons live in slots that are never
+ * freed, so a late wake-up never writes to a thread that has ended meanwhile.
  *
  * Locking: everything here runs under the dispatcher lock, but for the spin, which only reads the
  * thread's own waiting flag (written atomically by disp_end_wait), and the count of spinning
@@ -61,6 +65,11 @@ static struct _KTHREAD **candidates;        /* controlled mode: who can take the
 static size_t candidates_capacity;
 static bool host_wait_warned;
 static __thread bool sched_woke;            /* readied a thread since the dispatcher lock was taken */
+
+/* Baton slots, by a thread's id in its kernel; a chunk, once made, lives as long as the process. */
+#define SCHED_BATONS_PER_CHUNK 256
+#define SCHED_BATON_CHUNKS 4096
+static uint32_t *batons[SCHED_BATON_CHUNKS];
 
 static pthread_cond_t idle_cond;    /* broadcast when a thread blocks, for sched_wait_boot_idle */
 
@@ -110,6 +119,22 @@ static bool sched_can_take_turn(const struct _KTHREAD *t)
     PKSPIN_LOCK lock = t->sched.spinning_on;
 
     return !t->wait.waiting && !t->sched.away && (lock == NULL || __atomic_load_n(lock, __ATOMIC_RELAXED) == 0);
+}
+
+static uint32_t *sched_baton(const struct _KTHREAD *t)
+{
+    return &batons[t->sched.id / SCHED_BATONS_PER_CHUNK][t->sched.id % SCHED_BATONS_PER_CHUNK];
+}
+
+static void sched_batons_reserve(unsigned id)
+{
+    uint32_t **chunk = &batons[id / SCHED_BATONS_PER_CHUNK];
+
+    if (id / SCHED_BATONS_PER_CHUNK >= SCHED_BATON_CHUNKS)
+        rule_stop_detail(RULE_LIVELOCK, id, 0, 0, 0, "a controlled kernel started more than %u threads",
+                         SCHED_BATONS_PER_CHUNK * SCHED_BATON_CHUNKS);
+    if (*chunk == NULL && (*chunk = calloc(SCHED_BATONS_PER_CHUNK, sizeof **chunk)) == NULL)
+        abort();
 }
 
 static void sched_candidates_reserve(void)
@@ -186,11 +211,12 @@ static struct _KTHREAD *sched_choose(struct _KTHREAD *self, enum sched_point_kin
     return candidates[strategy_pick(candidates, count, self, kind, where)];
 }
 
+/* Lock held: next runs once the lock is dropped. */
 static void sched_give_turn(struct _KTHREAD *next)
 {
     turn = next;
-    if (next != NULL && pthread_cond_signal(&next->wake) != 0)
-        abort();
+    if (next != NULL)
+        disp_set_after_release(sched_baton(next));
 }
 
 static void sched_warn_host_wait(const struct _KTHREAD *self, const struct _KTHREAD *holder)
@@ -213,12 +239,15 @@ static void sched_await_turn(struct _KTHREAD *self)
     while (turn != self) {
         struct _KTHREAD *holder = turn;
         unsigned long long steps = strategy_steps();
+        uint32_t *baton = sched_baton(self);
+        bool given;
 
-        if (holder == NULL || !holder->adopted) {
-            if (pthread_cond_wait(&self->wake, disp_mutex()) != 0)
-                abort();
-        } else if (!clock_host_wait_ms(&self->wake, disp_mutex(), SCHED_HOST_GRACE_MS) && turn == holder &&
-                   strategy_steps() == steps && sched_can_take_turn(self)) {
+        __atomic_store_n(baton, 0, __ATOMIC_RELAXED);
+        disp_release();
+        given = holder == NULL || !holder->adopted ? host_word_wait(baton, NULL)
+                                                   : clock_host_wait_word_ms(baton, SCHED_HOST_GRACE_MS);
+        disp_acquire();
+        if (!given && turn == holder && strategy_steps() == steps && sched_can_take_turn(self)) {
             sched_warn_host_wait(self, holder);
             holder->sched.away = true;
             turn = self;
@@ -301,6 +330,7 @@ void sched_thread_started(struct _KTHREAD *thread)
     /* Host thread ids change from run to run; a schedule's must not. */
     thread->tid = 4 * (LONG)(thread->sched.id + 1);
     InsertTailList(&sched_threads, &thread->sched.link);
+    sched_batons_reserve(thread->sched.id);
     sched_candidates_reserve();
     strategy_thread_added(thread);
     if (turn == NULL && !sched_any_held_back(sched_is_away))

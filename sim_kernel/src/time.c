@@ -164,6 +164,13 @@ bool clock_host_wait_ms(pthread_cond_t *cond, pthread_mutex_t *mutex, unsigned m
     return pthread_cond_timedwait(cond, mutex, &until) == 0;
 }
 
+bool clock_host_wait_word_ms(uint32_t *word, unsigned ms)
+{
+    struct timespec relative = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
+
+    return host_word_wait(word, &relative);
+}
+
 double clock_host_seconds(void)
 {
     struct timespec now;
