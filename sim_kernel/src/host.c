@@ -1,15 +1,21 @@
 /*
- * host.c - the host threads simulated threads run on, behind one thin layer. Each runs on a stack
- * of our own, recycled here rather than by glibc: a child made by fork() inherits the stacks of
- * the parent's threads, which do not exist in it, and glibc's cache would hand them out again to
- * the child's new threads - whose ids ThreadSanitizer still counts as the parent's live threads
- * ("dup thread with used id"), which ends the child. Ours only ever recycles the stack of a thread
- * that has been joined.
+ * host.c - the host threads simulated threads run on, behind one thin layer. A host thread, once
+ * made, is kept: when its function returns it parks until it is given another, so a kernel's
+ * threads (several per boot, one boot per explored schedule) cost a futex wake each instead of a
+ * clone. Each runs on a stack of our own rather than one from glibc's cache: a child made by
+ * fork() inherits the stacks of the parent's threads, which do not exist in it, and glibc would
+ * hand them out again to the child's new threads - whose ids ThreadSanitizer still counts as the
+ * parent's live threads ("dup thread with used id"), which ends the child. For the same reason a
+ * forked child forgets the parent's parked threads. A kept thread takes the processor affinity of
+ * whoever starts it, as a new one would inherit it.
  * It also holds the futex word one thread sleeps on until another hands it the turn.
- * Locking: host_stack_lock guards the list of free stacks (a leaf).
+ * Locking: host_pool_lock guards the list of parked threads (a leaf); a worker's words are its own.
  */
+#define _GNU_SOURCE
 #include <errno.h>
+#include <sched.h>
 #include <linux/futex.h>
+#include <setjmp.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -19,12 +25,33 @@
 /* Glibc's default; mapped lazily, so only the pages a thread touches cost memory. */
 #define HOST_STACK_SIZE (8u << 20)
 
-struct host_free_stack {
-    struct host_free_stack *next;
+struct host_worker {
+    pthread_t id;
+    cpu_set_t affinity;             /* as its last starter's */
+    uint32_t given;                 /* set when fn is given; cleared by the worker as it starts it */
+    uint32_t returned;              /* set when fn has returned, for host_thread_join */
+    void *(*fn)(void *);
+    void *context;
+    jmp_buf exit;                   /* host_thread_exit returns here */
+    struct host_worker *next;       /* on the parked list */
 };
 
-static pthread_mutex_t host_stack_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct host_free_stack *host_free_stacks;
+static pthread_mutex_t host_pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t host_pool_once = PTHREAD_ONCE_INIT;
+static struct host_worker *host_parked;
+static __thread struct host_worker *host_self;
+
+static void host_forget_parked(void)
+{
+    host_parked = NULL;
+    pthread_mutex_init(&host_pool_lock, NULL);
+}
+
+static void host_pool_init(void)
+{
+    if (pthread_atfork(NULL, NULL, host_forget_parked) != 0)
+        abort();
+}
 
 static size_t host_guard_size(void)
 {
@@ -32,57 +59,98 @@ static size_t host_guard_size(void)
 }
 
 /* A stack with an inaccessible guard page below it, as glibc gives: an overflow faults. */
-static void *host_stack_take(void)
+static void *host_stack_new(void)
 {
-    struct host_free_stack *stack;
-    char *mapping;
+    char *mapping = mmap(NULL, HOST_STACK_SIZE + host_guard_size(), PROT_READ | PROT_WRITE,
+                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
 
-    host_lock(&host_stack_lock);
-    stack = host_free_stacks;
-    if (stack != NULL)
-        host_free_stacks = stack->next;
-    host_unlock(&host_stack_lock);
-    if (stack != NULL)
-        return stack;
-    mapping = mmap(NULL, HOST_STACK_SIZE + host_guard_size(), PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
     if (mapping == MAP_FAILED || mprotect(mapping, host_guard_size(), PROT_NONE) != 0)
         abort();
     return mapping + host_guard_size();
 }
 
-static void host_stack_give(void *stack)
+static void host_park(struct host_worker *worker)
 {
-    struct host_free_stack *free_stack = stack;
+    host_lock(&host_pool_lock);
+    worker->next = host_parked;
+    host_parked = worker;
+    host_unlock(&host_pool_lock);
+}
 
-    host_lock(&host_stack_lock);
-    free_stack->next = host_free_stacks;
-    host_free_stacks = free_stack;
-    host_unlock(&host_stack_lock);
+static void *host_worker_main(void *arg)
+{
+    struct host_worker *worker = arg;
+
+    host_self = worker;
+    for (;;) {
+        host_word_wait(&worker->given, NULL);
+        __atomic_store_n(&worker->given, 0, __ATOMIC_RELAXED);
+        if (setjmp(worker->exit) == 0)
+            worker->fn(worker->context);
+        host_word_set(&worker->returned);
+    }
+    return NULL;
+}
+
+static struct host_worker *host_worker_take(void)
+{
+    struct host_worker *worker;
+    pthread_attr_t attr;
+
+    pthread_once(&host_pool_once, host_pool_init);
+    host_lock(&host_pool_lock);
+    worker = host_parked;
+    if (worker != NULL)
+        host_parked = worker->next;
+    host_unlock(&host_pool_lock);
+    if (worker != NULL)
+        return worker;
+    worker = calloc(1, sizeof *worker);
+    if (worker == NULL || pthread_attr_init(&attr) != 0 ||
+        pthread_attr_setstack(&attr, host_stack_new(), HOST_STACK_SIZE) != 0 ||
+        pthread_create(&worker->id, &attr, host_worker_main, worker) != 0)
+        abort();
+    pthread_attr_destroy(&attr);
+    return worker;
+}
+
+static void host_worker_inherit_affinity(struct host_worker *worker)
+{
+    cpu_set_t mine;
+
+    if (pthread_getaffinity_np(pthread_self(), sizeof mine, &mine) != 0 || CPU_EQUAL(&mine, &worker->affinity))
+        return;
+    if (pthread_setaffinity_np(worker->id, sizeof mine, &mine) == 0)
+        worker->affinity = mine;
 }
 
 void host_thread_start(struct host_thread *thread, void *(*fn)(void *), void *context)
 {
-    pthread_attr_t attr;
+    struct host_worker *worker = host_worker_take();
 
-    thread->stack = host_stack_take();
-    if (pthread_attr_init(&attr) != 0 || pthread_attr_setstack(&attr, thread->stack, HOST_STACK_SIZE) != 0 ||
-        pthread_create(&thread->id, &attr, fn, context) != 0)
-        abort();
-    pthread_attr_destroy(&attr);
+    host_worker_inherit_affinity(worker);
+
+    worker->fn = fn;
+    worker->context = context;
+    __atomic_store_n(&worker->returned, 0, __ATOMIC_RELAXED);
+    thread->worker = worker;
+    host_word_set(&worker->given);
 }
 
 void host_thread_join(const struct host_thread *thread)
 {
-    if (pthread_join(thread->id, NULL) != 0)
-        abort();
-    host_stack_give(thread->stack);
+    host_word_wait(&thread->worker->returned, NULL);
+    host_park(thread->worker);
 }
 
 void host_thread_detach(const struct host_thread *thread)
 {
-    if (pthread_detach(thread->id) != 0)
-        abort();
+    (void)thread;
+}
+
+void host_thread_exit(void)
+{
+    longjmp(host_self->exit, 1);
 }
 
 bool host_word_wait(uint32_t *word, const struct timespec *relative)

@@ -47,15 +47,16 @@ const struct sim_driver *driver_at(USHORT index);
 /* ---- host.c: the host threads simulated threads run on ---- */
 
 struct host_thread {
-    pthread_t id;
-    void *stack;                    /* ours: given back when the thread is joined */
+    struct host_worker *worker;     /* a kept host thread, given back when this one is joined */
 };
 
 void host_thread_start(struct host_thread *thread, void *(*fn)(void *), void *context);
-/* Waits for the thread to end, then recycles its stack. */
+/* Waits for the thread's function to return, then keeps its host thread for the next start. */
 void host_thread_join(const struct host_thread *thread);
-/* A thread left running for good (abandoned at shutdown): its stack stays its own. */
+/* A thread left running for good (abandoned at shutdown): its host thread is never used again. */
 void host_thread_detach(const struct host_thread *thread);
+/* Called on a started thread: ends its function at once, as if it had returned. */
+SIM_NORETURN void host_thread_exit(void);
 /* A word one thread sleeps on while it is 0, at most relative long (NULL: for ever) - true once it
  * is set - and the store that sets it to 1 and wakes the sleeper. The word's memory must outlive
  * any thread that may still set it. */

@@ -240,12 +240,12 @@ static void sched_await_turn(struct _KTHREAD *self)
         struct _KTHREAD *holder = turn;
         unsigned long long steps = strategy_steps();
         uint32_t *baton = sched_baton(self);
-        bool given;
+        /* Read under the lock: once it is dropped the holder may end and be freed. */
+        bool in_host_code = holder != NULL && holder->adopted, given;
 
         __atomic_store_n(baton, 0, __ATOMIC_RELAXED);
         disp_release();
-        given = holder == NULL || !holder->adopted ? host_word_wait(baton, NULL)
-                                                   : clock_host_wait_word_ms(baton, SCHED_HOST_GRACE_MS);
+        given = in_host_code ? clock_host_wait_word_ms(baton, SCHED_HOST_GRACE_MS) : host_word_wait(baton, NULL);
         disp_acquire();
         if (!given && turn == holder && strategy_steps() == steps && sched_can_take_turn(self)) {
             sched_warn_host_wait(self, holder);

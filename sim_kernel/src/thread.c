@@ -327,6 +327,8 @@ void thread_exit_current(NTSTATUS status)
     if (thread_is_object(self))
         object_release(self);
     disp_unlock();
+    /* The host thread is kept for another start: it must not take itself for this one. */
+    thread_set_current(NULL);
 }
 
 static void thread_describe_object(char *buf, size_t size, const DISPATCHER_HEADER *header)
@@ -495,10 +497,8 @@ size_t thread_system_shutdown(void)
     }
     host_unlock(&registry_lock);
     for (t = abandoned; t != NULL; t = t->next) {
-        if (thread_is_object(t)) {
+        if (thread_is_object(t))
             object_abandon(t);
-            host_thread_detach(&t->host);
-        }
     }
     disp_unlock();
     thread_reap();
@@ -622,5 +622,5 @@ NTSTATUS NTAPI PsTerminateSystemThread(NTSTATUS ExitStatus)
     if (!self->system)
         return STATUS_INVALID_PARAMETER;
     thread_exit_current(ExitStatus);
-    pthread_exit(NULL);
+    host_thread_exit();
 }
