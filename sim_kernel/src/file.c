@@ -412,7 +412,8 @@ static void file_dereference(struct file *f)
     ObDereferenceObject(&f->object);
 }
 
-PKEVENT file_completion_event(PVOID body)
+/* What a wait on a file waits for: its event, set when an I/O request on it completes. */
+static PVOID file_completion_event(PVOID body)
 {
     return &file_of(body)->object.Event;
 }
@@ -421,7 +422,7 @@ PKEVENT file_completion_event(PVOID body)
 
 /* The last handle is closed: the driver cancels what this file still has pending. Only opened
  * files ever have a handle. */
-void file_object_close(PVOID body)
+static void file_object_close(PVOID body)
 {
     struct file *f = file_of(body);
 
@@ -450,7 +451,7 @@ static VOID NTAPI file_close_deferred(PVOID parameter)
 
 /* The last reference is gone. Above PASSIVE_LEVEL (a dereference in a DPC) the close waits for a
  * worker thread, as NT defers object deletion; that work item is the kernel's, not the driver's. */
-void file_object_delete(PVOID body)
+static void file_object_delete(PVOID body)
 {
     struct file *f = file_of(body);
     struct _KTHREAD *self;
@@ -466,6 +467,14 @@ void file_object_delete(PVOID body)
     ExQueueWorkItem(&f->deferred_close, DelayedWorkQueue);
     thread_charge(self, caller);
 }
+
+static struct _OBJECT_TYPE file_type = {
+    .name = "File",
+    .delete_procedure = file_object_delete,
+    .close_procedure = file_object_close,
+    .wait_procedure = file_completion_event,
+};
+POBJECT_TYPE object_file_type = &file_type;
 
 /* ---- ZwCreateFile ---- */
 

@@ -452,20 +452,6 @@ static NTSTATUS handle_close(struct handle_table *table, HANDLE handle)
     return STATUS_SUCCESS;
 }
 
-/* The dispatcher object a wait on a handle's object waits for: the object itself for an event, a
- * thread or a process, the completion event for a file (NT's default object for files); NULL for
- * a type with nothing to wait for. */
-static PVOID handle_waitable(PVOID object)
-{
-    POBJECT_TYPE type = object_type_of(object);
-
-    if (type == object_file_type)
-        return file_completion_event(object);
-    if (type == *ExEventObjectType || type == *PsThreadType || type == *PsProcessType)
-        return object;
-    return NULL;
-}
-
 /* PASSIVE_LEVEL; may wait. Waits for the object a handle names, as KeWaitForSingleObject does
  * (Timeout NULL for ever, 0 for a poll): an event, a thread, a process (until it ends), or a file,
  * signalled when an I/O request on it completes (overlapped I/O). A UserMode caller needs
@@ -482,7 +468,7 @@ NTSTATUS NTAPI ZwWaitForSingleObject(HANDLE Handle, BOOLEAN Alertable, PLARGE_IN
     status = handle_reference(Handle, NULL, mode, &object, &info);
     if (!NT_SUCCESS(status))
         return status;
-    waitable = handle_waitable(object);
+    waitable = object_wait_target(object);
     if (mode == UserMode && !(info.GrantedAccess & SYNCHRONIZE))
         status = STATUS_ACCESS_DENIED;
     else if (waitable == NULL)

@@ -661,6 +661,19 @@ PCUNICODE_STRING io_device_stack_name(PDEVICE_OBJECT device);
 
 /* ---- object.c: the object manager (headers kept outside the bodies, keyed by address) ---- */
 
+/* An object type: defined, with its procedures, by the component that owns the objects (as NT's
+ * ObCreateObjectType takes them from its caller), and handed to object_create. The object manager
+ * calls the procedures and names no type. Any procedure may be NULL. */
+struct _OBJECT_TYPE {
+    const char *name;                                   /* as the debugger's !object names it */
+    void (*delete_procedure)(PVOID body);               /* the last reference: frees the body */
+    void (*close_procedure)(PVOID body);                /* the last handle (NT's CloseProcedure) */
+    /* A few words for reports ("thread system-1 (tid 8)"); false when there is nothing to say. */
+    bool (*describe_procedure)(PVOID body, char *buf, size_t size);
+    /* The dispatcher object a wait on a handle to body waits for (NT's default object). */
+    PVOID (*wait_procedure)(PVOID body);
+};
+
 void object_boot(void);
 /* Forgets every object (bodies stay with their components); returns how many still held
  * references a driver took, with one line each on stderr. */
@@ -691,26 +704,19 @@ void object_handle_closed(PVOID body);
 LONG_PTR object_handle_count(PVOID body);
 /* The type of FILE_OBJECTs (Windows' IoFileObjectType, which wdm.h does not declare yet). */
 extern POBJECT_TYPE object_file_type;
-/* What a wait on a file waits for: its event, set when an I/O request on it completes. */
-PKEVENT file_completion_event(PVOID body);
 void file_boot(void);
 /* The calling thread is ending: cancels the overlapped requests it made and waits for them. */
 void file_thread_ending(struct _KTHREAD *self);
 /* The type of a live object, or NULL. */
 POBJECT_TYPE object_type_of(PVOID body);
+/* What a wait on a handle to body waits for, from its type's wait procedure; NULL: nothing. */
+PVOID object_wait_target(PVOID body);
 /* "Thread object 0x... (thread system-1 (tid 42))", for reports; body must be a live object. */
 void object_describe(PVOID body, char *buf, size_t size);
 /* Calls fn, without the object lock, with a line for each live object charged to driver that
  * still has references taken with ObReferenceObject(ByHandle); returns how many. */
 size_t object_for_each_reference_of(const struct sim_driver *driver, void (*fn)(void *context, const char *what),
                                     void *context);
-
-/* ---- file.c, ioevent.c: the close (last handle) and delete (last reference) procedures ---- */
-
-void file_object_close(PVOID body);
-void file_object_delete(PVOID body);
-void ioevent_object_close(PVOID body);
-void ioevent_object_delete(PVOID body);
 
 /* ---- deviface.c: device interfaces ---- */
 
@@ -782,8 +788,6 @@ void process_set_thread_owner(struct _KTHREAD *thread, PEPROCESS process);
 void process_thread_ended(const struct _KTHREAD *thread);
 /* The exit check: a thread that ends attached to another process stops the machine (0x5). */
 void process_check_exit(const struct _KTHREAD *self);
-/* The delete procedure of process objects. */
-void process_object_delete(PVOID body);
 
 /* ---- thread.c, system threads: the thread object type and shutdown ---- */
 

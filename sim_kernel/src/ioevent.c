@@ -17,6 +17,36 @@ static const char ioevent_directory[] = "\\BASENAMEDOBJECTS\\";
 
 static pthread_mutex_t ioevent_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* An event is its own dispatcher object. */
+static PVOID ioevent_wait_target(PVOID body)
+{
+    return body;
+}
+
+static void ioevent_object_close(PVOID body)
+{
+    host_lock(&ioevent_lock);
+    if (object_handle_count(body) == 0)
+        ns_remove_target(body);
+    host_unlock(&ioevent_lock);
+}
+
+static void ioevent_object_delete(PVOID body)
+{
+    memset(body, 0xDD, sizeof(KEVENT));
+    free(body);
+}
+
+/* Event objects are what ExEventObjectType names: the named events made here. */
+static struct _OBJECT_TYPE event_type = {
+    .name = "Event",
+    .delete_procedure = ioevent_object_delete,
+    .close_procedure = ioevent_object_close,
+    .wait_procedure = ioevent_wait_target,
+};
+static POBJECT_TYPE event_type_pointer = &event_type;
+POBJECT_TYPE *ExEventObjectType = &event_type_pointer;
+
 /* \BaseNamedObjects\X, in any case, with X not empty. */
 static bool ioevent_name_valid(PCUNICODE_STRING name)
 {
@@ -72,20 +102,6 @@ static PKEVENT ioevent_create_or_open(PUNICODE_STRING name, PHANDLE handle, EVEN
         object_release(event);
     host_unlock(&ioevent_lock);
     return event;
-}
-
-void ioevent_object_close(PVOID body)
-{
-    host_lock(&ioevent_lock);
-    if (object_handle_count(body) == 0)
-        ns_remove_target(body);
-    host_unlock(&ioevent_lock);
-}
-
-void ioevent_object_delete(PVOID body)
-{
-    memset(body, 0xDD, sizeof(KEVENT));
-    free(body);
 }
 
 /* PASSIVE_LEVEL. Creates (signalled) or opens the notification event EventName, a full name in

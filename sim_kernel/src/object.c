@@ -3,7 +3,9 @@
  * it) kept in a table keyed by the body's address, never inside the body: a pointer that is not an
  * object is recognised instead of being trusted. An object is deleted, by its type's delete
  * procedure, when no reference, handle or kernel reference is left; the last few deleted bodies
- * are remembered so that a late dereference is reported as one too many.
+ * are remembered so that a late dereference is reported as one too many. Types are defined by the
+ * components that own them (struct _OBJECT_TYPE in internal.h, with their procedures): the object
+ * manager calls those procedures and names no type itself.
  * Locking: object_lock guards the table and the graves. It is a leaf: nothing is called under it,
  * and delete procedures run after it is released.
  */
@@ -21,12 +23,6 @@
 #define OBJECT_BUCKETS 1024
 #define OBJECT_GRAVES 256
 
-struct _OBJECT_TYPE {
-    const char *name;                       /* as the debugger's !object names it */
-    void (*delete_procedure)(PVOID body);   /* frees the body; NULL: there is nothing to free */
-    void (*close_procedure)(PVOID body);    /* the last handle closed (NT's CloseProcedure); NULL: none */
-};
-
 struct object_header {
     PVOID body;
     POBJECT_TYPE type;
@@ -42,19 +38,6 @@ struct object_grave {
     PVOID body;
     POBJECT_TYPE type;
 };
-
-/* Event objects are the named events of IoCreateNotificationEvent and IoCreateSynchronizationEvent. */
-static struct _OBJECT_TYPE thread_type = { "Thread", thread_object_delete, NULL };
-static struct _OBJECT_TYPE event_type = { "Event", ioevent_object_delete, ioevent_object_close };
-static struct _OBJECT_TYPE file_type = { "File", file_object_delete, file_object_close };
-static struct _OBJECT_TYPE process_type = { "Process", process_object_delete, NULL };
-static POBJECT_TYPE thread_type_pointer = &thread_type;
-static POBJECT_TYPE event_type_pointer = &event_type;
-static POBJECT_TYPE process_type_pointer = &process_type;
-POBJECT_TYPE *PsThreadType = &thread_type_pointer;
-POBJECT_TYPE *ExEventObjectType = &event_type_pointer;
-POBJECT_TYPE *PsProcessType = &process_type_pointer;
-POBJECT_TYPE object_file_type = &file_type;
 
 static pthread_mutex_t object_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct object_header *buckets[OBJECT_BUCKETS];
@@ -164,16 +147,12 @@ static void object_delete(struct object_header *header)
 
 static void object_describe_as(PVOID body, POBJECT_TYPE type, char *buf, size_t size)
 {
-    char name[64];
+    char detail[96];
 
-    if (type == &thread_type && thread_name_of((ULONG_PTR)body, name, sizeof name)) {
-        snprintf(buf, size, "%s object %p (thread %s)", type->name, body, name);
-    } else if (type == &process_type) {
-        process_describe(body, name, sizeof name);
-        snprintf(buf, size, "%s object %p (process %s)", type->name, body, name);
-    } else {
+    if (type->describe_procedure != NULL && type->describe_procedure(body, detail, sizeof detail))
+        snprintf(buf, size, "%s object %p (%s)", type->name, body, detail);
+    else
         snprintf(buf, size, "%s object %p", type->name, body);
-    }
 }
 
 void object_describe(PVOID body, char *buf, size_t size)
@@ -480,6 +459,13 @@ void object_handle_closed(PVOID body)
     } else if (unused) {
         object_delete(header);
     }
+}
+
+PVOID object_wait_target(PVOID body)
+{
+    POBJECT_TYPE type = object_type_of(body);
+
+    return type != NULL && type->wait_procedure != NULL ? type->wait_procedure(body) : NULL;
 }
 
 LONG_PTR object_handle_count(PVOID body)

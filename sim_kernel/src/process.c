@@ -357,7 +357,7 @@ void wdmsim_process_terminate(PEPROCESS process)
 
 /* The process type's delete procedure: the last reference went after wdmsim_process_terminate.
  * Handles a straggling thread of the process opened since then are closed here. */
-void process_object_delete(PVOID body)
+static void process_object_delete(PVOID body)
 {
     struct _EPROCESS *process = body;
     struct handle_table *handles;
@@ -374,3 +374,27 @@ void process_object_delete(PVOID body)
     process_lock_release();
     handle_table_free(handles);
 }
+
+static bool process_type_describe(PVOID body, char *buf, size_t size)
+{
+    char name[64];
+
+    process_describe(body, name, sizeof name);
+    snprintf(buf, size, "process %s", name);
+    return true;
+}
+
+/* A process is its own dispatcher object, signalled once it has ended. */
+static PVOID process_type_wait_target(PVOID body)
+{
+    return body;
+}
+
+static struct _OBJECT_TYPE process_type = {
+    .name = "Process",
+    .delete_procedure = process_object_delete,
+    .describe_procedure = process_type_describe,
+    .wait_procedure = process_type_wait_target,
+};
+static POBJECT_TYPE process_type_pointer = &process_type;
+POBJECT_TYPE *PsProcessType = &process_type_pointer;

@@ -471,6 +471,31 @@ void thread_object_delete(PVOID body)
     }
 }
 
+static bool thread_type_describe(PVOID body, char *buf, size_t size)
+{
+    char name[48];
+
+    if (!thread_name_of((ULONG_PTR)body, name, sizeof name))
+        return false;
+    snprintf(buf, size, "thread %s", name);
+    return true;
+}
+
+/* A thread is its own dispatcher object, signalled when it ends. */
+static PVOID thread_type_wait_target(PVOID body)
+{
+    return body;
+}
+
+static struct _OBJECT_TYPE thread_type = {
+    .name = "Thread",
+    .delete_procedure = thread_object_delete,
+    .describe_procedure = thread_type_describe,
+    .wait_procedure = thread_type_wait_target,
+};
+static POBJECT_TYPE thread_type_pointer = &thread_type;
+POBJECT_TYPE *PsThreadType = &thread_type_pointer;
+
 size_t thread_system_shutdown(void)
 {
     struct _KTHREAD *abandoned = NULL, **link = &registry_head, *t;
