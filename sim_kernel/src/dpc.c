@@ -55,13 +55,24 @@ bool dpc_queued_in_range(const void *start, size_t size, PKDPC *found)
     return hit;
 }
 
-void dpc_for_each_queued(void (*fn)(void *context, PKDPC dpc), void *context)
+/* The unload check's inventory of queued DPCs. */
+static void dpc_collect_leftovers(struct driver_check *check)
 {
     disp_lock();
-    for (PLIST_ENTRY e = dpc_queue.Flink; e != &dpc_queue; e = e->Flink)
-        fn(context, CONTAINING_RECORD(e, KDPC, DpcListEntry));
+    for (PLIST_ENTRY e = dpc_queue.Flink; e != &dpc_queue; e = e->Flink) {
+        PKDPC dpc = CONTAINING_RECORD(e, KDPC, DpcListEntry);
+
+        if (driver_check_owns(check, dpc->Number, dpc))
+            driver_check_pending(check, "DPC", dpc, (const void *)dpc->DeferredRoutine, "still queued");
+    }
     disp_unlock();
 }
+
+static struct driver_inventory dpc_inventory = {
+    .order = DRIVER_INVENTORY_QUEUED,
+    .collect = dpc_collect_leftovers,
+};
+DRIVER_INVENTORY(dpc_inventory)
 
 /* One run of a DPC, copied from the KDPC under the lock as it is dequeued: from then on the KDPC may
  * be queued again, with new arguments, while this run goes on (NT's retire loop copies them too). */

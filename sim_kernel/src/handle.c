@@ -243,10 +243,11 @@ struct handle_found {
     PVOID object;
 };
 
-/* The handles of one table that driver opened: copied under the lock, reported without it. */
-static size_t handle_table_for_each_of(struct handle_table *table, const char *owner, const struct sim_driver *driver,
-                                       void (*fn)(void *context, const char *what), void *context)
+/* The handles of one table the checked driver opened: copied under the lock, reported without it. */
+static void handle_table_collect_leftovers(struct driver_check *check, struct handle_table *table,
+                                           const char *owner)
 {
+    const struct sim_driver *driver = driver_check_driver(check);
     struct handle_found *found;
     size_t count = 0;
     char what[128], line[224];
@@ -263,35 +264,28 @@ static size_t handle_table_for_each_of(struct handle_table *table, const char *o
     for (size_t i = 0; i < count; i++) {
         object_describe(found[i].object, what, sizeof what);
         snprintf(line, sizeof line, "%s handle %p to the %s, still open", owner, found[i].handle, what);
-        fn(context, line);
+        driver_check_reference(check, line);
     }
     free(found);
-    return count;
 }
 
-struct handle_for_each {
-    const struct sim_driver *driver;
-    void (*fn)(void *context, const char *what);
-    void *context;
-    size_t count;
+static void handle_collect_in_process(void *check, struct handle_table *table, const char *owner)
+{
+    handle_table_collect_leftovers(check, table, owner);
+}
+
+/* The unload check's inventory of handles: the kernel's table, then each process's. */
+static void handle_collect_leftovers(struct driver_check *check)
+{
+    handle_table_collect_leftovers(check, &kernel_table, "kernel");
+    process_for_each_table(handle_collect_in_process, check);
+}
+
+static struct driver_inventory handle_inventory = {
+    .order = DRIVER_INVENTORY_REFERENCES,
+    .collect = handle_collect_leftovers,
 };
-
-static void handle_for_each_in_process(void *arg, struct handle_table *table, const char *owner)
-{
-    struct handle_for_each *each = arg;
-
-    each->count += handle_table_for_each_of(table, owner, each->driver, each->fn, each->context);
-}
-
-size_t handle_for_each_of(const struct sim_driver *driver, void (*fn)(void *context, const char *what),
-                          void *context)
-{
-    struct handle_for_each each = { driver, fn, context, 0 };
-
-    each.count = handle_table_for_each_of(&kernel_table, "kernel", driver, fn, context);
-    process_for_each_table(handle_for_each_in_process, &each);
-    return each.count;
-}
+DRIVER_INVENTORY(handle_inventory)
 
 HANDLE handle_create(PVOID object, ACCESS_MASK access, ULONG attributes)
 {

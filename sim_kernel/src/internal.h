@@ -31,7 +31,7 @@ void kernel_quiesce(void);
 /* In a child made by fork(): forget the parent's kernel without touching its locks or threads. */
 void kernel_forget_after_fork(void);
 
-/* ---- driver.c: the driver life cycle and the registry of drivers ---- */
+/* ---- driver.c: the registry of drivers (the life cycle's other jobs: driver_*.c) ---- */
 
 void driver_boot(void);
 /* Forgets every driver; a module still loaded stays mapped (abandoned threads may run its code). */
@@ -43,6 +43,56 @@ const struct sim_driver *driver_intern(const char *name);
  * KDPC.Number hold the index of the driver that initialised them. 0 is host code. */
 USHORT driver_index(const struct sim_driver *driver);
 const struct sim_driver *driver_at(USHORT index);
+
+/* ---- driver_check.c: what a driver leaves behind at unload ---- */
+
+/* The unload check asks every registered inventory for what the driver still has alive. A family
+ * of resources registers one (DRIVER_INVENTORY below) in its own file; the check names none. */
+struct driver_check;
+
+/* The order inventories are taken in, which is also the order of the report. */
+enum driver_inventory_order {
+    DRIVER_INVENTORY_MEMORY,        /* pool: first, since later ones ask driver_check_owns */
+    DRIVER_INVENTORY_RUNNING,       /* code of the driver running now: threads */
+    DRIVER_INVENTORY_QUEUED,        /* code that would run later: timers, DPCs, work items */
+    DRIVER_INVENTORY_OBJECTS,       /* objects the driver made and did not delete: devices */
+    DRIVER_INVENTORY_REFERENCES,    /* references and handles it holds */
+    DRIVER_INVENTORY_NOTES,         /* not leaks: said on stderr when nothing else is left */
+};
+
+struct driver_inventory {
+    enum driver_inventory_order order;
+    /* Optional: before any inventory is taken, waits for what ends by itself (work items whose
+     * routine is running), as Windows keeps an image while such references last. */
+    void (*settle)(const struct driver_check *check);
+    /* Reports each leftover through the driver_check_* calls below. */
+    void (*collect)(struct driver_check *check);
+    struct driver_inventory *next;  /* the check's list, sorted by order */
+};
+
+/* Before main (single-threaded): adds an inventory to every later unload check. */
+void driver_inventory_register(struct driver_inventory *inventory);
+#define DRIVER_INVENTORY(inventory)                                                                \
+    __attribute__((constructor)) static void inventory##_register(void)                           \
+    {                                                                                              \
+        driver_inventory_register(&inventory);                                                     \
+    }
+
+const struct sim_driver *driver_check_driver(const struct driver_check *check);
+PDRIVER_OBJECT driver_check_object(const struct driver_check *check);
+/* Is the kernel object at address the driver's: charged to it (a driver index), in its image, or
+ * in one of its pool blocks (known once the MEMORY inventories are taken)? */
+bool driver_check_owns(const struct driver_check *check, USHORT charged, const void *address);
+/* A pool block still allocated (0xC4/0x62): what describes it in one line. */
+void driver_check_pool_block(struct driver_check *check, const void *address, size_t size, const char *what);
+/* An operation that would run the driver's code (0xCE): kind ("timer"), the object, the routine it
+ * would run (or NULL), and a note. Only copies, so it may be called under any lock. */
+void driver_check_pending(struct driver_check *check, const char *kind, const void *object, const void *code,
+                          const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* A reference or handle still held (0xC4/0x62). */
+void driver_check_reference(struct driver_check *check, const char *what);
+/* Something to tell the developer that Windows does not stop for (DRIVER_INVENTORY_NOTES). */
+void driver_check_note(struct driver_check *check, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* ---- host.c: the host threads simulated threads run on ---- */
 
@@ -151,9 +201,6 @@ void thread_free_ended(struct _KTHREAD *thread);
 /* The calling simulated thread ends: exit checks, then its object is signalled. Returns to the
  * caller, which must then leave the host thread. */
 void thread_exit_current(NTSTATUS status);
-/* Takes the dispatcher and registry locks and calls fn for each registered thread; fn may read
- * the thread's wait, and takes no lock. */
-void thread_for_each(void (*fn)(void *context, const struct _KTHREAD *thread), void *context);
 /* Appends one line per thread: what it waits for, or that it runs (dispatcher lock held). */
 void thread_describe_waits(char *buf, size_t size);
 /* Where a request comes from, as NT's previous mode: UserMode for an application's own code. */
@@ -548,11 +595,6 @@ void pool_boot(void);
 void pool_check_free_range(ULONG_PTR address, size_t size, POOL_TYPE type);
 /* Frees every block still allocated and returns how many there were. */
 size_t pool_shutdown(void);
-/* Calls fn, without the pool lock, for each live block charged to driver, oldest first, with a
- * line describing it; returns how many there were. */
-size_t pool_for_each_block_of(const struct sim_driver *driver,
-                              void (*fn)(void *context, const void *address, size_t size, const char *what),
-                              void *context);
 
 /* ---- event.c ---- */
 
@@ -568,8 +610,6 @@ LONGLONG timer_next_due(void);
 void timer_expire(LONGLONG now);
 /* Takes the lock: is a set timer inside [start, start + size)? */
 bool timer_set_in_range(const void *start, size_t size, PKTIMER *found);
-/* Takes the lock and calls fn for each set timer; fn only reads, and takes no lock. */
-void timer_for_each_set(void (*fn)(void *context, PKTIMER timer), void *context);
 
 /* ---- dpc.c ---- */
 
@@ -579,17 +619,11 @@ void dpc_shutdown(void);
 void dpc_queue_locked(PKDPC dpc, PVOID argument1, PVOID argument2);
 /* Takes the lock: is a queued DPC inside [start, start + size)? */
 bool dpc_queued_in_range(const void *start, size_t size, PKDPC *found);
-/* Takes the lock and calls fn for each queued DPC; fn only reads, and takes no lock. */
-void dpc_for_each_queued(void (*fn)(void *context, PKDPC dpc), void *context);
 
 /* ---- workitem.c: system worker threads ---- */
 
 void workitem_boot(void);
 void workitem_shutdown(void);
-/* Takes the dispatcher lock and calls fn for each queued item with the driver that queued it; fn
- * only reads, and takes no lock. */
-void workitem_for_each_queued(void (*fn)(void *context, PWORK_QUEUE_ITEM item, const struct sim_driver *driver),
-                              void *context);
 /* ExQueueWorkItem for the I/O manager (IoQueueWorkItem): the item is charged to no driver, its
  * routine charges the device's driver itself. */
 void workitem_queue_for_io(PWORK_QUEUE_ITEM item, WORK_QUEUE_TYPE type);
@@ -609,21 +643,12 @@ NTSTATUS ns_remove(PCUNICODE_STRING name, enum ns_kind kind);
 void ns_remove_target(void *target);
 /* The device or event a name means, following symbolic links; NULL if none. */
 void *ns_lookup(PCUNICODE_STRING name, enum ns_kind *kind);
-/* Calls fn, under the name space's lock (fn takes none), with "\??\X -> \DEVICE\Y" for each
- * link owner made and has not deleted. */
-void ns_for_each_link_of(const struct sim_driver *owner, void (*fn)(void *context, const char *link), void *context);
 
 /* ---- io.c: driver and device objects, IRPs ---- */
 
 void io_boot(void);
 PDRIVER_OBJECT io_driver_object_create(const struct sim_driver *driver);
 void io_driver_object_free(PDRIVER_OBJECT object);
-/* The device's name as created, or NULL for an unnamed device. */
-PCUNICODE_STRING io_device_name(PDEVICE_OBJECT device);
-/* Calls fn, under io_lock, for each deleted device of driver that references still keep (open
- * files, queued work items); fn only copies. */
-void io_for_each_deleted_device(PDRIVER_OBJECT driver, void (*fn)(void *context, PDEVICE_OBJECT device, LONG references),
-                                void *context);
 /* An open file or queued work item keeps a device (and so its driver) alive. */
 void io_device_reference(PDEVICE_OBJECT device);
 void io_device_release(PDEVICE_OBJECT device);
@@ -713,10 +738,6 @@ POBJECT_TYPE object_type_of(PVOID body);
 PVOID object_wait_target(PVOID body);
 /* "Thread object 0x... (thread system-1 (tid 42))", for reports; body must be a live object. */
 void object_describe(PVOID body, char *buf, size_t size);
-/* Calls fn, without the object lock, with a line for each live object charged to driver that
- * still has references taken with ObReferenceObject(ByHandle); returns how many. */
-size_t object_for_each_reference_of(const struct sim_driver *driver, void (*fn)(void *context, const char *what),
-                                    void *context);
 
 /* ---- deviface.c: device interfaces ---- */
 
@@ -755,10 +776,6 @@ void handle_table_free(struct handle_table *table);
 size_t handle_table_close_all(struct handle_table *table, const char *process);
 /* Whether table holds handle as a handle without the top bit; if so, describes its object. */
 bool handle_table_describe(struct handle_table *table, HANDLE handle, char *what, size_t size);
-/* Calls fn, without a table lock, with a line for each open handle that driver's code opened;
- * returns how many. */
-size_t handle_for_each_of(const struct sim_driver *driver, void (*fn)(void *context, const char *what),
-                          void *context);
 
 /* ---- process.c: processes, their handle tables, a thread's process context ---- */
 

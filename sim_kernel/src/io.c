@@ -201,7 +201,8 @@ static PDEVICE_OBJECT io_device_from(struct io_device *d)
     return (PDEVICE_OBJECT)d - 1;
 }
 
-PCUNICODE_STRING io_device_name(PDEVICE_OBJECT device)
+/* The device's name as created, or NULL for an unnamed device. */
+static PCUNICODE_STRING io_device_name(PDEVICE_OBJECT device)
 {
     struct io_device *d = io_device_of(device);
 
@@ -351,20 +352,53 @@ LONG io_driver_work_items(PDRIVER_OBJECT driver)
     return items;
 }
 
-void io_for_each_deleted_device(PDRIVER_OBJECT driver, void (*fn)(void *context, PDEVICE_OBJECT device, LONG references),
-                                void *context)
+/* "\Device\Tidy" or "unnamed", for the unload report. */
+static void io_device_name_text(PDEVICE_OBJECT device, char *buf, size_t size)
 {
+    PCUNICODE_STRING name = io_device_name(device);
+    size_t n = 0;
+
+    if (name == NULL) {
+        snprintf(buf, size, "unnamed");
+        return;
+    }
+    for (USHORT i = 0; i < name->Length / sizeof(WCHAR) && n + 1 < size; i++)
+        buf[n++] = (char)name->Buffer[i];
+    buf[n] = '\0';
+}
+
+/* The unload check's inventory of devices: those the driver has not deleted (its own list, which
+ * only its unload changes by now), and deleted ones that open files or queued work items still
+ * reference, which would send those into its dispatch routines after its image is gone. */
+static void io_collect_leftovers(struct driver_check *check)
+{
+    PDRIVER_OBJECT driver = driver_check_object(check);
+    char name[96];
+
+    for (PDEVICE_OBJECT device = driver->DeviceObject; device != NULL; device = device->NextDevice) {
+        io_device_name_text(device, name, sizeof name);
+        driver_check_pending(check, "device", device, NULL, "not deleted, %s", name);
+    }
     host_lock(&io_lock);
     for (PLIST_ENTRY e = io_deleted.Flink; e != &io_deleted; e = e->Flink) {
-        struct io_device *d = CONTAINING_RECORD(e, struct io_device, deleted_link);
-        PDEVICE_OBJECT device = io_device_from(d);
+        PDEVICE_OBJECT device = io_device_from(CONTAINING_RECORD(e, struct io_device, deleted_link));
         LONG references = __atomic_load_n(&device->ReferenceCount, __ATOMIC_ACQUIRE) + 1;
 
-        if (device->DriverObject == driver && references > 0)
-            fn(context, device, references);
+        if (device->DriverObject != driver || references <= 0)
+            continue;
+        io_device_name_text(device, name, sizeof name);
+        driver_check_pending(check, "device", device, NULL,
+                             "deleted but still referenced %ld time(s) (open files, work items), %s",
+                             (long)references, name);
     }
     host_unlock(&io_lock);
 }
+
+static struct driver_inventory io_inventory = {
+    .order = DRIVER_INVENTORY_OBJECTS,
+    .collect = io_collect_leftovers,
+};
+DRIVER_INVENTORY(io_inventory)
 
 /* IopCheckDeviceAndDriver's checks: a device still initializing or already deleted cannot be
  * opened, and an exclusive one only once. */

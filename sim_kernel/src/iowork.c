@@ -9,6 +9,9 @@
  */
 #include "internal.h"
 
+/* How long an unload waits for IoQueueWorkItem items of the driver's devices to finish. */
+#define IOWORK_UNLOAD_WAIT_MS 5000
+
 /* The I/O manager's work item block: a pool dump shows "IoWk", charged to the allocating driver. */
 #define IOWORK_TAG 'kWoI'
 
@@ -88,3 +91,23 @@ VOID NTAPI IoFreeWorkItem(PIO_WORKITEM IoWorkItem)
                          (void *)IoWorkItem, (void *)IoWorkItem->routine);
     ExFreePoolWithTag(IoWorkItem, IOWORK_TAG);
 }
+
+/* Windows keeps a driver's image while an IoQueueWorkItem item of one of its devices is queued or
+ * its routine runs (the item holds a device reference): an unload lets such items finish first,
+ * for up to IOWORK_UNLOAD_WAIT_MS of the clock; one still there then is reported as the device's
+ * reference. On the real clock this is what lets a routine return after setting the event Unload
+ * waited for. */
+static void iowork_settle(const struct driver_check *check)
+{
+    PDRIVER_OBJECT driver = driver_check_object(check);
+    LARGE_INTEGER one_ms = { .QuadPart = -10000 };
+
+    for (int waited = 0; waited < IOWORK_UNLOAD_WAIT_MS && io_driver_work_items(driver) > 0; waited++)
+        KeDelayExecutionThread(KernelMode, FALSE, &one_ms);
+}
+
+static struct driver_inventory iowork_inventory = {
+    .order = DRIVER_INVENTORY_OBJECTS,
+    .settle = iowork_settle,
+};
+DRIVER_INVENTORY(iowork_inventory)

@@ -190,19 +190,32 @@ static void ns_describe_link(const struct ns_entry *e, char *buf, size_t size)
     buf[used] = '\0';
 }
 
-void ns_for_each_link_of(const struct sim_driver *owner, void (*fn)(void *context, const char *link), void *context)
+/* The unload check's note on links a driver left: Windows does not stop for one, but it still
+ * holds its name, so a reload fails in IoCreateSymbolicLink with STATUS_OBJECT_NAME_COLLISION, far
+ * from the cause. */
+static void ns_collect_leftovers(struct driver_check *check)
 {
+    const struct sim_driver *owner = driver_check_driver(check);
     char line[2 * NS_MAX_NAME + 8];
 
     host_lock(&ns_lock);
     for (const struct ns_entry *e = ns_head; e != NULL; e = e->next) {
         if (e->kind == NS_SYMLINK && e->owner == owner) {
             ns_describe_link(e, line, sizeof line);
-            fn(context, line);
+            driver_check_note(check,
+                              "%s left the symbolic link %s; a reload's IoCreateSymbolicLink of that name will "
+                              "fail with STATUS_OBJECT_NAME_COLLISION: call IoDeleteSymbolicLink in DriverUnload",
+                              owner->name, line);
         }
     }
     host_unlock(&ns_lock);
 }
+
+static struct driver_inventory ns_inventory = {
+    .order = DRIVER_INVENTORY_NOTES,
+    .collect = ns_collect_leftovers,
+};
+DRIVER_INVENTORY(ns_inventory)
 
 void *ns_lookup(PCUNICODE_STRING name, enum ns_kind *kind)
 {

@@ -250,9 +250,11 @@ size_t object_shutdown(void)
     return leaked;
 }
 
-size_t object_for_each_reference_of(const struct sim_driver *driver, void (*fn)(void *context, const char *what),
-                                    void *context)
+/* The unload check's inventory of references the driver took (ObReferenceObject(ByHandle)) on
+ * objects charged to it: copied under the lock, reported without it. */
+static void object_collect_leftovers(struct driver_check *check)
 {
+    const struct sim_driver *driver = driver_check_driver(check);
     struct object_header *copies = NULL, *grown;
     size_t count = 0, capacity = 0;
     char what[128], line[192];
@@ -276,11 +278,16 @@ size_t object_for_each_reference_of(const struct sim_driver *driver, void (*fn)(
     for (size_t i = 0; i < count; i++) {
         object_describe_as(copies[i].body, copies[i].type, what, sizeof what);
         snprintf(line, sizeof line, "%ld reference(s) to the %s", (long)copies[i].pointer_count, what);
-        fn(context, line);
+        driver_check_reference(check, line);
     }
     free(copies);
-    return count;
 }
+
+static struct driver_inventory object_inventory = {
+    .order = DRIVER_INVENTORY_REFERENCES,
+    .collect = object_collect_leftovers,
+};
+DRIVER_INVENTORY(object_inventory)
 
 void object_create(PVOID body, POBJECT_TYPE type)
 {

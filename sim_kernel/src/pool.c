@@ -633,11 +633,11 @@ size_t wdmsim_pool_report(FILE *out)
     return count;
 }
 
-size_t pool_for_each_block_of(const struct sim_driver *driver,
-                              void (*fn)(void *context, const void *address, size_t size, const char *what),
-                              void *context)
+/* The unload check's inventory of pool: each block still charged to the driver, oldest first. */
+static void pool_collect_leftovers(struct driver_check *check)
 {
-    size_t count, found = 0;
+    const struct sim_driver *driver = driver_check_driver(check);
+    size_t count;
     struct pool_block *blocks = pool_snapshot(&count);
     char tag[5], what[128];
 
@@ -648,12 +648,16 @@ size_t pool_for_each_block_of(const struct sim_driver *driver,
         pool_tag_text(blocks[i].tag, tag);
         snprintf(what, sizeof what, "pool block %p, tag '%s', %s, %zu bytes", (void *)blocks[i].address, tag,
                  pool_type_name(blocks[i].type), blocks[i].size);
-        fn(context, (const void *)blocks[i].address, blocks[i].size, what);
-        found++;
+        driver_check_pool_block(check, (const void *)blocks[i].address, blocks[i].size, what);
     }
     free(blocks);
-    return found;
 }
+
+static struct driver_inventory pool_inventory = {
+    .order = DRIVER_INVENTORY_MEMORY,
+    .collect = pool_collect_leftovers,
+};
+DRIVER_INVENTORY(pool_inventory)
 
 void wdmsim_pool_fail_nth(size_t nth)
 {

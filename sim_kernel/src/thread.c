@@ -400,15 +400,38 @@ static size_t thread_describe_one(char *buf, size_t size, const struct _KTHREAD 
     return (size_t)n;
 }
 
-void thread_for_each(void (*fn)(void *context, const struct _KTHREAD *thread), void *context)
+/* Dispatcher and registry locks held: a thread still running the driver's code, other than the
+ * one checking. */
+static void thread_check_leftover_locked(struct driver_check *check, const struct _KTHREAD *t,
+                                         const struct _KTHREAD *self)
 {
+    if (thread_charged(t) != driver_check_driver(check) || t->terminated || t == self)
+        return;
+    if (t->wait.waiting)
+        driver_check_pending(check, "thread", t, NULL, "%s (tid %ld) runs the driver's code, waiting in %s",
+                             t->name, t->tid, t->wait.what);
+    else
+        driver_check_pending(check, "thread", t, NULL, "%s (tid %ld) runs the driver's code", t->name, t->tid);
+}
+
+/* The unload check's inventory of threads. */
+static void thread_collect_leftovers(struct driver_check *check)
+{
+    const struct _KTHREAD *self = thread_current();
+
     disp_lock();
     host_lock(&registry_lock);
     for (const struct _KTHREAD *t = registry_head; t != NULL; t = t->next)
-        fn(context, t);
+        thread_check_leftover_locked(check, t, self);
     host_unlock(&registry_lock);
     disp_unlock();
 }
+
+static struct driver_inventory thread_inventory = {
+    .order = DRIVER_INVENTORY_RUNNING,
+    .collect = thread_collect_leftovers,
+};
+DRIVER_INVENTORY(thread_inventory)
 
 void thread_describe_waits(char *buf, size_t size)
 {

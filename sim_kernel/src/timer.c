@@ -98,13 +98,39 @@ bool timer_set_in_range(const void *start, size_t size, PKTIMER *found)
     return hit;
 }
 
-void timer_for_each_set(void (*fn)(void *context, PKTIMER timer), void *context)
+/* Dispatcher lock held: a set timer is the driver's when it or its DPC is. */
+static void timer_check_leftover_locked(struct driver_check *check, PKTIMER timer)
+{
+    PKDPC dpc = timer->Dpc;
+    LONGLONG due_ms;
+
+    if (!driver_check_owns(check, (USHORT)timer->Processor, timer) &&
+        (dpc == NULL || !driver_check_owns(check, dpc->Number, dpc)))
+        return;
+    due_ms = ((LONGLONG)timer->DueTime.QuadPart - clock_since_boot()) / 10000;
+    if (timer->Period != 0)
+        driver_check_pending(check, "timer", timer, dpc ? (const void *)dpc->DeferredRoutine : NULL,
+                             "still set: due in %lld ms, then every %u ms, DPC %p", due_ms,
+                             (unsigned)timer->Period, (void *)dpc);
+    else
+        driver_check_pending(check, "timer", timer, dpc ? (const void *)dpc->DeferredRoutine : NULL,
+                             "still set: due in %lld ms, DPC %p", due_ms, (void *)dpc);
+}
+
+/* The unload check's inventory of set timers. */
+static void timer_collect_leftovers(struct driver_check *check)
 {
     disp_lock();
     for (PLIST_ENTRY e = timer_queue.Flink; e != &timer_queue; e = e->Flink)
-        fn(context, timer_of(e));
+        timer_check_leftover_locked(check, timer_of(e));
     disp_unlock();
 }
+
+static struct driver_inventory timer_inventory = {
+    .order = DRIVER_INVENTORY_QUEUED,
+    .collect = timer_collect_leftovers,
+};
+DRIVER_INVENTORY(timer_inventory)
 
 /* IRQL <= DISPATCH_LEVEL. */
 VOID NTAPI KeInitializeTimerEx(PKTIMER Timer, TIMER_TYPE Type)

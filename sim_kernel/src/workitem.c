@@ -49,15 +49,26 @@ static PWORK_QUEUE_ITEM workitem_dequeue_locked(const struct sim_driver **driver
     return CONTAINING_RECORD(entry, WORK_QUEUE_ITEM, List);
 }
 
-void workitem_for_each_queued(void (*fn)(void *context, PWORK_QUEUE_ITEM item, const struct sim_driver *driver),
-                              void *context)
+/* The unload check's inventory of queued work items: the queuing driver's (List.Blink), or in its
+ * memory. */
+static void workitem_collect_leftovers(struct driver_check *check)
 {
     disp_lock();
-    for (PLIST_ENTRY entry = work_head; entry != &work_end; entry = entry->Flink)
-        fn(context, CONTAINING_RECORD(entry, WORK_QUEUE_ITEM, List),
-           (const struct sim_driver *)(uintptr_t)entry->Blink);
+    for (PLIST_ENTRY entry = work_head; entry != &work_end; entry = entry->Flink) {
+        PWORK_QUEUE_ITEM item = CONTAINING_RECORD(entry, WORK_QUEUE_ITEM, List);
+        const struct sim_driver *driver = (const struct sim_driver *)(uintptr_t)entry->Blink;
+
+        if (driver_check_owns(check, driver_index(driver), item))
+            driver_check_pending(check, "work item", item, (const void *)item->WorkerRoutine, "still queued");
+    }
     disp_unlock();
 }
+
+static struct driver_inventory workitem_inventory = {
+    .order = DRIVER_INVENTORY_QUEUED,
+    .collect = workitem_collect_leftovers,
+};
+DRIVER_INVENTORY(workitem_inventory)
 
 /* Lock held: the mutexes and fast mutexes the calling worker still holds. */
 static unsigned workitem_locks_held_locked(const struct _KTHREAD *self)

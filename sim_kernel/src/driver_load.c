@@ -1,0 +1,180 @@
+/*
+ * driver_load.c - load and unload. Load: a DRIVER_OBJECT, DriverEntry on a System thread at
+ * PASSIVE_LEVEL with a RegistryPath from pool that is freed when it returns, the INIT discard, then
+ * the PnP manager's AddDevice and START. Unload: REMOVE, DriverUnload on a System thread, then the
+ * leftover check; the module is unmapped only after it.
+ * Locking: none of its own; a driver being loaded or unloaded belongs to the host thread doing it,
+ * which waits for the System thread in the dispatcher, so virtual time moves meanwhile.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <dlfcn.h>
+
+#include "driver_private.h"
+
+#define DRIVER_SERVICES_KEY "\\Registry\\Machine\\System\\CurrentControlSet\\Services\\"
+/* The I/O manager's registry path buffer: a pool dump shows "RegP". */
+#define DRIVER_REGISTRY_TAG 'PgeR'
+
+/* ---- Running driver code on a System thread ---- */
+
+struct driver_call {
+    struct driver *driver;
+    void (*fn)(struct driver_call *call);
+    PDRIVER_INITIALIZE entry;
+    PUNICODE_STRING registry_path;
+    NTSTATUS status;
+};
+
+static void driver_call_main(void *context)
+{
+    struct driver_call *call = context;
+
+    call->fn(call);
+}
+
+/* Runs call->fn on a new System thread at PASSIVE_LEVEL, charged to the driver, and returns once
+ * it has ended. The caller waits in the dispatcher, so virtual time moves while the driver waits. */
+static void driver_run_system_thread(struct driver_call *call, const char *verb)
+{
+    struct _KTHREAD *thread;
+    char name[32];
+
+    snprintf(name, sizeof name, "%s %.24s", verb, call->driver->base.name);
+    thread = thread_new(name);
+    thread->system = true;
+    thread_charge(thread, &call->driver->base);
+    thread_spawn(thread, driver_call_main, call);
+    KeWaitForSingleObject(&thread->header, Executive, KernelMode, FALSE, NULL);
+    /* Frees any ended spawned thread, and joins its host thread. */
+    thread_object_delete(thread);
+}
+
+/* Pool, as the I/O manager's: charged to no driver, and freed when DriverEntry returns, so a
+ * driver that keeps the pointer instead of a copy reads freed pool. */
+static PUNICODE_STRING driver_registry_path(const char *name)
+{
+    size_t chars = strlen(DRIVER_SERVICES_KEY) + strlen(name) + 1;
+    PUNICODE_STRING path = ExAllocatePoolWithTag(PagedPool, sizeof *path + chars * sizeof(WCHAR),
+                                                 DRIVER_REGISTRY_TAG);
+
+    if (path != NULL)
+        driver_wide_copy((WCHAR *)(path + 1), chars, DRIVER_SERVICES_KEY, name, path);
+    return path;
+}
+
+void driver_release(struct driver *d)
+{
+    if (d->object != NULL)
+        io_driver_object_free(d->object);
+    d->object = NULL;
+    driver_forget_init(d);
+    if (d->module != NULL)
+        dlclose(d->module);
+    d->module = NULL;
+    driver_mark_unloaded(d);
+}
+
+/* ---- Load ---- */
+
+static void driver_entry_main(struct driver_call *call)
+{
+    call->status = call->entry(call->driver->object, call->registry_path);
+}
+
+static void driver_start_main(struct driver_call *call)
+{
+    call->status = driver_pnp_add_and_start(call->driver);
+}
+
+static void driver_unload_main(struct driver_call *call)
+{
+    struct driver *d = call->driver;
+
+    if (d->pdo != NULL)
+        driver_pnp_remove(d);
+    d->object->DriverUnload(d->object);
+}
+
+static void driver_unload_and_verify(struct driver *d, const char *when)
+{
+    struct driver_call call = { .driver = d, .fn = driver_unload_main };
+
+    driver_run_system_thread(&call, "unload");
+    driver_verify(d, when);
+    driver_release(d);
+}
+
+/* As the I/O manager does when DriverEntry succeeds: the devices it created are ready for opens
+ * (devices made later, in AddDevice, are the driver's to clear). */
+static void driver_ready_devices(PDRIVER_OBJECT object)
+{
+    for (PDEVICE_OBJECT device = object->DeviceObject; device != NULL; device = device->NextDevice)
+        device->Flags &= ~DO_DEVICE_INITIALIZING;
+}
+
+/* A driver whose DriverEntry failed is not unloaded (Unload is not called) but must have left
+ * nothing; one whose device did not start is unloaded, as the PnP manager unloads a driver left
+ * without devices. */
+NTSTATUS driver_load(struct driver *d, PDRIVER_INITIALIZE entry, PDRIVER_OBJECT *out)
+{
+    struct driver_call call = { .driver = d, .fn = driver_entry_main, .entry = entry };
+    char when[64];
+
+    if (!driver_make_object(d, entry) || (call.registry_path = driver_registry_path(d->base.name)) == NULL) {
+        driver_release(d);
+        return STATUS_INSUFFICIENT_RESOURCES;
+    }
+    driver_run_system_thread(&call, "load");
+    ExFreePoolWithTag(call.registry_path, DRIVER_REGISTRY_TAG);
+    if (!NT_SUCCESS(call.status)) {
+        snprintf(when, sizeof when, "failed DriverEntry with status 0x%08X", (unsigned)call.status);
+        driver_verify(d, when);
+        driver_release(d);
+        return call.status;
+    }
+    driver_ready_devices(d->object);
+    call.status = driver_discard_init(d);
+    if (NT_SUCCESS(call.status) && d->object->DriverExtension->AddDevice != NULL) {
+        call.fn = driver_start_main;
+        driver_run_system_thread(&call, "start");
+    }
+    if (NT_SUCCESS(call.status)) {
+        *out = d->object;
+        return STATUS_SUCCESS;
+    }
+    snprintf(when, sizeof when, "was unloaded after its device failed to start (0x%08X)", (unsigned)call.status);
+    if (d->object->DriverUnload != NULL) {
+        driver_unload_and_verify(d, when);
+    } else {
+        driver_verify(d, when);
+        driver_release(d);
+    }
+    return call.status;
+}
+
+NTSTATUS wdmsim_driver_load(const char *name, PDRIVER_INITIALIZE entry, PDRIVER_OBJECT *driver)
+{
+    struct driver *d;
+    NTSTATUS status;
+
+    *driver = NULL;
+    status = driver_register(name, &d);
+    if (!NT_SUCCESS(status))
+        return status;
+    return driver_load(d, entry, driver);
+}
+
+/* ---- Unload ---- */
+
+void wdmsim_driver_unload(PDRIVER_OBJECT driver)
+{
+    struct driver *d = driver_of_object(driver, "wdmsim_driver_unload");
+
+    if (driver->DriverUnload == NULL) {
+        fprintf(stderr, "wdmsim: %s has no DriverUnload routine, so it cannot be unloaded: like Windows, the "
+                        "simulator keeps it loaded until shutdown\n", d->base.name);
+        return;
+    }
+    driver_unload_and_verify(d, "unloaded");
+}
