@@ -347,6 +347,7 @@ size_t sched_runnable(void);
 
 #define STRATEGY_MAX_CHECKPOINTS 40
 #define STRATEGY_MAX_FORCED 16
+#define STRATEGY_MAX_MARKS 240
 
 /* dfs: a decision that is not the default one (the current thread if it can go on, else the
  * first in creation order): at decision `step`, candidate `choice`. */
@@ -369,6 +370,8 @@ struct strategy_plan {
     unsigned short checkpoint[STRATEGY_MAX_CHECKPOINTS];
     unsigned forced_count;          /* dfs: the schedule, as its decisions off the default */
     struct strategy_forced forced[STRATEGY_MAX_FORCED];
+    unsigned marks;                 /* the first decisions' marks, as many as the token had room for */
+    unsigned char mark[STRATEGY_MAX_MARKS];
 };
 
 /* What a schedule made, for reports and for the parent of a forked schedule. */

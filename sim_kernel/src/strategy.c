@@ -6,10 +6,13 @@
  * decision is counted, folded into a digest and kept in a ring of the last 50 for reports.
  *
  * A replay token names the build, the plan and what the schedule made: its decisions, its digest,
- * and the digest at 16, 32, 64 ... decisions. A replay runs the same plan and checks each of those
- * as it gets there, so a schedule that no longer matches (other code, another scenario) stops with
- * status 2 near where it first differs, instead of silently running another schedule. A token of
- * 0 decisions (a schedule whose process died before it could say) replays its plan unchecked.
+ * the digest at 16, 32, 64 ... decisions, and a mark for each of its first decisions, as many as
+ * the token has room for (about 150; one character each: five bits of the deciding thread, the
+ * kind of point, which DDI, how many could take the turn and who got it). A replay runs the same
+ * plan and checks each of those as it gets there, so a schedule that no longer matches (other code,
+ * another scenario) stops with status 2 at the first decision that differs - near it, past the
+ * marks - instead of silently running another schedule. A token of 0 decisions (a schedule whose
+ * process died before it could say) replays its plan unchecked.
  *
  * Locking: the decision state belongs to the dispatcher lock (strategy_pick runs under it); the
  * plan is set before a kernel boots, by the booting thread.
@@ -34,6 +37,8 @@
 #define STRATEGY_DIGEST_START 0xCBF29CE484222325ULL
 #define STRATEGY_DIGEST_PRIME 0x100000001B3ULL
 #define STRATEGY_TOKEN_VERSION "w1"
+#define STRATEGY_MARK_DIGITS "0123456789abcdefghijklmnopqrstuv"
+#define STRATEGY_MARK_BITS 5
 
 struct strategy_decision {
     unsigned long long step;
@@ -51,6 +56,7 @@ static unsigned long long steps, digest;
 static unsigned long long change_point[STRATEGY_MAX_DEPTH];
 static unsigned short made_checkpoint[STRATEGY_MAX_CHECKPOINTS];
 static unsigned made_checkpoints;
+static unsigned char made_mark[STRATEGY_MAX_MARKS];
 static struct strategy_decision ring[STRATEGY_RING];
 
 /* dfs: every decision of this kernel's schedule, for the next schedule's search. */
@@ -86,6 +92,43 @@ static int strategy_find_build_id(struct dl_phdr_info *info, size_t size, void *
         }
     }
     return 1;   /* the first object is the program itself: look no further */
+}
+
+/* The image this file is in, where every DDI is: a DDI's offset in it names the DDI, in any process
+ * running the same build, whatever address the image was mapped at. */
+struct strategy_image {
+    uintptr_t base, end;
+};
+
+static int strategy_find_own_image(struct dl_phdr_info *info, size_t size, void *data)
+{
+    struct strategy_image *image = data;
+    uintptr_t self = (uintptr_t)&strategy_find_own_image;
+
+    (void)size;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        uintptr_t start = info->dlpi_addr + ph->p_vaddr;
+
+        if (ph->p_type == PT_LOAD && self >= start && self < start + ph->p_memsz) {
+            image->base = info->dlpi_addr;
+            image->end = start + ph->p_memsz;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static const struct strategy_image *strategy_own_image(void)
+{
+    static struct strategy_image image;
+    static bool known;
+
+    if (!known) {
+        dl_iterate_phdr(strategy_find_own_image, &image);
+        known = true;
+    }
+    return &image;
 }
 
 static unsigned strategy_build_id(void)
@@ -154,20 +197,36 @@ static bool strategy_forced_list(const char *text, struct strategy_plan *out)
         out->forced[out->forced_count++] = (struct strategy_forced){ step, choice };
         text += used;
     }
-    return *text == '\0';
+    return *text == '\0' || *text == '~';
 }
 
-/* What follows a token's digest: its checkpoints, then a dfs token's forced decisions. */
+/* A token's marks follow a '~', one digit each. */
+static bool strategy_marks(const char *text, struct strategy_plan *out)
+{
+    if (*text == '\0')
+        return true;
+    for (text++; *text != '\0'; text++) {
+        const char *digit = strchr(STRATEGY_MARK_DIGITS, *text);
+
+        if (digit == NULL || out->marks == STRATEGY_MAX_MARKS)
+            return false;
+        out->mark[out->marks++] = (unsigned char)(digit - STRATEGY_MARK_DIGITS);
+    }
+    return true;
+}
+
+/* What follows a token's digest: its checkpoints, a dfs token's forced decisions, the marks. */
 static bool strategy_token_tail(const char *text, struct strategy_plan *out)
 {
     char checkpoints[4 * STRATEGY_MAX_CHECKPOINTS + 1];
-    size_t length = strcspn(text, ".");
+    size_t length = strcspn(text, ".~");
 
     if (length >= sizeof checkpoints)
         return false;
     memcpy(checkpoints, text, length);
     checkpoints[length] = '\0';
-    return strategy_hex_checkpoints(checkpoints, out) && strategy_forced_list(text + length, out);
+    return strategy_hex_checkpoints(checkpoints, out) && strategy_forced_list(text + length, out) &&
+           strategy_marks(text + length + strcspn(text + length, "~"), out);
 }
 
 static bool strategy_parse_token(const char *token, struct strategy_plan *out, char *error, size_t size)
@@ -538,10 +597,18 @@ static bool strategy_at_checkpoint(unsigned index)
 static void strategy_check_replay(void)
 {
     unsigned index = made_checkpoints - 1;
-    char what[160];
+    char what[320], where[96];
 
     if (plan.expect_steps == 0)
         return;
+    if (steps <= plan.marks && made_mark[steps - 1] != plan.mark[steps - 1]) {
+        const struct strategy_decision *d = &ring[steps % STRATEGY_RING];
+
+        strategy_describe_where(d, where, sizeof where);
+        snprintf(what, sizeof what, "decision #%llu is the first that differs: here thread %s decided at '%s' (it "
+                 "gave the turn to %s), not what the token's schedule did there", steps, d->at, where, d->to);
+        strategy_diverged(what);
+    }
     if (steps > plan.expect_steps) {
         snprintf(what, sizeof what, "the token's schedule ended after %llu decisions, this one goes on",
                  plan.expect_steps);
@@ -553,6 +620,31 @@ static void strategy_check_replay(void)
                  index ? steps / 2 + 1 : 1, steps);
         strategy_diverged(what);
     }
+}
+
+/* Which DDI a point is in, the same in every process of this build; 0 for other points and for code
+ * elsewhere (a driver module's address depends on the order modules were mapped in). */
+static unsigned long long strategy_point_identity(enum sched_point_kind kind, const void *where)
+{
+    const struct strategy_image *image = strategy_own_image();
+    uintptr_t address = (uintptr_t)where;
+
+    if (kind != SCHED_POINT_DDI || address < image->base || address >= image->end)
+        return 0;
+    return address - image->base;
+}
+
+static unsigned char strategy_mark(const struct _KTHREAD *current, const struct _KTHREAD *chosen, size_t count,
+                                   enum sched_point_kind kind, const void *where)
+{
+    unsigned long long x = (unsigned long long)kind | (unsigned long long)(current ? current->sched.id + 1 : 0) << 8 |
+                           (unsigned long long)chosen->sched.id << 24 | (unsigned long long)count << 40;
+
+    x ^= strategy_point_identity(kind, where) * STRATEGY_DIGEST_PRIME;
+    /* splitmix64's finalizer: every input bit reaches the five kept. */
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
+    return (unsigned char)((x ^ (x >> 31)) & ((1u << STRATEGY_MARK_BITS) - 1));
 }
 
 static void strategy_record(const struct _KTHREAD *current, const struct _KTHREAD *chosen, size_t count,
@@ -570,6 +662,8 @@ static void strategy_record(const struct _KTHREAD *current, const struct _KTHREA
              STRATEGY_DIGEST_PRIME;
     if (made_checkpoints < STRATEGY_MAX_CHECKPOINTS && strategy_at_checkpoint(made_checkpoints))
         made_checkpoint[made_checkpoints++] = (unsigned short)(digest >> 48);
+    if (steps <= STRATEGY_MAX_MARKS)
+        made_mark[steps - 1] = strategy_mark(current, chosen, count, kind, where);
 }
 
 size_t strategy_pick(struct _KTHREAD *const *candidates, size_t count, const struct _KTHREAD *current,
@@ -613,6 +707,21 @@ static void strategy_plan_text(const struct strategy_plan *p, char *buf, size_t 
         snprintf(buf, size, "pct:%u:%llu:%llu", p->depth, p->seed, p->length);
 }
 
+/* As many of the first decisions' marks as fit, after a '~'. */
+static void strategy_token_marks(unsigned long long made, char *buf, size_t room)
+{
+    unsigned long long count = made < STRATEGY_MAX_MARKS ? made : STRATEGY_MAX_MARKS;
+
+    if (count == 0 || room < 3)
+        return;
+    if (count > room - 2)
+        count = room - 2;
+    *buf++ = '~';
+    for (unsigned long long i = 0; i < count; i++)
+        *buf++ = STRATEGY_MARK_DIGITS[made_mark[i]];
+    *buf = '\0';
+}
+
 /* With made = 0 decisions the token is unchecked: it replays the plan without comparing. */
 static void strategy_token(const struct strategy_plan *p, unsigned long long made, char *buf, size_t size)
 {
@@ -630,8 +739,11 @@ static void strategy_token(const struct strategy_plan *p, unsigned long long mad
     for (unsigned i = 0; i < p->forced_count && n > 0 && (size_t)n < size; i++)
         n += snprintf(buf + n, size - (size_t)n, ".%llx:%x", p->forced[i].step, p->forced[i].choice);
     /* A token cut short would replay another schedule: better none. */
-    if (n < 0 || (size_t)n >= size)
+    if (n < 0 || (size_t)n >= size) {
         buf[0] = '\0';
+        return;
+    }
+    strategy_token_marks(made, buf + n, size - (size_t)n);
 }
 
 void strategy_summarize(struct strategy_summary *summary)

@@ -54,6 +54,24 @@ static void lost_update(void *unused)
     two_threads_increment(increment_racily);
 }
 
+/* The same race with another DDI where increment_racily asks the time: the same decisions, but
+ * for the point each thread reaches in the middle. */
+static void increment_racily_asking_its_id(void *unused)
+{
+    LONG seen;
+
+    (void)unused;
+    seen = shared_counter;
+    PsGetCurrentThreadId();
+    shared_counter = seen + 1;
+}
+
+static void lost_update_asking_ids(void *unused)
+{
+    (void)unused;
+    two_threads_increment(increment_racily_asking_its_id);
+}
+
 static KSPIN_LOCK counter_lock;
 
 static void increment_under_a_spin_lock(void *unused)
@@ -343,6 +361,36 @@ static void a_token_replayed_against_another_scenario_is_refused_as_diverged(voi
     assert_non_null(strstr(text, "diverged"));
 }
 
+static void replay_into_text(const char *token, wdmsim_scenario_fn *scenario, char *text, size_t size)
+{
+    struct wdmsim_explore_result result;
+    char strategy[300];
+    FILE *report = tmpfile();
+    size_t length;
+
+    snprintf(strategy, sizeof strategy, "replay:%s", token);
+    assert_int_equal(explore(strategy, 0, 1, scenario, &result, report), -1);
+    rewind(report);
+    length = fread(text, 1, size - 1, report);
+    text[length] = '\0';
+    fclose(report);
+}
+
+/* Everything before the first PsGetCurrentThreadId is the same schedule: the replay goes that far
+ * and names that decision, its thread and its DDI. */
+static void a_diverged_replay_names_the_first_decision_that_differs_and_its_DDI(void **state)
+{
+    struct wdmsim_explore_result found;
+    char text[4096];
+
+    (void)state;
+    find_lost_update(&found);
+    assert_non_null(strchr(found.token, '~'));
+    replay_into_text(found.token, lost_update_asking_ids, text, sizeof text);
+    assert_non_null(strstr(text, "is the first that differs"));
+    assert_non_null(strstr(strstr(text, "is the first that differs"), "at 'PsGetCurrentThreadId+"));
+}
+
 /* ---- A token in a new process ---- */
 
 static void run_lost_update_expecting_stop(void)
@@ -399,6 +447,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(bad_configurations_run_nothing),
         cmocka_unit_test(a_token_from_another_build_runs_nothing),
         cmocka_unit_test(a_token_replayed_against_another_scenario_is_refused_as_diverged),
+        cmocka_unit_test(a_diverged_replay_names_the_first_decision_that_differs_and_its_DDI),
         cmocka_unit_test(the_token_replays_in_a_new_process_through_run_expecting_stop_or_called_directly),
     };
 
