@@ -192,24 +192,6 @@ void driver_mark_unloaded(struct driver *d)
     driver_lock_release();
 }
 
-/* The file's identity is written under the lock, since other loads read it under the lock. */
-bool driver_claim_file(struct driver *d, const struct stat *st)
-{
-    bool loaded = false;
-
-    driver_lock_acquire();
-    for (size_t i = 1; i < driver_count && !loaded; i++) {
-        const struct driver *other = drivers[i];
-
-        loaded = other->state == DRIVER_LOADED && other->module != NULL && other->file_device == st->st_dev &&
-                 other->file_inode == st->st_ino;
-    }
-    d->file_device = st->st_dev;
-    d->file_inode = st->st_ino;
-    driver_lock_release();
-    return loaded;
-}
-
 void wdmsim_run_as_driver(const char *driver_name, wdmsim_scenario_fn *fn, void *context)
 {
     struct _KTHREAD *self = thread_current();

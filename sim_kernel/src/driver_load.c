@@ -8,7 +8,6 @@
  */
 #include <stdio.h>
 #include <string.h>
-#include <dlfcn.h>
 
 #include "driver_private.h"
 
@@ -70,8 +69,7 @@ void driver_release(struct driver *d)
     d->object = NULL;
     driver_forget_init(d);
     if (d->module != NULL)
-        dlclose(d->module);
-    d->module = NULL;
+        driver_module_release(d);
     driver_mark_unloaded(d);
 }
 

@@ -3,7 +3,18 @@
  * RTLD_LOCAL), as Windows maps a .sys, so each has its own DriverEntry and globals. Finds the
  * image's extent and its INIT section (from the file's section headers) and maps a second driver
  * from an already loaded file as a copy of its own.
- * Locking: none of its own; the registry's lock is taken through driver_claim_file.
+ *
+ * A mapped module is kept when its driver unloads, for the next driver from the same file (a test
+ * program loads the same drivers kernel after kernel; an explored schedule, every schedule): its
+ * code pages become inaccessible and its data read-only, as good as unmapped for stale code that
+ * runs or writes there, and the next load makes them accessible again and puts back the writable
+ * data as it was right after mapping, before DriverEntry ran. Mapping and relocating a module with
+ * dlopen is most of a load's cost. The data is copied with raw read/write system calls: a
+ * sanitizer would take an ordinary copy across the module's global redzones for an overflow.
+ * Read-only pages stay readable while the module waits: dladdr, reading its symbols for a report,
+ * and LeakSanitizer, scanning its data at exit, must not fault. At exit every module is made
+ * accessible again, for the destructors the dynamic loader runs in it.
+ * Locking: module_lock guards the kept modules (a leaf).
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -13,9 +24,40 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "driver_private.h"
+
+#define DRIVER_MODULE_MAX_SPANS 8
+
+/* Pages of a mapped module and the protection the loader gave them. */
+struct driver_module_span {
+    uintptr_t start;
+    size_t size;
+    int protection;
+};
+
+struct driver_kept_module {
+    struct driver_kept_module *next;
+    void *handle;
+    dev_t device;                   /* the file it was mapped from, as it was then */
+    ino_t inode;
+    struct timespec modified;
+    off_t file_size;
+    bool in_use;
+    PDRIVER_INITIALIZE entry;
+    struct driver_range image, init;
+    struct driver_module_span spans[DRIVER_MODULE_MAX_SPANS];
+    unsigned span_count;
+    struct driver_range data;       /* its writable data, past the part made read-only after relocation */
+    int data_copy;                  /* a memfd: data as it was right after mapping */
+};
+
+static pthread_mutex_t module_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t module_exit_once = PTHREAD_ONCE_INIT;
+static struct driver_kept_module *kept_modules;
 
 struct driver_image_search {
     uintptr_t base;
@@ -111,32 +153,214 @@ static NTSTATUS driver_dlopen_status(const char *path)
                                                                    : STATUS_INVALID_IMAGE_FORMAT;
 }
 
-/* Maps the module and finds its image, its INIT section and its DriverEntry. */
+static uintptr_t driver_page_down(uintptr_t address)
+{
+    return address & ~((uintptr_t)sysconf(_SC_PAGESIZE) - 1);
+}
+
+static uintptr_t driver_page_up(uintptr_t address)
+{
+    return driver_page_down(address + (uintptr_t)sysconf(_SC_PAGESIZE) - 1);
+}
+
+static int driver_protection_of(ElfW(Word) flags)
+{
+    return (flags & PF_R ? PROT_READ : 0) | (flags & PF_W ? PROT_WRITE : 0) | (flags & PF_X ? PROT_EXEC : 0);
+}
+
+/* The module's loaded segments as the loader protected them, RELRO (read-only once relocated)
+ * apart; its writable data is the rest of the writable segment. */
+struct driver_span_search {
+    uintptr_t base;
+    struct driver_kept_module *kept;
+};
+
+static int driver_spans_of(struct dl_phdr_info *info, size_t size, void *context)
+{
+    const struct driver_span_search *search = context;
+    struct driver_kept_module *kept = search->kept;
+    uintptr_t relro_end = 0;
+
+    (void)size;
+    if (info->dlpi_addr != search->base)
+        return 0;
+    kept->span_count = 0;
+    for (ElfW(Half) i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        uintptr_t start = info->dlpi_addr + ph->p_vaddr;
+
+        if (ph->p_type == PT_GNU_RELRO)
+            relro_end = driver_page_down(start + ph->p_memsz);
+        if (ph->p_type != PT_LOAD || kept->span_count == DRIVER_MODULE_MAX_SPANS)
+            continue;
+        kept->spans[kept->span_count++] = (struct driver_module_span){
+            driver_page_down(start), driver_page_up(start + ph->p_memsz) - driver_page_down(start),
+            driver_protection_of(ph->p_flags) };
+    }
+    for (unsigned i = 0; i < kept->span_count; i++) {
+        struct driver_module_span *span = &kept->spans[i];
+        uintptr_t data = span->start < relro_end && relro_end < span->start + span->size ? relro_end : span->start;
+
+        if (span->protection & PROT_WRITE)
+            kept->data = (struct driver_range){ data, span->start + span->size - data };
+    }
+    return 1;
+}
+
+/* Read-only pages stay readable (see the header); code goes, data cannot be written. */
+static int driver_parked_protection(const struct driver_module_span *span)
+{
+    if (span->protection & PROT_EXEC)
+        return PROT_NONE;
+    return span->protection & ~PROT_WRITE;
+}
+
+static void driver_module_protect(const struct driver_kept_module *kept, bool parked)
+{
+    for (unsigned i = 0; i < kept->span_count; i++) {
+        const struct driver_module_span *span = &kept->spans[i];
+        uintptr_t start = span->start;
+        size_t size = span->size;
+
+        /* Only the writable data: the RELRO part of the segment stays as the loader left it. */
+        if (span->protection & PROT_WRITE) {
+            start = kept->data.start;
+            size = kept->data.size;
+        }
+        if (size != 0 && mprotect((void *)start, size, parked ? driver_parked_protection(span) : span->protection) != 0)
+            abort();
+    }
+}
+
+static bool driver_module_copy_data(const struct driver_kept_module *kept, bool save)
+{
+    long done = syscall(save ? SYS_pwrite64 : SYS_pread64, kept->data_copy, (void *)kept->data.start,
+                        kept->data.size, 0);
+
+    return done == (long)kept->data.size;
+}
+
+static bool driver_same_file(const struct driver_kept_module *kept, const struct stat *st)
+{
+    return kept->device == st->st_dev && kept->inode == st->st_ino;
+}
+
+static bool driver_same_version(const struct driver_kept_module *kept, const struct stat *st)
+{
+    return driver_same_file(kept, st) && kept->file_size == st->st_size &&
+           kept->modified.tv_sec == st->st_mtim.tv_sec && kept->modified.tv_nsec == st->st_mtim.tv_nsec;
+}
+
+/* A kept module of this file, unused, made like new; NULL if none. *mapped: whether this file is
+ * mapped at all, in which case a new mapping must be a copy (dlopen would return the same one). */
+static struct driver_kept_module *driver_module_reuse(const struct stat *st, bool *mapped)
+{
+    struct driver_kept_module *kept;
+
+    *mapped = false;
+    host_lock(&module_lock);
+    for (kept = kept_modules; kept != NULL; kept = kept->next) {
+        *mapped = *mapped || driver_same_file(kept, st);
+        if (!kept->in_use && driver_same_version(kept, st)) {
+            kept->in_use = true;
+            break;
+        }
+    }
+    host_unlock(&module_lock);
+    if (kept != NULL) {
+        driver_module_protect(kept, false);
+        if (!driver_module_copy_data(kept, false))
+            abort();
+    }
+    return kept;
+}
+
+/* Registered after the dynamic loader's own exit handler, so it runs before it. */
+static void driver_module_unpark_all(void)
+{
+    host_lock(&module_lock);
+    for (struct driver_kept_module *kept = kept_modules; kept != NULL; kept = kept->next) {
+        if (!kept->in_use)
+            driver_module_protect(kept, false);
+    }
+    host_unlock(&module_lock);
+}
+
+static void driver_module_register_exit(void)
+{
+    if (atexit(driver_module_unpark_all) != 0)
+        abort();
+}
+
+/* A record for a module just mapped, its data saved as it is before any of its code ran. */
+static struct driver_kept_module *driver_module_keep(void *handle, const char *path, const struct stat *st)
+{
+    struct driver_kept_module *kept = calloc(1, sizeof *kept);
+    struct driver_image_search search = { 0, NULL };
+    struct link_map *map;
+
+    if (kept == NULL)
+        abort();
+    *kept = (struct driver_kept_module){ .handle = handle, .device = st->st_dev, .inode = st->st_ino,
+                                         .modified = st->st_mtim, .file_size = st->st_size, .in_use = true,
+                                         .data_copy = -1 };
+    if (dlinfo(handle, RTLD_DI_LINKMAP, &map) != 0) {
+        free(kept);
+        return NULL;
+    }
+    search = (struct driver_image_search){ map->l_addr, &kept->image };
+    dl_iterate_phdr(driver_image_of, &search);
+    kept->init = driver_find_init(path, map->l_addr);
+    kept->entry = (PDRIVER_INITIALIZE)dlsym(handle, "DriverEntry");
+    dl_iterate_phdr(driver_spans_of, &(struct driver_span_search){ map->l_addr, kept });
+    kept->data_copy = memfd_create("wdmsim-module-data", MFD_CLOEXEC);
+    if (kept->data_copy < 0 || !driver_module_copy_data(kept, true))
+        abort();
+    pthread_once(&module_exit_once, driver_module_register_exit);
+    host_lock(&module_lock);
+    kept->next = kept_modules;
+    kept_modules = kept;
+    host_unlock(&module_lock);
+    return kept;
+}
+
+void driver_module_release(struct driver *d)
+{
+    struct driver_kept_module *kept = d->module;
+
+    driver_module_protect(kept, true);
+    host_lock(&module_lock);
+    kept->in_use = false;
+    host_unlock(&module_lock);
+    d->module = NULL;
+}
+
+/* Maps the module (or reuses a kept one) and finds its image, its INIT section and its DriverEntry. */
 static NTSTATUS driver_map(struct driver *d, const char *path, PDRIVER_INITIALIZE *entry)
 {
-    struct driver_image_search search = { 0, &d->image };
     long page = sysconf(_SC_PAGESIZE);
-    struct link_map *map;
+    struct driver_kept_module *kept;
     struct stat st;
-    bool copy;
+    bool mapped;
 
     if (stat(path, &st) != 0)
         return STATUS_OBJECT_NAME_NOT_FOUND;
-    copy = driver_claim_file(d, &st);
-    d->module = copy ? driver_dlopen_copy(path, d->base.name) : dlopen(path, RTLD_NOW | RTLD_LOCAL);
-    if (d->module == NULL)
-        return driver_dlopen_status(path);
-    if (dlinfo(d->module, RTLD_DI_LINKMAP, &map) != 0)
-        return driver_dlopen_status(path);
-    search.base = map->l_addr;
-    dl_iterate_phdr(driver_image_of, &search);
-    d->init = driver_find_init(path, map->l_addr);
+    kept = driver_module_reuse(&st, &mapped);
+    if (kept == NULL) {
+        void *handle = mapped ? driver_dlopen_copy(path, d->base.name) : dlopen(path, RTLD_NOW | RTLD_LOCAL);
+
+        if (handle == NULL || (kept = driver_module_keep(handle, path, &st)) == NULL)
+            return driver_dlopen_status(path);
+    }
+    d->module = kept;
+    d->image = kept->image;
+    d->init = kept->init;
     if (d->init.start % (uintptr_t)page != 0 || d->init.size % (size_t)page != 0) {
         fprintf(stderr, "wdmsim: driver module %s: its INIT section is not on whole pages, so it cannot be "
                         "discarded after DriverEntry: build it with add_wdmsim_driver()\n", path);
         return STATUS_INVALID_IMAGE_FORMAT;
     }
-    *entry = (PDRIVER_INITIALIZE)dlsym(d->module, "DriverEntry");
+    *entry = kept->entry;
     return *entry != NULL ? STATUS_SUCCESS : STATUS_DRIVER_ENTRYPOINT_NOT_FOUND;
 }
 
@@ -162,5 +386,5 @@ void *wdmsim_driver_symbol(PDRIVER_OBJECT driver, const char *symbol)
 {
     struct driver *d = driver_of_object(driver, "wdmsim_driver_symbol");
 
-    return d->module ? dlsym(d->module, symbol) : NULL;
+    return d->module ? dlsym(((struct driver_kept_module *)d->module)->handle, symbol) : NULL;
 }

@@ -14,7 +14,6 @@
 #define WDMSIM_DRIVER_PRIVATE_H
 
 #include <stdint.h>
-#include <sys/stat.h>
 
 #include "internal.h"
 
@@ -38,9 +37,8 @@ struct driver {
     enum driver_state state;
     PDRIVER_OBJECT object;
     PDEVICE_OBJECT pdo;             /* PnP driver: the device the PnP manager enumerated for it */
-    void *module;                   /* dlopen handle; NULL for a driver linked into the host */
-    dev_t file_device;              /* the module's file, to map a second copy of a loaded one */
-    ino_t file_inode;
+    void *module;                   /* its kept module (driver_module.c); NULL for a driver linked
+                                     * into the host */
     struct driver_range image;      /* the module's mapped segments */
     struct driver_range init;       /* its section INIT, discarded when DriverEntry returns */
     WCHAR object_name[sizeof DRIVER_OBJECT_PREFIX + DRIVER_NAME_MAX];
@@ -69,8 +67,6 @@ bool driver_make_object(struct driver *d, PDRIVER_INITIALIZE entry);
 void driver_wide_copy(WCHAR *to, size_t capacity, const char *prefix, const char *name, PUNICODE_STRING string);
 /* The record stays, for reports, as an unloaded driver's. */
 void driver_mark_unloaded(struct driver *d);
-/* Records that d maps the file st describes; true when a loaded driver maps it already. */
-bool driver_claim_file(struct driver *d, const struct stat *st);
 
 /* ---- driver_load.c ---- */
 
@@ -79,6 +75,11 @@ bool driver_claim_file(struct driver *d, const struct stat *st);
 NTSTATUS driver_load(struct driver *d, PDRIVER_INITIALIZE entry, PDRIVER_OBJECT *out);
 /* The driver is gone: its object freed and its module unmapped; the record stays for reports. */
 void driver_release(struct driver *d);
+
+/* ---- driver_module.c ---- */
+
+/* The driver's module waits, as good as unmapped, for the next driver from its file. */
+void driver_module_release(struct driver *d);
 
 /* ---- driver_pnp.c: the PnP manager ---- */
 

@@ -3,11 +3,15 @@
  * PASSIVE_LEVEL, a failed DriverEntry is never unloaded, the RegistryPath is freed pool once
  * DriverEntry returns, a PnP driver gets AddDevice, START and REMOVE, and whatever a driver leaves
  * behind - a thread, a timer, a work item, a device, pool, a reference, a handle - stops the machine
- * with the list. Modules: each loaded copy has its own globals, and INIT data touched after
- * DriverEntry stops the machine. The drivers are small ones written here and in modules/.
+ * with the list. Modules: each loaded copy has its own globals, a module loaded again starts as
+ * built, an unloaded one can no longer run or be written, and INIT data touched after DriverEntry
+ * stops the machine. The drivers are small ones written here and in modules/.
  */
 #include <stdatomic.h>
+#include <signal.h>
 #include <stdbool.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "wdmsim_test.h"
 #include "wdmsim_test_threads.h"
@@ -942,6 +946,65 @@ static void two_copies_of_one_module_each_have_their_own_globals(void **state)
     wdmsim_driver_unload(second);
 }
 
+/* The simulator keeps an unloaded module mapped for the next load of its file: that load must
+ * still find the module's data as the file has it, not as the last driver left it. */
+static void a_module_loaded_again_starts_with_its_globals_as_built(void **state)
+{
+    PDRIVER_OBJECT driver = load_module(COUNTER_MODULE, "counter");
+    LONG (*bump)(VOID) = (LONG (*)(VOID))wdmsim_driver_symbol(driver, "CounterBump");
+
+    (void)state;
+    assert_int_equal(bump(), 2);
+    assert_int_equal(bump(), 3);
+    wdmsim_driver_unload(driver);
+    driver = load_module(COUNTER_MODULE, "counter");
+    assert_int_equal(*(LONG *)wdmsim_driver_symbol(driver, "LoadCount"), 1);
+    assert_non_null(wdmsim_driver_symbol(driver, "DeviceNameCopy"));
+    wdmsim_driver_unload(driver);
+}
+
+/* Runs fn in a child; true when the child died in it instead of returning (with the default action
+ * for a fault: CMocka's handler would carry on with the next case). */
+static bool dies_in_child(void (*fn)(void *), void *context)
+{
+    int status;
+    pid_t child = fork();
+
+    if (child == 0) {
+        signal(SIGSEGV, SIG_DFL);
+        fn(context);
+        _exit(0);
+    }
+    assert_true(child > 0);
+    assert_int_equal(waitpid(child, &status, 0), child);
+    return !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+static void call_bump(void *bump)
+{
+    ((LONG (*)(VOID))bump)();
+}
+
+static void write_count(void *count)
+{
+    *(volatile LONG *)count = 5;
+}
+
+/* As on Windows, where an unloaded driver's image is gone: stale code that calls into it or writes
+ * its globals faults instead of running on. */
+static void an_unloaded_modules_code_cannot_run_and_its_data_cannot_be_written(void **state)
+{
+    PDRIVER_OBJECT driver = load_module(COUNTER_MODULE, "counter");
+    void *bump = wdmsim_driver_symbol(driver, "CounterBump");
+    void *count = wdmsim_driver_symbol(driver, "LoadCount");
+
+    (void)state;
+    assert_false(dies_in_child(write_count, count));
+    wdmsim_driver_unload(driver);
+    assert_true(dies_in_child(call_bump, bump));
+    assert_true(dies_in_child(write_count, count));
+}
+
 static void a_module_reports_its_image_as_DriverStart_and_DriverSize(void **state)
 {
     PDRIVER_OBJECT driver = load_module(COUNTER_MODULE, "counter");
@@ -1052,6 +1115,8 @@ int main(void)
         wdmsim_test(a_PnP_dispatch_that_neither_completes_nor_pends_START_stops_with_0xC9_0x226),
         wdmsim_test(a_PnP_driver_whose_device_fails_to_start_is_removed_and_unloaded),
         wdmsim_test(two_copies_of_one_module_each_have_their_own_globals),
+        wdmsim_test(a_module_loaded_again_starts_with_its_globals_as_built),
+        wdmsim_test(an_unloaded_modules_code_cannot_run_and_its_data_cannot_be_written),
         wdmsim_test(a_module_reports_its_image_as_DriverStart_and_DriverSize),
         wdmsim_test(a_missing_module_file_is_STATUS_OBJECT_NAME_NOT_FOUND),
         wdmsim_test(a_driver_linked_into_the_host_has_no_module_symbols),
