@@ -370,7 +370,8 @@ struct strategy_plan {
     unsigned short checkpoint[STRATEGY_MAX_CHECKPOINTS];
     unsigned forced_count;          /* dfs: the schedule, as its decisions off the default */
     struct strategy_forced forced[STRATEGY_MAX_FORCED];
-    unsigned marks;                 /* the first decisions' marks, as many as the token had room for */
+    unsigned marks;                 /* the marks of the token's decisions, in groups of mark_group */
+    unsigned long long mark_group;
     unsigned char mark[STRATEGY_MAX_MARKS];
 };
 

@@ -6,13 +6,14 @@
  * decision is counted, folded into a digest and kept in a ring of the last 50 for reports.
  *
  * A replay token names the build, the plan and what the schedule made: its decisions, its digest,
- * the digest at 16, 32, 64 ... decisions, and a mark for each of its first decisions, as many as
- * the token has room for (about 150; one character each: five bits of the deciding thread, the
- * kind of point, which DDI, how many could take the turn and who got it). A replay runs the same
- * plan and checks each of those as it gets there, so a schedule that no longer matches (other code,
- * another scenario) stops with status 2 at the first decision that differs - near it, past the
- * marks - instead of silently running another schedule. A token of 0 decisions (a schedule whose
- * process died before it could say) replays its plan unchecked.
+ * the digest at 16, 32, 64 ... decisions, and marks: one character (five bits of a hash of the
+ * deciding thread, the kind of point, which DDI, how many could take the turn and who got it) per
+ * decision, or, when the schedule is longer than the token has room for (about 150 marks), per
+ * group of consecutive decisions. A replay runs the same plan and checks each of those as it gets
+ * there, so a schedule that no longer matches (other code, another scenario) stops with status 2
+ * at the first decision that differs - or the first group, whose decisions it lists - instead of
+ * silently running another schedule. A token of 0 decisions (a schedule whose process died before
+ * it could say) replays its plan unchecked.
  *
  * Locking: the decision state belongs to the dispatcher lock (strategy_pick runs under it); the
  * plan is set before a kernel boots, by the booting thread.
@@ -56,7 +57,8 @@ static unsigned long long steps, digest;
 static unsigned long long change_point[STRATEGY_MAX_DEPTH];
 static unsigned short made_checkpoint[STRATEGY_MAX_CHECKPOINTS];
 static unsigned made_checkpoints;
-static unsigned char made_mark[STRATEGY_MAX_MARKS];
+static unsigned char *decision_marks;       /* one byte per decision made, for the token's marks */
+static size_t decision_marks_capacity;
 static struct strategy_decision ring[STRATEGY_RING];
 
 /* dfs: every decision of this kernel's schedule, for the next schedule's search. */
@@ -143,6 +145,14 @@ static unsigned strategy_build_id(void)
     return id;
 }
 
+/* splitmix64's finalizer, to the bits of a mark: every input bit reaches the five kept. */
+static unsigned char strategy_mix(unsigned long long x)
+{
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
+    return (unsigned char)((x ^ (x >> 31)) & ((1u << STRATEGY_MARK_BITS) - 1));
+}
+
 /* ---- Plans ---- */
 
 static bool strategy_number(const char *text, unsigned long long *value, const char **rest)
@@ -200,11 +210,18 @@ static bool strategy_forced_list(const char *text, struct strategy_plan *out)
     return *text == '\0' || *text == '~';
 }
 
-/* A token's marks follow a '~', one digit each. */
+/* A token's marks follow a '~' (and "G:" when each covers a group of G decisions), one digit each. */
 static bool strategy_marks(const char *text, struct strategy_plan *out)
 {
+    int used = 0;
+
+    out->mark_group = 1;
     if (*text == '\0')
         return true;
+    if (sscanf(text, "~%llx:%n", &out->mark_group, &used) == 1 && used > 0 && out->mark_group > 1)
+        text += used - 1;
+    else if (used > 0)
+        return false;
     for (text++; *text != '\0'; text++) {
         const char *digit = strchr(STRATEGY_MARK_DIGITS, *text);
 
@@ -583,9 +600,10 @@ static SIM_NORETURN void strategy_diverged(const char *what)
 
     strategy_decisions_text(decisions, sizeof decisions);
     fflush(stdout);
-    fprintf(stderr, "wdmsim: replay: this run's schedule diverged from the token: %s. The code or the scenario is "
-            "not the one the token was made with; nothing more is run. The run's last decisions:\n%s", what,
-            decisions);
+    /* The verdict last, where a report cut to its end (wdmsim_explore keeps the last 4 KB) keeps it. */
+    fprintf(stderr, "wdmsim: replay: the run's last decisions:\n%swdmsim: replay: this run's schedule diverged from "
+            "the token: %s. The code or the scenario is not the one the token was made with; nothing more is run.\n",
+            decisions, what);
     _exit(2);
 }
 
@@ -594,21 +612,48 @@ static bool strategy_at_checkpoint(unsigned index)
     return steps == 1ULL << (STRATEGY_FIRST_CHECKPOINT_SHIFT + index);
 }
 
-static void strategy_check_replay(void)
+/* The mark of the decisions first .. last (counted from 1): one decision's own, or a group's. */
+static unsigned char strategy_group_mark(unsigned long long first, unsigned long long last)
 {
-    unsigned index = made_checkpoints - 1;
+    unsigned long long x = STRATEGY_DIGEST_START;
+
+    if (first == last)
+        return decision_marks[first - 1] & ((1u << STRATEGY_MARK_BITS) - 1);
+    for (unsigned long long i = first; i <= last; i++)
+        x = (x ^ decision_marks[i - 1]) * STRATEGY_DIGEST_PRIME;
+    return strategy_mix(x);
+}
+
+/* At the last decision of a group (of one, or of mark_group): its mark must be the token's. */
+static void strategy_check_marks(void)
+{
+    unsigned long long group = plan.mark_group, index = (steps - 1) / group, first = index * group + 1;
+    const struct strategy_decision *d = &ring[steps % STRATEGY_RING];
     char what[320], where[96];
 
-    if (plan.expect_steps == 0)
+    if (index >= plan.marks || (steps % group != 0 && steps != plan.expect_steps) ||
+        strategy_group_mark(first, steps) == plan.mark[index])
         return;
-    if (steps <= plan.marks && made_mark[steps - 1] != plan.mark[steps - 1]) {
-        const struct strategy_decision *d = &ring[steps % STRATEGY_RING];
-
+    if (group == 1) {
         strategy_describe_where(d, where, sizeof where);
         snprintf(what, sizeof what, "decision #%llu is the first that differs: here thread %s decided at '%s' (it "
                  "gave the turn to %s), not what the token's schedule did there", steps, d->at, where, d->to);
-        strategy_diverged(what);
+    } else {
+        snprintf(what, sizeof what, "the first decision that differs is one of #%llu..#%llu (the token marks its "
+                 "%llu decisions in groups of %llu; the last decisions above show them)", first, steps,
+                 plan.expect_steps, group);
     }
+    strategy_diverged(what);
+}
+
+static void strategy_check_replay(void)
+{
+    unsigned index = made_checkpoints - 1;
+    char what[160];
+
+    if (plan.expect_steps == 0)
+        return;
+    strategy_check_marks();
     if (steps > plan.expect_steps) {
         snprintf(what, sizeof what, "the token's schedule ended after %llu decisions, this one goes on",
                  plan.expect_steps);
@@ -640,11 +685,18 @@ static unsigned char strategy_mark(const struct _KTHREAD *current, const struct 
     unsigned long long x = (unsigned long long)kind | (unsigned long long)(current ? current->sched.id + 1 : 0) << 8 |
                            (unsigned long long)chosen->sched.id << 24 | (unsigned long long)count << 40;
 
-    x ^= strategy_point_identity(kind, where) * STRATEGY_DIGEST_PRIME;
-    /* splitmix64's finalizer: every input bit reaches the five kept. */
-    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
-    return (unsigned char)((x ^ (x >> 31)) & ((1u << STRATEGY_MARK_BITS) - 1));
+    return strategy_mix(x ^ strategy_point_identity(kind, where) * STRATEGY_DIGEST_PRIME);
+}
+
+static void strategy_keep_mark(unsigned char mark)
+{
+    if (steps > decision_marks_capacity) {
+        decision_marks_capacity = decision_marks_capacity ? 2 * decision_marks_capacity : 4096;
+        decision_marks = realloc(decision_marks, decision_marks_capacity);
+        if (decision_marks == NULL)
+            abort();
+    }
+    decision_marks[steps - 1] = mark;
 }
 
 static void strategy_record(const struct _KTHREAD *current, const struct _KTHREAD *chosen, size_t count,
@@ -662,8 +714,7 @@ static void strategy_record(const struct _KTHREAD *current, const struct _KTHREA
              STRATEGY_DIGEST_PRIME;
     if (made_checkpoints < STRATEGY_MAX_CHECKPOINTS && strategy_at_checkpoint(made_checkpoints))
         made_checkpoint[made_checkpoints++] = (unsigned short)(digest >> 48);
-    if (steps <= STRATEGY_MAX_MARKS)
-        made_mark[steps - 1] = strategy_mark(current, chosen, count, kind, where);
+    strategy_keep_mark(strategy_mark(current, chosen, count, kind, where));
 }
 
 size_t strategy_pick(struct _KTHREAD *const *candidates, size_t count, const struct _KTHREAD *current,
@@ -707,18 +758,25 @@ static void strategy_plan_text(const struct strategy_plan *p, char *buf, size_t 
         snprintf(buf, size, "pct:%u:%llu:%llu", p->depth, p->seed, p->length);
 }
 
-/* As many of the first decisions' marks as fit, after a '~'. */
+/* The marks, after a '~': one per decision, or per group of as few consecutive decisions as make
+ * them fit (then "~G:" first). */
 static void strategy_token_marks(unsigned long long made, char *buf, size_t room)
 {
-    unsigned long long count = made < STRATEGY_MAX_MARKS ? made : STRATEGY_MAX_MARKS;
+    unsigned long long fit = room > 24 ? room - 24 : 0, group;
+    int n;
 
-    if (count == 0 || room < 3)
+    if (fit > STRATEGY_MAX_MARKS)
+        fit = STRATEGY_MAX_MARKS;
+    if (made == 0 || fit == 0)
         return;
-    if (count > room - 2)
-        count = room - 2;
-    *buf++ = '~';
-    for (unsigned long long i = 0; i < count; i++)
-        *buf++ = STRATEGY_MARK_DIGITS[made_mark[i]];
+    group = (made + fit - 1) / fit;
+    n = group > 1 ? snprintf(buf, room, "~%llx:", group) : snprintf(buf, room, "~");
+    buf += n;
+    for (unsigned long long first = 1; first <= made; first += group) {
+        unsigned long long last = first + group - 1 < made ? first + group - 1 : made;
+
+        *buf++ = STRATEGY_MARK_DIGITS[strategy_group_mark(first, last)];
+    }
     *buf = '\0';
 }
 

@@ -6,6 +6,7 @@
  * and livelocks fail a schedule; bad configurations and tokens run nothing.
  */
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +70,29 @@ static void increment_racily_asking_its_id(void *unused)
 static void lost_update_asking_ids(void *unused)
 {
     (void)unused;
+    two_threads_increment(increment_racily_asking_its_id);
+}
+
+/* 200 decisions of the main thread alone first: a schedule longer than a token has marks for. */
+static void ask_the_time_200_times(void)
+{
+    LARGE_INTEGER now;
+
+    for (int i = 0; i < 200; i++)
+        KeQuerySystemTime(&now);
+}
+
+static void long_lost_update(void *unused)
+{
+    (void)unused;
+    ask_the_time_200_times();
+    two_threads_increment(increment_racily);
+}
+
+static void long_lost_update_asking_ids(void *unused)
+{
+    (void)unused;
+    ask_the_time_200_times();
     two_threads_increment(increment_racily_asking_its_id);
 }
 
@@ -361,6 +385,17 @@ static void a_token_replayed_against_another_scenario_is_refused_as_diverged(voi
     assert_non_null(strstr(text, "diverged"));
 }
 
+/* The line of text that starts with start holds needle. */
+static bool line_has(const char *text, const char *start, const char *needle)
+{
+    const char *line = strstr(text, start), *found;
+
+    if (line == NULL)
+        return false;
+    found = strstr(line, needle);
+    return found != NULL && memchr(line, '\n', (size_t)(found - line)) == NULL;
+}
+
 static void replay_into_text(const char *token, wdmsim_scenario_fn *scenario, char *text, size_t size)
 {
     struct wdmsim_explore_result result;
@@ -389,6 +424,30 @@ static void a_diverged_replay_names_the_first_decision_that_differs_and_its_DDI(
     replay_into_text(found.token, lost_update_asking_ids, text, sizeof text);
     assert_non_null(strstr(text, "is the first that differs"));
     assert_non_null(strstr(strstr(text, "is the first that differs"), "at 'PsGetCurrentThreadId+"));
+}
+
+/* A longer schedule's marks each cover a few decisions: the replay names the first group that
+ * differs, and the first decision of that group, listed before the verdict, is the
+ * PsGetCurrentThreadId where the token's schedule asked the time. */
+static void a_long_diverged_replay_names_the_few_decisions_the_first_difference_is_among(void **state)
+{
+    struct wdmsim_explore_result found;
+    char text[8192], line[32];
+    const char *differs, *tilde;
+    unsigned long long first, last;
+
+    (void)state;
+    assert_int_equal(explore("random", 0, RACE_SEEDS, long_lost_update, &found, NULL), 1);
+    tilde = strchr(found.token, '~');
+    assert_non_null(tilde);
+    assert_non_null(strchr(tilde, ':'));
+    replay_into_text(found.token, long_lost_update_asking_ids, text, sizeof text);
+    differs = strstr(text, "the first decision that differs is one of #");
+    assert_non_null(differs);
+    assert_int_equal(sscanf(differs, "the first decision that differs is one of #%llu..#%llu", &first, &last), 2);
+    assert_true(first < last);
+    snprintf(line, sizeof line, "  #%-7llu ", first);
+    assert_true(line_has(text, line, "PsGetCurrentThreadId+"));
 }
 
 /* ---- A token in a new process ---- */
@@ -448,6 +507,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(a_token_from_another_build_runs_nothing),
         cmocka_unit_test(a_token_replayed_against_another_scenario_is_refused_as_diverged),
         cmocka_unit_test(a_diverged_replay_names_the_first_decision_that_differs_and_its_DDI),
+        cmocka_unit_test(a_long_diverged_replay_names_the_few_decisions_the_first_difference_is_among),
         cmocka_unit_test(the_token_replays_in_a_new_process_through_run_expecting_stop_or_called_directly),
     };
 
