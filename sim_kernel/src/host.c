@@ -8,7 +8,8 @@
  * parent's live threads ("dup thread with used id"), which ends the child. For the same reason a
  * forked child forgets the parent's parked threads. A kept thread takes the processor affinity of
  * whoever starts it, as a new one would inherit it.
- * It also holds the futex word one thread sleeps on until another hands it the turn.
+ * It also holds the futex word one thread sleeps on until another hands it the turn, and reads
+ * from /proc whether a host thread sleeps, and on what.
  * Locking: host_pool_lock guards the list of parked threads (a leaf); a worker's words are its own.
  */
 #define _GNU_SOURCE
@@ -16,6 +17,8 @@
 #include <sched.h>
 #include <linux/futex.h>
 #include <setjmp.h>
+#include <stdio.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -166,4 +169,44 @@ void host_word_set(uint32_t *word)
 {
     __atomic_store_n(word, 1, __ATOMIC_RELEASE);
     syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+long host_thread_id(void)
+{
+    return (long)syscall(SYS_gettid);
+}
+
+static bool host_read_task_file(long tid, const char *name, char *buf, size_t size)
+{
+    char path[64];
+    FILE *file;
+    size_t length;
+
+    snprintf(path, sizeof path, "/proc/self/task/%ld/%s", tid, name);
+    file = fopen(path, "r");
+    if (file == NULL)
+        return false;
+    length = fread(buf, 1, size - 1, file);
+    buf[length] = '\0';
+    fclose(file);
+    return length > 0;
+}
+
+bool host_thread_sleep(long tid, struct host_sleep *sleep)
+{
+    char status[2048], syscall_line[256];
+    const char *state, *switches;
+    unsigned long long number, futex;
+
+    if (!host_read_task_file(tid, "status", status, sizeof status) ||
+        (state = strstr(status, "\nState:")) == NULL ||
+        (switches = strstr(status, "\nvoluntary_ctxt_switches:")) == NULL)
+        return false;
+    sleep->sleeping = strncmp(state, "\nState:\tS", strlen("\nState:\tS")) == 0;
+    sleep->switches = strtoull(switches + strlen("\nvoluntary_ctxt_switches:"), NULL, 10);
+    sleep->futex = 0;
+    if (host_read_task_file(tid, "syscall", syscall_line, sizeof syscall_line) &&
+        sscanf(syscall_line, "%llu %llx", &number, &futex) == 2 && number == SYS_futex)
+        sleep->futex = (uintptr_t)futex;
+    return true;
 }

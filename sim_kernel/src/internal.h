@@ -112,6 +112,16 @@ SIM_NORETURN void host_thread_exit(void);
  * any thread that may still set it. */
 bool host_word_wait(uint32_t *word, const struct timespec *relative);
 void host_word_set(uint32_t *word);
+/* Whether host thread tid (of this process) sleeps, how often it has gone to sleep so far, and the
+ * futex word it sleeps on, if any (0 otherwise); false if it cannot be read. */
+struct host_sleep {
+    bool sleeping;
+    unsigned long long switches;
+    uintptr_t futex;
+};
+bool host_thread_sleep(long tid, struct host_sleep *sleep);
+/* The calling thread's host id (gettid). */
+long host_thread_id(void);
 
 /* ---- thread.c: simulated threads (KTHREAD) ---- */
 
@@ -139,6 +149,7 @@ struct thread_sched {
     long long priority;             /* the pct strategy's: the highest that can run has the turn */
     PKSPIN_LOCK spinning_on;        /* a spin lock another thread holds, or NULL */
     bool away;                      /* lost the turn while in host code (see sched_thread_begin) */
+    long host_tid;                  /* its host thread's id, to see whether it sleeps in host code */
     bool ended;                     /* off the schedule for good */
 };
 

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "wdmsim_test.h"
 #include "wdmsim_test_threads.h"
@@ -612,6 +613,54 @@ static void a_host_thread_waiting_in_pthread_join_gives_up_the_turn_after_a_grac
     assert_non_null(strstr(err, "wdmsim_thread_start"));
 }
 
+static atomic_bool main_done_with_host_code;
+static atomic_bool ran_before_main_was_done;
+
+static void note_whether_main_is_done(void *unused)
+{
+    (void)unused;
+    system_time();
+    atomic_store(&ran_before_main_was_done, !atomic_load(&main_done_with_host_code));
+}
+
+/* Host code that keeps a processor busy (as a loaded host would keep the thread off one) for
+ * twice the grace period: the thread is running, not waiting, and must keep the turn. */
+static void stay_busy_in_host_code_for_400_ms(void)
+{
+    struct timespec start, now;
+
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    do
+        clock_gettime(CLOCK_MONOTONIC, &now);
+    while ((now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000 < 400);
+}
+
+static void run_busy_host_code_while_a_thread_waits(void *unused)
+{
+    struct wdmsim_test_thread waiter;
+
+    (void)unused;
+    boot_controlled("random:1");
+    atomic_store(&main_done_with_host_code, false);
+    wdmsim_test_thread_start(&waiter, note_whether_main_is_done, NULL);
+    stay_busy_in_host_code_for_400_ms();
+    atomic_store(&main_done_with_host_code, true);
+    wdmsim_test_thread_join(&waiter);
+    wdmsim_shutdown();
+}
+
+/* The grace period is for a holder asleep in host code; one that runs, however long, or that the
+ * host merely keeps waiting for a processor, keeps the turn: one thread at a time still holds. */
+static void a_host_thread_busy_in_host_code_keeps_the_turn_past_the_grace_period(void **state)
+{
+    char err[2048];
+
+    (void)state;
+    wdmsim_capture_stderr(run_busy_host_code_while_a_thread_waits, NULL, err, sizeof err);
+    assert_false(atomic_load(&ran_before_main_was_done));
+    assert_null(strstr(err, "ran host code without reaching a scheduling point"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -637,6 +686,7 @@ int main(void)
         wdmsim_test(in_controlled_mode_a_timeout_cannot_expire_while_another_thread_can_take_the_turn),
         wdmsim_test(in_controlled_mode_a_thread_that_spins_without_a_DDI_stops_as_a_livelock),
         wdmsim_test(a_host_thread_waiting_in_pthread_join_gives_up_the_turn_after_a_grace_period),
+        wdmsim_test(a_host_thread_busy_in_host_code_keeps_the_turn_past_the_grace_period),
     };
 
     /* A STOP scenario's child boots from the environment: on the virtual clock, like the tests,
