@@ -80,7 +80,7 @@ static void host_park(struct host_worker *worker)
     host_unlock(&host_pool_lock);
 }
 
-static void *host_worker_main(void *arg)
+static SIM_NORETURN void *host_worker_main(void *arg)
 {
     struct host_worker *worker = arg;
 
@@ -92,7 +92,6 @@ static void *host_worker_main(void *arg)
             worker->fn(worker->context);
         host_word_set(&worker->returned);
     }
-    return NULL;
 }
 
 static struct host_worker *host_worker_take(void)
