@@ -163,8 +163,9 @@ struct _KTHREAD *thread_current_quiet(void)
     return thread_lookup();
 }
 
-/* Every DDI finds its thread here first: in controlled mode that makes it a scheduling point. */
-struct _KTHREAD *thread_current(void)
+/* Every DDI finds its thread here first: in controlled mode that makes it a scheduling point.
+ * Never inlined: its return address is how a decision names the DDI it was made in. */
+__attribute__((noinline)) struct _KTHREAD *thread_current(void)
 {
     struct _KTHREAD *self = thread_lookup();
 
