@@ -26,10 +26,11 @@
  * host timing; virtual time moves only when no thread can take the turn. A spawned thread waits for
  * its first turn before it runs anything. A host thread the simulator did not create joins at its
  * first DDI. A host thread that has the turn may wait in host code (pthread_join, sem_wait) for
- * another that needs the turn: after a grace period with no decision made, in which the holder
- * slept all along (its state and count of sleeps in /proc: a holder that runs, or that a busy host
- * keeps off a processor, keeps the turn), the waiter takes the turn and says once that the schedule
- * now depends on host timing (wdmsim_thread_start avoids it).
+ * another that needs the turn: after two grace periods with no decision made, the holder asleep
+ * at the end of the first and still, not woken since, at the end of the second (its state and
+ * count of sleeps in /proc: a holder that runs, or that a busy host keeps off a processor, keeps
+ * the turn), the waiter takes the turn and says once that the schedule now depends on host timing
+ * (wdmsim_thread_start avoids it).
  * The baton is set under the dispatcher lock but the sleeper is woken only once the lock is dropped:
  * woken earlier, it would run at once on the explorer's one processor, find the lock taken and
  * sleep again, two more host context switches per hand-off. Batons live in slots that are never
@@ -226,10 +227,10 @@ static void sched_warn_host_wait(const struct _KTHREAD *self, const struct _KTHR
     if (host_wait_warned)
         return;
     host_wait_warned = true;
-    fprintf(stderr, "wdmsim: sched: %s waited %d ms for its turn while %s ran host code without reaching a scheduling "
-            "point (in pthread_join or sem_wait for a host thread?): it takes the turn, and from here this schedule "
+    fprintf(stderr, "wdmsim: sched: %s waited %d ms for its turn while %s slept in host code without reaching a "
+            "scheduling point (in pthread_join or sem_wait for a host thread?): it takes the turn, and from here this schedule "
             "depends on host timing. Start threads with wdmsim_thread_start and wait with wdmsim_thread_join to keep "
-            "it replayable.\n", self->name, SCHED_HOST_GRACE_MS, holder->name);
+            "it replayable.\n", self->name, 2 * SCHED_HOST_GRACE_MS, holder->name);
 }
 
 /* Lock held, holder has the turn: it has slept in host code all along since before was read - not
@@ -239,16 +240,20 @@ static bool sched_sleeps_in_host_code(const struct _KTHREAD *holder, const struc
 {
     struct host_sleep now;
 
-    return before->sleeping && host_thread_sleep(holder->sched.host_tid, &now) && now.sleeping &&
-           now.switches == before->switches && now.futex != (uintptr_t)disp_mutex();
+    return host_thread_sleep(holder->sched.host_tid, &now) && now.sleeping && now.switches == before->switches &&
+           now.futex != (uintptr_t)disp_mutex();
 }
 
 /* Lock held. A host thread with the turn may block in host code (pthread_join, sem_wait) for a host
- * thread that needs the turn, which the scheduler cannot see: a thread waiting for the turn that
- * long, with no decision made meanwhile and the holder asleep all along, takes it, and the holder
- * is away until its next point. */
+ * thread that needs the turn, which the scheduler cannot see. A thread that has waited for the turn
+ * a grace period, no decision made meanwhile, looks at the holder; if it finds it asleep, and finds
+ * it still asleep, without having woken, a grace period later, it takes the turn, and the holder
+ * is away until its next point. /proc is read only then: a hand-off costs no more than before. */
 static void sched_await_turn(struct _KTHREAD *self)
 {
+    const struct _KTHREAD *sampled = NULL;      /* the holder whose sleep was seen, into before */
+    struct host_sleep before;
+
     disp_assert_held();
     while (turn != self) {
         struct _KTHREAD *holder = turn;
@@ -256,19 +261,21 @@ static void sched_await_turn(struct _KTHREAD *self)
         uint32_t *baton = sched_baton(self);
         /* Read under the lock: once it is dropped the holder may end and be freed. */
         bool in_host_code = holder != NULL && holder->adopted, given;
-        struct host_sleep before = { 0 };
 
-        if (in_host_code && !host_thread_sleep(holder->sched.host_tid, &before))
-            before.sleeping = false;
         __atomic_store_n(baton, 0, __ATOMIC_RELAXED);
         disp_release();
         given = in_host_code ? clock_host_wait_word_ms(baton, SCHED_HOST_GRACE_MS) : host_word_wait(baton, NULL);
         disp_acquire();
-        if (!given && turn == holder && strategy_steps() == steps && sched_can_take_turn(self) &&
-            sched_sleeps_in_host_code(holder, &before)) {
+        if (given || turn != holder || strategy_steps() != steps || !sched_can_take_turn(self)) {
+            sampled = NULL;
+        } else if (sampled != holder) {
+            sampled = host_thread_sleep(holder->sched.host_tid, &before) && before.sleeping ? holder : NULL;
+        } else if (sched_sleeps_in_host_code(holder, &before)) {
             sched_warn_host_wait(self, holder);
             holder->sched.away = true;
             turn = self;
+        } else {
+            sampled = NULL;
         }
     }
 }
