@@ -8,6 +8,10 @@
  * Cleanup, or the cancel routine itself, which the I/O manager has cleared) owns and completes
  * it, and a read is queued only after checking Irp->Cancel under the lock. IRPs are completed
  * after the lock is released.
+ *
+ * A zero-length read has no room for an event: it completes at once with STATUS_SUCCESS and no
+ * data, never waits, and leaves every event queued for the next real read (an event handed to it
+ * would vanish).
  */
 #include <wdm.h>
 
@@ -107,6 +111,8 @@ static NTSTATUS NTAPI DbpRead(PDEVICE_OBJECT fdo, PIRP Irp)
     KIRQL OldIrql;
     ULONG Count;
 
+    if (IoGetCurrentIrpStackLocation(Irp)->Parameters.Read.Length == 0)
+        return CompleteIrp(Irp, STATUS_SUCCESS, 0);
     KeAcquireSpinLock(&dx->QueueLock, &OldIrql);
     if ((Event = DequeueEvent(dx)) != NULL) {
         Count = CopyEventToRead(dx, Event, Irp);
