@@ -90,12 +90,18 @@ static void OutWide(DEBUGPRINT_OUTPUT *Out, const WCHAR *s, int Count, int Width
         OutChar(Out, (char)s[i]);
 }
 
+/* A broken caller's Length may exceed MaximumLength, the size of Buffer: read no further than
+ * the smaller of the two. */
 static void OutUnicodeString(DEBUGPRINT_OUTPUT *Out, const UNICODE_STRING *s, int Width)
 {
-    if (s == NULL)
+    USHORT Bytes;
+
+    if (s == NULL) {
         OutAnsi(Out, NULL, Width);
-    else
-        OutWide(Out, s->Buffer, s->Length / (int)sizeof(WCHAR), Width);
+        return;
+    }
+    Bytes = s->Length < s->MaximumLength ? s->Length : s->MaximumLength;
+    OutWide(Out, s->Buffer, Bytes / (int)sizeof(WCHAR), Width);
 }
 
 static const char *const MajorNames[IRP_MJ_MAXIMUM_FUNCTION + 1] = {

@@ -138,6 +138,32 @@ static void percent_T_stops_at_an_embedded_NUL(void **state)
     assert_string_equal(out, "ab");
 }
 
+/* The buffer holds MaximumLength bytes; a Length beyond it must not be believed. Under ASan the
+ * buffer is exactly those bytes; without it, the characters past them would be printed. */
+static void percent_T_reads_no_more_than_MaximumLength_when_Length_exceeds_it(void **state)
+{
+    WCHAR *text = malloc(3 * sizeof(WCHAR));
+    WCHAR beyond[] = L"abcdefg";
+    UNICODE_STRING broken = { 14, 6, text };
+    UNICODE_STRING broken_in_place = { 14, 6, beyond };
+
+    (void)state;
+    memcpy(text, L"xyz", 3 * sizeof(WCHAR));
+    format(sizeof out, "%T|%T", &broken, &broken_in_place);
+    assert_string_equal(out, "xyz|abc");
+    free(text);
+}
+
+static void percent_T_with_a_NULL_buffer_prints_null_whatever_its_lengths(void **state)
+{
+    UNICODE_STRING empty = { 0, 0, NULL };
+    UNICODE_STRING broken = { 8, 8, NULL };
+
+    (void)state;
+    format(sizeof out, "%T|%T", &empty, &broken);
+    assert_string_equal(out, "(null)|(null)");
+}
+
 static void NULL_strings_print_as_null(void **state)
 {
     (void)state;
@@ -233,6 +259,8 @@ int main(void)
         cmocka_unit_test(percent_S_prints_a_wide_string_narrowed_and_cut_to_width),
         cmocka_unit_test(percent_T_prints_a_counted_UNICODE_STRING),
         cmocka_unit_test(percent_T_stops_at_an_embedded_NUL),
+        cmocka_unit_test(percent_T_reads_no_more_than_MaximumLength_when_Length_exceeds_it),
+        cmocka_unit_test(percent_T_with_a_NULL_buffer_prints_null_whatever_its_lengths),
         cmocka_unit_test(NULL_strings_print_as_null),
         cmocka_unit_test(percent_I_names_the_major_and_the_PnP_minor_function),
         cmocka_unit_test(double_percent_prints_one_and_an_unknown_conversion_prints_its_letter),
