@@ -489,6 +489,10 @@ static NTSTATUS file_check_create(POBJECT_ATTRIBUTES attributes, ACCESS_MASK acc
         return STATUS_NOT_IMPLEMENTED;      /* relative opens: no directory objects yet */
     if (attributes->ObjectName->Length == 0 || attributes->ObjectName->Buffer == NULL)
         return STATUS_OBJECT_NAME_INVALID;
+    /* As the object manager captures a name: Length counts whole WCHARs inside the buffer. */
+    if (attributes->ObjectName->Length % sizeof(WCHAR) != 0 ||
+        attributes->ObjectName->Length > attributes->ObjectName->MaximumLength)
+        return STATUS_OBJECT_NAME_INVALID;
     if (disposition > FILE_MAXIMUM_DISPOSITION)
         return STATUS_INVALID_PARAMETER;
     if (sync == (FILE_SYNCHRONOUS_IO_ALERT | FILE_SYNCHRONOUS_IO_NONALERT) ||

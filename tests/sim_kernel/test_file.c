@@ -358,6 +358,31 @@ static void ZwCreateFile_of_a_missing_name_returns_STATUS_OBJECT_NAME_NOT_FOUND(
                      STATUS_OBJECT_NAME_NOT_FOUND);
 }
 
+/* The rest of the device's name lies past MaximumLength (as in a caller's larger array): reading it
+ * would open the device. Found by fuzzing ZwCreateFile (tests/fuzz/fuzz_zw.c). */
+static void ZwCreateFile_of_a_name_whose_Length_exceeds_MaximumLength_or_is_odd_returns_STATUS_OBJECT_NAME_INVALID(
+    void **state)
+{
+    PDRIVER_OBJECT driver = load_echo();
+    WCHAR text[] = ECHO_DEVICE;
+    UNICODE_STRING past_maximum = { sizeof text - sizeof(WCHAR), 8, text };
+    UNICODE_STRING odd = { sizeof text - sizeof(WCHAR) + 1, sizeof text, text };
+    OBJECT_ATTRIBUTES attributes;
+    IO_STATUS_BLOCK iosb;
+    HANDLE handle = (HANDLE)1;
+
+    (void)state;
+    InitializeObjectAttributes(&attributes, &past_maximum, OBJ_CASE_INSENSITIVE | OBJ_KERNEL_HANDLE, NULL, NULL);
+    assert_int_equal(ZwCreateFile(&handle, GENERIC_READ, &attributes, &iosb, NULL, 0, 0, FILE_OPEN, 0, NULL, 0),
+                     STATUS_OBJECT_NAME_INVALID);
+    assert_null(handle);
+    attributes.ObjectName = &odd;
+    assert_int_equal(ZwCreateFile(&handle, GENERIC_READ, &attributes, &iosb, NULL, 0, 0, FILE_OPEN, 0, NULL, 0),
+                     STATUS_OBJECT_NAME_INVALID);
+    assert_string_equal(echo.log, "");
+    wdmsim_driver_unload(driver);
+}
+
 static void ZwCreateFile_of_a_name_that_is_not_a_device_returns_STATUS_OBJECT_TYPE_MISMATCH(void **state)
 {
     IO_STATUS_BLOCK iosb;
@@ -1078,6 +1103,7 @@ int main(void)
         file_test(ZwCreateFile_opens_a_device_by_name_and_sends_IRP_MJ_CREATE_in_the_caller_thread),
         file_test(ZwCreateFile_follows_symbolic_links_in_DosDevices_whatever_the_case),
         file_test(ZwCreateFile_of_a_missing_name_returns_STATUS_OBJECT_NAME_NOT_FOUND),
+        file_test(ZwCreateFile_of_a_name_whose_Length_exceeds_MaximumLength_or_is_odd_returns_STATUS_OBJECT_NAME_INVALID),
         file_test(ZwCreateFile_of_a_name_that_is_not_a_device_returns_STATUS_OBJECT_TYPE_MISMATCH),
         file_test(ZwCreateFile_with_FILE_CREATE_collides_with_an_existing_name_and_FILE_OPEN_IF_opens_it),
         file_test(ZwCreateFile_of_an_exclusive_device_allows_one_open_at_a_time),
