@@ -55,7 +55,9 @@ static NTSTATUS NTAPI TraceRead(PDEVICE_OBJECT Device, PIRP Irp)
     KeAcquireSpinLock(&dx->BufferLock, &OldIrql);
     if (Length > dx->BufferUsed)
         Length = dx->BufferUsed;
-    RtlCopyMemory(Irp->AssociatedIrp.SystemBuffer, dx->Buffer, Length);
+    /* A zero-length request has no system buffer, and copying to or from NULL is undefined. */
+    if (Length > 0)
+        RtlCopyMemory(Irp->AssociatedIrp.SystemBuffer, dx->Buffer, Length);
     KeReleaseSpinLock(&dx->BufferLock, OldIrql);
     DebugPrint("Read %u bytes at IRQL %d", Length, KeGetCurrentIrql());
     return CompleteIrp(Irp, STATUS_SUCCESS, Length);
@@ -70,7 +72,8 @@ static NTSTATUS NTAPI TraceWrite(PDEVICE_OBJECT Device, PIRP Irp)
     if (Length > TRACEDRV_BUFFER_SIZE)
         return CompleteIrp(Irp, STATUS_INVALID_PARAMETER, 0);
     KeAcquireSpinLock(&dx->BufferLock, &OldIrql);
-    RtlCopyMemory(dx->Buffer, Irp->AssociatedIrp.SystemBuffer, Length);
+    if (Length > 0)
+        RtlCopyMemory(dx->Buffer, Irp->AssociatedIrp.SystemBuffer, Length);
     dx->BufferUsed = Length;
     KeReleaseSpinLock(&dx->BufferLock, OldIrql);
     DebugPrint("Write %u bytes: %*s", Length, (int)Length, (const char *)Irp->AssociatedIrp.SystemBuffer);
