@@ -8,3 +8,10 @@ if(WDMSIM_SANITIZE)
   add_compile_options(-fsanitize=${_wdmsim_san} -fno-omit-frame-pointer -fno-sanitize-recover=all)
   add_link_options(-fsanitize=${_wdmsim_san})
 endif()
+
+# The fuzz preset: every target carries libFuzzer's coverage instrumentation; the fuzz targets
+# alone link libFuzzer itself (tests/fuzz).
+option(WDMSIM_FUZZ "Build the fuzz targets with libFuzzer (clang only)" OFF)
+if(WDMSIM_FUZZ)
+  add_compile_options(-fsanitize=fuzzer-no-link)
+endif()

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building wdmsim needs and is missing on this machine (Debian/Ubuntu packages).
 #   scripts/setup.sh demo   what the demo needs: a C compiler, CMake >= 3.20, pkg-config
-#   scripts/setup.sh test   the same plus CMocka and the mingw-w64 cross compiler with DDK headers
+#   scripts/setup.sh test   the same plus CMocka, the mingw-w64 cross compiler with DDK headers,
+#                           and clang with its libFuzzer runtime (the fuzz preset)
 # As root it runs apt-get; otherwise it prints the command to run and stops.
 set -euo pipefail
 
@@ -10,6 +11,13 @@ missing=()
 
 need_command() { command -v "$1" >/dev/null 2>&1 || missing+=("$2"); }
 need_file() { [ -e "$1" ] || missing+=("$2"); }
+
+# clang finds its sanitizer and libFuzzer runtimes here; Debian ships libFuzzer in libclang-rt-dev.
+libfuzzer_is_installed() {
+    local dir
+    dir=$(clang -print-runtime-dir 2>/dev/null) || return 1
+    [ -e "$dir/libclang_rt.fuzzer-$(uname -m).a" ] || [ -e "$dir/libclang_rt.fuzzer.a" ]
+}
 
 cmake_is_recent() {
     local version
@@ -25,6 +33,8 @@ if [ "$purpose" = test ]; then
     need_file /usr/include/cmocka.h libcmocka-dev
     need_command x86_64-w64-mingw32-gcc gcc-mingw-w64-x86-64
     need_file /usr/x86_64-w64-mingw32/include/ddk/wdm.h mingw-w64-x86-64-dev
+    need_command clang clang
+    libfuzzer_is_installed || missing+=(libclang-rt-dev)
 fi
 
 if [ ${#missing[@]} -eq 0 ]; then

@@ -4,7 +4,10 @@
 #   scripts/test.sh                 the Debug build with -Werror: unit, lesson, crossbuild, install,
 #                                   then unit and scenario suites under two controlled schedules
 #   scripts/test.sh default asan    also under AddressSanitizer + UndefinedBehaviorSanitizer
-#   scripts/test.sh default asan tsan   and under ThreadSanitizer too, as CI does
+#   scripts/test.sh default asan tsan   and under ThreadSanitizer too
+#   scripts/test.sh fuzz            every suite built with clang's ASan + UBSan, the fuzz targets
+#                                   replaying their corpora, and each fuzzed for 20 s (docs/fuzzing.md)
+# CI (.ci/run) runs default asan tsan release fuzz.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
