@@ -19,8 +19,9 @@ static WCHAR KeeperName[] __attribute__((section("INIT"))) = L"InitKeeper";
 /* The bug: a pointer into INIT, where a copy in pool was needed. */
 PCWSTR KeptName;
 
-/* Any IRQL: the length of the kept name, read through the kept pointer. */
-ULONG KeeperNameLength(VOID)
+/* Any IRQL: the length of the kept name, read through the kept pointer. Never inlined, so the
+ * STOP's backtrace names it in optimised builds too (the fuzz preset's clang -O2 would). */
+__attribute__((noinline)) ULONG KeeperNameLength(VOID)
 {
     ULONG Length = 0;
 
