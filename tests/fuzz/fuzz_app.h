@@ -1,7 +1,8 @@
 /*
- * fuzz_app.h - the simulated application the driver fuzz targets act as: one user process with one
+ * fuzz_app.h - the simulated application fuzz_debugprint_driver acts as: one user process with one
  * thread that lives as long as the fuzzing process, so each input costs two event hand-offs
- * instead of a thread's start and end.
+ * instead of a thread's start and end. Only for inputs whose I/O is over when they return: the
+ * thread never ends, so nothing cancels and waits for a request still in flight.
  */
 #ifndef WDMSIM_FUZZ_APP_H
 #define WDMSIM_FUZZ_APP_H

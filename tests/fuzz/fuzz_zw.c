@@ -4,8 +4,8 @@
  * and MaximumLength over a buffer of exactly MaximumLength bytes) and any OBJECT_ATTRIBUTES,
  * access, share, disposition and options; then ZwDeviceIoControlFile with the drivers' codes
  * under every method and access, or any code, with buffers of any size (METHOD_NEITHER
- * included); ZwReadFile and ZwWriteFile of any size; ZwClose. Each input runs on the thread of
- * one application process (fuzz_app.c); one kernel serves the whole fuzzing process.
+ * included); ZwReadFile and ZwWriteFile of any size; ZwClose. Each input is a thread of one
+ * application process; one kernel serves the whole fuzzing process.
  *
  * Everything here is legal for an application, so a STOP, a crash or a sanitizer report is a
  * finding. Pointers are valid (the simulator does not probe user buffers: a bad pointer would be
@@ -21,7 +21,6 @@
 
 #include "DbgPrtGUID.h"
 #include "TraceDrv.h"
-#include "fuzz_app.h"
 #include "fuzz_check.h"
 #include "fuzz_input.h"
 
@@ -33,8 +32,10 @@
 NTSTATUS NTAPI DebugPrintDriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath);
 NTSTATUS NTAPI TraceDrvEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath);
 
-/* A request that may pend: its buffers and IO_STATUS_BLOCK live until the input's handles are
- * closed (the DebugPrint driver's cleanup cancels a read it still holds). */
+/* A request that may pend: its buffers and IO_STATUS_BLOCK live until the input's thread has
+ * ended. A read the DebugPrint driver holds may be completed by TraceDrv's DebugPrint thread
+ * while the application closes its handle, so only the end of the thread that issued it, which
+ * cancels its overlapped requests and waits for them (IoCancelThreadIo), makes them free. */
 struct zw_transfer {
     struct zw_transfer *next;
     IO_STATUS_BLOCK iosb;
@@ -48,7 +49,7 @@ struct zw_case {
     struct zw_transfer *transfers;
 };
 
-static bool started;
+static PEPROCESS application;
 static struct wdmsim_device_interface debugprint_interface;
 
 static void zw_fuzz_start(void)
@@ -62,8 +63,7 @@ static void zw_fuzz_start(void)
                "the DebugPrint driver did not load");
     FUZZ_CHECK(wdmsim_driver_load("TraceDrv", TraceDrvEntry, &driver) == STATUS_SUCCESS, "TraceDrv did not load");
     FUZZ_CHECK(wdmsim_device_interfaces(&debugprint, &debugprint_interface, 1) == 1, "no DebugPrint interface");
-    fuzz_app_start("FuzzApp");
-    started = true;
+    application = wdmsim_process_create("FuzzApp");
 }
 
 /* ---- ZwCreateFile ---- */
@@ -303,9 +303,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct zw_case c = { .in = { data, size, 0 } };
 
-    if (!started)
+    if (application == NULL)
         zw_fuzz_start();
-    fuzz_app_run(zw_run, &c);
+    wdmsim_process_run(application, zw_run, &c);
     while (c.transfers != NULL) {
         struct zw_transfer *next = c.transfers->next;
 
