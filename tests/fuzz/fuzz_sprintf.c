@@ -54,17 +54,14 @@ struct sprintf_case {
 /* ---- Arguments ---- */
 
 /* A string of count units (bytes or WCHARs) from the input in a block of exactly that size, with
- * a terminating zero unit when terminated. */
+ * a terminating zero unit when terminated (what the input does not fill stays zero). */
 static void *sprintf_units(struct sprintf_case *c, struct fuzz_input *in, size_t unit, size_t count, int terminated)
 {
     size_t bytes = (count + (terminated ? 1 : 0)) * unit;
-    unsigned char *block = malloc(bytes > 0 ? bytes : 1);
+    unsigned char *block = calloc(bytes > 0 ? bytes : 1, 1);
 
     FUZZ_CHECK(block != NULL, "out of memory");
-    memset(block, 0, bytes);
     fuzz_bytes(in, block, count * unit);
-    if (terminated)
-        memset(block + count * unit, 0, unit);
     c->allocated[c->count] = block;
     return block;
 }
