@@ -1,17 +1,30 @@
 # add_wdmsim_test(NAME SOURCES src... [LABELS label...] [TIMEOUT seconds] [LIBRARIES lib...])
 #
-# Builds one CMocka test program against wdmsim::kernel and registers it with ctest under NAME,
-# labelled (unit, scenario, lesson, crossbuild ...). Every test gets a timeout, so a hang fails
-# instead of stalling CI. Tests are deterministic: no sleeps, virtual time, handshakes.
+# Builds one CMocka test program against wdmsim::kernel and wdmsim::test and registers it with
+# ctest under NAME, labelled (unit, scenario, lesson, crossbuild ...). wdmsim::test runs each case
+# in a child process of its own (<wdmsim/test.h>): a STOP, a crash or a leak fails that case and the
+# others run. The program takes --list and --filter GLOB (or WDMSIM_TEST_FILTER=GLOB, which ctest
+# passes on: `WDMSIM_TEST_FILTER='*double_free*' ctest -R NAME` runs one case). Every test gets a
+# timeout, so a hang fails instead of stalling CI. Tests are deterministic: no sleeps, virtual
+# time, handshakes.
 include_guard(GLOBAL)
 
 # CMocka is looked up on the first add_wdmsim_test() call, so projects that only link
-# wdmsim::kernel do not need it.
+# wdmsim::kernel do not need it. Without it there is no wdmsim::cmocka target.
 function(_wdmsim_find_cmocka)
   if(TARGET wdmsim::cmocka)
     return()
   endif()
   find_package(cmocka CONFIG QUIET)
+  if(NOT TARGET cmocka::cmocka AND NOT (cmocka_FOUND AND CMOCKA_LIBRARIES))
+    find_package(PkgConfig QUIET)
+    if(PKG_CONFIG_FOUND)
+      pkg_check_modules(CMOCKA QUIET IMPORTED_TARGET GLOBAL cmocka)
+    endif()
+    if(NOT CMOCKA_FOUND)
+      return()
+    endif()
+  endif()
   add_library(wdmsim::cmocka INTERFACE IMPORTED GLOBAL)
   if(TARGET cmocka::cmocka)
     target_link_libraries(wdmsim::cmocka INTERFACE cmocka::cmocka)
@@ -19,13 +32,6 @@ function(_wdmsim_find_cmocka)
     target_include_directories(wdmsim::cmocka INTERFACE ${CMOCKA_INCLUDE_DIR})
     target_link_libraries(wdmsim::cmocka INTERFACE ${CMOCKA_LIBRARIES})
   else()
-    find_package(PkgConfig QUIET)
-    if(PKG_CONFIG_FOUND)
-      pkg_check_modules(CMOCKA QUIET IMPORTED_TARGET GLOBAL cmocka)
-    endif()
-    if(NOT CMOCKA_FOUND)
-      message(FATAL_ERROR "CMocka not found: install libcmocka-dev (scripts/setup.sh does it)")
-    endif()
     target_link_libraries(wdmsim::cmocka INTERFACE PkgConfig::CMOCKA)
   endif()
 endfunction()
@@ -42,8 +48,11 @@ function(add_wdmsim_test name)
     set(T_TIMEOUT 60)
   endif()
   _wdmsim_find_cmocka()
+  if(NOT TARGET wdmsim::cmocka)
+    message(FATAL_ERROR "CMocka not found: install libcmocka-dev (scripts/setup.sh does it)")
+  endif()
   add_executable(${name} ${T_SOURCES})
-  target_link_libraries(${name} PRIVATE wdmsim::kernel wdmsim::cmocka ${T_LIBRARIES})
+  target_link_libraries(${name} PRIVATE wdmsim::test wdmsim::kernel wdmsim::cmocka ${T_LIBRARIES})
   add_test(NAME ${name} COMMAND ${name})
   set_tests_properties(${name} PROPERTIES LABELS "${T_LABELS}" TIMEOUT ${T_TIMEOUT})
 endfunction()

@@ -1,6 +1,7 @@
 # Installs wdmsim for outside users: the driver-facing headers (include/wdmsim/ddk: wdm.h, ntddk.h,
-# ntstatus.h), the host API (include/wdmsim/wdmsim.h), libwdmsim.a, a CMake package
-# (find_package(wdmsim) -> wdmsim::kernel, add_wdmsim_test, add_wdmsim_driver), the pkg-config file
+# ntstatus.h), the host API (include/wdmsim/wdmsim.h) and test support (include/wdmsim/test.h),
+# libwdmsim.a, libwdmsim_test.a (when CMocka was found), a CMake package (find_package(wdmsim) ->
+# wdmsim::kernel, wdmsim::test, add_wdmsim_test, add_wdmsim_driver), the pkg-config file
 # wdmsim.pc, and the DebugPrint driver and TraceDrv as loadable modules (lib/wdmsim/drivers).
 # Everything driver code needs (16-bit wchar_t, pool-tag literals, pthreads, dl, -rdynamic)
 # travels in the target's usage requirements and in the .pc flags.
@@ -28,6 +29,10 @@ endif()
 
 install(TARGETS wdmsim_kernel EXPORT wdmsimTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
+if(TARGET wdmsim_test)
+  install(TARGETS wdmsim_test EXPORT wdmsimTargets
+    ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
+endif()
 install(EXPORT wdmsimTargets
   NAMESPACE wdmsim::
   FILE wdmsimTargets.cmake

@@ -15,6 +15,7 @@
 static pthread_mutex_t boot_lock = PTHREAD_MUTEX_INITIALIZER;
 static atomic_bool booted;
 static atomic_uint generation;
+static atomic_size_t leaks_found;      /* by every shutdown since the process began or forked */
 static struct wdmsim_config last_config;
 static char last_schedule[320];         /* last_config.schedule points here */
 
@@ -81,6 +82,7 @@ static size_t kernel_shutdown_locked(void)
         thread_shutdown();
         driver_shutdown();
         atomic_store(&booted, false);
+        atomic_fetch_add(&leaks_found, leaked);
     }
     return leaked;
 }
@@ -125,6 +127,12 @@ void kernel_forget_after_fork(void)
     pthread_mutex_init(&boot_lock, NULL);
     atomic_store(&booted, false);
     atomic_fetch_add(&generation, 1);
+    atomic_store(&leaks_found, 0);
+}
+
+size_t kernel_leaks_found(void)
+{
+    return atomic_load(&leaks_found);
 }
 
 void wdmsim_boot(const struct wdmsim_config *config)

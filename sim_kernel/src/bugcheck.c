@@ -1,7 +1,8 @@
 /*
  * bugcheck.c - stopping the machine: KeBugCheckEx and every rule violation build one report
  * (Windows' STOP line, the rule, IRQL, thread, process, driver, backtrace). The sink prints it and
- * ends the process, or, in a child of wdmsim_run_expecting_stop, hands it to the parent.
+ * ends the process, or, in a child of an isolated run (isolate.c) or of wdmsim_explore, hands it to
+ * the parent through a pipe; the fork and the records they share are here.
  * Locking: the first thread to stop wins `stopping`; any other thread that stops after it waits
  * forever, since the machine is gone.
  */
@@ -24,7 +25,8 @@
 #define BUGCHECK_MAX_FRAMES 24
 
 static atomic_bool stopping;
-static int capture_fd = -1;     /* set only in a wdmsim_run_expecting_stop child */
+static int capture_fd = -1;     /* set only in a child of bugcheck_fork */
+static pid_t capture_pid;       /* that child: a process it forks in turn stops as a program does */
 
 static const struct {
     ULONG code;
@@ -235,7 +237,7 @@ SIM_NORETURN void bugcheck_stop(ULONG code, const ULONG_PTR params[4], const str
     bugcheck_build(&record.stop, code, params, rule, detail);
     strategy_summarize(&record.schedule);
     fflush(stdout);
-    if (capture_fd >= 0) {
+    if (capture_fd >= 0 && getpid() == capture_pid) {
         record.kind = BUGCHECK_RECORD_STOP;
         bugcheck_write_record(capture_fd, &record);
     } else {
@@ -316,6 +318,7 @@ static SIM_NORETURN void bugcheck_child(int fd, void (*body)(int fd, void *conte
 {
     bugcheck_child_default_signals();
     capture_fd = fd;
+    capture_pid = getpid();
     atomic_store(&stopping, false);
     kernel_forget_after_fork();
     body(fd, context);
@@ -351,46 +354,6 @@ int bugcheck_wait_child(pid_t child, int *exit_status)
         ;
     *exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     return WIFSIGNALED(status) ? WTERMSIG(status) : 0;
-}
-
-struct expecting_stop {
-    wdmsim_scenario_fn *scenario;
-    void *context;
-};
-
-static void bugcheck_expecting_stop_body(int fd, void *context)
-{
-    static struct bugcheck_record finished;
-    struct expecting_stop *run = context;
-
-    wdmsim_boot(kernel_last_config());
-    run->scenario(run->context);
-    finished.kind = BUGCHECK_RECORD_RETURNED;
-    bugcheck_write_record(fd, &finished);
-}
-
-void wdmsim_run_expecting_stop(wdmsim_scenario_fn *scenario, void *context, struct wdmsim_stop *stop)
-{
-    static struct bugcheck_record record;
-    struct expecting_stop run = { scenario, context };
-    int fd, signal_number, exit_status;
-    pid_t child;
-
-    memset(stop, 0, sizeof *stop);
-    child = bugcheck_fork(bugcheck_expecting_stop_body, &run, &fd);
-    if (bugcheck_read_record(fd, &record)) {
-        if (record.kind == BUGCHECK_RECORD_STOP)
-            *stop = record.stop;
-        else
-            snprintf(stop->report, sizeof stop->report, "the scenario returned without a STOP\n");
-    }
-    close(fd);
-    signal_number = bugcheck_wait_child(child, &exit_status);
-    if (signal_number != 0) {
-        stop->exit_signal = signal_number;
-        snprintf(stop->report, sizeof stop->report, "the scenario crashed with signal %d (%s)\n", signal_number,
-                 strsignal(signal_number));
-    }
 }
 
 #if defined(__SANITIZE_THREAD__)

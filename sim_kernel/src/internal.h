@@ -30,6 +30,9 @@ const struct wdmsim_config *kernel_last_config(void);
 void kernel_quiesce(void);
 /* In a child made by fork(): forget the parent's kernel without touching its locks or threads. */
 void kernel_forget_after_fork(void);
+/* The leaks every shutdown (wdmsim_boot's of a running kernel included) found since the process
+ * began or forgot its parent's kernel. */
+size_t kernel_leaks_found(void);
 
 /* ---- driver.c: the registry of drivers (the life cycle's other jobs: driver_*.c) ---- */
 

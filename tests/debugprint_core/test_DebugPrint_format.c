@@ -7,7 +7,7 @@
 #include <stdlib.h>
 
 #include "DebugPrint.h"
-#include "wdmsim_test.h"
+#include <wdmsim/test.h>
 
 static char out[256];
 

@@ -7,7 +7,8 @@
 #      must use DDIs, then break a spin-lock rule: a "*** STOP: 0x0000000F" report naming
 #      SPIN_LOCK_ALREADY_OWNED on stderr and exit status 86 (WDMSIM_STOP_EXIT_STATUS);
 #  (b) consumer/, a CMake project using find_package(wdmsim), must configure, build, run and pass
-#      its own add_wdmsim_test() test.
+#      its own add_wdmsim_test() tests, among them check_isolation.sh on a suite whose cases fail
+#      on purpose, each in its own child.
 # WORK_DIR is recreated on every run and removed on success (kept on failure for inspection, or
 # always with WDMSIM_KEEP_WORK=1). Exit status: 0 pass, 1 fail.
 set -u
@@ -63,7 +64,7 @@ step "cmake --install $build_dir --prefix $prefix"
 "$cmake" --install "$build_dir" --prefix "$prefix" $config_opt >"$work/install.log" 2>&1 ||
     { show "cmake --install output" "$work/install.log"; fail "cmake --install failed"; }
 
-for header in wdmsim/ddk/wdm.h wdmsim/ddk/ntddk.h wdmsim/ddk/ntstatus.h wdmsim/wdmsim.h; do
+for header in wdmsim/ddk/wdm.h wdmsim/ddk/ntddk.h wdmsim/ddk/ntstatus.h wdmsim/wdmsim.h wdmsim/test.h; do
     [ -f "$prefix/include/$header" ] || fail "the installed tree lacks include/$header"
 done
 pc_file=$(find "$prefix" -name wdmsim.pc -path '*/pkgconfig/*' | head -n 1)
@@ -71,6 +72,7 @@ pc_file=$(find "$prefix" -name wdmsim.pc -path '*/pkgconfig/*' | head -n 1)
 config_file=$(find "$prefix" -name wdmsimConfig.cmake | head -n 1)
 [ -n "$config_file" ] || fail "the installed tree has no wdmsimConfig.cmake"
 [ -n "$(find "$prefix" -name libwdmsim.a)" ] || fail "the installed tree has no libwdmsim.a"
+[ -n "$(find "$prefix" -name libwdmsim_test.a)" ] || fail "the installed tree has no libwdmsim_test.a"
 
 # (a) a plain C program with pkg-config flags
 step "(a) outside_program.c with pkg-config"

@@ -5,7 +5,7 @@
  * loads and unloads them through the host API, whose unload check would stop the machine if a
  * driver left anything behind; time is virtual, so minutes of retries cost milliseconds.
  */
-#include "wdmsim_test.h"
+#include <wdmsim/test.h>
 
 #include "DebugPrint.h"
 

@@ -10,7 +10,7 @@
  * DriverEntry twice (a process handle, the book's mistake, and a kernel handle, the fix) and
  * forwards what an application writes to it.
  */
-#include "wdmsim_test.h"
+#include <wdmsim/test.h>
 
 #define SINK_DEVICE L"\\Device\\WdmsimSink"
 #define OPENER_DEVICE L"\\Device\\WdmsimOpener"

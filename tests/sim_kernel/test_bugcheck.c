@@ -9,7 +9,7 @@
 
 #include <ntddk.h>
 
-#include "wdmsim_test.h"
+#include <wdmsim/test.h>
 
 static void driver_bugchecks(void *context)
 {

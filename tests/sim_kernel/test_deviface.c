@@ -4,7 +4,7 @@
  * wdmsim_device_interfaces() and opens the device through it; disabling (or the device's removal)
  * makes it disappear. The name is pool the driver frees with RtlFreeUnicodeString.
  */
-#include "wdmsim_test.h"
+#include <wdmsim/test.h>
 
 #define PNP_DEVICE L"\\Device\\WdmsimPnp"
 

@@ -13,7 +13,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 
-#include "wdmsim_test.h"
+#include <wdmsim/test.h>
 
 #define TAG_DPC 'cpDT'
 #define RECORDS 3

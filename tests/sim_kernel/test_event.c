@@ -8,7 +8,7 @@
 
 #include <ntddk.h>
 
-#include "wdmsim_test.h"
+#include <wdmsim/test.h>
 #include "wdmsim_test_threads.h"
 
 #define WAITERS 3

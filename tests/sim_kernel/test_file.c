@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <ntifs.h>
 
-#include "wdmsim_test.h"
+#include <wdmsim/test.h>
 #include "wdmsim_test_threads.h"
 
 #define ECHO_DEVICE L"\\Device\\WdmsimEcho"

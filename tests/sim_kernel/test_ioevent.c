@@ -3,7 +3,7 @@
  * IoCreateSynchronizationEvent create them signalled or open the one that exists, hand out kernel
  * handles, and the event keeps its name while a handle is open and its memory while a reference is.
  */
-#include "wdmsim_test.h"
+#include <wdmsim/test.h>
 
 #define KERNEL_HANDLE_BITS ((ULONG_PTR)0xFFFFFFFF80000000ull)
 

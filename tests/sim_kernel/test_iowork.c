@@ -5,7 +5,7 @@
  * waits for it as Windows keeps the image; an item may be freed by its own routine but not while
  * queued. Completion is awaited on events, never by sleeping.
  */
-#include "wdmsim_test.h"
+#include <wdmsim/test.h>
 #include "wdmsim_test_threads.h"
 
 #define ROUTINE_TAG 'kroW'

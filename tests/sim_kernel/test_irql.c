@@ -3,7 +3,7 @@
  */
 #include <pthread.h>
 
-#include "wdmsim_test.h"
+#include <wdmsim/test.h>
 
 static void KeGetCurrentIrql_in_an_adopted_host_thread_is_PASSIVE_LEVEL(void **state)
 {

@@ -3,7 +3,7 @@
  * the interlocked list DDIs of list.c: return values, order, IRQL and lock state after each call.
  */
 
-#include "wdmsim_test.h"
+#include <wdmsim/test.h>
 #include "wdmsim_test_threads.h"
 
 #define PRODUCERS 2

@@ -5,7 +5,7 @@
  */
 #include <stdio.h>
 
-#include "wdmsim_test.h"
+#include <wdmsim/test.h>
 #include "wdmsim_test_threads.h"
 
 #define CONTENDED_ROUNDS 2000

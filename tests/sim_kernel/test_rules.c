@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "wdmsim_test.h"
+#include <wdmsim/test.h>
 
 static void every_rule_has_an_id_ddi_condition_code_explanation_and_fix(void **state)
 {

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "wdmsim_test.h"
+#include <wdmsim/test.h>
 #include "wdmsim_test_threads.h"
 
 #define TICKS_PER_MS 10000LL

@@ -3,7 +3,7 @@
  * waking as many waiters as it adds, oldest first; the limit; every misuse stopping with its code.
  * Concurrency uses the handshakes of wdmsim_test_threads.h only: no sleeps, no timing.
  */
-#include "wdmsim_test.h"
+#include <wdmsim/test.h>
 #include "wdmsim_test_threads.h"
 
 /* Expected waiters, oldest first, as a NULL-terminated list. */

@@ -4,7 +4,7 @@
  */
 #include <pthread.h>
 
-#include "wdmsim_test.h"
+#include <wdmsim/test.h>
 #include "wdmsim_test_threads.h"
 
 #define CONTENDED_ROUNDS 20000

@@ -6,7 +6,7 @@
  */
 #include <stdbool.h>
 
-#include "wdmsim_test.h"
+#include <wdmsim/test.h>
 #include "wdmsim_test_threads.h"
 
 #define TEST_TAG 'tseT'

@@ -30,7 +30,7 @@
 #include <wdm.h>
 #include <wdmsim/wdmsim.h>
 
-#include "wdmsim_test.h"
+#include <wdmsim/test.h>
 
 struct wdmsim_test_thread {
     void (*fn)(void *context);

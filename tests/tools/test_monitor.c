@@ -5,7 +5,7 @@
 #include <stdlib.h>
 
 #include "monitor.h"
-#include "wdmsim_test.h"
+#include <wdmsim/test.h>
 
 /* One event as DebugPrint's system thread writes it: GMT fields, name, message. */
 static ULONG build_event(UCHAR *out, const TIME_FIELDS *gmt, const char *driver, const char *message)

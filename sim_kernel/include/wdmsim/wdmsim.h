@@ -37,17 +37,24 @@ void wdmsim_boot(const struct wdmsim_config *config);
 size_t wdmsim_shutdown(void);
 int wdmsim_is_booted(void);
 
-/* ---- Stops (bug checks) ----
+/* ---- Stops (bug checks) and isolated runs ----
  * By default a STOP prints its report to stderr and ends the process with WDMSIM_STOP_EXIT_STATUS.
- * wdmsim_run_expecting_stop() runs a scenario in a forked child with a fresh kernel, so the
- * STOP may happen on any simulated thread and the caller's process is never affected. The
- * scenario must not use CMocka asserts (it runs in the child): record, and assert afterwards. */
+ * wdmsim_run_expecting_stop() and wdmsim_run_isolated() run a scenario in a forked child with a
+ * fresh kernel, so the STOP may happen on any simulated thread and the caller's process is never
+ * affected. The scenario must not use CMocka asserts (it runs in the child): record, and assert
+ * afterwards. (Suites built with add_wdmsim_test() run every case that way, and there CMocka
+ * asserts work: see <wdmsim/test.h>.) */
 
 #define WDMSIM_STOP_EXIT_STATUS 86
 
 struct wdmsim_stop {
     int stopped;                    /* 1: the machine stopped; 0: the scenario returned */
     int exit_signal;                /* the child died by this signal without a report (crash) */
+    int finished;                   /* 1: the scenario returned and its kernel was shut down */
+    int exit_status;                /* neither stopped, crashed nor finished: the child exited so */
+    size_t leaks;                   /* what the shutdowns in the child found (pool blocks, threads,
+                                     * handles, references), each named on the child's stderr; 0
+                                     * after wdmsim_allow_leaks() */
     unsigned int code;              /* bug check code, e.g. 0xC4 */
     unsigned long long params[4];   /* the four bug check parameters */
     char code_name[64];             /* e.g. "DRIVER_VERIFIER_DETECTED_VIOLATION" */
@@ -56,7 +63,18 @@ struct wdmsim_stop {
 };
 
 typedef void wdmsim_scenario_fn(void *context);
+/* Boots a fresh kernel in a child (the configuration of the caller's latest boot), runs scenario
+ * there, then shuts that kernel down; *stop says how it ended. */
 void wdmsim_run_expecting_stop(wdmsim_scenario_fn *scenario, void *context, struct wdmsim_stop *stop);
+/* Runs scenario in a child on a fresh kernel (booted as the caller's was, when the caller has one
+ * running; else none until the scenario boots one or calls a DDI), then shuts down whatever kernel
+ * is left; *result says how it ended: a STOP, a crash,
+ * an exit, or finished, with the leaks the child's shutdowns found. output: where the child's
+ * stdout and stderr go (NULL: where the caller's go). */
+void wdmsim_run_isolated(wdmsim_scenario_fn *scenario, void *context, FILE *output, struct wdmsim_stop *result);
+/* Called in such a child: its leaks are the scenario's own business (a test of the leak reports
+ * themselves), not a failure; result->leaks stays 0. */
+void wdmsim_allow_leaks(void);
 
 /* ---- Controlled scheduling: one thread at a time, seeded and replayable ----
  * With WDMSIM_SCHED=random:SEED, pct:D:SEED or replay:TOKEN in the environment every kernel the

@@ -15,7 +15,7 @@
 
 #include "DebugPrint.h"
 #include "dpuser.h"
-#include "wdmsim_test.h"
+#include <wdmsim/test.h>
 #include "wdmsim_test_threads.h"
 
 typedef VOID dpuser_statistics_fn(PDEBUGPRINT_STATISTICS Statistics);

@@ -1,7 +1,23 @@
 /*
- * wdmsim_test.h - what every CMocka suite of this project shares: a fresh kernel per case, one
- * assertion for "this scenario stopped the machine with this bug check and rule", a check of an
- * object's waiters, and stderr captured around a call (the simulator's leak lines go there).
+ * wdmsim/test.h - CMocka support for suites that test drivers on wdmsim (installed with the
+ * package; the project's own suites use it too): a fresh kernel per case, one assertion for "this
+ * scenario stopped the machine with this bug check and rule", a check of an object's waiters, and
+ * stderr captured around a call (the simulator's leak lines go there).
+ *
+ * A suite built with add_wdmsim_test() runs each case in a child process of its own (the library
+ * wdmsim::test wraps cmocka_run_group_tests): a STOP on any thread, a crash, a deadlock, an exit or
+ * a leak found when the case's kernel shuts down fails that case, with its report, and the other
+ * cases run. CMocka asserts work in the case as usual; a case whose leaks are its own business
+ * calls wdmsim_allow_leaks(). CMocka's output (CMOCKA_MESSAGE_OUTPUT=stdout|tap|subunit|xml) is
+ * the parent's, complete. A suite program also takes:
+ *   --list            prints the names of its cases (those the filter selects) and runs none
+ *   --filter GLOB     runs only the cases whose names match (fnmatch: *, ?, [...]);
+ *                     the environment's WDMSIM_TEST_FILTER when not given
+ *   --no-isolation    runs every case in the program's own process (for a debugger);
+ *                     WDMSIM_TEST_ISOLATION=0 does the same
+ * Limits of isolation: CMocka's checks of will_return values left unused and of test_malloc
+ * blocks left allocated see the parent, not the case, and so do not run; a case's global
+ * variables go with its child.
  */
 #ifndef WDMSIM_TEST_H
 #define WDMSIM_TEST_H
@@ -110,5 +126,11 @@ static inline size_t wdmsim_shutdown_capturing_stderr(char *buf, size_t size)
     wdmsim_capture_stderr(wdmsim_test_shutdown_into, &leaked, buf, size);
     return leaked;
 }
+
+/* What wdmsim::test gives CMocka: cmocka_run_group_tests, wrapped (add_wdmsim_test links with
+ * -Wl,--wrap=_cmocka_run_group_tests,--wrap=_skip). Not called directly. */
+int __wrap__cmocka_run_group_tests(const char *group_name, const struct CMUnitTest *tests, size_t count,
+                                   CMFixtureFunction group_setup, CMFixtureFunction group_teardown);
+void __wrap__skip(const char *file, int line);
 
 #endif /* WDMSIM_TEST_H */
