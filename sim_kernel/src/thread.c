@@ -625,12 +625,14 @@ NTSTATUS NTAPI PsCreateSystemThread(PHANDLE ThreadHandle, ULONG DesiredAccess, P
     ULONG attributes = ObjectAttributes != NULL ? ObjectAttributes->Attributes : 0;
     const struct sim_driver *driver;
     struct _KTHREAD *thread;
-    PVOID process = process_system();
+    PVOID process;
     NTSTATUS status;
     char name[32];
     HANDLE handle;
 
     rule_check_irql(RULE_PS_NOT_PASSIVE, irql_current(), (ULONG_PTR)StartRoutine, 0, 0);
+    /* Only now: the check above boots the kernel when this is the program's first DDI. */
+    process = process_system();
     if (ProcessHandle != NULL) {
         status = handle_reference(ProcessHandle, *PsProcessType, KernelMode, &process, NULL);
         if (!NT_SUCCESS(status))

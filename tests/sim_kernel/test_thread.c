@@ -125,6 +125,21 @@ static void a_start_routine_that_returns_ends_the_thread_and_signals_its_object(
     assert_int_equal(wdmsim_shutdown(), 0);
 }
 
+/* A program's first DDI may be any DDI: the kernel boots itself whole before the call goes on. */
+static void PsCreateSystemThread_as_the_first_DDI_boots_the_kernel_first(void **state)
+{
+    PVOID thread;
+
+    (void)state;
+    wdmsim_shutdown();
+    atomic_store(&routine_ran, 0);
+    thread = start_thread(count_and_return, NULL);
+    wait_for(thread);
+    assert_int_equal(atomic_load(&routine_ran), 1);
+    ObDereferenceObject(thread);
+    assert_int_equal(wdmsim_shutdown(), 0);
+}
+
 static atomic_bool ran_past_terminate;
 
 static VOID NTAPI terminate_with_status(PVOID status)
@@ -465,6 +480,7 @@ int main(void)
         wdmsim_test(the_DebugPrint_pattern_with_a_NULL_type_waits_for_the_thread_through_its_object),
         wdmsim_test(the_DebugPrint_pattern_with_PsThreadType_waits_for_the_thread_through_its_object),
         wdmsim_test(a_start_routine_that_returns_ends_the_thread_and_signals_its_object),
+        cmocka_unit_test(PsCreateSystemThread_as_the_first_DDI_boots_the_kernel_first),
         wdmsim_test(PsTerminateSystemThread_ends_the_thread_without_returning),
         wdmsim_test(PsTerminateSystemThread_records_its_exit_status),
         wdmsim_test(PsTerminateSystemThread_from_a_host_thread_returns_STATUS_INVALID_PARAMETER),
