@@ -204,7 +204,8 @@ static bool cases_console_output(void)
     return format == NULL || strcasecmp(format, "stdout") == 0;
 }
 
-static void cases_fail(const char *name, const struct wdmsim_stop *result, const char *output)
+/* Takes output, and frees it before CMocka's failure jumps away. */
+static void cases_fail(const char *name, const struct wdmsim_stop *result, char *output)
 {
     bool console = cases_console_output();
     void (*print)(const char *text) = console ? cases_print_stderr : cases_print_error;
@@ -222,6 +223,7 @@ static void cases_fail(const char *name, const struct wdmsim_stop *result, const
         if (output[strlen(output) - 1] != '\n')
             print("\n");
     }
+    free(output);
     _fail(__FILE__, __LINE__);
 }
 
@@ -246,7 +248,6 @@ static void cases_run_one(void **state)
         return;
     }
     cases_fail(test->name, &result, text);
-    free(text);
 }
 
 /* The real group fixtures run in the parent, once, and their state reaches each case's child.
