@@ -40,6 +40,7 @@ static void kernel_boot_locked(const struct wdmsim_config *config)
     if (controlled)
         last_config.clock = WDMSIM_CLOCK_VIRTUAL;
     atomic_fetch_add(&generation, 1);
+    crash_boot();
     clock_boot(&last_config);
     disp_boot();
     /* Before sched_boot: the real clock's timer thread reads the timer queue as soon as it starts. */

@@ -46,6 +46,7 @@ static const struct {
     { 0x44, "MULTIPLE_IRP_COMPLETE_REQUESTS" },
     { 0x50, "PAGE_FAULT_IN_NONPAGED_AREA" },
     { 0x7E, "SYSTEM_THREAD_EXCEPTION_NOT_HANDLED" },
+    { 0x7F, "UNEXPECTED_KERNEL_MODE_TRAP" },
     { 0x93, "INVALID_KERNEL_HANDLE" },
     { 0x96, "INVALID_WORK_QUEUE_ITEM" },
     { 0xB8, "ATTEMPTED_SWITCH_FROM_DPC" },
@@ -134,12 +135,25 @@ static bool frame_is_named(void *frame)
     return dladdr(frame_call_site(frame), &info) && info.dli_sname != NULL;
 }
 
+static __thread const void *backtrace_from;  /* a crash's instruction: the backtrace starts there */
+
+void bugcheck_backtrace_from(const void *ip)
+{
+    backtrace_from = ip;
+}
+
 /* The reader wants the DDI that found the problem and its callers, not the simulator's own stop
  * path: skip the innermost run of bugcheck_/rule_ frames and the unexported helpers right after
- * it (a bugcheck_ frame further out, such as the fork of wdmsim_run_expecting_stop, stays). */
+ * it (a bugcheck_ frame further out, such as the fork of wdmsim_run_expecting_stop, stays). A
+ * crash's report starts at the faulting instruction instead, below the signal's frames. */
 static int report_first_frame(void *const *frames, int count)
 {
     int first = 0;
+
+    for (int i = 0; backtrace_from != NULL && i < count; i++) {
+        if (frames[i] == backtrace_from)
+            return i;
+    }
 
     for (int i = 0; i < count; i++) {
         if (frame_is_stop_path(frames[i]))

@@ -532,6 +532,15 @@ enum rule_id {
     RULE_PROCESS_DETACH_NOT_ATTACHED,
     RULE_PROCESS_DETACH_OUT_OF_ORDER,
     RULE_PROCESS_ATTACHED_AT_THREAD_EXIT,
+    RULE_CRASH_ACCESS_VIOLATION,
+    RULE_CRASH_PAGE_FAULT,
+    RULE_CRASH_PAGE_FAULT_AT_DISPATCH,
+    RULE_CRASH_ILLEGAL_INSTRUCTION,
+    RULE_CRASH_INTEGER_DIVIDE_BY_ZERO,
+    RULE_CRASH_INTEGER_OVERFLOW,
+    RULE_CRASH_FLOAT,
+    RULE_CRASH_IN_PAGE_ERROR,
+    RULE_CRASH_STACK_OVERFLOW,
     RULE_COUNT
 };
 
@@ -584,10 +593,19 @@ void bugcheck_write_record(int fd, const struct bugcheck_record *record);
 /* Reads up to size bytes (fewer only at the end of the pipe); how many it got. */
 size_t bugcheck_read_all(int fd, void *data, size_t size);
 
+/* The next STOP on this thread starts its backtrace at the frame of this instruction (a crash's). */
+void bugcheck_backtrace_from(const void *ip);
 /* detail: NULL, or one line saying what exactly happened (which thread owns the lock ...). */
 SIM_NORETURN void bugcheck_stop(ULONG code, const ULONG_PTR params[4], const struct rule *rule,
                                 const char *detail);
 const char *bugcheck_code_name(ULONG code);
+
+/* ---- crash.c: faults of simulated threads become STOPs ---- */
+
+/* At boot: the handlers of SIGSEGV, SIGBUS, SIGILL and SIGFPE (the actions before are kept). */
+void crash_boot(void);
+/* A thread becomes simulated: its alternate signal stack, once per host thread. */
+void crash_thread_enter(void);
 
 /* ---- spinlock.c ---- */
 

@@ -614,6 +614,84 @@ static const struct rule rule_catalog[RULE_COUNT] = {
           "thread).",
           "Call KeUnstackDetachProcess on every path out of the code that attached, error paths too." },
         RULE_STATE, 0 },
+    [RULE_CRASH_ACCESS_VIOLATION] = {
+        { "crash.access_violation", "any code of a simulated thread",
+          "an instruction read, wrote or ran an address in the first 64 KB: a NULL pointer, or a field of one",
+          0x1Eu, "KMODE_EXCEPTION_NOT_HANDLED", (long long)0xC0000005,
+          "Windows maps nothing there, so the access raises STATUS_ACCESS_VIOLATION, and kernel code "
+          "has nobody to handle it (parameters: the exception code, the instruction, 0 read / 1 write "
+          "/ 8 execute, the address).",
+          "Check what may be NULL before using it: a failed allocation, a lookup that found nothing, an "
+          "optional argument; the backtrace names the code that used it." },
+        RULE_UNHANDLED_EXCEPTION, 0 },
+    [RULE_CRASH_PAGE_FAULT] = {
+        { "crash.page_fault", "any code of a simulated thread",
+          "an instruction touched an address with nothing valid there: freed, unmapped or protected memory",
+          0x50u, "PAGE_FAULT_IN_NONPAGED_AREA", -1,
+          "The page fault handler finds no page to bring in for a kernel address (parameters: the "
+          "address, 0 read / 2 write / 0x10 execute, the instruction, 0).",
+          "Look for a pointer kept after the memory went: pool freed, a stack frame returned from, a "
+          "driver unloaded; or for an index past the end of a buffer." },
+        RULE_STATE, 0 },
+    [RULE_CRASH_PAGE_FAULT_AT_DISPATCH] = {
+        { "crash.page_fault_at_dispatch", "any code of a simulated thread",
+          "the same, or a NULL pointer, at DISPATCH_LEVEL or above: in a DPC, or holding a spin lock",
+          0xD1u, "DRIVER_IRQL_NOT_LESS_OR_EQUAL", -1,
+          "At DISPATCH_LEVEL the page fault handler cannot run at all, so any bad access stops the "
+          "machine with the IRQL (parameters: the address, the IRQL, 0 read / 1 write / 8 execute, "
+          "the instruction).",
+          "Find the bad pointer as for a page fault; and touch only nonpaged memory at DISPATCH_LEVEL." },
+        RULE_STATE, 0 },
+    [RULE_CRASH_ILLEGAL_INSTRUCTION] = {
+        { "crash.illegal_instruction", "any code of a simulated thread",
+          "the processor met an instruction it cannot run (often a jump through a garbage pointer, or "
+          "a compiler's trap for undefined behaviour)",
+          0x1Eu, "KMODE_EXCEPTION_NOT_HANDLED", (long long)0xC000001D,
+          "The processor raises STATUS_ILLEGAL_INSTRUCTION, which nobody handles in kernel mode "
+          "(parameters: the exception code, the instruction, 0, 0).",
+          "Check function pointers (dispatch tables, callbacks) and look for undefined behaviour the "
+          "compiler turned into a trap." },
+        RULE_UNHANDLED_EXCEPTION, 0 },
+    [RULE_CRASH_INTEGER_DIVIDE_BY_ZERO] = {
+        { "crash.integer_divide_by_zero", "any code of a simulated thread", "an integer division by zero",
+          0x1Eu, "KMODE_EXCEPTION_NOT_HANDLED", (long long)0xC0000094,
+          "The processor raises STATUS_INTEGER_DIVIDE_BY_ZERO, which nobody handles in kernel mode "
+          "(parameters: the exception code, the instruction, 0, 0).",
+          "Check the divisor first, above all one that comes from a caller, a device or a length." },
+        RULE_UNHANDLED_EXCEPTION, 0 },
+    [RULE_CRASH_INTEGER_OVERFLOW] = {
+        { "crash.integer_overflow", "any code of a simulated thread",
+          "an integer division overflowed (the most negative number divided by -1)",
+          0x1Eu, "KMODE_EXCEPTION_NOT_HANDLED", (long long)0xC0000095,
+          "The processor raises STATUS_INTEGER_OVERFLOW, which nobody handles in kernel mode "
+          "(parameters: the exception code, the instruction, 0, 0).",
+          "Check the operands of a signed division that can come from outside." },
+        RULE_UNHANDLED_EXCEPTION, 0 },
+    [RULE_CRASH_FLOAT] = {
+        { "crash.float", "any code of a simulated thread", "a floating-point operation trapped",
+          0x1Eu, "KMODE_EXCEPTION_NOT_HANDLED", (long long)0xC0000090,
+          "A floating-point exception nobody handles in kernel mode (parameters: the exception code, "
+          "the instruction, 0, 0); Windows drivers must also save the floating-point state "
+          "(KeSaveFloatingPointState) to use it at all.",
+          "Avoid floating point in the driver, or check its operands." },
+        RULE_UNHANDLED_EXCEPTION, 0 },
+    [RULE_CRASH_IN_PAGE_ERROR] = {
+        { "crash.in_page_error", "any code of a simulated thread",
+          "an access the memory system could not complete (SIGBUS: a mapping past its file's end, or a "
+          "misaligned access the processor refuses)",
+          0x1Eu, "KMODE_EXCEPTION_NOT_HANDLED", (long long)0xC0000006,
+          "The access raises STATUS_IN_PAGE_ERROR, which nobody handles in kernel mode (parameters: "
+          "the exception code, the instruction, 0 read / 1 write / 8 execute, the address).",
+          "Check the mapping or the alignment of the pointer the backtrace names." },
+        RULE_UNHANDLED_EXCEPTION, 0 },
+    [RULE_CRASH_STACK_OVERFLOW] = {
+        { "crash.stack_overflow", "any code of a simulated thread",
+          "the thread ran off the end of its stack: deep or endless recursion, or large locals",
+          0x7Fu, "UNEXPECTED_KERNEL_MODE_TRAP", 8,
+          "A kernel stack is small (12 to 24 KB on Windows) and cannot grow; running past it is a "
+          "double fault, trap 8 (parameters: 8, the address, the instruction, 0).",
+          "Make the recursion iterative, and put large buffers in pool instead of on the stack." },
+        RULE_STATE, 0 },
 };
 
 const struct rule *rule_get(enum rule_id id)

@@ -116,6 +116,7 @@ void thread_register(struct _KTHREAD *thread)
 
 void thread_set_current(struct _KTHREAD *thread)
 {
+    crash_thread_enter();
     tls_thread = thread;
     tls_generation = kernel_generation();
 }

@@ -37,8 +37,9 @@ static void a_case_that_leaks(void **state)
     assert_non_null(ExAllocatePoolWithTag(NonPagedPool, 16, 'kaeL'));
 }
 
-/* The pointer is volatile so that no compiler can see it is NULL and emit a trap instead. */
-static void a_case_that_dereferences_NULL(void **state)
+/* The pointer is volatile so that no compiler can see it is NULL and emit a trap instead; UBSan,
+ * which would report the NULL itself and end the case's process, does not check this one. */
+__attribute__((no_sanitize("undefined"))) static void a_case_that_dereferences_NULL(void **state)
 {
     int *volatile nothing = NULL;
 
