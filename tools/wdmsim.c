@@ -50,6 +50,54 @@ static const struct lesson lessons[] = {
 
 #define LESSON_COUNT (sizeof lessons / sizeof lessons[0])
 
+/* Each command's lines of the usage text: `wdmsim --help` prints them all, `wdmsim help COMMAND`
+ * and `wdmsim COMMAND --help` its own. */
+static const struct command_help {
+    const char *name;
+    const char *text;
+} command_helps[] = {
+    { "demo",
+      "  demo                 the DebugPrint pipeline end to end: the DebugPrint driver, TraceDrv\n"
+      "                       and an application process, the Monitor showing each trace as it\n"
+      "                       arrives, then unload and a summary that accounts for every event\n"
+      "  demo --save FILE     the same, the Monitor also saving its rows as tab-separated text\n" },
+    { "lesson",
+      "  lesson list          list the lessons: one classic driver mistake each\n"
+      "  lesson NAME          run one lesson and show the STOP report it causes\n"
+      "  lesson all           run every lesson; exit 1 unless each stops on its rule\n" },
+    { "explore",
+      "  explore              list the scenarios explore runs\n"
+      "  explore NAME [--strategy S] [--seeds N | --seeds A..B] [--first-seed F]\n"
+      "                       run scenario NAME once per seed, each time under another controlled\n"
+      "                       schedule on a fresh kernel, until one fails (a STOP, a failed check,\n"
+      "                       a deadlock, a crash or a leak), which is shown with its replay token.\n"
+      "                       S: pct:D (default pct:3, D from 1 to 32), random, or dfs:P (every\n"
+      "                       schedule with at most P preemptions, at most N of them, from seed 0);\n"
+      "                       N seeds from F (default 100 from 0), or seeds A to B inclusive.\n"
+      "                       Exit status 0: all\n"
+      "                       passed, 1: one failed, 2: refused (bad arguments; nothing was run).\n"
+      "                       A long run says on stderr every 2 s how far it got\n"
+      "  explore NAME --replay TOKEN\n"
+      "                       run again the one schedule a failure's token names\n" },
+    { "rules",
+      "  rules                print the rule catalog as Markdown (docs/irql-rules.md)\n"
+      "  rules --check FILE   exit 1 unless FILE is exactly what `wdmsim rules` prints\n" },
+    { "help",
+      "  help [COMMAND]       this text, or the lines of one command\n"
+      "  --help, --version    this text; the version of wdmsim\n" },
+};
+
+#define COMMAND_COUNT (sizeof command_helps / sizeof command_helps[0])
+
+static const struct command_help *command_help_find(const char *name)
+{
+    for (size_t i = 0; i < COMMAND_COUNT; i++) {
+        if (strcmp(command_helps[i].name, name) == 0)
+            return &command_helps[i];
+    }
+    return NULL;
+}
+
 static void usage(FILE *out)
 {
     fputs("usage: wdmsim <command> [arguments]\n"
@@ -57,31 +105,11 @@ static void usage(FILE *out)
           "A user-mode simulation of the Windows Driver Model kernel that enforces the kernel's\n"
           "rules and stops with a Windows-style bug check report when driver code breaks one.\n"
           "\n"
-          "commands:\n"
-          "  demo                 the DebugPrint pipeline end to end: the DebugPrint driver, TraceDrv\n"
-          "                       and an application process, the Monitor showing each trace as it\n"
-          "                       arrives, then unload and a summary that accounts for every event\n"
-          "  demo --save FILE     the same, the Monitor also saving its rows as tab-separated text\n"
-          "  lesson list          list the lessons: one classic driver mistake each\n"
-          "  lesson NAME          run one lesson and show the STOP report it causes\n"
-          "  lesson all           run every lesson; exit 1 unless each stops on its rule\n"
-          "  explore              list the scenarios explore runs\n"
-          "  explore NAME [--strategy S] [--seeds N | --seeds A..B] [--first-seed F]\n"
-          "                       run scenario NAME once per seed, each time under another controlled\n"
-          "                       schedule on a fresh kernel, until one fails (a STOP, a failed check,\n"
-          "                       a deadlock, a crash or a leak), which is shown with its replay token.\n"
-          "                       S: pct:D (default pct:3, D from 1 to 32), random, or dfs:P (every\n"
-          "                       schedule with at most P preemptions, at most N of them, from seed 0);\n"
-          "                       N seeds from F (default 100 from 0), or seeds A to B inclusive.\n"
-          "                       Exit status 0: all\n"
-          "                       passed, 1: one failed, 2: refused (bad arguments; nothing was run).\n"
-          "                       A long run says on stderr every 2 s how far it got\n"
-          "  explore NAME --replay TOKEN\n"
-          "                       run again the one schedule a failure's token names\n"
-          "  rules                print the rule catalog as Markdown (docs/irql-rules.md)\n"
-          "  rules --check FILE   exit 1 unless FILE is exactly what `wdmsim rules` prints\n"
-          "  --help               this text\n"
-          "\n"
+          "commands:\n",
+          out);
+    for (size_t i = 0; i < COMMAND_COUNT; i++)
+        fputs(command_helps[i].text, out);
+    fputs("\n"
           "environment:\n"
           "  WDMSIM_CLOCK=virtual|real   the clock the kernel boots with (default real)\n"
           "  WDMSIM_SCHED=random:SEED|pct:D:SEED|replay:TOKEN\n"
@@ -89,6 +117,24 @@ static void usage(FILE *out)
           "                              (virtual clock); explore obeys replay:TOKEN only\n"
           "  WDMSIM_DRIVER_DIR=DIR       where the demo and explore find debugprint.so and tracedrv.so\n",
           out);
+}
+
+static int command_usage(const char *name, FILE *out)
+{
+    fprintf(out, "usage:\n%s", command_help_find(name)->text);
+    return out == stdout ? 0 : 2;
+}
+
+/* Wrong arguments to a command: what is wrong, that command's usage, exit status 2. */
+static int command_refuse(const char *name, const char *problem, const char *argument)
+{
+    fprintf(stderr, "wdmsim %s: %s '%s'\n", name, problem, argument);
+    return command_usage(name, stderr);
+}
+
+static bool is_help(const char *argument)
+{
+    return strcmp(argument, "--help") == 0 || strcmp(argument, "-h") == 0;
 }
 
 static void lesson_run(void *context)
@@ -127,6 +173,12 @@ static int lesson_all(void)
 
 static int lesson_command(int argc, char **argv)
 {
+    if (argc > 3)
+        return command_refuse("lesson", "takes one argument, not also", argv[3]);
+    if (argc == 3 && is_help(argv[2]))
+        return command_usage("lesson", stdout);
+    if (argc == 3 && argv[2][0] == '-')
+        return command_refuse("lesson", "unknown option", argv[2]);
     if (argc < 3 || strcmp(argv[2], "list") == 0) {
         for (size_t i = 0; i < LESSON_COUNT; i++)
             printf("%-28s %s\n", lessons[i].name, lessons[i].teaches);
@@ -376,6 +428,8 @@ static int explore_command(int argc, char **argv)
         explore_list();
         return 0;
     }
+    if (is_help(argv[2]))
+        return command_usage("explore", stdout);
     if ((refused = explore_parse(argc, argv, &o)) != 0)
         return refused;
     demo_module_path("debugprint.so", WDMSIM_BUILT_DEBUGPRINT, modules.debugprint, sizeof modules.debugprint);
@@ -398,25 +452,75 @@ static int explore_command(int argc, char **argv)
     return status == 0 ? 0 : 1;
 }
 
+static int demo_command(int argc, char **argv)
+{
+    if (argc == 3 && is_help(argv[2]))
+        return command_usage("demo", stdout);
+    if (argc == 2)
+        return demo(NULL);
+    if (strcmp(argv[2], "--save") != 0)
+        return command_refuse("demo", "unknown option", argv[2]);
+    if (argc != 4)
+        return command_refuse("demo", argc < 4 ? "needs a FILE after" : "takes nothing after --save FILE, not",
+                              argc < 4 ? argv[2] : argv[4]);
+    return demo(argv[3]);
+}
+
+static int rules_command(int argc, char **argv)
+{
+    if (argc == 3 && is_help(argv[2]))
+        return command_usage("rules", stdout);
+    if (argc == 2) {
+        wdmsim_rules_write_markdown(stdout);
+        return 0;
+    }
+    if (strcmp(argv[2], "--check") != 0)
+        return command_refuse("rules", "unknown option", argv[2]);
+    if (argc != 4)
+        return command_refuse("rules", argc < 4 ? "needs a FILE after" : "takes nothing after --check FILE, not",
+                              argc < 4 ? argv[2] : argv[4]);
+    return rules_check(argv[3]);
+}
+
+static int help_command(int argc, char **argv)
+{
+    if (argc == 2) {
+        usage(stdout);
+        return 0;
+    }
+    if (argc > 3)
+        return command_refuse("help", "takes one command, not also", argv[3]);
+    if (command_help_find(argv[2]) == NULL) {
+        fprintf(stderr, "wdmsim help: unknown command '%s'\n\n", argv[2]);
+        usage(stderr);
+        return 2;
+    }
+    return command_usage(argv[2], stdout);
+}
+
 int main(int argc, char **argv)
 {
-    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-        usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? 2 : 0;
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
     }
+    if (is_help(argv[1]))
+        return help_command(2, argv);
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("wdmsim %s\n", WDMSIM_VERSION);
+        return 0;
+    }
+    if (strcmp(argv[1], "help") == 0)
+        return help_command(argc, argv);
     if (strcmp(argv[1], "demo") == 0)
-        return demo(argc >= 4 && strcmp(argv[2], "--save") == 0 ? argv[3] : NULL);
+        return demo_command(argc, argv);
     if (strcmp(argv[1], "lesson") == 0)
         return lesson_command(argc, argv);
     if (strcmp(argv[1], "explore") == 0)
         return explore_command(argc, argv);
-    if (strcmp(argv[1], "rules") == 0) {
-        if (argc >= 4 && strcmp(argv[2], "--check") == 0)
-            return rules_check(argv[3]);
-        wdmsim_rules_write_markdown(stdout);
-        return 0;
-    }
-    fprintf(stderr, "wdmsim: unknown command '%s'\n\n", argv[1]);
+    if (strcmp(argv[1], "rules") == 0)
+        return rules_command(argc, argv);
+    fprintf(stderr, "wdmsim: unknown %s '%s'\n\n", argv[1][0] == '-' ? "option" : "command", argv[1]);
     usage(stderr);
     return 2;
 }
