@@ -162,15 +162,22 @@ static bool crash_in_simulator(const char *name)
     return false;
 }
 
-/* Whose code faulted: the same object as this file is the host program, the kernel linked in. */
+/* Whose code faulted: the same object as this file is the host program, the kernel linked in; a
+ * shared library (lib*.so*: the C library, a sanitizer's runtime) was called by code further down
+ * the backtrace; any other object is a driver module. */
 static const char *crash_whose_code(const char *name, const char *object)
 {
     Dl_info self;
+    const char *base = object != NULL ? strrchr(object, '/') : NULL;
 
+    base = base != NULL ? base + 1 : object;
     if (object == NULL || !dladdr((void *)crash_boot, &self) || self.dli_fname == NULL)
         return "";
+    if (strcmp(object, self.dli_fname) != 0 && strncmp(base, "lib", 3) == 0 && strstr(base, ".so") != NULL)
+        return " - a library, called by the code below it in the backtrace (when that is a DDI, most often "
+               "with a bad argument from the DDI's caller)";
     if (strcmp(object, self.dli_fname) != 0)
-        return strstr(object, "libc.") ? " (the C library, called by the code in the backtrace)" : "";
+        return " - the driver module's own code";
     if (crash_in_simulator(name))
         return " - the simulator's own code: unless a DDI below it in the backtrace passed it a bad "
                "argument, this is a crash of wdmsim itself, not of the driver; please report it with this report";

@@ -1,8 +1,9 @@
 /*
  * test_crash.c - a crash of a simulated thread is a STOP: which bug check each fault becomes (a
  * NULL pointer, an invalid address, the same at DISPATCH_LEVEL, in a system thread, a division by
- * zero, an illegal instruction, a stack overflow), what the report says, and the faults that are
- * not the simulator's to report (a signal sent with kill, a thread it does not know).
+ * zero, an illegal instruction, a stack overflow), what the report says (a driver module's crash
+ * names the driver), and the faults that are not the simulator's to report (a signal sent with
+ * kill, a thread it does not know).
  */
 #include <pthread.h>
 #include <signal.h>
@@ -193,6 +194,26 @@ static void a_crash_inside_a_DDI_names_the_DDI_and_blames_its_argument(void **st
     wdmsim_assert_report_has(&stop, "bad argument");
 }
 
+static void loads_a_driver_that_writes_through_NULL(void *context)
+{
+    PDRIVER_OBJECT driver;
+
+    (void)context;
+    wdmsim_driver_load_module(CRASH_MODULE, "CrashDrv", &driver);
+}
+
+static void a_driver_that_crashes_in_DriverEntry_is_named_in_the_report(void **state)
+{
+    struct wdmsim_stop stop;
+
+    (void)state;
+    wdmsim_assert_stops(loads_a_driver_that_writes_through_NULL, NULL, 0x7E, STATUS_ACCESS_VIOLATION_CODE,
+                        "crash.access_violation", &stop);
+    wdmsim_assert_report_has(&stop, "Driver:   CrashDrv");
+    wdmsim_assert_report_has(&stop, "DriverEntry+0x");
+    wdmsim_assert_report_has(&stop, "the driver module's own code");
+}
+
 static void sends_itself_SIGSEGV(void *context)
 {
     (void)context;
@@ -247,6 +268,7 @@ int main(void)
         wdmsim_test(an_illegal_instruction_stops_with_STATUS_ILLEGAL_INSTRUCTION),
         wdmsim_test(a_stack_overflow_stops_with_UNEXPECTED_KERNEL_MODE_TRAP_8),
         wdmsim_test(a_crash_inside_a_DDI_names_the_DDI_and_blames_its_argument),
+        wdmsim_test(a_driver_that_crashes_in_DriverEntry_is_named_in_the_report),
         wdmsim_test(a_SIGSEGV_sent_with_kill_is_not_a_crash_to_report),
         wdmsim_test(a_crash_on_a_thread_the_simulator_does_not_know_is_left_to_the_host),
     };
