@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what building wdmsim needs and is missing on this machine (Debian/Ubuntu packages).
 #   scripts/setup.sh demo   what the demo needs: a C compiler, CMake >= 3.20, pkg-config
-#   scripts/setup.sh test   the same plus CMocka, the mingw-w64 cross compiler with DDK headers,
-#                           and clang with its libFuzzer runtime (the fuzz preset)
+#   scripts/setup.sh test   the same plus CMocka, g++ (the headers must compile as C++), the
+#                           mingw-w64 cross compiler with DDK headers, and clang with its
+#                           libFuzzer runtime (the fuzz preset)
 # As root it runs apt-get; otherwise it prints the command to run and stops.
 set -euo pipefail
 
@@ -31,6 +32,7 @@ need_command pkg-config pkg-config
 cmake_is_recent || missing+=(cmake)
 if [ "$purpose" = test ]; then
     need_file /usr/include/cmocka.h libcmocka-dev
+    need_command g++ g++
     need_command x86_64-w64-mingw32-gcc gcc-mingw-w64-x86-64
     need_file /usr/x86_64-w64-mingw32/include/ddk/wdm.h mingw-w64-x86-64-dev
     need_command clang clang

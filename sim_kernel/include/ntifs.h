@@ -37,7 +37,7 @@ NTKERNELAPI NTSTATUS NTAPI ObOpenObjectByPointer(PVOID Object, ULONG HandleAttri
                                                  POBJECT_TYPE ObjectType, KPROCESSOR_MODE AccessMode,
                                                  PHANDLE Handle);
 
-_Static_assert(sizeof(KAPC_STATE) == 48 && offsetof(KAPC_STATE, Process) == 32, "KAPC_STATE layout on x64");
+C_ASSERT(sizeof(KAPC_STATE) == 48 && offsetof(KAPC_STATE, Process) == 32);     /* x64 layout */
 
 #ifdef __cplusplus
 }

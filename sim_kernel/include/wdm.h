@@ -1148,23 +1148,31 @@ NTKERNELAPI PEPROCESS NTAPI IoGetCurrentProcess(VOID);
 #define PsGetCurrentProcess IoGetCurrentProcess
 NTKERNELAPI HANDLE NTAPI PsGetCurrentProcessId(VOID);
 
-/* ---- ABI checks: Windows x64 sizes and layouts ---- */
+/* ---- ABI checks: Windows x64 sizes and layouts ----
+ * C_ASSERT as ntdef.h has it for compilers with static assertions, C and C++ alike. */
 
-_Static_assert(sizeof(WCHAR) == 2, "WCHAR must be 16-bit: compile driver code with -fshort-wchar");
-_Static_assert(sizeof(ULONG) == 4 && sizeof(LONG) == 4, "ULONG and LONG are 32-bit (LLP64)");
-_Static_assert(sizeof(ULONG_PTR) == sizeof(PVOID), "ULONG_PTR is pointer-sized");
-_Static_assert(sizeof(LARGE_INTEGER) == 8, "LARGE_INTEGER is 8 bytes");
-_Static_assert(offsetof(LARGE_INTEGER, HighPart) == 4, "LARGE_INTEGER: LowPart comes first");
-_Static_assert(sizeof(TIME_FIELDS) == 16, "TIME_FIELDS is eight 16-bit fields");
-_Static_assert(sizeof(UNICODE_STRING) == 16 && offsetof(UNICODE_STRING, Buffer) == 8,
-               "UNICODE_STRING layout");
-_Static_assert(sizeof(LIST_ENTRY) == 2 * sizeof(PVOID), "LIST_ENTRY layout");
-_Static_assert(sizeof(KSPIN_LOCK) == sizeof(PVOID), "KSPIN_LOCK is ULONG_PTR");
-_Static_assert(sizeof(DISPATCHER_HEADER) == 24, "DISPATCHER_HEADER is 24 bytes on x64");
-_Static_assert(sizeof(KEVENT) == 24 && sizeof(KSEMAPHORE) == 32 && sizeof(KMUTEX) == 56, "KEVENT, KSEMAPHORE, KMUTEX");
-_Static_assert(sizeof(KTIMER) == 64 && sizeof(KDPC) == 64 && sizeof(KWAIT_BLOCK) == 48, "KTIMER, KDPC, KWAIT_BLOCK");
-_Static_assert(sizeof(OBJECT_ATTRIBUTES) == 48, "OBJECT_ATTRIBUTES is 48 bytes on x64");
-_Static_assert(sizeof(IO_STATUS_BLOCK) == 16, "IO_STATUS_BLOCK is 16 bytes on x64");
+#ifndef C_ASSERT
+#ifdef __cplusplus
+#define C_ASSERT(e) static_assert(e, #e)
+#else
+#define C_ASSERT(e) _Static_assert(e, #e)
+#endif
+#endif
+
+C_ASSERT(sizeof(WCHAR) == 2);                /* WCHAR is 16-bit: compile driver code with -fshort-wchar */
+C_ASSERT(sizeof(ULONG) == 4 && sizeof(LONG) == 4);              /* LLP64 */
+C_ASSERT(sizeof(ULONG_PTR) == sizeof(PVOID));
+C_ASSERT(sizeof(LARGE_INTEGER) == 8);
+C_ASSERT(offsetof(LARGE_INTEGER, HighPart) == 4);               /* LowPart comes first */
+C_ASSERT(sizeof(TIME_FIELDS) == 16);                            /* eight 16-bit fields */
+C_ASSERT(sizeof(UNICODE_STRING) == 16 && offsetof(UNICODE_STRING, Buffer) == 8);
+C_ASSERT(sizeof(LIST_ENTRY) == 2 * sizeof(PVOID));
+C_ASSERT(sizeof(KSPIN_LOCK) == sizeof(PVOID));                  /* a ULONG_PTR */
+C_ASSERT(sizeof(DISPATCHER_HEADER) == 24);
+C_ASSERT(sizeof(KEVENT) == 24 && sizeof(KSEMAPHORE) == 32 && sizeof(KMUTEX) == 56);
+C_ASSERT(sizeof(KTIMER) == 64 && sizeof(KDPC) == 64 && sizeof(KWAIT_BLOCK) == 48);
+C_ASSERT(sizeof(OBJECT_ATTRIBUTES) == 48);
+C_ASSERT(sizeof(IO_STATUS_BLOCK) == 16);
 
 #ifdef __cplusplus
 }

@@ -30,16 +30,25 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <cmocka.h>
 #include <wdmsim/wdmsim.h>
+
+/* cmocka.h declares its functions without C linkage for C++. */
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#include <cmocka.h>
 
 #define WDMSIM_ANY_PARAM (-1LL)
 
 static inline int wdmsim_test_boot(void **state)
 {
-    struct wdmsim_config config = { .clock = WDMSIM_CLOCK_VIRTUAL, .time_zone_bias_set = 1 };
+    struct wdmsim_config config;
 
     (void)state;
+    memset(&config, 0, sizeof config);
+    config.clock = WDMSIM_CLOCK_VIRTUAL;
+    config.time_zone_bias_set = 1;
     wdmsim_boot(&config);
     return 0;
 }
@@ -132,5 +141,9 @@ static inline size_t wdmsim_shutdown_capturing_stderr(char *buf, size_t size)
 int __wrap__cmocka_run_group_tests(const char *group_name, const struct CMUnitTest *tests, size_t count,
                                    CMFixtureFunction group_setup, CMFixtureFunction group_teardown);
 void __wrap__skip(const char *file, int line);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* WDMSIM_TEST_H */
