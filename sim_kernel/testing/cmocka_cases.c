@@ -195,25 +195,26 @@ static void cases_print_error(const char *text)
     }
 }
 
-/* CMocka's console output prints a failure message through a 1 KB buffer, so there the report goes
- * straight to stderr and the message only points to it; TAP, subunit and XML carry it whole. */
-static bool cases_console_output(void)
+/* CMocka's console and subunit output print a failure message through a 1 KB buffer (subunit's
+ * closing bracket is lost with the rest), so there the report goes straight to stderr and the
+ * message only points to it; TAP (a line at a time) and XML carry it whole. */
+static bool cases_message_is_cut(void)
 {
     const char *format = getenv("CMOCKA_MESSAGE_OUTPUT");
 
-    return format == NULL || strcasecmp(format, "stdout") == 0;
+    return format == NULL || (strcasecmp(format, "tap") != 0 && strcasecmp(format, "xml") != 0);
 }
 
 /* Takes output, and frees it before CMocka's failure jumps away. */
 static void cases_fail(const char *name, const struct wdmsim_stop *result, char *output)
 {
-    bool console = cases_console_output();
-    void (*print)(const char *text) = console ? cases_print_stderr : cases_print_error;
+    bool cut = cases_message_is_cut();
+    void (*print)(const char *text) = cut ? cases_print_stderr : cases_print_error;
     char what[256];
 
     cases_describe(result, what, sizeof what);
-    cm_print_error("%s: %s%s\n", name, what, console ? " (the report is above)" : "");
-    if (console)
+    cm_print_error("%s: %s%s\n", name, what, cut ? " (the report is on stderr)" : "");
+    if (cut)
         fprintf(stderr, "%s: %s\n", name, what);
     if (result->stopped || !result->finished)
         print(result->report);

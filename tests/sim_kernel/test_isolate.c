@@ -1,7 +1,8 @@
 /*
  * test_isolate.c - runs in a child of their own: how wdmsim_run_isolated and
  * wdmsim_run_expecting_stop say a scenario ended (finished, leaked, exited), where the child's
- * output goes, and that only the child made for the run reports a STOP through it.
+ * output goes, that only the child made for the run reports a STOP through it, and that a case of
+ * an isolated suite can skip itself.
  */
 #include <signal.h>
 #include <stdlib.h>
@@ -142,6 +143,13 @@ static void a_process_the_scenario_forks_stops_as_a_program_does(void **state)
     assert_true(result.finished);
 }
 
+/* skip() ends the case's child at once: CMocka's own jump would run the next cases in the child. */
+static void a_case_that_skips_itself_is_reported_skipped(void **state)
+{
+    (void)state;
+    skip();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -151,6 +159,7 @@ int main(void)
         wdmsim_test(an_isolated_scenario_that_exits_reports_its_status_and_output),
         wdmsim_test(a_scenario_expected_to_stop_that_leaks_says_so),
         wdmsim_test(a_process_the_scenario_forks_stops_as_a_program_does),
+        wdmsim_test(a_case_that_skips_itself_is_reported_skipped),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

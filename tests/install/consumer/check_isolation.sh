@@ -1,7 +1,7 @@
 #!/bin/sh
 # check_isolation.sh PROGRAM - runs test_isolation.c's suite (built with add_wdmsim_test) and checks
 # that isolation keeps every case's failure to that case: 1 pass and 3 failures, each with its
-# report, on the console, in TAP and in complete XML; and that --list and the filter (option and
+# report, on the console, in TAP, subunit and complete XML; and that --list and the filter (option and
 # WDMSIM_TEST_FILTER) select cases. Exit status: 0 pass, 1 fail.
 set -u
 
@@ -49,6 +49,15 @@ expect "$work/tap.out" '^ok 1 - a_case_that_passes$' "TAP lacks the passing case
 [ "$(count "$work/tap.out" '^not ok [234] - ')" -eq 3 ] || fail "TAP does not list 3 failed cases"
 expect "$work/tap.out" '^# \*\*\* STOP: 0x0000000F ' "TAP lacks the STOP report"
 
+# subunit on stdout: each case started and ended, each failure's message closed (CMocka cuts a
+# subunit message at 1 KB, so the report goes to stderr there).
+CMOCKA_MESSAGE_OUTPUT=subunit "$program" >"$work/subunit.out" 2>"$work/subunit.err"
+[ "$(count "$work/subunit.out" '^test: ')" -eq 4 ] || fail "subunit does not start 4 cases"
+expect "$work/subunit.out" '^success: a_case_that_passes$' "subunit lacks the passing case"
+[ "$(count "$work/subunit.out" '^failure: a_case_that_')" -eq 3 ] || fail "subunit does not end 3 cases in failure"
+[ "$(count "$work/subunit.out" '^\]$')" -eq 3 ] || fail "subunit does not close the 3 failure messages"
+expect "$work/subunit.err" '^\*\*\* STOP: 0x0000000F ' "the STOP report is not on stderr with subunit"
+
 # XML into a file: complete, with the reports.
 CMOCKA_MESSAGE_OUTPUT=xml CMOCKA_XML_FILE="$work/cases.xml" "$program" >"$work/xml.out" 2>"$work/xml.err"
 [ -f "$work/cases.xml" ] || fail "no XML was written"
@@ -70,5 +79,9 @@ WDMSIM_TEST_FILTER='*stops' "$program" >"$work/env_filter.out" 2>&1
 status=$?
 [ "$status" -eq 1 ] || fail "WDMSIM_TEST_FILTER='*stops' exited with $status, expected 1 (that case failing)"
 expect "$work/env_filter.out" 'Running 1 test' "WDMSIM_TEST_FILTER ran more than one case"
+# Without isolation the first STOP ends the whole program, as it did before isolation.
+"$program" --no-isolation >"$work/no_isolation.out" 2>&1
+status=$?
+[ "$status" -eq 86 ] || fail "--no-isolation exited with $status, expected 86 (the first STOP)"
 echo "isolation check passed"
 exit 0
