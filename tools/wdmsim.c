@@ -452,34 +452,46 @@ static int explore_command(int argc, char **argv)
     return status == 0 ? 0 : 1;
 }
 
+#define COMMAND_GO_ON (-1)
+
+/* COMMAND [OPTION FILE], as demo and rules take: *file is FILE, or NULL for the command alone.
+ * Returns COMMAND_GO_ON, or the exit status of a --help or of a refusal. */
+static int command_file_option(const char *name, const char *option, int argc, char **argv, const char **file)
+{
+    *file = NULL;
+    if (argc == 3 && is_help(argv[2]))
+        return command_usage(name, stdout);
+    if (argc == 2)
+        return COMMAND_GO_ON;
+    if (strcmp(argv[2], option) != 0)
+        return command_refuse(name, "unknown option", argv[2]);
+    if (argc < 4)
+        return command_refuse(name, "needs a FILE after", argv[2]);
+    if (argc > 4)
+        return command_refuse(name, "takes nothing after its FILE, not", argv[4]);
+    *file = argv[3];
+    return COMMAND_GO_ON;
+}
+
 static int demo_command(int argc, char **argv)
 {
-    if (argc == 3 && is_help(argv[2]))
-        return command_usage("demo", stdout);
-    if (argc == 2)
-        return demo(NULL);
-    if (strcmp(argv[2], "--save") != 0)
-        return command_refuse("demo", "unknown option", argv[2]);
-    if (argc != 4)
-        return command_refuse("demo", argc < 4 ? "needs a FILE after" : "takes nothing after --save FILE, not",
-                              argc < 4 ? argv[2] : argv[4]);
-    return demo(argv[3]);
+    const char *file;
+    int status = command_file_option("demo", "--save", argc, argv, &file);
+
+    return status != COMMAND_GO_ON ? status : demo(file);
 }
 
 static int rules_command(int argc, char **argv)
 {
-    if (argc == 3 && is_help(argv[2]))
-        return command_usage("rules", stdout);
-    if (argc == 2) {
-        wdmsim_rules_write_markdown(stdout);
-        return 0;
-    }
-    if (strcmp(argv[2], "--check") != 0)
-        return command_refuse("rules", "unknown option", argv[2]);
-    if (argc != 4)
-        return command_refuse("rules", argc < 4 ? "needs a FILE after" : "takes nothing after --check FILE, not",
-                              argc < 4 ? argv[2] : argv[4]);
-    return rules_check(argv[3]);
+    const char *file;
+    int status = command_file_option("rules", "--check", argc, argv, &file);
+
+    if (status != COMMAND_GO_ON)
+        return status;
+    if (file != NULL)
+        return rules_check(file);
+    wdmsim_rules_write_markdown(stdout);
+    return 0;
 }
 
 static int help_command(int argc, char **argv)

@@ -40,9 +40,11 @@ struct cases_options {
     bool isolate;
 };
 
+enum case_end { CASE_RAN, CASE_SKIPPED, CASE_SETUP_FAILED, CASE_TEARDOWN_FAILED };
+
 /* How a case's child ended where wdmsim_run_isolated cannot see it: shared with the child. */
 struct case_note {
-    enum { CASE_RAN, CASE_SKIPPED, CASE_SETUP_FAILED, CASE_TEARDOWN_FAILED } end;
+    enum case_end end;
     char file[256];
     int line;
 };
@@ -63,27 +65,39 @@ static bool cases_env_says_no(const char *name)
     return value != NULL && (strcmp(value, "0") == 0 || strcmp(value, "off") == 0 || strcmp(value, "no") == 0);
 }
 
-static void cases_read_options(struct cases_options *options)
+/* The arguments NUL-separated, program name first; returns where they end. Other options are the
+ * program's own business. */
+static const char *cases_read_cmdline(void)
 {
     FILE *f = fopen("/proc/self/cmdline", "r");
     size_t size = f ? fread(cmdline, 1, sizeof cmdline - 1, f) : 0;
-    const char *end = cmdline + size;
 
     if (f != NULL)
         fclose(f);
     cmdline[size] = '\0';
+    return cmdline + size;
+}
+
+static void cases_read_options(struct cases_options *options)
+{
+    const char *end = cases_read_cmdline();
+
     options->filter = getenv("WDMSIM_TEST_FILTER");
     options->list = false;
     options->isolate = !cases_env_says_no("WDMSIM_TEST_ISOLATION");
     for (const char *arg = cmdline + strlen(cmdline) + 1; arg < end; arg += strlen(arg) + 1) {
+        const char *next = arg + strlen(arg) + 1;
+
         if (strcmp(arg, "--list") == 0)
             options->list = true;
         else if (strcmp(arg, "--no-isolation") == 0)
             options->isolate = false;
         else if (strncmp(arg, "--filter=", 9) == 0)
             options->filter = arg + 9;
-        else if (strcmp(arg, "--filter") == 0 && arg + strlen(arg) + 1 < end)
-            options->filter = arg += strlen(arg) + 1;
+        else if (strcmp(arg, "--filter") == 0 && next < end) {
+            options->filter = next;
+            arg = next;
+        }
     }
 }
 
@@ -95,7 +109,7 @@ static bool cases_selected(const struct cases_options *options, const struct CMU
 
 /* ---- The child: one case ---- */
 
-static void cases_note_end(int end)
+static void cases_note_end(enum case_end end)
 {
     note->end = end;
     fflush(NULL);

@@ -52,12 +52,12 @@ FAULTS_ON_PURPOSE static VOID NTAPI read_NULL_routine(PVOID context)
     (void)*null_pointer;
 }
 
-static void reads_NULL_in_a_system_thread(void *context)
+/* A scenario: the routine (the context) on a system thread, waited for. */
+static void runs_in_a_system_thread(void *routine)
 {
     HANDLE thread;
 
-    (void)context;
-    PsCreateSystemThread(&thread, THREAD_ALL_ACCESS, NULL, NULL, NULL, read_NULL_routine, NULL);
+    PsCreateSystemThread(&thread, THREAD_ALL_ACCESS, NULL, NULL, NULL, (PKSTART_ROUTINE)routine, NULL);
     ZwWaitForSingleObject(thread, FALSE, NULL);
 }
 
@@ -66,7 +66,7 @@ static void a_NULL_read_in_a_system_thread_stops_with_SYSTEM_THREAD_EXCEPTION_NO
     struct wdmsim_stop stop;
 
     (void)state;
-    wdmsim_assert_stops(reads_NULL_in_a_system_thread, NULL, 0x7E, STATUS_ACCESS_VIOLATION_CODE,
+    wdmsim_assert_stops(runs_in_a_system_thread, (void *)read_NULL_routine, 0x7E, STATUS_ACCESS_VIOLATION_CODE,
                         "crash.access_violation", &stop);
     assert_int_equal(stop.params[2], 0);    /* a read */
     wdmsim_assert_report_has(&stop, "Thread:   system-");
@@ -157,21 +157,12 @@ static VOID NTAPI recurse_routine(PVOID context)
     recurse(0);
 }
 
-static void overflows_a_system_thread_stack(void *context)
-{
-    HANDLE thread;
-
-    (void)context;
-    PsCreateSystemThread(&thread, THREAD_ALL_ACCESS, NULL, NULL, NULL, recurse_routine, NULL);
-    ZwWaitForSingleObject(thread, FALSE, NULL);
-}
-
 static void a_stack_overflow_stops_with_UNEXPECTED_KERNEL_MODE_TRAP_8(void **state)
 {
     struct wdmsim_stop stop;
 
     (void)state;
-    wdmsim_assert_stops(overflows_a_system_thread_stack, NULL, 0x7F, 8, "crash.stack_overflow", &stop);
+    wdmsim_assert_stops(runs_in_a_system_thread, (void *)recurse_routine, 0x7F, 8, "crash.stack_overflow", &stop);
     wdmsim_assert_report_has(&stop, "UNEXPECTED_KERNEL_MODE_TRAP");
 }
 
