@@ -6,8 +6,10 @@
  * exception nobody handles (0x1E, 0x7E in a system thread), an access elsewhere 0x50; a fault at
  * the end of the thread's stack is a kernel stack overflow (0x7F/8). Each thread gets an
  * alternate signal stack, so the overflow can still be reported. A fault on a thread the simulator
- * does not know, or a signal sent with kill, goes to the action installed before.
- * Locking: the handler is installed under boot_lock; the fault record is the faulting thread's own.
+ * does not know, or a signal sent with kill, goes to the action installed before. A component
+ * that knows a fault better (a driver's discarded INIT section) claims it first.
+ * Locking: the handler is installed and claims registered at boot, which boot.c serialises; the
+ * fault record is the faulting thread's own.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -32,16 +34,11 @@
 static const int crash_signals[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE };
 static struct sigaction crash_previous[sizeof crash_signals / sizeof crash_signals[0]];
 
-/* The faulting thread's own: what the handler saw, for the STOP made outside it. */
-struct crash_fault {
-    int signal_number;
-    int code;                       /* si_code */
-    uintptr_t address;              /* si_addr */
-    uintptr_t ip;
-    ULONG_PTR error;                /* the x86-64 page fault error code */
-};
+#define CRASH_MAX_CLAIMS 4
 
+/* The faulting thread's own: what the handler saw, for the STOP made outside it. */
 static __thread struct crash_fault fault;
+static void (*claims[CRASH_MAX_CLAIMS])(const struct crash_fault *fault);
 static __thread void *alt_stack;
 static __thread uintptr_t stack_low;    /* the lowest address of the thread's stack */
 static pthread_once_t alt_stack_key_once = PTHREAD_ONCE_INIT;
@@ -135,12 +132,25 @@ static enum rule_id crash_exception_rule(void)
     }
 }
 
-/* 0 read, else the value Windows puts in the bug check for a write or an execute. */
-static ULONG_PTR crash_operation(ULONG_PTR write, ULONG_PTR execute)
+ULONG_PTR crash_operation(const struct crash_fault *f, ULONG_PTR write, ULONG_PTR execute)
 {
-    if ((fault.error & CRASH_PF_FETCH) || fault.address == fault.ip)
+    if ((f->error & CRASH_PF_FETCH) || f->address == f->ip)
         return execute;
-    return (fault.error & CRASH_PF_WRITE) ? write : 0;
+    return (f->error & CRASH_PF_WRITE) ? write : 0;
+}
+
+/* Boot order registers the same claims each time: a claim already there is not added again. */
+void crash_register_claim(void (*claim)(const struct crash_fault *fault))
+{
+    for (size_t i = 0; i < CRASH_MAX_CLAIMS; i++) {
+        if (claims[i] == claim)
+            return;
+        if (claims[i] == NULL) {
+            claims[i] = claim;
+            return;
+        }
+    }
+    abort();
 }
 
 /* Prefixes of the simulator's own functions (internal.h), against which a fault in the kernel
@@ -215,16 +225,20 @@ static SIM_NORETURN void crash_stop(void)
     KIRQL irql = self != NULL ? self->irql : PASSIVE_LEVEL;
     char detail[512];
 
-    crash_describe(detail, sizeof detail);
     bugcheck_backtrace_from((void *)fault.ip);
-    if (crash_is_stack_overflow())
+    if (crash_is_stack_overflow()) {
+        crash_describe(detail, sizeof detail);
         rule_stop_text(RULE_CRASH_STACK_OVERFLOW, fault.address, fault.ip, 0, 0, detail);
+    }
+    for (size_t i = 0; i < CRASH_MAX_CLAIMS && claims[i] != NULL; i++)
+        claims[i](&fault);
+    crash_describe(detail, sizeof detail);
     if (fault.signal_number == SIGSEGV && irql >= DISPATCH_LEVEL)
-        rule_stop_text(RULE_CRASH_PAGE_FAULT_AT_DISPATCH, fault.address, irql, crash_operation(1, 8), fault.ip,
-                       detail);
+        rule_stop_text(RULE_CRASH_PAGE_FAULT_AT_DISPATCH, fault.address, irql, crash_operation(&fault, 1, 8),
+                       fault.ip, detail);
     if (fault.signal_number == SIGSEGV && fault.address >= CRASH_NULL_REGION)
-        rule_stop_text(RULE_CRASH_PAGE_FAULT, fault.address, crash_operation(2, 0x10), fault.ip, 0, detail);
-    rule_stop_text(crash_exception_rule(), fault.ip, crash_operation(1, 8), fault.address, 0, detail);
+        rule_stop_text(RULE_CRASH_PAGE_FAULT, fault.address, crash_operation(&fault, 2, 0x10), fault.ip, 0, detail);
+    rule_stop_text(crash_exception_rule(), fault.ip, crash_operation(&fault, 1, 8), fault.address, 0, detail);
 }
 
 /* Entered as if the faulting instruction had called it (see crash_handler): the STOP runs on the

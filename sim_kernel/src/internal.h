@@ -602,10 +602,25 @@ const char *bugcheck_code_name(ULONG code);
 
 /* ---- crash.c: faults of simulated threads become STOPs ---- */
 
+/* A fault of a simulated thread, as its signal reported it. */
+struct crash_fault {
+    int signal_number;
+    int code;                       /* si_code */
+    uintptr_t address;              /* si_addr */
+    uintptr_t ip;                   /* the faulting instruction */
+    ULONG_PTR error;                /* the x86-64 page fault error code */
+};
+
 /* At boot: the handlers of SIGSEGV, SIGBUS, SIGILL and SIGFPE (the actions before are kept). */
 void crash_boot(void);
 /* A thread becomes simulated: its alternate signal stack, once per host thread. */
 void crash_thread_enter(void);
+/* A component that knows some faults better (a driver's discarded INIT section) registers a claim
+ * once: on the faulting thread, outside the signal handler, it stops the machine with its own rule
+ * or returns to leave the fault to the generic ones. */
+void crash_register_claim(void (*claim)(const struct crash_fault *fault));
+/* The operation code a page-fault bug check carries: 0 for a read, else write or execute. */
+ULONG_PTR crash_operation(const struct crash_fault *fault, ULONG_PTR write, ULONG_PTR execute);
 
 /* ---- spinlock.c ---- */
 
