@@ -289,6 +289,15 @@ static void bugcheck_child_default_signals(void)
         signal(crash_signals[i], SIG_DFL);
 }
 
+/* A child that a signal ended without a STOP: a crash of no simulated thread (crash.c turns
+ * theirs into STOPs), or a signal sent to it. */
+void bugcheck_note_signal(struct wdmsim_stop *stop, int signal_number)
+{
+    stop->exit_signal = signal_number;
+    snprintf(stop->report, sizeof stop->report, "the scenario crashed with signal %d (%s), outside the simulated "
+             "threads or sent to its process\n", signal_number, strsignal(signal_number));
+}
+
 bool bugcheck_record_failed(const struct bugcheck_record *record)
 {
     return record->kind == BUGCHECK_RECORD_STOP || record->leaks != 0 || record->sanitizer;

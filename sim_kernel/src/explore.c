@@ -33,15 +33,15 @@ struct explore_run {
 
 static int crash_fd = -1;
 
-/* A crash in a schedule: its decisions still reach the parent, then the signal ends the child. */
+/* A crash that is no simulated thread's (theirs are STOPs, from crash.c, which passes the others
+ * on to this), an abort, or a signal sent: the schedule's decisions still reach the parent, then
+ * the signal ends the child. */
 static void explore_crash_handler(int signal_number)
 {
     static struct bugcheck_record record;
 
     record.kind = BUGCHECK_RECORD_STOP;
-    record.stop.exit_signal = signal_number;
-    snprintf(record.stop.report, sizeof record.stop.report, "the scenario crashed with signal %d (%s)\n",
-             signal_number, strsignal(signal_number));
+    bugcheck_note_signal(&record.stop, signal_number);
     strategy_summarize(&record.schedule);
     bugcheck_write_record(crash_fd, &record);
     signal(signal_number, SIG_DFL);
@@ -247,11 +247,9 @@ static void explore_child_vanished(struct explore_search *search, unsigned long 
     memset(&record, 0, sizeof record);
     plan.seed = plan.replay ? plan.seed : seed;
     strategy_summarize_plan(&plan, &record.schedule);
-    record.stop.exit_signal = signal_number;
     record.exit_status = signal_number == 0 ? exit_status : 0;
     if (signal_number != 0)
-        snprintf(record.stop.report, sizeof record.stop.report, "the scenario crashed with signal %d (%s)\n",
-                 signal_number, strsignal(signal_number));
+        bugcheck_note_signal(&record.stop, signal_number);
     explore_fail(search, &record, seed);
 }
 

@@ -578,6 +578,8 @@ struct bugcheck_record {
     struct strategy_summary schedule;
 };
 
+/* The child ended by this signal without a STOP: the stop's signal and the line its report is. */
+void bugcheck_note_signal(struct wdmsim_stop *stop, int signal_number);
 /* A record that carries a failure, and so its report and summary. */
 bool bugcheck_record_failed(const struct bugcheck_record *record);
 /* Reads one record as bugcheck_write_record sent it; false at the end of the pipe. */

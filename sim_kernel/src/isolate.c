@@ -58,8 +58,7 @@ static void isolate_child_body(int fd, void *context)
 static void isolate_describe(struct wdmsim_stop *result)
 {
     if (result->exit_signal != 0)
-        snprintf(result->report, sizeof result->report, "the scenario crashed with signal %d (%s)\n",
-                 result->exit_signal, strsignal(result->exit_signal));
+        bugcheck_note_signal(result, result->exit_signal);
     else if (!result->finished && !result->stopped)
         snprintf(result->report, sizeof result->report, "the scenario ended its process with exit status %d "
                  "before it returned (exit(), or a sanitizer's report: see what it printed)\n", result->exit_status);
