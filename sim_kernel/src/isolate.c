@@ -7,7 +7,6 @@
  * Locking: host code on the caller's thread; the child is a process of its own.
  */
 #define _GNU_SOURCE
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
