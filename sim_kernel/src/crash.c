@@ -30,15 +30,14 @@
 #define CRASH_STACK_SLACK (64u << 10)   /* a fault this close to the stack's end is an overflow */
 #define CRASH_PF_WRITE 0x2              /* x86-64 page fault error code bits */
 #define CRASH_PF_FETCH 0x10
+#define CRASH_MAX_CLAIMS 4
 
 static const int crash_signals[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE };
 static struct sigaction crash_previous[sizeof crash_signals / sizeof crash_signals[0]];
-
-#define CRASH_MAX_CLAIMS 4
+static void (*claims[CRASH_MAX_CLAIMS])(const struct crash_fault *fault);
 
 /* The faulting thread's own: what the handler saw, for the STOP made outside it. */
 static __thread struct crash_fault fault;
-static void (*claims[CRASH_MAX_CLAIMS])(const struct crash_fault *fault);
 static __thread void *alt_stack;
 static __thread uintptr_t stack_low;    /* the lowest address of the thread's stack */
 static pthread_once_t alt_stack_key_once = PTHREAD_ONCE_INIT;
