@@ -5,8 +5,8 @@
 # in a child process of its own (<wdmsim/test.h>): a STOP, a crash or a leak fails that case and the
 # others run. The program takes --list and --filter GLOB (or WDMSIM_TEST_FILTER=GLOB, which ctest
 # passes on: `WDMSIM_TEST_FILTER='*double_free*' ctest -R NAME` runs one case). Every test gets a
-# timeout, so a hang fails instead of stalling CI. Tests are deterministic: no sleeps, virtual
-# time, handshakes.
+# timeout, so a hang fails instead of stalling CI, and each case half of it (WDMSIM_TEST_TIMEOUT),
+# so a hanging case fails alone. Tests are deterministic: no sleeps, virtual time, handshakes.
 include_guard(GLOBAL)
 
 # CMocka is looked up on the first add_wdmsim_test() call, so projects that only link
@@ -54,5 +54,8 @@ function(add_wdmsim_test name)
   add_executable(${name} ${T_SOURCES})
   target_link_libraries(${name} PRIVATE wdmsim::test wdmsim::kernel wdmsim::cmocka ${T_LIBRARIES})
   add_test(NAME ${name} COMMAND ${name})
-  set_tests_properties(${name} PROPERTIES LABELS "${T_LABELS}" TIMEOUT ${T_TIMEOUT})
+  # A case that hangs unseen (a loop with no DDI in it) fails alone at half the suite's time.
+  math(EXPR case_timeout "(${T_TIMEOUT} + 1) / 2")
+  set_tests_properties(${name} PROPERTIES LABELS "${T_LABELS}" TIMEOUT ${T_TIMEOUT}
+                                          ENVIRONMENT "WDMSIM_TEST_TIMEOUT=${case_timeout}")
 endfunction()

@@ -40,6 +40,8 @@ struct cases_options {
     bool isolate;
 };
 
+static unsigned case_timeout_seconds;   /* WDMSIM_TEST_TIMEOUT; 0: none */
+
 enum case_end { CASE_RAN, CASE_SKIPPED, CASE_SETUP_FAILED, CASE_TEARDOWN_FAILED };
 
 /* How a case's child ended where wdmsim_run_isolated cannot see it: shared with the child. */
@@ -85,6 +87,8 @@ static void cases_read_options(struct cases_options *options)
     options->filter = getenv("WDMSIM_TEST_FILTER");
     options->list = false;
     options->isolate = !cases_env_says_no("WDMSIM_TEST_ISOLATION");
+    case_timeout_seconds = getenv("WDMSIM_TEST_TIMEOUT") ? (unsigned)strtoul(getenv("WDMSIM_TEST_TIMEOUT"), NULL, 10)
+                                                         : 0;
     for (const char *arg = cmdline + strlen(cmdline) + 1; arg < end; arg += strlen(arg) + 1) {
         const char *next = arg + strlen(arg) + 1;
 
@@ -171,6 +175,8 @@ static void cases_describe(const struct wdmsim_stop *result, char *what, size_t 
         snprintf(what, size, "its setup failed");
     else if (note->end == CASE_TEARDOWN_FAILED)
         snprintf(what, size, "its teardown failed");
+    else if (result->timed_out)
+        snprintf(what, size, "it did not finish within WDMSIM_TEST_TIMEOUT=%u s", case_timeout_seconds);
     else if (result->stopped)
         snprintf(what, size, "it stopped the machine: STOP 0x%08X %s%s%s", result->code, result->code_name,
                  result->rule[0] ? ", rule " : "", result->rule);
@@ -252,7 +258,7 @@ static void cases_run_one(void **state)
     if (output == NULL)
         abort();
     memset(note, 0, sizeof *note);
-    wdmsim_run_isolated(cases_child, (void *)test, output, &result);
+    wdmsim_run_isolated(cases_child, (void *)test, output, case_timeout_seconds, &result);
     text = cases_read_output(output);
     fclose(output);
     if (note->end == CASE_SKIPPED || cases_passed(&result)) {

@@ -217,7 +217,7 @@ static void a_SIGSEGV_sent_with_kill_is_not_a_crash_to_report(void **state)
     struct wdmsim_stop result;
 
     (void)state;
-    wdmsim_run_isolated(sends_itself_SIGSEGV, NULL, NULL, &result);
+    wdmsim_run_isolated(sends_itself_SIGSEGV, NULL, NULL, 0, &result);
     assert_false(result.stopped);
     assert_int_equal(result.exit_signal, SIGSEGV);
 }
@@ -243,7 +243,7 @@ static void a_crash_on_a_thread_the_simulator_does_not_know_is_left_to_the_host(
     struct wdmsim_stop result;
 
     (void)state;
-    wdmsim_run_isolated(crashes_on_a_thread_the_simulator_does_not_know, NULL, NULL, &result);
+    wdmsim_run_isolated(crashes_on_a_thread_the_simulator_does_not_know, NULL, NULL, 0, &result);
     assert_false(result.stopped);
     assert_int_equal(result.exit_signal, SIGSEGV);
 }

@@ -1,8 +1,8 @@
 /*
  * test_isolate.c - runs in a child of their own: how wdmsim_run_isolated and
- * wdmsim_run_expecting_stop say a scenario ended (finished, leaked, exited), where the child's
- * output goes, that only the child made for the run reports a STOP through it, and that a case of
- * an isolated suite can skip itself.
+ * wdmsim_run_expecting_stop say a scenario ended (finished, leaked, exited, timed out), where the
+ * child's output goes, that only the child made for the run reports a STOP through it, and that a
+ * case of an isolated suite can skip itself.
  */
 #include <signal.h>
 #include <stdlib.h>
@@ -46,7 +46,7 @@ static void an_isolated_scenario_that_returns_clean_has_finished(void **state)
     struct wdmsim_stop result;
 
     (void)state;
-    wdmsim_run_isolated(allocates_and_frees, NULL, NULL, &result);
+    wdmsim_run_isolated(allocates_and_frees, NULL, NULL, 0, &result);
     assert_true(result.finished);
     assert_false(result.stopped);
     assert_int_equal(result.exit_signal, 0);
@@ -62,7 +62,7 @@ static void an_isolated_scenario_that_leaks_reports_the_leak_and_its_lines(void 
 
     (void)state;
     assert_non_null(output);
-    wdmsim_run_isolated(leaks_a_block, NULL, output, &result);
+    wdmsim_run_isolated(leaks_a_block, NULL, output, 0, &result);
     rewind(output);
     assert_true(fread(text, 1, sizeof text - 1, output) > 0);
     fclose(output);
@@ -78,7 +78,7 @@ static void leaks_a_scenario_allows_are_not_counted(void **state)
     FILE *output = tmpfile();
 
     (void)state;
-    wdmsim_run_isolated(leaks_a_block_it_allows, NULL, output, &result);
+    wdmsim_run_isolated(leaks_a_block_it_allows, NULL, output, 0, &result);
     fclose(output);
     assert_true(result.finished);
     assert_int_equal(result.leaks, 0);
@@ -91,7 +91,7 @@ static void an_isolated_scenario_that_exits_reports_its_status_and_output(void *
     char text[256] = "";
 
     (void)state;
-    wdmsim_run_isolated(prints_and_exits, NULL, output, &result);
+    wdmsim_run_isolated(prints_and_exits, NULL, output, 0, &result);
     rewind(output);
     assert_true(fread(text, 1, sizeof text - 1, output) > 0);
     fclose(output);
@@ -138,9 +138,32 @@ static void a_process_the_scenario_forks_stops_as_a_program_does(void **state)
     int exit_status = 0;
 
     (void)state;
-    wdmsim_run_isolated(forks_a_process_that_stops, &exit_status, NULL, &result);
+    wdmsim_run_isolated(forks_a_process_that_stops, &exit_status, NULL, 0, &result);
     assert_false(result.stopped);
     assert_true(result.finished);
+}
+
+static volatile int spinning = 1;
+
+static void spins_without_a_DDI(void *context)
+{
+    (void)context;
+    while (spinning)
+        ;
+}
+
+/* The one case here that waits for host time: a second, the shortest limit there is. */
+static void a_scenario_still_running_at_its_time_limit_is_killed_and_says_so(void **state)
+{
+    struct wdmsim_stop result;
+
+    (void)state;
+    wdmsim_run_isolated(spins_without_a_DDI, NULL, NULL, 1, &result);
+    assert_true(result.timed_out);
+    assert_false(result.finished);
+    assert_false(result.stopped);
+    assert_int_equal(result.exit_signal, SIGKILL);
+    assert_non_null(strstr(result.report, "did not end within 1 s"));
 }
 
 /* skip() ends the case's child at once: CMocka's own jump would run the next cases in the child. */
@@ -160,6 +183,7 @@ int main(void)
         wdmsim_test(a_scenario_expected_to_stop_that_leaks_says_so),
         wdmsim_test(a_process_the_scenario_forks_stops_as_a_program_does),
         wdmsim_test(a_case_that_skips_itself_is_reported_skipped),
+        wdmsim_test(a_scenario_still_running_at_its_time_limit_is_killed_and_says_so),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

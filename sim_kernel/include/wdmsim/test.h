@@ -15,6 +15,9 @@
  *                     the environment's WDMSIM_TEST_FILTER when not given
  *   --no-isolation    runs every case in the program's own process (for a debugger);
  *                     WDMSIM_TEST_ISOLATION=0 does the same
+ * WDMSIM_TEST_TIMEOUT=SECONDS kills and fails a case still running after that much host time (a
+ * hang the simulator cannot see, such as a loop with no DDI in it); add_wdmsim_test() sets half
+ * the suite's ctest TIMEOUT.
  * Limits of isolation: CMocka's checks of will_return values left unused and of test_malloc
  * blocks left allocated see the parent, not the case, and so do not run; a case's global
  * variables go with its child.

@@ -52,6 +52,7 @@ struct wdmsim_stop {
     int exit_signal;                /* the child died by this signal without a report (crash) */
     int finished;                   /* 1: the scenario returned and its kernel was shut down */
     int exit_status;                /* neither stopped, crashed nor finished: the child exited so */
+    int timed_out;                  /* 1: killed (exit_signal SIGKILL) at the run's time limit */
     size_t leaks;                   /* what the shutdowns in the child found (pool blocks, threads,
                                      * handles, references), each named on the child's stderr; 0
                                      * after wdmsim_allow_leaks() */
@@ -68,10 +69,12 @@ typedef void wdmsim_scenario_fn(void *context);
 void wdmsim_run_expecting_stop(wdmsim_scenario_fn *scenario, void *context, struct wdmsim_stop *stop);
 /* Runs scenario in a child on a fresh kernel (booted as the caller's was, when the caller has one
  * running; else none until the scenario boots one or calls a DDI), then shuts down whatever kernel
- * is left; *result says how it ended: a STOP, a crash,
- * an exit, or finished, with the leaks the child's shutdowns found. output: where the child's
- * stdout and stderr go (NULL: where the caller's go). */
-void wdmsim_run_isolated(wdmsim_scenario_fn *scenario, void *context, FILE *output, struct wdmsim_stop *result);
+ * is left; *result says how it ended: a STOP, a crash, an exit, killed at the time limit, or
+ * finished, with the leaks the child's shutdowns found. output: where the child's stdout and
+ * stderr go (NULL: where the caller's go). timeout_seconds: of host time, for a hang the simulator
+ * cannot see (a loop with no DDI in it); 0: none. */
+void wdmsim_run_isolated(wdmsim_scenario_fn *scenario, void *context, FILE *output, unsigned timeout_seconds,
+                         struct wdmsim_stop *result);
 /* Called in such a child: its leaks are the scenario's own business (a test of the leak reports
  * themselves), not a failure; result->leaks stays 0. */
 void wdmsim_allow_leaks(void);
