@@ -37,11 +37,12 @@ static void a_case_that_leaks(void **state)
     assert_non_null(ExAllocatePoolWithTag(NonPagedPool, 16, 'kaeL'));
 }
 
-/* The pointer is volatile so that no compiler can see it is NULL and emit a trap instead; UBSan,
- * which would report the NULL itself and end the case's process, does not check this one. */
+/* The pointer and the store are volatile, so that no compiler can see the NULL and emit a trap
+ * instead, nor drop a store nothing reads; UBSan, which would report the NULL itself and end the
+ * case's process, does not check this one. */
 __attribute__((no_sanitize("undefined"))) static void a_case_that_dereferences_NULL(void **state)
 {
-    int *volatile nothing = NULL;
+    volatile int *volatile nothing = NULL;
 
     (void)state;
     *nothing = 1;
