@@ -236,7 +236,7 @@ static void cases_fail(const char *name, const struct wdmsim_stop *result, char 
     cm_print_error("%s: %s%s\n", name, what, cut ? " (the report is on stderr)" : "");
     if (cut)
         fprintf(stderr, "%s: %s\n", name, what);
-    if (result->stopped || !result->finished)
+    if (result->report[0] != '\0')
         print(result->report);
     if (output[0] != '\0') {
         print("What the case printed:\n");
