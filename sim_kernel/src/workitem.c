@@ -10,6 +10,8 @@
 #include "internal.h"
 
 #define WORKER_THREADS 2
+/* How long an unload waits for a worker returning from one of the driver's routines. */
+#define WORKITEM_UNLOAD_WAIT_MS 5000
 
 /*
  * While an item is queued the kernel owns its List, as NT's queue does: List.Flink links to the
@@ -64,8 +66,33 @@ static void workitem_collect_leftovers(struct driver_check *check)
     disp_unlock();
 }
 
+/* A worker still running (not waiting in) a routine of the driver: most often on its way back
+ * from setting the event the driver's Unload waited for. */
+static bool workitem_worker_returning(const struct driver_check *check)
+{
+    bool returning = false;
+
+    disp_lock();
+    for (int i = 0; i < WORKER_THREADS; i++)
+        returning |= thread_charged(workers[i]) == driver_check_driver(check) && !workers[i]->wait.waiting;
+    disp_unlock();
+    return returning;
+}
+
+/* Such a worker may finish first, as the unload's one tick of delay lets it on the virtual clock;
+ * on the real clock that tick does not wait for it, so this does, for up to
+ * WORKITEM_UNLOAD_WAIT_MS of the clock. One still running then is reported with the threads. */
+static void workitem_settle(const struct driver_check *check)
+{
+    LARGE_INTEGER one_ms = { .QuadPart = -10000 };
+
+    for (int waited = 0; waited < WORKITEM_UNLOAD_WAIT_MS && workitem_worker_returning(check); waited++)
+        KeDelayExecutionThread(KernelMode, FALSE, &one_ms);
+}
+
 static struct driver_inventory workitem_inventory = {
     .order = DRIVER_INVENTORY_QUEUED,
+    .settle = workitem_settle,
     .collect = workitem_collect_leftovers,
 };
 DRIVER_INVENTORY(workitem_inventory)
