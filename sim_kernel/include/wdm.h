@@ -538,6 +538,58 @@ typedef struct _KDPC {
     volatile PVOID DpcData;
 } KDPC, *PKDPC, *PRKDPC;
 
+/* An entry of a device queue: embedded in IRP.Tail.Overlay and WAIT_CONTEXT_BLOCK. */
+typedef struct _KDEVICE_QUEUE_ENTRY {
+    LIST_ENTRY DeviceListEntry;
+    ULONG SortKey;
+    BOOLEAN Inserted;
+} KDEVICE_QUEUE_ENTRY, *PKDEVICE_QUEUE_ENTRY, *PRKDEVICE_QUEUE_ENTRY;
+
+/* On x64 Busy shares its 64-bit word with a hint the kernel keeps in the upper 56 bits. */
+typedef struct _KDEVICE_QUEUE {
+    CSHORT Type;
+    CSHORT Size;
+    LIST_ENTRY DeviceListHead;
+    KSPIN_LOCK Lock;
+    union {
+        BOOLEAN Busy;
+        struct {
+            LONGLONG Reserved : 8;
+            LONGLONG Hint : 56;
+        };
+    };
+} KDEVICE_QUEUE, *PKDEVICE_QUEUE, *PRKDEVICE_QUEUE;
+
+struct _KAPC;
+
+typedef VOID NTAPI KNORMAL_ROUTINE(PVOID NormalContext, PVOID SystemArgument1, PVOID SystemArgument2);
+typedef KNORMAL_ROUTINE *PKNORMAL_ROUTINE;
+typedef VOID NTAPI KKERNEL_ROUTINE(struct _KAPC *Apc, PKNORMAL_ROUTINE *NormalRoutine, PVOID *NormalContext,
+                                   PVOID *SystemArgument1, PVOID *SystemArgument2);
+typedef KKERNEL_ROUTINE *PKKERNEL_ROUTINE;
+typedef VOID NTAPI KRUNDOWN_ROUTINE(struct _KAPC *Apc);
+typedef KRUNDOWN_ROUTINE *PKRUNDOWN_ROUTINE;
+
+/* Only its size matters to drivers today: IRP.Tail overlays one. */
+typedef struct _KAPC {
+    UCHAR Type;
+    UCHAR SpareByte0;
+    UCHAR Size;
+    UCHAR SpareByte1;
+    ULONG SpareLong0;
+    struct _KTHREAD *Thread;
+    LIST_ENTRY ApcListEntry;
+    PKKERNEL_ROUTINE KernelRoutine;
+    PKRUNDOWN_ROUTINE RundownRoutine;
+    PKNORMAL_ROUTINE NormalRoutine;
+    PVOID NormalContext;
+    PVOID SystemArgument1;
+    PVOID SystemArgument2;
+    CCHAR ApcStateIndex;
+    KPROCESSOR_MODE ApcMode;
+    BOOLEAN Inserted;
+} KAPC, *PKAPC, *PRKAPC;
+
 NTKERNELAPI NTSTATUS NTAPI KeWaitForSingleObject(PVOID Object, KWAIT_REASON WaitReason,
                                                  KPROCESSOR_MODE WaitMode, BOOLEAN Alertable,
                                                  PLARGE_INTEGER Timeout);
@@ -841,6 +893,140 @@ struct _IRP;
 struct _FILE_OBJECT;
 struct _IO_STACK_LOCATION;
 struct _CM_RESOURCE_LIST;
+struct _DEVOBJ_EXTENSION;
+struct _IO_TIMER;
+struct _VPB;
+struct _MDL;
+struct _IO_SECURITY_CONTEXT;
+struct _NAMED_PIPE_CREATE_PARAMETERS;
+struct _MAILSLOT_CREATE_PARAMETERS;
+struct _SCSI_REQUEST_BLOCK;
+struct _FILE_GET_QUOTA_INFORMATION;
+struct _INTERFACE;
+struct _DEVICE_CAPABILITIES;
+struct _IO_RESOURCE_REQUIREMENTS_LIST;
+struct _POWER_SEQUENCE;
+
+typedef PVOID PSECURITY_DESCRIPTOR;
+typedef PVOID PSID;
+typedef ULONG SECURITY_INFORMATION, *PSECURITY_INFORMATION;
+typedef ULONG LCID;
+
+/* POINTER_ALIGNMENT puts a member of IO_STACK_LOCATION.Parameters on an 8-byte boundary on x64,
+ * so that views of one union line up (IoControlCode at 24 in every driver, Windows or not). */
+#define POINTER_ALIGNMENT __attribute__((aligned(8)))
+
+typedef enum _DIRECTORY_NOTIFY_INFORMATION_CLASS {
+    DirectoryNotifyInformation = 1,
+    DirectoryNotifyExtendedInformation
+} DIRECTORY_NOTIFY_INFORMATION_CLASS, *PDIRECTORY_NOTIFY_INFORMATION_CLASS;
+
+typedef enum _FSINFOCLASS {
+    FileFsVolumeInformation = 1,
+    FileFsLabelInformation,
+    FileFsSizeInformation,
+    FileFsDeviceInformation,
+    FileFsAttributeInformation,
+    FileFsControlInformation,
+    FileFsFullSizeInformation,
+    FileFsObjectIdInformation,
+    FileFsDriverPathInformation,
+    FileFsVolumeFlagsInformation,
+    FileFsSectorSizeInformation,
+    FileFsDataCopyInformation,
+    FileFsMetadataSizeInformation,
+    FileFsFullSizeInformationEx,
+    FileFsMaximumInformation
+} FS_INFORMATION_CLASS, *PFS_INFORMATION_CLASS;
+
+typedef enum _DEVICE_RELATION_TYPE {
+    BusRelations,
+    EjectionRelations,
+    PowerRelations,
+    RemovalRelations,
+    TargetDeviceRelation,
+    SingleBusRelations,
+    TransportRelations
+} DEVICE_RELATION_TYPE, *PDEVICE_RELATION_TYPE;
+
+typedef enum _BUS_QUERY_ID_TYPE {
+    BusQueryDeviceID,
+    BusQueryHardwareIDs,
+    BusQueryCompatibleIDs,
+    BusQueryInstanceID,
+    BusQueryDeviceSerialNumber,
+    BusQueryContainerID
+} BUS_QUERY_ID_TYPE, *PBUS_QUERY_ID_TYPE;
+
+typedef enum _DEVICE_TEXT_TYPE {
+    DeviceTextDescription,
+    DeviceTextLocationInformation
+} DEVICE_TEXT_TYPE, *PDEVICE_TEXT_TYPE;
+
+typedef enum _DEVICE_USAGE_NOTIFICATION_TYPE {
+    DeviceUsageTypeUndefined,
+    DeviceUsageTypePaging,
+    DeviceUsageTypeHibernation,
+    DeviceUsageTypeDumpFile,
+    DeviceUsageTypeBoot,
+    DeviceUsageTypePostDisplay,
+    DeviceUsageTypeGuestAssigned
+} DEVICE_USAGE_NOTIFICATION_TYPE;
+
+typedef enum _SYSTEM_POWER_STATE {
+    PowerSystemUnspecified = 0,
+    PowerSystemWorking,
+    PowerSystemSleeping1,
+    PowerSystemSleeping2,
+    PowerSystemSleeping3,
+    PowerSystemHibernate,
+    PowerSystemShutdown,
+    PowerSystemMaximum
+} SYSTEM_POWER_STATE, *PSYSTEM_POWER_STATE;
+
+typedef enum _DEVICE_POWER_STATE {
+    PowerDeviceUnspecified = 0,
+    PowerDeviceD0,
+    PowerDeviceD1,
+    PowerDeviceD2,
+    PowerDeviceD3,
+    PowerDeviceMaximum
+} DEVICE_POWER_STATE, *PDEVICE_POWER_STATE;
+
+typedef union _POWER_STATE {
+    SYSTEM_POWER_STATE SystemState;
+    DEVICE_POWER_STATE DeviceState;
+} POWER_STATE, *PPOWER_STATE;
+
+typedef enum _POWER_STATE_TYPE { SystemPowerState = 0, DevicePowerState } POWER_STATE_TYPE, *PPOWER_STATE_TYPE;
+
+typedef enum {
+    PowerActionNone = 0,
+    PowerActionReserved,
+    PowerActionSleep,
+    PowerActionHibernate,
+    PowerActionShutdown,
+    PowerActionShutdownReset,
+    PowerActionShutdownOff,
+    PowerActionWarmEject,
+    PowerActionDisplayOff
+} POWER_ACTION, *PPOWER_ACTION;
+
+typedef struct _SYSTEM_POWER_STATE_CONTEXT {
+    union {
+        struct {
+            ULONG Reserved1 : 8;
+            ULONG TargetSystemState : 4;
+            ULONG EffectiveSystemState : 4;
+            ULONG CurrentSystemState : 4;
+            ULONG IgnoreHibernationPath : 1;
+            ULONG PseudoTransition : 1;
+            ULONG Reserved2 : 10;
+        };
+        ULONG ContextAsUlong;
+    };
+} SYSTEM_POWER_STATE_CONTEXT, *PSYSTEM_POWER_STATE_CONTEXT;
+
 
 typedef NTSTATUS NTAPI DRIVER_INITIALIZE(struct _DRIVER_OBJECT *DriverObject, PUNICODE_STRING RegistryPath);
 typedef DRIVER_INITIALIZE *PDRIVER_INITIALIZE;
@@ -860,6 +1046,29 @@ typedef IO_COMPLETION_ROUTINE *PIO_COMPLETION_ROUTINE;
 typedef VOID NTAPI IO_WORKITEM_ROUTINE(struct _DEVICE_OBJECT *DeviceObject, PVOID Context);
 typedef IO_WORKITEM_ROUTINE *PIO_WORKITEM_ROUTINE;
 
+typedef enum _IO_ALLOCATION_ACTION {
+    KeepObject = 1,
+    DeallocateObject,
+    DeallocateObjectKeepRegisters
+} IO_ALLOCATION_ACTION, *PIO_ALLOCATION_ACTION;
+
+typedef IO_ALLOCATION_ACTION NTAPI DRIVER_CONTROL(struct _DEVICE_OBJECT *DeviceObject, struct _IRP *Irp,
+                                                  PVOID MapRegisterBase, PVOID Context);
+typedef DRIVER_CONTROL *PDRIVER_CONTROL;
+
+/* A device's request for an adapter or controller; DEVICE_OBJECT.Queue overlays one. */
+typedef struct _WAIT_CONTEXT_BLOCK {
+    KDEVICE_QUEUE_ENTRY WaitQueueEntry;
+    PDRIVER_CONTROL DeviceRoutine;
+    PVOID DeviceContext;
+    ULONG NumberOfMapRegisters;
+    PVOID DeviceObject;
+    PVOID CurrentIrp;
+    PKDPC BufferChainingDpc;
+} WAIT_CONTEXT_BLOCK, *PWAIT_CONTEXT_BLOCK;
+
+/* The simulator's own record of a device hangs off DeviceObjectExtension (the I/O manager's
+ * extension on Windows too), never inside this structure. */
 typedef struct _DEVICE_OBJECT {
     CSHORT Type;
     USHORT Size;
@@ -868,22 +1077,26 @@ typedef struct _DEVICE_OBJECT {
     struct _DEVICE_OBJECT *NextDevice;
     struct _DEVICE_OBJECT *AttachedDevice;
     struct _IRP *CurrentIrp;
-    PVOID Timer;
+    struct _IO_TIMER *Timer;
     ULONG Flags;
     ULONG Characteristics;
-    PVOID Vpb;
+    struct _VPB *volatile Vpb;
     PVOID DeviceExtension;
     DEVICE_TYPE DeviceType;
     CCHAR StackSize;
-    LIST_ENTRY QueueListEntry;
+    union {
+        LIST_ENTRY ListEntry;
+        WAIT_CONTEXT_BLOCK Wcb;
+    } Queue;
     ULONG AlignmentRequirement;
+    KDEVICE_QUEUE DeviceQueue;
     KDPC Dpc;
     ULONG ActiveThreadCount;
-    PVOID SecurityDescriptor;
+    PSECURITY_DESCRIPTOR SecurityDescriptor;
     KEVENT DeviceLock;
     USHORT SectorSize;
     USHORT Spare1;
-    PVOID DeviceObjectExtension;
+    struct _DEVOBJ_EXTENSION *DeviceObjectExtension;
     PVOID Reserved;
 } DEVICE_OBJECT, *PDEVICE_OBJECT;
 
@@ -945,6 +1158,8 @@ typedef struct _FILE_OBJECT {
     volatile PVOID FileObjectExtension;
 } FILE_OBJECT, *PFILE_OBJECT;
 
+/* Members marked POINTER_ALIGNMENT sit where the DDK puts them on x64, so each view of Parameters
+ * has the offsets a driver built for Windows expects (Read.Key 16, DeviceIoControl.IoControlCode 24). */
 typedef struct _IO_STACK_LOCATION {
     UCHAR MajorFunction;
     UCHAR MinorFunction;
@@ -952,38 +1167,194 @@ typedef struct _IO_STACK_LOCATION {
     UCHAR Control;
     union {
         struct {
-            PVOID SecurityContext;
+            struct _IO_SECURITY_CONTEXT *SecurityContext;
             ULONG Options;
-            USHORT FileAttributes;
+            USHORT POINTER_ALIGNMENT FileAttributes;
             USHORT ShareAccess;
-            ULONG EaLength;
+            ULONG POINTER_ALIGNMENT EaLength;
         } Create;
         struct {
+            struct _IO_SECURITY_CONTEXT *SecurityContext;
+            ULONG Options;
+            USHORT POINTER_ALIGNMENT Reserved;
+            USHORT ShareAccess;
+            struct _NAMED_PIPE_CREATE_PARAMETERS *Parameters;
+        } CreatePipe;
+        struct {
+            struct _IO_SECURITY_CONTEXT *SecurityContext;
+            ULONG Options;
+            USHORT POINTER_ALIGNMENT Reserved;
+            USHORT ShareAccess;
+            struct _MAILSLOT_CREATE_PARAMETERS *Parameters;
+        } CreateMailslot;
+        struct {
             ULONG Length;
-            ULONG Key;
+            ULONG POINTER_ALIGNMENT Key;
             ULONG Flags;
             LARGE_INTEGER ByteOffset;
         } Read;
         struct {
             ULONG Length;
-            ULONG Key;
+            ULONG POINTER_ALIGNMENT Key;
             ULONG Flags;
             LARGE_INTEGER ByteOffset;
         } Write;
         struct {
             ULONG Length;
+            PUNICODE_STRING FileName;
             FILE_INFORMATION_CLASS FileInformationClass;
+            ULONG POINTER_ALIGNMENT FileIndex;
+        } QueryDirectory;
+        struct {
+            ULONG Length;
+            ULONG POINTER_ALIGNMENT CompletionFilter;
+        } NotifyDirectory;
+        struct {
+            ULONG Length;
+            ULONG POINTER_ALIGNMENT CompletionFilter;
+            DIRECTORY_NOTIFY_INFORMATION_CLASS POINTER_ALIGNMENT DirectoryNotifyInformationClass;
+        } NotifyDirectoryEx;
+        struct {
+            ULONG Length;
+            FILE_INFORMATION_CLASS POINTER_ALIGNMENT FileInformationClass;
         } QueryFile;
         struct {
+            ULONG Length;
+            FILE_INFORMATION_CLASS POINTER_ALIGNMENT FileInformationClass;
+            struct _FILE_OBJECT *FileObject;
+            union {
+                struct {
+                    BOOLEAN ReplaceIfExists;
+                    BOOLEAN AdvanceOnly;
+                };
+                ULONG ClusterCount;
+                HANDLE DeleteHandle;
+            };
+        } SetFile;
+        struct {
+            ULONG Length;
+            PVOID EaList;
+            ULONG EaListLength;
+            ULONG POINTER_ALIGNMENT EaIndex;
+        } QueryEa;
+        struct {
+            ULONG Length;
+        } SetEa;
+        struct {
+            ULONG Length;
+            FS_INFORMATION_CLASS POINTER_ALIGNMENT FsInformationClass;
+        } QueryVolume;
+        struct {
+            ULONG Length;
+            FS_INFORMATION_CLASS POINTER_ALIGNMENT FsInformationClass;
+        } SetVolume;
+        struct {
             ULONG OutputBufferLength;
-            ULONG InputBufferLength;
-            ULONG IoControlCode;
+            ULONG POINTER_ALIGNMENT InputBufferLength;
+            ULONG POINTER_ALIGNMENT FsControlCode;
+            PVOID Type3InputBuffer;
+        } FileSystemControl;
+        struct {
+            PLARGE_INTEGER Length;
+            ULONG POINTER_ALIGNMENT Key;
+            LARGE_INTEGER ByteOffset;
+        } LockControl;
+        struct {
+            ULONG OutputBufferLength;
+            ULONG POINTER_ALIGNMENT InputBufferLength;
+            ULONG POINTER_ALIGNMENT IoControlCode;
             PVOID Type3InputBuffer;
         } DeviceIoControl;
+        struct {
+            SECURITY_INFORMATION SecurityInformation;
+            ULONG POINTER_ALIGNMENT Length;
+        } QuerySecurity;
+        struct {
+            SECURITY_INFORMATION SecurityInformation;
+            PSECURITY_DESCRIPTOR SecurityDescriptor;
+        } SetSecurity;
+        struct {
+            struct _VPB *Vpb;
+            struct _DEVICE_OBJECT *DeviceObject;
+        } MountVolume;
+        struct {
+            struct _VPB *Vpb;
+            struct _DEVICE_OBJECT *DeviceObject;
+        } VerifyVolume;
+        struct {
+            struct _SCSI_REQUEST_BLOCK *Srb;
+        } Scsi;
+        struct {
+            ULONG Length;
+            PSID StartSid;
+            struct _FILE_GET_QUOTA_INFORMATION *SidList;
+            ULONG SidListLength;
+        } QueryQuota;
+        struct {
+            ULONG Length;
+        } SetQuota;
+        struct {
+            DEVICE_RELATION_TYPE Type;
+        } QueryDeviceRelations;
+        struct {
+            const GUID *InterfaceType;
+            USHORT Size;
+            USHORT Version;
+            struct _INTERFACE *Interface;
+            PVOID InterfaceSpecificData;
+        } QueryInterface;
+        struct {
+            struct _DEVICE_CAPABILITIES *Capabilities;
+        } DeviceCapabilities;
+        struct {
+            struct _IO_RESOURCE_REQUIREMENTS_LIST *IoResourceRequirementList;
+        } FilterResourceRequirements;
+        struct {
+            ULONG WhichSpace;
+            PVOID Buffer;
+            ULONG Offset;
+            ULONG POINTER_ALIGNMENT Length;
+        } ReadWriteConfig;
+        struct {
+            BOOLEAN Lock;
+        } SetLock;
+        struct {
+            BUS_QUERY_ID_TYPE IdType;
+        } QueryId;
+        struct {
+            DEVICE_TEXT_TYPE DeviceTextType;
+            LCID POINTER_ALIGNMENT LocaleId;
+        } QueryDeviceText;
+        struct {
+            BOOLEAN InPath;
+            BOOLEAN Reserved[3];
+            DEVICE_USAGE_NOTIFICATION_TYPE POINTER_ALIGNMENT Type;
+        } UsageNotification;
+        struct {
+            SYSTEM_POWER_STATE PowerState;
+        } WaitWake;
+        struct {
+            struct _POWER_SEQUENCE *PowerSequence;
+        } PowerSequence;
+        struct {
+            union {
+                ULONG SystemContext;
+                SYSTEM_POWER_STATE_CONTEXT SystemPowerStateContext;
+            };
+            POWER_STATE_TYPE POINTER_ALIGNMENT Type;
+            POWER_STATE POINTER_ALIGNMENT State;
+            POWER_ACTION POINTER_ALIGNMENT ShutdownType;
+        } Power;
         struct {
             struct _CM_RESOURCE_LIST *AllocatedResources;
             struct _CM_RESOURCE_LIST *AllocatedResourcesTranslated;
         } StartDevice;
+        struct {
+            ULONG_PTR ProviderId;
+            PVOID DataPath;
+            ULONG BufferSize;
+            PVOID Buffer;
+        } WMI;
         struct {
             PVOID Argument1;
             PVOID Argument2;
@@ -997,10 +1368,12 @@ typedef struct _IO_STACK_LOCATION {
     PVOID Context;
 } IO_STACK_LOCATION, *PIO_STACK_LOCATION;
 
+/* Tail.Overlay is the driver's while it owns the IRP (DriverContext, or DeviceQueueEntry while the IRP
+ * waits in a device queue); Tail.Apc is the I/O manager's once the IRP is completed. */
 typedef struct _IRP {
     CSHORT Type;
     USHORT Size;
-    PVOID MdlAddress;
+    struct _MDL *MdlAddress;
     ULONG Flags;
     union {
         struct _IRP *MasterIrp;
@@ -1021,7 +1394,10 @@ typedef struct _IRP {
     PKEVENT UserEvent;
     union {
         struct {
-            PIO_APC_ROUTINE UserApcRoutine;
+            union {
+                PIO_APC_ROUTINE UserApcRoutine;
+                PVOID IssuingProcess;
+            };
             PVOID UserApcContext;
         } AsynchronousParameters;
         LARGE_INTEGER AllocationSize;
@@ -1031,6 +1407,7 @@ typedef struct _IRP {
     union {
         struct {
             union {
+                KDEVICE_QUEUE_ENTRY DeviceQueueEntry;
                 struct {
                     PVOID DriverContext[4];
                 };
@@ -1046,6 +1423,7 @@ typedef struct _IRP {
             };
             struct _FILE_OBJECT *OriginalFileObject;
         } Overlay;
+        KAPC Apc;
         PVOID CompletionKey;
     } Tail;
 } IRP, *PIRP;

@@ -192,7 +192,7 @@ const struct sim_driver *io_driver_of(PDEVICE_OBJECT device)
 
 static struct io_device *io_device_of(PDEVICE_OBJECT device)
 {
-    return device->DeviceObjectExtension;
+    return (struct io_device *)device->DeviceObjectExtension;
 }
 
 /* IoCreateDevice puts the record right after its device. */
@@ -256,7 +256,7 @@ NTSTATUS NTAPI IoCreateDevice(PDRIVER_OBJECT DriverObject, ULONG DeviceExtension
     device->Characteristics = DeviceCharacteristics;
     device->Flags = DO_DEVICE_INITIALIZING | (Exclusive ? DO_EXCLUSIVE : 0);
     device->StackSize = 1;
-    device->DeviceObjectExtension = d;
+    device->DeviceObjectExtension = (struct _DEVOBJ_EXTENSION *)d;
     device->DeviceExtension = DeviceExtensionSize ? (PVOID)(d + 1) : NULL;
     KeInitializeEvent(&device->DeviceLock, SynchronizationEvent, TRUE);
     host_lock(&io_lock);
