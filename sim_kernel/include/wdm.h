@@ -485,13 +485,13 @@ typedef struct _DISPATCHER_HEADER {
 
 typedef struct _KWAIT_BLOCK {
     LIST_ENTRY WaitListEntry;
-    UCHAR WaitType;
-    UCHAR BlockState;
-    USHORT WaitKey;
-    LONG SpareLong;
     PKTHREAD Thread;
     PVOID Object;
-    PVOID SparePtr;
+    struct _KWAIT_BLOCK *NextWaitBlock;
+    USHORT WaitKey;
+    UCHAR WaitType;
+    volatile UCHAR BlockState;
+    LONG SpareLong;
 } KWAIT_BLOCK, *PKWAIT_BLOCK, *PRKWAIT_BLOCK;
 
 typedef struct _KEVENT {
@@ -1551,6 +1551,47 @@ C_ASSERT(sizeof(KEVENT) == 24 && sizeof(KSEMAPHORE) == 32 && sizeof(KMUTEX) == 5
 C_ASSERT(sizeof(KTIMER) == 64 && sizeof(KDPC) == 64 && sizeof(KWAIT_BLOCK) == 48);
 C_ASSERT(sizeof(OBJECT_ATTRIBUTES) == 48);
 C_ASSERT(sizeof(IO_STATUS_BLOCK) == 16);
+/* KWAIT_BLOCK layout */
+C_ASSERT(offsetof(KWAIT_BLOCK, Thread) == 16 && offsetof(KWAIT_BLOCK, WaitKey) == 40);
+/* KDEVICE_QUEUE_ENTRY layout */
+C_ASSERT(sizeof(KDEVICE_QUEUE_ENTRY) == 24 && offsetof(KDEVICE_QUEUE_ENTRY, SortKey) == 16);
+/* KDEVICE_QUEUE layout */
+C_ASSERT(sizeof(KDEVICE_QUEUE) == 40 && offsetof(KDEVICE_QUEUE, Busy) == 32);
+/* KAPC layout */
+C_ASSERT(sizeof(KAPC) == 88 && offsetof(KAPC, Inserted) == 82);
+/* WAIT_CONTEXT_BLOCK is 72 bytes on x64 */
+C_ASSERT(sizeof(WAIT_CONTEXT_BLOCK) == 72);
+/* DEVICE_OBJECT is 328 bytes on x64 */
+C_ASSERT(sizeof(DEVICE_OBJECT) == 328);
+/* DEVICE_OBJECT layout: the Queue union and DeviceQueue come before Dpc */
+C_ASSERT(offsetof(DEVICE_OBJECT, Queue) == 80 && offsetof(DEVICE_OBJECT, AlignmentRequirement) == 152 &&
+         offsetof(DEVICE_OBJECT, DeviceQueue) == 160 && offsetof(DEVICE_OBJECT, Dpc) == 200 &&
+         offsetof(DEVICE_OBJECT, DeviceLock) == 280 &&
+         offsetof(DEVICE_OBJECT, DeviceObjectExtension) == 312);
+/* DRIVER_OBJECT layout */
+C_ASSERT(sizeof(DRIVER_OBJECT) == 336 && offsetof(DRIVER_OBJECT, MajorFunction) == 112);
+/* FILE_OBJECT layout */
+C_ASSERT(sizeof(FILE_OBJECT) == 216 && offsetof(FILE_OBJECT, FileName) == 88 &&
+         offsetof(FILE_OBJECT, FileObjectExtension) == 208);
+/* IO_STACK_LOCATION layout */
+C_ASSERT(sizeof(IO_STACK_LOCATION) == 72 && offsetof(IO_STACK_LOCATION, Parameters) == 8 &&
+         offsetof(IO_STACK_LOCATION, DeviceObject) == 40 && offsetof(IO_STACK_LOCATION, Context) == 64);
+/* IO_STACK_LOCATION.Parameters: POINTER_ALIGNMENT members are 8-byte aligned as in the DDK */
+C_ASSERT(offsetof(IO_STACK_LOCATION, Parameters.Create.EaLength) == 32 &&
+         offsetof(IO_STACK_LOCATION, Parameters.Read.Key) == 16 &&
+         offsetof(IO_STACK_LOCATION, Parameters.Read.ByteOffset) == 24 &&
+         offsetof(IO_STACK_LOCATION, Parameters.DeviceIoControl.InputBufferLength) == 16 &&
+         offsetof(IO_STACK_LOCATION, Parameters.DeviceIoControl.IoControlCode) == 24 &&
+         offsetof(IO_STACK_LOCATION, Parameters.DeviceIoControl.Type3InputBuffer) == 32 &&
+         offsetof(IO_STACK_LOCATION, Parameters.Power.State) == 24 &&
+         offsetof(IO_STACK_LOCATION, Parameters.Power.ShutdownType) == 32);
+/* IRP layout */
+C_ASSERT(sizeof(IRP) == 208 && offsetof(IRP, IoStatus) == 48 && offsetof(IRP, UserIosb) == 72 &&
+         offsetof(IRP, CancelRoutine) == 104 && offsetof(IRP, Tail) == 120);
+/* IRP.Tail.Overlay layout */
+C_ASSERT(offsetof(IRP, Tail.Overlay.Thread) == 152 && offsetof(IRP, Tail.Overlay.ListEntry) == 168 &&
+         offsetof(IRP, Tail.Overlay.CurrentStackLocation) == 184 &&
+         offsetof(IRP, Tail.Overlay.OriginalFileObject) == 192);
 
 #ifdef __cplusplus
 }
