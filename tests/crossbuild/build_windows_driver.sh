@@ -6,55 +6,19 @@
 # kernel image entered at DriverEntry, and checks that it imports nothing but ntoskrnl.exe and
 # hal.dll.
 #
-# Exit status: 0 pass; 1 fail; 77 skip (cross tools missing). When CI=true a missing tool fails,
-# because CI installs it. WDMSIM_MINGW_PREFIX (default x86_64-w64-mingw32) and WDMSIM_MINGW_DDK
-# (default: ddk/ next to the compiler's own headers) override the tools and the DDK include dir.
+# Exit status: 0 pass; 1 fail; 77 skip (cross tools missing; see mingw_env.sh for CI=true and the
+# WDMSIM_MINGW_* overrides).
 set -u
 
 usage="usage: build_windows_driver.sh IMAGE [-I DIR]... SOURCE..."
 image=${1:?$usage}
 shift
-prefix=${WDMSIM_MINGW_PREFIX:-x86_64-w64-mingw32}
-cc="$prefix-gcc"
-objdump="$prefix-objdump"
 objects_dir="${image%.sys}.obj"
 
-fail() {
-    echo "crossbuild FAILED: $*" >&2
-    exit 1
-}
-
-missing() {
-    if [ "${CI:-}" = "true" ]; then
-        echo "crossbuild FAILED (CI=true, the cross tools must be installed): $*" >&2
-        exit 1
-    fi
-    echo "crossbuild SKIPPED: $*" >&2
-    exit 77
-}
-
-install_hint="install gcc-mingw-w64-x86-64 and mingw-w64-x86-64-dev, or run scripts/setup.sh"
-
-command -v "$cc" >/dev/null 2>&1 || missing "$cc not found: $install_hint"
+# shellcheck source=tests/crossbuild/mingw_env.sh
+. "$(dirname "$0")/mingw_env.sh"
+objdump="$prefix-objdump"
 command -v "$objdump" >/dev/null 2>&1 || missing "$objdump not found: $install_hint"
-
-# The DDK lives in ddk/ beside the headers the cross compiler searches (Debian:
-# /usr/x86_64-w64-mingw32/include/ddk).
-find_ddk() {
-    echo | "$cc" -xc -E -v - 2>&1 >/dev/null |
-        sed -n '/^#include <\.\.\.> search starts here:/,/^End of search list\./p' |
-        sed -e '1d' -e '$d' -e 's/^ *//' |
-        while read -r dir; do
-            if [ -f "$dir/ddk/wdm.h" ]; then
-                (cd "$dir/ddk" && pwd -P)
-                break
-            fi
-        done
-}
-ddk=${WDMSIM_MINGW_DDK:-$(find_ddk)}
-if [ -z "$ddk" ] || [ ! -f "$ddk/wdm.h" ]; then
-    missing "the mingw-w64 DDK headers (ddk/wdm.h) were not found for $cc: $install_hint"
-fi
 
 rm -rf "$objects_dir" "$image"
 mkdir -p "$objects_dir" || fail "cannot create $objects_dir"

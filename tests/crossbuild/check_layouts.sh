@@ -1,0 +1,27 @@
+#!/bin/sh
+# check_layouts.sh TABLE OUTPUT.c - the layout check: wdmsim's structures against the mingw-w64 DDK's.
+#
+# TABLE (layout_table, built against wdmsim's headers) writes OUTPUT.c: one _Static_assert per
+# size and member offset listed in layout_fields.h. This compiles OUTPUT.c with the cross compiler
+# against the DDK headers: every assertion that fails names a member whose x64 offset (or a
+# structure whose size) differs between the two.
+#
+# Exit status: 0 pass; 1 fail; 77 skip (cross tools missing; see mingw_env.sh).
+set -u
+
+usage="usage: check_layouts.sh TABLE OUTPUT.c"
+table=${1:?$usage}
+output=${2:?$usage}
+
+# shellcheck source=tests/crossbuild/mingw_env.sh
+. "$(dirname "$0")/mingw_env.sh"
+
+"$table" >"$output" || fail "$table could not write $output"
+count=$(grep -c '^_Static_assert' "$output")
+[ "$count" -gt 0 ] || fail "$output holds no layout entry"
+
+echo "checking $count sizes and offsets against $ddk"
+"$cc" -std=gnu11 -Wall -Wextra -Werror -I"$ddk" -c "$output" -o "${output%.c}.o" ||
+    fail "wdmsim's headers and the mingw-w64 DDK disagree on the layouts above (each message" \
+         "gives wdmsim's value; the DDK's is in $ddk)"
+echo "all $count sizes and offsets match the DDK's"
