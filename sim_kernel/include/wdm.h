@@ -474,11 +474,62 @@ typedef struct _ETHREAD *PETHREAD;
 typedef struct _KPROCESS *PKPROCESS, *PRKPROCESS;
 typedef struct _EPROCESS *PEPROCESS;
 
+/* The four bytes before SignalState mean different things per object type (timer flags, thread
+ * flags, a mutant's Abandoned); Lock views them as one word. */
 typedef struct _DISPATCHER_HEADER {
-    UCHAR Type;
-    UCHAR Absolute;
-    UCHAR Size;
-    UCHAR Inserted;
+    union {
+        struct {
+            UCHAR Type;
+            union {
+                union {
+                    UCHAR TimerControlFlags;
+                    struct {
+                        UCHAR Absolute : 1;
+                        UCHAR Coalescable : 1;
+                        UCHAR KeepShifting : 1;
+                        UCHAR EncodedTolerableDelay : 5;
+                    };
+                };
+                UCHAR Abandoned;
+                BOOLEAN Signalling;
+            };
+            union {
+                union {
+                    UCHAR ThreadControlFlags;
+                    struct {
+                        UCHAR CpuThrottled : 1;
+                        UCHAR CycleProfiling : 1;
+                        UCHAR CounterProfiling : 1;
+                        UCHAR Reserved : 5;
+                    };
+                };
+                UCHAR Size;
+                UCHAR Hand;
+            };
+            union {
+                union {
+                    UCHAR TimerMiscFlags;
+                    struct {
+                        UCHAR Index : 6;
+                        UCHAR Inserted : 1;
+                        volatile UCHAR Expired : 1;
+                    };
+                };
+                union {
+                    BOOLEAN DebugActive;
+                    struct {
+                        BOOLEAN ActiveDR7 : 1;
+                        BOOLEAN Instrumented : 1;
+                        BOOLEAN Reserved2 : 4;
+                        BOOLEAN UmsScheduled : 1;
+                        BOOLEAN UmsPrimary : 1;
+                    };
+                };
+                BOOLEAN DpcActive;
+            };
+        };
+        volatile LONG Lock;
+    };
     LONG SignalState;
     LIST_ENTRY WaitListHead;
 } DISPATCHER_HEADER, *PDISPATCHER_HEADER;
