@@ -38,6 +38,7 @@ static struct {
     PVOID system_buffer;
     PVOID user_buffer;
     PVOID type3_input;
+    PVOID others[4];                /* the IOCTL's Parameters read through the Others view */
     KPROCESSOR_MODE requestor_mode;
     ULONG length;
     ULONG input_length;
@@ -164,6 +165,10 @@ static NTSTATUS NTAPI echo_dispatch(PDEVICE_OBJECT device, PIRP irp)
         echo_note('I', irp, stack);
         echo.length = stack->Parameters.DeviceIoControl.OutputBufferLength;
         echo.type3_input = stack->Parameters.DeviceIoControl.Type3InputBuffer;
+        echo.others[0] = stack->Parameters.Others.Argument1;
+        echo.others[1] = stack->Parameters.Others.Argument2;
+        echo.others[2] = stack->Parameters.Others.Argument3;
+        echo.others[3] = stack->Parameters.Others.Argument4;
         information = echo_ioctl(irp, stack);
         break;
     case IRP_MJ_QUERY_INFORMATION:
@@ -726,6 +731,28 @@ static void ZwDeviceIoControlFile_METHOD_NEITHER_passes_the_caller_pointers(void
 /* ---- ZwQueryInformationFile ---- */
 
 /* Windows asks the driver: a device driver answers for its device (the conformance driver does). */
+/* Drivers (filters above all) read an IOCTL through the generic view: with the DDK's x64 layout each
+ * DeviceIoControl member shares its 8-byte slot with one Argument, so the code is in Argument3. */
+static void ZwDeviceIoControlFile_Parameters_read_through_Others_as_on_Windows(void **state)
+{
+    PDRIVER_OBJECT driver = load_echo();
+    HANDLE handle = open_echo();
+    IO_STATUS_BLOCK iosb;
+    char input[] = "wxyz";
+    UCHAR output[2];
+
+    (void)state;
+    assert_int_equal(ZwDeviceIoControlFile(handle, NULL, NULL, NULL, &iosb, IOCTL_ECHO_NEITHER, input, 4, output,
+                                           sizeof output),
+                     STATUS_SUCCESS);
+    assert_int_equal((ULONG)(ULONG_PTR)echo.others[0], sizeof output);
+    assert_int_equal((ULONG)(ULONG_PTR)echo.others[1], 4);
+    assert_int_equal((ULONG)(ULONG_PTR)echo.others[2], IOCTL_ECHO_NEITHER);
+    assert_ptr_equal(echo.others[3], input);
+    close_ok(handle);
+    wdmsim_driver_unload(driver);
+}
+
 static void ZwQueryInformationFile_sends_FileStandardInformation_to_the_driver(void **state)
 {
     PDRIVER_OBJECT driver = load_echo();
@@ -1120,6 +1147,7 @@ int main(void)
         file_test(a_request_that_completes_at_once_sets_the_callers_Event_or_else_the_file_event),
         file_test(ZwDeviceIoControlFile_METHOD_BUFFERED_copies_input_in_and_Information_bytes_out),
         file_test(ZwDeviceIoControlFile_METHOD_NEITHER_passes_the_caller_pointers),
+        file_test(ZwDeviceIoControlFile_Parameters_read_through_Others_as_on_Windows),
         file_test(ZwQueryInformationFile_sends_FileStandardInformation_to_the_driver),
         file_test(ZwQueryInformationFile_answers_FilePositionInformation_itself_for_a_synchronous_file_only),
         file_test(ZwQueryInformationFile_with_a_short_buffer_returns_STATUS_INFO_LENGTH_MISMATCH),
