@@ -1169,7 +1169,7 @@ typedef struct _DRIVER_OBJECT {
     PDRIVER_EXTENSION DriverExtension;
     UNICODE_STRING DriverName;
     PUNICODE_STRING HardwareDatabase;
-    PVOID FastIoDispatch;
+    struct _FAST_IO_DISPATCH *FastIoDispatch;
     PDRIVER_INITIALIZE DriverInit;
     PDRIVER_STARTIO DriverStartIo;
     PDRIVER_UNLOAD DriverUnload;
@@ -1180,10 +1180,10 @@ typedef struct _FILE_OBJECT {
     CSHORT Type;
     CSHORT Size;
     PDEVICE_OBJECT DeviceObject;
-    PVOID Vpb;
+    struct _VPB *Vpb;
     PVOID FsContext;
     PVOID FsContext2;
-    PVOID SectionObjectPointer;
+    struct _SECTION_OBJECT_POINTERS *SectionObjectPointer;
     PVOID PrivateCacheMap;
     NTSTATUS FinalStatus;
     struct _FILE_OBJECT *RelatedFileObject;
@@ -1203,7 +1203,7 @@ typedef struct _FILE_OBJECT {
     PVOID LastLock;
     KEVENT Lock;
     KEVENT Event;
-    PVOID CompletionContext;
+    struct _IO_COMPLETION_CONTEXT *volatile CompletionContext;
     KSPIN_LOCK IrpListLock;
     LIST_ENTRY IrpList;
     volatile PVOID FileObjectExtension;
