@@ -1,6 +1,6 @@
 /*
  * layout_table.c - the wdmsim half of the layout check: prints a C file holding one _Static_assert
- * per entry of layout_fields.h, with the size or offset wdmsim's headers give it. check_layouts.sh
+ * per entry of layout_fields.h, with the size, offset or value wdmsim's headers give it. check_layouts.sh
  * compiles that file with the cross compiler against the mingw-w64 DDK, so every entry where our
  * headers and the DDK disagree fails the build by name. (A mingw-built program cannot run here,
  * so the comparison happens at compile time.)
@@ -15,6 +15,9 @@
     printf("_Static_assert(offsetof(" #type ", " #member ") == %zu, \"" #type "." #member          \
            " is at %zu in wdmsim\");\n",                                                             \
            offsetof(type, member), offsetof(type, member));
+#define LAYOUT_VALUE(name) \
+    printf("_Static_assert((long long)(" #name ") == %lld, \"" #name " is %lld in wdmsim\");\n", \
+           (long long)(name), (long long)(name));
 
 int main(void)
 {
