@@ -1,9 +1,9 @@
 /*
  * layout_table.c - the wdmsim half of the layout check: prints a C file holding one _Static_assert
- * per entry of layout_fields.h, with the size, offset or value wdmsim's headers give it. check_layouts.sh
- * compiles that file with the cross compiler against the mingw-w64 DDK, so every entry where our
- * headers and the DDK disagree fails the build by name. (A mingw-built program cannot run here,
- * so the comparison happens at compile time.)
+ * per entry of layout_fields.h (two for a member: its offset and its size), with the numbers
+ * wdmsim's headers give. check_layouts.sh compiles that file with the cross compiler against the
+ * mingw-w64 DDK, so every entry where our headers and the DDK disagree fails the build by name.
+ * (A mingw-built program cannot run here, so the comparison happens at compile time.)
  */
 #include <ntifs.h>
 #include <stdio.h>
@@ -14,9 +14,12 @@
 #define LAYOUT_FIELD(type, member)                                                                  \
     printf("_Static_assert(offsetof(" #type ", " #member ") == %zu, \"" #type "." #member          \
            " is at %zu in wdmsim\");\n",                                                             \
-           offsetof(type, member), offsetof(type, member));
-#define LAYOUT_VALUE(name) \
-    printf("_Static_assert((long long)(" #name ") == %lld, \"" #name " is %lld in wdmsim\");\n", \
+           offsetof(type, member), offsetof(type, member));                                          \
+    printf("_Static_assert(sizeof(((" #type " *)0)->" #member ") == %zu, \"" #type "." #member     \
+           " is %zu bytes in wdmsim\");\n",                                                          \
+           sizeof(((type *)0)->member), sizeof(((type *)0)->member));
+#define LAYOUT_VALUE(name)                                                                          \
+    printf("_Static_assert((long long)(" #name ") == %lld, \"" #name " is %lld in wdmsim\");\n",    \
            (long long)(name), (long long)(name));
 
 int main(void)
