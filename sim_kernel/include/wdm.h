@@ -7,6 +7,7 @@
 #ifndef _WDMDDK_
 #define _WDMDDK_
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -29,6 +30,13 @@ extern "C" {
 #define CONST const
 #define VOID void
 #define UNREFERENCED_PARAMETER(P) ((void)(P))
+#define DBG_UNREFERENCED_PARAMETER(P) ((void)(P))
+#define DBG_UNREFERENCED_LOCAL_VARIABLE(V) ((void)(V))
+#define C_ASSERT(e) _Static_assert(e, #e)
+#define RTL_NUMBER_OF_V1(A) (sizeof(A) / sizeof((A)[0]))
+#define RTL_NUMBER_OF_V2(A) RTL_NUMBER_OF_V1(A)
+#define RTL_NUMBER_OF(A) RTL_NUMBER_OF_V1(A)
+#define ARRAYSIZE(A) RTL_NUMBER_OF_V2(A)
 #define _In_
 #define _In_opt_
 #define _Out_
@@ -50,7 +58,7 @@ extern "C" {
 /* ---- Base types (LLP64: LONG and ULONG are 32-bit, WCHAR is 16-bit) ---- */
 
 typedef char CHAR, *PCHAR, *PSTR, *LPSTR;
-typedef const char *PCSTR, *LPCSTR, *PCSZ;
+typedef const char *PCSTR, *LPCSTR, *PCSZ, *PCCH;
 typedef unsigned char UCHAR, *PUCHAR, BYTE, *PBYTE;
 typedef short SHORT, *PSHORT, CSHORT;
 typedef unsigned short USHORT, *PUSHORT, WORD;
@@ -351,6 +359,67 @@ NTSYSAPI BOOLEAN NTAPI RtlEqualUnicodeString(PCUNICODE_STRING String1, PCUNICODE
                                              BOOLEAN CaseInSensitive);
 NTSYSAPI VOID NTAPI RtlCopyUnicodeString(PUNICODE_STRING DestinationString, PCUNICODE_STRING SourceString);
 NTSYSAPI SIZE_T NTAPI RtlCompareMemory(const VOID *Source1, const VOID *Source2, SIZE_T Length);
+
+/* ---- Debug output and assertions (the checked build's forms: ASSERT, KdPrint and PAGED_CODE
+ * are always on) ---- */
+
+typedef enum _DPFLTR_TYPE {
+    DPFLTR_SYSTEM_ID = 0,
+    DPFLTR_IHVDRIVER_ID = 77,
+    DPFLTR_IHVVIDEO_ID = 78,
+    DPFLTR_IHVAUDIO_ID = 79,
+    DPFLTR_IHVNETWORK_ID = 80,
+    DPFLTR_IHVSTREAMING_ID = 81,
+    DPFLTR_IHVBUS_ID = 82,
+    DPFLTR_DEFAULT_ID = 101,
+    DPFLTR_ENDOFTABLE_ID = 146
+} DPFLTR_TYPE;
+
+#define DPFLTR_ERROR_LEVEL 0
+#define DPFLTR_WARNING_LEVEL 1
+#define DPFLTR_TRACE_LEVEL 2
+#define DPFLTR_INFO_LEVEL 3
+#define DPFLTR_MASK 0x80000000
+
+/* No printf format attribute: the kernel's format has codes of its own (%wZ, %ws, %I64d). */
+NTSYSAPI ULONG DbgPrint(PCSTR Format, ...);
+NTSYSAPI ULONG DbgPrintEx(ULONG ComponentId, ULONG Level, PCSTR Format, ...);
+NTSYSAPI ULONG NTAPI vDbgPrintEx(ULONG ComponentId, ULONG Level, PCCH Format, va_list arglist);
+NTSYSAPI ULONG NTAPI vDbgPrintExWithPrefix(PCCH Prefix, ULONG ComponentId, ULONG Level, PCCH Format,
+                                           va_list arglist);
+NTSYSAPI NTSTATUS NTAPI DbgQueryDebugFilterState(ULONG ComponentId, ULONG Level);
+NTSYSAPI NTSTATUS NTAPI DbgSetDebugFilterState(ULONG ComponentId, ULONG Level, BOOLEAN State);
+NTSYSAPI VOID NTAPI DbgBreakPoint(VOID);
+NTSYSAPI VOID NTAPI DbgBreakPointWithStatus(ULONG Status);
+NTSYSAPI VOID NTAPI RtlAssert(PVOID FailedAssertion, PVOID FileName, ULONG LineNumber, PSTR Message);
+
+#define KdPrint(_x_) DbgPrint _x_
+#define KdPrintEx(_x_) DbgPrintEx _x_
+#define vKdPrintEx(_x_) vDbgPrintEx _x_
+#define vKdPrintExWithPrefix(_x_) vDbgPrintExWithPrefix _x_
+#define KdBreakPoint() DbgBreakPoint()
+#define KdBreakPointWithStatus(s) DbgBreakPointWithStatus(s)
+
+/* Statements, as gcc and clang would warn about an unused value: NT_VERIFY evaluates its
+ * expression once, and asserts it. */
+#define ASSERT(exp) \
+    ((void)((exp) ? TRUE : (RtlAssert((PVOID)#exp, (PVOID)__FILE__, __LINE__, NULL), FALSE)))
+#define ASSERTMSG(msg, exp) \
+    ((void)((exp) ? TRUE : (RtlAssert((PVOID)#exp, (PVOID)__FILE__, __LINE__, (PSTR)(msg)), FALSE)))
+#define NT_ASSERT(exp) ASSERT(exp)
+#define NT_ASSERTMSG(msg, exp) ASSERTMSG(msg, exp)
+#define NT_VERIFY(exp) NT_ASSERT(exp)
+#define NT_VERIFYMSG(msg, exp) NT_ASSERTMSG(msg, exp)
+
+#define PAGED_ASSERT(exp) NT_ASSERT(exp)
+/* The expression is spelt out, not stringified after expansion: RtlAssert knows it by this text. */
+#define PAGED_CODE()                                                                              \
+    ((void)(KeGetCurrentIrql() <= APC_LEVEL                                                       \
+                ? TRUE                                                                            \
+                : (RtlAssert((PVOID)"KeGetCurrentIrql() <= APC_LEVEL", (PVOID)__FILE__, __LINE__, \
+                             NULL),                                                               \
+                   FALSE)))
+#define PAGED_CODE_LOCKED() ((void)0)
 
 #define RtlEqualMemory(Destination, Source, Length) (!memcmp((Destination), (Source), (Length)))
 #define RtlCopyMemory(Destination, Source, Length) memcpy((Destination), (Source), (Length))

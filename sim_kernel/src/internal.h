@@ -97,6 +97,11 @@ void driver_check_reference(struct driver_check *check, const char *what);
 /* Something to tell the developer that Windows does not stop for (DRIVER_INVENTORY_NOTES). */
 void driver_check_note(struct driver_check *check, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* ---- debug.c: DbgPrint and assertions ---- */
+
+/* Windows' default debug filter again: only DPFLTR_ERROR_LEVEL messages get through. */
+void debug_boot(void);
+
 /* ---- host.c: the host threads simulated threads run on ---- */
 
 struct host_thread {
@@ -541,6 +546,10 @@ enum rule_id {
     RULE_CRASH_FLOAT,
     RULE_CRASH_IN_PAGE_ERROR,
     RULE_CRASH_STACK_OVERFLOW,
+    RULE_DEBUG_ASSERTION_FAILED,
+    RULE_DEBUG_BREAKPOINT,
+    RULE_DEBUG_UNICODE_ABOVE_PASSIVE,
+    RULE_PAGED_CODE_ABOVE_APC,
     RULE_COUNT
 };
 

@@ -692,6 +692,43 @@ static const struct rule rule_catalog[RULE_COUNT] = {
           "double fault, trap 8 (parameters: 8, the address, the instruction, 0).",
           "Make the recursion iterative, and put large buffers in pool instead of on the stack." },
         RULE_STATE, 0 },
+    [RULE_DEBUG_ASSERTION_FAILED] = {
+        { "debug.assertion_failed", "ASSERT, ASSERTMSG, NT_ASSERT, NT_ASSERTMSG, NT_VERIFY, RtlAssert",
+          "the asserted expression is false", 0x1Eu, "KMODE_EXCEPTION_NOT_HANDLED", (long long)0x80000003,
+          "A failed assertion breaks into the kernel debugger; with none attached, the breakpoint "
+          "(STATUS_BREAKPOINT) is an exception nobody handles. The report names the expression, "
+          "file and line.",
+          "Fix the condition the assertion guards; an assertion states what must always hold, so "
+          "never use one to check input that may legitimately be wrong." },
+        RULE_UNHANDLED_EXCEPTION, 0 },
+    [RULE_DEBUG_BREAKPOINT] = {
+        { "debug.breakpoint", "DbgBreakPoint, DbgBreakPointWithStatus, KdBreakPoint",
+          "no kernel debugger is attached", 0x1Eu, "KMODE_EXCEPTION_NOT_HANDLED", (long long)0x80000003,
+          "A breakpoint without a kernel debugger is an exception (STATUS_BREAKPOINT) nobody "
+          "handles.",
+          "Remove the breakpoint from code that runs without a debugger attached, or use "
+          "DbgPrintEx to report the condition instead." },
+        RULE_UNHANDLED_EXCEPTION, 0 },
+    [RULE_DEBUG_UNICODE_ABOVE_PASSIVE] = {
+        { "debug.unicode_format_above_passive", "DbgPrint, DbgPrintEx, vDbgPrintEx, vDbgPrintExWithPrefix, "
+          "KdPrint, KdPrintEx", "a Unicode format code (%wZ, %ws, %S, %ls, %wc, %C, %lc) above PASSIVE_LEVEL",
+          0x0Au, "IRQL_NOT_LESS_OR_EQUAL", -1,
+          "Converting a Unicode argument uses the code page tables, which are pageable; above "
+          "PASSIVE_LEVEL the page fault that may bring them in cannot be served.",
+          "Print Unicode strings only at PASSIVE_LEVEL; at DISPATCH_LEVEL print a copy converted "
+          "beforehand, or only the length and address." },
+        RULE_IRQL_AT_MOST, PASSIVE_LEVEL },
+    [RULE_PAGED_CODE_ABOVE_APC] = {
+        { "irql.paged_code_above_apc", "PAGED_CODE",
+          "pageable code entered above APC_LEVEL", 0xD1u, "DRIVER_IRQL_NOT_LESS_OR_EQUAL", -1,
+          "PAGED_CODE() marks a routine in a pageable section; above APC_LEVEL a page fault on "
+          "its code cannot be served, and Driver Verifier's IRQL checking pages such code out so "
+          "that the fault happens every time (parameters: the code, the IRQL, 8 = execute, the "
+          "instruction).",
+          "Do not call the routine from a DPC, a spin-locked region or other code above APC_LEVEL: "
+          "queue a work item, or move the routine out of the pageable section and drop its "
+          "PAGED_CODE()." },
+        RULE_IRQL_AT_MOST, APC_LEVEL },
 };
 
 const struct rule *rule_get(enum rule_id id)

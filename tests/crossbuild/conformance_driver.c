@@ -451,6 +451,25 @@ static VOID ConformMemory(VOID)
     EXPECT(a[0] == 0 && a[1] == 1 && a[2] == 0 && a[9] == 7 && a[10] == 10);
 }
 
+C_ASSERT(sizeof(ULONG) == 4);
+
+/* INFO and TRACE output of a driver component: sent only where a debug filter lets it in. */
+static VOID ConformDebugOutput(VOID)
+{
+    ULONG table[5];
+    ULONG unused = 0;
+
+    DBG_UNREFERENCED_LOCAL_VARIABLE(unused);
+    EXPECT(ARRAYSIZE(table) == 5 && RTL_NUMBER_OF(table) == 5);
+    EXPECT(DbgPrintEx(DPFLTR_IHVDRIVER_ID, DPFLTR_INFO_LEVEL, "conformance: %s %d %p\n", "info", 1,
+                      (PVOID)table) == STATUS_SUCCESS);
+    KdPrintEx((DPFLTR_IHVDRIVER_ID, DPFLTR_TRACE_LEVEL, "conformance: trace\n"));
+    ASSERT(ARRAYSIZE(table) == 5);
+    ASSERTMSG("five entries", RTL_NUMBER_OF(table) == 5);
+    NT_ASSERT(KeGetCurrentIrql() == PASSIVE_LEVEL);
+    PAGED_CODE();
+}
+
 static VOID ConformEvents(VOID)
 {
     KEVENT notification;
@@ -1121,6 +1140,7 @@ NTSTATUS NTAPI DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING Registry
     ConformClock();
     ConformStrings();
     ConformMemory();
+    ConformDebugOutput();
     ConformEvents();
     ConformWaits();
     ConformMutexes();

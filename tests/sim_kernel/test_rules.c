@@ -45,7 +45,7 @@ static void codes_with_subcodes_carry_them_and_exceptions_carry_their_status(voi
             rule->code == 0xE4 || rule->code == 0xC9)
             assert_true(rule->subcode >= 0);
         else if (rule->code == 0x1E)
-            assert_true(rule->subcode >= (long long)0xC0000000);
+            assert_true(rule->subcode >= (long long)0x80000000);
         else if (rule->code == 0x7F)
             assert_int_equal(rule->subcode, 8);     /* the trap: a double fault */
         else

@@ -223,6 +223,16 @@ void wdmsim_pool_fail_nth(size_t nth);
 /* Fault injection: fail every allocation with this tag (0 disables). */
 void wdmsim_pool_fail_tag(ULONG tag);
 
+/* ---- Debug output ---- */
+
+/* Where DbgPrint, KdPrint and assertion messages that pass the debug filter go: stderr by
+ * default, or a sink called with each whole message (prefix included, at most 511 characters),
+ * one at a time. The sink is host code: it must not call DDIs. NULL restores stderr. The filter
+ * itself is set as on Windows, with DbgSetDebugFilterState; each boot starts with Windows'
+ * default, which lets only DPFLTR_ERROR_LEVEL messages through. */
+typedef void wdmsim_debug_sink_fn(void *context, const char *message);
+void wdmsim_debug_set_sink(wdmsim_debug_sink_fn *sink, void *context);
+
 /* ---- Clock ---- */
 
 /* Virtual clock only: moves simulated time forward by delta (100 ns units). */
