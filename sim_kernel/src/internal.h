@@ -102,6 +102,14 @@ void driver_check_note(struct driver_check *check, const char *fmt, ...) __attri
 /* Windows' default debug filter again: only DPFLTR_ERROR_LEVEL messages get through. */
 void debug_boot(void);
 
+/* ---- region.c: critical and guarded regions, the thread's APC state ---- */
+
+/* KTHREAD.CombinedApcDisable as Windows reports it in bug check parameters, for a thread that
+ * owns mutexes_held mutexes besides its regions. */
+ULONG region_combined_apc_disable(const struct _KTHREAD *thread, unsigned mutexes_held);
+/* Dispatcher lock held: a thread ending inside a region stops the machine (0x20). */
+void region_check_exit(const struct _KTHREAD *self);
+
 /* ---- host.c: the host threads simulated threads run on ---- */
 
 struct host_thread {
@@ -167,6 +175,8 @@ struct _KTHREAD {
     unsigned spinlocks_held;        /* spin locks this thread owns right now */
     unsigned fast_mutexes_held;     /* FAST_MUTEX acquisitions not yet released */
     LIST_ENTRY mutants_owned;       /* KMUTANT.MutantListEntry of each mutex it owns (dispatcher lock) */
+    unsigned critical_regions;      /* KeEnterCriticalRegion nesting (region.c) */
+    unsigned guarded_regions;       /* KeEnterGuardedRegion nesting (region.c) */
     const struct sim_driver *driver;/* whose code runs: resources are charged to it; NULL = host */
     PEPROCESS process;              /* its own process: System, or the user process it runs for */
     PEPROCESS current_process;      /* where its handles resolve: its own, or the one it attached to */
@@ -550,6 +560,12 @@ enum rule_id {
     RULE_DEBUG_BREAKPOINT,
     RULE_DEBUG_UNICODE_ABOVE_PASSIVE,
     RULE_PAGED_CODE_ABOVE_APC,
+    RULE_CRITICAL_REGION_ENTER_ABOVE_APC,
+    RULE_CRITICAL_REGION_LEAVE_ABOVE_APC,
+    RULE_CRITICAL_REGION_UNBALANCED,
+    RULE_GUARDED_REGION_ABOVE_APC,
+    RULE_GUARDED_REGION_UNBALANCED,
+    RULE_REGION_HELD_AT_THREAD_EXIT,
     RULE_COUNT
 };
 

@@ -512,6 +512,8 @@ struct io_dispatch_state {
     unsigned spinlocks_held;
     unsigned fast_mutexes_held;
     PLIST_ENTRY first_mutant;
+    unsigned critical_regions;
+    unsigned guarded_regions;
 };
 
 static void io_save_state(const struct _KTHREAD *self, struct io_dispatch_state *state)
@@ -520,6 +522,8 @@ static void io_save_state(const struct _KTHREAD *self, struct io_dispatch_state 
     state->spinlocks_held = self->spinlocks_held;
     state->fast_mutexes_held = self->fast_mutexes_held;
     state->first_mutant = self->mutants_owned.Flink;
+    state->critical_regions = self->critical_regions;
+    state->guarded_regions = self->guarded_regions;
 }
 
 /* A driver that passed the IRP down may return the lower driver's STATUS_PENDING unmarked: its
@@ -548,6 +552,11 @@ static void io_check_return(const struct _KTHREAD *self, const struct io_dispatc
                          self->spinlocks_held - before->spinlocks_held);
     if (self->fast_mutexes_held != before->fast_mutexes_held || self->mutants_owned.Flink != before->first_mutant)
         rule_stop(RULE_IO_DISPATCH_HELD_MUTEX, (ULONG_PTR)routine, 0, 0, 0);
+    if (self->critical_regions != before->critical_regions || self->guarded_regions != before->guarded_regions)
+        rule_stop_detail(RULE_IO_DISPATCH_HELD_MUTEX, (ULONG_PTR)routine, 0, 0, 0,
+                         "the dispatch routine at %p returned with %d critical and %d guarded region(s) left "
+                         "unbalanced", (void *)routine, (int)(self->critical_regions - before->critical_regions),
+                         (int)(self->guarded_regions - before->guarded_regions));
     if (self->irql != before->irql)
         rule_stop(RULE_IO_DISPATCH_CHANGED_IRQL, (ULONG_PTR)device, before->irql, self->irql, 0);
     if (status == STATUS_PENDING && !io_marked_pending(irp, stack))

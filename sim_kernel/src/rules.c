@@ -170,9 +170,10 @@ static const struct rule rule_catalog[RULE_COUNT] = {
         { "ke.above_dispatch",
           "KeClearEvent, KeResetEvent, KeReadStateEvent, KePulseEvent, KeReleaseMutex, "
           "KeReadStateMutex, KeReleaseSemaphore, KeInitializeTimer(Ex), KeSetTimer(Ex), "
-          "KeCancelTimer, KeReadStateTimer, ObReferenceObject, ObDereferenceObject, ExQueueWorkItem",
+          "KeCancelTimer, KeReadStateTimer, ObReferenceObject, ObDereferenceObject, ExQueueWorkItem, "
+          "KeAreApcsDisabled, KeAreAllApcsDisabled",
           "called above DISPATCH_LEVEL", C4, 0x20011,
-          "These DDIs take the dispatcher lock, which works only up to DISPATCH_LEVEL.",
+          "These DDIs work only up to DISPATCH_LEVEL; most take the dispatcher lock, which does.",
           "Call them from DISPATCH_LEVEL or below: queue a DPC from an ISR and call them there." },
         RULE_IRQL_AT_MOST, DISPATCH_LEVEL },
     [RULE_WAIT_ABOVE_DISPATCH] = {
@@ -352,9 +353,11 @@ static const struct rule rule_catalog[RULE_COUNT] = {
         RULE_STATE, 0 },
     [RULE_WORKER_RETURNED_WITH_APCS_DISABLED] = {
         { "worker.returned_with_apcs_disabled", "a work item routine (WORKER_THREAD_ROUTINE)",
-          "the routine returned holding a mutex or fast mutex", 0x01u, "APC_INDEX_MISMATCH", -1,
-          "A held mutex or fast mutex leaves APCs disabled on a shared system thread.",
-          "Release every mutex and fast mutex before the routine returns." },
+          "the routine returned holding a mutex or fast mutex, or inside a critical or guarded region",
+          0x01u, "APC_INDEX_MISMATCH", -1,
+          "A held mutex or fast mutex, or an entered region, leaves APCs disabled on a shared "
+          "system thread.",
+          "Release every mutex and fast mutex, and leave every region, before the routine returns." },
         RULE_STATE, 0 },
     [RULE_WORK_ITEM_QUEUED_TWICE] = {
         { "worker.item_queued_twice", "ExQueueWorkItem, IoQueueWorkItem",
@@ -436,9 +439,12 @@ static const struct rule rule_catalog[RULE_COUNT] = {
         RULE_STATE, 0 },
     [RULE_IO_DISPATCH_HELD_MUTEX] = {
         { "io.dispatch_held_mutex", "a dispatch routine (DRIVER_DISPATCH)",
-          "returned holding a mutex or fast mutex", C4, 0xC5,
-          "A held mutex leaves normal kernel APCs disabled in the caller's thread.",
-          "Release every KMUTEX and FAST_MUTEX before the routine returns." },
+          "returned holding a mutex or fast mutex, or with a critical or guarded region unbalanced",
+          C4, 0xC5,
+          "A held mutex or an entered region leaves APCs disabled in the caller's thread (its "
+          "APC-disable count changed across the call).",
+          "Release every KMUTEX and FAST_MUTEX, and leave every region entered, before the routine "
+          "returns." },
         RULE_STATE, 0 },
     [RULE_IO_PENDING_NOT_MARKED] = {
         { "io.pending_not_marked", "a dispatch routine (DRIVER_DISPATCH)",
@@ -729,6 +735,51 @@ static const struct rule rule_catalog[RULE_COUNT] = {
           "queue a work item, or move the routine out of the pageable section and drop its "
           "PAGED_CODE()." },
         RULE_IRQL_AT_MOST, APC_LEVEL },
+    [RULE_CRITICAL_REGION_ENTER_ABOVE_APC] = {
+        { "region.critical_enter_above_apc", "KeEnterCriticalRegion", "called above APC_LEVEL", C4, 0x11A,
+          "A critical region keeps normal kernel APCs from interrupting a thread at PASSIVE_LEVEL; "
+          "above APC_LEVEL no APC can run anyway, and the call means the IRQL is not what the "
+          "code assumes.",
+          "Enter the region at PASSIVE_LEVEL, before raising the IRQL or taking a spin lock." },
+        RULE_IRQL_AT_MOST, APC_LEVEL },
+    [RULE_CRITICAL_REGION_LEAVE_ABOVE_APC] = {
+        { "region.critical_leave_above_apc", "KeLeaveCriticalRegion", "called above APC_LEVEL", C4, 0x11B,
+          "Leaving may deliver the normal kernel APCs that waited, which cannot run above "
+          "APC_LEVEL.",
+          "Release spin locks and lower the IRQL before leaving the critical region." },
+        RULE_IRQL_AT_MOST, APC_LEVEL },
+    [RULE_CRITICAL_REGION_UNBALANCED] = {
+        { "region.critical_leave_unbalanced", "KeLeaveCriticalRegion",
+          "the thread is in no critical region", C4, 0x3E,
+          "Each KeLeaveCriticalRegion must match an earlier KeEnterCriticalRegion of the same "
+          "thread; an extra one re-enables APCs under whoever entered the region.",
+          "Leave exactly once per enter, on the same thread, on every path." },
+        RULE_STATE, 0 },
+    [RULE_GUARDED_REGION_ABOVE_APC] = {
+        { "region.guarded_above_apc", "KeEnterGuardedRegion, KeLeaveGuardedRegion",
+          "called above APC_LEVEL", C4, 0x4000E,
+          "Guarded regions are for code at PASSIVE_LEVEL or APC_LEVEL; above it every APC is "
+          "disabled by the IRQL already, and the call means the IRQL is not what the code "
+          "assumes. (No Verifier subcode of its own is documented: this one is the "
+          "GuardedRegions rule's.)",
+          "Enter and leave the guarded region at APC_LEVEL or below." },
+        RULE_IRQL_AT_MOST, APC_LEVEL },
+    [RULE_GUARDED_REGION_UNBALANCED] = {
+        { "region.guarded_leave_unbalanced", "KeLeaveGuardedRegion",
+          "the thread is in no guarded region", C4, 0x4000E,
+          "KeEnterGuardedRegion and KeLeaveGuardedRegion must alternate on each thread (the "
+          "GuardedRegions rule); an extra leave re-enables special kernel APCs under whoever "
+          "entered the region.",
+          "Leave exactly once per enter, on the same thread, on every path." },
+        RULE_STATE, 0 },
+    [RULE_REGION_HELD_AT_THREAD_EXIT] = {
+        { "region.held_at_thread_exit", "PsTerminateSystemThread, a thread routine that returns",
+          "the thread ends inside a critical or guarded region", 0x20u, "KERNEL_APC_PENDING_DURING_EXIT", -1,
+          "A thread must end with APCs enabled, or the APCs that run it down could never be "
+          "delivered (parameters: 0, the APC-disable count, the IRQL).",
+          "Call KeLeaveCriticalRegion / KeLeaveGuardedRegion on every path out of the code that "
+          "entered the region." },
+        RULE_STATE, 0 },
 };
 
 const struct rule *rule_get(enum rule_id id)

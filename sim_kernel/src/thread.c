@@ -59,6 +59,7 @@ static void thread_check_exit(struct _KTHREAD *self)
         rule_stop_detail(RULE_MUTEX_HELD_AT_THREAD_EXIT, (ULONG_PTR)self, (ULONG_PTR)mutant, 0, 0,
                          "thread %s ends owning the mutex at %p", self->name, (void *)mutant);
     }
+    region_check_exit(self);
 }
 
 /* A host thread ended: its thread object is signalled and it no longer counts as runnable,

@@ -120,9 +120,14 @@ static void workitem_check_return(struct _KTHREAD *self, PWORK_QUEUE_ITEM item,
     /* P3 is the thread's APC-disable count as Windows reports it: one decrement per held lock. */
     if (held != 0)
         rule_stop_detail(RULE_WORKER_RETURNED_WITH_APCS_DISABLED, (ULONG_PTR)routine, 0,
-                         (USHORT)-(SHORT)held, 1,
+                         region_combined_apc_disable(self, held), 1,
                          "the work item routine at %p returned holding %u mutex(es) or fast mutex(es)",
                          (void *)routine, held);
+    if (self->critical_regions != 0 || self->guarded_regions != 0)
+        rule_stop_detail(RULE_WORKER_RETURNED_WITH_APCS_DISABLED, (ULONG_PTR)routine, 0,
+                         region_combined_apc_disable(self, 0), 1,
+                         "the work item routine at %p returned inside %u critical and %u guarded region(s)",
+                         (void *)routine, self->critical_regions, self->guarded_regions);
     if (self->irql != PASSIVE_LEVEL)
         rule_stop_detail(RULE_WORKER_RETURNED_AT_BAD_IRQL, (ULONG_PTR)routine, self->irql,
                          (ULONG_PTR)parameter, (ULONG_PTR)item,

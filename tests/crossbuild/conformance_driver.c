@@ -470,6 +470,19 @@ static VOID ConformDebugOutput(VOID)
     PAGED_CODE();
 }
 
+/* KeAreAllApcsDisabled is left out: mingw-w64's DDK does not declare it. */
+static VOID ConformRegions(VOID)
+{
+    EXPECT(KeAreApcsDisabled() == FALSE);
+    KeEnterCriticalRegion();
+    EXPECT(KeAreApcsDisabled() == TRUE);
+    KeEnterGuardedRegion();
+    EXPECT(KeAreApcsDisabled() == TRUE);
+    KeLeaveGuardedRegion();
+    KeLeaveCriticalRegion();
+    EXPECT(KeAreApcsDisabled() == FALSE);
+}
+
 static VOID ConformEvents(VOID)
 {
     KEVENT notification;
@@ -1141,6 +1154,7 @@ NTSTATUS NTAPI DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING Registry
     ConformStrings();
     ConformMemory();
     ConformDebugOutput();
+    ConformRegions();
     ConformEvents();
     ConformWaits();
     ConformMutexes();

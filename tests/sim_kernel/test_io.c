@@ -25,6 +25,7 @@
 #define IOCTL_QUEUE_CANCEL_ROUTINE_SET QUEUE_IOCTL(7)
 #define IOCTL_QUEUE_FORGET QUEUE_IOCTL(8)
 #define IOCTL_QUEUE_PEND_COMPLETED QUEUE_IOCTL(9) /* marks pending, completes, returns STATUS_PENDING */
+#define IOCTL_QUEUE_STAY_IN_CRITICAL_REGION QUEUE_IOCTL(10)
 #define QUEUE_VALUE 0x1234u
 
 /* ---- The function driver ---- */
@@ -208,6 +209,9 @@ static NTSTATUS NTAPI queue_ioctl(PDEVICE_OBJECT device, PIRP irp)
         return queue_complete(irp, STATUS_SUCCESS, 0);
     case IOCTL_QUEUE_HOLD_SPIN_LOCK:
         KeAcquireSpinLock(&queue.lock, &old);
+        return queue_complete(irp, STATUS_SUCCESS, 0);
+    case IOCTL_QUEUE_STAY_IN_CRITICAL_REGION:
+        KeEnterCriticalRegion();
         return queue_complete(irp, STATUS_SUCCESS, 0);
     case IOCTL_QUEUE_CANCEL_ROUTINE_SET:
         IoSetCancelRoutine(irp, queue_cancel);
@@ -826,6 +830,17 @@ static void a_dispatch_routine_that_returns_holding_a_spin_lock_stops_with_0xC4_
     assert_int_equal(stop.params[1], (ULONG_PTR)queue_ioctl);
 }
 
+static void a_dispatch_routine_that_returns_inside_a_critical_region_stops_with_0xC4_0xC5(void **state)
+{
+    struct wdmsim_stop stop;
+
+    (void)state;
+    wdmsim_assert_stops(send_broken_ioctl, (void *)(ULONG_PTR)IOCTL_QUEUE_STAY_IN_CRITICAL_REGION, 0xC4, 0xC5,
+                        "io.dispatch_held_mutex", &stop);
+    assert_int_equal(stop.params[1], (ULONG_PTR)queue_ioctl);
+    wdmsim_assert_report_has(&stop, "returned with 1 critical and 0 guarded region(s) left unbalanced");
+}
+
 static void completing_an_IRP_with_its_cancel_routine_set_stops_with_0xC9_0x07(void **state)
 {
     struct wdmsim_stop stop;
@@ -907,6 +922,7 @@ int main(void)
         io_test(returning_STATUS_PENDING_without_IoMarkIrpPending_stops_with_0xC9_0x23D),
         io_test(a_dispatch_routine_that_changes_the_IRQL_stops_with_0xC9_0x05),
         io_test(a_dispatch_routine_that_returns_holding_a_spin_lock_stops_with_0xC4_0x40009),
+        io_test(a_dispatch_routine_that_returns_inside_a_critical_region_stops_with_0xC4_0xC5),
         io_test(completing_an_IRP_with_its_cancel_routine_set_stops_with_0xC9_0x07),
         io_test(returning_without_completing_or_pending_the_IRP_stops_with_0xC9_0x226),
         io_test(IoDeleteDevice_of_a_device_whose_extension_holds_a_set_timer_stops_with_0xC4_0x15),

@@ -430,6 +430,18 @@ static void queue_returning_holding_a_mutex(void *context)
     queue_and_wait(return_holding_a_mutex);
 }
 
+static VOID NTAPI return_inside_a_guarded_region(PVOID parameter)
+{
+    UNREFERENCED_PARAMETER(parameter);
+    KeEnterGuardedRegion();
+}
+
+static void queue_returning_inside_a_guarded_region(void *context)
+{
+    (void)context;
+    queue_and_wait(return_inside_a_guarded_region);
+}
+
 static void check_apc_index_mismatch(const struct wdmsim_stop *stop)
 {
     assert_int_equal(stop->params[3], 1);
@@ -446,6 +458,19 @@ static void a_routine_returning_holding_a_fast_mutex_stops_with_APC_INDEX_MISMAT
                         (long long)(ULONG_PTR)return_holding_a_fast_mutex,
                         "worker.returned_with_apcs_disabled", &stop);
     check_apc_index_mismatch(&stop);
+}
+
+static void a_routine_returning_inside_a_guarded_region_stops_with_APC_INDEX_MISMATCH(void **state)
+{
+    struct wdmsim_stop stop;
+
+    (void)state;
+    wdmsim_assert_stops(queue_returning_inside_a_guarded_region, NULL, 0x1,
+                        (long long)(ULONG_PTR)return_inside_a_guarded_region,
+                        "worker.returned_with_apcs_disabled", &stop);
+    check_apc_index_mismatch(&stop);
+    /* SpecialApcDisable -1 in the high half of CombinedApcDisable. */
+    assert_int_equal(stop.params[2], 0xFFFF0000);
 }
 
 static void a_routine_returning_holding_a_KMUTEX_stops_with_APC_INDEX_MISMATCH(void **state)
@@ -502,6 +527,7 @@ int main(void)
         wdmsim_test(queuing_an_item_still_queued_stops_with_WORKER_INVALID_1),
         wdmsim_test(a_routine_returning_at_DISPATCH_LEVEL_stops_with_WORKER_THREAD_RETURNED_AT_BAD_IRQL),
         wdmsim_test(a_routine_returning_holding_a_fast_mutex_stops_with_APC_INDEX_MISMATCH),
+        wdmsim_test(a_routine_returning_inside_a_guarded_region_stops_with_APC_INDEX_MISMATCH),
         wdmsim_test(a_routine_returning_holding_a_KMUTEX_stops_with_APC_INDEX_MISMATCH),
         wdmsim_test(PsTerminateSystemThread_from_a_work_item_stops_with_ACTIVE_EX_WORKER_THREAD_TERMINATION),
     };
