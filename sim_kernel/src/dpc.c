@@ -36,7 +36,7 @@ void dpc_queue_locked(PKDPC dpc, PVOID argument1, PVOID argument2)
 }
 
 /* Without the lock when nothing is queued, as timer_set_in_range. */
-bool dpc_queued_in_range(const void *start, size_t size, PKDPC *found)
+static bool dpc_queued_in_range(const void *start, size_t size, PKDPC *found)
 {
     bool hit = false;
 
@@ -54,6 +54,20 @@ bool dpc_queued_in_range(const void *start, size_t size, PKDPC *found)
     disp_unlock();
     return hit;
 }
+
+/* Freed memory must hold no queued DPC: the DPC thread would run it from garbage. */
+static void dpc_check_free(ULONG_PTR address, size_t size, POOL_TYPE type)
+{
+    PKDPC dpc;
+
+    (void)type;
+    if (dpc_queued_in_range((const void *)address, size, &dpc))
+        rule_stop_detail(RULE_POOL_FREE_QUEUED_DPC, (ULONG_PTR)dpc, address, address + size, 0,
+                         "the DPC at %p is still queued", (void *)dpc);
+}
+
+static struct pool_free_check dpc_free_check = { .check = dpc_check_free };
+POOL_FREE_CHECK(dpc_free_check)
 
 /* The unload check's inventory of queued DPCs. */
 static void dpc_collect_leftovers(struct driver_check *check)

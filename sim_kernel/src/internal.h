@@ -668,9 +668,23 @@ void spinlock_release(PKSPIN_LOCK lock, struct _KTHREAD *self);
 /* ---- pool.c ---- */
 
 void pool_boot(void);
-/* Stops the machine if memory about to be freed still holds a set timer or a queued DPC (pool
- * blocks, and objects the kernel frees itself, such as a deleted device and its extension). */
+/* Memory about to be freed (a pool block, or memory the kernel frees itself, such as a deleted
+ * device and its extension) must hold no live kernel object: each registered check stops the
+ * machine if it holds one of its family's (a set timer, a queued DPC, an ERESOURCE). */
 void pool_check_free_range(ULONG_PTR address, size_t size, POOL_TYPE type);
+
+struct pool_free_check {
+    void (*check)(ULONG_PTR address, size_t size, POOL_TYPE type);
+    struct pool_free_check *next;
+};
+
+/* Before main (single-threaded): adds a check to every later free. */
+void pool_free_check_register(struct pool_free_check *check);
+#define POOL_FREE_CHECK(check)                                                                     \
+    __attribute__((constructor)) static void check##_register(void)                               \
+    {                                                                                              \
+        pool_free_check_register(&check);                                                          \
+    }
 /* Frees every block still allocated and returns how many there were. */
 size_t pool_shutdown(void);
 
@@ -686,8 +700,6 @@ void timer_boot(void);
 LONGLONG timer_next_due(void);
 /* Lock held: fire every timer due at or before now: signal, re-arm if periodic, queue its DPC. */
 void timer_expire(LONGLONG now);
-/* Takes the lock: is a set timer inside [start, start + size)? */
-bool timer_set_in_range(const void *start, size_t size, PKTIMER *found);
 
 /* ---- dpc.c ---- */
 
@@ -695,8 +707,6 @@ void dpc_boot(void);
 void dpc_shutdown(void);
 /* Lock held: queue a DPC unless it is queued already. */
 void dpc_queue_locked(PKDPC dpc, PVOID argument1, PVOID argument2);
-/* Takes the lock: is a queued DPC inside [start, start + size)? */
-bool dpc_queued_in_range(const void *start, size_t size, PKDPC *found);
 
 /* ---- workitem.c: system worker threads ---- */
 

@@ -376,17 +376,23 @@ static SIM_NORETURN void pool_stop_double_free(const struct pool_block *block)
 }
 
 /* A set timer or queued DPC inside the block would fire into freed memory. */
+/* Written only before main (constructors), read-only after. */
+static struct pool_free_check *free_checks;
+
+void pool_free_check_register(struct pool_free_check *check)
+{
+    struct pool_free_check **link = &free_checks;
+
+    while (*link != NULL)
+        link = &(*link)->next;
+    check->next = NULL;
+    *link = check;
+}
+
 void pool_check_free_range(ULONG_PTR address, size_t size, POOL_TYPE type)
 {
-    PKTIMER timer;
-    PKDPC dpc;
-
-    if (timer_set_in_range((const void *)address, size, &timer))
-        rule_stop_detail(RULE_POOL_FREE_ACTIVE_TIMER, (ULONG_PTR)timer, (ULONG_PTR)type, address, 0,
-                         "the timer at %p is still set", (void *)timer);
-    if (dpc_queued_in_range((const void *)address, size, &dpc))
-        rule_stop_detail(RULE_POOL_FREE_QUEUED_DPC, (ULONG_PTR)dpc, address, address + size, 0,
-                         "the DPC at %p is still queued", (void *)dpc);
+    for (const struct pool_free_check *c = free_checks; c != NULL; c = c->next)
+        c->check(address, size, type);
 }
 
 /* tag 0 frees without a tag check, as ExFreePool does. */

@@ -79,7 +79,7 @@ void timer_expire(LONGLONG now)
 
 /* Without the lock when no timer is set, so frees do not queue on the dispatcher lock: a timer
  * set before the free, in this thread or one it synchronised with, is counted by then. */
-bool timer_set_in_range(const void *start, size_t size, PKTIMER *found)
+static bool timer_set_in_range(const void *start, size_t size, PKTIMER *found)
 {
     bool hit = false;
 
@@ -97,6 +97,19 @@ bool timer_set_in_range(const void *start, size_t size, PKTIMER *found)
     disp_unlock();
     return hit;
 }
+
+/* Freed memory must hold no set timer: it would fire into garbage. */
+static void timer_check_free(ULONG_PTR address, size_t size, POOL_TYPE type)
+{
+    PKTIMER timer;
+
+    if (timer_set_in_range((const void *)address, size, &timer))
+        rule_stop_detail(RULE_POOL_FREE_ACTIVE_TIMER, (ULONG_PTR)timer, (ULONG_PTR)type, address, 0,
+                         "the timer at %p is still set", (void *)timer);
+}
+
+static struct pool_free_check timer_free_check = { .check = timer_check_free };
+POOL_FREE_CHECK(timer_free_check)
 
 /* Dispatcher lock held: a set timer is the driver's when it or its DPC is. */
 static void timer_check_leftover_locked(struct driver_check *check, PKTIMER timer)
