@@ -107,8 +107,14 @@ void debug_boot(void);
 /* KTHREAD.CombinedApcDisable as Windows reports it in bug check parameters, for a thread that
  * owns mutexes_held mutexes besides its regions. */
 ULONG region_combined_apc_disable(const struct _KTHREAD *thread, unsigned mutexes_held);
-/* Dispatcher lock held: a thread ending inside a region stops the machine (0x20). */
-void region_check_exit(const struct _KTHREAD *self);
+/* Are the caller's normal kernel APCs disabled (a region, an owned KMUTEX, or IRQL >= APC_LEVEL),
+ * as the DDIs that require it check? */
+bool region_normal_apcs_disabled(const struct _KTHREAD *self);
+
+/* ---- resource.c: executive resources (ERESOURCE) ---- */
+
+/* Forgets the last boot's resources. */
+void resource_boot(void);
 
 /* ---- host.c: the host threads simulated threads run on ---- */
 
@@ -230,6 +236,27 @@ void thread_free_ended(struct _KTHREAD *thread);
 /* The calling simulated thread ends: exit checks, then its object is signalled. Returns to the
  * caller, which must then leave the host thread. */
 void thread_exit_current(NTSTATUS status);
+
+/* What a family checks when any thread ends, with the dispatcher lock held: a lock the thread
+ * still owns, a region it is still in. Registered in the family's own file (THREAD_EXIT_CHECK). */
+enum thread_exit_order {
+    THREAD_EXIT_OWNERSHIP,          /* what it still owns: first, as the likelier cause */
+    THREAD_EXIT_STATE,              /* the state it leaves in: regions entered */
+};
+
+struct thread_exit_check {
+    enum thread_exit_order order;
+    void (*check)(const struct _KTHREAD *self);
+    struct thread_exit_check *next;
+};
+
+/* Before main (single-threaded): adds a check to every later thread end. */
+void thread_exit_check_register(struct thread_exit_check *check);
+#define THREAD_EXIT_CHECK(check)                                                                   \
+    __attribute__((constructor)) static void check##_register(void)                               \
+    {                                                                                              \
+        thread_exit_check_register(&check);                                                        \
+    }
 /* Appends one line per thread: what it waits for, or that it runs (dispatcher lock held). */
 void thread_describe_waits(char *buf, size_t size);
 /* Where a request comes from, as NT's previous mode: UserMode for an application's own code. */
@@ -566,6 +593,17 @@ enum rule_id {
     RULE_GUARDED_REGION_ABOVE_APC,
     RULE_GUARDED_REGION_UNBALANCED,
     RULE_REGION_HELD_AT_THREAD_EXIT,
+    RULE_RESOURCE_ACQUIRE_ABOVE_APC,
+    RULE_RESOURCE_APCS_ENABLED,
+    RULE_RESOURCE_NOT_INITIALIZED,
+    RULE_RESOURCE_MISALIGNED,
+    RULE_RESOURCE_INITIALIZED_TWICE,
+    RULE_RESOURCE_DELETE_UNINITIALIZED,
+    RULE_RESOURCE_DELETED_IN_USE,
+    RULE_RESOURCE_RELEASE_NOT_OWNED,
+    RULE_RESOURCE_EXCLUSIVE_WHILE_SHARED,
+    RULE_RESOURCE_HELD_AT_THREAD_EXIT,
+    RULE_RESOURCE_FREED_ACTIVE,
     RULE_COUNT
 };
 

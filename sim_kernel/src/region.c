@@ -32,9 +32,9 @@ static unsigned region_mutexes_owned(const struct _KTHREAD *self)
     return owned;
 }
 
-/* Dispatcher lock held. A thread must end with every region it entered left (mutexes have their
- * own check, which comes first). */
-void region_check_exit(const struct _KTHREAD *self)
+/* Dispatcher lock held. A thread must end with every region it entered left (what it owns is
+ * checked first, by the families that own it). */
+static void region_check_exit(const struct _KTHREAD *self)
 {
     disp_assert_held();
     if (self->critical_regions == 0 && self->guarded_regions == 0)
@@ -42,6 +42,17 @@ void region_check_exit(const struct _KTHREAD *self)
     rule_stop_detail(RULE_REGION_HELD_AT_THREAD_EXIT, 0, region_combined_apc_disable(self, 0), self->irql, 0,
                      "thread %s ends inside %u critical and %u guarded region(s)", self->name,
                      self->critical_regions, self->guarded_regions);
+}
+
+static struct thread_exit_check region_exit_check = {
+    .order = THREAD_EXIT_STATE,
+    .check = region_check_exit,
+};
+THREAD_EXIT_CHECK(region_exit_check)
+
+bool region_normal_apcs_disabled(const struct _KTHREAD *self)
+{
+    return self->irql >= APC_LEVEL || region_combined_apc_disable(self, region_mutexes_owned(self)) != 0;
 }
 
 /* IRQL <= APC_LEVEL. Disables normal kernel and user APCs until the matching leave; nests. */

@@ -171,7 +171,10 @@ static const struct rule rule_catalog[RULE_COUNT] = {
           "KeClearEvent, KeResetEvent, KeReadStateEvent, KePulseEvent, KeReleaseMutex, "
           "KeReadStateMutex, KeReleaseSemaphore, KeInitializeTimer(Ex), KeSetTimer(Ex), "
           "KeCancelTimer, KeReadStateTimer, ObReferenceObject, ObDereferenceObject, ExQueueWorkItem, "
-          "KeAreApcsDisabled, KeAreAllApcsDisabled",
+          "KeAreApcsDisabled, KeAreAllApcsDisabled, ExInitializeResourceLite, ExReinitializeResourceLite, "
+          "ExDeleteResourceLite, ExReleaseResourceLite, ExReleaseResourceForThreadLite, "
+          "ExConvertExclusiveToSharedLite, ExSetResourceOwnerPointer, ExIsResourceAcquired*Lite, "
+          "ExGet*WaiterCount",
           "called above DISPATCH_LEVEL", C4, 0x20011,
           "These DDIs work only up to DISPATCH_LEVEL; most take the dispatcher lock, which does.",
           "Call them from DISPATCH_LEVEL or below: queue a DPC from an ISR and call them there." },
@@ -779,6 +782,101 @@ static const struct rule rule_catalog[RULE_COUNT] = {
           "delivered (parameters: 0, the APC-disable count, the IRQL).",
           "Call KeLeaveCriticalRegion / KeLeaveGuardedRegion on every path out of the code that "
           "entered the region." },
+        RULE_STATE, 0 },
+    [RULE_RESOURCE_ACQUIRE_ABOVE_APC] = {
+        { "resource.acquire_above_apc", "ExAcquireResourceExclusiveLite, ExAcquireResourceSharedLite, "
+          "ExAcquireSharedStarveExclusive, ExAcquireSharedWaitForExclusive",
+          "called above APC_LEVEL", C4, 0x20007,
+          "Acquiring may wait, and a thread can wait only at APC_LEVEL or below (the IrqlExApcLte3 "
+          "rule).",
+          "Acquire the resource at PASSIVE_LEVEL inside a critical region; data touched at "
+          "DISPATCH_LEVEL needs a spin lock instead." },
+        RULE_IRQL_AT_MOST, APC_LEVEL },
+    [RULE_RESOURCE_APCS_ENABLED] = {
+        { "resource.acquire_with_apcs_enabled", "ExAcquireResourceExclusiveLite, ExAcquireResourceSharedLite, "
+          "ExAcquireSharedStarveExclusive, ExAcquireSharedWaitForExclusive",
+          "normal kernel APCs are enabled: no critical or guarded region, no KMUTEX held, below APC_LEVEL",
+          C4, 0x37,
+          "A thread holding a resource must not be suspended by an APC (parameters: the IRQL, "
+          "the thread's APC-disable count, the resource), or every other thread that needs the "
+          "resource waits with it.",
+          "Call KeEnterCriticalRegion before acquiring and KeLeaveCriticalRegion after releasing, "
+          "or use ExEnterCriticalRegionAndAcquireResourceExclusive and "
+          "ExReleaseResourceAndLeaveCriticalRegion." },
+        RULE_STATE, 0 },
+    [RULE_RESOURCE_NOT_INITIALIZED] = {
+        { "resource.not_initialized", "ExAcquire*Resource*, ExAcquireShared*, ExRelease*Resource*, "
+          "ExConvertExclusiveToSharedLite, ExSetResourceOwnerPointer, ExIsResourceAcquired*, "
+          "ExGet*WaiterCount, ExReinitializeResourceLite",
+          "the ERESOURCE was not set up by ExInitializeResourceLite, or was deleted", C4, 0x1002,
+          "An ERESOURCE is usable only between ExInitializeResourceLite and ExDeleteResourceLite "
+          "(Driver Verifier's deadlock detection reports an uninitialized lock).",
+          "Initialise the resource once, in nonpaged memory, before any thread uses it, and delete "
+          "it only after the last use." },
+        RULE_STATE, 0 },
+    [RULE_RESOURCE_MISALIGNED] = {
+        { "resource.misaligned", "ExInitializeResourceLite", "the ERESOURCE is not 8-byte aligned", C4, 0x3D,
+          "The kernel updates an ERESOURCE's fields with interlocked operations, which need "
+          "natural alignment.",
+          "Declare the ERESOURCE as a structure member or global of its own type, or allocate it "
+          "from pool; never at an offset computed by hand." },
+        RULE_STATE, 0 },
+    [RULE_RESOURCE_INITIALIZED_TWICE] = {
+        { "resource.initialized_twice", "ExInitializeResourceLite",
+          "the ERESOURCE is initialised already and was never deleted", C4, 0xD0,
+          "Initialising it again would drop its owners and waiters and link it into the kernel's "
+          "resource list twice.",
+          "Initialise each resource once; use ExReinitializeResourceLite to reset one nobody holds, "
+          "or ExDeleteResourceLite before reusing its memory." },
+        RULE_STATE, 0 },
+    [RULE_RESOURCE_DELETE_UNINITIALIZED] = {
+        { "resource.delete_uninitialized", "ExDeleteResourceLite",
+          "the ERESOURCE was never initialised, or was deleted already", C4, 0xD1,
+          "Deleting unlinks the resource from the kernel's list; one that is not on it corrupts "
+          "the list.",
+          "Delete each initialised resource exactly once." },
+        RULE_STATE, 0 },
+    [RULE_RESOURCE_DELETED_IN_USE] = {
+        { "resource.deleted_in_use", "ExDeleteResourceLite, ExReinitializeResourceLite",
+          "a thread still holds the ERESOURCE or waits for it", C4, 0x100B,
+          "The owners would release, and the waiters wake into, a resource that no longer "
+          "exists (Driver Verifier's deadlock detection: a deleted lock still owned).",
+          "Make sure every holder has released the resource and no thread can still ask for it "
+          "before deleting it (in Unload: after the threads that use it have ended)." },
+        RULE_STATE, 0 },
+    [RULE_RESOURCE_RELEASE_NOT_OWNED] = {
+        { "resource.release_not_owned", "ExReleaseResourceLite, ExReleaseResourceForThreadLite, "
+          "ExReleaseResourceAndLeaveCriticalRegion, ExConvertExclusiveToSharedLite, ExSetResourceOwnerPointer",
+          "the thread (or owner pointer) does not hold the ERESOURCE (in the way asked)", 0xE3u,
+          "RESOURCE_NOT_OWNED", -1,
+          "Releasing a hold that does not exist (a double release, another thread's hold) breaks "
+          "the exclusion of whoever really holds the resource (parameters: the resource, the "
+          "owner named, the owner table).",
+          "Release once per acquire, on the thread that acquired, or with "
+          "ExReleaseResourceForThreadLite and the owner pointer set by ExSetResourceOwnerPointer." },
+        RULE_STATE, 0 },
+    [RULE_RESOURCE_EXCLUSIVE_WHILE_SHARED] = {
+        { "resource.exclusive_while_shared", "ExAcquireResourceExclusiveLite",
+          "Wait is TRUE and the calling thread holds the ERESOURCE shared", C4, 0x1000,
+          "A shared holder cannot become the exclusive owner without releasing: it would wait "
+          "for itself for ever (Driver Verifier's deadlock detection: a self-deadlock).",
+          "Release the shared hold first and acquire exclusively, then re-check what the shared "
+          "hold protected; or acquire exclusively from the start." },
+        RULE_STATE, 0 },
+    [RULE_RESOURCE_HELD_AT_THREAD_EXIT] = {
+        { "resource.held_at_thread_exit", "PsTerminateSystemThread, a thread routine that returns",
+          "the ending thread still holds an ERESOURCE", C4, 0x100A,
+          "Nobody could release the hold, so every thread that needs the resource would wait for "
+          "ever (Driver Verifier's deadlock detection: a terminated thread owns a lock).",
+          "Release every resource on every path out of the thread, or hand the hold over with "
+          "ExSetResourceOwnerPointer first." },
+        RULE_STATE, 0 },
+    [RULE_RESOURCE_FREED_ACTIVE] = {
+        { "resource.freed_active", "ExFreePool, ExFreePoolWithTag, IoDeleteDevice (its extension)",
+          "the memory holds an ERESOURCE that was never deleted", C4, 0xD2,
+          "The kernel's list of resources still links the freed memory, which the next walk of "
+          "the list (or the next owner) reads as garbage.",
+          "Call ExDeleteResourceLite before freeing the memory that holds the resource." },
         RULE_STATE, 0 },
 };
 

@@ -49,7 +49,20 @@ static bool thread_unregister(struct _KTHREAD *thread)
     return found;
 }
 
-/* Dispatcher lock held: what Windows checks when any thread ends. */
+/* Written only before main (constructors), read-only after; sorted by order. */
+static struct thread_exit_check *exit_checks;
+
+void thread_exit_check_register(struct thread_exit_check *check)
+{
+    struct thread_exit_check **link = &exit_checks;
+
+    while (*link != NULL && (*link)->order <= check->order)
+        link = &(*link)->next;
+    check->next = *link;
+    *link = check;
+}
+
+/* Dispatcher lock held: what Windows checks when any thread ends; then the families' checks. */
 static void thread_check_exit(struct _KTHREAD *self)
 {
     process_check_exit(self);
@@ -59,7 +72,8 @@ static void thread_check_exit(struct _KTHREAD *self)
         rule_stop_detail(RULE_MUTEX_HELD_AT_THREAD_EXIT, (ULONG_PTR)self, (ULONG_PTR)mutant, 0, 0,
                          "thread %s ends owning the mutex at %p", self->name, (void *)mutant);
     }
-    region_check_exit(self);
+    for (const struct thread_exit_check *c = exit_checks; c != NULL; c = c->next)
+        c->check(self);
 }
 
 /* A host thread ended: its thread object is signalled and it no longer counts as runnable,

@@ -483,6 +483,31 @@ static VOID ConformRegions(VOID)
     EXPECT(KeAreApcsDisabled() == FALSE);
 }
 
+static ERESOURCE ConformanceResource;
+
+static VOID ConformResources(VOID)
+{
+    EXPECT(ExInitializeResourceLite(&ConformanceResource) == STATUS_SUCCESS);
+    KeEnterCriticalRegion();
+    EXPECT(ExAcquireResourceExclusiveLite(&ConformanceResource, TRUE) == TRUE);
+    EXPECT(ExAcquireResourceSharedLite(&ConformanceResource, FALSE) == TRUE);
+    EXPECT(ExIsResourceAcquiredExclusiveLite(&ConformanceResource) == TRUE);
+    EXPECT(ExIsResourceAcquiredSharedLite(&ConformanceResource) == 2);
+    ExConvertExclusiveToSharedLite(&ConformanceResource);
+    EXPECT(ExIsResourceAcquiredExclusiveLite(&ConformanceResource) == FALSE);
+    EXPECT(ExAcquireSharedStarveExclusive(&ConformanceResource, FALSE) == TRUE);
+    EXPECT(ExGetExclusiveWaiterCount(&ConformanceResource) == 0 && ExGetSharedWaiterCount(&ConformanceResource) == 0);
+    ExReleaseResourceLite(&ConformanceResource);
+    ExReleaseResourceLite(&ConformanceResource);
+    ExReleaseResourceForThreadLite(&ConformanceResource, ExGetCurrentResourceThread());
+    EXPECT(ExIsResourceAcquiredSharedLite(&ConformanceResource) == 0);
+    KeLeaveCriticalRegion();
+    ExEnterCriticalRegionAndAcquireResourceShared(&ConformanceResource);
+    ExReleaseResourceAndLeaveCriticalRegion(&ConformanceResource);
+    EXPECT(ExReinitializeResourceLite(&ConformanceResource) == STATUS_SUCCESS);
+    EXPECT(ExDeleteResourceLite(&ConformanceResource) == STATUS_SUCCESS);
+}
+
 static VOID ConformEvents(VOID)
 {
     KEVENT notification;
@@ -1155,6 +1180,7 @@ NTSTATUS NTAPI DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING Registry
     ConformMemory();
     ConformDebugOutput();
     ConformRegions();
+    ConformResources();
     ConformEvents();
     ConformWaits();
     ConformMutexes();
