@@ -429,6 +429,86 @@ PVOID NTAPI ExAllocatePool(POOL_TYPE PoolType, SIZE_T NumberOfBytes)
     return ExAllocatePoolWithTag(PoolType, NumberOfBytes, POOL_TAG_UNTAGGED);
 }
 
+/* The pool flags the kernel knows; an unknown one below POOL_FLAG_OPTIONAL_START fails the call. */
+#define POOL_FLAGS_KINDS (POOL_FLAG_NON_PAGED | POOL_FLAG_NON_PAGED_EXECUTE | POOL_FLAG_PAGED)
+#define POOL_FLAGS_KNOWN (POOL_FLAG_USE_QUOTA | POOL_FLAG_UNINITIALIZED | POOL_FLAG_SESSION | \
+                          POOL_FLAG_CACHE_ALIGNED | POOL_FLAG_RAISE_ON_FAILURE | POOL_FLAGS_KINDS)
+
+/* The pool type POOL_FLAGS ask for: exactly one kind, and no required flag the kernel does not
+ * know (optional ones, such as POOL_FLAG_SPECIAL_POOL, may be ignored). A session has no pool of
+ * its own in the simulator, and quota has no limit: both allocate ordinary pool. */
+static bool pool_type_of_flags(POOL_FLAGS flags, POOL_TYPE *type, const char **why)
+{
+    POOL_FLAGS kind = flags & POOL_FLAGS_KINDS;
+
+    if ((flags & (POOL_FLAG_OPTIONAL_START - 1) & ~POOL_FLAGS_KNOWN) != 0) {
+        *why = "it has a required flag the kernel does not know";
+        return false;
+    }
+    if (kind == 0 || (kind & (kind - 1)) != 0) {
+        *why = "it needs exactly one of POOL_FLAG_NON_PAGED, POOL_FLAG_NON_PAGED_EXECUTE and POOL_FLAG_PAGED";
+        return false;
+    }
+    *type = kind == POOL_FLAG_PAGED ? PagedPool : kind == POOL_FLAG_NON_PAGED ? NonPagedPoolNx : NonPagedPoolExecute;
+    if (flags & POOL_FLAG_CACHE_ALIGNED)
+        *type = (POOL_TYPE)(*type | POOL_TYPE_CACHE_ALIGNED);
+    return true;
+}
+
+/* A failed allocation that was asked to raise: the simulator has no structured exception
+ * handling, so STATUS_INSUFFICIENT_RESOURCES is an exception nobody handles. */
+static SIM_NORETURN void pool_raise_failure(const char *ddi, const void *caller, SIZE_T size, ULONG tag)
+{
+    rule_stop_detail(RULE_POOL_RAISED_FAILURE, (ULONG_PTR)caller, size, tag, 0,
+                     "%s of %zu bytes failed and raises STATUS_INSUFFICIENT_RESOURCES", ddi, (size_t)size);
+}
+
+/* IRQL <= DISPATCH_LEVEL, and <= APC_LEVEL for POOL_FLAG_PAGED; never waits. A zeroed block unless
+ * POOL_FLAG_UNINITIALIZED; NULL on failure, or with POOL_FLAG_RAISE_ON_FAILURE an exception. */
+PVOID NTAPI ExAllocatePool2(POOL_FLAGS Flags, SIZE_T NumberOfBytes, ULONG Tag)
+{
+    const char *why = NULL;
+    POOL_TYPE type;
+    void *memory;
+
+    if (!pool_type_of_flags(Flags, &type, &why)) {
+        fprintf(stderr, "wdmsim: ExAllocatePool2(0x%llx, %zu, tag 0x%08x) fails: %s\n", (unsigned long long)Flags,
+                (size_t)NumberOfBytes, (unsigned)Tag, why);
+        memory = NULL;
+    } else {
+        pool_check_allocate(type, NumberOfBytes, Tag);
+        memory = pool_allocate(type, NumberOfBytes, Tag);
+    }
+    if (memory == NULL && (Flags & POOL_FLAG_RAISE_ON_FAILURE))
+        pool_raise_failure("ExAllocatePool2", __builtin_return_address(0), NumberOfBytes, Tag);
+    if (memory != NULL && !(Flags & POOL_FLAG_UNINITIALIZED))
+        memset(memory, 0, NumberOfBytes);
+    return memory;
+}
+
+/* As ExAllocatePoolWithTag, charged to the process's quota (which has no limit here); a failure
+ * raises unless POOL_QUOTA_FAIL_INSTEAD_OF_RAISE is in PoolType. */
+PVOID NTAPI ExAllocatePoolWithQuotaTag(POOL_TYPE PoolType, SIZE_T NumberOfBytes, ULONG Tag)
+{
+    POOL_TYPE type = (POOL_TYPE)(PoolType & ~POOL_QUOTA_FAIL_INSTEAD_OF_RAISE);
+    void *memory;
+
+    pool_check_allocate(type, NumberOfBytes, Tag);
+    memory = pool_allocate(type, NumberOfBytes, Tag);
+    if (memory == NULL && !(PoolType & POOL_QUOTA_FAIL_INSTEAD_OF_RAISE))
+        pool_raise_failure("ExAllocatePoolWithQuotaTag", __builtin_return_address(0), NumberOfBytes, Tag);
+    return memory;
+}
+
+/* As ExAllocatePoolWithTag: the priority matters only when memory runs low, which the simulator
+ * models with fault injection alone, and special pool is not simulated. */
+PVOID NTAPI ExAllocatePoolWithTagPriority(POOL_TYPE PoolType, SIZE_T NumberOfBytes, ULONG Tag,
+                                          EX_POOL_PRIORITY Priority)
+{
+    (void)Priority;
+    return ExAllocatePoolWithTag(PoolType, NumberOfBytes, Tag);
+}
+
 /* IRQL <= DISPATCH_LEVEL for a nonpaged block, <= APC_LEVEL for a paged one; never waits. */
 VOID NTAPI ExFreePoolWithTag(PVOID P, ULONG Tag)
 {

@@ -878,6 +878,15 @@ static const struct rule rule_catalog[RULE_COUNT] = {
           "the list (or the next owner) reads as garbage.",
           "Call ExDeleteResourceLite before freeing the memory that holds the resource." },
         RULE_STATE, 0 },
+    [RULE_POOL_RAISED_FAILURE] = {
+        { "pool.raised_failure", "ExAllocatePool2 (POOL_FLAG_RAISE_ON_FAILURE), ExAllocatePoolWithQuotaTag",
+          "the allocation failed and was asked to raise", 0x1Eu, "KMODE_EXCEPTION_NOT_HANDLED",
+          (long long)0xC000009A,
+          "A failed allocation that raises throws STATUS_INSUFFICIENT_RESOURCES; driver code built "
+          "for the simulator has no __try/__except to catch it, so nobody handles it.",
+          "Leave POOL_FLAG_RAISE_ON_FAILURE out and check for NULL (for quota allocations, add "
+          "POOL_QUOTA_FAIL_INSTEAD_OF_RAISE): every allocation can fail." },
+        RULE_UNHANDLED_EXCEPTION, 0 },
 };
 
 const struct rule *rule_get(enum rule_id id)

@@ -1,6 +1,7 @@
 /*
- * test_pool.c - ExAllocatePool(WithTag)/ExFreePool(WithTag): allocation, accounting per tag and
- * driver, the report, fault injection, and every pool rule as a STOP caught in a forked child.
+ * test_pool.c - ExAllocatePool(WithTag)/ExFreePool(WithTag), ExAllocatePool2 and the other
+ * allocators: allocation, accounting per tag and driver, the report, fault injection, and every
+ * pool rule as a STOP caught in a forked child.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -312,6 +313,177 @@ static void wdmsim_pool_report_lists_each_outstanding_block(void **state)
     assert_int_equal(count, 0);
     assert_null(strstr(text, "tracedrv"));
     free(text);
+}
+
+/* ---- ExAllocatePool2 and the other allocators ---- */
+
+static BOOLEAN all_bytes_are(const unsigned char *p, size_t size, unsigned char value)
+{
+    for (size_t i = 0; i < size; i++) {
+        if (p[i] != value)
+            return FALSE;
+    }
+    return TRUE;
+}
+
+static void ExAllocatePool2_zeroes_the_block_unless_POOL_FLAG_UNINITIALIZED(void **state)
+{
+    unsigned char *zeroed, *raw;
+
+    (void)state;
+    zeroed = ExAllocatePool2(POOL_FLAG_NON_PAGED, 64, TAG_TEST);
+    raw = ExAllocatePool2(POOL_FLAG_NON_PAGED | POOL_FLAG_UNINITIALIZED, 64, TAG_TEST);
+    assert_non_null(zeroed);
+    assert_non_null(raw);
+    assert_true(all_bytes_are(zeroed, 64, 0));
+    assert_false(all_bytes_are(raw, 64, 0));
+    assert_stats(2, 0, 2, 128);
+    ExFreePoolWithTag(zeroed, TAG_TEST);
+    ExFreePoolWithTag(raw, TAG_TEST);
+}
+
+static void ExAllocatePool2_takes_its_pool_type_and_alignment_from_the_flags(void **state)
+{
+    void *nonpaged, *paged, *executable, *aligned;
+    size_t count;
+    char *text;
+
+    (void)state;
+    nonpaged = ExAllocatePool2(POOL_FLAG_NON_PAGED, 8, TAG_TEST);
+    paged = ExAllocatePool2(POOL_FLAG_PAGED, 8, TAG_TEST);
+    executable = ExAllocatePool2(POOL_FLAG_NON_PAGED_EXECUTE, 8, TAG_TEST);
+    aligned = ExAllocatePool2(POOL_FLAG_NON_PAGED | POOL_FLAG_CACHE_ALIGNED, 8, TAG_TEST);
+    text = report_text(&count);
+    assert_int_equal(count, 4);
+    assert_non_null(strstr(text, "NonPagedPoolNx "));
+    assert_non_null(strstr(text, "PagedPool "));
+    assert_non_null(strstr(text, "NonPagedPool "));
+    assert_non_null(strstr(text, "NonPagedPoolNxCacheAligned"));
+    assert_int_equal((ULONG_PTR)aligned % 64, 0);
+    free(text);
+    ExFreePool(nonpaged);
+    ExFreePool(paged);
+    ExFreePool(executable);
+    ExFreePool(aligned);
+}
+
+static void ExAllocatePool2_fails_without_exactly_one_pool_kind_or_with_an_unknown_required_flag(void **state)
+{
+    (void)state;
+    assert_null(ExAllocatePool2(0, 8, TAG_TEST));
+    assert_null(ExAllocatePool2(POOL_FLAG_NON_PAGED | POOL_FLAG_PAGED, 8, TAG_TEST));
+    assert_null(ExAllocatePool2(POOL_FLAG_NON_PAGED | POOL_FLAG_RESERVED2, 8, TAG_TEST));
+    assert_stats(0, 0, 0, 0);
+}
+
+static void ExAllocatePool2_ignores_an_optional_flag_it_does_not_simulate(void **state)
+{
+    void *p;
+
+    (void)state;
+    p = ExAllocatePool2(POOL_FLAG_NON_PAGED | POOL_FLAG_SPECIAL_POOL, 8, TAG_TEST);
+    assert_non_null(p);
+    ExFreePool(p);
+}
+
+static void ExAllocatePool2_that_fails_returns_NULL(void **state)
+{
+    (void)state;
+    wdmsim_pool_fail_nth(1);
+    assert_null(ExAllocatePool2(POOL_FLAG_NON_PAGED, 8, TAG_TEST));
+    assert_stats(0, 0, 0, 0);
+}
+
+static void allocate_raising_on_failure(void *context)
+{
+    (void)context;
+    wdmsim_pool_fail_nth(1);
+    ExAllocatePool2(POOL_FLAG_NON_PAGED | POOL_FLAG_RAISE_ON_FAILURE, 8, TAG_TEST);
+}
+
+static void ExAllocatePool2_that_fails_with_RAISE_ON_FAILURE_stops_with_0x1E_STATUS_INSUFFICIENT_RESOURCES(void **state)
+{
+    struct wdmsim_stop stop;
+
+    (void)state;
+    wdmsim_run_expecting_stop(allocate_raising_on_failure, NULL, &stop);
+    assert_int_equal(stop.stopped, 1);
+    assert_int_equal(stop.code, 0x1E);
+    assert_int_equal(stop.params[0], 0xC000009A);
+    assert_string_equal(stop.rule, "pool.raised_failure");
+}
+
+static void allocate_paged_pool2_at_dispatch(void *context)
+{
+    KIRQL old;
+
+    (void)context;
+    KeRaiseIrql(DISPATCH_LEVEL, &old);
+    ExAllocatePool2(POOL_FLAG_PAGED, 8, TAG_TEST);
+}
+
+static void ExAllocatePool2_of_paged_pool_at_dispatch_stops_with_BAD_POOL_CALLER_8(void **state)
+{
+    struct wdmsim_stop stop;
+
+    (void)state;
+    wdmsim_run_expecting_stop(allocate_paged_pool2_at_dispatch, NULL, &stop);
+    assert_pool_stop(&stop, 0x08, "pool.paged_alloc_above_apc");
+}
+
+static void ExAllocatePoolZero_zeroes_and_ExAllocatePoolUninitialized_does_not(void **state)
+{
+    unsigned char *zeroed, *raw;
+
+    (void)state;
+    zeroed = ExAllocatePoolZero(NonPagedPoolNx, 32, TAG_TEST);
+    raw = ExAllocatePoolUninitialized(NonPagedPoolNx, 32, TAG_TEST);
+    assert_true(all_bytes_are(zeroed, 32, 0));
+    assert_false(all_bytes_are(raw, 32, 0));
+    ExFreePool(zeroed);
+    ExFreePool(raw);
+}
+
+static void ExAllocatePoolWithQuotaTag_with_POOL_QUOTA_FAIL_INSTEAD_OF_RAISE_returns_NULL_on_failure(void **state)
+{
+    void *p;
+
+    (void)state;
+    p = ExAllocatePoolWithQuotaTag(PagedPool, 8, TAG_TEST);
+    assert_non_null(p);
+    ExFreePoolWithTag(p, TAG_TEST);
+    wdmsim_pool_fail_nth(1);
+    assert_null(ExAllocatePoolWithQuotaTag((POOL_TYPE)(PagedPool | POOL_QUOTA_FAIL_INSTEAD_OF_RAISE), 8, TAG_TEST));
+}
+
+static void allocate_quota_that_fails(void *context)
+{
+    (void)context;
+    wdmsim_pool_fail_nth(1);
+    ExAllocatePoolWithQuotaTag(PagedPool, 8, TAG_TEST);
+}
+
+static void ExAllocatePoolWithQuotaTag_that_fails_raises_and_stops_with_0x1E(void **state)
+{
+    struct wdmsim_stop stop;
+
+    (void)state;
+    wdmsim_run_expecting_stop(allocate_quota_that_fails, NULL, &stop);
+    assert_int_equal(stop.code, 0x1E);
+    assert_string_equal(stop.rule, "pool.raised_failure");
+}
+
+static void ExAllocatePoolWithTagPriority_allocates_as_ExAllocatePoolWithTag(void **state)
+{
+    size_t bytes;
+    void *p;
+
+    (void)state;
+    p = ExAllocatePoolWithTagPriority(NonPagedPoolNx, 24, TAG_OTHER, LowPoolPriority);
+    assert_non_null(p);
+    assert_int_equal(wdmsim_pool_outstanding_by_tag(TAG_OTHER, &bytes), 1);
+    assert_int_equal(bytes, 24);
+    ExFreePoolWithTag(p, TAG_OTHER);
 }
 
 /* ---- Fault injection ---- */
@@ -783,6 +955,17 @@ int main(void)
         POOL_TEST(wdmsim_pool_outstanding_counts_blocks_and_bytes_per_tag),
         POOL_TEST(wdmsim_pool_outstanding_charges_each_block_to_the_driver_that_allocated_it),
         POOL_TEST(wdmsim_pool_report_lists_each_outstanding_block),
+        POOL_TEST(ExAllocatePool2_zeroes_the_block_unless_POOL_FLAG_UNINITIALIZED),
+        POOL_TEST(ExAllocatePool2_takes_its_pool_type_and_alignment_from_the_flags),
+        POOL_TEST(ExAllocatePool2_fails_without_exactly_one_pool_kind_or_with_an_unknown_required_flag),
+        POOL_TEST(ExAllocatePool2_ignores_an_optional_flag_it_does_not_simulate),
+        POOL_TEST(ExAllocatePool2_that_fails_returns_NULL),
+        POOL_TEST(ExAllocatePool2_that_fails_with_RAISE_ON_FAILURE_stops_with_0x1E_STATUS_INSUFFICIENT_RESOURCES),
+        POOL_TEST(ExAllocatePool2_of_paged_pool_at_dispatch_stops_with_BAD_POOL_CALLER_8),
+        POOL_TEST(ExAllocatePoolZero_zeroes_and_ExAllocatePoolUninitialized_does_not),
+        POOL_TEST(ExAllocatePoolWithQuotaTag_with_POOL_QUOTA_FAIL_INSTEAD_OF_RAISE_returns_NULL_on_failure),
+        POOL_TEST(ExAllocatePoolWithQuotaTag_that_fails_raises_and_stops_with_0x1E),
+        POOL_TEST(ExAllocatePoolWithTagPriority_allocates_as_ExAllocatePoolWithTag),
         POOL_TEST(wdmsim_pool_fail_nth_fails_exactly_that_allocation_once),
         POOL_TEST(wdmsim_pool_fail_nth_0_cancels_a_pending_failure),
         POOL_TEST(wdmsim_pool_fail_tag_fails_every_allocation_with_that_tag_until_reset),
