@@ -289,6 +289,40 @@ NTKERNELAPI PSINGLE_LIST_ENTRY FASTCALL ExInterlockedPushEntryList(PSINGLE_LIST_
 NTKERNELAPI PSINGLE_LIST_ENTRY FASTCALL ExInterlockedPopEntryList(PSINGLE_LIST_ENTRY ListHead,
                                                                    PKSPIN_LOCK Lock);
 
+/* ---- Interlocked singly linked lists (SLIST): x64's 16-byte header and entries ---- */
+
+typedef struct __attribute__((aligned(16))) _SLIST_ENTRY {
+    struct _SLIST_ENTRY *Next;
+} SLIST_ENTRY, *PSLIST_ENTRY;
+
+typedef union __attribute__((aligned(16))) _SLIST_HEADER {
+    struct {
+        ULONGLONG Alignment;
+        ULONGLONG Region;
+    };
+    struct {
+        ULONGLONG Depth : 16;
+        ULONGLONG Sequence : 48;
+        ULONGLONG HeaderType : 1;
+        ULONGLONG Reserved : 3;
+        ULONGLONG NextEntry : 60;
+    } HeaderX64;
+} SLIST_HEADER, *PSLIST_HEADER;
+
+NTKERNELAPI VOID NTAPI InitializeSListHead(PSLIST_HEADER SListHead);
+NTKERNELAPI PSLIST_ENTRY NTAPI ExpInterlockedPushEntrySList(PSLIST_HEADER ListHead, PSLIST_ENTRY ListEntry);
+NTKERNELAPI PSLIST_ENTRY NTAPI ExpInterlockedPopEntrySList(PSLIST_HEADER ListHead);
+NTKERNELAPI PSLIST_ENTRY NTAPI ExpInterlockedFlushSList(PSLIST_HEADER ListHead);
+NTKERNELAPI USHORT NTAPI ExQueryDepthSList(PSLIST_HEADER SListHead);
+
+#define InterlockedPushEntrySList(Head, Entry) ExpInterlockedPushEntrySList(Head, Entry)
+#define InterlockedPopEntrySList(Head) ExpInterlockedPopEntrySList(Head)
+#define InterlockedFlushSList(Head) ExpInterlockedFlushSList(Head)
+#define QueryDepthSList(Head) ExQueryDepthSList(Head)
+#define ExInterlockedPushEntrySList(Head, Entry, Lock) ExpInterlockedPushEntrySList(Head, Entry)
+#define ExInterlockedPopEntrySList(Head, Lock) ExpInterlockedPopEntrySList(Head)
+#define ExInterlockedFlushSList(Head) ExpInterlockedFlushSList(Head)
+
 /* ---- Pool ---- */
 
 typedef enum _POOL_TYPE {
@@ -1036,6 +1070,211 @@ FORCEINLINE PVOID InterlockedExchangePointer(PVOID volatile *Target, PVOID Value
 {
     return __atomic_exchange_n(Target, Value, __ATOMIC_SEQ_CST);
 }
+
+/* The rest of the x64 family: Increment, Decrement, Add and the Acquire/Release forms return the
+ * new value; Exchange, ExchangeAdd, CompareExchange, And, Or and Xor the value before. */
+
+FORCEINLINE LONGLONG InterlockedIncrement64(LONGLONG volatile *Addend)
+{
+    return __atomic_add_fetch(Addend, 1, __ATOMIC_SEQ_CST);
+}
+
+FORCEINLINE LONGLONG InterlockedDecrement64(LONGLONG volatile *Addend)
+{
+    return __atomic_sub_fetch(Addend, 1, __ATOMIC_SEQ_CST);
+}
+
+FORCEINLINE SHORT InterlockedIncrement16(SHORT volatile *Addend)
+{
+    return __atomic_add_fetch(Addend, 1, __ATOMIC_SEQ_CST);
+}
+
+FORCEINLINE SHORT InterlockedDecrement16(SHORT volatile *Addend)
+{
+    return __atomic_sub_fetch(Addend, 1, __ATOMIC_SEQ_CST);
+}
+
+FORCEINLINE LONG InterlockedIncrementAcquire(LONG volatile *Addend)
+{
+    return __atomic_add_fetch(Addend, 1, __ATOMIC_ACQUIRE);
+}
+
+FORCEINLINE LONG InterlockedIncrementRelease(LONG volatile *Addend)
+{
+    return __atomic_add_fetch(Addend, 1, __ATOMIC_RELEASE);
+}
+
+FORCEINLINE LONG InterlockedDecrementAcquire(LONG volatile *Addend)
+{
+    return __atomic_sub_fetch(Addend, 1, __ATOMIC_ACQUIRE);
+}
+
+FORCEINLINE LONG InterlockedDecrementRelease(LONG volatile *Addend)
+{
+    return __atomic_sub_fetch(Addend, 1, __ATOMIC_RELEASE);
+}
+
+FORCEINLINE LONG InterlockedAdd(LONG volatile *Addend, LONG Value)
+{
+    return __atomic_add_fetch(Addend, Value, __ATOMIC_SEQ_CST);
+}
+
+FORCEINLINE LONGLONG InterlockedAdd64(LONGLONG volatile *Addend, LONGLONG Value)
+{
+    return __atomic_add_fetch(Addend, Value, __ATOMIC_SEQ_CST);
+}
+
+FORCEINLINE LONG InterlockedExchangeAdd(LONG volatile *Addend, LONG Value)
+{
+    return __atomic_fetch_add(Addend, Value, __ATOMIC_SEQ_CST);
+}
+
+FORCEINLINE LONGLONG InterlockedExchangeAdd64(LONGLONG volatile *Addend, LONGLONG Value)
+{
+    return __atomic_fetch_add(Addend, Value, __ATOMIC_SEQ_CST);
+}
+
+FORCEINLINE LONGLONG InterlockedExchange64(LONGLONG volatile *Target, LONGLONG Value)
+{
+    return __atomic_exchange_n(Target, Value, __ATOMIC_SEQ_CST);
+}
+
+FORCEINLINE CHAR InterlockedExchange8(CHAR volatile *Target, CHAR Value)
+{
+    return __atomic_exchange_n(Target, Value, __ATOMIC_SEQ_CST);
+}
+
+FORCEINLINE SHORT InterlockedExchange16(SHORT volatile *Target, SHORT Value)
+{
+    return __atomic_exchange_n(Target, Value, __ATOMIC_SEQ_CST);
+}
+
+FORCEINLINE LONG InterlockedExchangeAcquire(LONG volatile *Target, LONG Value)
+{
+    return __atomic_exchange_n(Target, Value, __ATOMIC_ACQUIRE);
+}
+
+FORCEINLINE LONGLONG InterlockedCompareExchange64(LONGLONG volatile *Destination, LONGLONG Exchange, LONGLONG Comparand)
+{
+    __atomic_compare_exchange_n(Destination, &Comparand, Exchange, FALSE, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+    return Comparand;
+}
+
+FORCEINLINE SHORT InterlockedCompareExchange16(SHORT volatile *Destination, SHORT Exchange, SHORT Comparand)
+{
+    __atomic_compare_exchange_n(Destination, &Comparand, Exchange, FALSE, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+    return Comparand;
+}
+
+FORCEINLINE LONG InterlockedCompareExchangeAcquire(LONG volatile *Destination, LONG Exchange, LONG Comparand)
+{
+    __atomic_compare_exchange_n(Destination, &Comparand, Exchange, FALSE, __ATOMIC_ACQUIRE, __ATOMIC_ACQUIRE);
+    return Comparand;
+}
+
+FORCEINLINE LONG InterlockedCompareExchangeRelease(LONG volatile *Destination, LONG Exchange, LONG Comparand)
+{
+    __atomic_compare_exchange_n(Destination, &Comparand, Exchange, FALSE, __ATOMIC_RELEASE, __ATOMIC_RELAXED);
+    return Comparand;
+}
+
+FORCEINLINE LONGLONG InterlockedCompareExchange64Acquire(LONGLONG volatile *Destination, LONGLONG Exchange, LONGLONG Comparand)
+{
+    __atomic_compare_exchange_n(Destination, &Comparand, Exchange, FALSE, __ATOMIC_ACQUIRE, __ATOMIC_ACQUIRE);
+    return Comparand;
+}
+
+FORCEINLINE LONGLONG InterlockedCompareExchange64Release(LONGLONG volatile *Destination, LONGLONG Exchange, LONGLONG Comparand)
+{
+    __atomic_compare_exchange_n(Destination, &Comparand, Exchange, FALSE, __ATOMIC_RELEASE, __ATOMIC_RELAXED);
+    return Comparand;
+}
+
+FORCEINLINE PVOID InterlockedCompareExchangePointer(PVOID volatile *Destination, PVOID Exchange, PVOID Comparand)
+{
+    __atomic_compare_exchange_n(Destination, &Comparand, Exchange, FALSE, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+    return Comparand;
+}
+
+FORCEINLINE LONG InterlockedAnd(LONG volatile *Destination, LONG Value)
+{
+    return __atomic_fetch_and(Destination, Value, __ATOMIC_SEQ_CST);
+}
+
+FORCEINLINE CHAR InterlockedAnd8(CHAR volatile *Destination, CHAR Value)
+{
+    return __atomic_fetch_and(Destination, Value, __ATOMIC_SEQ_CST);
+}
+
+FORCEINLINE SHORT InterlockedAnd16(SHORT volatile *Destination, SHORT Value)
+{
+    return __atomic_fetch_and(Destination, Value, __ATOMIC_SEQ_CST);
+}
+
+FORCEINLINE LONGLONG InterlockedAnd64(LONGLONG volatile *Destination, LONGLONG Value)
+{
+    return __atomic_fetch_and(Destination, Value, __ATOMIC_SEQ_CST);
+}
+
+FORCEINLINE LONG InterlockedOr(LONG volatile *Destination, LONG Value)
+{
+    return __atomic_fetch_or(Destination, Value, __ATOMIC_SEQ_CST);
+}
+
+FORCEINLINE CHAR InterlockedOr8(CHAR volatile *Destination, CHAR Value)
+{
+    return __atomic_fetch_or(Destination, Value, __ATOMIC_SEQ_CST);
+}
+
+FORCEINLINE SHORT InterlockedOr16(SHORT volatile *Destination, SHORT Value)
+{
+    return __atomic_fetch_or(Destination, Value, __ATOMIC_SEQ_CST);
+}
+
+FORCEINLINE LONGLONG InterlockedOr64(LONGLONG volatile *Destination, LONGLONG Value)
+{
+    return __atomic_fetch_or(Destination, Value, __ATOMIC_SEQ_CST);
+}
+
+FORCEINLINE LONG InterlockedXor(LONG volatile *Destination, LONG Value)
+{
+    return __atomic_fetch_xor(Destination, Value, __ATOMIC_SEQ_CST);
+}
+
+FORCEINLINE CHAR InterlockedXor8(CHAR volatile *Destination, CHAR Value)
+{
+    return __atomic_fetch_xor(Destination, Value, __ATOMIC_SEQ_CST);
+}
+
+FORCEINLINE SHORT InterlockedXor16(SHORT volatile *Destination, SHORT Value)
+{
+    return __atomic_fetch_xor(Destination, Value, __ATOMIC_SEQ_CST);
+}
+
+FORCEINLINE LONGLONG InterlockedXor64(LONGLONG volatile *Destination, LONGLONG Value)
+{
+    return __atomic_fetch_xor(Destination, Value, __ATOMIC_SEQ_CST);
+}
+
+/* A full fence, as the DDK's KeMemoryBarrier; the WithoutFence form orders the compiler only. */
+FORCEINLINE VOID KeMemoryBarrier(VOID)
+{
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
+FORCEINLINE VOID KeMemoryBarrierWithoutFence(VOID)
+{
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+}
+
+/* Spin-lock forms of the DDK: on x64 the 64-bit ones are plain interlocked operations. */
+NTKERNELAPI ULONG NTAPI ExInterlockedAddUlong(PULONG Addend, ULONG Increment, PKSPIN_LOCK Lock);
+NTKERNELAPI LARGE_INTEGER NTAPI ExInterlockedAddLargeInteger(PLARGE_INTEGER Addend, LARGE_INTEGER Increment,
+                                                            PKSPIN_LOCK Lock);
+#define ExInterlockedAddLargeStatistic(Addend, Increment) \
+    ((VOID)InterlockedAdd64(&(Addend)->QuadPart, (Increment)))
+#define ExInterlockedCompareExchange64(Destination, Exchange, Comperand, Lock) \
+    InterlockedCompareExchange64((Destination), *(Exchange), *(Comperand))
 
 /* ---- The I/O manager: drivers, devices, files, IRPs ---- */
 

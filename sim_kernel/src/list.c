@@ -1,9 +1,23 @@
 /*
- * list.c - the interlocked list DDIs and RtlFailFast, the end of the inline list checks in wdm.h.
+ * list.c - the interlocked list DDIs and RtlFailFast, the end of the inline list checks in wdm.h,
+ * ExInterlockedAddUlong and ExInterlockedAddLargeInteger, and the interlocked singly linked lists
+ * (SLIST): LIFO lists with a depth, kept in x64's 16-byte
+ * header as Windows keeps them (Depth and Sequence in the first word, the first entry's address
+ * shifted right by 4 in NextEntry), so entries must be 16-byte aligned.
  * Locking: each list is guarded by the caller's KSPIN_LOCK, taken with the owner checks of
  * spinlock.c at HIGH_LEVEL, since the real routines also disable interrupts (an ISR may share them).
+ * Windows changes an SLIST header with one 16-byte compare-and-swap; the simulator takes one of
+ * its own spin locks, chosen by the header's address, the same way, and writes the header's words
+ * atomically so that ExQueryDepthSList may read the depth without it.
  */
 #include "internal.h"
+
+#define LIST_SLIST_LOCKS 16
+#define LIST_SLIST_DEPTH_MASK 0xFFFFull
+#define LIST_SLIST_SEQUENCE_ONE 0x10000ull
+#define LIST_SLIST_ADDRESS_SHIFT 4
+
+static KSPIN_LOCK slist_locks[LIST_SLIST_LOCKS];
 
 struct list_guard {
     struct _KTHREAD *self;
@@ -81,6 +95,112 @@ PSINGLE_LIST_ENTRY FASTCALL ExInterlockedPopEntryList(PSINGLE_LIST_ENTRY ListHea
 
     list_unlock(&guard);
     return entry;
+}
+
+/* Any IRQL. Adds under the caller's spin lock and returns the value before. */
+ULONG NTAPI ExInterlockedAddUlong(PULONG Addend, ULONG Increment, PKSPIN_LOCK Lock)
+{
+    struct list_guard guard = list_lock(Lock);
+    ULONG before = *Addend;
+
+    *Addend = before + Increment;
+    list_unlock(&guard);
+    return before;
+}
+
+/* Any IRQL. Adds under the caller's spin lock and returns the value before. */
+LARGE_INTEGER NTAPI ExInterlockedAddLargeInteger(PLARGE_INTEGER Addend, LARGE_INTEGER Increment, PKSPIN_LOCK Lock)
+{
+    struct list_guard guard = list_lock(Lock);
+    LARGE_INTEGER before = *Addend;
+
+    Addend->QuadPart = before.QuadPart + Increment.QuadPart;
+    list_unlock(&guard);
+    return before;
+}
+
+/* ---- SLIST ---- */
+
+/* The header keeps an entry's address >> 4, so a misaligned one would come back as another
+ * address; Windows raises STATUS_DATATYPE_MISALIGNMENT for a misaligned header. */
+static void slist_check_aligned(const void *address, const char *what, const void *caller)
+{
+    if ((ULONG_PTR)address % 16 != 0)
+        rule_stop_detail(RULE_SLIST_MISALIGNED, (ULONG_PTR)caller, (ULONG_PTR)address, 0, 0,
+                         "the %s at %p is not 16-byte aligned", what, address);
+}
+
+static struct list_guard slist_lock(const SLIST_HEADER *head)
+{
+    return list_lock(&slist_locks[((ULONG_PTR)head >> LIST_SLIST_ADDRESS_SHIFT) % LIST_SLIST_LOCKS]);
+}
+
+/* Lock held. */
+static PSLIST_ENTRY slist_first(const SLIST_HEADER *head)
+{
+    return (PSLIST_ENTRY)(__atomic_load_n(&head->Region, __ATOMIC_RELAXED) & ~0xFull);
+}
+
+/* Lock held: the new first entry, depth and sequence, each word stored whole. */
+static void slist_set(PSLIST_HEADER head, PSLIST_ENTRY first, ULONGLONG depth, ULONGLONG sequence_step)
+{
+    ULONGLONG word = __atomic_load_n(&head->Alignment, __ATOMIC_RELAXED);
+    ULONGLONG sequence = (word & ~LIST_SLIST_DEPTH_MASK) + sequence_step;
+
+    __atomic_store_n(&head->Alignment, sequence | (depth & LIST_SLIST_DEPTH_MASK), __ATOMIC_RELAXED);
+    __atomic_store_n(&head->Region, (ULONGLONG)(ULONG_PTR)first, __ATOMIC_RELAXED);
+}
+
+/* Any IRQL. An empty list: both words zero. */
+VOID NTAPI InitializeSListHead(PSLIST_HEADER SListHead)
+{
+    slist_check_aligned(SListHead, "SLIST_HEADER", __builtin_return_address(0));
+    __atomic_store_n(&SListHead->Alignment, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&SListHead->Region, 0, __ATOMIC_RELAXED);
+}
+
+/* Any IRQL (header and entries in nonpaged memory). Returns the previous first entry, or NULL. */
+PSLIST_ENTRY NTAPI ExpInterlockedPushEntrySList(PSLIST_HEADER ListHead, PSLIST_ENTRY ListEntry)
+{
+    struct list_guard guard;
+    PSLIST_ENTRY previous;
+
+    slist_check_aligned(ListEntry, "SLIST_ENTRY", __builtin_return_address(0));
+    guard = slist_lock(ListHead);
+    previous = slist_first(ListHead);
+    ListEntry->Next = previous;
+    slist_set(ListHead, ListEntry, ExQueryDepthSList(ListHead) + 1u, LIST_SLIST_SEQUENCE_ONE);
+    list_unlock(&guard);
+    return previous;
+}
+
+/* Any IRQL. Returns the first entry, removed, or NULL when the list is empty. */
+PSLIST_ENTRY NTAPI ExpInterlockedPopEntrySList(PSLIST_HEADER ListHead)
+{
+    struct list_guard guard = slist_lock(ListHead);
+    PSLIST_ENTRY first = slist_first(ListHead);
+
+    if (first != NULL)
+        slist_set(ListHead, first->Next, ExQueryDepthSList(ListHead) - 1u, 0);
+    list_unlock(&guard);
+    return first;
+}
+
+/* Any IRQL. Empties the list and returns its entries, still linked, first first. */
+PSLIST_ENTRY NTAPI ExpInterlockedFlushSList(PSLIST_HEADER ListHead)
+{
+    struct list_guard guard = slist_lock(ListHead);
+    PSLIST_ENTRY first = slist_first(ListHead);
+
+    slist_set(ListHead, NULL, 0, 0);
+    list_unlock(&guard);
+    return first;
+}
+
+/* Any IRQL; without the lock, as Windows reads it: the depth as of some moment. */
+USHORT NTAPI ExQueryDepthSList(PSLIST_HEADER SListHead)
+{
+    return (USHORT)(__atomic_load_n(&SListHead->Alignment, __ATOMIC_RELAXED) & LIST_SLIST_DEPTH_MASK);
 }
 
 /* Any IRQL; never returns. The WDK's list checks end here (__fastfail on Windows). */

@@ -887,6 +887,17 @@ static const struct rule rule_catalog[RULE_COUNT] = {
           "Leave POOL_FLAG_RAISE_ON_FAILURE out and check for NULL (for quota allocations, add "
           "POOL_QUOTA_FAIL_INSTEAD_OF_RAISE): every allocation can fail." },
         RULE_UNHANDLED_EXCEPTION, 0 },
+    [RULE_SLIST_MISALIGNED] = {
+        { "slist.misaligned", "InitializeSListHead, InterlockedPushEntrySList, ExInterlockedPushEntrySList",
+          "the SLIST_HEADER or SLIST_ENTRY is not 16-byte aligned", 0x1Eu, "KMODE_EXCEPTION_NOT_HANDLED",
+          (long long)0x80000002,
+          "On x64 an SLIST header keeps the first entry's address shifted right by 4: a misaligned "
+          "header raises STATUS_DATATYPE_MISALIGNMENT, and a misaligned entry would come back as "
+          "another address. (Windows does not check the entry; the simulator stops here instead "
+          "of handing back a wrong pointer later.)",
+          "Declare headers and entries as SLIST_HEADER and SLIST_ENTRY (16-byte aligned types) "
+          "inside structures from pool, which is 16-byte aligned; never cast other memory to them." },
+        RULE_UNHANDLED_EXCEPTION, 0 },
 };
 
 const struct rule *rule_get(enum rule_id id)

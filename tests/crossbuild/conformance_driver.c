@@ -1155,6 +1155,43 @@ static VOID ConformInterlocked(VOID)
     EXPECT(InterlockedExchangePointer(&pointer, (PVOID)&value) == NULL && pointer == (PVOID)&value);
 }
 
+/* KeMemoryBarrier is left out: mingw-w64's x64 DDK does not declare it. */
+static VOID ConformInterlockedFamily(VOID)
+{
+    LONG volatile value = 0x0F;
+    LONGLONG volatile wide = 1;
+    LARGE_INTEGER statistic;
+    ULONG counter = 40;
+    KSPIN_LOCK lock;
+
+    EXPECT(InterlockedExchangeAdd(&value, 1) == 0x0F && value == 0x10);
+    EXPECT(InterlockedOr(&value, 1) == 0x10 && InterlockedAnd(&value, 1) == 0x11 && value == 1);
+    EXPECT(InterlockedXor(&value, 3) == 1 && value == 2);
+    EXPECT(InterlockedIncrement64(&wide) == 2 && InterlockedAdd64(&wide, 0x100000000LL) == 0x100000002LL);
+    EXPECT(InterlockedCompareExchange64(&wide, 7, 0x100000002LL) == 0x100000002LL && wide == 7);
+    statistic.QuadPart = 1;
+    ExInterlockedAddLargeStatistic(&statistic, 2);
+    EXPECT(statistic.QuadPart == 3);
+    KeInitializeSpinLock(&lock);
+    EXPECT(ExInterlockedAddUlong(&counter, 2, &lock) == 40 && counter == 42);
+}
+
+static SLIST_HEADER ConformanceSList;
+static SLIST_ENTRY ConformanceSListEntries[2];
+
+static VOID ConformSLists(VOID)
+{
+    InitializeSListHead(&ConformanceSList);
+    EXPECT(ExQueryDepthSList(&ConformanceSList) == 0);
+    EXPECT(ExInterlockedPushEntrySList(&ConformanceSList, &ConformanceSListEntries[0], NULL) == NULL);
+    EXPECT(ExInterlockedPushEntrySList(&ConformanceSList, &ConformanceSListEntries[1], NULL) ==
+           &ConformanceSListEntries[0]);
+    EXPECT(ExQueryDepthSList(&ConformanceSList) == 2);
+    EXPECT(ExInterlockedPopEntrySList(&ConformanceSList, NULL) == &ConformanceSListEntries[1]);
+    EXPECT(ExInterlockedFlushSList(&ConformanceSList) == &ConformanceSListEntries[0]);
+    EXPECT(ExQueryDepthSList(&ConformanceSList) == 0);
+}
+
 NTSTATUS NTAPI DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath)
 {
     /* Never taken: the I/O manager always passes a registry path, and no IRQL exceeds
@@ -1190,6 +1227,8 @@ NTSTATUS NTAPI DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING Registry
     ConformSystemThreads();
     ConformWorkItems();
     ConformInterlocked();
+    ConformInterlockedFamily();
+    ConformSLists();
     ConformProcesses();
     ConformNamedEvents();
     ConformIo(DriverObject);

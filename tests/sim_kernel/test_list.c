@@ -1,6 +1,7 @@
 /*
  * test_list.c - the DDK's inline list helpers (as wdm.h defines them, link checks included) and
- * the interlocked list DDIs of list.c: return values, order, IRQL and lock state after each call.
+ * the interlocked list DDIs of list.c: return values, order, IRQL and lock state after each call;
+ * the interlocked singly linked lists (SLIST) and the spin-lock forms of interlocked addition.
  */
 
 #include <wdmsim/test.h>
@@ -307,6 +308,166 @@ static void concurrent_producers_lose_nothing_and_keep_their_own_order(void **st
     check_interlocked_state(&list.lock, PASSIVE_LEVEL);
 }
 
+/* ---- Interlocked singly linked lists (SLIST) ---- */
+
+struct slist_item {
+    SLIST_ENTRY entry;
+    int value;
+};
+
+static int slist_value(PSLIST_ENTRY entry)
+{
+    return CONTAINING_RECORD(entry, struct slist_item, entry)->value;
+}
+
+static void InitializeSListHead_makes_an_empty_list_of_depth_0(void **state)
+{
+    SLIST_HEADER head;
+
+    (void)state;
+    memset(&head, 0xA5, sizeof head);
+    InitializeSListHead(&head);
+    assert_int_equal(QueryDepthSList(&head), 0);
+    assert_null(InterlockedPopEntrySList(&head));
+    assert_null(InterlockedFlushSList(&head));
+}
+
+static void SList_push_and_pop_are_last_in_first_out_and_count_the_depth(void **state)
+{
+    SLIST_HEADER head;
+    struct slist_item a = { .value = 1 }, b = { .value = 2 }, c = { .value = 3 };
+
+    (void)state;
+    InitializeSListHead(&head);
+    assert_null(InterlockedPushEntrySList(&head, &a.entry));
+    assert_ptr_equal(InterlockedPushEntrySList(&head, &b.entry), &a.entry);
+    assert_ptr_equal(ExInterlockedPushEntrySList(&head, &c.entry, NULL), &b.entry);
+    assert_int_equal(ExQueryDepthSList(&head), 3);
+    assert_int_equal(slist_value(InterlockedPopEntrySList(&head)), 3);
+    assert_int_equal(slist_value(ExInterlockedPopEntrySList(&head, NULL)), 2);
+    assert_int_equal(QueryDepthSList(&head), 1);
+    assert_int_equal(slist_value(InterlockedPopEntrySList(&head)), 1);
+    assert_null(InterlockedPopEntrySList(&head));
+    assert_int_equal(QueryDepthSList(&head), 0);
+}
+
+static void SList_flush_returns_every_entry_still_linked_and_empties_the_list(void **state)
+{
+    SLIST_HEADER head;
+    struct slist_item a = { .value = 1 }, b = { .value = 2 };
+    PSLIST_ENTRY first;
+
+    (void)state;
+    InitializeSListHead(&head);
+    InterlockedPushEntrySList(&head, &a.entry);
+    InterlockedPushEntrySList(&head, &b.entry);
+    first = ExInterlockedFlushSList(&head);
+    assert_ptr_equal(first, &b.entry);
+    assert_ptr_equal(first->Next, &a.entry);
+    assert_null(a.entry.Next);
+    assert_int_equal(QueryDepthSList(&head), 0);
+    assert_null(InterlockedPopEntrySList(&head));
+}
+
+static void the_SList_header_keeps_the_depth_and_the_first_entry_shifted_right_by_4(void **state)
+{
+    SLIST_HEADER head;
+    struct slist_item a = { .value = 1 };
+
+    (void)state;
+    InitializeSListHead(&head);
+    InterlockedPushEntrySList(&head, &a.entry);
+    assert_int_equal(head.HeaderX64.Depth, 1);
+    assert_int_equal(head.HeaderX64.NextEntry, (ULONG_PTR)&a.entry >> 4);
+    assert_int_not_equal(head.HeaderX64.Sequence, 0);
+}
+
+#define SLIST_PUSHERS 2
+#define SLIST_PER_PUSHER 2000
+
+struct slist_pusher {
+    PSLIST_HEADER head;
+    struct slist_item *items;
+};
+
+static void push_all(void *context)
+{
+    struct slist_pusher *p = context;
+
+    for (int i = 0; i < SLIST_PER_PUSHER; i++)
+        InterlockedPushEntrySList(p->head, &p->items[i].entry);
+}
+
+static void SList_pushes_from_many_threads_lose_no_entry(void **state)
+{
+    static struct slist_item items[SLIST_PUSHERS][SLIST_PER_PUSHER];
+    static SLIST_HEADER head;
+    struct slist_pusher pushers[SLIST_PUSHERS];
+    struct wdmsim_test_thread threads[SLIST_PUSHERS];
+    int popped = 0;
+
+    (void)state;
+    InitializeSListHead(&head);
+    for (int i = 0; i < SLIST_PUSHERS; i++) {
+        pushers[i] = (struct slist_pusher){ &head, items[i] };
+        wdmsim_test_thread_start(&threads[i], push_all, &pushers[i]);
+    }
+    for (int i = 0; i < SLIST_PUSHERS; i++)
+        wdmsim_test_thread_join(&threads[i]);
+    assert_int_equal(QueryDepthSList(&head), SLIST_PUSHERS * SLIST_PER_PUSHER);
+    while (InterlockedPopEntrySList(&head) != NULL)
+        popped++;
+    assert_int_equal(popped, SLIST_PUSHERS * SLIST_PER_PUSHER);
+}
+
+static void push_misaligned_entry(void *context)
+{
+    static SLIST_HEADER head;
+    static char memory[sizeof(SLIST_ENTRY) + 32] __attribute__((aligned(16)));
+
+    (void)context;
+    InitializeSListHead(&head);
+    InterlockedPushEntrySList(&head, (PSLIST_ENTRY)(memory + 8));
+}
+
+static void pushing_a_misaligned_SList_entry_stops_with_0x1E_STATUS_DATATYPE_MISALIGNMENT(void **state)
+{
+    (void)state;
+    wdmsim_assert_stops(push_misaligned_entry, NULL, 0x1E, 0x80000002, "slist.misaligned", NULL);
+}
+
+static void initialize_misaligned_header(void *context)
+{
+    static char memory[sizeof(SLIST_HEADER) + 32] __attribute__((aligned(16)));
+
+    (void)context;
+    InitializeSListHead((PSLIST_HEADER)(memory + 8));
+}
+
+static void InitializeSListHead_of_a_misaligned_header_stops_with_0x1E(void **state)
+{
+    (void)state;
+    wdmsim_assert_stops(initialize_misaligned_header, NULL, 0x1E, 0x80000002, "slist.misaligned", NULL);
+}
+
+/* ---- Interlocked additions under a spin lock ---- */
+
+static void ExInterlockedAddUlong_and_AddLargeInteger_return_the_value_before(void **state)
+{
+    KSPIN_LOCK lock;
+    ULONG counter = 40;
+    LARGE_INTEGER big = { .QuadPart = 0x100000000LL }, step = { .QuadPart = 5 }, before;
+
+    (void)state;
+    KeInitializeSpinLock(&lock);
+    assert_int_equal(ExInterlockedAddUlong(&counter, 2, &lock), 40);
+    assert_int_equal(counter, 42);
+    before = ExInterlockedAddLargeInteger(&big, step, &lock);
+    assert_int_equal(before.QuadPart, 0x100000000LL);
+    assert_int_equal(big.QuadPart, 0x100000005LL);
+    check_interlocked_state(&lock, PASSIVE_LEVEL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -325,6 +486,14 @@ int main(void)
         wdmsim_test(interlocked_list_calls_at_DISPATCH_LEVEL_return_at_DISPATCH_LEVEL),
         wdmsim_test(ExInterlockedInsertTailList_with_a_lock_you_hold_stops_with_SPIN_LOCK_ALREADY_OWNED),
         wdmsim_test(concurrent_producers_lose_nothing_and_keep_their_own_order),
+        wdmsim_test(InitializeSListHead_makes_an_empty_list_of_depth_0),
+        wdmsim_test(SList_push_and_pop_are_last_in_first_out_and_count_the_depth),
+        wdmsim_test(SList_flush_returns_every_entry_still_linked_and_empties_the_list),
+        wdmsim_test(the_SList_header_keeps_the_depth_and_the_first_entry_shifted_right_by_4),
+        wdmsim_test(SList_pushes_from_many_threads_lose_no_entry),
+        wdmsim_test(pushing_a_misaligned_SList_entry_stops_with_0x1E_STATUS_DATATYPE_MISALIGNMENT),
+        wdmsim_test(InitializeSListHead_of_a_misaligned_header_stops_with_0x1E),
+        wdmsim_test(ExInterlockedAddUlong_and_AddLargeInteger_return_the_value_before),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
