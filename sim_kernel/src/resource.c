@@ -255,29 +255,50 @@ static void resource_check_acquire(PERESOURCE resource, struct _KTHREAD *self)
                          (void *)resource);
 }
 
+/* The start of every acquire: its checks, then the lock, held on return, and the record. */
+static struct resource_record *resource_acquire_begin(PERESOURCE resource, struct _KTHREAD *self, const char *ddi)
+{
+    resource_check_acquire(resource, self);
+    disp_lock();
+    return resource_checked(resource, ddi);
+}
+
+/* Lock held: the exclusive owner's acquires, of either kind, recurse at once. */
+static bool resource_recurse_exclusive(PERESOURCE resource, ERESOURCE_THREAD me)
+{
+    if (!resource_exclusive(resource) || resource->OwnerEntry.OwnerThread != me)
+        return false;
+    resource->OwnerEntry.OwnerCount++;
+    return true;
+}
+
+/* Lock held on entry, not on return: a request that cannot be granted now waits for its grant,
+ * or with Wait FALSE is refused. */
+static bool resource_wait_or_refuse(PERESOURCE resource, struct resource_record *record, struct _KTHREAD *self,
+                                    BOOLEAN wait, bool exclusive, const char *ddi)
+{
+    if (!wait) {
+        disp_unlock();
+        return false;
+    }
+    resource_wait(resource, record, self, exclusive, ddi);
+    return true;
+}
+
 static bool resource_acquire_exclusive(PERESOURCE resource, BOOLEAN wait, const char *ddi)
 {
     struct _KTHREAD *self = thread_current();
     ERESOURCE_THREAD me = (ERESOURCE_THREAD)self;
-    struct resource_record *record;
+    struct resource_record *record = resource_acquire_begin(resource, self, ddi);
 
-    resource_check_acquire(resource, self);
-    disp_lock();
-    record = resource_checked(resource, ddi);
     if (resource->ActiveCount == 0) {
         resource_take_exclusive(resource, me);
-    } else if (resource_exclusive(resource) && resource->OwnerEntry.OwnerThread == me) {
-        resource->OwnerEntry.OwnerCount++;
-    } else if (!wait) {
-        disp_unlock();
-        return false;
-    } else if (resource_shared_entry(resource, me) != NULL) {
-        rule_stop_detail(RULE_RESOURCE_EXCLUSIVE_WHILE_SHARED, (ULONG_PTR)resource, me, 0, 0,
-                         "thread %s asks for exclusive access to the resource at %p that it shares: it would "
-                         "wait for itself", self->name, (void *)resource);
-    } else {
-        resource_wait(resource, record, self, true, ddi);
-        return true;
+    } else if (!resource_recurse_exclusive(resource, me)) {
+        if (wait && resource_shared_entry(resource, me) != NULL)
+            rule_stop_detail(RULE_RESOURCE_EXCLUSIVE_WHILE_SHARED, (ULONG_PTR)resource, me, 0, 0,
+                             "thread %s asks for exclusive access to the resource at %p that it shares: it "
+                             "would wait for itself", self->name, (void *)resource);
+        return resource_wait_or_refuse(resource, record, self, wait, true, ddi);
     }
     disp_unlock();
     return true;
@@ -303,21 +324,12 @@ static bool resource_acquire_shared(PERESOURCE resource, BOOLEAN wait, enum reso
 {
     struct _KTHREAD *self = thread_current();
     ERESOURCE_THREAD me = (ERESOURCE_THREAD)self;
-    struct resource_record *record;
+    struct resource_record *record = resource_acquire_begin(resource, self, ddi);
 
-    resource_check_acquire(resource, self);
-    disp_lock();
-    record = resource_checked(resource, ddi);
-    if (resource_exclusive(resource) && resource->OwnerEntry.OwnerThread == me) {
-        resource->OwnerEntry.OwnerCount++;
-    } else if (resource_may_share(resource, me, how)) {
+    if (!resource_recurse_exclusive(resource, me)) {
+        if (!resource_may_share(resource, me, how))
+            return resource_wait_or_refuse(resource, record, self, wait, false, ddi);
         resource_add_share(resource, record, me);
-    } else if (!wait) {
-        disp_unlock();
-        return false;
-    } else {
-        resource_wait(resource, record, self, false, ddi);
-        return true;
     }
     disp_unlock();
     return true;
