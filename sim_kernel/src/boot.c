@@ -58,6 +58,7 @@ static void kernel_boot_locked(const struct wdmsim_config *config)
     driver_boot();
     debug_boot();
     resource_boot();
+    lookaside_boot();
     atomic_store(&booted, true);
     /* The booting thread counts as runnable before any service thread can block, or the first
      * idle DPC thread would find nobody able to run. */

@@ -111,6 +111,11 @@ ULONG region_combined_apc_disable(const struct _KTHREAD *thread, unsigned mutexe
  * as the DDIs that require it check? */
 bool region_normal_apcs_disabled(const struct _KTHREAD *self);
 
+/* ---- lookaside.c: lookaside lists ---- */
+
+/* Forgets the last boot's lists. */
+void lookaside_boot(void);
+
 /* ---- resource.c: executive resources (ERESOURCE) ---- */
 
 /* Forgets the last boot's resources. */
@@ -606,6 +611,9 @@ enum rule_id {
     RULE_RESOURCE_FREED_ACTIVE,
     RULE_POOL_RAISED_FAILURE,
     RULE_SLIST_MISALIGNED,
+    RULE_LOOKASIDE_PAGED_ABOVE_APC,
+    RULE_LOOKASIDE_NOT_INITIALIZED,
+    RULE_LOOKASIDE_FREED_ACTIVE,
     RULE_COUNT
 };
 

@@ -879,7 +879,8 @@ static const struct rule rule_catalog[RULE_COUNT] = {
           "Call ExDeleteResourceLite before freeing the memory that holds the resource." },
         RULE_STATE, 0 },
     [RULE_POOL_RAISED_FAILURE] = {
-        { "pool.raised_failure", "ExAllocatePool2 (POOL_FLAG_RAISE_ON_FAILURE), ExAllocatePoolWithQuotaTag",
+        { "pool.raised_failure", "ExAllocatePool2 (POOL_FLAG_RAISE_ON_FAILURE), ExAllocatePoolWithQuotaTag, "
+          "ExAllocateFrom*LookasideList* (a list initialised to raise)",
           "the allocation failed and was asked to raise", 0x1Eu, "KMODE_EXCEPTION_NOT_HANDLED",
           (long long)0xC000009A,
           "A failed allocation that raises throws STATUS_INSUFFICIENT_RESOURCES; driver code built "
@@ -898,6 +899,32 @@ static const struct rule rule_catalog[RULE_COUNT] = {
           "Declare headers and entries as SLIST_HEADER and SLIST_ENTRY (16-byte aligned types) "
           "inside structures from pool, which is 16-byte aligned; never cast other memory to them." },
         RULE_UNHANDLED_EXCEPTION, 0 },
+    [RULE_LOOKASIDE_PAGED_ABOVE_APC] = {
+        { "lookaside.paged_above_apc", "ExInitializePagedLookasideList, ExAllocateFromPagedLookasideList, "
+          "ExFreeToPagedLookasideList, ExDeletePagedLookasideList, the LOOKASIDE_LIST_EX DDIs on paged pool",
+          "called above APC_LEVEL", C4, 0x20006,
+          "A paged lookaside list hands out and caches paged pool, which may fault, and a fault "
+          "cannot be served above APC_LEVEL. (The subcode is the IrqlExApcLte2 DDI rule's; which "
+          "group lists these DDIs is not confirmed.)",
+          "Use an NPAGED_LOOKASIDE_LIST (or a LOOKASIDE_LIST_EX on NonPagedPoolNx) for blocks used "
+          "at DISPATCH_LEVEL." },
+        RULE_IRQL_AT_MOST, APC_LEVEL },
+    [RULE_LOOKASIDE_NOT_INITIALIZED] = {
+        { "lookaside.not_initialized", "ExAllocateFrom*LookasideList*, ExFreeTo*LookasideList*, "
+          "ExFlushLookasideListEx", "the lookaside list was never initialised, or was deleted", 0x1Eu,
+          "KMODE_EXCEPTION_NOT_HANDLED", (long long)0xC0000005,
+          "The list's allocate and free routine pointers are garbage until it is initialised and "
+          "after it is deleted: calling one faults (STATUS_ACCESS_VIOLATION).",
+          "Initialise the list before its first use (DriverEntry) and delete it after its last "
+          "(Unload, once nothing can allocate from it any more)." },
+        RULE_UNHANDLED_EXCEPTION, 0 },
+    [RULE_LOOKASIDE_FREED_ACTIVE] = {
+        { "lookaside.freed_active", "ExFreePool, ExFreePoolWithTag, IoDeleteDevice (its extension)",
+          "the memory holds a lookaside list that was never deleted", C4, 0xCC,
+          "The kernel's list of lookaside lists still links the freed memory, and the balance set "
+          "manager walks it every second.",
+          "Call ExDelete*LookasideList* before freeing the memory that holds the list." },
+        RULE_STATE, 0 },
 };
 
 const struct rule *rule_get(enum rule_id id)

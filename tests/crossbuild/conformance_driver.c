@@ -1176,6 +1176,27 @@ static VOID ConformInterlockedFamily(VOID)
     EXPECT(ExInterlockedAddUlong(&counter, 2, &lock) == 40 && counter == 42);
 }
 
+static NPAGED_LOOKASIDE_LIST ConformanceLookaside;
+
+static VOID ConformLookasideLists(VOID)
+{
+    PVOID first, again;
+
+    ExInitializeNPagedLookasideList(&ConformanceLookaside, NULL, NULL, 0, 64, CONFORMANCE_TAG, 0);
+    first = ExAllocateFromNPagedLookasideList(&ConformanceLookaside);
+    EXPECT(first != NULL);
+    if (first == NULL) {
+        ExDeleteNPagedLookasideList(&ConformanceLookaside);
+        return;
+    }
+    ExFreeToNPagedLookasideList(&ConformanceLookaside, first);
+    again = ExAllocateFromNPagedLookasideList(&ConformanceLookaside);
+    EXPECT(again != NULL);
+    if (again != NULL)
+        ExFreeToNPagedLookasideList(&ConformanceLookaside, again);
+    ExDeleteNPagedLookasideList(&ConformanceLookaside);
+}
+
 static SLIST_HEADER ConformanceSList;
 static SLIST_ENTRY ConformanceSListEntries[2];
 
@@ -1229,6 +1250,7 @@ NTSTATUS NTAPI DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING Registry
     ConformInterlocked();
     ConformInterlockedFamily();
     ConformSLists();
+    ConformLookasideLists();
     ConformProcesses();
     ConformNamedEvents();
     ConformIo(DriverObject);
