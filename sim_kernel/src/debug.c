@@ -260,28 +260,28 @@ static const char *debug_text_argument(const struct debug_spec *spec, char *buf,
     }
 }
 
+/* An argument of up to 32 bits arrives promoted to int; its size says how much of it counts. */
+static long long debug_narrowed(unsigned int value, unsigned size, bool is_signed)
+{
+    if (size == 4)
+        return is_signed ? (long long)(int)value : (long long)value;
+    if (size == 2)
+        return is_signed ? (long long)(SHORT)value : (long long)(USHORT)value;
+    return is_signed ? (long long)(signed char)value : (long long)(UCHAR)value;
+}
+
 static long long debug_integer_argument(const struct debug_spec *spec, bool is_signed, va_list *ap)
 {
     if (spec->size == 8)
         return va_arg(*ap, long long);
-    if (!is_signed) {
-        unsigned int u = va_arg(*ap, unsigned int);
-
-        return spec->size == 4 ? (long long)u : spec->size == 2 ? (long long)(USHORT)u : (long long)(UCHAR)u;
-    }
-    {
-        int v = va_arg(*ap, int);
-
-        return spec->size == 4 ? v : spec->size == 2 ? (SHORT)v : (signed char)v;
-    }
+    return debug_narrowed(va_arg(*ap, unsigned int), spec->size, is_signed);
 }
 
 /* Unicode codes convert through pageable code page tables: at PASSIVE_LEVEL only. */
 static void debug_check_unicode(const struct debug_spec *spec, const char *format)
 {
     if (spec->wide && strchr("csZSC", spec->conversion) != NULL)
-        rule_check_irql(RULE_DEBUG_UNICODE_ABOVE_PASSIVE, (ULONG_PTR)format, irql_current(), 0,
-                        (ULONG_PTR)__builtin_return_address(0));
+        rule_check_irql(RULE_DEBUG_UNICODE_ABOVE_PASSIVE, (ULONG_PTR)format, irql_current(), 0, 0);
 }
 
 static void debug_convert(struct debug_out *out, const struct debug_spec *spec, const char *format, va_list *ap)
