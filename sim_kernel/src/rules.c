@@ -275,7 +275,8 @@ static const struct rule rule_catalog[RULE_COUNT] = {
           "Release every mutex before the thread ends, on every path out of the thread." },
         RULE_STATE, 0 },
     [RULE_FAST_MUTEX_ACQUIRE_ABOVE_APC] = {
-        { "fast_mutex.acquire_above_apc", "ExAcquireFastMutex, ExTryToAcquireFastMutex",
+        { "fast_mutex.acquire_above_apc", "ExAcquireFastMutex, ExTryToAcquireFastMutex, KeAcquireGuardedMutex, "
+          "KeTryToAcquireGuardedMutex, KeReleaseGuardedMutex",
           "called above APC_LEVEL", C4, 0x33,
           "Acquiring may wait, and a thread can wait only at APC_LEVEL or below.",
           "Use a spin lock for data touched at DISPATCH_LEVEL." },
@@ -288,14 +289,14 @@ static const struct rule rule_catalog[RULE_COUNT] = {
           "Do not raise or lower the IRQL while holding a fast mutex; release in reverse order." },
         RULE_IRQL_EXACTLY, APC_LEVEL },
     [RULE_FAST_MUTEX_RECURSIVE] = {
-        { "fast_mutex.recursive_acquire", "ExAcquireFastMutex",
-          "the calling thread already owns the fast mutex", C4, 0x1000,
+        { "fast_mutex.recursive_acquire", "ExAcquireFastMutex(Unsafe), KeAcquireGuardedMutex(Unsafe)",
+          "the calling thread already owns the fast or guarded mutex", C4, 0x1000,
           "Fast mutexes are not recursive: the thread would wait for itself for ever.",
           "Use a KMUTEX if you need recursion, or restructure so the lock is taken once." },
         RULE_STATE, 0 },
     [RULE_FAST_MUTEX_RELEASE_NOT_OWNER] = {
-        { "fast_mutex.release_not_owner", "ExReleaseFastMutex",
-          "the calling thread does not own the fast mutex", C4, 0x1004,
+        { "fast_mutex.release_not_owner", "ExReleaseFastMutex(Unsafe), KeReleaseGuardedMutex(Unsafe)",
+          "the calling thread does not own the fast or guarded mutex", C4, 0x1004,
           "Releasing a fast mutex another thread holds (or nobody holds) breaks its exclusion.",
           "Release it on the thread that acquired it, exactly once." },
         RULE_STATE, 0 },
@@ -924,6 +925,22 @@ static const struct rule rule_catalog[RULE_COUNT] = {
           "The kernel's list of lookaside lists still links the freed memory, and the balance set "
           "manager walks it every second.",
           "Call ExDelete*LookasideList* before freeing the memory that holds the list." },
+        RULE_STATE, 0 },
+    [RULE_FAST_MUTEX_UNSAFE_APCS_ENABLED] = {
+        { "fast_mutex.unsafe_acquire_with_apcs_enabled", "ExAcquireFastMutexUnsafe, KeAcquireGuardedMutexUnsafe",
+          "below APC_LEVEL outside a critical region (ExAcquireFastMutexUnsafe) or a guarded region "
+          "(KeAcquireGuardedMutexUnsafe)", C4, 0x39,
+          "The unsafe forms do not disable APCs themselves: an APC delivered to the holder could try "
+          "to take the same mutex and deadlock (parameters: the mutex, the IRQL, the thread's "
+          "APC-disable count).",
+          "Enter the region first (KeEnterCriticalRegion, KeEnterGuardedRegion), or use the safe "
+          "forms ExAcquireFastMutex and KeAcquireGuardedMutex." },
+        RULE_STATE, 0 },
+    [RULE_FAST_MUTEX_UNSAFE_RELEASE_APCS_ENABLED] = {
+        { "fast_mutex.unsafe_release_with_apcs_enabled", "ExReleaseFastMutexUnsafe, KeReleaseGuardedMutexUnsafe",
+          "below APC_LEVEL outside the region the unsafe acquire needed", C4, 0x3A,
+          "The region was left while the mutex was still held, so APCs could reach its holder.",
+          "Release the mutex before leaving the region." },
         RULE_STATE, 0 },
 };
 

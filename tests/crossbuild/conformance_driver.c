@@ -1176,6 +1176,30 @@ static VOID ConformInterlockedFamily(VOID)
     EXPECT(ExInterlockedAddUlong(&counter, 2, &lock) == 40 && counter == 42);
 }
 
+static KGUARDED_MUTEX ConformanceGuardedMutex;
+static FAST_MUTEX ConformanceUnsafeMutex;
+
+static VOID ConformGuardedMutexes(VOID)
+{
+    KeInitializeGuardedMutex(&ConformanceGuardedMutex);
+    KeAcquireGuardedMutex(&ConformanceGuardedMutex);
+    EXPECT(KeGetCurrentIrql() == PASSIVE_LEVEL);
+    EXPECT(KeTryToAcquireGuardedMutex(&ConformanceGuardedMutex) == FALSE);
+    KeReleaseGuardedMutex(&ConformanceGuardedMutex);
+    EXPECT(KeTryToAcquireGuardedMutex(&ConformanceGuardedMutex) == TRUE);
+    KeReleaseGuardedMutex(&ConformanceGuardedMutex);
+    KeEnterGuardedRegion();
+    KeAcquireGuardedMutexUnsafe(&ConformanceGuardedMutex);
+    KeReleaseGuardedMutexUnsafe(&ConformanceGuardedMutex);
+    KeLeaveGuardedRegion();
+    ExInitializeFastMutex(&ConformanceUnsafeMutex);
+    KeEnterCriticalRegion();
+    ExAcquireFastMutexUnsafe(&ConformanceUnsafeMutex);
+    EXPECT(KeGetCurrentIrql() == PASSIVE_LEVEL);
+    ExReleaseFastMutexUnsafe(&ConformanceUnsafeMutex);
+    KeLeaveCriticalRegion();
+}
+
 static NPAGED_LOOKASIDE_LIST ConformanceLookaside;
 
 static VOID ConformLookasideLists(VOID)
@@ -1251,6 +1275,7 @@ NTSTATUS NTAPI DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING Registry
     ConformInterlockedFamily();
     ConformSLists();
     ConformLookasideLists();
+    ConformGuardedMutexes();
     ConformProcesses();
     ConformNamedEvents();
     ConformIo(DriverObject);

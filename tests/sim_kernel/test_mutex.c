@@ -1,8 +1,9 @@
 /*
- * test_mutex.c - KMUTEX and FAST_MUTEX: state, owner, waiters and IRQL after every call; the
+ * test_mutex.c - KMUTEX, FAST_MUTEX (and its unsafe forms) and KGUARDED_MUTEX: state, owner, waiters and IRQL after every call; the
  * hand-off to the oldest waiter; contention between threads; every misuse stopping with its code.
  * Concurrency uses the handshakes of wdmsim_test_threads.h only: no sleeps, no timing.
  */
+#include <stdatomic.h>
 #include <stdio.h>
 
 #include <wdmsim/test.h>
@@ -869,6 +870,173 @@ static void a_fast_mutex_deadlock_stops_with_0xE2_naming_the_fast_mutex_and_its_
     assert_non_null(strstr(stop.report, waiter));
 }
 
+/* ---- Unsafe fast mutexes and guarded mutexes ---- */
+
+static void ExAcquireFastMutexUnsafe_in_a_critical_region_leaves_the_IRQL_alone(void **state)
+{
+    FAST_MUTEX fast;
+
+    (void)state;
+    ExInitializeFastMutex(&fast);
+    KeEnterCriticalRegion();
+    ExAcquireFastMutexUnsafe(&fast);
+    assert_int_equal(KeGetCurrentIrql(), PASSIVE_LEVEL);
+    assert_ptr_equal(fast.Owner, KeGetCurrentThread());
+    assert_int_equal(fast.Count, 0);
+    ExReleaseFastMutexUnsafe(&fast);
+    assert_null(fast.Owner);
+    assert_int_equal(fast.Count, FM_LOCK_BIT);
+    KeLeaveCriticalRegion();
+}
+
+static void acquire_unsafe_with_apcs_enabled(void *context)
+{
+    (void)context;
+    ExInitializeFastMutex(&scenario_fast_mutex);
+    ExAcquireFastMutexUnsafe(&scenario_fast_mutex);
+}
+
+static void ExAcquireFastMutexUnsafe_with_normal_kernel_APCs_enabled_stops_with_C4_39(void **state)
+{
+    (void)state;
+    wdmsim_assert_stops(acquire_unsafe_with_apcs_enabled, NULL, 0xC4, 0x39,
+                        "fast_mutex.unsafe_acquire_with_apcs_enabled", NULL);
+}
+
+static void release_unsafe_after_leaving_the_region(void *context)
+{
+    (void)context;
+    ExInitializeFastMutex(&scenario_fast_mutex);
+    KeEnterCriticalRegion();
+    ExAcquireFastMutexUnsafe(&scenario_fast_mutex);
+    KeLeaveCriticalRegion();
+    ExReleaseFastMutexUnsafe(&scenario_fast_mutex);
+}
+
+static void ExReleaseFastMutexUnsafe_after_leaving_the_region_stops_with_C4_3A(void **state)
+{
+    (void)state;
+    wdmsim_assert_stops(release_unsafe_after_leaving_the_region, NULL, 0xC4, 0x3A,
+                        "fast_mutex.unsafe_release_with_apcs_enabled", NULL);
+}
+
+static void KeAcquireGuardedMutex_holds_it_inside_a_guarded_region_at_PASSIVE_LEVEL(void **state)
+{
+    KGUARDED_MUTEX guarded;
+
+    (void)state;
+    KeInitializeGuardedMutex(&guarded);
+    KeAcquireGuardedMutex(&guarded);
+    assert_int_equal(KeGetCurrentIrql(), PASSIVE_LEVEL);
+    assert_true(KeAreAllApcsDisabled());
+    assert_ptr_equal(guarded.Owner, KeGetCurrentThread());
+    assert_false(KeTryToAcquireGuardedMutex(&guarded));
+    KeReleaseGuardedMutex(&guarded);
+    assert_false(KeAreAllApcsDisabled());
+    assert_null(guarded.Owner);
+    assert_true(KeTryToAcquireGuardedMutex(&guarded));
+    assert_true(KeAreAllApcsDisabled());
+    KeReleaseGuardedMutex(&guarded);
+    assert_false(KeAreApcsDisabled());
+}
+
+static KGUARDED_MUTEX shared_guarded;
+static atomic_int guarded_acquired;
+
+static void acquire_guarded_and_release(void *context)
+{
+    (void)context;
+    KeAcquireGuardedMutex(&shared_guarded);
+    atomic_store(&guarded_acquired, 1);
+    KeReleaseGuardedMutex(&shared_guarded);
+}
+
+static void a_guarded_mutex_makes_a_second_thread_wait_until_it_is_released(void **state)
+{
+    struct wdmsim_test_thread waiter;
+
+    (void)state;
+    KeInitializeGuardedMutex(&shared_guarded);
+    atomic_store(&guarded_acquired, 0);
+    KeAcquireGuardedMutex(&shared_guarded);
+    wdmsim_test_thread_start(&waiter, acquire_guarded_and_release, NULL);
+    wdmsim_test_settle();
+    assert_int_equal(atomic_load(&guarded_acquired), 0);
+    assert_int_equal(shared_guarded.Contention, 1);
+    KeReleaseGuardedMutex(&shared_guarded);
+    wdmsim_test_thread_join(&waiter);
+    assert_int_equal(atomic_load(&guarded_acquired), 1);
+    assert_null(shared_guarded.Owner);
+}
+
+static void KeAcquireGuardedMutexUnsafe_inside_a_guarded_region_works(void **state)
+{
+    KGUARDED_MUTEX guarded;
+
+    (void)state;
+    KeInitializeGuardedMutex(&guarded);
+    KeEnterGuardedRegion();
+    KeAcquireGuardedMutexUnsafe(&guarded);
+    assert_ptr_equal(guarded.Owner, KeGetCurrentThread());
+    KeReleaseGuardedMutexUnsafe(&guarded);
+    KeLeaveGuardedRegion();
+    assert_null(guarded.Owner);
+}
+
+static KGUARDED_MUTEX scenario_guarded;
+
+static void acquire_guarded_unsafe_in_a_critical_region(void *context)
+{
+    (void)context;
+    KeInitializeGuardedMutex(&scenario_guarded);
+    KeEnterCriticalRegion();
+    KeAcquireGuardedMutexUnsafe(&scenario_guarded);
+}
+
+static void KeAcquireGuardedMutexUnsafe_in_only_a_critical_region_stops_with_C4_39(void **state)
+{
+    struct wdmsim_stop stop;
+
+    (void)state;
+    wdmsim_assert_stops(acquire_guarded_unsafe_in_a_critical_region, NULL, 0xC4, 0x39,
+                        "fast_mutex.unsafe_acquire_with_apcs_enabled", &stop);
+    wdmsim_assert_report_has(&stop, "outside a guarded region");
+}
+
+static void acquire_guarded_twice(void *context)
+{
+    (void)context;
+    KeInitializeGuardedMutex(&scenario_guarded);
+    KeAcquireGuardedMutex(&scenario_guarded);
+    KeAcquireGuardedMutex(&scenario_guarded);
+}
+
+static void KeAcquireGuardedMutex_by_its_owner_stops_with_C4_1000(void **state)
+{
+    struct wdmsim_stop stop;
+
+    (void)state;
+    wdmsim_assert_stops(acquire_guarded_twice, NULL, 0xC4, 0x1000, "fast_mutex.recursive_acquire", &stop);
+    wdmsim_assert_report_has(&stop, "already owns the guarded mutex");
+}
+
+static void acquire_uninitialised_guarded(void *context)
+{
+    static KGUARDED_MUTEX never_initialised;
+
+    (void)context;
+    KeAcquireGuardedMutex(&never_initialised);
+}
+
+static void KeAcquireGuardedMutex_on_an_uninitialised_mutex_stops_with_C4_1002(void **state)
+{
+    struct wdmsim_stop stop;
+
+    (void)state;
+    wdmsim_assert_stops(acquire_uninitialised_guarded, NULL, 0xC4, 0x1002, "dispatcher.uninitialized_object", &stop);
+    wdmsim_assert_report_has(&stop, "was not set up by KeInitializeGuardedMutex");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -906,6 +1074,15 @@ int main(void)
         wdmsim_test(ExReleaseFastMutex_by_a_non_owner_stops_with_C4_1004_naming_the_owner),
         wdmsim_test(ExReleaseFastMutex_twice_stops_with_C4_1004_naming_nobody),
         wdmsim_test(ExAcquireFastMutex_on_an_uninitialised_fast_mutex_stops_with_C4_1002),
+        wdmsim_test(ExAcquireFastMutexUnsafe_in_a_critical_region_leaves_the_IRQL_alone),
+        wdmsim_test(ExAcquireFastMutexUnsafe_with_normal_kernel_APCs_enabled_stops_with_C4_39),
+        wdmsim_test(ExReleaseFastMutexUnsafe_after_leaving_the_region_stops_with_C4_3A),
+        wdmsim_test(KeAcquireGuardedMutex_holds_it_inside_a_guarded_region_at_PASSIVE_LEVEL),
+        wdmsim_test(a_guarded_mutex_makes_a_second_thread_wait_until_it_is_released),
+        wdmsim_test(KeAcquireGuardedMutexUnsafe_inside_a_guarded_region_works),
+        wdmsim_test(KeAcquireGuardedMutexUnsafe_in_only_a_critical_region_stops_with_C4_39),
+        wdmsim_test(KeAcquireGuardedMutex_by_its_owner_stops_with_C4_1000),
+        wdmsim_test(KeAcquireGuardedMutex_on_an_uninitialised_mutex_stops_with_C4_1002),
         wdmsim_test(a_fast_mutex_deadlock_stops_with_0xE2_naming_the_fast_mutex_and_its_owner),
     };
 
