@@ -6,8 +6,8 @@
  * set manager tunes Depth by the miss rate; the simulator keeps the initial depth. Every initialised
  * list is recorded, for the checks other families make: freed memory holding a live list
  * (0xC4/0xCC), an unload leaving one (0xCE).
- * Locking: lookaside_lock guards the records and is a leaf; the allocate and free routines, driver
- * code, run without it. A list's SLIST is interlocked, its counters are updated atomically.
+ * Locking: the dispatcher lock guards the records; the allocate and free routines, driver code,
+ * run without it. A list's SLIST is interlocked, its counters are updated atomically.
  */
 #include <stdio.h>
 
@@ -28,7 +28,6 @@ struct lookaside_record {
     struct lookaside_record *next;
 };
 
-static pthread_mutex_t lookaside_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct lookaside_record *records;
 
 static const char *const lookaside_names[] = { "NPAGED_LOOKASIDE_LIST", "PAGED_LOOKASIDE_LIST", "LOOKASIDE_LIST_EX" };
@@ -36,8 +35,6 @@ static const char *const lookaside_names[] = { "NPAGED_LOOKASIDE_LIST", "PAGED_L
 /* A new boot forgets the last one's lists (their memory was the drivers'). */
 void lookaside_boot(void)
 {
-    if (pthread_mutex_init(&lookaside_lock, NULL) != 0)
-        abort();
     while (records != NULL) {
         struct lookaside_record *next = records->next;
 
@@ -51,6 +48,7 @@ static struct lookaside_record **lookaside_link_of(const void *list)
 {
     struct lookaside_record **link = &records;
 
+    disp_assert_held();
     while (*link != NULL && (*link)->list != list)
         link = &(*link)->next;
     return link;
@@ -63,11 +61,11 @@ static struct lookaside_record lookaside_checked(const void *list, enum lookasid
     struct lookaside_record found = { 0 };
     struct lookaside_record *record;
 
-    host_lock(&lookaside_lock);
+    disp_lock();
     record = *lookaside_link_of(list);
     if (record != NULL)
         found = *record;
-    host_unlock(&lookaside_lock);
+    disp_unlock();
     if (record == NULL || found.kind != kind)
         rule_stop_detail(RULE_LOOKASIDE_NOT_INITIALIZED, 0, (ULONG_PTR)list, 0, 0, "%s on %p, which is no %s that was initialised and not deleted", ddi, list,
                          lookaside_names[kind]);
@@ -98,10 +96,10 @@ static void lookaside_init(PGENERAL_LOOKASIDE_POOL list, enum lookaside_kind kin
     list->Tag = tag;
     /* A freed block is linked through its first bytes, so it holds an SLIST_ENTRY at least. */
     list->Size = (ULONG)(size < LOOKASIDE_MINIMUM_BLOCK_SIZE ? LOOKASIDE_MINIMUM_BLOCK_SIZE : size);
-    host_lock(&lookaside_lock);
+    disp_lock();
     link = lookaside_link_of(list);
     if (*link != NULL) {
-        host_unlock(&lookaside_lock);
+        disp_unlock();
         free(record);
         rule_stop_detail(RULE_LIST_CORRUPT, 0, 0, 0, 0,
                          "the lookaside list at %p is initialised already and not deleted: Windows would link "
@@ -109,7 +107,7 @@ static void lookaside_init(PGENERAL_LOOKASIDE_POOL list, enum lookaside_kind kin
     }
     record->next = records;
     records = record;
-    host_unlock(&lookaside_lock);
+    disp_unlock();
 }
 
 static VOID lookaside_free_block(PGENERAL_LOOKASIDE_POOL list, enum lookaside_kind kind, PVOID block)
@@ -139,13 +137,13 @@ static void lookaside_delete(PGENERAL_LOOKASIDE_POOL list, enum lookaside_kind k
     struct lookaside_record **link;
     struct lookaside_record *gone = NULL;
 
-    host_lock(&lookaside_lock);
+    disp_lock();
     link = lookaside_link_of(list);
     if (*link != NULL && (*link)->kind == kind) {
         gone = *link;
         *link = gone->next;
     }
-    host_unlock(&lookaside_lock);
+    disp_unlock();
     if (gone == NULL)
         rule_stop_detail(RULE_LIST_CORRUPT, 0, 0, 0, 0,
                          "%s on %p, which is no %s that was initialised and not deleted", ddi, (void *)list,
@@ -349,12 +347,12 @@ static void lookaside_check_free(ULONG_PTR address, size_t size, POOL_TYPE type)
     const void *found = NULL;
 
     (void)type;
-    host_lock(&lookaside_lock);
+    disp_lock();
     for (const struct lookaside_record *r = records; r != NULL && found == NULL; r = r->next) {
         if ((ULONG_PTR)r->list >= address && (ULONG_PTR)r->list - address < size)
             found = r->list;
     }
-    host_unlock(&lookaside_lock);
+    disp_unlock();
     if (found != NULL)
         rule_stop_detail(RULE_LOOKASIDE_FREED_ACTIVE, (ULONG_PTR)found, address, size, 0,
                          "the lookaside list at %p was initialised and never deleted", found);
@@ -378,14 +376,14 @@ static const void *lookaside_driver_routine(const struct lookaside_record *r)
  * not delete. */
 static void lookaside_collect_leftovers(struct driver_check *check)
 {
-    host_lock(&lookaside_lock);
+    disp_lock();
     for (const struct lookaside_record *r = records; r != NULL; r = r->next) {
         if (driver_check_owns(check, r->driver, r->list))
             driver_check_pending(check, "lookaside list", r->list, lookaside_driver_routine(r),
                                  "%s not deleted, %u block(s) cached", lookaside_names[r->kind],
                                  (unsigned)ExQueryDepthSList(&r->list->ListHead));
     }
-    host_unlock(&lookaside_lock);
+    disp_unlock();
 }
 
 static struct driver_inventory lookaside_inventory = {

@@ -60,6 +60,7 @@ static struct resource_record *resource_checked(PERESOURCE resource, const char 
 {
     struct resource_record *record = resource_record_of(resource);
 
+    disp_assert_held();
     if (record == NULL)
         rule_stop_detail(RULE_RESOURCE_NOT_INITIALIZED, (ULONG_PTR)resource, 0, 0, 0,
                          "%s on %p, which ExInitializeResourceLite did not set up (or which was deleted)", ddi,
@@ -107,6 +108,7 @@ static ULONG resource_table_size(const ERESOURCE *resource)
 /* Lock held: the shared owner entry of owner, or NULL. Entry 0 holds the table's size. */
 static POWNER_ENTRY resource_shared_entry(const ERESOURCE *resource, ERESOURCE_THREAD owner)
 {
+    disp_assert_held();
     for (ULONG i = 1; i < resource_table_size(resource); i++) {
         if (resource->OwnerTable[i].OwnerThread == owner)
             return &resource->OwnerTable[i];
@@ -140,6 +142,7 @@ static void resource_add_share(PERESOURCE resource, struct resource_record *reco
 {
     POWNER_ENTRY entry = resource_shared_entry(resource, owner);
 
+    disp_assert_held();
     if (entry != NULL) {
         entry->OwnerCount++;
         return;
@@ -164,6 +167,7 @@ static ULONG resource_count_of(const ERESOURCE *resource, ERESOURCE_THREAD owner
 {
     const OWNER_ENTRY *entry;
 
+    disp_assert_held();
     if (resource_exclusive(resource))
         return resource->OwnerEntry.OwnerThread == owner ? resource->OwnerEntry.OwnerCount : 0;
     entry = resource_shared_entry(resource, owner);
@@ -184,6 +188,7 @@ static bool resource_grant_shared_waiters(PERESOURCE resource, struct resource_r
     PLIST_ENTRY e = record->waiters.Flink;
     bool granted = false;
 
+    disp_assert_held();
     while (e != &record->waiters) {
         struct resource_waiter *waiter = CONTAINING_RECORD(e, struct resource_waiter, link);
 
@@ -201,6 +206,7 @@ static bool resource_grant_shared_waiters(PERESOURCE resource, struct resource_r
 /* Lock held: the oldest waiting exclusive request becomes the owner. */
 static void resource_grant_exclusive_waiter(PERESOURCE resource, struct resource_record *record)
 {
+    disp_assert_held();
     for (PLIST_ENTRY e = record->waiters.Flink; e != &record->waiters; e = e->Flink) {
         struct resource_waiter *waiter = CONTAINING_RECORD(e, struct resource_waiter, link);
 
@@ -216,6 +222,7 @@ static void resource_grant_exclusive_waiter(PERESOURCE resource, struct resource
 /* Lock held: the resource has no owner left; after an exclusive release shared waiters go first. */
 static void resource_hand_on(PERESOURCE resource, struct resource_record *record, bool was_exclusive)
 {
+    disp_assert_held();
     if (was_exclusive && resource_grant_shared_waiters(resource, record))
         return;
     if (resource->NumberOfExclusiveWaiters != 0)
@@ -231,6 +238,7 @@ static void resource_wait(PERESOURCE resource, struct resource_record *record, s
 {
     struct resource_waiter waiter = { .thread = self, .exclusive = exclusive };
 
+    disp_assert_held();
     disp_init_header(&waiter.granted.Header, DISP_EVENT_NOTIFICATION, 0);
     InsertTailList(&record->waiters, &waiter.link);
     if (exclusive)
@@ -266,6 +274,7 @@ static struct resource_record *resource_acquire_begin(PERESOURCE resource, struc
 /* Lock held: the exclusive owner's acquires, of either kind, recurse at once. */
 static bool resource_recurse_exclusive(PERESOURCE resource, ERESOURCE_THREAD me)
 {
+    disp_assert_held();
     if (!resource_exclusive(resource) || resource->OwnerEntry.OwnerThread != me)
         return false;
     resource->OwnerEntry.OwnerCount++;
@@ -277,6 +286,7 @@ static bool resource_recurse_exclusive(PERESOURCE resource, ERESOURCE_THREAD me)
 static bool resource_wait_or_refuse(PERESOURCE resource, struct resource_record *record, struct _KTHREAD *self,
                                     BOOLEAN wait, bool exclusive, const char *ddi)
 {
+    disp_assert_held();
     if (!wait) {
         disp_unlock();
         return false;
@@ -309,6 +319,7 @@ static bool resource_may_share(const ERESOURCE *resource, ERESOURCE_THREAD me, e
 {
     bool shares = resource_shared_entry(resource, me) != NULL;
 
+    disp_assert_held();
     if (resource->ActiveCount == 0)
         return true;
     if (resource_exclusive(resource))
@@ -403,6 +414,7 @@ static void resource_release_locked(PERESOURCE resource, struct resource_record 
 {
     POWNER_ENTRY entry;
 
+    disp_assert_held();
     if (resource_exclusive(resource)) {
         if (resource->OwnerEntry.OwnerThread != owner)
             resource_stop_not_owned(resource, owner, ddi);
@@ -592,6 +604,7 @@ NTSTATUS NTAPI ExInitializeResourceLite(PERESOURCE Resource)
 /* Lock held: a resource may go only when nobody holds it or waits for it. */
 static void resource_check_unused(PERESOURCE resource, const char *ddi)
 {
+    disp_assert_held();
     if (resource->ActiveCount != 0 || resource->NumberOfExclusiveWaiters + resource->NumberOfSharedWaiters != 0)
         rule_stop_detail(RULE_RESOURCE_DELETED_IN_USE, (ULONG_PTR)resource, resource->OwnerEntry.OwnerThread, 0, 0,
                          "%s on the resource at %p, still held by %d owner(s) with %u waiter(s)", ddi,
@@ -637,6 +650,7 @@ NTSTATUS NTAPI ExDeleteResourceLite(PERESOURCE Resource)
 /* Lock held: the first resource owner still holds, or NULL. */
 static PERESOURCE resource_held_by(ERESOURCE_THREAD owner)
 {
+    disp_assert_held();
     for (const struct resource_record *r = records; r != NULL; r = r->next) {
         if (resource_count_of(r->resource, owner) != 0)
             return r->resource;
