@@ -2267,6 +2267,12 @@ C_ASSERT(offsetof(IRP, Tail.Overlay.Thread) == 152 && offsetof(IRP, Tail.Overlay
          offsetof(IRP, Tail.Overlay.CurrentStackLocation) == 184 &&
          offsetof(IRP, Tail.Overlay.OriginalFileObject) == 192);
 
+/* Issue 12's structures */
+C_ASSERT(sizeof(OWNER_ENTRY) == 16 && sizeof(ERESOURCE) == 0x68 && offsetof(ERESOURCE, SpinLock) == 0x60);
+C_ASSERT(sizeof(SLIST_HEADER) == 16 && __alignof__(SLIST_HEADER) == 16 && __alignof__(SLIST_ENTRY) == 16);
+C_ASSERT(sizeof(GENERAL_LOOKASIDE) == 0x80 && sizeof(NPAGED_LOOKASIDE_LIST) == 0x80 && sizeof(LOOKASIDE_LIST_EX) == 0x60 &&
+         offsetof(GENERAL_LOOKASIDE, ListEntry) == 0x40);
+C_ASSERT(sizeof(KGUARDED_MUTEX) == sizeof(FAST_MUTEX) && offsetof(KGUARDED_MUTEX, Gate) == offsetof(FAST_MUTEX, Event));
 #ifdef __cplusplus
 }
 #endif
