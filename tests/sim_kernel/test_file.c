@@ -728,9 +728,6 @@ static void ZwDeviceIoControlFile_METHOD_NEITHER_passes_the_caller_pointers(void
     wdmsim_driver_unload(driver);
 }
 
-/* ---- ZwQueryInformationFile ---- */
-
-/* Windows asks the driver: a device driver answers for its device (the conformance driver does). */
 /* Drivers (filters above all) read an IOCTL through the generic view: with the DDK's x64 layout each
  * DeviceIoControl member shares its 8-byte slot with one Argument, so the code is in Argument3. */
 static void ZwDeviceIoControlFile_Parameters_read_through_Others_as_on_Windows(void **state)
@@ -753,6 +750,9 @@ static void ZwDeviceIoControlFile_Parameters_read_through_Others_as_on_Windows(v
     wdmsim_driver_unload(driver);
 }
 
+/* ---- ZwQueryInformationFile ---- */
+
+/* Windows asks the driver: a device driver answers for its device (the conformance driver does). */
 static void ZwQueryInformationFile_sends_FileStandardInformation_to_the_driver(void **state)
 {
     PDRIVER_OBJECT driver = load_echo();
