@@ -57,7 +57,7 @@ static NTSTATUS demo_load(const char *file, const char *built, const char *name,
 
     demo_module_path(file, built, path, sizeof path);
     status = wdmsim_driver_load_module(path, name, driver);
-    printf("  loaded %-12s %s: 0x%08X\n", name, path, (unsigned)status);
+    printf("  loaded %-12s %s: %s\n", name, path, wdmsim_status_text(status).text);
     return status;
 }
 
@@ -127,9 +127,9 @@ static void demo_run_app(struct demo_app *app)
            DEMO_APP_SECONDS);
     wdmsim_process_run(process, demo_app_main, app);
     wdmsim_process_terminate(process);
-    printf("== TraceApp done: open 0x%08X, write 0x%08X, read 0x%08X (\"%s\"), buffer size %u, work item 0x%08X\n",
-           (unsigned)app->open, (unsigned)app->write, (unsigned)app->read, app->echo, app->buffer_size,
-           (unsigned)app->ioctl_work);
+    printf("== TraceApp done: open %s, write %s, read %s (\"%s\"), buffer size %u, work item %s\n",
+           wdmsim_status_text(app->open).text, wdmsim_status_text(app->write).text, wdmsim_status_text(app->read).text, app->echo, app->buffer_size,
+           wdmsim_status_text(app->ioctl_work).text);
 }
 
 static void demo_summary(const DEBUGPRINT_STATISTICS *trace, const DBGPRT_STATISTICS *driver, size_t rows,

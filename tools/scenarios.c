@@ -75,10 +75,10 @@ static DBGPRT_STATISTICS debugprint_driver_statistics(void)
     HANDLE device;
     NTSTATUS status = scenario_open(DEBUGPRINT_DEVICE_NAME, OBJ_KERNEL_HANDLE, GENERIC_READ | GENERIC_WRITE, &device);
 
-    CHECK(NT_SUCCESS(status), status, 0, "opening the DebugPrint driver for its statistics: 0x%08X", (unsigned)status);
+    CHECK(NT_SUCCESS(status), status, 0, "opening the DebugPrint driver for its statistics: %s", wdmsim_status_text(status).text);
     status = ZwDeviceIoControlFile(device, NULL, NULL, NULL, &iosb, IOCTL_DEBUGPRINT_GET_STATISTICS, NULL, 0, &s,
                                    sizeof s);
-    CHECK(NT_SUCCESS(status), status, 0, "IOCTL_DEBUGPRINT_GET_STATISTICS: 0x%08X", (unsigned)status);
+    CHECK(NT_SUCCESS(status), status, 0, "IOCTL_DEBUGPRINT_GET_STATISTICS: %s", wdmsim_status_text(status).text);
     ZwClose(device);
     return s;
 }
@@ -95,7 +95,7 @@ static PDRIVER_OBJECT scenario_load(const char *path, const char *name)
     PDRIVER_OBJECT driver = NULL;
     NTSTATUS status = wdmsim_driver_load_module(path, name, &driver);
 
-    CHECK(NT_SUCCESS(status), status, 0, "loading %s from %s: 0x%08X", name, path, (unsigned)status);
+    CHECK(NT_SUCCESS(status), status, 0, "loading %s from %s: %s", name, path, wdmsim_status_text(status).text);
     return driver;
 }
 
@@ -368,12 +368,12 @@ static void trace_app_main(void *context)
 static void trace_app_check(const struct trace_app *app, bool read_and_write)
 {
     CHECK(NT_SUCCESS(app->open) && NT_SUCCESS(app->ioctl) && NT_SUCCESS(app->close), app->open, app->ioctl,
-          "TraceApp: open 0x%08X, IOCTL 0x%08X, close 0x%08X", (unsigned)app->open, (unsigned)app->ioctl,
-          (unsigned)app->close);
+          "TraceApp: open %s, IOCTL %s, close %s", wdmsim_status_text(app->open).text, wdmsim_status_text(app->ioctl).text,
+          wdmsim_status_text(app->close).text);
     if (read_and_write)
         CHECK(NT_SUCCESS(app->write) && NT_SUCCESS(app->read) && app->read_length == 5 &&
                   strcmp(app->echo, "hello") == 0, app->write, app->read,
-              "TraceApp: write 0x%08X, read 0x%08X of %lu bytes \"%s\"", (unsigned)app->write, (unsigned)app->read,
+              "TraceApp: write %s, read %s of %lu bytes \"%s\"", wdmsim_status_text(app->write).text, wdmsim_status_text(app->read).text,
               (unsigned long)app->read_length, app->echo);
 }
 
@@ -457,12 +457,12 @@ static void tracedrv_queue_work_item(void)
     HANDLE device;
     NTSTATUS status = scenario_open(TRACEDRV_DEVICE_NAME, OBJ_KERNEL_HANDLE, GENERIC_READ | GENERIC_WRITE, &device);
 
-    CHECK(NT_SUCCESS(status), status, 0, "opening TraceDrv: 0x%08X", (unsigned)status);
+    CHECK(NT_SUCCESS(status), status, 0, "opening TraceDrv: %s", wdmsim_status_text(status).text);
     status = ZwDeviceIoControlFile(device, NULL, NULL, NULL, &iosb, IOCTL_TRACEDRV_QUEUE_WORK_ITEM, NULL, 0, NULL, 0);
-    CHECK(NT_SUCCESS(status) || status == STATUS_DEVICE_BUSY, status, 0, "IOCTL_TRACEDRV_QUEUE_WORK_ITEM: 0x%08X",
-          (unsigned)status);
+    CHECK(NT_SUCCESS(status) || status == STATUS_DEVICE_BUSY, status, 0, "IOCTL_TRACEDRV_QUEUE_WORK_ITEM: %s",
+          wdmsim_status_text(status).text);
     status = ZwClose(device);
-    CHECK(NT_SUCCESS(status), status, 0, "closing TraceDrv: 0x%08X", (unsigned)status);
+    CHECK(NT_SUCCESS(status), status, 0, "closing TraceDrv: %s", wdmsim_status_text(status).text);
 }
 
 /* After DebugPrintClose: every print was delivered or ignored, none cleared, dropped or queued. */
@@ -549,7 +549,7 @@ static void io_write(struct io_run *run, const char *text)
     NTSTATUS status = ZwWriteFile(run->writer, NULL, NULL, NULL, &iosb, (PVOID)text, length, &offset, NULL);
 
     CHECK(NT_SUCCESS(status) && iosb.Information == length, status, iosb.Information,
-          "ZwWriteFile of \"%s\": 0x%08X, %lu bytes", text, (unsigned)status, (unsigned long)iosb.Information);
+          "ZwWriteFile of \"%s\": %s, %lu bytes", text, wdmsim_status_text(status).text, (unsigned long)iosb.Information);
 }
 
 static void io_writer_series(void *context)
@@ -587,7 +587,7 @@ static void io_check_data(struct io_run *run, const char *expected)
     int late = -1;
 
     CHECK(run->iosb.Status == STATUS_SUCCESS && run->iosb.Information == strlen(run->buffer), run->iosb.Status,
-          run->iosb.Information, "a read returned 0x%08X, %lu bytes \"%s\"", (unsigned)run->iosb.Status,
+          run->iosb.Information, "a read returned %s, %lu bytes \"%s\"", wdmsim_status_text(run->iosb.Status).text,
           (unsigned long)run->iosb.Information, run->buffer);
     if (expected != NULL) {
         CHECK(strcmp(run->buffer, expected) == 0, 0, 0, "read \"%s\", expected \"%s\"", run->buffer, expected);
@@ -606,7 +606,7 @@ static void io_reader_series(void *context)
     NTSTATUS status = scenario_open(DEBUGPRINT_DEVICE_NAME, 0, GENERIC_READ | GENERIC_WRITE | SYNCHRONIZE,
                                     &run->reader);
 
-    CHECK(NT_SUCCESS(status), status, 0, "the reader's open: 0x%08X", (unsigned)status);
+    CHECK(NT_SUCCESS(status), status, 0, "the reader's open: %s", wdmsim_status_text(status).text);
     for (int i = 0; i < IO_EVENTS; i++) {
         char expected[16];
 
@@ -614,10 +614,10 @@ static void io_reader_series(void *context)
         status = io_start_read(run);
         if (status == STATUS_PENDING) {
             status = ZwWaitForSingleObject(run->reader, FALSE, NULL);
-            CHECK(status == STATUS_SUCCESS, status, 0, "waiting for a pending read: 0x%08X", (unsigned)status);
+            CHECK(status == STATUS_SUCCESS, status, 0, "waiting for a pending read: %s", wdmsim_status_text(status).text);
         } else {
-            CHECK(status == run->iosb.Status, status, run->iosb.Status, "ZwReadFile returned 0x%08X, its IOSB 0x%08X",
-                  (unsigned)status, (unsigned)run->iosb.Status);
+            CHECK(status == run->iosb.Status, status, run->iosb.Status, "ZwReadFile returned %s, its IOSB %s",
+                  wdmsim_status_text(status).text, wdmsim_status_text(run->iosb.Status).text);
         }
         io_check_data(run, expected);
     }
@@ -637,9 +637,9 @@ static void io_reader_closes(void *context)
 
     for (int i = 0; i < 3 && (status = io_start_read(run)) != STATUS_PENDING; i++)
         io_check_data(run, NULL);
-    CHECK(run->started == STATUS_PENDING, run->started, 0, "no read pended: 0x%08X", (unsigned)run->started);
+    CHECK(run->started == STATUS_PENDING, run->started, 0, "no read pended: %s", wdmsim_status_text(run->started).text);
     status = ZwClose(run->reader);
-    CHECK(NT_SUCCESS(status), status, 0, "the reader's close: 0x%08X", (unsigned)status);
+    CHECK(NT_SUCCESS(status), status, 0, "the reader's close: %s", wdmsim_status_text(status).text);
 }
 
 /* What became of a read left pending while a late event was written: it got the event, or it was
@@ -688,7 +688,7 @@ static void debugprint_driver_io(void *context)
                                     &run.writer);
     PKTHREAD r, w;
 
-    CHECK(NT_SUCCESS(status), status, 0, "the writer's open: 0x%08X", (unsigned)status);
+    CHECK(NT_SUCCESS(status), status, 0, "the writer's open: %s", wdmsim_status_text(status).text);
     r = wdmsim_thread_start(run.process, io_reader_series, &run);
     w = wdmsim_thread_start(NULL, io_writer_series, &run);
     wdmsim_thread_join(r);

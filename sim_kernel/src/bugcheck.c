@@ -192,6 +192,15 @@ static void report_backtrace(struct report_buf *r)
     }
 }
 
+/* The unhandled-exception bug checks carry the exception's NTSTATUS as parameter 1: named, as
+ * !analyze names it. */
+static void report_exception_status(struct report_buf *r, ULONG code, ULONG_PTR param1)
+{
+    if (code != 0x1E && code != 0x7E && code != 0x8E)
+        return;
+    report_add(r, "Exception: %s (parameter 1)\n", wdmsim_status_text((NTSTATUS)param1).text);
+}
+
 static void bugcheck_build(struct wdmsim_stop *stop, ULONG code, const ULONG_PTR params[4],
                            const struct rule *rule, const char *detail)
 {
@@ -207,7 +216,9 @@ static void bugcheck_build(struct wdmsim_stop *stop, ULONG code, const ULONG_PTR
 
     report_add(&r, "*** STOP: 0x%08X (0x%016llX, 0x%016llX, 0x%016llX, 0x%016llX)\n", code, params[0],
                params[1], params[2], params[3]);
-    report_add(&r, "%s\n\n", stop->code_name);
+    report_add(&r, "%s\n", stop->code_name);
+    report_exception_status(&r, code, params[0]);
+    report_add(&r, "\n");
     if (rule != NULL) {
         report_add(&r, "Rule:     %s: %s\n", rule->info.id, rule->info.condition);
         report_add(&r, "DDI:      %s\n", rule->info.ddi);

@@ -435,7 +435,7 @@ VOID NTAPI DbgBreakPoint(VOID)
 VOID NTAPI DbgBreakPointWithStatus(ULONG Status)
 {
     rule_stop_detail(RULE_DEBUG_BREAKPOINT, (ULONG_PTR)__builtin_return_address(0), Status, 0, 0,
-                     "DbgBreakPointWithStatus(0x%08X)", (unsigned)Status);
+                     "DbgBreakPointWithStatus(%s)", wdmsim_status_text((NTSTATUS)Status).text);
 }
 
 /* What ASSERT, NT_ASSERT and PAGED_CODE call when their expression is false: the checked

@@ -117,7 +117,7 @@ static void driver_ready_devices(PDRIVER_OBJECT object)
 NTSTATUS driver_load(struct driver *d, PDRIVER_INITIALIZE entry, PDRIVER_OBJECT *out)
 {
     struct driver_call call = { .driver = d, .fn = driver_entry_main, .entry = entry };
-    char when[64];
+    char when[128];
 
     if (!driver_make_object(d, entry) || (call.registry_path = driver_registry_path(d->base.name)) == NULL) {
         driver_release(d);
@@ -126,7 +126,7 @@ NTSTATUS driver_load(struct driver *d, PDRIVER_INITIALIZE entry, PDRIVER_OBJECT 
     driver_run_system_thread(&call, "load");
     ExFreePoolWithTag(call.registry_path, DRIVER_REGISTRY_TAG);
     if (!NT_SUCCESS(call.status)) {
-        snprintf(when, sizeof when, "failed DriverEntry with status 0x%08X", (unsigned)call.status);
+        snprintf(when, sizeof when, "failed DriverEntry with status %s", wdmsim_status_text(call.status).text);
         driver_verify(d, when);
         driver_release(d);
         return call.status;
@@ -141,7 +141,8 @@ NTSTATUS driver_load(struct driver *d, PDRIVER_INITIALIZE entry, PDRIVER_OBJECT 
         *out = d->object;
         return STATUS_SUCCESS;
     }
-    snprintf(when, sizeof when, "was unloaded after its device failed to start (0x%08X)", (unsigned)call.status);
+    snprintf(when, sizeof when, "was unloaded after its device failed to start (%s)",
+             wdmsim_status_text(call.status).text);
     if (d->object->DriverUnload != NULL) {
         driver_unload_and_verify(d, when);
     } else {

@@ -710,8 +710,9 @@ static NTSTATUS io_irp_call(PDEVICE_OBJECT top, PIRP irp, PIO_STATUS_BLOCK iosb,
     status = IofCallDriver(top, irp);
     if (status != STATUS_PENDING && !io_irp_completed(irp))
         rule_stop_detail(RULE_IO_DISPATCH_NOT_COMPLETED, (ULONG_PTR)routine, (ULONG_PTR)irp, 0, 0,
-                         "the dispatch routine at %p for major function 0x%02X returned 0x%08X, but IRP %p "
-                         "was neither completed nor marked pending", (void *)routine, major, (unsigned)status,
+                         "the dispatch routine at %p for major function 0x%02X returned %s, but IRP %p "
+                         "was neither completed nor marked pending", (void *)routine, major,
+                         wdmsim_status_text(status).text,
                          (void *)irp);
     return status;
 }

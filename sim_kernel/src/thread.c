@@ -397,8 +397,8 @@ static size_t thread_describe_one(char *buf, size_t size, const struct _KTHREAD 
     int n;
 
     if (t->terminated)
-        return (size_t)snprintf(buf, size, "\n          %s: ended with status 0x%08X", t->name,
-                                (unsigned)t->exit_status);
+        return (size_t)snprintf(buf, size, "\n          %s: ended with status %s", t->name,
+                                wdmsim_status_text(t->exit_status).text);
     if (t->sched.spinning_on != NULL)
         return thread_describe_spinner(buf, size, t);
     if (!t->wait.waiting)

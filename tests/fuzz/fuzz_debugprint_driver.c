@@ -68,7 +68,7 @@ static HANDLE open_device(ULONG attributes, ACCESS_MASK access, ULONG options)
     InitializeObjectAttributes(&object, &name, OBJ_CASE_INSENSITIVE | attributes, NULL, NULL);
     status = ZwCreateFile(&handle, access, &object, &iosb, NULL, 0, FILE_SHARE_READ | FILE_SHARE_WRITE, FILE_OPEN,
                           options, NULL, 0);
-    FUZZ_CHECK(status == STATUS_SUCCESS, "opening the DebugPrint device: 0x%08X", (unsigned)status);
+    FUZZ_CHECK(status == STATUS_SUCCESS, "opening the DebugPrint device: %s", wdmsim_status_text(status).text);
     return handle;
 }
 
@@ -154,15 +154,15 @@ static void app_write(struct driver_case *c)
     fuzz_bytes(&c->in, data, length);
     status = ZwWriteFile(c->device, NULL, NULL, NULL, &iosb, length > 0 ? data : NULL, length,
                          byte_offset(c, &zero), NULL);
-    FUZZ_CHECK(status == STATUS_SUCCESS && iosb.Information == length, "a %u-byte write: 0x%08X, %lu bytes", length,
-               (unsigned)status, (unsigned long)iosb.Information);
+    FUZZ_CHECK(status == STATUS_SUCCESS && iosb.Information == length, "a %u-byte write: %s, %lu bytes", length,
+               wdmsim_status_text(status).text, (unsigned long)iosb.Information);
     if (length > 0)
         model_push(data, length);
     free(data);
     /* The write completed the pending read before it returned, in this thread. */
     if (c->pending.active && model_queued() > 0) {
-        FUZZ_CHECK(c->pending.iosb.Status == STATUS_SUCCESS, "the pending read: 0x%08X",
-                   (unsigned)c->pending.iosb.Status);
+        FUZZ_CHECK(c->pending.iosb.Status == STATUS_SUCCESS, "the pending read: %s",
+                   wdmsim_status_text(c->pending.iosb.Status).text);
         model_read(c->pending.buffer, c->pending.length, c->pending.iosb.Information);
         c->pending.active = false;
         free(c->pending.buffer);
@@ -186,18 +186,18 @@ static void app_read(struct driver_case *c)
         c->pending = (struct pending_read){ .active = true, .buffer = buffer, .length = length,
                                             .iosb = { .Status = STATUS_PENDING } };
         status = ZwReadFile(c->device, NULL, NULL, NULL, &c->pending.iosb, buffer, length, &zero, NULL);
-        FUZZ_CHECK(status == STATUS_PENDING, "a read with nothing queued: 0x%08X", (unsigned)status);
+        FUZZ_CHECK(status == STATUS_PENDING, "a read with nothing queued: %s", wdmsim_status_text(status).text);
         return;
     }
     status = ZwReadFile(c->device, NULL, NULL, NULL, &iosb, length > 0 ? buffer : NULL, length, byte_offset(c, &zero),
                         NULL);
     if (length == 0)
-        FUZZ_CHECK(status == STATUS_SUCCESS && iosb.Information == 0, "a zero-length read: 0x%08X, %lu bytes",
-                   (unsigned)status, (unsigned long)iosb.Information);
+        FUZZ_CHECK(status == STATUS_SUCCESS && iosb.Information == 0, "a zero-length read: %s, %lu bytes",
+                   wdmsim_status_text(status).text, (unsigned long)iosb.Information);
     else if (model_queued() == 0)
-        FUZZ_CHECK(status == STATUS_UNSUCCESSFUL, "a second pending read: 0x%08X", (unsigned)status);
+        FUZZ_CHECK(status == STATUS_UNSUCCESSFUL, "a second pending read: %s", wdmsim_status_text(status).text);
     else {
-        FUZZ_CHECK(status == STATUS_SUCCESS, "a read of a queued event: 0x%08X", (unsigned)status);
+        FUZZ_CHECK(status == STATUS_SUCCESS, "a read of a queued event: %s", wdmsim_status_text(status).text);
         model_read(buffer, length, iosb.Information);
     }
     free(buffer);
@@ -214,10 +214,10 @@ static void app_statistics(struct driver_case *c)
     status = ZwDeviceIoControlFile(c->device, NULL, NULL, NULL, &iosb, IOCTL_DEBUGPRINT_GET_STATISTICS, NULL, 0,
                                    length > 0 ? s : NULL, length);
     if (length < sizeof *s) {
-        FUZZ_CHECK(status == STATUS_BUFFER_TOO_SMALL, "statistics into %u bytes: 0x%08X", length, (unsigned)status);
+        FUZZ_CHECK(status == STATUS_BUFFER_TOO_SMALL, "statistics into %u bytes: %s", length, wdmsim_status_text(status).text);
     } else {
-        FUZZ_CHECK(status == STATUS_SUCCESS && iosb.Information == sizeof *s, "statistics: 0x%08X",
-                   (unsigned)status);
+        FUZZ_CHECK(status == STATUS_SUCCESS && iosb.Information == sizeof *s, "statistics: %s",
+                   wdmsim_status_text(status).text);
         check_statistics(s);
     }
     free(s);
@@ -241,7 +241,7 @@ static void app_run(void *context)
     ZwClose(c->device);
     if (c->pending.active) {
         FUZZ_CHECK(c->pending.iosb.Status == STATUS_CANCELLED && c->pending.iosb.Information == 0,
-                   "a pending read at close: 0x%08X", (unsigned)c->pending.iosb.Status);
+                   "a pending read at close: %s", wdmsim_status_text(c->pending.iosb.Status).text);
         free(c->pending.buffer);
     }
 }
@@ -256,7 +256,7 @@ static void drain(void)
         IO_STATUS_BLOCK iosb;
         NTSTATUS status = ZwReadFile(drain_handle, NULL, NULL, NULL, &iosb, buffer, sizeof buffer, &zero, NULL);
 
-        FUZZ_CHECK(status == STATUS_SUCCESS, "draining: 0x%08X", (unsigned)status);
+        FUZZ_CHECK(status == STATUS_SUCCESS, "draining: %s", wdmsim_status_text(status).text);
         model_read(buffer, sizeof buffer, iosb.Information);
     }
 }

@@ -183,7 +183,7 @@ static void zw_create(struct zw_case *c)
         c->handles[slot] = handle;
         c->synchronous[slot] = (options & (FILE_SYNCHRONOUS_IO_ALERT | FILE_SYNCHRONOUS_IO_NONALERT)) != 0;
     } else {
-        FUZZ_CHECK(handle == NULL, "ZwCreateFile failed (0x%08X) with a handle", (unsigned)status);
+        FUZZ_CHECK(handle == NULL, "ZwCreateFile failed (%s) with a handle", wdmsim_status_text(status).text);
     }
 }
 

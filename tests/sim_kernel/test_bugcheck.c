@@ -40,6 +40,31 @@ static void the_report_opens_with_the_Windows_STOP_line(void **state)
     assert_memory_equal(stop.report, expected, strlen(expected));
 }
 
+static void driver_bugchecks_with_an_exception(void *context)
+{
+    (void)context;
+    KeBugCheckEx(0x1E, (ULONG_PTR)(ULONG)STATUS_ACCESS_VIOLATION, 0, 0, 0);
+}
+
+static void an_unhandled_exception_report_names_the_exception_status(void **state)
+{
+    struct wdmsim_stop stop;
+
+    (void)state;
+    wdmsim_assert_stops(driver_bugchecks_with_an_exception, NULL, 0x1E, 0xC0000005, "", &stop);
+    wdmsim_assert_report_has(&stop, "KMODE_EXCEPTION_NOT_HANDLED\n"
+                                    "Exception: 0xC0000005 STATUS_ACCESS_VIOLATION (parameter 1)\n");
+}
+
+static void a_report_of_another_code_names_no_exception(void **state)
+{
+    struct wdmsim_stop stop;
+
+    (void)state;
+    wdmsim_assert_stops(driver_bugchecks, NULL, 0xDEAD, 1, "", &stop);
+    assert_null(strstr(stop.report, "Exception:"));
+}
+
 static void KeBugCheck_passes_four_zero_parameters(void *context)
 {
     (void)context;
@@ -184,6 +209,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         wdmsim_test(KeBugCheckEx_stops_with_the_drivers_code_and_parameters),
         wdmsim_test(the_report_opens_with_the_Windows_STOP_line),
+        wdmsim_test(an_unhandled_exception_report_names_the_exception_status),
+        wdmsim_test(a_report_of_another_code_names_no_exception),
         wdmsim_test(KeBugCheck_is_KeBugCheckEx_with_zero_parameters),
         wdmsim_test(a_rule_report_names_rule_why_fix_irql_thread_driver_and_backtrace),
         wdmsim_test(a_STOP_on_another_thread_is_captured_too),

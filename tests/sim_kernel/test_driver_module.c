@@ -31,7 +31,7 @@ static PDRIVER_OBJECT load_module(const char *path, const char *name)
     NTSTATUS status = wdmsim_driver_load_module(path, name, &driver);
 
     if (!NT_SUCCESS(status))
-        print_message("wdmsim_driver_load_module(%s) returned 0x%08X\n", path, (unsigned)status);
+        print_message("wdmsim_driver_load_module(%s) returned %s\n", path, wdmsim_status_text(status).text);
     assert_int_equal(status, STATUS_SUCCESS);
     return driver;
 }

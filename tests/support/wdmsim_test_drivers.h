@@ -37,7 +37,7 @@ static inline PDRIVER_OBJECT load(const char *name, PDRIVER_INITIALIZE entry)
     NTSTATUS status = wdmsim_driver_load(name, entry, &driver);
 
     if (!NT_SUCCESS(status))
-        print_message("wdmsim_driver_load(%s) returned 0x%08X\n", name, (unsigned)status);
+        print_message("wdmsim_driver_load(%s) returned %s\n", name, wdmsim_status_text(status).text);
     assert_int_equal(status, STATUS_SUCCESS);
     assert_non_null(driver);
     return driver;

@@ -65,6 +65,18 @@ static inline int wdmsim_test_shutdown(void **state)
 
 #define wdmsim_test(fn) cmocka_unit_test_setup_teardown(fn, wdmsim_test_boot, wdmsim_test_shutdown)
 
+/* Asserts a status, naming both (value and ntstatus.h name) when they differ. */
+#define wdmsim_assert_status_equal(actual, expected) \
+    wdmsim_assert_status_equal_at((NTSTATUS)(actual), (NTSTATUS)(expected), #actual)
+
+static inline void wdmsim_assert_status_equal_at(NTSTATUS actual, NTSTATUS expected, const char *what)
+{
+    if (actual != expected)
+        print_message("%s is %s, expected %s\n", what, wdmsim_status_text(actual).text,
+                      wdmsim_status_text(expected).text);
+    assert_int_equal((ULONG)actual, (ULONG)expected);
+}
+
 /* Runs scenario in a child kernel and asserts it stopped with code, parameter 1 (the subcode
  * for codes that have one; WDMSIM_ANY_PARAM to skip) and rule id ("" for a KeBugCheckEx). */
 static inline void wdmsim_assert_stops(wdmsim_scenario_fn *scenario, void *context, unsigned int code,

@@ -37,6 +37,21 @@ void wdmsim_boot(const struct wdmsim_config *config);
 size_t wdmsim_shutdown(void);
 int wdmsim_is_booted(void);
 
+/* ---- Status names ----
+ * Every report prints an NTSTATUS as its 32-bit value and its ntstatus.h name:
+ * "0xC0000034 STATUS_OBJECT_NAME_NOT_FOUND" (the value alone when the table does not know it). */
+
+/* "STATUS_OBJECT_NAME_NOT_FOUND" for 0xC0000034; NULL for a value ntstatus.h does not define. */
+const char *wdmsim_status_name(NTSTATUS status);
+struct wdmsim_status_text {
+    char text[64];
+};
+/* The value and its name, ready for a "%s": printf("%s\n", wdmsim_status_text(status).text). */
+struct wdmsim_status_text wdmsim_status_text(NTSTATUS status);
+/* The table, for tools: the index-th name and its *value; NULL past the end. */
+size_t wdmsim_status_count(void);
+const char *wdmsim_status_at(size_t index, NTSTATUS *value);
+
 /* ---- Stops (bug checks) and isolated runs ----
  * By default a STOP prints its report to stderr and ends the process with WDMSIM_STOP_EXIT_STATUS.
  * wdmsim_run_expecting_stop() and wdmsim_run_isolated() run a scenario in a forked child with a
