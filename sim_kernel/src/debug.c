@@ -2,8 +2,8 @@
  * debug.c - debug output and assertions. DbgPrint and its Ex, v and WithPrefix forms are filtered
  * per component and level as the kernel filters them (a mask per component, Kd_<name>_Mask, and
  * the system-wide Kd_WIN2000_Mask, whose default lets every DPFLTR_ERROR_LEVEL message through),
- * formatted with the kernel's format codes (%wZ, %ws, %Z, %I64d; %p as 16 hex digits) into at
- * most 512 bytes, and handed to a host sink: stderr, unless a test captures it. No kernel debugger
+ * formatted with the kernel's format codes (format.c: %wZ, %ws, %Z, %I64d; %p as 16 hex digits)
+ * into at most 512 bytes, and handed to a host sink: stderr, unless a test captures it. No kernel debugger
  * is ever attached, so DbgBreakPoint and a failed ASSERT are breakpoints nobody handles: they stop
  * the machine, the assertion with its expression, file and line.
  * Locking: the masks are atomics (DbgSetDebugFilterState may race with a print, as on Windows);
@@ -85,278 +85,22 @@ static void debug_emit(const char *message)
     host_unlock(&debug_lock);
 }
 
-/* ---- The kernel's printf ---- */
-
-struct debug_out {
-    char *buf;
-    size_t size;
-    size_t used;                    /* stops growing at size - 1: the rest is cut off */
-};
-
-static void debug_put(struct debug_out *out, const char *text, size_t length)
-{
-    size_t room = out->size - 1 - out->used;
-    size_t n = length < room ? length : room;
-
-    memcpy(out->buf + out->used, text, n);
-    out->used += n;
-    out->buf[out->used] = '\0';
-}
-
-/* One conversion: its flags, width and precision as the host's printf takes them, the argument
- * size its length modifiers give (Windows' LLP64 sizes: l is 32 bits), and whether it is wide. */
-struct debug_spec {
-    char flags[8];
-    int width;                      /* -1: none */
-    int precision;                  /* -1: none */
-    unsigned size;                  /* in bytes, for integers: 1, 2, 4, 8 */
-    bool wide;                      /* w, l (for c, s, Z), or the S and C conversions */
-    bool narrow;                    /* h (for c, s): never wide */
-    char conversion;
-};
-
-static const char *debug_parse_length(const char *p, struct debug_spec *spec)
-{
-    spec->size = 4;
-    if (strncmp(p, "I64", 3) == 0)
-        return spec->size = 8, p + 3;
-    if (strncmp(p, "I32", 3) == 0)
-        return spec->size = 4, p + 3;
-    if (strncmp(p, "hh", 2) == 0)
-        return spec->size = 1, spec->narrow = true, p + 2;
-    if (strncmp(p, "ll", 2) == 0)
-        return spec->size = 8, p + 2;
-    switch (*p) {
-    case 'I':
-    case 'z':
-    case 'j':
-    case 't':
-        return spec->size = 8, p + 1;
-    case 'h':
-        return spec->size = 2, spec->narrow = true, p + 1;
-    case 'l':
-    case 'w':
-        return spec->wide = true, p + 1;
-    default:
-        return p;
-    }
-}
-
-static const char *debug_parse_number(const char *p, int *value, va_list *ap)
-{
-    if (*p == '*') {
-        *value = va_arg(*ap, int);
-        return p + 1;
-    }
-    *value = 0;
-    while (*p >= '0' && *p <= '9')
-        *value = *value * 10 + (*p++ - '0');
-    return p;
-}
-
-/* p points after '%'; returns the character after the conversion. */
-static const char *debug_parse_spec(const char *p, struct debug_spec *spec, va_list *ap)
-{
-    size_t n = 0;
-
-    memset(spec, 0, sizeof *spec);
-    while (strchr("-+ #0", *p) != NULL && *p != '\0' && n + 1 < sizeof spec->flags)
-        spec->flags[n++] = *p++;
-    spec->width = -1;
-    spec->precision = -1;
-    if (*p == '*' || (*p >= '0' && *p <= '9'))
-        p = debug_parse_number(p, &spec->width, ap);
-    if (*p == '.')
-        p = debug_parse_number(p + 1, &spec->precision, ap);
-    p = debug_parse_length(p, spec);
-    spec->conversion = *p;
-    if (spec->conversion == 'S' || spec->conversion == 'C')
-        spec->wide = true;
-    if (spec->narrow)
-        spec->wide = false;
-    return *p != '\0' ? p + 1 : p;
-}
-
-static void debug_put_formatted(struct debug_out *out, const struct debug_spec *spec, const char *conversion,
-                                const char *text, long long number)
-{
-    char host_format[32], piece[DEBUG_MESSAGE_SIZE];
-    int n;
-
-    if (text != NULL) {
-        snprintf(host_format, sizeof host_format, "%%%s*.*s", spec->flags);
-        n = snprintf(piece, sizeof piece, host_format, spec->width < 0 ? 0 : spec->width,
-                     spec->precision < 0 ? (int)strlen(text) : spec->precision, text);
-    } else if (spec->precision >= 0) {
-        snprintf(host_format, sizeof host_format, "%%%s*.*ll%s", spec->flags, conversion);
-        n = snprintf(piece, sizeof piece, host_format, spec->width < 0 ? 0 : spec->width, spec->precision, number);
-    } else {
-        snprintf(host_format, sizeof host_format, "%%%s*ll%s", spec->flags, conversion);
-        n = snprintf(piece, sizeof piece, host_format, spec->width < 0 ? 0 : spec->width, number);
-    }
-    if (n > 0)
-        debug_put(out, piece, strlen(piece));
-}
-
-/* Windows converts with the ANSI code page; the simulator keeps ASCII and shows others as '?'. */
-static void debug_narrow(char *to, size_t size, const WCHAR *from, size_t length)
-{
-    size_t n = 0;
-
-    for (; n < length && n + 1 < size; n++)
-        to[n] = from[n] < 0x80 ? (char)from[n] : '?';
-    to[n] = '\0';
-}
-
-static size_t debug_wide_length(const WCHAR *s)
-{
-    size_t n = 0;
-
-    while (s[n] != 0)
-        n++;
-    return n;
-}
-
-static const char *debug_wide_text(char *buf, size_t size, const WCHAR *wide, size_t length)
-{
-    if (wide == NULL)
-        return "(null)";
-    debug_narrow(buf, size, wide, length);
-    return buf;
-}
-
-/* %s, %ws, %S, %Z, %wZ, %c, %wc, %C: the argument as narrow text, in buf when converted. */
-static const char *debug_text_argument(const struct debug_spec *spec, char *buf, size_t size, va_list *ap)
-{
-    const char *narrow;
-    const WCHAR *wide;
-    PCANSI_STRING ansi;
-    PCUNICODE_STRING unicode;
-    WCHAR c;
-
-    switch (spec->conversion) {
-    case 'c':
-    case 'C':
-        c = (WCHAR)va_arg(*ap, int);
-        return debug_wide_text(buf, size, &c, 1);
-    case 'Z':
-        if (spec->wide) {
-            unicode = va_arg(*ap, PCUNICODE_STRING);
-            return unicode ? debug_wide_text(buf, size, unicode->Buffer, unicode->Length / sizeof(WCHAR))
-                           : "(null)";
-        }
-        ansi = va_arg(*ap, PCANSI_STRING);
-        if (ansi == NULL || ansi->Buffer == NULL)
-            return "(null)";
-        snprintf(buf, size, "%.*s", (int)ansi->Length, ansi->Buffer);
-        return buf;
-    default:
-        if (spec->wide) {
-            wide = va_arg(*ap, const WCHAR *);
-            return debug_wide_text(buf, size, wide, wide ? debug_wide_length(wide) : 0);
-        }
-        narrow = va_arg(*ap, const char *);
-        return narrow ? narrow : "(null)";
-    }
-}
-
-/* An argument of up to 32 bits arrives promoted to int; its size says how much of it counts. */
-static long long debug_narrowed(unsigned int value, unsigned size, bool is_signed)
-{
-    if (size == 4)
-        return is_signed ? (long long)(int)value : (long long)value;
-    if (size == 2)
-        return is_signed ? (long long)(SHORT)value : (long long)(USHORT)value;
-    return is_signed ? (long long)(signed char)value : (long long)(UCHAR)value;
-}
-
-static long long debug_integer_argument(const struct debug_spec *spec, bool is_signed, va_list *ap)
-{
-    if (spec->size == 8)
-        return va_arg(*ap, long long);
-    return debug_narrowed(va_arg(*ap, unsigned int), spec->size, is_signed);
-}
-
-/* Unicode codes convert through pageable code page tables: at PASSIVE_LEVEL only. */
-static void debug_check_unicode(const struct debug_spec *spec, const char *format)
-{
-    if (spec->wide && strchr("csZSC", spec->conversion) != NULL)
-        rule_check_irql(RULE_DEBUG_UNICODE_ABOVE_PASSIVE, (ULONG_PTR)format, irql_current(), 0, 0);
-}
-
-static void debug_convert(struct debug_out *out, const struct debug_spec *spec, const char *format, va_list *ap)
-{
-    char text[DEBUG_MESSAGE_SIZE], pointer[24];
-
-    debug_check_unicode(spec, format);
-    switch (spec->conversion) {
-    case 'd':
-    case 'i':
-        debug_put_formatted(out, spec, "d", NULL, debug_integer_argument(spec, true, ap));
-        break;
-    case 'u':
-    case 'o':
-    case 'x':
-    case 'X':
-        debug_put_formatted(out, spec, (char[]){ spec->conversion, '\0' }, NULL,
-                            debug_integer_argument(spec, false, ap));
-        break;
-    case 'p':
-        /* The kernel prints a pointer as all its hex digits, upper case, without 0x. */
-        snprintf(pointer, sizeof pointer, "%016llX", (unsigned long long)(uintptr_t)va_arg(*ap, void *));
-        debug_put_formatted(out, spec, "s", pointer, 0);
-        break;
-    case 'c':
-    case 'C':
-    case 's':
-    case 'S':
-    case 'Z':
-        debug_put_formatted(out, spec, "s", debug_text_argument(spec, text, sizeof text, ap), 0);
-        break;
-    case '%':
-        debug_put(out, "%", 1);
-        break;
-    default:
-        /* Floating point (which the kernel's DbgPrint does not support) and unknown codes are
-         * printed as written, consuming nothing. */
-        debug_put(out, "%", 1);
-        debug_put(out, &spec->conversion, spec->conversion != '\0');
-        break;
-    }
-}
-
-static void debug_format(struct debug_out *out, const char *format, va_list *ap)
-{
-    struct debug_spec spec;
-    const char *p = format;
-
-    while (*p != '\0') {
-        const char *percent = strchr(p, '%');
-        size_t plain = percent ? (size_t)(percent - p) : strlen(p);
-
-        debug_put(out, p, plain);
-        if (percent == NULL)
-            return;
-        p = debug_parse_spec(percent + 1, &spec, ap);
-        debug_convert(out, &spec, format, ap);
-    }
-}
-
 /* ---- The DDIs ---- */
 
 static ULONG debug_print(PCCH prefix, ULONG component, ULONG level, PCCH format, va_list ap)
 {
     char message[DEBUG_MESSAGE_SIZE];
-    struct debug_out out = { message, sizeof message, 0 };
+    struct format_out out = { message, sizeof message, 0, false, false };
     va_list copy;
 
-    message[0] = '\0';
     if (!debug_enabled(component, level))
         return STATUS_SUCCESS;
-    if (prefix != NULL)
-        debug_put(&out, prefix, strlen(prefix));
+    if (prefix != NULL) {
+        out.used = strnlen(prefix, sizeof message - 1);
+        memcpy(message, prefix, out.used);
+    }
     va_copy(copy, ap);
-    debug_format(&out, format, &copy);
+    format_v(&out, format, false, RULE_DEBUG_UNICODE_ABOVE_PASSIVE, &copy);
     va_end(copy);
     debug_emit(message);
     return STATUS_SUCCESS;

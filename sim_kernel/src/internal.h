@@ -616,6 +616,9 @@ enum rule_id {
     RULE_LOOKASIDE_FREED_ACTIVE,
     RULE_FAST_MUTEX_UNSAFE_APCS_ENABLED,
     RULE_FAST_MUTEX_UNSAFE_RELEASE_APCS_ENABLED,
+    RULE_RTL_STRING_NOT_PASSIVE,
+    RULE_RTL_HASH_ABOVE_APC,
+    RULE_STRSAFE_UNICODE_ABOVE_PASSIVE,
     RULE_COUNT
 };
 
@@ -637,6 +640,27 @@ SIM_NORETURN void rule_stop_text(enum rule_id id, ULONG_PTR a, ULONG_PTR b, ULON
                                  const char *detail);
 /* The entry check of an IRQL rule: stops unless the current IRQL satisfies the row. */
 void rule_check_irql(enum rule_id id, ULONG_PTR a, ULONG_PTR b, ULONG_PTR c, ULONG_PTR d);
+
+/* ---- format.c: the kernel's printf (DbgPrint, ntstrsafe) ---- */
+
+struct format_out {
+    void *buf;                      /* char units, or WCHAR units when wide */
+    size_t size;                    /* in units, the terminator included; at least 1 */
+    size_t used;                    /* units written so far, before the terminator */
+    bool wide;
+    bool truncated;                 /* something did not fit */
+};
+/* Formats format (WCHAR units when wide_format) with ap into out, after what it holds, cutting off
+ * at its end and terminating it. Text whose width differs from the output's is converted, and
+ * conversion_rule (RULE_COUNT: none) checks the IRQL first. */
+void format_v(struct format_out *out, const void *format, bool wide_format, enum rule_id conversion_rule,
+              va_list *ap);
+
+/* ---- rtl.c ---- */
+
+/* The simulator's ANSI code page: Latin-1, the letters of Windows-1252; others become '?'. */
+char rtl_ansi_char(WCHAR c);
+WCHAR rtl_wide_char(char c);
 
 /* ---- bugcheck.c ---- */
 

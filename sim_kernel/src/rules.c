@@ -942,6 +942,40 @@ static const struct rule rule_catalog[RULE_COUNT] = {
           "The region was left while the mutex was still held, so APCs could reach its holder.",
           "Release the mutex before leaving the region." },
         RULE_STATE, 0 },
+    [RULE_RTL_STRING_NOT_PASSIVE] = {
+        { "rtl.string_not_passive",
+          "RtlAnsiStringToUnicodeString, RtlUnicodeStringToAnsiString, RtlFreeUnicodeString, "
+          "RtlFreeAnsiString, RtlCompareUnicodeString, RtlPrefixUnicodeString, RtlUpcaseUnicodeString, "
+          "RtlDowncaseUnicodeString, RtlIntegerToUnicodeString, RtlUnicodeStringToInteger",
+          "called above PASSIVE_LEVEL", 0x0Au, "IRQL_NOT_LESS_OR_EQUAL", -1,
+          "Windows keeps these routines and the code page and case tables they read in pageable "
+          "memory; above PASSIVE_LEVEL a page fault cannot be served, and Driver Verifier's IRQL "
+          "checking pages them out so that the fault happens every time (parameters: the routine, "
+          "the IRQL, 8 = execute, the caller).",
+          "Convert, compare and free strings at PASSIVE_LEVEL (DriverEntry, a dispatch routine, a "
+          "work item); at DISPATCH_LEVEL use a copy prepared beforehand, or RtlEqualMemory on the "
+          "bytes." },
+        RULE_IRQL_AT_MOST, PASSIVE_LEVEL },
+    [RULE_RTL_HASH_ABOVE_APC] = {
+        { "rtl.hash_above_apc", "RtlHashUnicodeString", "called above APC_LEVEL", 0x0Au,
+          "IRQL_NOT_LESS_OR_EQUAL", -1,
+          "The routine and its case table are pageable; above APC_LEVEL a page fault cannot be "
+          "served, and Driver Verifier's IRQL checking makes it happen every time (parameters: the "
+          "routine, the IRQL, 8 = execute, the caller).",
+          "Hash names when they are created, at PASSIVE_LEVEL or APC_LEVEL, and keep the value." },
+        RULE_IRQL_AT_MOST, APC_LEVEL },
+    [RULE_STRSAFE_UNICODE_ABOVE_PASSIVE] = {
+        { "strsafe.unicode_conversion_above_passive", "RtlString*PrintfA/W, RtlString*VPrintfA/W (and "
+          "their Ex forms), RtlUnicodeString*Printf*",
+          "a text argument converted between Unicode and ANSI (%wZ, %ws, %ls, %S, %wc, %C into ANSI "
+          "output; %Z, %hs, %S, %hc, %C into Unicode output) above PASSIVE_LEVEL",
+          0x0Au, "IRQL_NOT_LESS_OR_EQUAL", -1,
+          "The conversion goes through the code page tables, which are pageable; above "
+          "PASSIVE_LEVEL the page fault that may bring them in cannot be served. Formatting "
+          "numbers, and text of the output's own width, works at any IRQL.",
+          "Format text of the other width only at PASSIVE_LEVEL; at DISPATCH_LEVEL format a copy "
+          "converted beforehand, or use the function of the argument's width." },
+        RULE_IRQL_AT_MOST, PASSIVE_LEVEL },
 };
 
 const struct rule *rule_get(enum rule_id id)

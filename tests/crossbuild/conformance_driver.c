@@ -8,6 +8,7 @@
  * DriverEntry, through a filter device attached on top, and removes both before returning.
  */
 #include <ntifs.h>
+#include <ntstrsafe.h>
 
 #define CONFORMANCE_TAG 'fnoC'
 
@@ -424,6 +425,85 @@ static VOID ConformStrings(VOID)
     EXPECT(RtlEqualUnicodeString(&copy, &other, FALSE) == TRUE);
     RtlCopyUnicodeString(&copy, NULL);
     EXPECT(copy.Length == 0);
+}
+
+static VOID ConformConversions(VOID)
+{
+    ANSI_STRING ansi;
+    ANSI_STRING back;
+    UNICODE_STRING wide;
+    UNICODE_STRING prefix;
+    UNICODE_STRING number;
+    WCHAR numberBuffer[12];
+    ULONG value = 0;
+    ULONG hash = 0;
+    ULONG upperHash = 0;
+
+    RtlInitAnsiString(&ansi, "Wdm42");
+    EXPECT(RtlAnsiStringToUnicodeString(&wide, &ansi, TRUE) == STATUS_SUCCESS);
+    EXPECT(wide.Length == 5 * sizeof(WCHAR) && wide.Buffer[4] == L'2' && wide.Buffer[5] == 0);
+    EXPECT(RtlUnicodeStringToAnsiString(&back, &wide, TRUE) == STATUS_SUCCESS);
+    EXPECT(back.Length == 5 && RtlCompareMemory(back.Buffer, "Wdm42", 6) == 6);
+    RtlFreeAnsiString(&back);
+    EXPECT(back.Buffer == NULL);
+
+    RtlInitUnicodeString(&prefix, L"WDM");
+    EXPECT(RtlPrefixUnicodeString(&prefix, &wide, TRUE) == TRUE);
+    EXPECT(RtlPrefixUnicodeString(&prefix, &wide, FALSE) == FALSE);
+    EXPECT(RtlCompareUnicodeString(&prefix, &wide, FALSE) < 0);
+    EXPECT(RtlUpcaseUnicodeString(&wide, &wide, FALSE) == STATUS_SUCCESS);
+    EXPECT(RtlPrefixUnicodeString(&prefix, &wide, FALSE) == TRUE);
+    EXPECT(RtlDowncaseUnicodeString(&wide, &wide, FALSE) == STATUS_SUCCESS);
+    EXPECT(wide.Buffer[0] == L'w' && wide.Buffer[1] == L'd');
+
+    number.Buffer = numberBuffer;
+    number.Length = 0;
+    number.MaximumLength = 10 * sizeof(WCHAR);
+    EXPECT(RtlIntegerToUnicodeString(0xBEEF, 16, &number) == STATUS_SUCCESS);
+    EXPECT(number.Length == 4 * sizeof(WCHAR) && numberBuffer[0] == L'B');
+    EXPECT(RtlUnicodeStringToInteger(&number, 16, &value) == STATUS_SUCCESS && value == 0xBEEF);
+    EXPECT(RtlAppendUnicodeToString(&number, L"!") == STATUS_SUCCESS && number.Length == 5 * sizeof(WCHAR));
+    EXPECT(RtlAppendUnicodeStringToString(&number, &prefix) == STATUS_SUCCESS);
+    EXPECT(RtlAppendUnicodeStringToString(&number, &prefix) == STATUS_BUFFER_TOO_SMALL);
+
+    EXPECT(RtlHashUnicodeString(&wide, TRUE, HASH_STRING_ALGORITHM_X65599, &hash) == STATUS_SUCCESS);
+    RtlUpcaseUnicodeString(&wide, &wide, FALSE);
+    EXPECT(RtlHashUnicodeString(&wide, FALSE, HASH_STRING_ALGORITHM_DEFAULT, &upperHash) == STATUS_SUCCESS);
+    EXPECT(hash == upperHash);
+    RtlFreeUnicodeString(&wide);
+
+    back.Buffer = (PCHAR)numberBuffer;
+    back.Length = 0;
+    back.MaximumLength = 4;
+    RtlCopyString(&back, &ansi);
+    EXPECT(back.Length == 4 && back.Buffer[3] == '4');
+}
+
+static VOID ConformSafeStrings(VOID)
+{
+    CHAR narrow[8];
+    WCHAR wide[8];
+    PSTR end = NULL;
+    size_t remaining = 0;
+    size_t length = 0;
+
+    EXPECT(RtlStringCchCopyA(narrow, ARRAYSIZE(narrow), "wdm") == STATUS_SUCCESS);
+    EXPECT(RtlStringCchCatA(narrow, ARRAYSIZE(narrow), "sim!!") == STATUS_BUFFER_OVERFLOW);
+    EXPECT(RtlCompareMemory(narrow, "wdmsim!", 8) == 8);
+    EXPECT(RtlStringCchLengthA(narrow, ARRAYSIZE(narrow), &length) == STATUS_SUCCESS && length == 7);
+    EXPECT(RtlStringCbCopyExA(narrow, sizeof(narrow), "ab", &end, &remaining, STRSAFE_FILL_BEHIND_NULL) ==
+           STATUS_SUCCESS);
+    EXPECT(end == narrow + 2 && remaining == 6 && narrow[7] == 0);
+    EXPECT(RtlStringCchCopyA(narrow, 0, "x") == STATUS_INVALID_PARAMETER);
+    EXPECT(RtlStringCbPrintfA(narrow, sizeof(narrow), "%d-%s", 42, "ok") == STATUS_SUCCESS);
+    EXPECT(RtlCompareMemory(narrow, "42-ok", 6) == 6);
+    EXPECT(RtlStringCbPrintfA(narrow, sizeof(narrow), "%08X", 0xABCDEFu) == STATUS_BUFFER_OVERFLOW);
+    EXPECT(narrow[7] == 0);
+    EXPECT(RtlStringCchPrintfW(wide, ARRAYSIZE(wide), L"%u", 1234567u) == STATUS_SUCCESS);
+    EXPECT(wide[0] == L'1' && wide[7] == 0);
+    EXPECT(RtlStringCbCopyW(wide, sizeof(wide), L"0123456789") == STATUS_BUFFER_OVERFLOW);
+    EXPECT(wide[6] == L'6' && wide[7] == 0);
+    EXPECT(RtlStringCchCopyNW(wide, ARRAYSIZE(wide), L"abcdef", 2) == STATUS_SUCCESS && wide[2] == 0);
 }
 
 static VOID ConformMemory(VOID)
@@ -1259,6 +1339,8 @@ NTSTATUS NTAPI DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING Registry
     ConformTimeConversions();
     ConformClock();
     ConformStrings();
+    ConformConversions();
+    ConformSafeStrings();
     ConformMemory();
     ConformDebugOutput();
     ConformRegions();

@@ -41,9 +41,9 @@ static void DriverEntry_of_conformance_driver_returns_STATUS_SUCCESS(void **stat
     (void)state;
     status = wdmsim_driver_load("conformance", DriverEntry, &driver);
     if (status != STATUS_SUCCESS)
-        fail_msg("DriverEntry returned 0x%08X: %u check(s) failed, the first at "
+        fail_msg("DriverEntry returned %s: %u check(s) failed, the first at "
                  "conformance_driver.c:%u: %s",
-                 (unsigned int)status, ConformanceFailures, ConformanceFirstFailureLine,
+                 wdmsim_status_text(status).text, ConformanceFailures, ConformanceFirstFailureLine,
                  ConformanceFirstFailure ? ConformanceFirstFailure : "?");
     assert_int_equal(KeGetCurrentIrql(), PASSIVE_LEVEL);
     wdmsim_driver_unload(driver);
