@@ -65,6 +65,8 @@ typedef int LONG, *PLONG;
 typedef unsigned int ULONG, *PULONG, DWORD;
 typedef long long LONGLONG, *PLONGLONG;
 typedef unsigned long long ULONGLONG, *PULONGLONG;
+typedef long long LONG64, *PLONG64;
+typedef unsigned long long ULONG64, *PULONG64;
 typedef signed char CCHAR;
 typedef int INT;
 typedef unsigned int UINT;
@@ -504,9 +506,39 @@ typedef struct _TIME_FIELDS {
     CSHORT Weekday;
 } TIME_FIELDS, *PTIME_FIELDS;
 
+/* KeQueryTickCount, KeQueryInterruptTime and KeQuerySystemTime read KUSER_SHARED_DATA in the x64
+ * DDK's macros; the simulator has no such page, so they are functions here. */
 NTKERNELAPI VOID NTAPI KeQuerySystemTime(PLARGE_INTEGER CurrentTime);
 NTKERNELAPI VOID NTAPI KeQueryTickCount(PLARGE_INTEGER CurrentCount);
 NTKERNELAPI ULONG NTAPI KeQueryTimeIncrement(VOID);
+NTKERNELAPI ULONGLONG NTAPI KeQueryInterruptTime(VOID);
+NTKERNELAPI ULONG64 NTAPI KeQueryInterruptTimePrecise(PULONG64 QpcTimeStamp);
+NTKERNELAPI ULONGLONG NTAPI KeQueryUnbiasedInterruptTime(VOID);
+NTKERNELAPI LARGE_INTEGER NTAPI KeQueryPerformanceCounter(PLARGE_INTEGER PerformanceFrequency);
+NTHALAPI VOID NTAPI KeStallExecutionProcessor(ULONG MicroSeconds);
+
+/* ---- Processors ---- */
+
+typedef ULONG_PTR KAFFINITY, *PKAFFINITY;
+
+typedef struct _PROCESSOR_NUMBER {
+    USHORT Group;
+    UCHAR Number;
+    UCHAR Reserved;
+} PROCESSOR_NUMBER, *PPROCESSOR_NUMBER;
+
+#define MAXIMUM_PROCESSORS 64
+#define ALL_PROCESSOR_GROUPS 0xffff
+
+NTKERNELAPI ULONG NTAPI KeQueryActiveProcessorCount(PKAFFINITY ActiveProcessors);
+NTKERNELAPI ULONG NTAPI KeQueryActiveProcessorCountEx(USHORT GroupNumber);
+NTKERNELAPI KAFFINITY NTAPI KeQueryActiveProcessors(VOID);
+NTKERNELAPI ULONG NTAPI KeGetCurrentProcessorNumber(VOID);
+NTKERNELAPI ULONG NTAPI KeGetCurrentProcessorNumberEx(PPROCESSOR_NUMBER ProcNumber);
+NTKERNELAPI VOID NTAPI KeSetSystemAffinityThread(KAFFINITY Affinity);
+NTKERNELAPI KAFFINITY NTAPI KeSetSystemAffinityThreadEx(KAFFINITY Affinity);
+NTKERNELAPI VOID NTAPI KeRevertToUserAffinityThread(VOID);
+NTKERNELAPI VOID NTAPI KeRevertToUserAffinityThreadEx(KAFFINITY Affinity);
 NTSYSAPI VOID NTAPI RtlTimeToTimeFields(PLARGE_INTEGER Time, PTIME_FIELDS TimeFields);
 NTSYSAPI BOOLEAN NTAPI RtlTimeFieldsToTime(PTIME_FIELDS TimeFields, PLARGE_INTEGER Time);
 NTKERNELAPI VOID NTAPI ExSystemTimeToLocalTime(PLARGE_INTEGER SystemTime, PLARGE_INTEGER LocalTime);
@@ -942,6 +974,7 @@ NTKERNELAPI VOID NTAPI KeInitializeDpc(PRKDPC Dpc, PKDEFERRED_ROUTINE DeferredRo
 NTKERNELAPI BOOLEAN NTAPI KeInsertQueueDpc(PRKDPC Dpc, PVOID SystemArgument1, PVOID SystemArgument2);
 NTKERNELAPI BOOLEAN NTAPI KeRemoveQueueDpc(PRKDPC Dpc);
 NTKERNELAPI VOID NTAPI KeFlushQueuedDpcs(VOID);
+NTKERNELAPI VOID NTAPI KeSetTargetProcessorDpc(PRKDPC Dpc, CCHAR Number);
 
 /* ---- Fast mutexes ---- */
 

@@ -42,6 +42,7 @@ static void kernel_boot_locked(const struct wdmsim_config *config)
     atomic_fetch_add(&generation, 1);
     crash_boot();
     clock_boot(&last_config);
+    processor_boot();
     disp_boot();
     /* Before sched_boot: the real clock's timer thread reads the timer queue as soon as it starts. */
     timer_boot();

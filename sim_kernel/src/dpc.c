@@ -1,6 +1,10 @@
 /*
  * dpc.c - DPCs: one queue, drained in order by one simulated DPC thread ("dpc", System process)
- * at DISPATCH_LEVEL, like one processor's DPC queue: a DPC never runs concurrently with itself.
+ * at DISPATCH_LEVEL: a DPC never runs concurrently with itself. Each queued DPC is marked with the
+ * processor it is queued to (its DpcData points at that processor's mark, as Windows' points at
+ * the processor's DPC data): its target (KeSetTargetProcessorDpc), else the processor of the
+ * thread that queues it (a timer's DPC: the thread that expires the timer); the routine runs on
+ * that processor (KeGetCurrentProcessorNumber). One queue still serves them all, in order.
  * The DPC thread idles in a dispatcher wait, so it counts as blocked when there is no work.
  * Locking: the queue, each KDPC's queued mark (DpcData) and the running flag, under the
  * dispatcher lock; the routine itself runs without it. dpc_queued_count mirrors the queue's length
@@ -13,8 +17,15 @@
 
 #define DPC_OBJECT_TYPE 0x13     /* DpcObject, as NT marks a KDPC */
 #define DPC_MEDIUM_IMPORTANCE 1
+/* KDPC.Number: the creator's driver index in the low 12 bits (driver.c keeps indexes below 4096,
+ * for this), the target processor + 1 above them (0: whichever processor queues it). */
+#define DPC_DRIVER_BITS 12
+#define DPC_DRIVER_MASK ((1u << DPC_DRIVER_BITS) - 1)
+/* The largest target the 4 bits hold: any processor number from 14 up, none of which exists. */
+#define DPC_TARGET_NONE_SUCH 15u
 
 static LIST_ENTRY dpc_queue;
+static char dpc_processor_marks[PROCESSOR_COUNT];
 static atomic_size_t dpc_queued_count;
 static KEVENT dpc_work;          /* synchronization: there is work, or the thread must stop */
 static KEVENT dpc_drained;       /* notification: the queue is empty and no DPC runs */
@@ -22,13 +33,33 @@ static struct _KTHREAD *dpc_thread;
 static bool dpc_running;
 static bool dpc_stopping;
 
+USHORT dpc_driver_index(const KDPC *dpc)
+{
+    return dpc->Number & DPC_DRIVER_MASK;
+}
+
+static unsigned dpc_target(const KDPC *dpc)
+{
+    return dpc->Number >> DPC_DRIVER_BITS;
+}
+
+/* The processor a DPC is queued to now: its target, else the queuing thread's. */
+static unsigned dpc_processor_for(const KDPC *dpc)
+{
+    struct _KTHREAD *self = thread_current_if_known();
+
+    if (dpc_target(dpc) != 0)
+        return dpc_target(dpc) - 1;
+    return self != NULL ? processor_of(self) : 0;
+}
+
 void dpc_queue_locked(PKDPC dpc, PVOID argument1, PVOID argument2)
 {
     if (dpc->DpcData != NULL)
         return;
     dpc->SystemArgument1 = argument1;
     dpc->SystemArgument2 = argument2;
-    dpc->DpcData = &dpc_queue;
+    dpc->DpcData = &dpc_processor_marks[dpc_processor_for(dpc)];
     InsertTailList(&dpc_queue, &dpc->DpcListEntry);
     atomic_fetch_add(&dpc_queued_count, 1);
     dpc_drained.Header.SignalState = 0;
@@ -76,7 +107,7 @@ static void dpc_collect_leftovers(struct driver_check *check)
     for (PLIST_ENTRY e = dpc_queue.Flink; e != &dpc_queue; e = e->Flink) {
         PKDPC dpc = CONTAINING_RECORD(e, KDPC, DpcListEntry);
 
-        if (driver_check_owns(check, dpc->Number, dpc))
+        if (driver_check_owns(check, dpc_driver_index(dpc), dpc))
             driver_check_pending(check, "DPC", dpc, (const void *)dpc->DeferredRoutine, "still queued");
     }
     disp_unlock();
@@ -97,12 +128,14 @@ struct dpc_call {
     PVOID argument1;
     PVOID argument2;
     const struct sim_driver *driver;    /* the routine's driver: what it allocates is charged to it */
+    unsigned processor;                 /* where it was queued, and so runs */
 };
 
 static void dpc_run(struct _KTHREAD *self, const struct dpc_call *call)
 {
     self->irql = DISPATCH_LEVEL;
     self->in_dpc = true;
+    processor_run_on(self, call->processor);
     thread_charge(self, call->driver);
     call->routine(call->dpc, call->context, call->argument1, call->argument2);
     if (self->irql != DISPATCH_LEVEL)
@@ -121,7 +154,8 @@ static void dpc_drain_locked(struct _KTHREAD *self)
     while (!IsListEmpty(&dpc_queue)) {
         PKDPC dpc = CONTAINING_RECORD(RemoveHeadList(&dpc_queue), KDPC, DpcListEntry);
         struct dpc_call call = { dpc, dpc->DeferredRoutine, dpc->DeferredContext, dpc->SystemArgument1,
-                                 dpc->SystemArgument2, driver_at(dpc->Number) };
+                                 dpc->SystemArgument2, driver_at(dpc_driver_index(dpc)),
+                                 (unsigned)((const char *)dpc->DpcData - dpc_processor_marks) };
 
         dpc->DpcData = NULL;
         atomic_fetch_sub(&dpc_queued_count, 1);
@@ -178,9 +212,9 @@ VOID NTAPI KeInitializeDpc(PRKDPC Dpc, PKDEFERRED_ROUTINE DeferredRoutine, PVOID
 {
     Dpc->Type = DPC_OBJECT_TYPE;
     Dpc->Importance = DPC_MEDIUM_IMPORTANCE;
-    /* Windows keeps a target processor here; with one DPC queue the simulator keeps the creator,
-     * which the routine runs charged to and which an unload looks for. */
-    Dpc->Number = driver_index(thread_current()->driver);
+    /* Windows keeps only a target processor here; the simulator keeps the creator too, which the
+     * routine runs charged to and which an unload looks for. */
+    Dpc->Number = driver_index(thread_current()->driver) & DPC_DRIVER_MASK;
     Dpc->DpcListEntry.Flink = Dpc->DpcListEntry.Blink = NULL;
     Dpc->DeferredRoutine = DeferredRoutine;
     Dpc->DeferredContext = DeferredContext;
@@ -188,10 +222,27 @@ VOID NTAPI KeInitializeDpc(PRKDPC Dpc, PKDEFERRED_ROUTINE DeferredRoutine, PVOID
     Dpc->DpcData = NULL;
 }
 
+/* Any IRQL. The processor the DPC is queued to from now on (Windows checks nothing here: a number
+ * with no processor faults when the DPC is queued). */
+VOID NTAPI KeSetTargetProcessorDpc(PRKDPC Dpc, CCHAR Number)
+{
+    unsigned target = (unsigned)(UCHAR)Number + 1;
+
+    if (target > DPC_TARGET_NONE_SUCH)
+        target = DPC_TARGET_NONE_SUCH;
+    Dpc->Number = (USHORT)((Dpc->Number & DPC_DRIVER_MASK) | target << DPC_DRIVER_BITS);
+}
+
 /* Any IRQL. FALSE, with nothing changed, if the DPC is already queued. */
 BOOLEAN NTAPI KeInsertQueueDpc(PRKDPC Dpc, PVOID SystemArgument1, PVOID SystemArgument2)
 {
     BOOLEAN queued;
+
+    if (dpc_target(Dpc) > PROCESSOR_COUNT)
+        rule_stop_detail(RULE_DPC_TARGET_NOT_A_PROCESSOR, (ULONG_PTR)Dpc, dpc_target(Dpc) - 1, 0, 0,
+                         "the DPC at %p targets processor %u%s; the machine has %u (0 to %u)", (void *)Dpc,
+                         dpc_target(Dpc) - 1, dpc_target(Dpc) == DPC_TARGET_NONE_SUCH ? " or above" : "",
+                         PROCESSOR_COUNT, PROCESSOR_COUNT - 1);
 
     disp_lock();
     queued = Dpc->DpcData == NULL;

@@ -13,8 +13,8 @@
 
 #include "driver_private.h"
 
-/* KDPC.Number, which carries a driver's index, is 16 bits wide. */
-#define DRIVER_MAX_INDEX 0xFFFF
+/* KDPC.Number carries a driver's index in its low 12 bits (and the DPC's target processor above). */
+#define DRIVER_MAX_INDEX 0x0FFF
 
 static pthread_mutex_t driver_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct driver **drivers;     /* by index; index 0 is host code and stays NULL */

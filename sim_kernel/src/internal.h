@@ -180,6 +180,15 @@ struct thread_sched {
     bool ended;                     /* off the schedule for good */
 };
 
+/* Where a thread runs (processor.c): only the thread itself reads or changes it, except that the
+ * DPC thread takes each DPC's processor while it runs the routine. */
+struct processor_place {
+    bool placed;                    /* given a processor yet (threads are, at their first query) */
+    UCHAR processor;                /* the processor it runs on */
+    UCHAR home;                     /* the one it was given, where a reverted affinity takes it */
+    KAFFINITY system_affinity;      /* KeSetSystemAffinityThread(Ex)'s; 0: none, the user affinity */
+};
+
 struct _KTHREAD {
     DISPATCHER_HEADER header;       /* a thread is waitable: signalled when it ends */
     KIRQL irql;
@@ -208,6 +217,7 @@ struct _KTHREAD {
     pthread_cond_t wake;            /* signalled, under the dispatcher lock, when the wait ends or
                                      * (controlled mode) the turn comes to it */
     struct thread_sched sched;
+    struct processor_place cpu;     /* the processor it runs on (processor.c) */
     struct _KTHREAD *next;          /* all threads of this kernel, under the thread registry lock */
 };
 
@@ -619,6 +629,7 @@ enum rule_id {
     RULE_RTL_STRING_NOT_PASSIVE,
     RULE_RTL_HASH_ABOVE_APC,
     RULE_STRSAFE_UNICODE_ABOVE_PASSIVE,
+    RULE_DPC_TARGET_NOT_A_PROCESSOR,
     RULE_COUNT
 };
 
@@ -781,6 +792,8 @@ void dpc_boot(void);
 void dpc_shutdown(void);
 /* Lock held: queue a DPC unless it is queued already. */
 void dpc_queue_locked(PKDPC dpc, PVOID argument1, PVOID argument2);
+/* The index of the driver that initialised dpc (KDPC.Number carries its target processor too). */
+USHORT dpc_driver_index(const KDPC *dpc);
 
 /* ---- workitem.c: system worker threads ---- */
 
@@ -976,6 +989,17 @@ void thread_object_delete(PVOID body);
  * their host threads, unfreed. Returns how many still ran, with a line each on stderr. */
 size_t thread_system_shutdown(void);
 
+/* ---- processor.c: the processors ---- */
+
+/* The simulated machine's processors, all in group 0. */
+#define PROCESSOR_COUNT 4
+/* A boot places threads from processor 0 again. */
+void processor_boot(void);
+/* The processor thread runs on (placing it on first use). */
+unsigned processor_of(struct _KTHREAD *thread);
+/* The DPC thread, around a DPC routine: runs on processor, and back. */
+void processor_run_on(struct _KTHREAD *thread, unsigned processor);
+
 /* ---- time.c: the one clock ---- */
 
 void clock_boot(const struct wdmsim_config *config);
@@ -986,6 +1010,8 @@ LONGLONG clock_since_boot(void);
 bool clock_is_virtual_mode(void);
 /* Virtual clock: moves time since boot forward to since_boot (never back). */
 void clock_advance_to(LONGLONG since_boot);
+/* Real clock: busy-waits for ticks (100 ns units) of host time. */
+void clock_spin_real(LONGLONG ticks);
 /* A condition variable whose timed waits run on the clock clock_wait_until uses. */
 void clock_cond_init(pthread_cond_t *cond);
 /* Real clock: wait on cond until signalled or until time since boot reaches since_boot. */

@@ -174,7 +174,7 @@ static const struct rule rule_catalog[RULE_COUNT] = {
           "KeAreApcsDisabled, KeAreAllApcsDisabled, ExInitializeResourceLite, ExReinitializeResourceLite, "
           "ExDeleteResourceLite, ExReleaseResourceLite, ExReleaseResourceForThreadLite, "
           "ExConvertExclusiveToSharedLite, ExSetResourceOwnerPointer, ExIsResourceAcquired*Lite, "
-          "ExGet*WaiterCount",
+          "ExGet*WaiterCount, KeSetSystemAffinityThread(Ex), KeRevertToUserAffinityThread(Ex)",
           "called above DISPATCH_LEVEL", C4, 0x20011,
           "These DDIs work only up to DISPATCH_LEVEL; most take the dispatcher lock, which does.",
           "Call them from DISPATCH_LEVEL or below: queue a DPC from an ISR and call them there." },
@@ -976,6 +976,15 @@ static const struct rule rule_catalog[RULE_COUNT] = {
           "Format text of the other width only at PASSIVE_LEVEL; at DISPATCH_LEVEL format a copy "
           "converted beforehand, or use the function of the argument's width." },
         RULE_IRQL_AT_MOST, PASSIVE_LEVEL },
+    [RULE_DPC_TARGET_NOT_A_PROCESSOR] = {
+        { "dpc.target_not_a_processor", "KeInsertQueueDpc (of a DPC given to KeSetTargetProcessorDpc)",
+          "the DPC's target processor does not exist", 0x1Eu, "KMODE_EXCEPTION_NOT_HANDLED", (long long)0xC0000005,
+          "KeSetTargetProcessorDpc takes any number; queuing the DPC then looks up that processor's DPC "
+          "data, which a processor the machine lacks does not have, and the access faults (parameters: "
+          "the DPC, the target).",
+          "Target only processors that exist: numbers below KeQueryActiveProcessorCount(NULL), or "
+          "leave the DPC on the processor that queues it." },
+        RULE_UNHANDLED_EXCEPTION, 0 },
 };
 
 const struct rule *rule_get(enum rule_id id)

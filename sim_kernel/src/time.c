@@ -205,6 +205,61 @@ ULONG NTAPI KeQueryTimeIncrement(VOID)
     return CLOCK_TIME_INCREMENT;
 }
 
+/* Interrupt time as the clock interrupt last stored it: time since boot at the latest tick. */
+static ULONGLONG clock_interrupt_time(void)
+{
+    LONGLONG since_boot = clock_since_boot();
+
+    return (ULONGLONG)(since_boot - since_boot % CLOCK_TIME_INCREMENT);
+}
+
+/* Any IRQL. 100 ns units since boot, as of the latest clock tick (KeQueryTimeIncrement apart). */
+ULONGLONG NTAPI KeQueryInterruptTime(VOID)
+{
+    thread_current();
+    return clock_interrupt_time();
+}
+
+/* Any IRQL. The machine never sleeps, so no time is spent in a sleep state to take out. */
+ULONGLONG NTAPI KeQueryUnbiasedInterruptTime(VOID)
+{
+    thread_current();
+    return clock_interrupt_time();
+}
+
+/* Any IRQL. Interrupt time to the 100 ns, not the tick, and the performance counter read with it. */
+ULONG64 NTAPI KeQueryInterruptTimePrecise(PULONG64 QpcTimeStamp)
+{
+    LONGLONG since_boot;
+
+    thread_current();
+    since_boot = clock_since_boot();
+    *QpcTimeStamp = (ULONG64)since_boot;
+    return (ULONG64)since_boot;
+}
+
+/* Any IRQL. The performance counter at 10 MHz, the frequency Windows 10 and later report on
+ * invariant-TSC machines: counts of 100 ns since boot, on the one clock. */
+LARGE_INTEGER NTAPI KeQueryPerformanceCounter(PLARGE_INTEGER PerformanceFrequency)
+{
+    LARGE_INTEGER counter;
+
+    thread_current();
+    if (PerformanceFrequency != NULL)
+        PerformanceFrequency->QuadPart = CLOCK_TICKS_PER_SECOND;
+    counter.QuadPart = clock_since_boot();
+    return counter;
+}
+
+/* Busy-waits on the real clock for the given 100 ns units (KeStallExecutionProcessor). */
+void clock_spin_real(LONGLONG ticks)
+{
+    LONGLONG until = clock_read_host(CLOCK_MONOTONIC) + ticks;
+
+    while (clock_read_host(CLOCK_MONOTONIC) < until)
+        ;
+}
+
 static bool clock_is_leap(LONGLONG year)
 {
     return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;

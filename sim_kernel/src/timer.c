@@ -118,7 +118,7 @@ static void timer_check_leftover_locked(struct driver_check *check, PKTIMER time
     LONGLONG due_ms;
 
     if (!driver_check_owns(check, (USHORT)timer->Processor, timer) &&
-        (dpc == NULL || !driver_check_owns(check, dpc->Number, dpc)))
+        (dpc == NULL || !driver_check_owns(check, dpc_driver_index(dpc), dpc)))
         return;
     due_ms = ((LONGLONG)timer->DueTime.QuadPart - clock_since_boot()) / 10000;
     if (timer->Period != 0)

@@ -378,6 +378,59 @@ static VOID ConformClock(VOID)
     EXPECT(bias % ONE_MINUTE == 0 && bias > -ONE_DAY && bias < ONE_DAY);
 }
 
+static VOID ConformCounters(VOID)
+{
+    LARGE_INTEGER frequency;
+    LARGE_INTEGER counter;
+    LARGE_INTEGER laterCounter;
+    ULONGLONG interrupt;
+    ULONGLONG unbiased;
+
+    counter = KeQueryPerformanceCounter(&frequency);
+    EXPECT(frequency.QuadPart > 0 && counter.QuadPart >= 0);
+    interrupt = KeQueryInterruptTime();
+    unbiased = KeQueryUnbiasedInterruptTime();
+    EXPECT(unbiased <= KeQueryInterruptTime());
+    KeStallExecutionProcessor(10);
+    laterCounter = KeQueryPerformanceCounter(NULL);
+    EXPECT(laterCounter.QuadPart - counter.QuadPart >= frequency.QuadPart / 100000);
+    EXPECT(KeQueryInterruptTime() >= interrupt);
+}
+
+static VOID NTAPI ConformanceProcessorDpc(PKDPC Dpc, PVOID DeferredContext, PVOID SystemArgument1,
+                                          PVOID SystemArgument2)
+{
+    UNREFERENCED_PARAMETER(Dpc);
+    UNREFERENCED_PARAMETER(SystemArgument1);
+    UNREFERENCED_PARAMETER(SystemArgument2);
+    *(volatile ULONG *)DeferredContext = KeGetCurrentProcessorNumber();
+}
+
+static VOID ConformProcessors(VOID)
+{
+    KAFFINITY active = 0;
+    KAFFINITY previous;
+    ULONG count = KeQueryActiveProcessorCount(&active);
+    ULONG last = count - 1;
+    PROCESSOR_NUMBER number;
+    KDPC dpc;
+    volatile ULONG ranOn = MAXULONG;
+
+    EXPECT(count >= 1 && count <= 64 && active == KeQueryActiveProcessors());
+    EXPECT(KeQueryActiveProcessorCountEx(ALL_PROCESSOR_GROUPS) >= count);
+    EXPECT(KeGetCurrentProcessorNumberEx(&number) < KeQueryActiveProcessorCountEx(ALL_PROCESSOR_GROUPS));
+
+    previous = KeSetSystemAffinityThreadEx((KAFFINITY)1 << last);
+    EXPECT(KeGetCurrentProcessorNumber() == last);
+    KeRevertToUserAffinityThreadEx(previous);
+
+    KeInitializeDpc(&dpc, ConformanceProcessorDpc, (PVOID)&ranOn);
+    KeSetTargetProcessorDpc(&dpc, (CCHAR)last);
+    EXPECT(KeInsertQueueDpc(&dpc, NULL, NULL) == TRUE);
+    KeFlushQueuedDpcs();
+    EXPECT(ranOn == last);
+}
+
 static VOID ConformStrings(VOID)
 {
     static WCHAR conformance[] = L"Conformance";
@@ -1338,6 +1391,8 @@ NTSTATUS NTAPI DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING Registry
     ConformPool();
     ConformTimeConversions();
     ConformClock();
+    ConformCounters();
+    ConformProcessors();
     ConformStrings();
     ConformConversions();
     ConformSafeStrings();

@@ -467,6 +467,68 @@ static void KeFlushQueuedDpcs_above_PASSIVE_LEVEL_stops_with_C4_2001C(void **sta
     wdmsim_assert_stops(flush_at_dispatch, NULL, 0xC4, 0x2001C, "ps.not_passive", NULL);
 }
 
+/* ---- Processors ---- */
+
+static VOID NTAPI processor_dpc(PKDPC dpc, PVOID context, PVOID argument1, PVOID argument2)
+{
+    (void)dpc;
+    (void)argument1;
+    (void)argument2;
+    *(ULONG *)context = KeGetCurrentProcessorNumber();
+}
+
+static void a_DPC_runs_on_the_processor_that_queued_it(void **state)
+{
+    KDPC dpc;
+    ULONG ran_on = 99;
+
+    (void)state;
+    KeInitializeDpc(&dpc, processor_dpc, &ran_on);
+    KeSetSystemAffinityThreadEx(1u << 2);
+    KeInsertQueueDpc(&dpc, NULL, NULL);
+    KeFlushQueuedDpcs();
+    assert_int_equal(ran_on, 2);
+    KeSetSystemAffinityThreadEx(1u << 1);
+    KeInsertQueueDpc(&dpc, NULL, NULL);
+    KeFlushQueuedDpcs();
+    assert_int_equal(ran_on, 1);
+    KeRevertToUserAffinityThreadEx(0);
+}
+
+static void KeSetTargetProcessorDpc_sends_it_to_that_processor(void **state)
+{
+    KDPC dpc;
+    ULONG ran_on = 99;
+
+    (void)state;
+    KeInitializeDpc(&dpc, processor_dpc, &ran_on);
+    KeSetTargetProcessorDpc(&dpc, 3);
+    KeSetSystemAffinityThreadEx(1u << 0);
+    KeInsertQueueDpc(&dpc, NULL, NULL);
+    KeFlushQueuedDpcs();
+    assert_int_equal(ran_on, 3);
+    KeRevertToUserAffinityThreadEx(0);
+}
+
+static void queue_dpc_for_processor_9(void *context)
+{
+    static KDPC dpc;
+
+    (void)context;
+    KeInitializeDpc(&dpc, processor_dpc, NULL);
+    KeSetTargetProcessorDpc(&dpc, 9);
+    KeInsertQueueDpc(&dpc, NULL, NULL);
+}
+
+static void queuing_a_DPC_for_a_processor_the_machine_lacks_stops(void **state)
+{
+    struct wdmsim_stop stop;
+
+    (void)state;
+    wdmsim_assert_stops(queue_dpc_for_processor_9, NULL, 0x1E, 0xC0000005, "dpc.target_not_a_processor", &stop);
+    assert_int_equal(stop.params[2], 9);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -477,6 +539,9 @@ int main(void)
         wdmsim_test(a_DPC_may_queue_itself_again_from_its_routine),
         wdmsim_test(KeRemoveQueueDpc_takes_a_queued_DPC_off_the_queue_before_it_runs),
         wdmsim_test(KeRemoveQueueDpc_returns_FALSE_for_a_DPC_that_is_not_queued),
+        wdmsim_test(a_DPC_runs_on_the_processor_that_queued_it),
+        wdmsim_test(KeSetTargetProcessorDpc_sends_it_to_that_processor),
+        wdmsim_test(queuing_a_DPC_for_a_processor_the_machine_lacks_stops),
         wdmsim_test(KeRemoveQueueDpc_keeps_the_DPCs_queued_around_it_in_order),
         wdmsim_test(KeFlushQueuedDpcs_returns_once_the_queued_DPCs_and_those_they_queue_have_run),
         wdmsim_test(KeFlushQueuedDpcs_with_nothing_queued_returns_at_once),

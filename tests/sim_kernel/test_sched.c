@@ -183,6 +183,33 @@ static void wdmsim_clock_advance_moves_time_by_exactly_delta(void **state)
     assert_int_equal(system_time() - start, 42 * TICKS_PER_SECOND + 7);
 }
 
+static void KeStallExecutionProcessor_passes_exactly_that_much_virtual_time(void **state)
+{
+    LONGLONG start = system_time();
+    KIRQL old;
+
+    (void)state;
+    KeStallExecutionProcessor(50);
+    assert_int_equal(system_time() - start, 500);
+    KeRaiseIrql(HIGH_LEVEL, &old);
+    KeStallExecutionProcessor(1000000);
+    KeLowerIrql(old);
+    assert_int_equal(system_time() - start, 500 + TICKS_PER_SECOND);
+}
+
+static void KeStallExecutionProcessor_fires_a_timer_that_falls_due_while_it_spins(void **state)
+{
+    KTIMER timer;
+
+    (void)state;
+    KeInitializeTimer(&timer);
+    KeSetTimer(&timer, relative(30 * TICKS_PER_MS), NULL);
+    KeStallExecutionProcessor(29999);
+    assert_false(KeReadStateTimer(&timer));
+    KeStallExecutionProcessor(1);
+    assert_true(KeReadStateTimer(&timer));
+}
+
 static void wdmsim_clock_advance_fires_the_timers_and_timeouts_due_on_the_way(void **state)
 {
     KTIMER timers[3];
@@ -670,6 +697,8 @@ int main(void)
         wdmsim_test(a_timeout_cannot_expire_while_another_thread_can_run),
         wdmsim_test(each_blocked_thread_wakes_at_its_own_deadline),
         wdmsim_test(wdmsim_clock_advance_moves_time_by_exactly_delta),
+        wdmsim_test(KeStallExecutionProcessor_passes_exactly_that_much_virtual_time),
+        wdmsim_test(KeStallExecutionProcessor_fires_a_timer_that_falls_due_while_it_spins),
         wdmsim_test(wdmsim_clock_advance_fires_the_timers_and_timeouts_due_on_the_way),
         wdmsim_test(wdmsim_clock_advance_fires_in_due_order_so_a_timer_due_before_a_timeout_satisfies_the_wait),
         wdmsim_test(wdmsim_clock_advance_fires_a_timer_set_for_the_very_end),

@@ -549,6 +549,55 @@ static void ExSystemTimeToLocalTime_without_a_bias_follows_the_host_zone_at_that
     tzset();
 }
 
+/* ---- Interrupt time and the performance counter ---- */
+
+static void KeQueryInterruptTime_moves_by_whole_ticks(void **state)
+{
+    ULONGLONG increment = KeQueryTimeIncrement();
+
+    (void)state;
+    assert_true(KeQueryInterruptTime() == 0);
+    wdmsim_clock_advance((LONGLONG)increment - 1);
+    assert_true(KeQueryInterruptTime() == 0);
+    wdmsim_clock_advance(1 + (LONGLONG)increment / 2);
+    assert_true(KeQueryInterruptTime() == increment);
+    assert_true(KeQueryUnbiasedInterruptTime() == KeQueryInterruptTime());
+}
+
+static void KeQueryInterruptTimePrecise_is_exact_and_gives_the_counter(void **state)
+{
+    ULONG64 qpc = 0;
+
+    (void)state;
+    wdmsim_clock_advance(123457);
+    assert_true(KeQueryInterruptTimePrecise(&qpc) == 123457);
+    assert_true(qpc == (ULONG64)KeQueryPerformanceCounter(NULL).QuadPart);
+}
+
+static void KeQueryPerformanceCounter_runs_at_10_MHz_on_the_one_clock(void **state)
+{
+    LARGE_INTEGER frequency = { .QuadPart = 0 };
+    LARGE_INTEGER before = KeQueryPerformanceCounter(&frequency);
+
+    (void)state;
+    assert_true(frequency.QuadPart == 10000000);
+    wdmsim_clock_advance(TICKS_PER_SECOND);
+    assert_true(KeQueryPerformanceCounter(NULL).QuadPart - before.QuadPart == frequency.QuadPart);
+}
+
+static void interrupt_time_and_the_counter_work_at_HIGH_LEVEL(void **state)
+{
+    ULONG64 qpc;
+    KIRQL old;
+
+    (void)state;
+    KeRaiseIrql(HIGH_LEVEL, &old);
+    assert_true(KeQueryInterruptTime() == 0);
+    assert_true(KeQueryInterruptTimePrecise(&qpc) == 0);
+    assert_true(KeQueryPerformanceCounter(NULL).QuadPart == 0);
+    KeLowerIrql(old);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -562,6 +611,10 @@ int main(void)
         CASE(KeQueryTickCount_times_increment_follows_system_time_after_an_hour),
         CASE(wdmsim_boot_puts_the_virtual_clock_back_to_its_start),
         CASE(time_DDIs_work_at_HIGH_LEVEL),
+        CASE(KeQueryInterruptTime_moves_by_whole_ticks),
+        CASE(KeQueryInterruptTimePrecise_is_exact_and_gives_the_counter),
+        CASE(KeQueryPerformanceCounter_runs_at_10_MHz_on_the_one_clock),
+        CASE(interrupt_time_and_the_counter_work_at_HIGH_LEVEL),
         CASE(wdmsim_clock_advance_on_the_real_clock_aborts),
         CASE(wdmsim_clock_advance_by_a_negative_delta_aborts),
         CASE(KeQuerySystemTime_in_real_mode_is_after_2024_and_tick_count_never_goes_back),
