@@ -381,6 +381,51 @@ typedef enum _EX_POOL_PRIORITY {
 } EX_POOL_PRIORITY;
 
 NTKERNELAPI PVOID NTAPI ExAllocatePool2(POOL_FLAGS Flags, SIZE_T NumberOfBytes, ULONG Tag);
+
+typedef enum POOL_EXTENDED_PARAMETER_TYPE {
+    PoolExtendedParameterInvalidType = 0,
+    PoolExtendedParameterPriority,
+    PoolExtendedParameterSecurePool,
+    PoolExtendedParameterNumaNode,
+    PoolExtendedParameterMax
+} POOL_EXTENDED_PARAMETER_TYPE, *PPOOL_EXTENDED_PARAMETER_TYPE;
+
+#define POOL_EXTENDED_PARAMETER_TYPE_BITS 8
+#define POOL_EXTENDED_PARAMETER_REQUIRED_FIELD_BITS 1
+#define POOL_EXTENDED_PARAMETER_RESERVED_BITS \
+    (64 - POOL_EXTENDED_PARAMETER_TYPE_BITS - POOL_EXTENDED_PARAMETER_REQUIRED_FIELD_BITS)
+#define SECURE_POOL_FLAGS_NONE 0x0
+#define SECURE_POOL_FLAGS_FREEABLE 0x1
+#define SECURE_POOL_FLAGS_MODIFIABLE 0x2
+#define MM_ANY_NODE_OK 0x80000000
+
+typedef struct _POOL_EXTENDED_PARAMS_SECURE_POOL {
+    HANDLE SecurePoolHandle;
+    PVOID Buffer;
+    ULONG_PTR Cookie;
+    ULONG SecurePoolFlags;
+} POOL_EXTENDED_PARAMS_SECURE_POOL;
+
+typedef ULONG POOL_NODE_REQUIREMENT;
+
+typedef struct _POOL_EXTENDED_PARAMETER {
+    struct {
+        ULONG64 Type : POOL_EXTENDED_PARAMETER_TYPE_BITS;
+        ULONG64 Optional : POOL_EXTENDED_PARAMETER_REQUIRED_FIELD_BITS;
+        ULONG64 Reserved : POOL_EXTENDED_PARAMETER_RESERVED_BITS;
+    };
+    union {
+        ULONG64 Reserved2;
+        PVOID Reserved3;
+        EX_POOL_PRIORITY Priority;
+        POOL_EXTENDED_PARAMS_SECURE_POOL *SecurePoolParams;
+        POOL_NODE_REQUIREMENT PreferredNode;
+    };
+} POOL_EXTENDED_PARAMETER, *PPOOL_EXTENDED_PARAMETER;
+typedef const POOL_EXTENDED_PARAMETER *PCPOOL_EXTENDED_PARAMETER;
+
+NTKERNELAPI PVOID NTAPI ExAllocatePool3(POOL_FLAGS Flags, SIZE_T NumberOfBytes, ULONG Tag,
+                                        PCPOOL_EXTENDED_PARAMETER ExtendedParameters, ULONG ExtendedParametersCount);
 NTKERNELAPI PVOID NTAPI ExAllocatePoolWithQuotaTag(POOL_TYPE PoolType, SIZE_T NumberOfBytes, ULONG Tag);
 NTKERNELAPI PVOID NTAPI ExAllocatePoolWithTagPriority(POOL_TYPE PoolType, SIZE_T NumberOfBytes, ULONG Tag,
                                                       EX_POOL_PRIORITY Priority);
@@ -2323,6 +2368,8 @@ C_ASSERT(sizeof(SLIST_HEADER) == 16 && __alignof__(SLIST_HEADER) == 16 && __alig
 C_ASSERT(sizeof(GENERAL_LOOKASIDE) == 0x80 && sizeof(NPAGED_LOOKASIDE_LIST) == 0x80 && sizeof(LOOKASIDE_LIST_EX) == 0x60 &&
          offsetof(GENERAL_LOOKASIDE, ListEntry) == 0x40);
 C_ASSERT(sizeof(KGUARDED_MUTEX) == sizeof(FAST_MUTEX) && offsetof(KGUARDED_MUTEX, Gate) == offsetof(FAST_MUTEX, Event));
+C_ASSERT(sizeof(POOL_EXTENDED_PARAMETER) == 16 && offsetof(POOL_EXTENDED_PARAMETER, Priority) == 8);
+C_ASSERT(sizeof(PROCESSOR_NUMBER) == 4 && offsetof(PROCESSOR_NUMBER, Number) == 2);
 #ifdef __cplusplus
 }
 #endif

@@ -463,27 +463,72 @@ static SIM_NORETURN void pool_raise_failure(const char *ddi, const void *caller,
                      "%s of %zu bytes failed and raises STATUS_INSUFFICIENT_RESOURCES", ddi, (size_t)size);
 }
 
+/* ExAllocatePool2 and 3: refused (why) or allocated as the flags say, zeroed unless
+ * POOL_FLAG_UNINITIALIZED; a failure raises with POOL_FLAG_RAISE_ON_FAILURE. */
+static PVOID pool_allocate_flags(const char *ddi, const void *caller, POOL_FLAGS flags, SIZE_T size, ULONG tag,
+                                 const char *why)
+{
+    POOL_TYPE type;
+    void *memory = NULL;
+
+    if (why == NULL && pool_type_of_flags(flags, &type, &why)) {
+        pool_check_allocate(type, size, tag);
+        memory = pool_allocate(type, size, tag);
+    } else {
+        fprintf(stderr, "wdmsim: %s(0x%llx, %zu, tag 0x%08x) fails: %s\n", ddi, (unsigned long long)flags,
+                (size_t)size, (unsigned)tag, why);
+    }
+    if (memory == NULL && (flags & POOL_FLAG_RAISE_ON_FAILURE))
+        pool_raise_failure(ddi, caller, size, tag);
+    if (memory != NULL && !(flags & POOL_FLAG_UNINITIALIZED))
+        memset(memory, 0, size);
+    return memory;
+}
+
 /* IRQL <= DISPATCH_LEVEL, and <= APC_LEVEL for POOL_FLAG_PAGED; never waits. A zeroed block unless
  * POOL_FLAG_UNINITIALIZED; NULL on failure, or with POOL_FLAG_RAISE_ON_FAILURE an exception. */
 PVOID NTAPI ExAllocatePool2(POOL_FLAGS Flags, SIZE_T NumberOfBytes, ULONG Tag)
 {
-    const char *why = NULL;
-    POOL_TYPE type;
-    void *memory;
+    return pool_allocate_flags("ExAllocatePool2", __builtin_return_address(0), Flags, NumberOfBytes, Tag, NULL);
+}
 
-    if (!pool_type_of_flags(Flags, &type, &why)) {
-        fprintf(stderr, "wdmsim: ExAllocatePool2(0x%llx, %zu, tag 0x%08x) fails: %s\n", (unsigned long long)Flags,
-                (size_t)NumberOfBytes, (unsigned)Tag, why);
-        memory = NULL;
-    } else {
-        pool_check_allocate(type, NumberOfBytes, Tag);
-        memory = pool_allocate(type, NumberOfBytes, Tag);
+/* Whether the allocator can honour one extended parameter: a priority always (it matters only
+ * when memory runs low), a NUMA node when it is node 0 of the machine's one node or any node will
+ * do (and it concerns only POOL_FLAG_NON_PAGED); secure pool never, the simulator has none. */
+static bool pool_parameter_honoured(POOL_FLAGS flags, const POOL_EXTENDED_PARAMETER *parameter)
+{
+    switch (parameter->Type) {
+    case PoolExtendedParameterPriority:
+        return true;
+    case PoolExtendedParameterNumaNode:
+        return !(flags & POOL_FLAG_NON_PAGED) || (parameter->PreferredNode & ~MM_ANY_NODE_OK) == 0 ||
+               (parameter->PreferredNode & MM_ANY_NODE_OK) != 0;
+    default:
+        return false;
     }
-    if (memory == NULL && (Flags & POOL_FLAG_RAISE_ON_FAILURE))
-        pool_raise_failure("ExAllocatePool2", __builtin_return_address(0), NumberOfBytes, Tag);
-    if (memory != NULL && !(Flags & POOL_FLAG_UNINITIALIZED))
-        memset(memory, 0, NumberOfBytes);
-    return memory;
+}
+
+/* Why ExAllocatePool3's extended parameters refuse the allocation, or NULL: a required one (Optional
+ * 0) the allocator does not know or cannot honour; optional ones are ignored then. */
+static const char *pool_parameters_refuse(POOL_FLAGS flags, PCPOOL_EXTENDED_PARAMETER parameters, ULONG count)
+{
+    if (count != 0 && parameters == NULL)
+        return "ExtendedParametersCount is not 0 but ExtendedParameters is NULL";
+    for (ULONG i = 0; i < count; i++) {
+        if (!parameters[i].Optional && !pool_parameter_honoured(flags, &parameters[i]))
+            return parameters[i].Type == PoolExtendedParameterSecurePool
+                       ? "a required extended parameter asks for secure pool, which the simulator has not"
+                       : "a required extended parameter is unknown or cannot be honoured";
+    }
+    return NULL;
+}
+
+/* As ExAllocatePool2, with extended parameters (priority, NUMA node, secure pool). */
+PVOID NTAPI ExAllocatePool3(POOL_FLAGS Flags, SIZE_T NumberOfBytes, ULONG Tag,
+                            PCPOOL_EXTENDED_PARAMETER ExtendedParameters, ULONG ExtendedParametersCount)
+{
+    return pool_allocate_flags("ExAllocatePool3", __builtin_return_address(0), Flags, NumberOfBytes, Tag,
+                               pool_parameters_refuse(Flags, ExtendedParameters, ExtendedParametersCount));
 }
 
 /* As ExAllocatePoolWithTag, charged to the process's quota (which has no limit here); a failure

@@ -880,7 +880,7 @@ static const struct rule rule_catalog[RULE_COUNT] = {
           "Call ExDeleteResourceLite before freeing the memory that holds the resource." },
         RULE_STATE, 0 },
     [RULE_POOL_RAISED_FAILURE] = {
-        { "pool.raised_failure", "ExAllocatePool2 (POOL_FLAG_RAISE_ON_FAILURE), ExAllocatePoolWithQuotaTag, "
+        { "pool.raised_failure", "ExAllocatePool2, ExAllocatePool3 (POOL_FLAG_RAISE_ON_FAILURE), ExAllocatePoolWithQuotaTag, "
           "ExAllocateFrom*LookasideList* (a list initialised to raise)",
           "the allocation failed and was asked to raise", 0x1Eu, "KMODE_EXCEPTION_NOT_HANDLED",
           (long long)0xC000009A,

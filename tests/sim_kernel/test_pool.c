@@ -386,6 +386,80 @@ static void ExAllocatePool2_ignores_an_optional_flag_it_does_not_simulate(void *
     ExFreePool(p);
 }
 
+static POOL_EXTENDED_PARAMETER pool_parameter(POOL_EXTENDED_PARAMETER_TYPE type, BOOLEAN optional)
+{
+    POOL_EXTENDED_PARAMETER parameter;
+
+    memset(&parameter, 0, sizeof parameter);
+    parameter.Type = type;
+    parameter.Optional = optional;
+    return parameter;
+}
+
+static void ExAllocatePool3_with_a_priority_and_node_0_allocates_as_ExAllocatePool2(void **state)
+{
+    POOL_EXTENDED_PARAMETER parameters[2] = { pool_parameter(PoolExtendedParameterPriority, FALSE),
+                                              pool_parameter(PoolExtendedParameterNumaNode, FALSE) };
+    unsigned char *p;
+
+    (void)state;
+    assert_int_equal(sizeof(POOL_EXTENDED_PARAMETER), 16);
+    parameters[0].Priority = HighPoolPriority;
+    parameters[1].PreferredNode = 0;
+    p = ExAllocatePool3(POOL_FLAG_NON_PAGED, 32, TAG_TEST, parameters, 2);
+    assert_non_null(p);
+    assert_true(all_bytes_are(p, 32, 0));
+    assert_stats(1, 0, 1, 32);
+    ExFreePoolWithTag(p, TAG_TEST);
+    p = ExAllocatePool3(POOL_FLAG_PAGED, 8, TAG_TEST, NULL, 0);
+    assert_non_null(p);
+    ExFreePool(p);
+}
+
+static void ExAllocatePool3_fails_for_a_required_parameter_it_cannot_honour(void **state)
+{
+    POOL_EXTENDED_PARAMETER unknown = pool_parameter((POOL_EXTENDED_PARAMETER_TYPE)77, FALSE);
+    POOL_EXTENDED_PARAMETER secure = pool_parameter(PoolExtendedParameterSecurePool, FALSE);
+    POOL_EXTENDED_PARAMETER node = pool_parameter(PoolExtendedParameterNumaNode, FALSE);
+
+    (void)state;
+    node.PreferredNode = 3;
+    assert_null(ExAllocatePool3(POOL_FLAG_NON_PAGED, 8, TAG_TEST, &unknown, 1));
+    assert_null(ExAllocatePool3(POOL_FLAG_NON_PAGED, 8, TAG_TEST, &secure, 1));
+    assert_null(ExAllocatePool3(POOL_FLAG_NON_PAGED, 8, TAG_TEST, &node, 1));
+    assert_null(ExAllocatePool3(POOL_FLAG_NON_PAGED, 8, TAG_TEST, NULL, 1));
+    assert_null(ExAllocatePool3(POOL_FLAG_NON_PAGED | POOL_FLAG_PAGED, 8, TAG_TEST, NULL, 0));
+    assert_stats(0, 0, 0, 0);
+}
+
+static void ExAllocatePool3_ignores_optional_parameters_and_takes_any_node_when_allowed(void **state)
+{
+    POOL_EXTENDED_PARAMETER parameters[3] = { pool_parameter((POOL_EXTENDED_PARAMETER_TYPE)77, TRUE),
+                                              pool_parameter(PoolExtendedParameterSecurePool, TRUE),
+                                              pool_parameter(PoolExtendedParameterNumaNode, FALSE) };
+    void *p;
+
+    (void)state;
+    parameters[2].PreferredNode = 3 | MM_ANY_NODE_OK;
+    p = ExAllocatePool3(POOL_FLAG_NON_PAGED, 8, TAG_TEST, parameters, 3);
+    assert_non_null(p);
+    ExFreePool(p);
+}
+
+static void allocate3_raising_on_refusal(void *context)
+{
+    POOL_EXTENDED_PARAMETER secure = pool_parameter(PoolExtendedParameterSecurePool, FALSE);
+
+    (void)context;
+    ExAllocatePool3(POOL_FLAG_NON_PAGED | POOL_FLAG_RAISE_ON_FAILURE, 8, TAG_TEST, &secure, 1);
+}
+
+static void ExAllocatePool3_refused_with_POOL_FLAG_RAISE_ON_FAILURE_raises(void **state)
+{
+    (void)state;
+    wdmsim_assert_stops(allocate3_raising_on_refusal, NULL, 0x1E, 0xC000009A, "pool.raised_failure", NULL);
+}
+
 static void ExAllocatePool2_that_fails_returns_NULL(void **state)
 {
     (void)state;
@@ -958,6 +1032,10 @@ int main(void)
         POOL_TEST(ExAllocatePool2_zeroes_the_block_unless_POOL_FLAG_UNINITIALIZED),
         POOL_TEST(ExAllocatePool2_takes_its_pool_type_and_alignment_from_the_flags),
         POOL_TEST(ExAllocatePool2_fails_without_exactly_one_pool_kind_or_with_an_unknown_required_flag),
+        POOL_TEST(ExAllocatePool3_with_a_priority_and_node_0_allocates_as_ExAllocatePool2),
+        POOL_TEST(ExAllocatePool3_fails_for_a_required_parameter_it_cannot_honour),
+        POOL_TEST(ExAllocatePool3_ignores_optional_parameters_and_takes_any_node_when_allowed),
+        POOL_TEST(ExAllocatePool3_refused_with_POOL_FLAG_RAISE_ON_FAILURE_raises),
         POOL_TEST(ExAllocatePool2_ignores_an_optional_flag_it_does_not_simulate),
         POOL_TEST(ExAllocatePool2_that_fails_returns_NULL),
         POOL_TEST(ExAllocatePool2_that_fails_with_RAISE_ON_FAILURE_stops_with_0x1E_STATUS_INSUFFICIENT_RESOURCES),
