@@ -82,6 +82,10 @@ static const struct command_help {
     { "rules",
       "  rules                print the rule catalog as Markdown (docs/irql-rules.md)\n"
       "  rules --check FILE   exit 1 unless FILE is exactly what `wdmsim rules` prints\n" },
+    { "ddis",
+      "  ddis                 print the DDIs the simulator provides, with their rules, and the DDK\n"
+      "                       families it lacks, as Markdown (docs/ddi-coverage.md)\n"
+      "  ddis --check FILE    exit 1 unless FILE is exactly what `wdmsim ddis` prints\n" },
     { "help",
       "  help [COMMAND]       this text, or the lines of one command\n"
       "  --help, --version    this text; the version of wdmsim\n" },
@@ -194,7 +198,9 @@ static int lesson_command(int argc, char **argv)
     return 2;
 }
 
-static int rules_check(const char *path)
+/* Exit 0 when the file at path is exactly what write prints, 1 when not (how to regenerate it is
+ * said), 2 when it cannot be read. */
+static int generated_check(const char *path, void (*write)(FILE *), const char *command)
 {
     char *expected = NULL, *actual = NULL;
     size_t expected_size = 0, actual_size;
@@ -206,14 +212,14 @@ static int rules_check(const char *path)
         fprintf(stderr, "wdmsim: cannot read %s\n", path);
         return 2;
     }
-    wdmsim_rules_write_markdown(out);
+    write(out);
     fclose(out);
     actual = calloc(1, expected_size + 2);
     actual_size = fread(actual, 1, expected_size + 1, in);
     fclose(in);
     same = actual_size == expected_size && memcmp(actual, expected, expected_size) == 0;
     if (!same)
-        fprintf(stderr, "wdmsim: %s is out of date; regenerate it with `wdmsim rules > %s`\n", path, path);
+        fprintf(stderr, "wdmsim: %s is out of date; regenerate it with `wdmsim %s > %s`\n", path, command, path);
     free(actual);
     free(expected);
     return same ? 0 : 1;
@@ -454,7 +460,7 @@ static int explore_command(int argc, char **argv)
 
 #define COMMAND_GO_ON (-1)
 
-/* COMMAND [OPTION FILE], as demo and rules take: *file is FILE, or NULL for the command alone.
+/* COMMAND [OPTION FILE], as demo, rules and ddis take: *file is FILE, or NULL for the command alone.
  * Returns COMMAND_GO_ON, or the exit status of a --help or of a refusal. */
 static int command_file_option(const char *name, const char *option, int argc, char **argv, const char **file)
 {
@@ -489,8 +495,21 @@ static int rules_command(int argc, char **argv)
     if (status != COMMAND_GO_ON)
         return status;
     if (file != NULL)
-        return rules_check(file);
+        return generated_check(file, wdmsim_rules_write_markdown, "rules");
     wdmsim_rules_write_markdown(stdout);
+    return 0;
+}
+
+static int ddis_command(int argc, char **argv)
+{
+    const char *file;
+    int status = command_file_option("ddis", "--check", argc, argv, &file);
+
+    if (status != COMMAND_GO_ON)
+        return status;
+    if (file != NULL)
+        return generated_check(file, wdmsim_ddis_write_markdown, "ddis");
+    wdmsim_ddis_write_markdown(stdout);
     return 0;
 }
 
@@ -532,6 +551,8 @@ int main(int argc, char **argv)
         return explore_command(argc, argv);
     if (strcmp(argv[1], "rules") == 0)
         return rules_command(argc, argv);
+    if (strcmp(argv[1], "ddis") == 0)
+        return ddis_command(argc, argv);
     fprintf(stderr, "wdmsim: unknown %s '%s'\n\n", argv[1][0] == '-' ? "option" : "command", argv[1]);
     usage(stderr);
     return 2;

@@ -81,19 +81,19 @@ static const struct rule rule_catalog[RULE_COUNT] = {
           "that is still linked into a list." },
         RULE_STATE, 0 },
     [RULE_POOL_ZERO_SIZE] = {
-        { "pool.zero_size", "ExAllocatePool, ExAllocatePoolWithTag", "NumberOfBytes is 0",
+        { "pool.zero_size", "ExAllocatePool*", "NumberOfBytes is 0",
           C2, 0x00,
           "A zero-byte allocation is almost always a length computed wrongly.",
           "Check the size computation; allocate at least one byte or skip the allocation." },
         RULE_STATE, 0 },
     [RULE_POOL_NONPAGED_ABOVE_DISPATCH] = {
-        { "pool.nonpaged_alloc_above_dispatch", "ExAllocatePool, ExAllocatePoolWithTag",
+        { "pool.nonpaged_alloc_above_dispatch", "ExAllocatePool*",
           "a nonpaged allocation above DISPATCH_LEVEL", C2, 0x08,
           "The pool allocator takes locks that work only up to DISPATCH_LEVEL.",
           "Allocate beforehand, at DISPATCH_LEVEL or below, and hand the memory in." },
         RULE_IRQL_AT_MOST, DISPATCH_LEVEL },
     [RULE_POOL_PAGED_ABOVE_APC] = {
-        { "pool.paged_alloc_above_apc", "ExAllocatePool, ExAllocatePoolWithTag",
+        { "pool.paged_alloc_above_apc", "ExAllocatePool*",
           "a PagedPool allocation above APC_LEVEL", C2, 0x08,
           "Paged pool can cause a page fault, and page faults cannot be served at "
           "DISPATCH_LEVEL or above.",
@@ -101,13 +101,15 @@ static const struct rule rule_catalog[RULE_COUNT] = {
           "at PASSIVE_LEVEL." },
         RULE_IRQL_AT_MOST, APC_LEVEL },
     [RULE_POOL_MUST_SUCCEED] = {
-        { "pool.must_succeed", "ExAllocatePool, ExAllocatePoolWithTag",
+        { "pool.must_succeed", "ExAllocatePool, ExAllocatePoolWithTag, ExAllocatePoolWithQuotaTag, "
+          "ExAllocatePoolWithTagPriority, ExAllocatePoolZero, ExAllocatePoolUninitialized",
           "a MustSucceed pool type", C2, 0x9A,
           "MustSucceed pool types are obsolete; the kernel refuses them.",
           "Use NonPagedPoolNx and handle a NULL return." },
         RULE_STATE, 0 },
     [RULE_POOL_ZERO_TAG] = {
-        { "pool.zero_tag", "ExAllocatePoolWithTag", "the pool tag is 0",
+        { "pool.zero_tag", "ExAllocatePoolWithTag, ExAllocatePool2, ExAllocatePool3, ExAllocatePool*Tag*, "
+          "ExAllocatePoolZero, ExAllocatePoolUninitialized", "the pool tag is 0",
           C2, 0x9B,
           "A tag of 0 makes the allocation untraceable in pool reports.",
           "Use a four-character tag unique to your driver, such as 'gbDP'." },
@@ -965,8 +967,8 @@ static const struct rule rule_catalog[RULE_COUNT] = {
           "Hash names when they are created, at PASSIVE_LEVEL or APC_LEVEL, and keep the value." },
         RULE_IRQL_AT_MOST, APC_LEVEL },
     [RULE_STRSAFE_UNICODE_ABOVE_PASSIVE] = {
-        { "strsafe.unicode_conversion_above_passive", "RtlString*PrintfA/W, RtlString*VPrintfA/W (and "
-          "their Ex forms), RtlUnicodeString*Printf*",
+        { "strsafe.unicode_conversion_above_passive", "RtlString*Printf*A, RtlString*Printf*W, "
+          "RtlUnicodeString*Printf*",
           "a text argument converted between Unicode and ANSI (%wZ, %ws, %ls, %S, %wc, %C into ANSI "
           "output; %Z, %hs, %S, %hc, %C into Unicode output) above PASSIVE_LEVEL",
           0x0Au, "IRQL_NOT_LESS_OR_EQUAL", -1,

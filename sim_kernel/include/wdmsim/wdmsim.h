@@ -216,6 +216,29 @@ const struct wdmsim_rule_info *wdmsim_rule_at(size_t index);
 /* Writes the catalog as the Markdown page docs/irql-rules.md. */
 void wdmsim_rules_write_markdown(FILE *out);
 
+/* ---- The DDIs the simulator provides ----
+ * Every function, inline function and function-like macro the driver headers declare, with the
+ * header (as the DDK has it) and the kind: "function", "inline" or "macro". */
+
+struct wdmsim_ddi_info {
+    const char *name;
+    const char *header;             /* "wdm.h", "ntddk.h", "ntifs.h" or "ntstrsafe.h" */
+    const char *kind;
+};
+
+/* A DDK family the simulator does not provide, and DDIs of it. */
+struct wdmsim_ddi_family {
+    const char *family;
+    const char *examples;           /* comma-separated DDI names */
+};
+
+size_t wdmsim_ddi_count(void);
+const struct wdmsim_ddi_info *wdmsim_ddi_at(size_t index);
+size_t wdmsim_ddi_missing_family_count(void);
+const struct wdmsim_ddi_family *wdmsim_ddi_missing_family_at(size_t index);
+/* Writes docs/ddi-coverage.md: each DDI with the rules it checks, and the families not provided. */
+void wdmsim_ddis_write_markdown(FILE *out);
+
 /* ---- Pool ---- */
 
 struct wdmsim_pool_stats {
