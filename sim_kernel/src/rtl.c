@@ -452,7 +452,8 @@ VOID NTAPI RtlCopyString(PSTRING DestinationString, const STRING *SourceString)
     }
     bytes = SourceString->Length < DestinationString->MaximumLength ? SourceString->Length
                                                                      : DestinationString->MaximumLength;
-    memmove(DestinationString->Buffer, SourceString->Buffer, bytes);
+    if (bytes != 0)
+        memmove(DestinationString->Buffer, SourceString->Buffer, bytes);
     DestinationString->Length = bytes;
     if (bytes < DestinationString->MaximumLength)
         DestinationString->Buffer[bytes] = '\0';

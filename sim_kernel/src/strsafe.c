@@ -488,7 +488,8 @@ static NTSTATUS ustr_copy(struct ustr_call *c, size_t room)
 {
     size_t n = c->src_count < room ? c->src_count : room;
 
-    memmove(c->dest->Buffer + c->original, c->src, n * sizeof(WCHAR));
+    if (n != 0)
+        memmove(c->dest->Buffer + c->original, c->src, n * sizeof(WCHAR));
     c->dest->Length = (USHORT)((c->original + n) * sizeof(WCHAR));
     return n < c->src_count ? STATUS_BUFFER_OVERFLOW : STATUS_SUCCESS;
 }
@@ -502,7 +503,8 @@ static NTSTATUS ustr_printf(struct ustr_call *c, size_t room)
     if (text == NULL)
         abort();
     format_v(&out, c->src, true, RULE_STRSAFE_UNICODE_ABOVE_PASSIVE, c->ap);
-    memcpy(c->dest->Buffer, text, out.used * sizeof(WCHAR));
+    if (out.used != 0)
+        memcpy(c->dest->Buffer, text, out.used * sizeof(WCHAR));
     free(text);
     c->dest->Length = (USHORT)(out.used * sizeof(WCHAR));
     return out.truncated ? STATUS_BUFFER_OVERFLOW : STATUS_SUCCESS;
@@ -527,7 +529,7 @@ static void ustr_fail(struct ustr_call *c)
     PUNICODE_STRING d = c->dest;
     int fill = STRSAFE_GET_FILL_PATTERN(c->flags);
 
-    if (!c->dest_valid)
+    if (!c->dest_valid || d->MaximumLength == 0)
         return;
     if (c->flags & STRSAFE_FILL_ON_FAILURE) {
         memset(d->Buffer, fill, d->MaximumLength);
@@ -543,7 +545,7 @@ static void ustr_fill_behind(const struct ustr_call *c)
 {
     PUNICODE_STRING d = c->dest;
 
-    if (d != NULL && (c->flags & STRSAFE_FILL_BEHIND))
+    if (d != NULL && (c->flags & STRSAFE_FILL_BEHIND) && d->Length < d->MaximumLength)
         memset((PUCHAR)d->Buffer + d->Length, STRSAFE_GET_FILL_PATTERN(c->flags), d->MaximumLength - d->Length);
 }
 
