@@ -43,6 +43,7 @@ static void kernel_boot_locked(const struct wdmsim_config *config)
     crash_boot();
     clock_boot(&last_config);
     disp_boot();
+    lockorder_boot();
     /* Before sched_boot: the real clock's timer thread reads the timer queue as soon as it starts. */
     timer_boot();
     sched_boot(controlled);
