@@ -1094,7 +1094,8 @@ void wdmsim_rules_write_markdown(FILE *out)
           "Each row is one rule a DDI checks on entry. Breaking it stops the simulated machine with\n"
           "the bug check shown (parameter 1 is the subcode where there is one), as Windows with\n"
           "Driver Verifier would. The IRQL column is the IRQL the DDI requires, where the rule is about\n"
-          "IRQL.\n\n"
+          "IRQL. The `lockorder.*` rows come from the lock-order checker: docs/lock-order.md explains its\n"
+          "classes, edges and report.\n\n"
           "| rule | DDI | broken when | IRQL | bug check | why | fix |\n"
           "|---|---|---|---|---|---|---|\n",
           out);
