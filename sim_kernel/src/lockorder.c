@@ -91,7 +91,7 @@ void lockorder_boot(void)
     class_count = 0;
     edge_count = 0;
     memset(class_slots, 0, sizeof class_slots);
-    generation++;
+    __atomic_add_fetch(&generation, 1, __ATOMIC_RELAXED);
     full_said = false;
     __atomic_store_n(&enabled, !(setting != NULL && (strcmp(setting, "0") == 0 || strcmp(setting, "off") == 0)),
                      __ATOMIC_RELAXED);
@@ -413,7 +413,7 @@ static void held_push(struct lockorder_thread *t, const void *lock, enum lockord
     __atomic_store_n(&held->kind, kind, __ATOMIC_RELAXED);
     held->depth = 1;
     held->class_index = class_index;
-    held->generation = generation;
+    held->generation = __atomic_load_n(&generation, __ATOMIC_RELAXED);
     __atomic_store_n(&t->count, t->count + 1, __ATOMIC_RELEASE);
 }
 
@@ -693,7 +693,7 @@ static void lockorder_relink(void)
         edges[e].next_out = classes[edges[e].from].first_out;
         classes[edges[e].from].first_out = (int)e;
     }
-    generation++;
+    __atomic_add_fetch(&generation, 1, __ATOMIC_RELAXED);
 }
 
 /* order_lock held: drops the classes whose site gone() says is going, their edges and records. */

@@ -7,6 +7,7 @@
  * The routines that take locks are not static, so that reports name them.
  */
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -601,6 +602,40 @@ static void an_unloaded_drivers_lock_classes_are_forgotten(void **state)
     wdmsim_driver_unload(second);
 }
 
+#define MORE_LOCKS_THAN_KEPT 16385
+
+static KSPIN_LOCK many_locks[MORE_LOCKS_THAN_KEPT];
+
+static void initialise_too_many_locks(void *context)
+{
+    (void)context;
+    for (size_t i = 0; i < MORE_LOCKS_THAN_KEPT; i++)
+        KeInitializeSpinLock(&many_locks[i]);
+    for (size_t i = 0; i < MORE_LOCKS_THAN_KEPT; i++)
+        KeInitializeSpinLock(&many_locks[i]);
+    lock_order_init_a();
+    lock_order_init_b();
+    run_in_turn(lock_order_take_a_then_b, lock_order_take_a_then_b);
+}
+
+static void a_full_lock_table_is_said_once_and_the_run_goes_on(void **state)
+{
+    struct wdmsim_stop result;
+    FILE *output = tmpfile();
+    char line[256];
+    int said = 0;
+
+    (void)state;
+    assert_non_null(output);
+    wdmsim_run_isolated(initialise_too_many_locks, NULL, output, 0, &result);
+    rewind(output);
+    while (fgets(line, sizeof line, output) != NULL)
+        said += strstr(line, "wdmsim: lock order: the table of locks is full (16384)") != NULL;
+    fclose(output);
+    assert_true(result.finished);
+    assert_int_equal(said, 1);
+}
+
 static void run_the_lesson(void *context)
 {
     (void)context;
@@ -635,6 +670,7 @@ int main(void)
         wdmsim_test(a_lock_in_freed_pool_is_forgotten),
         wdmsim_test(a_drivers_inversion_is_caught_by_its_classes),
         wdmsim_test(an_unloaded_drivers_lock_classes_are_forgotten),
+        wdmsim_test(a_full_lock_table_is_said_once_and_the_run_goes_on),
         wdmsim_test(the_lock_order_lesson_stops_and_its_fixed_twin_runs_clean),
     };
 
