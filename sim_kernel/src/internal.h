@@ -200,14 +200,25 @@ struct lockorder_held {
     const void *site;               /* the driver code that acquired it */
     unsigned depth;                 /* recursive acquisitions of a KMUTEX or ERESOURCE */
     int class_index;                /* its class, once looked up (-1 before) */
-    unsigned generation;            /* of the class table when class_index was looked up */
+    unsigned generation;            /* the checker's, when class_index was looked up */
     enum lockorder_kind kind;
+};
+
+#define LOCKORDER_KNOWN_PAIRS 32
+
+/* A pair of locks whose order this thread has had checked: taking `to` while holding `from`
+ * needs no look at the shared tables while the checker's generation stays the same. */
+struct lockorder_known_pair {
+    const void *from, *to;
+    int to_class;
+    unsigned generation;
 };
 
 struct lockorder_thread {
     unsigned count;
     unsigned overflow;              /* acquisitions past LOCKORDER_MAX_HELD, not recorded */
     struct lockorder_held held[LOCKORDER_MAX_HELD];
+    struct lockorder_known_pair known[LOCKORDER_KNOWN_PAIRS];   /* direct-mapped by the pair */
 };
 
 struct _KTHREAD {

@@ -7,9 +7,9 @@
  * instance teaches holds for all. Also here: a lock held when its memory is freed (0x100B) or its
  * thread ends (0x100A), and a release that lowers the IRQL below what a lock taken later needs
  * (0x1003). docs/lock-order.md explains classes, edges and the report.
- * Locking: a thread's stack of held locks (KTHREAD.lock_order) is the thread's own; other threads
- * read only its lock addresses (atomics), when pool is freed. order_lock guards the records,
- * classes and edges; it is a leaf, and never held across a STOP.
+ * Locking: a thread's stack of held locks and its known pairs (KTHREAD.lock_order) are its own;
+ * others read only its lock addresses (atomics), when pool is freed. order_lock guards the
+ * records, classes and edges; it is a leaf, and never held across a STOP.
  */
 #include <execinfo.h>
 #include <stdarg.h>
@@ -65,7 +65,9 @@ static size_t class_count;
 static int class_slots[LOCKORDER_CLASS_SLOTS];  /* a class's index + 1; 0: empty */
 static struct lockorder_edge edges[LOCKORDER_MAX_EDGES];
 static size_t edge_count;
-static unsigned generation;                     /* moves when classes go: cached indices are stale */
+/* Moves when a lock's class may have changed (a record replaced or removed, classes dropped): the
+ * class indices and known pairs threads cached are stale. Written under order_lock, read without. */
+static unsigned generation;
 static unsigned search_stamp;
 static bool full_said;
 
@@ -76,6 +78,12 @@ static const char *const kind_names[] = {
     [LOCKORDER_MUTEX] = "mutex (KMUTEX)",
     [LOCKORDER_RESOURCE] = "resource (ERESOURCE)",
 };
+
+/* order_lock held (or at boot): what threads cached of the tables is stale. */
+static void lockorder_moved(void)
+{
+    __atomic_add_fetch(&generation, 1, __ATOMIC_RELAXED);
+}
 
 static bool lockorder_on(void)
 {
@@ -91,7 +99,7 @@ void lockorder_boot(void)
     class_count = 0;
     edge_count = 0;
     memset(class_slots, 0, sizeof class_slots);
-    __atomic_add_fetch(&generation, 1, __ATOMIC_RELAXED);
+    lockorder_moved();
     full_said = false;
     __atomic_store_n(&enabled, !(setting != NULL && (strcmp(setting, "0") == 0 || strcmp(setting, "off") == 0)),
                      __ATOMIC_RELAXED);
@@ -150,6 +158,10 @@ static void record_put(uintptr_t key, enum lockorder_kind kind, const void *site
         }
         memmove(&records[at + 1], &records[at], (record_count - at) * sizeof records[0]);
         record_count++;
+    } else if (records[at].site == site && records[at].kind == kind) {
+        return;
+    } else {
+        lockorder_moved();      /* the lock's class changes: threads may have cached the old one */
     }
     records[at] = (struct lockorder_record){ key, site, kind, initialised };
 }
@@ -161,8 +173,11 @@ static void records_remove_range(uintptr_t start, size_t size)
 
     while (end < record_count && records[end].key - start < size)
         end++;
+    if (end == first)
+        return;
     memmove(&records[first], &records[end], (record_count - end) * sizeof records[0]);
     record_count -= end - first;
+    lockorder_moved();
 }
 
 /* ---- Classes (order_lock held) ---- */
@@ -223,7 +238,7 @@ static int class_of_held(struct lockorder_held *held)
 {
     if (held->class_index < 0 || held->generation != generation) {
         held->class_index = class_of_lock(held->lock, held->kind, held->site);
-        held->generation = generation;
+        held->generation = __atomic_load_n(&generation, __ATOMIC_RELAXED);
     }
     return held->class_index;
 }
@@ -430,6 +445,42 @@ static void held_remove(struct lockorder_thread *t, int index)
     __atomic_store_n(&t->count, t->count - 1, __ATOMIC_RELEASE);
 }
 
+static struct lockorder_known_pair *known_slot(struct lockorder_thread *t, const void *from, const void *to)
+{
+    uintptr_t mix = ((uintptr_t)from ^ ((uintptr_t)to >> 3)) * 0x9E3779B97F4A7C15ull;
+
+    return &t->known[(mix >> 32) % LOCKORDER_KNOWN_PAIRS];
+}
+
+/* Has this thread had lock checked after each lock it holds, with nothing changed since? Then
+ * *class_index is lock's class. Reads only the thread's own memory and the generation. */
+static bool lockorder_known(struct lockorder_thread *t, const void *lock, int *class_index)
+{
+    unsigned now = __atomic_load_n(&generation, __ATOMIC_RELAXED);
+
+    for (unsigned i = 0; i < t->count; i++) {
+        const struct lockorder_known_pair *pair = known_slot(t, t->held[i].lock, lock);
+
+        if (pair->from != t->held[i].lock || pair->to != lock || pair->generation != now)
+            return false;
+        *class_index = pair->to_class;
+    }
+    return true;
+}
+
+/* order_lock held, after the edges into to were checked: remember each pair that has its edge
+ * (or needs none: one class), unless a table was full and the classes are not all known. */
+static void lockorder_remember(struct lockorder_thread *t, const void *lock, int to)
+{
+    for (unsigned i = 0; to >= 0 && i < t->count; i++) {
+        int from = t->held[i].class_index;
+
+        if (from >= 0 && (from == to || edge_exists(from, to)))
+            *known_slot(t, t->held[i].lock, lock) = (struct lockorder_known_pair){ t->held[i].lock, lock, to,
+                                                                                  generation };
+    }
+}
+
 /* The edges from every lock self holds to lock; returns lock's class (-1: none). A cycle stops. */
 static int lockorder_check_edges(struct _KTHREAD *self, const void *lock, enum lockorder_kind kind, const void *site)
 {
@@ -453,6 +504,8 @@ static int lockorder_check_edges(struct _KTHREAD *self, const void *lock, enum l
             edge_add(from, to, &t->held[i], lock, site, self);
         }
     }
+    if (closing == NULL)
+        lockorder_remember(t, lock, to);
     host_unlock(&order_lock);
     if (closing != NULL)
         rule_stop_text(RULE_LOCK_ORDER_CYCLE, (ULONG_PTR)lock, (ULONG_PTR)closing->lock, 0, 0, text);
@@ -474,7 +527,7 @@ void lockorder_acquire(struct _KTHREAD *self, const void *lock, enum lockorder_k
             t->held[index].depth++;
         return;
     }
-    if (t->count > 0)
+    if (t->count > 0 && !lockorder_known(t, lock, &class_index))
         class_index = lockorder_check_edges(self, lock, kind, site);
     held_push(t, lock, kind, site, class_index);
 }
@@ -693,7 +746,7 @@ static void lockorder_relink(void)
         edges[e].next_out = classes[edges[e].from].first_out;
         classes[edges[e].from].first_out = (int)e;
     }
-    __atomic_add_fetch(&generation, 1, __ATOMIC_RELAXED);
+    lockorder_moved();
 }
 
 /* order_lock held: drops the classes whose site gone() says is going, their edges and records. */

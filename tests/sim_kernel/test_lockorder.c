@@ -193,6 +193,34 @@ static void a_lock_no_DDI_initialised_is_classed_by_where_it_was_first_taken(voi
     wdmsim_assert_report_has(&stop, "class first taken at lock_order_nest");
 }
 
+void lock_order_init_b_again(void);
+
+/* The same lock_b, initialised again by other code: it now belongs to that code's class. */
+void lock_order_init_b_again(void)
+{
+    KeInitializeSpinLock(&lock_b);
+}
+
+static void a_lock_initialised_again_in_both_orders(void *context)
+{
+    (void)context;
+    lock_order_init_a();
+    lock_order_init_b();
+    lock_order_take_a_then_b(NULL);
+    lock_order_init_b_again();
+    lock_order_take_a_then_b(NULL);
+    lock_order_take_b_then_a(NULL);
+}
+
+static void a_lock_initialised_again_elsewhere_takes_the_class_of_its_new_initialiser(void **state)
+{
+    struct wdmsim_stop stop;
+
+    (void)state;
+    wdmsim_assert_stops(a_lock_initialised_again_in_both_orders, NULL, 0xC4, 0x1001, "lockorder.cycle", &stop);
+    wdmsim_assert_report_has(&stop, "class initialised at lock_order_init_b_again");
+}
+
 /* ---- Across kinds ---- */
 
 void lock_order_resource_then_mutex(void *context)
@@ -656,6 +684,7 @@ int main(void)
         wdmsim_test(taking_two_locks_in_the_same_order_again_and_again_is_fine),
         wdmsim_test(locks_initialised_at_one_site_share_a_class),
         wdmsim_test(a_lock_no_DDI_initialised_is_classed_by_where_it_was_first_taken),
+        wdmsim_test(a_lock_initialised_again_elsewhere_takes_the_class_of_its_new_initialiser),
         wdmsim_test(an_inversion_between_an_ERESOURCE_and_a_KMUTEX_stops_with_C4_1001),
         wdmsim_test(an_inversion_between_a_fast_mutex_and_a_guarded_mutex_stops_with_C4_1001),
         wdmsim_test(a_fast_mutex_under_a_spin_lock_stops_on_its_IRQL_rule_before_the_order_check),
