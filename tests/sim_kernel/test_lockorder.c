@@ -16,6 +16,9 @@
 #include "wdmsim_test_threads.h"
 
 #define LOCKORDER_TEST_TAG 'tsoL'
+/* After the last call of a routine a report names: an optimised build would make it a tail call
+ * (a jump), and the report would name the caller instead, as it does for driver code built so. */
+#define NOT_A_TAIL_CALL() __asm__ __volatile__("" ::: "memory")
 
 void lock_order_init_a(void);
 void lock_order_init_b(void);
@@ -43,14 +46,16 @@ static FAST_MUTEX fast_mutex;
 static KGUARDED_MUTEX guarded_mutex;
 
 /* Two initialisers, so lock_a and lock_b are of two classes. */
-void lock_order_init_a(void)
+__attribute__((noinline)) void lock_order_init_a(void)
 {
     KeInitializeSpinLock(&lock_a);
+    NOT_A_TAIL_CALL();
 }
 
-void lock_order_init_b(void)
+__attribute__((noinline)) void lock_order_init_b(void)
 {
     KeInitializeSpinLock(&lock_b);
+    NOT_A_TAIL_CALL();
 }
 
 __attribute__((noinline)) void lock_order_nest(PKSPIN_LOCK outer, PKSPIN_LOCK inner)
@@ -67,12 +72,14 @@ void lock_order_take_a_then_b(void *context)
 {
     (void)context;
     lock_order_nest(&lock_a, &lock_b);
+    NOT_A_TAIL_CALL();
 }
 
 void lock_order_take_b_then_a(void *context)
 {
     (void)context;
     lock_order_nest(&lock_b, &lock_a);
+    NOT_A_TAIL_CALL();
 }
 
 /* Runs first, then second, each on a thread of its own: one after the other, never at once. */
@@ -117,6 +124,7 @@ static void spin_locks_in_one_order(void *context)
     lock_order_init_b();
     run_in_turn(lock_order_take_a_then_b, lock_order_take_a_then_b);
     lock_order_nest(&lock_a, &lock_b);
+    NOT_A_TAIL_CALL();
 }
 
 static void taking_two_locks_in_the_same_order_again_and_again_is_fine(void **state)
@@ -127,21 +135,24 @@ static void taking_two_locks_in_the_same_order_again_and_again_is_fine(void **st
 
 /* ---- Classes ---- */
 
-void lock_order_init_shared(PKSPIN_LOCK lock)
+__attribute__((noinline)) void lock_order_init_shared(PKSPIN_LOCK lock)
 {
     KeInitializeSpinLock(lock);
+    NOT_A_TAIL_CALL();
 }
 
 void lock_order_take_one_then_b(void *context)
 {
     (void)context;
     lock_order_nest(&lock_one, &lock_b);
+    NOT_A_TAIL_CALL();
 }
 
 void lock_order_take_b_then_one(void *context)
 {
     (void)context;
     lock_order_nest(&lock_b, &lock_two);
+    NOT_A_TAIL_CALL();
 }
 
 /* lock_one and lock_two come from one initialiser: lock_two inherits what lock_one taught. */
@@ -168,12 +179,14 @@ void lock_order_a_then_zeroed(void *context)
 {
     (void)context;
     lock_order_nest(&lock_a, &zeroed_lock);
+    NOT_A_TAIL_CALL();
 }
 
 void lock_order_zeroed_then_a(void *context)
 {
     (void)context;
     lock_order_nest(&zeroed_lock, &lock_a);
+    NOT_A_TAIL_CALL();
 }
 
 /* A KSPIN_LOCK that is only zeroed, never passed to KeInitializeSpinLock, as drivers often have. */
@@ -196,9 +209,10 @@ static void a_lock_no_DDI_initialised_is_classed_by_where_it_was_first_taken(voi
 void lock_order_init_b_again(void);
 
 /* The same lock_b, initialised again by other code: it now belongs to that code's class. */
-void lock_order_init_b_again(void)
+__attribute__((noinline)) void lock_order_init_b_again(void)
 {
     KeInitializeSpinLock(&lock_b);
+    NOT_A_TAIL_CALL();
 }
 
 static void a_lock_initialised_again_in_both_orders(void *context)
@@ -282,14 +296,16 @@ void lock_order_guarded_then_fast(void *context)
 }
 
 /* ExInitializeFastMutex is inline in wdm.h, as in the DDK: the class is still this function. */
-void lock_order_init_fast(void)
+__attribute__((noinline)) void lock_order_init_fast(void)
 {
     ExInitializeFastMutex(&fast_mutex);
+    NOT_A_TAIL_CALL();
 }
 
-void lock_order_init_guarded(void)
+__attribute__((noinline)) void lock_order_init_guarded(void)
 {
     KeInitializeGuardedMutex(&guarded_mutex);
+    NOT_A_TAIL_CALL();
 }
 
 static void fast_and_guarded_in_both_orders(void *context)
@@ -517,11 +533,13 @@ static void freeing_pool_that_holds_an_owned_KMUTEX_stops_with_C4_100B(void **st
 void lock_order_a_then_pool_lock(PKSPIN_LOCK pool_lock)
 {
     lock_order_nest(&lock_a, pool_lock);
+    NOT_A_TAIL_CALL();
 }
 
 void lock_order_pool_lock_then_a(PKSPIN_LOCK pool_lock)
 {
     lock_order_nest(pool_lock, &lock_a);
+    NOT_A_TAIL_CALL();
 }
 
 #define REUSE_TRIES 4096
