@@ -46,6 +46,9 @@ static const struct lesson lessons[] = {
     { "dereference-address-of-pointer",
       "ObDereferenceObject(&Pointer) instead of ObDereferenceObject(Pointer), as the book's DebugPrintClose does",
       "ob.not_an_object", LessonDereferenceAddressOfPointer },
+    { "lock-order-inversion",
+      "two paths taking the same two spin locks in opposite orders, in a run that never deadlocks",
+      "lockorder.cycle", LessonLockOrderInversion },
 };
 
 #define LESSON_COUNT (sizeof lessons / sizeof lessons[0])

@@ -17,5 +17,8 @@ VOID LessonMutexReleaseNotOwner(VOID);
 VOID LessonFreePoolWithTimerSet(VOID);
 VOID LessonZwAtDispatch(VOID);
 VOID LessonDereferenceAddressOfPointer(VOID);
+VOID LessonLockOrderInversion(VOID);
+/* The fixed twin: runs clean. */
+VOID LessonLockOrderInversionFixed(VOID);
 
 #endif /* LESSONS_H */

@@ -44,6 +44,7 @@ static void kernel_boot_locked(const struct wdmsim_config *config)
     clock_boot(&last_config);
     processor_boot();
     disp_boot();
+    lockorder_boot();
     /* Before sched_boot: the real clock's timer thread reads the timer queue as soon as it starts. */
     timer_boot();
     sched_boot(controlled);

@@ -125,7 +125,8 @@ static bool frame_is_stop_path(void *frame)
     Dl_info info;
 
     return dladdr(frame_call_site(frame), &info) && info.dli_sname != NULL &&
-           (strncmp(info.dli_sname, "bugcheck_", 9) == 0 || strncmp(info.dli_sname, "rule_", 5) == 0);
+           (strncmp(info.dli_sname, "bugcheck_", 9) == 0 || strncmp(info.dli_sname, "rule_", 5) == 0 ||
+            strncmp(info.dli_sname, "lockorder_", 10) == 0);
 }
 
 static bool frame_is_named(void *frame)
@@ -166,29 +167,36 @@ static int report_first_frame(void *const *frames, int count)
     return first < count ? first : 0;
 }
 
+void bugcheck_name_frame(const void *frame, char *buf, size_t size)
+{
+    Dl_info info;
+    const char *object = "?";
+    const char *name = NULL;
+    ULONG_PTR offset = 0;
+
+    if (dladdr(frame_call_site((void *)frame), &info)) {
+        object = info.dli_fname ? strrchr(info.dli_fname, '/') : NULL;
+        object = object ? object + 1 : (info.dli_fname ? info.dli_fname : "?");
+        name = info.dli_sname;
+        offset = (ULONG_PTR)frame - (ULONG_PTR)info.dli_saddr;
+    }
+    if (name != NULL)
+        snprintf(buf, size, "%s+0x%llx (%s)", name, (unsigned long long)offset, object);
+    else
+        snprintf(buf, size, "%p (%s)", frame, object);
+}
+
 static void report_backtrace(struct report_buf *r)
 {
     void *frames[BUGCHECK_MAX_FRAMES];
     int count = backtrace(frames, BUGCHECK_MAX_FRAMES);
     int first = report_first_frame(frames, count);
+    char name[256];
 
     report_add(r, "Backtrace:\n");
     for (int i = first; i < count; i++) {
-        Dl_info info;
-        const char *object = "?";
-        const char *name = NULL;
-        ULONG_PTR offset = 0;
-
-        if (dladdr(frame_call_site(frames[i]), &info)) {
-            object = info.dli_fname ? strrchr(info.dli_fname, '/') : NULL;
-            object = object ? object + 1 : (info.dli_fname ? info.dli_fname : "?");
-            name = info.dli_sname;
-            offset = (ULONG_PTR)frames[i] - (ULONG_PTR)info.dli_saddr;
-        }
-        if (name != NULL)
-            report_add(r, "  #%-2d %s+0x%llx (%s)\n", i - first, name, offset, object);
-        else
-            report_add(r, "  #%-2d %p (%s)\n", i - first, frames[i], object);
+        bugcheck_name_frame(frames[i], name, sizeof name);
+        report_add(r, "  #%-2d %s\n", i - first, name);
     }
 }
 

@@ -408,12 +408,15 @@ NTSTATUS NTAPI KeWaitForSingleObject(PVOID Object, KWAIT_REASON WaitReason, KPRO
 {
     struct _KTHREAD *self = thread_current();
     PVOID objects[1] = { Object };
+    NTSTATUS status;
 
     (void)WaitReason;
     (void)WaitMode;
     (void)Alertable;
     disp_check_wait_context(self, Object, Timeout);
-    return disp_wait(self, 1, objects, WaitAny, Timeout, NULL, "KeWaitForSingleObject");
+    status = disp_wait(self, 1, objects, WaitAny, Timeout, NULL, "KeWaitForSingleObject");
+    lockorder_waited(self, 1, objects, WaitAny, status, __builtin_return_address(0));
+    return status;
 }
 
 /* IRQL <= APC_LEVEL, or <= DISPATCH_LEVEL with a zero timeout. */
@@ -423,6 +426,7 @@ NTSTATUS NTAPI KeWaitForMultipleObjects(ULONG Count, PVOID Object[], WAIT_TYPE W
                                         PKWAIT_BLOCK WaitBlockArray)
 {
     struct _KTHREAD *self = thread_current();
+    NTSTATUS status;
 
     (void)WaitReason;
     (void)WaitMode;
@@ -435,7 +439,9 @@ NTSTATUS NTAPI KeWaitForMultipleObjects(ULONG Count, PVOID Object[], WAIT_TYPE W
         return STATUS_INVALID_PARAMETER;
     if (WaitType == WaitAll && disp_has_duplicates(Count, Object))
         return STATUS_INVALID_PARAMETER_MIX;
-    return disp_wait(self, Count, Object, WaitType, Timeout, WaitBlockArray, "KeWaitForMultipleObjects");
+    status = disp_wait(self, Count, Object, WaitType, Timeout, WaitBlockArray, "KeWaitForMultipleObjects");
+    lockorder_waited(self, Count, Object, WaitType, status, __builtin_return_address(0));
+    return status;
 }
 
 /* IRQL <= APC_LEVEL. Interval: negative relative, positive absolute, as for waits. */

@@ -30,6 +30,8 @@ static DISPATCHER_HEADER *event_header(PRKEVENT Event)
 VOID NTAPI KeInitializeEvent(PRKEVENT Event, EVENT_TYPE Type, BOOLEAN State)
 {
     disp_init_header(&Event->Header, event_disp_type(Type), State ? 1 : 0);
+    if (Type == SynchronizationEvent)
+        lockorder_init_event(Event, __builtin_return_address(0));
 }
 
 static LONG event_set_locked(DISPATCHER_HEADER *header)

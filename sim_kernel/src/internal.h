@@ -189,6 +189,47 @@ struct processor_place {
     KAFFINITY system_affinity;      /* KeSetSystemAffinityThread(Ex)'s; 0: none, the user affinity */
 };
 
+/* ---- lockorder.c: the lock-order checker (Driver Verifier's deadlock detection) ---- */
+
+/* The kinds of lock whose order is checked. */
+enum lockorder_kind {
+    LOCKORDER_SPIN_LOCK,
+    LOCKORDER_FAST_MUTEX,
+    LOCKORDER_GUARDED_MUTEX,
+    LOCKORDER_MUTEX,                /* KMUTEX, taken by a wait */
+    LOCKORDER_RESOURCE,             /* ERESOURCE, shared or exclusive */
+};
+
+#define LOCKORDER_MAX_HELD 16
+
+/* One lock a thread holds, in the order it took them. Only the thread itself changes its stack;
+ * a pool free reads every thread's lock addresses and count (atomics) for a lock still held. */
+struct lockorder_held {
+    const void *lock;
+    const void *site;               /* the driver code that acquired it */
+    unsigned depth;                 /* recursive acquisitions of a KMUTEX or ERESOURCE */
+    int class_index;                /* its class, once looked up (-1 before) */
+    unsigned generation;            /* the checker's, when class_index was looked up */
+    enum lockorder_kind kind;
+};
+
+#define LOCKORDER_KNOWN_PAIRS 32
+
+/* A pair of locks whose order this thread has had checked: taking `to` while holding `from`
+ * needs no look at the shared tables while the checker's generation stays the same. */
+struct lockorder_known_pair {
+    const void *from, *to;
+    int to_class;
+    unsigned generation;
+};
+
+struct lockorder_thread {
+    unsigned count;
+    unsigned overflow;              /* acquisitions past LOCKORDER_MAX_HELD, not recorded */
+    struct lockorder_held held[LOCKORDER_MAX_HELD];
+    struct lockorder_known_pair known[LOCKORDER_KNOWN_PAIRS];   /* direct-mapped by the pair */
+};
+
 struct _KTHREAD {
     DISPATCHER_HEADER header;       /* a thread is waitable: signalled when it ends */
     KIRQL irql;
@@ -218,6 +259,7 @@ struct _KTHREAD {
                                      * (controlled mode) the turn comes to it */
     struct thread_sched sched;
     struct processor_place cpu;     /* the processor it runs on (processor.c) */
+    struct lockorder_thread lock_order; /* the locks it holds, for the lock-order checker */
     struct _KTHREAD *next;          /* all threads of this kernel, under the thread registry lock */
 };
 
@@ -285,6 +327,9 @@ struct _KTHREAD *thread_current_quiet(void);
 struct _KTHREAD *thread_current_if_known(void);
 void thread_boot(void);
 void thread_shutdown(void);
+/* Calls fn(thread, context) for every registered thread, under the registry lock (taken after the
+ * dispatcher lock, if that is held): fn must take no lock and may not stop the machine. */
+void thread_for_each(void (*fn)(const struct _KTHREAD *thread, void *context), void *context);
 /* Is the thread at address `candidate` registered and not ended? */
 bool thread_is_running(ULONG_PTR candidate);
 /* Copies the name of the live thread at address `candidate` into buf; false if there is none. */
@@ -630,6 +675,10 @@ enum rule_id {
     RULE_RTL_HASH_ABOVE_APC,
     RULE_STRSAFE_UNICODE_ABOVE_PASSIVE,
     RULE_DPC_TARGET_NOT_A_PROCESSOR,
+    RULE_LOCK_ORDER_CYCLE,
+    RULE_LOCK_RELEASE_OUT_OF_ORDER,
+    RULE_LOCK_HELD_AT_THREAD_EXIT,
+    RULE_LOCK_FREED_HELD,
     RULE_COUNT
 };
 
@@ -705,6 +754,8 @@ void bugcheck_write_record(int fd, const struct bugcheck_record *record);
 /* Reads up to size bytes (fewer only at the end of the pipe); how many it got. */
 size_t bugcheck_read_all(int fd, void *data, size_t size);
 
+/* A return address as a backtrace line names it: "symbol+0xoffset (object)", or the address. */
+void bugcheck_name_frame(const void *frame, char *buf, size_t size);
 /* The next STOP on this thread starts its backtrace at the frame of this instruction (a crash's). */
 void bugcheck_backtrace_from(const void *ip);
 /* detail: NULL, or one line saying what exactly happened (which thread owns the lock ...). */
@@ -749,6 +800,31 @@ static inline void spinlock_relax(void)
 /* Take and drop a KSPIN_LOCK with owner checks but no IRQL change (the caller manages IRQL). */
 void spinlock_acquire(PKSPIN_LOCK lock, struct _KTHREAD *self);
 void spinlock_release(PKSPIN_LOCK lock, struct _KTHREAD *self);
+
+/* ---- lockorder.c (the types are above struct _KTHREAD) ---- */
+
+/* Forgets the last boot's classes and order; reads WDMSIM_LOCK_ORDER (0 or off: no checking). */
+void lockorder_boot(void);
+/* An initialiser DDI ran: the lock's class is the driver code that called it (site). A
+ * SynchronizationEvent stands for the FAST_MUTEX around it, since ExInitializeFastMutex is inline. */
+void lockorder_init(const void *lock, enum lockorder_kind kind, const void *site);
+void lockorder_init_event(const PRKEVENT event, const void *site);
+/* The lock is gone (ExDeleteResourceLite): its record goes. */
+void lockorder_forget(const void *lock);
+/* self takes lock: an edge from each lock it holds (a cycle stops the machine with 0xC4/0x1001),
+ * then the lock joins its stack. Spin locks and fast mutexes call it before waiting for the lock;
+ * KMUTEXes and ERESOURCEs once they hold it. A try-acquire that succeeded never waited: its lock
+ * joins the stack without edges (lockorder_try_acquired). */
+void lockorder_acquire(struct _KTHREAD *self, const void *lock, enum lockorder_kind kind, const void *site);
+void lockorder_try_acquired(struct _KTHREAD *self, const void *lock, enum lockorder_kind kind, const void *site);
+/* After KeWaitForSingleObject/KeWaitForMultipleObjects: the mutexes the wait made self own. */
+void lockorder_waited(struct _KTHREAD *self, ULONG count, PVOID objects[], WAIT_TYPE type, NTSTATUS status,
+                      const void *site);
+/* self releases lock: it leaves the stack (a lock not on it is left to the kind's own checks). */
+void lockorder_release(struct _KTHREAD *self, const void *lock);
+/* The same for a release that restores an IRQL saved at the acquire (KeReleaseSpinLock,
+ * ExReleaseFastMutex): lowering below what a lock taken later still needs stops with 0xC4/0x1003. */
+void lockorder_release_lowering(struct _KTHREAD *self, const void *lock, KIRQL new_irql);
 
 /* ---- pool.c ---- */
 

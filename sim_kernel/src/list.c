@@ -23,20 +23,27 @@ struct list_guard {
     struct _KTHREAD *self;
     KIRQL old_irql;
     PKSPIN_LOCK lock;
+    bool drivers;                   /* the driver's lock, not one of the kernel's SList locks */
 };
 
-static struct list_guard list_lock(PKSPIN_LOCK lock)
+/* Always inline, so that the return address it records for the lock-order checker is the DDI's
+ * caller: the driver code that passed its lock. */
+static inline __attribute__((always_inline)) struct list_guard list_lock(PKSPIN_LOCK lock)
 {
-    struct list_guard guard = { thread_current(), 0, lock };
+    struct list_guard guard = { thread_current(), 0, lock, (uintptr_t)lock - (uintptr_t)slist_locks >= sizeof slist_locks };
 
     guard.old_irql = guard.self->irql;
     guard.self->irql = HIGH_LEVEL;
+    if (guard.drivers)
+        lockorder_acquire(guard.self, lock, LOCKORDER_SPIN_LOCK, __builtin_return_address(0));
     spinlock_acquire(lock, guard.self);
     return guard;
 }
 
 static void list_unlock(const struct list_guard *guard)
 {
+    if (guard->drivers)
+        lockorder_release(guard->self, guard->lock);
     spinlock_release(guard->lock, guard->self);
     guard->self->irql = guard->old_irql;
 }

@@ -43,6 +43,7 @@ VOID NTAPI KeInitializeMutex(PRKMUTEX Mutex, ULONG Level)
     Mutex->OwnerThread = NULL;
     Mutex->Abandoned = FALSE;
     Mutex->ApcDisable = 1;
+    lockorder_init(Mutex, LOCKORDER_MUTEX, __builtin_return_address(0));
 }
 
 /* IRQL <= DISPATCH_LEVEL (<= APC_LEVEL with Wait = TRUE). The previous state: 0 = now free. */
@@ -64,6 +65,7 @@ LONG NTAPI KeReleaseMutex(PRKMUTEX Mutex, BOOLEAN Wait)
                          (ULONG_PTR)self, 0, "thread %s released the mutex at %p, owned by %s", self->name,
                          (void *)Mutex, owner);
     }
+    lockorder_release(self, Mutex);
     previous = Mutex->Header.SignalState++;
     if (Mutex->Header.SignalState == 1) {
         Mutex->OwnerThread = NULL;
@@ -201,6 +203,7 @@ VOID FASTCALL ExAcquireFastMutex(PFAST_MUTEX FastMutex)
     fm_check(&m);
     fm_check_not_owner(&m, self);
     old = KfRaiseIrql(APC_LEVEL);
+    lockorder_acquire(self, FastMutex, LOCKORDER_FAST_MUTEX, __builtin_return_address(0));
     fm_lock(&m, self);
     FastMutex->OldIrql = old;
 }
@@ -219,6 +222,7 @@ BOOLEAN FASTCALL ExTryToAcquireFastMutex(PFAST_MUTEX FastMutex)
         KfLowerIrql(old);
         return FALSE;
     }
+    lockorder_try_acquired(self, FastMutex, LOCKORDER_FAST_MUTEX, __builtin_return_address(0));
     FastMutex->OldIrql = old;
     return TRUE;
 }
@@ -234,6 +238,7 @@ VOID FASTCALL ExReleaseFastMutex(PFAST_MUTEX FastMutex)
                     (ULONG_PTR)FastMutex, 0);
     fm_check(&m);
     old = (KIRQL)FastMutex->OldIrql;
+    lockorder_release_lowering(self, FastMutex, old);
     fm_unlock(&m, self);
     KfLowerIrql(old);
 }
@@ -247,6 +252,7 @@ VOID FASTCALL ExAcquireFastMutexUnsafe(PFAST_MUTEX FastMutex)
     fm_check_unsafe(&m, self, RULE_FAST_MUTEX_UNSAFE_APCS_ENABLED, false);
     fm_check(&m);
     fm_check_not_owner(&m, self);
+    lockorder_acquire(self, FastMutex, LOCKORDER_FAST_MUTEX, __builtin_return_address(0));
     fm_lock(&m, self);
 }
 
@@ -258,6 +264,7 @@ VOID FASTCALL ExReleaseFastMutexUnsafe(PFAST_MUTEX FastMutex)
 
     fm_check_unsafe(&m, self, RULE_FAST_MUTEX_UNSAFE_RELEASE_APCS_ENABLED, false);
     fm_check(&m);
+    lockorder_release(self, FastMutex);
     fm_unlock(&m, self);
 }
 
@@ -272,6 +279,7 @@ VOID FASTCALL KeInitializeGuardedMutex(PKGUARDED_MUTEX Mutex)
     Mutex->Contention = 0;
     Mutex->CombinedApcDisable = 0;
     disp_init_header(&Mutex->Gate.Header, DISP_EVENT_SYNCHRONIZATION, 0);
+    lockorder_init(Mutex, LOCKORDER_GUARDED_MUTEX, __builtin_return_address(0));
 }
 
 /* IRQL <= APC_LEVEL; may wait. Enters a guarded region until KeReleaseGuardedMutex. */
@@ -284,6 +292,7 @@ VOID FASTCALL KeAcquireGuardedMutex(PKGUARDED_MUTEX Mutex)
     fm_check(&m);
     fm_check_not_owner(&m, self);
     KeEnterGuardedRegion();
+    lockorder_acquire(self, Mutex, LOCKORDER_GUARDED_MUTEX, __builtin_return_address(0));
     fm_lock(&m, self);
 }
 
@@ -296,8 +305,10 @@ BOOLEAN FASTCALL KeTryToAcquireGuardedMutex(PKGUARDED_MUTEX Mutex)
     rule_check_irql(RULE_FAST_MUTEX_ACQUIRE_ABOVE_APC, self->irql, (ULONG_PTR)Mutex, 0, 0);
     fm_check(&m);
     KeEnterGuardedRegion();
-    if (fm_try_lock(&m, self))
+    if (fm_try_lock(&m, self)) {
+        lockorder_try_acquired(self, Mutex, LOCKORDER_GUARDED_MUTEX, __builtin_return_address(0));
         return TRUE;
+    }
     KeLeaveGuardedRegion();
     return FALSE;
 }
@@ -310,6 +321,7 @@ VOID FASTCALL KeReleaseGuardedMutex(PKGUARDED_MUTEX Mutex)
 
     rule_check_irql(RULE_FAST_MUTEX_ACQUIRE_ABOVE_APC, self->irql, (ULONG_PTR)Mutex, 0, 0);
     fm_check(&m);
+    lockorder_release(self, Mutex);
     fm_unlock(&m, self);
     KeLeaveGuardedRegion();
 }
@@ -323,6 +335,7 @@ VOID FASTCALL KeAcquireGuardedMutexUnsafe(PKGUARDED_MUTEX Mutex)
     fm_check_unsafe(&m, self, RULE_FAST_MUTEX_UNSAFE_APCS_ENABLED, true);
     fm_check(&m);
     fm_check_not_owner(&m, self);
+    lockorder_acquire(self, Mutex, LOCKORDER_GUARDED_MUTEX, __builtin_return_address(0));
     fm_lock(&m, self);
 }
 
@@ -334,5 +347,6 @@ VOID FASTCALL KeReleaseGuardedMutexUnsafe(PKGUARDED_MUTEX Mutex)
 
     fm_check_unsafe(&m, self, RULE_FAST_MUTEX_UNSAFE_RELEASE_APCS_ENABLED, true);
     fm_check(&m);
+    lockorder_release(self, Mutex);
     fm_unlock(&m, self);
 }

@@ -346,25 +346,40 @@ static bool resource_acquire_shared(PERESOURCE resource, BOOLEAN wait, enum reso
     return true;
 }
 
+/* An acquire's result, told to the lock-order checker: a hold that waited (or could have) orders
+ * after the caller's locks; one taken with Wait FALSE never waited. */
+static BOOLEAN resource_ordered(BOOLEAN acquired, PERESOURCE resource, BOOLEAN wait, const void *site)
+{
+    if (acquired && wait)
+        lockorder_acquire(thread_current_quiet(), resource, LOCKORDER_RESOURCE, site);
+    else if (acquired)
+        lockorder_try_acquired(thread_current_quiet(), resource, LOCKORDER_RESOURCE, site);
+    return acquired;
+}
+
 /* IRQL <= APC_LEVEL, normal kernel APCs disabled; may wait (Wait TRUE). The caller's own
  * exclusive hold recurses; shared access it holds must be released first. */
 BOOLEAN NTAPI ExAcquireResourceExclusiveLite(PERESOURCE Resource, BOOLEAN Wait)
 {
-    return resource_acquire_exclusive(Resource, Wait, "ExAcquireResourceExclusiveLite");
+    return resource_ordered(resource_acquire_exclusive(Resource, Wait, "ExAcquireResourceExclusiveLite"), Resource,
+                            Wait, __builtin_return_address(0));
 }
 
 /* IRQL <= APC_LEVEL, normal kernel APCs disabled; may wait. Waits behind exclusive waiters unless
  * the caller already holds the resource. */
 BOOLEAN NTAPI ExAcquireResourceSharedLite(PERESOURCE Resource, BOOLEAN Wait)
 {
-    return resource_acquire_shared(Resource, Wait, RESOURCE_SHARED, "ExAcquireResourceSharedLite");
+    return resource_ordered(resource_acquire_shared(Resource, Wait, RESOURCE_SHARED, "ExAcquireResourceSharedLite"),
+                            Resource, Wait, __builtin_return_address(0));
 }
 
 /* IRQL <= APC_LEVEL, normal kernel APCs disabled; may wait. Shares even ahead of exclusive
  * waiters; waits only for an exclusive owner. */
 BOOLEAN NTAPI ExAcquireSharedStarveExclusive(PERESOURCE Resource, BOOLEAN Wait)
 {
-    return resource_acquire_shared(Resource, Wait, RESOURCE_STARVE_EXCLUSIVE, "ExAcquireSharedStarveExclusive");
+    return resource_ordered(
+        resource_acquire_shared(Resource, Wait, RESOURCE_STARVE_EXCLUSIVE, "ExAcquireSharedStarveExclusive"), Resource,
+        Wait, __builtin_return_address(0));
 }
 
 /* IRQL <= APC_LEVEL, normal kernel APCs disabled; may wait. Lets exclusive waiters go first even
@@ -372,7 +387,9 @@ BOOLEAN NTAPI ExAcquireSharedStarveExclusive(PERESOURCE Resource, BOOLEAN Wait)
  * ExReleaseResourceForThreadLite, lets it go on). */
 BOOLEAN NTAPI ExAcquireSharedWaitForExclusive(PERESOURCE Resource, BOOLEAN Wait)
 {
-    return resource_acquire_shared(Resource, Wait, RESOURCE_WAIT_FOR_EXCLUSIVE, "ExAcquireSharedWaitForExclusive");
+    return resource_ordered(
+        resource_acquire_shared(Resource, Wait, RESOURCE_WAIT_FOR_EXCLUSIVE, "ExAcquireSharedWaitForExclusive"),
+        Resource, Wait, __builtin_return_address(0));
 }
 
 /* IRQL <= APC_LEVEL; enters a critical region, then acquires (waiting). Returns the thread's
@@ -380,22 +397,26 @@ BOOLEAN NTAPI ExAcquireSharedWaitForExclusive(PERESOURCE Resource, BOOLEAN Wait)
 PVOID NTAPI ExEnterCriticalRegionAndAcquireResourceExclusive(PERESOURCE Resource)
 {
     KeEnterCriticalRegion();
-    resource_acquire_exclusive(Resource, TRUE, "ExEnterCriticalRegionAndAcquireResourceExclusive");
+    resource_ordered(resource_acquire_exclusive(Resource, TRUE, "ExEnterCriticalRegionAndAcquireResourceExclusive"),
+                     Resource, TRUE, __builtin_return_address(0));
     return NULL;
 }
 
 PVOID NTAPI ExEnterCriticalRegionAndAcquireResourceShared(PERESOURCE Resource)
 {
     KeEnterCriticalRegion();
-    resource_acquire_shared(Resource, TRUE, RESOURCE_SHARED, "ExEnterCriticalRegionAndAcquireResourceShared");
+    resource_ordered(
+        resource_acquire_shared(Resource, TRUE, RESOURCE_SHARED, "ExEnterCriticalRegionAndAcquireResourceShared"),
+        Resource, TRUE, __builtin_return_address(0));
     return NULL;
 }
 
 PVOID NTAPI ExEnterCriticalRegionAndAcquireSharedWaitForExclusive(PERESOURCE Resource)
 {
     KeEnterCriticalRegion();
-    resource_acquire_shared(Resource, TRUE, RESOURCE_WAIT_FOR_EXCLUSIVE,
-                            "ExEnterCriticalRegionAndAcquireSharedWaitForExclusive");
+    resource_ordered(resource_acquire_shared(Resource, TRUE, RESOURCE_WAIT_FOR_EXCLUSIVE,
+                                             "ExEnterCriticalRegionAndAcquireSharedWaitForExclusive"),
+                     Resource, TRUE, __builtin_return_address(0));
     return NULL;
 }
 
@@ -452,14 +473,19 @@ VOID FASTCALL ExReleaseResourceLite(PERESOURCE Resource)
 
     rule_check_irql(RULE_KE_ABOVE_DISPATCH, self->irql, (ULONG_PTR)Resource, 0, 0);
     resource_release(Resource, (ERESOURCE_THREAD)self, "ExReleaseResourceLite");
+    lockorder_release(self, Resource);
 }
 
 /* IRQL <= DISPATCH_LEVEL. Ends one hold of the given owner: a thread (ExGetCurrentResourceThread
  * on it) or the pointer ExSetResourceOwnerPointer gave the hold. */
 VOID NTAPI ExReleaseResourceForThreadLite(PERESOURCE Resource, ERESOURCE_THREAD ResourceThreadId)
 {
-    rule_check_irql(RULE_KE_ABOVE_DISPATCH, thread_current()->irql, (ULONG_PTR)Resource, 0, 0);
+    struct _KTHREAD *self = thread_current();
+
+    rule_check_irql(RULE_KE_ABOVE_DISPATCH, self->irql, (ULONG_PTR)Resource, 0, 0);
     resource_release(Resource, ResourceThreadId, "ExReleaseResourceForThreadLite");
+    if (ResourceThreadId == (ERESOURCE_THREAD)self)
+        lockorder_release(self, Resource);
 }
 
 /* IRQL <= APC_LEVEL. Releases, then leaves the critical region the acquire entered. */
@@ -469,6 +495,7 @@ VOID FASTCALL ExReleaseResourceAndLeaveCriticalRegion(PERESOURCE Resource)
 
     rule_check_irql(RULE_KE_ABOVE_DISPATCH, self->irql, (ULONG_PTR)Resource, 0, 0);
     resource_release(Resource, (ERESOURCE_THREAD)self, "ExReleaseResourceAndLeaveCriticalRegion");
+    lockorder_release(self, Resource);
     KeLeaveCriticalRegion();
 }
 
@@ -515,6 +542,7 @@ VOID NTAPI ExSetResourceOwnerPointer(PERESOURCE Resource, PVOID OwnerPointer)
         resource_stop_not_owned(Resource, me, "ExSetResourceOwnerPointer");
     entry->OwnerThread = (ERESOURCE_THREAD)OwnerPointer;
     disp_unlock();
+    lockorder_release(self, Resource);
 }
 
 /* ---- Questions ---- */
@@ -598,6 +626,7 @@ NTSTATUS NTAPI ExInitializeResourceLite(PERESOURCE Resource)
     record->next = records;
     records = record;
     disp_unlock();
+    lockorder_init(Resource, LOCKORDER_RESOURCE, __builtin_return_address(0));
     return STATUS_SUCCESS;
 }
 
@@ -642,6 +671,7 @@ NTSTATUS NTAPI ExDeleteResourceLite(PERESOURCE Resource)
     resource_reset(Resource, *link);
     resource_forget(link);
     disp_unlock();
+    lockorder_forget(Resource);
     return STATUS_SUCCESS;
 }
 

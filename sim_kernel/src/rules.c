@@ -987,6 +987,48 @@ static const struct rule rule_catalog[RULE_COUNT] = {
           "Target only processors that exist: numbers below KeQueryActiveProcessorCount(NULL), or "
           "leave the DPC on the processor that queues it." },
         RULE_UNHANDLED_EXCEPTION, 0 },
+    [RULE_LOCK_ORDER_CYCLE] = {
+        { "lockorder.cycle",
+          "KeAcquireSpinLock(AtDpcLevel), ExInterlocked*List, ExAcquireFastMutex(Unsafe), KeAcquireGuardedMutex(Unsafe), "
+          "KeWaitFor*Object on a KMUTEX, ExAcquireResource*Lite, ExAcquireShared*",
+          "a thread takes a lock while holding another, and the locks' classes were seen taken the other way "
+          "round before (by any thread, at any time)",
+          C4, 0x1001,
+          "Two threads taking the two locks in opposite orders at the same moment would each wait for the "
+          "other for ever; the run that showed both orders did not deadlock, the next one may (Driver "
+          "Verifier's deadlock detection: a lock hierarchy violation; parameters: the lock taken, the lock "
+          "held).",
+          "Choose one order for every pair of locks and take them in that order on every path; release and "
+          "re-take the first lock if a path needs the second one first." },
+        RULE_STATE, 0 },
+    [RULE_LOCK_RELEASE_OUT_OF_ORDER] = {
+        { "lockorder.release_out_of_order", "KeReleaseSpinLock, ExReleaseFastMutex",
+          "the release restores an IRQL below what a lock taken after it, and still held, needs",
+          C4, 0x1003,
+          "Each acquire saved the IRQL before it; releasing the first lock first lowers the IRQL while the "
+          "later lock is still held, so its holder can be preempted or wait at the wrong IRQL (Driver "
+          "Verifier's deadlock detection: an unexpected release; parameters: the lock released, the lock "
+          "that should be released first).",
+          "Release locks in the reverse order of their acquisition." },
+        RULE_STATE, 0 },
+    [RULE_LOCK_HELD_AT_THREAD_EXIT] = {
+        { "lockorder.held_at_thread_exit", "PsTerminateSystemThread, a thread routine that returns",
+          "the ending thread still holds a spin lock, fast mutex or guarded mutex",
+          C4, 0x100A,
+          "Nobody could ever release the lock, so every thread that needs it would spin or wait for ever "
+          "(Driver Verifier's deadlock detection: a terminated thread owns a lock; parameters: the lock, "
+          "the thread).",
+          "Release every lock on every path out of the thread routine." },
+        RULE_STATE, 0 },
+    [RULE_LOCK_FREED_HELD] = {
+        { "lockorder.freed_while_held", "ExFreePool, ExFreePoolWithTag, IoDeleteDevice (its extension)",
+          "the memory holds a spin lock, fast mutex, guarded mutex or KMUTEX a thread still holds",
+          C4, 0x100B,
+          "The holder would release, and the next acquirer take, a lock in freed memory that is already "
+          "something else (Driver Verifier's deadlock detection: a deleted resource still owned; "
+          "parameters: the lock, the thread that holds it, the block).",
+          "Release the lock, and make sure no thread can still take it, before freeing its memory." },
+        RULE_STATE, 0 },
 };
 
 const struct rule *rule_get(enum rule_id id)
@@ -1097,7 +1139,8 @@ void wdmsim_rules_write_markdown(FILE *out)
           "Each row is one rule a DDI checks on entry. Breaking it stops the simulated machine with\n"
           "the bug check shown (parameter 1 is the subcode where there is one), as Windows with\n"
           "Driver Verifier would. The IRQL column is the IRQL the DDI requires, where the rule is about\n"
-          "IRQL.\n\n"
+          "IRQL. The `lockorder.*` rows come from the lock-order checker: docs/lock-order.md explains its\n"
+          "classes, edges and report.\n\n"
           "| rule | DDI | broken when | IRQL | bug check | why | fix |\n"
           "|---|---|---|---|---|---|---|\n",
           out);

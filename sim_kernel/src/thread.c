@@ -245,6 +245,14 @@ bool thread_name_of(ULONG_PTR candidate, char *buf, size_t size)
     return found;
 }
 
+void thread_for_each(void (*fn)(const struct _KTHREAD *thread, void *context), void *context)
+{
+    host_lock(&registry_lock);
+    for (const struct _KTHREAD *t = registry_head; t != NULL; t = t->next)
+        fn(t, context);
+    host_unlock(&registry_lock);
+}
+
 bool thread_is_running(ULONG_PTR candidate)
 {
     bool running = false;
