@@ -104,6 +104,10 @@ static void dpc_run(struct _KTHREAD *self, const struct dpc_call *call)
     self->irql = DISPATCH_LEVEL;
     self->in_dpc = true;
     thread_charge(self, call->driver);
+    if (call->routine == NULL)
+        rule_stop_null_argument("a queued DPC", "its DeferredRoutine", NULL, RULE_RUNS, call->dpc,
+                                "Give KeInitializeDpc the routine before queueing the DPC or setting a "
+                                "timer with it.");
     call->routine(call->dpc, call->context, call->argument1, call->argument2);
     if (self->irql != DISPATCH_LEVEL)
         rule_stop_detail(RULE_DPC_CHANGED_IRQL, (ULONG_PTR)self->irql << 16 | DISPATCH_LEVEL << 8,
@@ -176,6 +180,7 @@ void dpc_shutdown(void)
 /* Any IRQL. */
 VOID NTAPI KeInitializeDpc(PRKDPC Dpc, PKDEFERRED_ROUTINE DeferredRoutine, PVOID DeferredContext)
 {
+    RULE_CHECK_ARGUMENT(Dpc, RULE_WRITES);
     Dpc->Type = DPC_OBJECT_TYPE;
     Dpc->Importance = DPC_MEDIUM_IMPORTANCE;
     /* Windows keeps a target processor here; with one DPC queue the simulator keeps the creator,
@@ -193,6 +198,7 @@ BOOLEAN NTAPI KeInsertQueueDpc(PRKDPC Dpc, PVOID SystemArgument1, PVOID SystemAr
 {
     BOOLEAN queued;
 
+    RULE_CHECK_ARGUMENT(Dpc, RULE_WRITES);
     disp_lock();
     queued = Dpc->DpcData == NULL;
     dpc_queue_locked(Dpc, SystemArgument1, SystemArgument2);
@@ -205,6 +211,7 @@ BOOLEAN NTAPI KeRemoveQueueDpc(PRKDPC Dpc)
 {
     BOOLEAN removed;
 
+    RULE_CHECK_ARGUMENT(Dpc, RULE_WRITES);
     disp_lock();
     removed = Dpc->DpcData != NULL;
     if (removed) {

@@ -29,6 +29,7 @@ static DISPATCHER_HEADER *event_header(PRKEVENT Event)
 /* Any IRQL. State TRUE: signalled. */
 VOID NTAPI KeInitializeEvent(PRKEVENT Event, EVENT_TYPE Type, BOOLEAN State)
 {
+    RULE_CHECK_ARGUMENT(Event, RULE_WRITES);
     disp_init_header(&Event->Header, event_disp_type(Type), State ? 1 : 0);
 }
 
@@ -54,6 +55,7 @@ LONG NTAPI KeSetEvent(PRKEVENT Event, KPRIORITY Increment, BOOLEAN Wait)
     KIRQL irql = irql_current();
     LONG previous;
 
+    RULE_CHECK_ARGUMENT(Event, RULE_WRITES);
     (void)Increment;
     rule_check_irql(RULE_SET_EVENT_ABOVE_DISPATCH, irql, (ULONG_PTR)Event, 0, 0);
     if (Wait)
@@ -70,6 +72,7 @@ LONG NTAPI KePulseEvent(PRKEVENT Event, KPRIORITY Increment, BOOLEAN Wait)
     KIRQL irql = irql_current();
     LONG previous;
 
+    RULE_CHECK_ARGUMENT(Event, RULE_WRITES);
     (void)Increment;
     rule_check_irql(RULE_KE_ABOVE_DISPATCH, irql, (ULONG_PTR)Event, 0, 0);
     if (Wait)
@@ -86,6 +89,7 @@ LONG NTAPI KeResetEvent(PRKEVENT Event)
 {
     LONG previous;
 
+    RULE_CHECK_ARGUMENT(Event, RULE_WRITES);
     rule_check_irql(RULE_KE_ABOVE_DISPATCH, irql_current(), (ULONG_PTR)Event, 0, 0);
     disp_lock();
     previous = event_header(Event)->SignalState;
@@ -97,6 +101,7 @@ LONG NTAPI KeResetEvent(PRKEVENT Event)
 /* IRQL <= DISPATCH_LEVEL. */
 VOID NTAPI KeClearEvent(PRKEVENT Event)
 {
+    RULE_CHECK_ARGUMENT(Event, RULE_WRITES);
     KeResetEvent(Event);
 }
 
@@ -105,6 +110,7 @@ LONG NTAPI KeReadStateEvent(PRKEVENT Event)
 {
     LONG state;
 
+    RULE_CHECK_ARGUMENT(Event, RULE_READS);
     rule_check_irql(RULE_KE_ABOVE_DISPATCH, irql_current(), (ULONG_PTR)Event, 0, 0);
     disp_lock();
     state = event_header(Event)->SignalState;

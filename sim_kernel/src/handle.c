@@ -399,6 +399,7 @@ NTSTATUS NTAPI ObReferenceObjectByHandle(HANDLE Handle, ACCESS_MASK DesiredAcces
                                          KPROCESSOR_MODE AccessMode, PVOID *Object,
                                          POBJECT_HANDLE_INFORMATION HandleInformation)
 {
+    RULE_CHECK_ARGUMENT(Object, RULE_WRITES);
     rule_check_irql(RULE_OB_NOT_PASSIVE, irql_current(), (ULONG_PTR)Handle, (ULONG_PTR)ObjectType, 0);
     /* KernelMode skips the access check, and UserMode gets what it asks for too: without security
      * descriptors or generic mappings there is nothing to check DesiredAccess against. */

@@ -616,6 +616,8 @@ enum rule_id {
     RULE_LOOKASIDE_FREED_ACTIVE,
     RULE_FAST_MUTEX_UNSAFE_APCS_ENABLED,
     RULE_FAST_MUTEX_UNSAFE_RELEASE_APCS_ENABLED,
+    RULE_NULL_ARGUMENT,
+    RULE_NULL_ARGUMENT_AT_DISPATCH,
     RULE_COUNT
 };
 
@@ -637,6 +639,30 @@ SIM_NORETURN void rule_stop_text(enum rule_id id, ULONG_PTR a, ULONG_PTR b, ULON
                                  const char *detail);
 /* The entry check of an IRQL rule: stops unless the current IRQL satisfies the row. */
 void rule_check_irql(enum rule_id id, ULONG_PTR a, ULONG_PTR b, ULONG_PTR c, ULONG_PTR d);
+
+/* Windows maps nothing in the first 64 KB: a pointer there is NULL, or a field of a NULL record. */
+#define RULE_NULL_REGION 0x10000u
+/* Operations a pointer argument is used for, as a page fault's bug check codes them. */
+#define RULE_READS 0u
+#define RULE_WRITES 1u
+#define RULE_RUNS 8u
+/* A pointer argument the DDI would use at once is in the first 64 KB: the STOP of the fault Windows
+ * would take inside the DDI (0x1E or 0x7E, 0xD1 at DISPATCH_LEVEL and above), raised before it,
+ * naming the DDI, the argument and how to fix it (fix may be NULL: the catalog's). caller is the
+ * DDI's return address, the instruction the report blames. */
+SIM_NORETURN void rule_stop_null_argument(const char *ddi, const char *argument, const void *pointer,
+                                          ULONG_PTR operation, const void *caller, const char *fix);
+
+static inline void rule_check_pointer(const void *pointer, const char *ddi, const char *argument,
+                                      ULONG_PTR operation, const void *caller)
+{
+    if ((uintptr_t)pointer < RULE_NULL_REGION)
+        rule_stop_null_argument(ddi, argument, pointer, operation, caller, NULL);
+}
+
+/* In a DDI: its pointer argument (an expression of its parameters, named as written) is checked. */
+#define RULE_CHECK_ARGUMENT(argument, operation)                                                    \
+    rule_check_pointer((const void *)(argument), __func__, #argument, (operation), __builtin_return_address(0))
 
 /* ---- bugcheck.c ---- */
 

@@ -233,6 +233,8 @@ NTSTATUS NTAPI IoCreateDevice(PDRIVER_OBJECT DriverObject, ULONG DeviceExtension
     struct io_device *d;
     NTSTATUS status;
 
+    RULE_CHECK_ARGUMENT(DriverObject, RULE_READS);
+    RULE_CHECK_ARGUMENT(DeviceObject, RULE_WRITES);
     rule_check_irql(RULE_IO_ABOVE_APC, irql_current(), (ULONG_PTR)DriverObject, 0, 0);
     *DeviceObject = NULL;
     device = calloc(1, sizeof *device + sizeof *d + DeviceExtensionSize);
@@ -573,6 +575,7 @@ NTSTATUS FASTCALL IofCallDriver(PDEVICE_OBJECT DeviceObject, PIRP Irp)
     PDRIVER_DISPATCH routine;
     NTSTATUS status;
 
+    RULE_CHECK_ARGUMENT(Irp, RULE_WRITES);
     rule_check_irql(RULE_IO_CALL_ABOVE_DISPATCH, self->irql, 0, 0, 0);
     io_check_irp(Irp);
     if (DeviceObject == NULL || DeviceObject->Type != IO_TYPE_DEVICE || DeviceObject->DriverObject == NULL)
@@ -658,6 +661,7 @@ VOID FASTCALL IofCompleteRequest(PIRP Irp, CCHAR PriorityBoost)
     struct io_hand_back back = { NULL, NULL, NULL };
     bool finished = true;
 
+    RULE_CHECK_ARGUMENT(Irp, RULE_WRITES);
     (void)PriorityBoost;
     rule_check_irql(RULE_IO_COMPLETE_ABOVE_DISPATCH, self->irql, (ULONG_PTR)Irp, 0, 0);
     io_check_irp(Irp);

@@ -41,13 +41,34 @@ static void list_unlock(const struct list_guard *guard)
     guard->self->irql = guard->old_irql;
 }
 
+/* A zeroed head (never given to InitializeListHead) has NULL links, which the routine would follow
+ * at once; read before the lock is taken, since an initialised head's links are never NULL. */
+static void list_check_head(PLIST_ENTRY head, const char *ddi, const void *caller)
+{
+    if ((uintptr_t)head->Flink < RULE_NULL_REGION || (uintptr_t)head->Blink < RULE_NULL_REGION)
+        rule_stop_null_argument(ddi, "ListHead->Flink or ListHead->Blink", head->Flink, RULE_READS, caller,
+                                "The list head was never initialised: call InitializeListHead on it first.");
+}
+
+/* The lock and the head an ExInterlocked*List routine uses at once. */
+static void list_check_arguments(PLIST_ENTRY head, PKSPIN_LOCK lock, const char *ddi, const void *caller)
+{
+    rule_check_pointer(lock, ddi, "Lock", RULE_WRITES, caller);
+    rule_check_pointer(head, ddi, "ListHead", RULE_WRITES, caller);
+    list_check_head(head, ddi, caller);
+}
+
 /* Any IRQL. Returns the previous first entry, or NULL if the list was empty. */
 PLIST_ENTRY FASTCALL ExInterlockedInsertHeadList(PLIST_ENTRY ListHead, PLIST_ENTRY ListEntry,
                                                  PKSPIN_LOCK Lock)
 {
-    struct list_guard guard = list_lock(Lock);
-    PLIST_ENTRY previous = IsListEmpty(ListHead) ? NULL : ListHead->Flink;
+    struct list_guard guard;
+    PLIST_ENTRY previous;
 
+    list_check_arguments(ListHead, Lock, __func__, __builtin_return_address(0));
+    RULE_CHECK_ARGUMENT(ListEntry, RULE_WRITES);
+    guard = list_lock(Lock);
+    previous = IsListEmpty(ListHead) ? NULL : ListHead->Flink;
     InsertHeadList(ListHead, ListEntry);
     list_unlock(&guard);
     return previous;
@@ -57,9 +78,13 @@ PLIST_ENTRY FASTCALL ExInterlockedInsertHeadList(PLIST_ENTRY ListHead, PLIST_ENT
 PLIST_ENTRY FASTCALL ExInterlockedInsertTailList(PLIST_ENTRY ListHead, PLIST_ENTRY ListEntry,
                                                  PKSPIN_LOCK Lock)
 {
-    struct list_guard guard = list_lock(Lock);
-    PLIST_ENTRY previous = IsListEmpty(ListHead) ? NULL : ListHead->Blink;
+    struct list_guard guard;
+    PLIST_ENTRY previous;
 
+    list_check_arguments(ListHead, Lock, __func__, __builtin_return_address(0));
+    RULE_CHECK_ARGUMENT(ListEntry, RULE_WRITES);
+    guard = list_lock(Lock);
+    previous = IsListEmpty(ListHead) ? NULL : ListHead->Blink;
     InsertTailList(ListHead, ListEntry);
     list_unlock(&guard);
     return previous;
@@ -68,9 +93,12 @@ PLIST_ENTRY FASTCALL ExInterlockedInsertTailList(PLIST_ENTRY ListHead, PLIST_ENT
 /* Any IRQL. Returns the removed entry, or NULL (not ListHead, unlike RemoveHeadList) when empty. */
 PLIST_ENTRY FASTCALL ExInterlockedRemoveHeadList(PLIST_ENTRY ListHead, PKSPIN_LOCK Lock)
 {
-    struct list_guard guard = list_lock(Lock);
-    PLIST_ENTRY entry = IsListEmpty(ListHead) ? NULL : RemoveHeadList(ListHead);
+    struct list_guard guard;
+    PLIST_ENTRY entry;
 
+    list_check_arguments(ListHead, Lock, __func__, __builtin_return_address(0));
+    guard = list_lock(Lock);
+    entry = IsListEmpty(ListHead) ? NULL : RemoveHeadList(ListHead);
     list_unlock(&guard);
     return entry;
 }

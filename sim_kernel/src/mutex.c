@@ -38,6 +38,7 @@ static void mutex_describe_owner(const void *owner, const char *free_text, char 
 /* Any IRQL. Level is reserved: drivers pass 0. */
 VOID NTAPI KeInitializeMutex(PRKMUTEX Mutex, ULONG Level)
 {
+    RULE_CHECK_ARGUMENT(Mutex, RULE_WRITES);
     (void)Level;
     disp_init_header(&Mutex->Header, DISP_MUTANT, 1);
     Mutex->OwnerThread = NULL;
@@ -52,6 +53,7 @@ LONG NTAPI KeReleaseMutex(PRKMUTEX Mutex, BOOLEAN Wait)
     char owner[96];
     LONG previous;
 
+    RULE_CHECK_ARGUMENT(Mutex, RULE_WRITES);
     rule_check_irql(RULE_KE_ABOVE_DISPATCH, self->irql, (ULONG_PTR)Mutex, 0, 0);
     if (Wait)
         rule_check_irql(RULE_WAIT_TRUE_ABOVE_APC, self->irql, (ULONG_PTR)Mutex, 0, 0);
@@ -197,6 +199,7 @@ VOID FASTCALL ExAcquireFastMutex(PFAST_MUTEX FastMutex)
     struct fm m = fm_of_fast(FastMutex);
     KIRQL old;
 
+    RULE_CHECK_ARGUMENT(FastMutex, RULE_WRITES);
     rule_check_irql(RULE_FAST_MUTEX_ACQUIRE_ABOVE_APC, self->irql, (ULONG_PTR)FastMutex, 0, 0);
     fm_check(&m);
     fm_check_not_owner(&m, self);

@@ -81,6 +81,7 @@ void spinlock_release(PKSPIN_LOCK lock, struct _KTHREAD *self)
 /* Any IRQL. */
 VOID NTAPI KeInitializeSpinLock(PKSPIN_LOCK SpinLock)
 {
+    RULE_CHECK_ARGUMENT(SpinLock, RULE_WRITES);
     __atomic_store_n(SpinLock, 0, __ATOMIC_RELEASE);
 }
 
@@ -90,6 +91,7 @@ KIRQL NTAPI KeAcquireSpinLockRaiseToDpc(PKSPIN_LOCK SpinLock)
     struct _KTHREAD *self = thread_current();
     KIRQL old = self->irql;
 
+    RULE_CHECK_ARGUMENT(SpinLock, RULE_WRITES);
     rule_check_irql(RULE_SPINLOCK_ACQUIRE_ABOVE_DISPATCH, old, (ULONG_PTR)SpinLock, 0, 0);
     self->irql = DISPATCH_LEVEL;
     spinlock_acquire(SpinLock, self);
@@ -101,6 +103,7 @@ VOID NTAPI KeReleaseSpinLock(PKSPIN_LOCK SpinLock, KIRQL NewIrql)
 {
     struct _KTHREAD *self = thread_current();
 
+    RULE_CHECK_ARGUMENT(SpinLock, RULE_WRITES);
     rule_check_irql(RULE_SPINLOCK_RELEASE_NOT_AT_DISPATCH, self->irql, (ULONG_PTR)SpinLock, 0, 0);
     spinlock_release(SpinLock, self);
     KfLowerIrql(NewIrql);
@@ -111,6 +114,7 @@ VOID NTAPI KeAcquireSpinLockAtDpcLevel(PKSPIN_LOCK SpinLock)
 {
     struct _KTHREAD *self = thread_current();
 
+    RULE_CHECK_ARGUMENT(SpinLock, RULE_WRITES);
     rule_check_irql(RULE_SPINLOCK_AT_DPC_BELOW_DISPATCH, self->irql, (ULONG_PTR)SpinLock, 0, 0);
     spinlock_acquire(SpinLock, self);
 }
@@ -120,6 +124,7 @@ VOID NTAPI KeReleaseSpinLockFromDpcLevel(PKSPIN_LOCK SpinLock)
 {
     struct _KTHREAD *self = thread_current();
 
+    RULE_CHECK_ARGUMENT(SpinLock, RULE_WRITES);
     rule_check_irql(RULE_SPINLOCK_FROM_DPC_BELOW_DISPATCH, self->irql, (ULONG_PTR)SpinLock, 0, 0);
     spinlock_release(SpinLock, self);
 }

@@ -313,6 +313,9 @@ static void thread_system_main(void *arg)
 
     start->tid = PsGetCurrentThreadId();
     KeSetEvent(&start->started, 0, FALSE);
+    if (routine == NULL)
+        rule_stop_null_argument("PsCreateSystemThread", "StartRoutine", NULL, RULE_RUNS, NULL,
+                                "The new thread starts by calling it: pass the thread's routine.");
     routine(context);
 }
 
@@ -646,6 +649,7 @@ NTSTATUS NTAPI PsCreateSystemThread(PHANDLE ThreadHandle, ULONG DesiredAccess, P
     char name[32];
     HANDLE handle;
 
+    RULE_CHECK_ARGUMENT(ThreadHandle, RULE_WRITES);
     rule_check_irql(RULE_PS_NOT_PASSIVE, irql_current(), (ULONG_PTR)StartRoutine, 0, 0);
     /* Only now: the check above boots the kernel when this is the program's first DDI. */
     process = process_system();

@@ -148,6 +148,7 @@ DRIVER_INVENTORY(timer_inventory)
 /* IRQL <= DISPATCH_LEVEL. */
 VOID NTAPI KeInitializeTimerEx(PKTIMER Timer, TIMER_TYPE Type)
 {
+    RULE_CHECK_ARGUMENT(Timer, RULE_WRITES);
     rule_check_irql(RULE_KE_ABOVE_DISPATCH, irql_current(), (ULONG_PTR)Timer, 0, 0);
     disp_init_header(&Timer->Header,
                      Type == SynchronizationTimer ? DISP_TIMER_SYNCHRONIZATION : DISP_TIMER_NOTIFICATION, 0);
@@ -163,6 +164,7 @@ VOID NTAPI KeInitializeTimerEx(PKTIMER Timer, TIMER_TYPE Type)
 /* IRQL <= DISPATCH_LEVEL. */
 VOID NTAPI KeInitializeTimer(PKTIMER Timer)
 {
+    RULE_CHECK_ARGUMENT(Timer, RULE_WRITES);
     KeInitializeTimerEx(Timer, NotificationTimer);
 }
 
@@ -171,6 +173,7 @@ BOOLEAN NTAPI KeSetTimerEx(PKTIMER Timer, LARGE_INTEGER DueTime, LONG Period, PK
 {
     BOOLEAN was_set;
 
+    RULE_CHECK_ARGUMENT(Timer, RULE_WRITES);
     rule_check_irql(RULE_KE_ABOVE_DISPATCH, irql_current(), (ULONG_PTR)Timer, 0, 0);
     disp_lock();
     timer_check(Timer);
@@ -190,6 +193,7 @@ BOOLEAN NTAPI KeSetTimerEx(PKTIMER Timer, LARGE_INTEGER DueTime, LONG Period, PK
 /* IRQL <= DISPATCH_LEVEL. TRUE if the timer was already set. */
 BOOLEAN NTAPI KeSetTimer(PKTIMER Timer, LARGE_INTEGER DueTime, PKDPC Dpc)
 {
+    RULE_CHECK_ARGUMENT(Timer, RULE_WRITES);
     return KeSetTimerEx(Timer, DueTime, 0, Dpc);
 }
 
@@ -198,6 +202,7 @@ BOOLEAN NTAPI KeCancelTimer(PKTIMER Timer)
 {
     BOOLEAN was_set;
 
+    RULE_CHECK_ARGUMENT(Timer, RULE_WRITES);
     rule_check_irql(RULE_KE_ABOVE_DISPATCH, irql_current(), (ULONG_PTR)Timer, 0, 0);
     disp_lock();
     timer_check(Timer);
