@@ -201,6 +201,8 @@ NTSTATUS NTAPI IoRegisterDeviceInterface(PDEVICE_OBJECT PhysicalDeviceObject, co
     struct deviface *d;
     NTSTATUS status;
 
+    RULE_CHECK_ARGUMENT(InterfaceClassGuid, RULE_READS);
+    RULE_CHECK_ARGUMENT(SymbolicLinkName, RULE_WRITES);
     rule_check_irql(RULE_IO_NOT_PASSIVE, irql_current(), (ULONG_PTR)PhysicalDeviceObject, 0, 0);
     if (PhysicalDeviceObject == NULL || PhysicalDeviceObject->Type != IO_TYPE_DEVICE)
         return STATUS_INVALID_DEVICE_REQUEST;
@@ -249,6 +251,7 @@ NTSTATUS NTAPI IoSetDeviceInterfaceState(PUNICODE_STRING SymbolicLinkName, BOOLE
     struct deviface *d;
     NTSTATUS status;
 
+    RULE_CHECK_ARGUMENT(SymbolicLinkName, RULE_READS);
     rule_check_irql(RULE_IO_NOT_PASSIVE, irql_current(), (ULONG_PTR)SymbolicLinkName, Enable, 0);
     if (SymbolicLinkName == NULL || SymbolicLinkName->Buffer == NULL)
         return STATUS_INVALID_PARAMETER;

@@ -413,6 +413,8 @@ NTSTATUS NTAPI ObOpenObjectByPointer(PVOID Object, ULONG HandleAttributes, PACCE
                                      ACCESS_MASK DesiredAccess, POBJECT_TYPE ObjectType, KPROCESSOR_MODE AccessMode,
                                      PHANDLE Handle)
 {
+    RULE_CHECK_ARGUMENT(Object, RULE_READS);
+    RULE_CHECK_ARGUMENT(Handle, RULE_WRITES);
     rule_check_irql(RULE_OB_NOT_PASSIVE, irql_current(), (ULONG_PTR)Object, (ULONG_PTR)ObjectType, 0);
     /* No security model: the access state would only carry what DesiredAccess says. */
     (void)PassedAccessState;

@@ -472,6 +472,8 @@ PDEVICE_OBJECT NTAPI IoAttachDeviceToDeviceStack(PDEVICE_OBJECT SourceDevice, PD
 {
     PDEVICE_OBJECT top;
 
+    RULE_CHECK_ARGUMENT(SourceDevice, RULE_WRITES);
+    RULE_CHECK_ARGUMENT(TargetDevice, RULE_READS);
     rule_check_irql(RULE_IO_ABOVE_APC, irql_current(), (ULONG_PTR)SourceDevice, 0, 0);
     host_lock(&io_lock);
     for (top = TargetDevice; top->AttachedDevice != NULL; top = top->AttachedDevice)
@@ -496,6 +498,8 @@ VOID NTAPI IoDetachDevice(PDEVICE_OBJECT TargetDevice)
 /* PASSIVE_LEVEL. */
 NTSTATUS NTAPI IoCreateSymbolicLink(PUNICODE_STRING SymbolicLinkName, PUNICODE_STRING DeviceName)
 {
+    RULE_CHECK_ARGUMENT(SymbolicLinkName, RULE_READS);
+    RULE_CHECK_ARGUMENT(DeviceName, RULE_READS);
     rule_check_irql(RULE_IO_NOT_PASSIVE, irql_current(), (ULONG_PTR)SymbolicLinkName, 0, 0);
     return ns_insert_link(SymbolicLinkName, DeviceName, thread_charged(thread_current()));
 }
@@ -503,6 +507,7 @@ NTSTATUS NTAPI IoCreateSymbolicLink(PUNICODE_STRING SymbolicLinkName, PUNICODE_S
 /* PASSIVE_LEVEL. */
 NTSTATUS NTAPI IoDeleteSymbolicLink(PUNICODE_STRING SymbolicLinkName)
 {
+    RULE_CHECK_ARGUMENT(SymbolicLinkName, RULE_READS);
     rule_check_irql(RULE_IO_NOT_PASSIVE, irql_current(), (ULONG_PTR)SymbolicLinkName, 0, 0);
     return ns_remove(SymbolicLinkName, NS_SYMLINK);
 }
@@ -748,6 +753,7 @@ NTSTATUS io_irp_start(PDEVICE_OBJECT top, PIRP irp, PIO_STATUS_BLOCK iosb, void 
 /* IRQL <= DISPATCH_LEVEL. */
 VOID NTAPI IoAcquireCancelSpinLock(PKIRQL Irql)
 {
+    RULE_CHECK_ARGUMENT(Irql, RULE_WRITES);
     KeAcquireSpinLock(&io_cancel_lock, Irql);
 }
 

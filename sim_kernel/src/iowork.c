@@ -48,6 +48,7 @@ PIO_WORKITEM NTAPI IoAllocateWorkItem(PDEVICE_OBJECT DeviceObject)
 {
     struct _IO_WORKITEM *work;
 
+    RULE_CHECK_ARGUMENT(DeviceObject, RULE_READS);
     rule_check_irql(RULE_IO_WORK_ITEM_ABOVE_DISPATCH, irql_current(), (ULONG_PTR)DeviceObject, 0, 0);
     work = ExAllocatePoolWithTag(NonPagedPoolNx, sizeof *work, IOWORK_TAG);
     if (work == NULL)
@@ -64,6 +65,8 @@ PIO_WORKITEM NTAPI IoAllocateWorkItem(PDEVICE_OBJECT DeviceObject)
 VOID NTAPI IoQueueWorkItem(PIO_WORKITEM IoWorkItem, PIO_WORKITEM_ROUTINE WorkerRoutine, WORK_QUEUE_TYPE QueueType,
                            PVOID Context)
 {
+    RULE_CHECK_ARGUMENT(IoWorkItem, RULE_WRITES);
+    RULE_CHECK_ARGUMENT(WorkerRoutine, RULE_RUNS);
     rule_check_irql(RULE_IO_WORK_ITEM_ABOVE_DISPATCH, irql_current(), (ULONG_PTR)IoWorkItem,
                     (ULONG_PTR)WorkerRoutine, 0);
     io_device_work_queued(IoWorkItem->device);
@@ -80,6 +83,7 @@ VOID NTAPI IoFreeWorkItem(PIO_WORKITEM IoWorkItem)
 {
     bool queued;
 
+    RULE_CHECK_ARGUMENT(IoWorkItem, RULE_WRITES);
     rule_check_irql(RULE_IO_WORK_ITEM_ABOVE_DISPATCH, irql_current(), (ULONG_PTR)IoWorkItem, 0, 0);
     disp_lock();
     queued = IoWorkItem->item.List.Flink != NULL;

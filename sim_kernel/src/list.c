@@ -107,9 +107,14 @@ PLIST_ENTRY FASTCALL ExInterlockedRemoveHeadList(PLIST_ENTRY ListHead, PKSPIN_LO
 PSINGLE_LIST_ENTRY FASTCALL ExInterlockedPushEntryList(PSINGLE_LIST_ENTRY ListHead,
                                                        PSINGLE_LIST_ENTRY ListEntry, PKSPIN_LOCK Lock)
 {
-    struct list_guard guard = list_lock(Lock);
-    PSINGLE_LIST_ENTRY previous = ListHead->Next;
+    struct list_guard guard;
+    PSINGLE_LIST_ENTRY previous;
 
+    RULE_CHECK_ARGUMENT(ListHead, RULE_WRITES);
+    RULE_CHECK_ARGUMENT(ListEntry, RULE_WRITES);
+    RULE_CHECK_ARGUMENT(Lock, RULE_WRITES);
+    guard = list_lock(Lock);
+    previous = ListHead->Next;
     PushEntryList(ListHead, ListEntry);
     list_unlock(&guard);
     return previous;
@@ -118,9 +123,13 @@ PSINGLE_LIST_ENTRY FASTCALL ExInterlockedPushEntryList(PSINGLE_LIST_ENTRY ListHe
 /* Any IRQL. Returns the removed entry, or NULL. */
 PSINGLE_LIST_ENTRY FASTCALL ExInterlockedPopEntryList(PSINGLE_LIST_ENTRY ListHead, PKSPIN_LOCK Lock)
 {
-    struct list_guard guard = list_lock(Lock);
-    PSINGLE_LIST_ENTRY entry = PopEntryList(ListHead);
+    struct list_guard guard;
+    PSINGLE_LIST_ENTRY entry;
 
+    RULE_CHECK_ARGUMENT(ListHead, RULE_WRITES);
+    RULE_CHECK_ARGUMENT(Lock, RULE_WRITES);
+    guard = list_lock(Lock);
+    entry = PopEntryList(ListHead);
     list_unlock(&guard);
     return entry;
 }
@@ -128,9 +137,13 @@ PSINGLE_LIST_ENTRY FASTCALL ExInterlockedPopEntryList(PSINGLE_LIST_ENTRY ListHea
 /* Any IRQL. Adds under the caller's spin lock and returns the value before. */
 ULONG NTAPI ExInterlockedAddUlong(PULONG Addend, ULONG Increment, PKSPIN_LOCK Lock)
 {
-    struct list_guard guard = list_lock(Lock);
-    ULONG before = *Addend;
+    struct list_guard guard;
+    ULONG before;
 
+    RULE_CHECK_ARGUMENT(Addend, RULE_WRITES);
+    RULE_CHECK_ARGUMENT(Lock, RULE_WRITES);
+    guard = list_lock(Lock);
+    before = *Addend;
     *Addend = before + Increment;
     list_unlock(&guard);
     return before;
@@ -139,9 +152,13 @@ ULONG NTAPI ExInterlockedAddUlong(PULONG Addend, ULONG Increment, PKSPIN_LOCK Lo
 /* Any IRQL. Adds under the caller's spin lock and returns the value before. */
 LARGE_INTEGER NTAPI ExInterlockedAddLargeInteger(PLARGE_INTEGER Addend, LARGE_INTEGER Increment, PKSPIN_LOCK Lock)
 {
-    struct list_guard guard = list_lock(Lock);
-    LARGE_INTEGER before = *Addend;
+    struct list_guard guard;
+    LARGE_INTEGER before;
 
+    RULE_CHECK_ARGUMENT(Addend, RULE_WRITES);
+    RULE_CHECK_ARGUMENT(Lock, RULE_WRITES);
+    guard = list_lock(Lock);
+    before = *Addend;
     Addend->QuadPart = before.QuadPart + Increment.QuadPart;
     list_unlock(&guard);
     return before;
@@ -182,6 +199,7 @@ static void slist_set(PSLIST_HEADER head, PSLIST_ENTRY first, ULONGLONG depth, U
 /* Any IRQL. An empty list: both words zero. */
 VOID NTAPI InitializeSListHead(PSLIST_HEADER SListHead)
 {
+    RULE_CHECK_ARGUMENT(SListHead, RULE_WRITES);
     slist_check_aligned(SListHead, "SLIST_HEADER", __builtin_return_address(0));
     __atomic_store_n(&SListHead->Alignment, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&SListHead->Region, 0, __ATOMIC_RELAXED);
@@ -193,6 +211,8 @@ PSLIST_ENTRY NTAPI ExpInterlockedPushEntrySList(PSLIST_HEADER ListHead, PSLIST_E
     struct list_guard guard;
     PSLIST_ENTRY previous;
 
+    RULE_CHECK_ARGUMENT(ListHead, RULE_WRITES);
+    RULE_CHECK_ARGUMENT(ListEntry, RULE_WRITES);
     slist_check_aligned(ListEntry, "SLIST_ENTRY", __builtin_return_address(0));
     guard = slist_lock(ListHead);
     previous = slist_first(ListHead);
@@ -205,9 +225,12 @@ PSLIST_ENTRY NTAPI ExpInterlockedPushEntrySList(PSLIST_HEADER ListHead, PSLIST_E
 /* Any IRQL. Returns the first entry, removed, or NULL when the list is empty. */
 PSLIST_ENTRY NTAPI ExpInterlockedPopEntrySList(PSLIST_HEADER ListHead)
 {
-    struct list_guard guard = slist_lock(ListHead);
-    PSLIST_ENTRY first = slist_first(ListHead);
+    struct list_guard guard;
+    PSLIST_ENTRY first;
 
+    RULE_CHECK_ARGUMENT(ListHead, RULE_WRITES);
+    guard = slist_lock(ListHead);
+    first = slist_first(ListHead);
     if (first != NULL)
         slist_set(ListHead, first->Next, ExQueryDepthSList(ListHead) - 1u, 0);
     list_unlock(&guard);
@@ -217,9 +240,12 @@ PSLIST_ENTRY NTAPI ExpInterlockedPopEntrySList(PSLIST_HEADER ListHead)
 /* Any IRQL. Empties the list and returns its entries, still linked, first first. */
 PSLIST_ENTRY NTAPI ExpInterlockedFlushSList(PSLIST_HEADER ListHead)
 {
-    struct list_guard guard = slist_lock(ListHead);
-    PSLIST_ENTRY first = slist_first(ListHead);
+    struct list_guard guard;
+    PSLIST_ENTRY first;
 
+    RULE_CHECK_ARGUMENT(ListHead, RULE_WRITES);
+    guard = slist_lock(ListHead);
+    first = slist_first(ListHead);
     slist_set(ListHead, NULL, 0, 0);
     list_unlock(&guard);
     return first;
@@ -228,6 +254,7 @@ PSLIST_ENTRY NTAPI ExpInterlockedFlushSList(PSLIST_HEADER ListHead)
 /* Any IRQL; without the lock, as Windows reads it: the depth as of some moment. */
 USHORT NTAPI ExQueryDepthSList(PSLIST_HEADER SListHead)
 {
+    RULE_CHECK_ARGUMENT(SListHead, RULE_READS);
     return (USHORT)(__atomic_load_n(&SListHead->Alignment, __ATOMIC_RELAXED) & LIST_SLIST_DEPTH_MASK);
 }
 

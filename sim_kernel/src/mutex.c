@@ -81,6 +81,7 @@ LONG NTAPI KeReadStateMutex(PRKMUTEX Mutex)
 {
     LONG state;
 
+    RULE_CHECK_ARGUMENT(Mutex, RULE_READS);
     rule_check_irql(RULE_KE_ABOVE_DISPATCH, irql_current(), (ULONG_PTR)Mutex, 0, 0);
     disp_lock();
     state = mutex_header(Mutex)->SignalState;
@@ -196,10 +197,11 @@ static void fm_check_unsafe(const struct fm *m, const struct _KTHREAD *self, enu
 VOID FASTCALL ExAcquireFastMutex(PFAST_MUTEX FastMutex)
 {
     struct _KTHREAD *self = thread_current();
-    struct fm m = fm_of_fast(FastMutex);
+    struct fm m;
     KIRQL old;
 
     RULE_CHECK_ARGUMENT(FastMutex, RULE_WRITES);
+    m = fm_of_fast(FastMutex);
     rule_check_irql(RULE_FAST_MUTEX_ACQUIRE_ABOVE_APC, self->irql, (ULONG_PTR)FastMutex, 0, 0);
     fm_check(&m);
     fm_check_not_owner(&m, self);
@@ -212,9 +214,11 @@ VOID FASTCALL ExAcquireFastMutex(PFAST_MUTEX FastMutex)
 BOOLEAN FASTCALL ExTryToAcquireFastMutex(PFAST_MUTEX FastMutex)
 {
     struct _KTHREAD *self = thread_current();
-    struct fm m = fm_of_fast(FastMutex);
+    struct fm m;
     KIRQL old;
 
+    RULE_CHECK_ARGUMENT(FastMutex, RULE_WRITES);
+    m = fm_of_fast(FastMutex);
     rule_check_irql(RULE_FAST_MUTEX_ACQUIRE_ABOVE_APC, self->irql, (ULONG_PTR)FastMutex, 0, 0);
     fm_check(&m);
     old = KfRaiseIrql(APC_LEVEL);
@@ -230,9 +234,11 @@ BOOLEAN FASTCALL ExTryToAcquireFastMutex(PFAST_MUTEX FastMutex)
 VOID FASTCALL ExReleaseFastMutex(PFAST_MUTEX FastMutex)
 {
     struct _KTHREAD *self = thread_current();
-    struct fm m = fm_of_fast(FastMutex);
+    struct fm m;
     KIRQL old;
 
+    RULE_CHECK_ARGUMENT(FastMutex, RULE_WRITES);
+    m = fm_of_fast(FastMutex);
     rule_check_irql(RULE_FAST_MUTEX_RELEASE_NOT_AT_APC, self->irql, self->fast_mutexes_held,
                     (ULONG_PTR)FastMutex, 0);
     fm_check(&m);
@@ -245,8 +251,10 @@ VOID FASTCALL ExReleaseFastMutex(PFAST_MUTEX FastMutex)
 VOID FASTCALL ExAcquireFastMutexUnsafe(PFAST_MUTEX FastMutex)
 {
     struct _KTHREAD *self = thread_current();
-    struct fm m = fm_of_fast(FastMutex);
+    struct fm m;
 
+    RULE_CHECK_ARGUMENT(FastMutex, RULE_WRITES);
+    m = fm_of_fast(FastMutex);
     fm_check_unsafe(&m, self, RULE_FAST_MUTEX_UNSAFE_APCS_ENABLED, false);
     fm_check(&m);
     fm_check_not_owner(&m, self);
@@ -257,8 +265,10 @@ VOID FASTCALL ExAcquireFastMutexUnsafe(PFAST_MUTEX FastMutex)
 VOID FASTCALL ExReleaseFastMutexUnsafe(PFAST_MUTEX FastMutex)
 {
     struct _KTHREAD *self = thread_current();
-    struct fm m = fm_of_fast(FastMutex);
+    struct fm m;
 
+    RULE_CHECK_ARGUMENT(FastMutex, RULE_WRITES);
+    m = fm_of_fast(FastMutex);
     fm_check_unsafe(&m, self, RULE_FAST_MUTEX_UNSAFE_RELEASE_APCS_ENABLED, false);
     fm_check(&m);
     fm_unlock(&m, self);
@@ -269,6 +279,7 @@ VOID FASTCALL ExReleaseFastMutexUnsafe(PFAST_MUTEX FastMutex)
 /* IRQL <= DISPATCH_LEVEL. Free, with its gate a synchronization event. */
 VOID FASTCALL KeInitializeGuardedMutex(PKGUARDED_MUTEX Mutex)
 {
+    RULE_CHECK_ARGUMENT(Mutex, RULE_WRITES);
     rule_check_irql(RULE_KE_ABOVE_DISPATCH, thread_current()->irql, (ULONG_PTR)Mutex, 0, 0);
     Mutex->Count = FM_LOCK_BIT;
     Mutex->Owner = NULL;
@@ -281,8 +292,10 @@ VOID FASTCALL KeInitializeGuardedMutex(PKGUARDED_MUTEX Mutex)
 VOID FASTCALL KeAcquireGuardedMutex(PKGUARDED_MUTEX Mutex)
 {
     struct _KTHREAD *self = thread_current();
-    struct fm m = fm_of_guarded(Mutex);
+    struct fm m;
 
+    RULE_CHECK_ARGUMENT(Mutex, RULE_WRITES);
+    m = fm_of_guarded(Mutex);
     rule_check_irql(RULE_FAST_MUTEX_ACQUIRE_ABOVE_APC, self->irql, (ULONG_PTR)Mutex, 0, 0);
     fm_check(&m);
     fm_check_not_owner(&m, self);
@@ -294,8 +307,10 @@ VOID FASTCALL KeAcquireGuardedMutex(PKGUARDED_MUTEX Mutex)
 BOOLEAN FASTCALL KeTryToAcquireGuardedMutex(PKGUARDED_MUTEX Mutex)
 {
     struct _KTHREAD *self = thread_current();
-    struct fm m = fm_of_guarded(Mutex);
+    struct fm m;
 
+    RULE_CHECK_ARGUMENT(Mutex, RULE_WRITES);
+    m = fm_of_guarded(Mutex);
     rule_check_irql(RULE_FAST_MUTEX_ACQUIRE_ABOVE_APC, self->irql, (ULONG_PTR)Mutex, 0, 0);
     fm_check(&m);
     KeEnterGuardedRegion();
@@ -309,8 +324,10 @@ BOOLEAN FASTCALL KeTryToAcquireGuardedMutex(PKGUARDED_MUTEX Mutex)
 VOID FASTCALL KeReleaseGuardedMutex(PKGUARDED_MUTEX Mutex)
 {
     struct _KTHREAD *self = thread_current();
-    struct fm m = fm_of_guarded(Mutex);
+    struct fm m;
 
+    RULE_CHECK_ARGUMENT(Mutex, RULE_WRITES);
+    m = fm_of_guarded(Mutex);
     rule_check_irql(RULE_FAST_MUTEX_ACQUIRE_ABOVE_APC, self->irql, (ULONG_PTR)Mutex, 0, 0);
     fm_check(&m);
     fm_unlock(&m, self);
@@ -321,8 +338,10 @@ VOID FASTCALL KeReleaseGuardedMutex(PKGUARDED_MUTEX Mutex)
 VOID FASTCALL KeAcquireGuardedMutexUnsafe(PKGUARDED_MUTEX Mutex)
 {
     struct _KTHREAD *self = thread_current();
-    struct fm m = fm_of_guarded(Mutex);
+    struct fm m;
 
+    RULE_CHECK_ARGUMENT(Mutex, RULE_WRITES);
+    m = fm_of_guarded(Mutex);
     fm_check_unsafe(&m, self, RULE_FAST_MUTEX_UNSAFE_APCS_ENABLED, true);
     fm_check(&m);
     fm_check_not_owner(&m, self);
@@ -333,8 +352,10 @@ VOID FASTCALL KeAcquireGuardedMutexUnsafe(PKGUARDED_MUTEX Mutex)
 VOID FASTCALL KeReleaseGuardedMutexUnsafe(PKGUARDED_MUTEX Mutex)
 {
     struct _KTHREAD *self = thread_current();
-    struct fm m = fm_of_guarded(Mutex);
+    struct fm m;
 
+    RULE_CHECK_ARGUMENT(Mutex, RULE_WRITES);
+    m = fm_of_guarded(Mutex);
     fm_check_unsafe(&m, self, RULE_FAST_MUTEX_UNSAFE_RELEASE_APCS_ENABLED, true);
     fm_check(&m);
     fm_unlock(&m, self);

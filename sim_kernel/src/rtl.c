@@ -67,6 +67,7 @@ VOID NTAPI RtlInitAnsiString(PANSI_STRING DestinationString, PCSZ SourceString)
 {
     size_t bytes;
 
+    RULE_CHECK_ARGUMENT(DestinationString, RULE_WRITES);
     DestinationString->Buffer = (PCHAR)SourceString;
     if (SourceString == NULL) {
         DestinationString->Length = DestinationString->MaximumLength = 0;
@@ -129,6 +130,7 @@ VOID NTAPI RtlCopyUnicodeString(PUNICODE_STRING DestinationString, PCUNICODE_STR
  * IoRegisterDeviceInterface does) and empties the string. */
 VOID NTAPI RtlFreeUnicodeString(PUNICODE_STRING UnicodeString)
 {
+    RULE_CHECK_ARGUMENT(UnicodeString, RULE_WRITES);
     if (UnicodeString->Buffer != NULL)
         ExFreePool(UnicodeString->Buffer);
     UnicodeString->Buffer = NULL;

@@ -57,6 +57,7 @@ LONG NTAPI KeReadStateSemaphore(PRKSEMAPHORE Semaphore)
 {
     LONG count;
 
+    RULE_CHECK_ARGUMENT(Semaphore, RULE_READS);
     disp_lock();
     count = semaphore_header(Semaphore)->SignalState;
     disp_unlock();

@@ -597,6 +597,7 @@ KPRIORITY NTAPI KeSetPriorityThread(PKTHREAD Thread, KPRIORITY Priority)
     struct _KTHREAD *thread = (struct _KTHREAD *)Thread;
     KPRIORITY old;
 
+    RULE_CHECK_ARGUMENT(Thread, RULE_WRITES);
     rule_check_irql(RULE_PS_NOT_PASSIVE, irql_current(), (ULONG_PTR)Thread, (ULONG_PTR)Priority, 0);
     old = thread->priority;
     thread->priority = Priority;
@@ -606,6 +607,7 @@ KPRIORITY NTAPI KeSetPriorityThread(PKTHREAD Thread, KPRIORITY Priority)
 /* Any IRQL. */
 KPRIORITY NTAPI KeQueryPriorityThread(PKTHREAD Thread)
 {
+    RULE_CHECK_ARGUMENT(Thread, RULE_READS);
     return ((struct _KTHREAD *)Thread)->priority;
 }
 

@@ -218,6 +218,7 @@ BOOLEAN NTAPI KeReadStateTimer(PKTIMER Timer)
 {
     BOOLEAN state;
 
+    RULE_CHECK_ARGUMENT(Timer, RULE_READS);
     rule_check_irql(RULE_KE_ABOVE_DISPATCH, irql_current(), (ULONG_PTR)Timer, 0, 0);
     disp_lock();
     timer_check(Timer);

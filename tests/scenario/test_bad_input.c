@@ -181,6 +181,24 @@ static void interlocked_insert_into_zeroed_head(void *context)
     ExInterlockedInsertTailList(&list_head, &list_entry, &lock);
 }
 
+static void push_onto_NULL_slist(void *context)
+{
+    static SLIST_ENTRY entry __attribute__((aligned(16)));
+
+    (void)context;
+    InterlockedPushEntrySList(null, &entry);
+}
+
+static void push_NULL_entry_list(void *context)
+{
+    static SINGLE_LIST_ENTRY head;
+    KSPIN_LOCK lock;
+
+    (void)context;
+    KeInitializeSpinLock(&lock);
+    ExInterlockedPushEntryList(&head, null, &lock);
+}
+
 static void remove_entry_twice(void *context)
 {
     (void)context;
@@ -275,6 +293,18 @@ static void delay_with_NULL_interval(void *context)
     KeDelayExecutionThread(KernelMode, FALSE, null);
 }
 
+static void acquire_NULL_fast_mutex(void *context)
+{
+    (void)context;
+    ExAcquireFastMutex(null);
+}
+
+static void acquire_NULL_guarded_mutex(void *context)
+{
+    (void)context;
+    KeAcquireGuardedMutex(null);
+}
+
 /* ---- DPCs and timers ---- */
 
 static KDPC dpc;
@@ -317,6 +347,12 @@ static void set_timer_with_dpc_without_routine(void *context)
     KeSetTimer(&timer, due, &dpc);
     due.QuadPart *= 2;
     KeDelayExecutionThread(KernelMode, FALSE, &due);
+}
+
+static void query_time_into_NULL(void *context)
+{
+    (void)context;
+    KeQuerySystemTime(null);
 }
 
 /* ---- Pool ---- */
@@ -443,6 +479,12 @@ static void dereference_address_of_pointer(void *context)
     ObDereferenceObject(&thread);
 }
 
+static void attach_with_NULL_apc_state(void *context)
+{
+    (void)context;
+    KeStackAttachProcess((PRKPROCESS)(void *)PsGetCurrentProcess(), null);
+}
+
 static NTSTATUS wait_for_garbage_handle(void)
 {
     return ZwWaitForSingleObject((HANDLE)(ULONG_PTR)0x7FF0, FALSE, NULL);
@@ -466,7 +508,8 @@ static void create_thread_without_routine(void *context)
     HANDLE handle;
 
     (void)context;
-    PsCreateSystemThread(&handle, THREAD_ALL_ACCESS, NULL, NULL, NULL, null, NULL);
+    if (NT_SUCCESS(PsCreateSystemThread(&handle, THREAD_ALL_ACCESS, NULL, NULL, NULL, null, NULL)))
+        ZwWaitForSingleObject(handle, FALSE, NULL);
 }
 
 static void create_thread_at_dispatch_body(void)
@@ -739,6 +782,37 @@ static NTSTATUS symbolic_link_to_itself(void)
     return status;
 }
 
+static void symbolic_link_with_NULL_name(void *context)
+{
+    (void)context;
+    IoCreateSymbolicLink(null, &device_name);
+}
+
+static NTSTATUS NTAPI entry_queueing_without_routine(PDRIVER_OBJECT driver, PUNICODE_STRING registry_path)
+{
+    PDEVICE_OBJECT device;
+    NTSTATUS status = IoCreateDevice(driver, 0, NULL, FILE_DEVICE_UNKNOWN, 0, FALSE, &device);
+
+    (void)registry_path;
+    if (NT_SUCCESS(status))
+        IoQueueWorkItem(IoAllocateWorkItem(device), null, DelayedWorkQueue, NULL);
+    return status;
+}
+
+static void queue_work_item_without_routine(void *context)
+{
+    PDRIVER_OBJECT driver;
+
+    (void)context;
+    wdmsim_driver_load("badinput", entry_queueing_without_routine, &driver);
+}
+
+static void allocate_work_item_for_NULL_device(void *context)
+{
+    (void)context;
+    IoAllocateWorkItem(null);
+}
+
 /* ---- Calls before boot and after shutdown ---- */
 
 static NTSTATUS a_DDI_after_shutdown_boots_a_fresh_kernel(void)
@@ -812,6 +886,8 @@ static const struct bad_input battery[] = {
     STOPS(insert_into_zeroed_head, 0x1E, ACCESS_VIOLATION, "crash.access_violation", "SIGSEGV"),
     STOPS(remove_from_zeroed_head, 0x1E, ACCESS_VIOLATION, "crash.access_violation", "SIGSEGV"),
     NULL_ARGUMENT(interlocked_insert_into_zeroed_head, "InitializeListHead"),
+    NULL_ARGUMENT(push_onto_NULL_slist, "ExpInterlockedPushEntrySList: ListHead"),
+    NULL_ARGUMENT(push_NULL_entry_list, "ExInterlockedPushEntryList: ListEntry"),
     STOPS(remove_entry_twice, 0x139, 3, "list.corrupt_links", "RemoveEntryList"),
 
     NULL_ARGUMENT(wait_for_NULL_object, "KeWaitForSingleObject: Object"),
@@ -824,6 +900,9 @@ static const struct bad_input battery[] = {
     STOPS(release_unowned_mutex, 0x1E, 0xC0000046LL, "mutex.release_not_owner", "KeReleaseMutex"),
     STOPS(release_semaphore_past_limit, 0x1E, 0xC0000047LL, "semaphore.limit_exceeded", "KeReleaseSemaphore"),
     NULL_ARGUMENT(delay_with_NULL_interval, "KeDelayExecutionThread: Interval"),
+    NULL_ARGUMENT(acquire_NULL_fast_mutex, "ExAcquireFastMutex: FastMutex"),
+    NULL_ARGUMENT(acquire_NULL_guarded_mutex, "KeAcquireGuardedMutex: Mutex"),
+    NULL_ARGUMENT(query_time_into_NULL, "KeQuerySystemTime: CurrentTime"),
 
     STOPS(queue_dpc_without_routine, 0xD1, 0, "ddi.null_argument_at_dispatch", "DeferredRoutine"),
     NULL_ARGUMENT(initialize_NULL_dpc, "KeInitializeDpc: Dpc"),
@@ -848,6 +927,7 @@ static const struct bad_input battery[] = {
     STOPS(dereference_NULL, 0xC4, WDMSIM_ANY_PARAM, "ob.not_an_object", "ObDereferenceObject"),
     STOPS(dereference_address_of_pointer, 0xC4, WDMSIM_ANY_PARAM, "ob.not_an_object", "ObDereferenceObject"),
     RETURNS(wait_for_garbage_handle, STATUS_INVALID_HANDLE),
+    NULL_ARGUMENT(attach_with_NULL_apc_state, "KeStackAttachProcess: ApcState"),
 
     NULL_ARGUMENT(create_thread_into_NULL_handle, "PsCreateSystemThread: ThreadHandle"),
     STOPS(create_thread_without_routine, 0x7E, ACCESS_VIOLATION, "ddi.null_argument",
@@ -883,6 +963,10 @@ static const struct bad_input battery[] = {
     STOPS(delete_something_not_a_device, 0xC9, 4, "io.not_a_device", "IoDeleteDevice"),
     STOPS(create_device_into_NULL, 0x7E, ACCESS_VIOLATION, "ddi.null_argument", "IoCreateDevice: DeviceObject"),
     RETURNS(create_device_name_twice, STATUS_UNSUCCESSFUL),
+    NULL_ARGUMENT(symbolic_link_with_NULL_name, "IoCreateSymbolicLink: SymbolicLinkName"),
+    STOPS(queue_work_item_without_routine, 0x7E, ACCESS_VIOLATION, "ddi.null_argument",
+          "IoQueueWorkItem: WorkerRoutine"),
+    NULL_ARGUMENT(allocate_work_item_for_NULL_device, "IoAllocateWorkItem: DeviceObject"),
     RETURNS(symbolic_link_to_itself, STATUS_OBJECT_NAME_COLLISION),
 
     RETURNS(a_DDI_after_shutdown_boots_a_fresh_kernel, STATUS_SUCCESS),
