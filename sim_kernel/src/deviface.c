@@ -201,9 +201,9 @@ NTSTATUS NTAPI IoRegisterDeviceInterface(PDEVICE_OBJECT PhysicalDeviceObject, co
     struct deviface *d;
     NTSTATUS status;
 
+    rule_check_irql(RULE_IO_NOT_PASSIVE, irql_current(), (ULONG_PTR)PhysicalDeviceObject, 0, 0);
     RULE_CHECK_ARGUMENT(InterfaceClassGuid, RULE_READS);
     RULE_CHECK_ARGUMENT(SymbolicLinkName, RULE_WRITES);
-    rule_check_irql(RULE_IO_NOT_PASSIVE, irql_current(), (ULONG_PTR)PhysicalDeviceObject, 0, 0);
     if (PhysicalDeviceObject == NULL || PhysicalDeviceObject->Type != IO_TYPE_DEVICE)
         return STATUS_INVALID_DEVICE_REQUEST;
     if (InterfaceClassGuid == NULL || SymbolicLinkName == NULL)
@@ -251,8 +251,8 @@ NTSTATUS NTAPI IoSetDeviceInterfaceState(PUNICODE_STRING SymbolicLinkName, BOOLE
     struct deviface *d;
     NTSTATUS status;
 
-    RULE_CHECK_ARGUMENT(SymbolicLinkName, RULE_READS);
     rule_check_irql(RULE_IO_NOT_PASSIVE, irql_current(), (ULONG_PTR)SymbolicLinkName, Enable, 0);
+    RULE_CHECK_ARGUMENT(SymbolicLinkName, RULE_READS);
     if (SymbolicLinkName == NULL || SymbolicLinkName->Buffer == NULL)
         return STATUS_INVALID_PARAMETER;
     host_lock(&deviface_lock);

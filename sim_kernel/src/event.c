@@ -89,8 +89,8 @@ LONG NTAPI KeResetEvent(PRKEVENT Event)
 {
     LONG previous;
 
-    RULE_CHECK_ARGUMENT(Event, RULE_WRITES);
     rule_check_irql(RULE_KE_ABOVE_DISPATCH, irql_current(), (ULONG_PTR)Event, 0, 0);
+    RULE_CHECK_ARGUMENT(Event, RULE_WRITES);
     disp_lock();
     previous = event_header(Event)->SignalState;
     Event->Header.SignalState = 0;
@@ -110,8 +110,8 @@ LONG NTAPI KeReadStateEvent(PRKEVENT Event)
 {
     LONG state;
 
-    RULE_CHECK_ARGUMENT(Event, RULE_READS);
     rule_check_irql(RULE_KE_ABOVE_DISPATCH, irql_current(), (ULONG_PTR)Event, 0, 0);
+    RULE_CHECK_ARGUMENT(Event, RULE_READS);
     disp_lock();
     state = event_header(Event)->SignalState;
     disp_unlock();

@@ -578,10 +578,10 @@ NTSTATUS NTAPI ZwCreateFile(PHANDLE FileHandle, ACCESS_MASK DesiredAccess, POBJE
     ULONG handle_attributes;
     NTSTATUS status;
 
+    rule_check_irql(RULE_ZW_FILE_NOT_PASSIVE, irql_current(), (ULONG_PTR)FileHandle, 0, 0);
     RULE_CHECK_ARGUMENT(FileHandle, RULE_WRITES);
     RULE_CHECK_ARGUMENT(ObjectAttributes, RULE_READS);
     RULE_CHECK_ARGUMENT(IoStatusBlock, RULE_WRITES);
-    rule_check_irql(RULE_ZW_FILE_NOT_PASSIVE, irql_current(), (ULONG_PTR)FileHandle, 0, 0);
     mode = thread_previous_mode();
     *FileHandle = NULL;
     status = file_check_create(ObjectAttributes, access, CreateDisposition, CreateOptions,
@@ -759,8 +759,8 @@ NTSTATUS NTAPI ZwReadFile(HANDLE FileHandle, HANDLE Event, PIO_APC_ROUTINE ApcRo
                           PIO_STATUS_BLOCK IoStatusBlock, PVOID Buffer, ULONG Length, PLARGE_INTEGER ByteOffset,
                           PULONG Key)
 {
-    RULE_CHECK_ARGUMENT(IoStatusBlock, RULE_WRITES);
     rule_check_irql(RULE_ZW_FILE_NOT_PASSIVE, irql_current(), (ULONG_PTR)FileHandle, 0, 0);
+    RULE_CHECK_ARGUMENT(IoStatusBlock, RULE_WRITES);
     (void)ApcContext;
     return file_transfer(IRP_MJ_READ, FileHandle, Event, ApcRoutine, IoStatusBlock, Buffer, Length, ByteOffset, Key);
 }
@@ -770,8 +770,8 @@ NTSTATUS NTAPI ZwWriteFile(HANDLE FileHandle, HANDLE Event, PIO_APC_ROUTINE ApcR
                            PIO_STATUS_BLOCK IoStatusBlock, PVOID Buffer, ULONG Length, PLARGE_INTEGER ByteOffset,
                            PULONG Key)
 {
-    RULE_CHECK_ARGUMENT(IoStatusBlock, RULE_WRITES);
     rule_check_irql(RULE_ZW_FILE_NOT_PASSIVE, irql_current(), (ULONG_PTR)FileHandle, 0, 0);
+    RULE_CHECK_ARGUMENT(IoStatusBlock, RULE_WRITES);
     (void)ApcContext;
     return file_transfer(IRP_MJ_WRITE, FileHandle, Event, ApcRoutine, IoStatusBlock, Buffer, Length, ByteOffset,
                          Key);
@@ -825,8 +825,8 @@ NTSTATUS NTAPI ZwDeviceIoControlFile(HANDLE FileHandle, HANDLE Event, PIO_APC_RO
     struct file *f;
     NTSTATUS status;
 
-    RULE_CHECK_ARGUMENT(IoStatusBlock, RULE_WRITES);
     rule_check_irql(RULE_ZW_FILE_NOT_PASSIVE, irql_current(), (ULONG_PTR)FileHandle, IoControlCode, 0);
+    RULE_CHECK_ARGUMENT(IoStatusBlock, RULE_WRITES);
     (void)ApcContext;
     status = file_request_new(FileHandle, file_ioctl_access(IoControlCode), Event, ApcRoutine, IoStatusBlock, mode,
                               &request);

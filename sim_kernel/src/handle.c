@@ -399,8 +399,8 @@ NTSTATUS NTAPI ObReferenceObjectByHandle(HANDLE Handle, ACCESS_MASK DesiredAcces
                                          KPROCESSOR_MODE AccessMode, PVOID *Object,
                                          POBJECT_HANDLE_INFORMATION HandleInformation)
 {
-    RULE_CHECK_ARGUMENT(Object, RULE_WRITES);
     rule_check_irql(RULE_OB_NOT_PASSIVE, irql_current(), (ULONG_PTR)Handle, (ULONG_PTR)ObjectType, 0);
+    RULE_CHECK_ARGUMENT(Object, RULE_WRITES);
     /* KernelMode skips the access check, and UserMode gets what it asks for too: without security
      * descriptors or generic mappings there is nothing to check DesiredAccess against. */
     (void)DesiredAccess;
@@ -413,9 +413,9 @@ NTSTATUS NTAPI ObOpenObjectByPointer(PVOID Object, ULONG HandleAttributes, PACCE
                                      ACCESS_MASK DesiredAccess, POBJECT_TYPE ObjectType, KPROCESSOR_MODE AccessMode,
                                      PHANDLE Handle)
 {
+    rule_check_irql(RULE_OB_NOT_PASSIVE, irql_current(), (ULONG_PTR)Object, (ULONG_PTR)ObjectType, 0);
     RULE_CHECK_ARGUMENT(Object, RULE_READS);
     RULE_CHECK_ARGUMENT(Handle, RULE_WRITES);
-    rule_check_irql(RULE_OB_NOT_PASSIVE, irql_current(), (ULONG_PTR)Object, (ULONG_PTR)ObjectType, 0);
     /* No security model: the access state would only carry what DesiredAccess says. */
     (void)PassedAccessState;
     object_reference(Object);

@@ -233,9 +233,9 @@ NTSTATUS NTAPI IoCreateDevice(PDRIVER_OBJECT DriverObject, ULONG DeviceExtension
     struct io_device *d;
     NTSTATUS status;
 
+    rule_check_irql(RULE_IO_ABOVE_APC, irql_current(), (ULONG_PTR)DriverObject, 0, 0);
     RULE_CHECK_ARGUMENT(DriverObject, RULE_READS);
     RULE_CHECK_ARGUMENT(DeviceObject, RULE_WRITES);
-    rule_check_irql(RULE_IO_ABOVE_APC, irql_current(), (ULONG_PTR)DriverObject, 0, 0);
     *DeviceObject = NULL;
     device = calloc(1, sizeof *device + sizeof *d + DeviceExtensionSize);
     if (device == NULL)
@@ -472,9 +472,9 @@ PDEVICE_OBJECT NTAPI IoAttachDeviceToDeviceStack(PDEVICE_OBJECT SourceDevice, PD
 {
     PDEVICE_OBJECT top;
 
+    rule_check_irql(RULE_IO_ABOVE_APC, irql_current(), (ULONG_PTR)SourceDevice, 0, 0);
     RULE_CHECK_ARGUMENT(SourceDevice, RULE_WRITES);
     RULE_CHECK_ARGUMENT(TargetDevice, RULE_READS);
-    rule_check_irql(RULE_IO_ABOVE_APC, irql_current(), (ULONG_PTR)SourceDevice, 0, 0);
     host_lock(&io_lock);
     for (top = TargetDevice; top->AttachedDevice != NULL; top = top->AttachedDevice)
         ;
@@ -498,17 +498,17 @@ VOID NTAPI IoDetachDevice(PDEVICE_OBJECT TargetDevice)
 /* PASSIVE_LEVEL. */
 NTSTATUS NTAPI IoCreateSymbolicLink(PUNICODE_STRING SymbolicLinkName, PUNICODE_STRING DeviceName)
 {
+    rule_check_irql(RULE_IO_NOT_PASSIVE, irql_current(), (ULONG_PTR)SymbolicLinkName, 0, 0);
     RULE_CHECK_ARGUMENT(SymbolicLinkName, RULE_READS);
     RULE_CHECK_ARGUMENT(DeviceName, RULE_READS);
-    rule_check_irql(RULE_IO_NOT_PASSIVE, irql_current(), (ULONG_PTR)SymbolicLinkName, 0, 0);
     return ns_insert_link(SymbolicLinkName, DeviceName, thread_charged(thread_current()));
 }
 
 /* PASSIVE_LEVEL. */
 NTSTATUS NTAPI IoDeleteSymbolicLink(PUNICODE_STRING SymbolicLinkName)
 {
-    RULE_CHECK_ARGUMENT(SymbolicLinkName, RULE_READS);
     rule_check_irql(RULE_IO_NOT_PASSIVE, irql_current(), (ULONG_PTR)SymbolicLinkName, 0, 0);
+    RULE_CHECK_ARGUMENT(SymbolicLinkName, RULE_READS);
     return ns_remove(SymbolicLinkName, NS_SYMLINK);
 }
 
@@ -580,8 +580,8 @@ NTSTATUS FASTCALL IofCallDriver(PDEVICE_OBJECT DeviceObject, PIRP Irp)
     PDRIVER_DISPATCH routine;
     NTSTATUS status;
 
-    RULE_CHECK_ARGUMENT(Irp, RULE_WRITES);
     rule_check_irql(RULE_IO_CALL_ABOVE_DISPATCH, self->irql, 0, 0, 0);
+    RULE_CHECK_ARGUMENT(Irp, RULE_WRITES);
     io_check_irp(Irp);
     if (DeviceObject == NULL || DeviceObject->Type != IO_TYPE_DEVICE || DeviceObject->DriverObject == NULL)
         rule_stop(RULE_IO_NOT_A_DEVICE, (ULONG_PTR)DeviceObject, 0, 0, 0);

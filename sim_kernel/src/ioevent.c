@@ -108,15 +108,15 @@ static PKEVENT ioevent_create_or_open(PUNICODE_STRING name, PHANDLE handle, EVEN
  * \BaseNamedObjects; returns it, or NULL, with a kernel handle in *EventHandle for ZwClose. */
 PKEVENT NTAPI IoCreateNotificationEvent(PUNICODE_STRING EventName, PHANDLE EventHandle)
 {
-    RULE_CHECK_ARGUMENT(EventHandle, RULE_WRITES);
     rule_check_irql(RULE_IO_NOT_PASSIVE, irql_current(), (ULONG_PTR)EventName, 0, 0);
+    RULE_CHECK_ARGUMENT(EventHandle, RULE_WRITES);
     return ioevent_create_or_open(EventName, EventHandle, NotificationEvent);
 }
 
 /* PASSIVE_LEVEL. The same for a synchronization (auto-reset) event, also created signalled. */
 PKEVENT NTAPI IoCreateSynchronizationEvent(PUNICODE_STRING EventName, PHANDLE EventHandle)
 {
-    RULE_CHECK_ARGUMENT(EventHandle, RULE_WRITES);
     rule_check_irql(RULE_IO_NOT_PASSIVE, irql_current(), (ULONG_PTR)EventName, 0, 0);
+    RULE_CHECK_ARGUMENT(EventHandle, RULE_WRITES);
     return ioevent_create_or_open(EventName, EventHandle, SynchronizationEvent);
 }

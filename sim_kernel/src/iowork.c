@@ -48,8 +48,8 @@ PIO_WORKITEM NTAPI IoAllocateWorkItem(PDEVICE_OBJECT DeviceObject)
 {
     struct _IO_WORKITEM *work;
 
-    RULE_CHECK_ARGUMENT(DeviceObject, RULE_READS);
     rule_check_irql(RULE_IO_WORK_ITEM_ABOVE_DISPATCH, irql_current(), (ULONG_PTR)DeviceObject, 0, 0);
+    RULE_CHECK_ARGUMENT(DeviceObject, RULE_READS);
     work = ExAllocatePoolWithTag(NonPagedPoolNx, sizeof *work, IOWORK_TAG);
     if (work == NULL)
         return NULL;
@@ -65,10 +65,10 @@ PIO_WORKITEM NTAPI IoAllocateWorkItem(PDEVICE_OBJECT DeviceObject)
 VOID NTAPI IoQueueWorkItem(PIO_WORKITEM IoWorkItem, PIO_WORKITEM_ROUTINE WorkerRoutine, WORK_QUEUE_TYPE QueueType,
                            PVOID Context)
 {
-    RULE_CHECK_ARGUMENT(IoWorkItem, RULE_WRITES);
-    RULE_CHECK_ARGUMENT(WorkerRoutine, RULE_RUNS);
     rule_check_irql(RULE_IO_WORK_ITEM_ABOVE_DISPATCH, irql_current(), (ULONG_PTR)IoWorkItem,
                     (ULONG_PTR)WorkerRoutine, 0);
+    RULE_CHECK_ARGUMENT(IoWorkItem, RULE_WRITES);
+    RULE_CHECK_ARGUMENT(WorkerRoutine, RULE_RUNS);
     io_device_work_queued(IoWorkItem->device);
     /* Under the queue's lock: the item may be running (and just re-queued by its own routine). */
     disp_lock();
@@ -83,8 +83,8 @@ VOID NTAPI IoFreeWorkItem(PIO_WORKITEM IoWorkItem)
 {
     bool queued;
 
-    RULE_CHECK_ARGUMENT(IoWorkItem, RULE_WRITES);
     rule_check_irql(RULE_IO_WORK_ITEM_ABOVE_DISPATCH, irql_current(), (ULONG_PTR)IoWorkItem, 0, 0);
+    RULE_CHECK_ARGUMENT(IoWorkItem, RULE_WRITES);
     disp_lock();
     queued = IoWorkItem->item.List.Flink != NULL;
     disp_unlock();

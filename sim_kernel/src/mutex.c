@@ -53,8 +53,8 @@ LONG NTAPI KeReleaseMutex(PRKMUTEX Mutex, BOOLEAN Wait)
     char owner[96];
     LONG previous;
 
-    RULE_CHECK_ARGUMENT(Mutex, RULE_WRITES);
     rule_check_irql(RULE_KE_ABOVE_DISPATCH, self->irql, (ULONG_PTR)Mutex, 0, 0);
+    RULE_CHECK_ARGUMENT(Mutex, RULE_WRITES);
     if (Wait)
         rule_check_irql(RULE_WAIT_TRUE_ABOVE_APC, self->irql, (ULONG_PTR)Mutex, 0, 0);
     disp_lock();
@@ -81,8 +81,8 @@ LONG NTAPI KeReadStateMutex(PRKMUTEX Mutex)
 {
     LONG state;
 
-    RULE_CHECK_ARGUMENT(Mutex, RULE_READS);
     rule_check_irql(RULE_KE_ABOVE_DISPATCH, irql_current(), (ULONG_PTR)Mutex, 0, 0);
+    RULE_CHECK_ARGUMENT(Mutex, RULE_READS);
     disp_lock();
     state = mutex_header(Mutex)->SignalState;
     disp_unlock();
@@ -279,8 +279,8 @@ VOID FASTCALL ExReleaseFastMutexUnsafe(PFAST_MUTEX FastMutex)
 /* IRQL <= DISPATCH_LEVEL. Free, with its gate a synchronization event. */
 VOID FASTCALL KeInitializeGuardedMutex(PKGUARDED_MUTEX Mutex)
 {
-    RULE_CHECK_ARGUMENT(Mutex, RULE_WRITES);
     rule_check_irql(RULE_KE_ABOVE_DISPATCH, thread_current()->irql, (ULONG_PTR)Mutex, 0, 0);
+    RULE_CHECK_ARGUMENT(Mutex, RULE_WRITES);
     Mutex->Count = FM_LOCK_BIT;
     Mutex->Owner = NULL;
     Mutex->Contention = 0;

@@ -260,8 +260,8 @@ VOID NTAPI KeUnstackDetachProcess(PRKAPC_STATE ApcState)
     struct _KTHREAD *self = thread_current();
     char owner[64];
 
-    RULE_CHECK_ARGUMENT(ApcState, RULE_READS);
     rule_check_irql(RULE_PROCESS_DETACH_ABOVE_APC, (ULONG_PTR)ApcState, 0, 0, 0);
+    RULE_CHECK_ARGUMENT(ApcState, RULE_READS);
     if (ApcState->Process == PROCESS_ATTACH_MARKER)
         return;
     if (self->attach_top == NULL) {

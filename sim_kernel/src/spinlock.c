@@ -91,8 +91,8 @@ KIRQL NTAPI KeAcquireSpinLockRaiseToDpc(PKSPIN_LOCK SpinLock)
     struct _KTHREAD *self = thread_current();
     KIRQL old = self->irql;
 
-    RULE_CHECK_ARGUMENT(SpinLock, RULE_WRITES);
     rule_check_irql(RULE_SPINLOCK_ACQUIRE_ABOVE_DISPATCH, old, (ULONG_PTR)SpinLock, 0, 0);
+    RULE_CHECK_ARGUMENT(SpinLock, RULE_WRITES);
     self->irql = DISPATCH_LEVEL;
     spinlock_acquire(SpinLock, self);
     return old;
@@ -103,8 +103,8 @@ VOID NTAPI KeReleaseSpinLock(PKSPIN_LOCK SpinLock, KIRQL NewIrql)
 {
     struct _KTHREAD *self = thread_current();
 
-    RULE_CHECK_ARGUMENT(SpinLock, RULE_WRITES);
     rule_check_irql(RULE_SPINLOCK_RELEASE_NOT_AT_DISPATCH, self->irql, (ULONG_PTR)SpinLock, 0, 0);
+    RULE_CHECK_ARGUMENT(SpinLock, RULE_WRITES);
     spinlock_release(SpinLock, self);
     KfLowerIrql(NewIrql);
 }
@@ -114,8 +114,8 @@ VOID NTAPI KeAcquireSpinLockAtDpcLevel(PKSPIN_LOCK SpinLock)
 {
     struct _KTHREAD *self = thread_current();
 
-    RULE_CHECK_ARGUMENT(SpinLock, RULE_WRITES);
     rule_check_irql(RULE_SPINLOCK_AT_DPC_BELOW_DISPATCH, self->irql, (ULONG_PTR)SpinLock, 0, 0);
+    RULE_CHECK_ARGUMENT(SpinLock, RULE_WRITES);
     spinlock_acquire(SpinLock, self);
 }
 
@@ -124,7 +124,7 @@ VOID NTAPI KeReleaseSpinLockFromDpcLevel(PKSPIN_LOCK SpinLock)
 {
     struct _KTHREAD *self = thread_current();
 
-    RULE_CHECK_ARGUMENT(SpinLock, RULE_WRITES);
     rule_check_irql(RULE_SPINLOCK_FROM_DPC_BELOW_DISPATCH, self->irql, (ULONG_PTR)SpinLock, 0, 0);
+    RULE_CHECK_ARGUMENT(SpinLock, RULE_WRITES);
     spinlock_release(SpinLock, self);
 }

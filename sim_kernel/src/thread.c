@@ -597,8 +597,8 @@ KPRIORITY NTAPI KeSetPriorityThread(PKTHREAD Thread, KPRIORITY Priority)
     struct _KTHREAD *thread = (struct _KTHREAD *)Thread;
     KPRIORITY old;
 
-    RULE_CHECK_ARGUMENT(Thread, RULE_WRITES);
     rule_check_irql(RULE_PS_NOT_PASSIVE, irql_current(), (ULONG_PTR)Thread, (ULONG_PTR)Priority, 0);
+    RULE_CHECK_ARGUMENT(Thread, RULE_WRITES);
     old = thread->priority;
     thread->priority = Priority;
     return old;
@@ -651,8 +651,8 @@ NTSTATUS NTAPI PsCreateSystemThread(PHANDLE ThreadHandle, ULONG DesiredAccess, P
     char name[32];
     HANDLE handle;
 
-    RULE_CHECK_ARGUMENT(ThreadHandle, RULE_WRITES);
     rule_check_irql(RULE_PS_NOT_PASSIVE, irql_current(), (ULONG_PTR)StartRoutine, 0, 0);
+    RULE_CHECK_ARGUMENT(ThreadHandle, RULE_WRITES);
     /* Only now: the check above boots the kernel when this is the program's first DDI. */
     process = process_system();
     if (ProcessHandle != NULL) {

@@ -148,8 +148,8 @@ DRIVER_INVENTORY(timer_inventory)
 /* IRQL <= DISPATCH_LEVEL. */
 VOID NTAPI KeInitializeTimerEx(PKTIMER Timer, TIMER_TYPE Type)
 {
-    RULE_CHECK_ARGUMENT(Timer, RULE_WRITES);
     rule_check_irql(RULE_KE_ABOVE_DISPATCH, irql_current(), (ULONG_PTR)Timer, 0, 0);
+    RULE_CHECK_ARGUMENT(Timer, RULE_WRITES);
     disp_init_header(&Timer->Header,
                      Type == SynchronizationTimer ? DISP_TIMER_SYNCHRONIZATION : DISP_TIMER_NOTIFICATION, 0);
     Timer->DueTime.QuadPart = 0;
@@ -173,8 +173,8 @@ BOOLEAN NTAPI KeSetTimerEx(PKTIMER Timer, LARGE_INTEGER DueTime, LONG Period, PK
 {
     BOOLEAN was_set;
 
-    RULE_CHECK_ARGUMENT(Timer, RULE_WRITES);
     rule_check_irql(RULE_KE_ABOVE_DISPATCH, irql_current(), (ULONG_PTR)Timer, 0, 0);
+    RULE_CHECK_ARGUMENT(Timer, RULE_WRITES);
     disp_lock();
     timer_check(Timer);
     was_set = Timer->Header.Inserted;
@@ -202,8 +202,8 @@ BOOLEAN NTAPI KeCancelTimer(PKTIMER Timer)
 {
     BOOLEAN was_set;
 
-    RULE_CHECK_ARGUMENT(Timer, RULE_WRITES);
     rule_check_irql(RULE_KE_ABOVE_DISPATCH, irql_current(), (ULONG_PTR)Timer, 0, 0);
+    RULE_CHECK_ARGUMENT(Timer, RULE_WRITES);
     disp_lock();
     timer_check(Timer);
     was_set = Timer->Header.Inserted;
@@ -218,8 +218,8 @@ BOOLEAN NTAPI KeReadStateTimer(PKTIMER Timer)
 {
     BOOLEAN state;
 
-    RULE_CHECK_ARGUMENT(Timer, RULE_READS);
     rule_check_irql(RULE_KE_ABOVE_DISPATCH, irql_current(), (ULONG_PTR)Timer, 0, 0);
+    RULE_CHECK_ARGUMENT(Timer, RULE_READS);
     disp_lock();
     timer_check(Timer);
     state = Timer->Header.SignalState != 0;
