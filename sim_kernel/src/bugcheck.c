@@ -96,10 +96,19 @@ static void report_add(struct report_buf *r, const char *fmt, ...)
         r->used += (size_t)n < r->size - r->used ? (size_t)n : r->size - r->used;
 }
 
+static __thread const struct sim_driver *blamed_driver;
+static __thread const void *blamed_routine;
+
+void bugcheck_blame(const struct sim_driver *driver, const void *routine)
+{
+    blamed_driver = driver;
+    blamed_routine = driver != NULL ? routine : NULL;
+}
+
 static void report_context(struct report_buf *r)
 {
     struct _KTHREAD *self = thread_current_if_known();
-    char process[160];
+    char process[160], routine[512];
 
     if (self == NULL) {
         report_add(r, "Thread:   none: a host thread the simulator has not adopted, or its own clock thread\n");
@@ -110,6 +119,13 @@ static void report_context(struct report_buf *r)
                self->adopted ? ", host thread adopted by the simulator" : "");
     process_describe_context(self, process, sizeof process);
     report_add(r, "Process:  %s\n", process);
+    if (blamed_routine != NULL) {
+        symbolize(blamed_routine, blamed_routine, routine, sizeof routine);
+        report_add(r, "Driver:   %s (the routine below; the thread is %s)\n", blamed_driver->name,
+                   self->driver ? self->driver->name : "the host's");
+        report_add(r, "Routine:  %s\n", routine);
+        return;
+    }
     report_add(r, "Driver:   %s\n", self->driver ? self->driver->name : "none (host code)");
 }
 
@@ -171,24 +187,12 @@ static void report_backtrace(struct report_buf *r)
     void *frames[BUGCHECK_MAX_FRAMES];
     int count = backtrace(frames, BUGCHECK_MAX_FRAMES);
     int first = report_first_frame(frames, count);
+    char frame[512];
 
     report_add(r, "Backtrace:\n");
     for (int i = first; i < count; i++) {
-        Dl_info info;
-        const char *object = "?";
-        const char *name = NULL;
-        ULONG_PTR offset = 0;
-
-        if (dladdr(frame_call_site(frames[i]), &info)) {
-            object = info.dli_fname ? strrchr(info.dli_fname, '/') : NULL;
-            object = object ? object + 1 : (info.dli_fname ? info.dli_fname : "?");
-            name = info.dli_sname;
-            offset = (ULONG_PTR)frames[i] - (ULONG_PTR)info.dli_saddr;
-        }
-        if (name != NULL)
-            report_add(r, "  #%-2d %s+0x%llx (%s)\n", i - first, name, offset, object);
-        else
-            report_add(r, "  #%-2d %p (%s)\n", i - first, frames[i], object);
+        symbolize(frames[i], frame_call_site(frames[i]), frame, sizeof frame);
+        report_add(r, "  #%-2d %s\n", i - first, frame);
     }
 }
 
@@ -354,6 +358,7 @@ pid_t bugcheck_fork(void (*body)(int fd, void *context), void *context, int *rea
     pid_t child;
 
     kernel_quiesce();
+    symbolize_prepare();
     fflush(NULL);
     if (pipe(fds) != 0)
         abort();

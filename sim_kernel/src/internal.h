@@ -664,6 +664,15 @@ static inline void rule_check_pointer(const void *pointer, const char *ddi, cons
 #define RULE_CHECK_ARGUMENT(argument, operation)                                                    \
     rule_check_pointer((const void *)(argument), __func__, #argument, (operation), __builtin_return_address(0))
 
+/* ---- symbolize.c ---- */
+
+/* "function+0xoffset (object) at file:line" for the code address pc (a return address: lookup is
+ * pc - 1, the call), as far as the object's symbols and line table tell; dladdr's answer when
+ * they tell nothing. */
+void symbolize(const void *pc, const void *lookup, char *out, size_t size);
+/* Before forking children that may stop: read the program's index once, for all of them. */
+void symbolize_prepare(void);
+
 /* ---- bugcheck.c ---- */
 
 /* What a forked child (wdmsim_run_expecting_stop, wdmsim_explore) sends its parent. */
@@ -698,6 +707,9 @@ size_t bugcheck_read_all(int fd, void *data, size_t size);
 
 /* The next STOP on this thread starts its backtrace at the frame of this instruction (a crash's). */
 void bugcheck_backtrace_from(const void *ip);
+/* The STOP about to be raised on this thread is about a routine of driver (a dispatch routine that
+ * broke an IRP rule, run from another driver's or the host's thread): the report names both. */
+void bugcheck_blame(const struct sim_driver *driver, const void *routine);
 /* detail: NULL, or one line saying what exactly happened (which thread owns the lock ...). */
 SIM_NORETURN void bugcheck_stop(ULONG code, const ULONG_PTR params[4], const struct rule *rule,
                                 const char *detail);

@@ -521,6 +521,7 @@ struct io_dispatch_state {
     PLIST_ENTRY first_mutant;
     unsigned critical_regions;
     unsigned guarded_regions;
+    const struct sim_driver *callee;    /* the dispatch routine's driver, named by a broken rule */
 };
 
 static void io_save_state(const struct _KTHREAD *self, struct io_dispatch_state *state)
@@ -553,6 +554,7 @@ static void io_check_return(const struct _KTHREAD *self, const struct io_dispatc
                             PDEVICE_OBJECT device, PDRIVER_DISPATCH routine, PIRP irp, PIO_STACK_LOCATION stack,
                             NTSTATUS status)
 {
+    bugcheck_blame(before->callee, (const void *)routine);
     if (self->spinlocks_held != before->spinlocks_held)
         rule_stop_detail(RULE_IO_DISPATCH_HELD_SPIN_LOCK, (ULONG_PTR)routine, 0, 0, 0,
                          "the dispatch routine at %p returned holding %u spin lock(s)", (void *)routine,
@@ -568,6 +570,7 @@ static void io_check_return(const struct _KTHREAD *self, const struct io_dispatc
         rule_stop(RULE_IO_DISPATCH_CHANGED_IRQL, (ULONG_PTR)device, before->irql, self->irql, 0);
     if (status == STATUS_PENDING && !io_marked_pending(irp, stack))
         rule_stop(RULE_IO_PENDING_NOT_MARKED, (ULONG_PTR)routine, (ULONG_PTR)device, 0, 0);
+    bugcheck_blame(NULL, NULL);
 }
 
 /* IRQL <= DISPATCH_LEVEL. Runs the next driver's dispatch routine in the caller's thread. */
@@ -591,7 +594,8 @@ NTSTATUS FASTCALL IofCallDriver(PDEVICE_OBJECT DeviceObject, PIRP Irp)
     stack->DeviceObject = DeviceObject;
     routine = DeviceObject->DriverObject->MajorFunction[stack->MajorFunction];
     io_save_state(self, &before);
-    thread_charge(self, io_driver_of(DeviceObject));
+    before.callee = io_driver_of(DeviceObject);
+    thread_charge(self, before.callee);
     status = routine(DeviceObject, Irp);
     thread_charge(self, caller);
     io_check_return(self, &before, DeviceObject, routine, Irp, stack, status);
@@ -712,16 +716,19 @@ static NTSTATUS io_irp_call(PDEVICE_OBJECT top, PIRP irp, PIO_STATUS_BLOCK iosb,
 {
     UCHAR major = IoGetNextIrpStackLocation(irp)->MajorFunction;
     PDRIVER_DISPATCH routine = top->DriverObject->MajorFunction[major];
+    const struct sim_driver *callee = io_driver_of(top);
     NTSTATUS status;
 
     irp->UserEvent = done;
     irp->UserIosb = iosb;
     status = IofCallDriver(top, irp);
-    if (status != STATUS_PENDING && !io_irp_completed(irp))
+    if (status != STATUS_PENDING && !io_irp_completed(irp)) {
+        bugcheck_blame(callee, (const void *)routine);
         rule_stop_detail(RULE_IO_DISPATCH_NOT_COMPLETED, (ULONG_PTR)routine, (ULONG_PTR)irp, 0, 0,
                          "the dispatch routine at %p for major function 0x%02X returned 0x%08X, but IRP %p "
                          "was neither completed nor marked pending", (void *)routine, major, (unsigned)status,
                          (void *)irp);
+    }
     return status;
 }
 

@@ -1017,9 +1017,11 @@ SIM_NORETURN void rule_stop_null_argument(const char *ddi, const char *argument,
 {
     static const char *const used[] = { [RULE_READS] = "reads", [RULE_WRITES] = "writes", [RULE_RUNS] = "calls" };
     KIRQL irql = irql_current();
-    char detail[512];
+    char detail[512], value[32] = "NULL";
 
-    snprintf(detail, sizeof detail, "%s: %s is %p, and %s %s through it at once.%s%s", ddi, argument, pointer, ddi,
+    if (pointer != NULL)
+        snprintf(value, sizeof value, "%p", pointer);
+    snprintf(detail, sizeof detail, "%s: %s is %s, and %s %s through it at once.%s%s", ddi, argument, value, ddi,
              used[operation], fix != NULL ? " " : "", fix != NULL ? fix : "");
     if (irql >= DISPATCH_LEVEL)
         rule_stop_text(RULE_NULL_ARGUMENT_AT_DISPATCH, (ULONG_PTR)pointer, irql, operation, (ULONG_PTR)caller,

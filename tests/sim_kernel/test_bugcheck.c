@@ -87,6 +87,25 @@ static void a_rule_report_names_rule_why_fix_irql_thread_driver_and_backtrace(vo
     assert_non_null(strstr(stop.report, "wdmsim_run_as_driver+0x"));
 }
 
+/* A static function: dladdr cannot name it, the DWARF symbol and line tables can. */
+static void static_caller_of_KeLowerIrql(void *context)
+{
+    (void)context;
+    KeLowerIrql(DISPATCH_LEVEL);
+}
+
+static void backtrace_frames_name_static_functions_and_their_source_lines(void **state)
+{
+    struct wdmsim_stop stop;
+
+    (void)state;
+    wdmsim_assert_stops(static_caller_of_KeLowerIrql, NULL, 0xC4, 0x31, "irql.lower_to_higher", &stop);
+    wdmsim_assert_report_has(&stop, "KfLowerIrql+0x");
+    wdmsim_assert_report_has(&stop, "at sim_kernel/src/irql.c:");
+    wdmsim_assert_report_has(&stop, "static_caller_of_KeLowerIrql+0x");
+    wdmsim_assert_report_has(&stop, "(test_bugcheck) at tests/sim_kernel/test_bugcheck.c:");
+}
+
 static void *bugcheck_on_worker(void *context)
 {
     (void)context;
@@ -186,6 +205,7 @@ int main(void)
         wdmsim_test(the_report_opens_with_the_Windows_STOP_line),
         wdmsim_test(KeBugCheck_is_KeBugCheckEx_with_zero_parameters),
         wdmsim_test(a_rule_report_names_rule_why_fix_irql_thread_driver_and_backtrace),
+        wdmsim_test(backtrace_frames_name_static_functions_and_their_source_lines),
         wdmsim_test(a_STOP_on_another_thread_is_captured_too),
         wdmsim_test(a_scenario_that_returns_reports_no_STOP),
         wdmsim_test(a_scenario_that_crashes_reports_the_signal),
