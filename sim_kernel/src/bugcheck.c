@@ -151,7 +151,7 @@ static bool frame_is_named(void *frame)
     return dladdr(frame_call_site(frame), &info) && info.dli_sname != NULL;
 }
 
-static __thread const void *backtrace_from;  /* a crash's instruction: the backtrace starts there */
+static __thread const void *backtrace_from;  /* a crash: the backtrace starts there (see crash.c) */
 
 void bugcheck_backtrace_from(const void *ip)
 {
@@ -191,7 +191,10 @@ static void report_backtrace(struct report_buf *r)
 
     report_add(r, "Backtrace:\n");
     for (int i = first; i < count; i++) {
-        symbolize(frames[i], frame_call_site(frames[i]), frame, sizeof frame);
+        /* A crash's frame is the faulting instruction itself, one byte before what crash.c pushed. */
+        void *pc = frames[i] == backtrace_from ? frame_call_site(frames[i]) : frames[i];
+
+        symbolize(pc, frame_call_site(frames[i]), frame, sizeof frame);
         report_add(r, "  #%-2d %s\n", i - first, frame);
     }
 }

@@ -963,6 +963,18 @@ static const struct rule rule_catalog[RULE_COUNT] = {
           "Pass a valid pointer for the argument the detail names; a DPC's DeferredRoutine must be "
           "set (KeInitializeDpc) before the DPC is queued or given to a timer." },
         RULE_STATE, 0 },
+    [RULE_DRIVER_UNLOADED_IMAGE_TOUCHED] = {
+        { "driver.unloaded_image_touched", "any code of a simulated thread",
+          "an instruction ran code of a driver that has unloaded, or wrote its data",
+          0xCEu, "DRIVER_UNLOADED_WITHOUT_CANCELLING_PENDING_OPERATIONS", -1,
+          "Something outlived DriverUnload and still points into the driver's image: a routine (a "
+          "DPC, timer, work item, thread, callback, or a function pointer another driver kept) runs "
+          "code that is gone, or writes globals that are gone (parameters: the address, 0 read / 1 "
+          "write / 8 execute, the instruction, 0).",
+          "Before Unload returns, undo every registration that can call back into the driver and wait "
+          "for what is running; other drivers must drop their pointers into it (a dereferenced "
+          "interface, an unregistered callback) before it unloads." },
+        RULE_STATE, 0 },
 };
 
 const struct rule *rule_get(enum rule_id id)

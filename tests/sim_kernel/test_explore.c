@@ -433,7 +433,8 @@ static void a_diverged_replay_names_the_first_decision_that_differs_and_its_DDI(
 static void a_long_diverged_replay_names_the_few_decisions_the_first_difference_is_among(void **state)
 {
     struct wdmsim_explore_result found;
-    char text[8192], line[32];
+    static char text[32768];
+    char line[32];
     const char *differs, *tilde;
     unsigned long long first, last;
 
