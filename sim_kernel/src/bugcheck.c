@@ -65,6 +65,59 @@ static const struct {
     { 0x4000008A, "THREAD_TERMINATE_HELD_MUTEX" },
 };
 
+/* The four parameters of each bug check as the debugger's !analyze -v labels them (the bug check
+ * reference's descriptions). Where parameter 1 is a subcode, the others depend on it: the rule's
+ * Why line says what they hold. */
+static const struct {
+    ULONG code;
+    const char *labels[4];
+} bugcheck_labels[] = {
+    { 0x01, { "address of the system call or worker routine", "current thread's APC state index",
+              "current thread's kernel APC disable count", "0 = system call, 1 = worker routine" } },
+    { 0x05, { "target process", "current process", "APC state index", "1 = called from a DPC" } },
+    { 0x06, { "original process", "current process", "APC state index", "1 = called from a DPC" } },
+    { 0x0A, { "memory referenced", "IRQL", "bitfield: bit 0 = write, bit 3 = execute", "address which referenced memory" } },
+    { 0x0C, { "the thread's count of wait objects", "the maximum", "0", "0" } },
+    { 0x0F, { "spin lock address", "0", "0", "0" } },
+    { 0x10, { "spin lock address", "0", "0", "0" } },
+    { 0x1E, { "exception code that was not handled", "address of the instruction where the exception occurred",
+              "parameter 0 of the exception (0 read, 1 write, 8 execute)", "parameter 1 of the exception (the address)" } },
+    { 0x35, { "address of the IRP", "0", "0", "0" } },
+    { 0x44, { "address of the IRP", "reserved", "reserved", "reserved" } },
+    { 0x50, { "memory referenced", "0 read, 2 write, 0x10 execute", "address which referenced memory", "reserved" } },
+    { 0x7E, { "exception code that was not handled", "address of the instruction where the exception occurred",
+              "parameter 0 of the exception (0 read, 1 write, 8 execute)", "parameter 1 of the exception (the address)" } },
+    { 0x7F, { "trap number (8 = double fault)", "reserved", "reserved", "reserved" } },
+    { 0x93, { "handle passed to NtClose", "0 = protected handle, 1 = invalid handle", "0", "0" } },
+    { 0xB8, { "original thread", "new thread", "0", "0" } },
+    { 0xC2, { "type of violation (subcode)", "depends on the subcode", "depends on the subcode", "depends on the subcode" } },
+    { 0xC4, { "violation type (subcode)", "depends on the subcode", "depends on the subcode", "depends on the subcode" } },
+    { 0xC7, { "type of object (0 timer, 1 thread, 2 DPC queue, 3 DPC routine)", "address of the object",
+              "start of the memory range", "end of the memory range" } },
+    { 0xC8, { "the IRQL expected << 16 | the IRQL found << 8", "the routine", "the object", "0" } },
+    { 0xC9, { "type of I/O manager violation (subcode)", "depends on the subcode", "depends on the subcode",
+              "depends on the subcode" } },
+    { 0xCE, { "memory referenced", "0 read, 1 write", "address that referenced memory", "reserved" } },
+    { 0xD1, { "memory referenced", "IRQL at the time of the reference", "0 read, 1 write, 8 execute",
+              "address which referenced memory" } },
+    { 0xE1, { "address of the worker routine", "IRQL it returned at", "work item parameter", "work item address" } },
+    { 0xE2, { "0", "0", "0", "0" } },
+    { 0xE4, { "subcode", "depends on the subcode", "depends on the subcode", "depends on the subcode" } },
+    { 0xE9, { "exiting ETHREAD", "0", "0", "0" } },
+    { 0x139, { "type of corruption (3 = a LIST_ENTRY was corrupted)", "address of the trap frame",
+               "address of the exception record", "reserved" } },
+    { 0x4000008A, { "address of the thread", "address of the held mutex", "0", "0" } },
+};
+
+static const char *const *bugcheck_labels_of(ULONG code)
+{
+    for (size_t i = 0; i < sizeof bugcheck_labels / sizeof bugcheck_labels[0]; i++) {
+        if (bugcheck_labels[i].code == code)
+            return bugcheck_labels[i].labels;
+    }
+    return NULL;
+}
+
 const char *bugcheck_code_name(ULONG code)
 {
     for (size_t i = 0; i < sizeof bugcheck_names / sizeof bugcheck_names[0]; i++) {
@@ -94,6 +147,18 @@ static void report_add(struct report_buf *r, const char *fmt, ...)
     va_end(ap);
     if (n > 0)
         r->used += (size_t)n < r->size - r->used ? (size_t)n : r->size - r->used;
+}
+
+/* The arguments as the debugger shows them, each with what it holds for this bug check. */
+static void report_arguments(struct report_buf *r, ULONG code, const ULONG_PTR params[4])
+{
+    const char *const *labels = bugcheck_labels_of(code);
+
+    report_add(r, "Arguments:\n");
+    for (int i = 0; i < 4; i++)
+        report_add(r, "Arg%d: %016llx, %s\n", i + 1, (unsigned long long)params[i],
+                   labels != NULL ? labels[i] : "defined by the driver that called KeBugCheckEx");
+    report_add(r, "\n");
 }
 
 static __thread const struct sim_driver *blamed_driver;
@@ -215,6 +280,7 @@ static void bugcheck_build(struct wdmsim_stop *stop, ULONG code, const ULONG_PTR
     report_add(&r, "*** STOP: 0x%08X (0x%016llX, 0x%016llX, 0x%016llX, 0x%016llX)\n", code, params[0],
                params[1], params[2], params[3]);
     report_add(&r, "%s\n\n", stop->code_name);
+    report_arguments(&r, code, params);
     if (rule != NULL) {
         report_add(&r, "Rule:     %s: %s\n", rule->info.id, rule->info.condition);
         report_add(&r, "DDI:      %s\n", rule->info.ddi);
