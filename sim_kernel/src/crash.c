@@ -278,8 +278,10 @@ static void crash_handler(int signal_number, siginfo_t *info, void *context)
 
         fault.error = (ULONG_PTR)uc->uc_mcontext.gregs[REG_ERR];
         fault.ip = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
-        if (crash_is_stack_overflow())
+        if (crash_is_stack_overflow()) {
+            symbolize_from_signal_handler();
             crash_stop();
+        }
         *sp = uc->uc_mcontext.gregs[REG_RIP] + 1;
         uc->uc_mcontext.gregs[REG_RSP] = (greg_t)sp;
         uc->uc_mcontext.gregs[REG_RIP] = (greg_t)crash_fault_stop;

@@ -673,6 +673,9 @@ static inline void rule_check_pointer(const void *pointer, const char *ddi, cons
 void symbolize(const void *pc, const void *lookup, char *out, size_t size);
 /* Before forking children that may stop: read the program's index once, for all of them. */
 void symbolize_prepare(void);
+/* The report is made inside a signal handler (a stack overflow's): from now on, dladdr's names
+ * only, since libdw allocates and a sanitizer's allocator may be locked by the interrupted code. */
+void symbolize_from_signal_handler(void);
 
 /* ---- bugcheck.c ---- */
 

@@ -23,6 +23,7 @@
 #include "internal.h"
 
 static Dwfl *session;
+static bool symbols_only;           /* set for a report made inside a signal handler */
 
 /* Only the DWARF in the module's own file: the standard search for separate debug files loads
  * debuginfod (which may go to the network) and checksums every candidate file. */
@@ -126,10 +127,15 @@ static void symbolize_with_dladdr(const void *pc, const void *lookup, char *out,
         snprintf(out, size, "%p (?)", pc);
 }
 
+void symbolize_from_signal_handler(void)
+{
+    symbols_only = true;
+}
+
 void symbolize(const void *pc, const void *lookup, char *out, size_t size)
 {
     Dwarf_Addr address = (Dwarf_Addr)(uintptr_t)lookup;
-    Dwfl_Module *module = symbolize_module(address);
+    Dwfl_Module *module = symbols_only ? NULL : symbolize_module(address);
     const char *object, *name;
     GElf_Off offset = 0;
     GElf_Sym symbol;
