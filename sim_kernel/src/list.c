@@ -41,21 +41,24 @@ static void list_unlock(const struct list_guard *guard)
     guard->self->irql = guard->old_irql;
 }
 
-/* A zeroed head (never given to InitializeListHead) has NULL links, which the routine would follow
- * at once; read before the lock is taken, since an initialised head's links are never NULL. */
-static void list_check_head(PLIST_ENTRY head, const char *ddi, const void *caller)
+/* The lock taken for an ExInterlocked*List routine, after the checks of its arguments: the lock
+ * and the head must be there, and the head initialised - a zeroed head (never given to
+ * InitializeListHead) has NULL links, which the routine would follow at once. The links are read
+ * under the lock, as other threads change them under it; the STOP is made after releasing it. */
+static struct list_guard list_lock_head(PLIST_ENTRY head, PKSPIN_LOCK lock, const char *ddi, const void *caller)
 {
-    if ((uintptr_t)head->Flink < RULE_NULL_REGION || (uintptr_t)head->Blink < RULE_NULL_REGION)
-        rule_stop_null_argument(ddi, "ListHead->Flink or ListHead->Blink", head->Flink, RULE_READS, caller,
-                                "The list head was never initialised: call InitializeListHead on it first.");
-}
+    struct list_guard guard;
+    PLIST_ENTRY flink;
 
-/* The lock and the head an ExInterlocked*List routine uses at once. */
-static void list_check_arguments(PLIST_ENTRY head, PKSPIN_LOCK lock, const char *ddi, const void *caller)
-{
     rule_check_pointer(lock, ddi, "Lock", RULE_WRITES, caller);
     rule_check_pointer(head, ddi, "ListHead", RULE_WRITES, caller);
-    list_check_head(head, ddi, caller);
+    guard = list_lock(lock);
+    flink = head->Flink;
+    if ((uintptr_t)flink >= RULE_NULL_REGION && (uintptr_t)head->Blink >= RULE_NULL_REGION)
+        return guard;
+    list_unlock(&guard);
+    rule_stop_null_argument(ddi, "ListHead->Flink or ListHead->Blink", flink, RULE_READS, caller,
+                            "The list head was never initialised: call InitializeListHead on it first.");
 }
 
 /* Any IRQL. Returns the previous first entry, or NULL if the list was empty. */
@@ -65,9 +68,8 @@ PLIST_ENTRY FASTCALL ExInterlockedInsertHeadList(PLIST_ENTRY ListHead, PLIST_ENT
     struct list_guard guard;
     PLIST_ENTRY previous;
 
-    list_check_arguments(ListHead, Lock, __func__, __builtin_return_address(0));
     RULE_CHECK_ARGUMENT(ListEntry, RULE_WRITES);
-    guard = list_lock(Lock);
+    guard = list_lock_head(ListHead, Lock, __func__, __builtin_return_address(0));
     previous = IsListEmpty(ListHead) ? NULL : ListHead->Flink;
     InsertHeadList(ListHead, ListEntry);
     list_unlock(&guard);
@@ -81,9 +83,8 @@ PLIST_ENTRY FASTCALL ExInterlockedInsertTailList(PLIST_ENTRY ListHead, PLIST_ENT
     struct list_guard guard;
     PLIST_ENTRY previous;
 
-    list_check_arguments(ListHead, Lock, __func__, __builtin_return_address(0));
     RULE_CHECK_ARGUMENT(ListEntry, RULE_WRITES);
-    guard = list_lock(Lock);
+    guard = list_lock_head(ListHead, Lock, __func__, __builtin_return_address(0));
     previous = IsListEmpty(ListHead) ? NULL : ListHead->Blink;
     InsertTailList(ListHead, ListEntry);
     list_unlock(&guard);
@@ -96,8 +97,7 @@ PLIST_ENTRY FASTCALL ExInterlockedRemoveHeadList(PLIST_ENTRY ListHead, PKSPIN_LO
     struct list_guard guard;
     PLIST_ENTRY entry;
 
-    list_check_arguments(ListHead, Lock, __func__, __builtin_return_address(0));
-    guard = list_lock(Lock);
+    guard = list_lock_head(ListHead, Lock, __func__, __builtin_return_address(0));
     entry = IsListEmpty(ListHead) ? NULL : RemoveHeadList(ListHead);
     list_unlock(&guard);
     return entry;
