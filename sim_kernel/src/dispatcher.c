@@ -421,7 +421,7 @@ NTSTATUS NTAPI KeWaitForSingleObject(PVOID Object, KWAIT_REASON WaitReason, KPRO
 static void disp_check_objects(ULONG count, PVOID objects[], const void *caller)
 {
     for (ULONG i = 0; i < count; i++)
-        rule_check_pointer(objects[i], "KeWaitForMultipleObjects", "an element of Object", RULE_WRITES, caller);
+        rule_check_pointer((uintptr_t)objects[i], "KeWaitForMultipleObjects", "an element of Object", RULE_WRITES, caller);
 }
 
 /* IRQL <= APC_LEVEL, or <= DISPATCH_LEVEL with a zero timeout. */

@@ -105,7 +105,7 @@ static void dpc_run(struct _KTHREAD *self, const struct dpc_call *call)
     self->in_dpc = true;
     thread_charge(self, call->driver);
     if (call->routine == NULL)
-        rule_stop_null_argument("a queued DPC", "its DeferredRoutine", NULL, RULE_RUNS, call->dpc,
+        rule_stop_null_argument("a queued DPC", "its DeferredRoutine", 0, RULE_RUNS, call->dpc,
                                 "Give KeInitializeDpc the routine before queueing the DPC or setting a "
                                 "timer with it.");
     call->routine(call->dpc, call->context, call->argument1, call->argument2);

@@ -490,7 +490,7 @@ static NTSTATUS file_check_name(POBJECT_ATTRIBUTES attributes, const void *calle
     if (name != NULL && (name->Length % sizeof(WCHAR) != 0 || name->Length > name->MaximumLength))
         return STATUS_OBJECT_NAME_INVALID;
     if (name != NULL && name->Length > 0)
-        rule_check_pointer(name->Buffer, "ZwCreateFile", "ObjectAttributes->ObjectName->Buffer", RULE_READS, caller);
+        rule_check_pointer((uintptr_t)name->Buffer, "ZwCreateFile", "ObjectAttributes->ObjectName->Buffer", RULE_READS, caller);
     if (attributes->RootDirectory != NULL)
         return STATUS_NOT_IMPLEMENTED;      /* relative opens: no directory objects yet */
     if (name == NULL || name->Length == 0 || name->Buffer[0] != L'\\')

@@ -651,19 +651,21 @@ void rule_check_irql(enum rule_id id, ULONG_PTR a, ULONG_PTR b, ULONG_PTR c, ULO
  * would take inside the DDI (0x1E or 0x7E, 0xD1 at DISPATCH_LEVEL and above), raised before it,
  * naming the DDI, the argument and how to fix it (fix may be NULL: the catalog's). caller is the
  * DDI's return address, the instruction the report blames. */
-SIM_NORETURN void rule_stop_null_argument(const char *ddi, const char *argument, const void *pointer,
+SIM_NORETURN void rule_stop_null_argument(const char *ddi, const char *argument, uintptr_t pointer,
                                           ULONG_PTR operation, const void *caller, const char *fix);
 
-static inline void rule_check_pointer(const void *pointer, const char *ddi, const char *argument,
+/* The pointer is passed as a number: a const pointer parameter makes GCC take the call for a read
+ * of what it points at (an out parameter not yet written, "may be used uninitialized"). */
+static inline void rule_check_pointer(uintptr_t pointer, const char *ddi, const char *argument,
                                       ULONG_PTR operation, const void *caller)
 {
-    if ((uintptr_t)pointer < RULE_NULL_REGION)
+    if (pointer < RULE_NULL_REGION)
         rule_stop_null_argument(ddi, argument, pointer, operation, caller, NULL);
 }
 
 /* In a DDI: its pointer argument (an expression of its parameters, named as written) is checked. */
 #define RULE_CHECK_ARGUMENT(argument, operation)                                                    \
-    rule_check_pointer((const void *)(argument), __func__, #argument, (operation), __builtin_return_address(0))
+    rule_check_pointer((uintptr_t)(argument), __func__, #argument, (operation), __builtin_return_address(0))
 
 /* ---- symbolize.c ---- */
 

@@ -50,14 +50,14 @@ static struct list_guard list_lock_head(PLIST_ENTRY head, PKSPIN_LOCK lock, cons
     struct list_guard guard;
     PLIST_ENTRY flink;
 
-    rule_check_pointer(lock, ddi, "Lock", RULE_WRITES, caller);
-    rule_check_pointer(head, ddi, "ListHead", RULE_WRITES, caller);
+    rule_check_pointer((uintptr_t)lock, ddi, "Lock", RULE_WRITES, caller);
+    rule_check_pointer((uintptr_t)head, ddi, "ListHead", RULE_WRITES, caller);
     guard = list_lock(lock);
     flink = head->Flink;
     if ((uintptr_t)flink >= RULE_NULL_REGION && (uintptr_t)head->Blink >= RULE_NULL_REGION)
         return guard;
     list_unlock(&guard);
-    rule_stop_null_argument(ddi, "ListHead->Flink or ListHead->Blink", flink, RULE_READS, caller,
+    rule_stop_null_argument(ddi, "ListHead->Flink or ListHead->Blink", (uintptr_t)flink, RULE_READS, caller,
                             "The list head was never initialised: call InitializeListHead on it first.");
 }
 

@@ -3,6 +3,7 @@
  * (or Driver Verifier, which the simulator always runs) raises, why, and the usual fix.
  * Checks, STOP reports and docs/irql-rules.md all read this table. Read-only: no locking.
  */
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 
@@ -1024,15 +1025,15 @@ SIM_NORETURN void rule_stop_text(enum rule_id id, ULONG_PTR a, ULONG_PTR b, ULON
     rule_stop_with(id, a, b, c, d, detail);
 }
 
-SIM_NORETURN void rule_stop_null_argument(const char *ddi, const char *argument, const void *pointer,
+SIM_NORETURN void rule_stop_null_argument(const char *ddi, const char *argument, uintptr_t pointer,
                                           ULONG_PTR operation, const void *caller, const char *fix)
 {
     static const char *const used[] = { [RULE_READS] = "reads", [RULE_WRITES] = "writes", [RULE_RUNS] = "calls" };
     KIRQL irql = irql_current();
     char detail[512], value[32] = "NULL";
 
-    if (pointer != NULL)
-        snprintf(value, sizeof value, "%p", pointer);
+    if (pointer != 0)
+        snprintf(value, sizeof value, "%#" PRIxPTR, pointer);
     snprintf(detail, sizeof detail, "%s: %s is %s, and %s %s through it at once.%s%s", ddi, argument, value, ddi,
              used[operation], fix != NULL ? " " : "", fix != NULL ? fix : "");
     if (irql >= DISPATCH_LEVEL)

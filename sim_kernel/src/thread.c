@@ -314,7 +314,7 @@ static void thread_system_main(void *arg)
     start->tid = PsGetCurrentThreadId();
     KeSetEvent(&start->started, 0, FALSE);
     if (routine == NULL)
-        rule_stop_null_argument("PsCreateSystemThread", "StartRoutine", NULL, RULE_RUNS, NULL,
+        rule_stop_null_argument("PsCreateSystemThread", "StartRoutine", 0, RULE_RUNS, NULL,
                                 "The new thread starts by calling it: pass the thread's routine.");
     routine(context);
 }
