@@ -6,7 +6,10 @@
 # others run. The program takes --list and --filter GLOB (or WDMSIM_TEST_FILTER=GLOB, which ctest
 # passes on: `WDMSIM_TEST_FILTER='*double_free*' ctest -R NAME` runs one case). Every test gets a
 # timeout, so a hang fails instead of stalling CI, and each case half of it (WDMSIM_TEST_TIMEOUT),
-# so a hanging case fails alone. Tests are deterministic: no sleeps, virtual time, handshakes.
+# so a hanging case fails alone. Each case is also a test of its own, NAME/CASE, labelled "case"
+# besides LABELS (the project's presets leave those out of whole-suite runs): the program's --list
+# is read after each build, so `ctest -L case -R 'NAME/CASE$'` runs one case. Tests are
+# deterministic: no sleeps, virtual time, handshakes.
 include_guard(GLOBAL)
 
 # CMocka is looked up on the first add_wdmsim_test() call, so projects that only link
@@ -58,4 +61,26 @@ function(add_wdmsim_test name)
   math(EXPR case_timeout "(${T_TIMEOUT} + 1) / 2")
   set_tests_properties(${name} PROPERTIES LABELS "${T_LABELS}" TIMEOUT ${T_TIMEOUT}
                                           ENVIRONMENT "WDMSIM_TEST_TIMEOUT=${case_timeout}")
+  _wdmsim_add_test_cases(${name} "${T_LABELS}" ${case_timeout})
+endfunction()
+
+# The cases of test program name, listed after each build into a file that a script, included by
+# ctest, turns into one test per case.
+function(_wdmsim_add_test_cases name labels timeout)
+  set(list_file "${CMAKE_CURRENT_BINARY_DIR}/${name}.cases")
+  set(include_file "${CMAKE_CURRENT_BINARY_DIR}/${name}_cases.cmake")
+  add_custom_command(TARGET ${name} POST_BUILD
+    COMMAND ${CMAKE_COMMAND} -DPROGRAM=$<TARGET_FILE:${name}> -DOUT=${list_file}
+            -P ${CMAKE_CURRENT_FUNCTION_LIST_DIR}/WdmsimTestCases.cmake
+    VERBATIM)
+  file(GENERATE OUTPUT "${include_file}" CONTENT
+"if(EXISTS \"${list_file}\")
+  file(STRINGS \"${list_file}\" cases)
+  foreach(case IN LISTS cases)
+    add_test(\"${name}/\${case}\" \"$<TARGET_FILE:${name}>\" --filter \"\${case}\")
+    set_tests_properties(\"${name}/\${case}\" PROPERTIES LABELS \"case;${labels}\" TIMEOUT ${timeout})
+  endforeach()
+endif()
+")
+  set_property(DIRECTORY APPEND PROPERTY TEST_INCLUDE_FILES "${include_file}")
 endfunction()

@@ -53,6 +53,7 @@ install(FILES
     ${PROJECT_BINARY_DIR}/cmake/wdmsimConfig.cmake
     ${PROJECT_BINARY_DIR}/cmake/wdmsimConfigVersion.cmake
     ${PROJECT_SOURCE_DIR}/cmake/AddWdmsimTest.cmake
+    ${PROJECT_SOURCE_DIR}/cmake/WdmsimTestCases.cmake
     ${PROJECT_SOURCE_DIR}/cmake/AddWdmsimDriver.cmake
     ${PROJECT_SOURCE_DIR}/cmake/wdmsim_driver.ld
   DESTINATION ${WDMSIM_INSTALL_CMAKEDIR})

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building wdmsim needs and is missing on this machine (Debian/Ubuntu packages).
-#   scripts/setup.sh demo   what the demo needs: a C compiler, CMake >= 3.20, pkg-config
+#   scripts/setup.sh demo   what the demo needs: a C compiler, CMake >= 3.20, pkg-config, and
+#                           elfutils' libdw (STOP reports name each frame's source file and line)
 #   scripts/setup.sh test   the same plus CMocka, g++ (the headers must compile as C++), the
 #                           mingw-w64 cross compiler with DDK headers, and clang with its
 #                           libFuzzer runtime (the fuzz preset)
@@ -29,6 +30,7 @@ cmake_is_recent() {
 need_command cc gcc
 need_command make make
 need_command pkg-config pkg-config
+need_file /usr/include/elfutils/libdwfl.h libdw-dev
 cmake_is_recent || missing+=(cmake)
 if [ "$purpose" = test ]; then
     need_file /usr/include/cmocka.h libcmocka-dev

@@ -65,6 +65,59 @@ static const struct {
     { 0x4000008A, "THREAD_TERMINATE_HELD_MUTEX" },
 };
 
+/* The four parameters of each bug check as the debugger's !analyze -v labels them (the bug check
+ * reference's descriptions). Where parameter 1 is a subcode, the others depend on it: the rule's
+ * Why line says what they hold. */
+static const struct {
+    ULONG code;
+    const char *labels[4];
+} bugcheck_labels[] = {
+    { 0x01, { "address of the system call or worker routine", "current thread's APC state index",
+              "current thread's kernel APC disable count", "0 = system call, 1 = worker routine" } },
+    { 0x05, { "target process", "current process", "APC state index", "1 = called from a DPC" } },
+    { 0x06, { "original process", "current process", "APC state index", "1 = called from a DPC" } },
+    { 0x0A, { "memory referenced", "IRQL", "bitfield: bit 0 = write, bit 3 = execute", "address which referenced memory" } },
+    { 0x0C, { "the thread's count of wait objects", "the maximum", "0", "0" } },
+    { 0x0F, { "spin lock address", "0", "0", "0" } },
+    { 0x10, { "spin lock address", "0", "0", "0" } },
+    { 0x1E, { "exception code that was not handled", "address of the instruction where the exception occurred",
+              "parameter 0 of the exception (0 read, 1 write, 8 execute)", "parameter 1 of the exception (the address)" } },
+    { 0x35, { "address of the IRP", "0", "0", "0" } },
+    { 0x44, { "address of the IRP", "reserved", "reserved", "reserved" } },
+    { 0x50, { "memory referenced", "0 read, 2 write, 0x10 execute", "address which referenced memory", "reserved" } },
+    { 0x7E, { "exception code that was not handled", "address of the instruction where the exception occurred",
+              "parameter 0 of the exception (0 read, 1 write, 8 execute)", "parameter 1 of the exception (the address)" } },
+    { 0x7F, { "trap number (8 = double fault)", "reserved", "reserved", "reserved" } },
+    { 0x93, { "handle passed to NtClose", "0 = protected handle, 1 = invalid handle", "0", "0" } },
+    { 0xB8, { "original thread", "new thread", "0", "0" } },
+    { 0xC2, { "type of violation (subcode)", "depends on the subcode", "depends on the subcode", "depends on the subcode" } },
+    { 0xC4, { "violation type (subcode)", "depends on the subcode", "depends on the subcode", "depends on the subcode" } },
+    { 0xC7, { "type of object (0 timer, 1 thread, 2 DPC queue, 3 DPC routine)", "address of the object",
+              "start of the memory range", "end of the memory range" } },
+    { 0xC8, { "the IRQL expected << 16 | the IRQL found << 8", "the routine", "the object", "0" } },
+    { 0xC9, { "type of I/O manager violation (subcode)", "depends on the subcode", "depends on the subcode",
+              "depends on the subcode" } },
+    { 0xCE, { "memory referenced", "0 read, 1 write", "address that referenced memory", "reserved" } },
+    { 0xD1, { "memory referenced", "IRQL at the time of the reference", "0 read, 1 write, 8 execute",
+              "address which referenced memory" } },
+    { 0xE1, { "address of the worker routine", "IRQL it returned at", "work item parameter", "work item address" } },
+    { 0xE2, { "0", "0", "0", "0" } },
+    { 0xE4, { "subcode", "depends on the subcode", "depends on the subcode", "depends on the subcode" } },
+    { 0xE9, { "exiting ETHREAD", "0", "0", "0" } },
+    { 0x139, { "type of corruption (3 = a LIST_ENTRY was corrupted)", "address of the trap frame",
+               "address of the exception record", "reserved" } },
+    { 0x4000008A, { "address of the thread", "address of the held mutex", "0", "0" } },
+};
+
+static const char *const *bugcheck_labels_of(ULONG code)
+{
+    for (size_t i = 0; i < sizeof bugcheck_labels / sizeof bugcheck_labels[0]; i++) {
+        if (bugcheck_labels[i].code == code)
+            return bugcheck_labels[i].labels;
+    }
+    return NULL;
+}
+
 const char *bugcheck_code_name(ULONG code)
 {
     for (size_t i = 0; i < sizeof bugcheck_names / sizeof bugcheck_names[0]; i++) {
@@ -96,10 +149,31 @@ static void report_add(struct report_buf *r, const char *fmt, ...)
         r->used += (size_t)n < r->size - r->used ? (size_t)n : r->size - r->used;
 }
 
+/* The arguments as the debugger shows them, each with what it holds for this bug check. */
+static void report_arguments(struct report_buf *r, ULONG code, const ULONG_PTR params[4])
+{
+    const char *const *labels = bugcheck_labels_of(code);
+
+    report_add(r, "Arguments:\n");
+    for (int i = 0; i < 4; i++)
+        report_add(r, "Arg%d: %016llx, %s\n", i + 1, (unsigned long long)params[i],
+                   labels != NULL ? labels[i] : "defined by the driver that called KeBugCheckEx");
+    report_add(r, "\n");
+}
+
+static __thread const struct sim_driver *blamed_driver;
+static __thread const void *blamed_routine;
+
+void bugcheck_blame(const struct sim_driver *driver, const void *routine)
+{
+    blamed_driver = driver;
+    blamed_routine = driver != NULL ? routine : NULL;
+}
+
 static void report_context(struct report_buf *r)
 {
     struct _KTHREAD *self = thread_current_if_known();
-    char process[160];
+    char process[160], routine[512];
 
     if (self == NULL) {
         report_add(r, "Thread:   none: a host thread the simulator has not adopted, or its own clock thread\n");
@@ -110,6 +184,13 @@ static void report_context(struct report_buf *r)
                self->adopted ? ", host thread adopted by the simulator" : "");
     process_describe_context(self, process, sizeof process);
     report_add(r, "Process:  %s\n", process);
+    if (blamed_routine != NULL) {
+        symbolize(blamed_routine, blamed_routine, routine, sizeof routine);
+        report_add(r, "Driver:   %s (the routine below; the thread is %s)\n", blamed_driver->name,
+                   self->driver ? self->driver->name : "the host's");
+        report_add(r, "Routine:  %s\n", routine);
+        return;
+    }
     report_add(r, "Driver:   %s\n", self->driver ? self->driver->name : "none (host code)");
 }
 
@@ -136,7 +217,7 @@ static bool frame_is_named(void *frame)
     return dladdr(frame_call_site(frame), &info) && info.dli_sname != NULL;
 }
 
-static __thread const void *backtrace_from;  /* a crash's instruction: the backtrace starts there */
+static __thread const void *backtrace_from;  /* a crash: the backtrace starts there (see crash.c) */
 
 void bugcheck_backtrace_from(const void *ip)
 {
@@ -169,21 +250,7 @@ static int report_first_frame(void *const *frames, int count)
 
 void bugcheck_name_frame(const void *frame, char *buf, size_t size)
 {
-    Dl_info info;
-    const char *object = "?";
-    const char *name = NULL;
-    ULONG_PTR offset = 0;
-
-    if (dladdr(frame_call_site((void *)frame), &info)) {
-        object = info.dli_fname ? strrchr(info.dli_fname, '/') : NULL;
-        object = object ? object + 1 : (info.dli_fname ? info.dli_fname : "?");
-        name = info.dli_sname;
-        offset = (ULONG_PTR)frame - (ULONG_PTR)info.dli_saddr;
-    }
-    if (name != NULL)
-        snprintf(buf, size, "%s+0x%llx (%s)", name, (unsigned long long)offset, object);
-    else
-        snprintf(buf, size, "%p (%s)", frame, object);
+    symbolize(frame, frame_call_site((void *)frame), buf, size);
 }
 
 static void report_backtrace(struct report_buf *r)
@@ -191,12 +258,15 @@ static void report_backtrace(struct report_buf *r)
     void *frames[BUGCHECK_MAX_FRAMES];
     int count = backtrace(frames, BUGCHECK_MAX_FRAMES);
     int first = report_first_frame(frames, count);
-    char name[256];
+    char frame[512];
 
     report_add(r, "Backtrace:\n");
     for (int i = first; i < count; i++) {
-        bugcheck_name_frame(frames[i], name, sizeof name);
-        report_add(r, "  #%-2d %s\n", i - first, name);
+        /* A crash's frame is the faulting instruction itself, one byte before what crash.c pushed. */
+        void *pc = frames[i] == backtrace_from ? frame_call_site(frames[i]) : frames[i];
+
+        symbolize(pc, frame_call_site(frames[i]), frame, sizeof frame);
+        report_add(r, "  #%-2d %s\n", i - first, frame);
     }
 }
 
@@ -227,6 +297,7 @@ static void bugcheck_build(struct wdmsim_stop *stop, ULONG code, const ULONG_PTR
     report_add(&r, "%s\n", stop->code_name);
     report_exception_status(&r, code, params[0]);
     report_add(&r, "\n");
+    report_arguments(&r, code, params);
     if (rule != NULL) {
         report_add(&r, "Rule:     %s: %s\n", rule->info.id, rule->info.condition);
         report_add(&r, "DDI:      %s\n", rule->info.ddi);
@@ -373,6 +444,7 @@ pid_t bugcheck_fork(void (*body)(int fd, void *context), void *context, int *rea
     pid_t child;
 
     kernel_quiesce();
+    symbolize_prepare();
     fflush(NULL);
     if (pipe(fds) != 0)
         abort();

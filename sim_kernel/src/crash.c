@@ -195,27 +195,17 @@ static const char *crash_whose_code(const char *name, const char *object)
     return "";
 }
 
-/* Where the faulting instruction is, and whose code that is. */
+/* Where the faulting instruction is (its function, object and source line), and whose code that is. */
 static void crash_describe(char *detail, size_t size)
 {
     Dl_info info = { 0 };
-    const char *name = NULL, *object = "?";
-    size_t offset = 0;
+    char where[512];
 
-    if (dladdr((void *)fault.ip, &info)) {
-        object = info.dli_fname ? strrchr(info.dli_fname, '/') : NULL;
-        object = object ? object + 1 : (info.dli_fname ? info.dli_fname : "?");
-        name = info.dli_sname;
-        offset = fault.ip - (uintptr_t)info.dli_saddr;
-    }
-    if (name != NULL)
-        snprintf(detail, size, "%s (si_code %d) at address %p, by the instruction at %p: %s+0x%zx in %s%s",
-                 crash_signal_name(fault.signal_number), fault.code, (void *)fault.address, (void *)fault.ip, name,
-                 offset, object, crash_whose_code(name, info.dli_fname));
-    else
-        snprintf(detail, size, "%s (si_code %d) at address %p, by the instruction at %p in %s%s",
-                 crash_signal_name(fault.signal_number), fault.code, (void *)fault.address, (void *)fault.ip,
-                 object, crash_whose_code(name, info.dli_fname));
+    dladdr((void *)fault.ip, &info);
+    symbolize((void *)fault.ip, (void *)fault.ip, where, sizeof where);
+    snprintf(detail, size, "%s (si_code %d) at address %p, by the instruction at %p: %s%s",
+             crash_signal_name(fault.signal_number), fault.code, (void *)fault.address, (void *)fault.ip, where,
+             crash_whose_code(info.dli_sname, info.dli_fname));
 }
 
 static SIM_NORETURN void crash_stop(void)
@@ -224,7 +214,7 @@ static SIM_NORETURN void crash_stop(void)
     KIRQL irql = self != NULL ? self->irql : PASSIVE_LEVEL;
     char detail[512];
 
-    bugcheck_backtrace_from((void *)fault.ip);
+    bugcheck_backtrace_from((void *)(fault.ip + 1));
     if (crash_is_stack_overflow()) {
         crash_describe(detail, sizeof detail);
         rule_stop_text(RULE_CRASH_STACK_OVERFLOW, fault.address, fault.ip, 0, 0, detail);
@@ -267,7 +257,9 @@ static void crash_pass_on(int signal_number, const siginfo_t *info)
 }
 
 /* The handler only records the fault. On x86-64 it then makes the thread return from the signal
- * into crash_fault_stop, the faulting address as its return address, since the STOP path
+ * into crash_fault_stop, one byte into the faulting instruction as its return address (an unwinder
+ * looks a return address up one byte back: so it finds the faulting instruction's own frame rules,
+ * even when that is a function's first instruction - a call to unloaded code), since the STOP path
  * allocates, takes locks and unwinds, which a signal handler may not do; a stack overflow leaves no
  * stack to return to, so that one stops here, on the alternate stack. */
 static void crash_handler(int signal_number, siginfo_t *info, void *context)
@@ -286,9 +278,11 @@ static void crash_handler(int signal_number, siginfo_t *info, void *context)
 
         fault.error = (ULONG_PTR)uc->uc_mcontext.gregs[REG_ERR];
         fault.ip = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
-        if (crash_is_stack_overflow())
+        if (crash_is_stack_overflow()) {
+            symbolize_from_signal_handler();
             crash_stop();
-        *sp = uc->uc_mcontext.gregs[REG_RIP];
+        }
+        *sp = uc->uc_mcontext.gregs[REG_RIP] + 1;
         uc->uc_mcontext.gregs[REG_RSP] = (greg_t)sp;
         uc->uc_mcontext.gregs[REG_RIP] = (greg_t)crash_fault_stop;
     }

@@ -202,6 +202,8 @@ NTSTATUS NTAPI IoRegisterDeviceInterface(PDEVICE_OBJECT PhysicalDeviceObject, co
     NTSTATUS status;
 
     rule_check_irql(RULE_IO_NOT_PASSIVE, irql_current(), (ULONG_PTR)PhysicalDeviceObject, 0, 0);
+    RULE_CHECK_ARGUMENT(InterfaceClassGuid, RULE_READS);
+    RULE_CHECK_ARGUMENT(SymbolicLinkName, RULE_WRITES);
     if (PhysicalDeviceObject == NULL || PhysicalDeviceObject->Type != IO_TYPE_DEVICE)
         return STATUS_INVALID_DEVICE_REQUEST;
     if (InterfaceClassGuid == NULL || SymbolicLinkName == NULL)
@@ -250,6 +252,7 @@ NTSTATUS NTAPI IoSetDeviceInterfaceState(PUNICODE_STRING SymbolicLinkName, BOOLE
     NTSTATUS status;
 
     rule_check_irql(RULE_IO_NOT_PASSIVE, irql_current(), (ULONG_PTR)SymbolicLinkName, Enable, 0);
+    RULE_CHECK_ARGUMENT(SymbolicLinkName, RULE_READS);
     if (SymbolicLinkName == NULL || SymbolicLinkName->Buffer == NULL)
         return STATUS_INVALID_PARAMETER;
     host_lock(&deviface_lock);

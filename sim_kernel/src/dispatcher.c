@@ -410,6 +410,7 @@ NTSTATUS NTAPI KeWaitForSingleObject(PVOID Object, KWAIT_REASON WaitReason, KPRO
     PVOID objects[1] = { Object };
     NTSTATUS status;
 
+    RULE_CHECK_ARGUMENT(Object, RULE_WRITES);
     (void)WaitReason;
     (void)WaitMode;
     (void)Alertable;
@@ -417,6 +418,13 @@ NTSTATUS NTAPI KeWaitForSingleObject(PVOID Object, KWAIT_REASON WaitReason, KPRO
     status = disp_wait(self, 1, objects, WaitAny, Timeout, NULL, "KeWaitForSingleObject");
     lockorder_waited(self, 1, objects, WaitAny, status, __builtin_return_address(0));
     return status;
+}
+
+/* Each object of a multiple wait is used at once, as the array is. */
+static void disp_check_objects(ULONG count, PVOID objects[], const void *caller)
+{
+    for (ULONG i = 0; i < count; i++)
+        rule_check_pointer((uintptr_t)objects[i], "KeWaitForMultipleObjects", "an element of Object", RULE_WRITES, caller);
 }
 
 /* IRQL <= APC_LEVEL, or <= DISPATCH_LEVEL with a zero timeout. */
@@ -431,10 +439,13 @@ NTSTATUS NTAPI KeWaitForMultipleObjects(ULONG Count, PVOID Object[], WAIT_TYPE W
     (void)WaitReason;
     (void)WaitMode;
     (void)Alertable;
+    if (Count > 0)
+        RULE_CHECK_ARGUMENT(Object, RULE_READS);
     disp_check_wait_context(self, Count > 0 ? Object[0] : NULL, Timeout);
     if (Count > MAXIMUM_WAIT_OBJECTS || (Count > THREAD_WAIT_OBJECTS && WaitBlockArray == NULL))
         rule_stop_detail(RULE_WAIT_TOO_MANY_OBJECTS, 0, 0, 0, 0, "Count = %u, WaitBlockArray = %p",
                          Count, (void *)WaitBlockArray);
+    disp_check_objects(Count, Object, __builtin_return_address(0));
     if (Count == 0 || (WaitType != WaitAll && WaitType != WaitAny))
         return STATUS_INVALID_PARAMETER;
     if (WaitType == WaitAll && disp_has_duplicates(Count, Object))
@@ -449,10 +460,9 @@ NTSTATUS NTAPI KeDelayExecutionThread(KPROCESSOR_MODE WaitMode, BOOLEAN Alertabl
 {
     struct _KTHREAD *self = thread_current();
 
+    RULE_CHECK_ARGUMENT(Interval, RULE_READS);
     (void)WaitMode;
     (void)Alertable;
-    if (Interval == NULL)
-        return STATUS_INVALID_PARAMETER;
     disp_check_wait_context(self, NULL, Interval);
     disp_wait(self, 0, NULL, WaitAny, Interval, NULL, "KeDelayExecutionThread");
     return STATUS_SUCCESS;

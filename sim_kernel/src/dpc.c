@@ -137,6 +137,10 @@ static void dpc_run(struct _KTHREAD *self, const struct dpc_call *call)
     self->in_dpc = true;
     processor_run_on(self, call->processor);
     thread_charge(self, call->driver);
+    if (call->routine == NULL)
+        rule_stop_null_argument("a queued DPC", "its DeferredRoutine", 0, RULE_RUNS, call->dpc,
+                                "Give KeInitializeDpc the routine before queueing the DPC or setting a "
+                                "timer with it.");
     call->routine(call->dpc, call->context, call->argument1, call->argument2);
     if (self->irql != DISPATCH_LEVEL)
         rule_stop_detail(RULE_DPC_CHANGED_IRQL, (ULONG_PTR)self->irql << 16 | DISPATCH_LEVEL << 8,
@@ -210,6 +214,7 @@ void dpc_shutdown(void)
 /* Any IRQL. */
 VOID NTAPI KeInitializeDpc(PRKDPC Dpc, PKDEFERRED_ROUTINE DeferredRoutine, PVOID DeferredContext)
 {
+    RULE_CHECK_ARGUMENT(Dpc, RULE_WRITES);
     Dpc->Type = DPC_OBJECT_TYPE;
     Dpc->Importance = DPC_MEDIUM_IMPORTANCE;
     /* Windows keeps only a target processor here; the simulator keeps the creator too, which the
@@ -238,6 +243,7 @@ BOOLEAN NTAPI KeInsertQueueDpc(PRKDPC Dpc, PVOID SystemArgument1, PVOID SystemAr
 {
     BOOLEAN queued;
 
+    RULE_CHECK_ARGUMENT(Dpc, RULE_WRITES);
     if (dpc_target(Dpc) > PROCESSOR_COUNT)
         rule_stop_detail(RULE_DPC_TARGET_NOT_A_PROCESSOR, (ULONG_PTR)Dpc, dpc_target(Dpc) - 1, 0, 0,
                          "the DPC at %p targets processor %u%s; the machine has %u (0 to %u)", (void *)Dpc,
@@ -256,6 +262,7 @@ BOOLEAN NTAPI KeRemoveQueueDpc(PRKDPC Dpc)
 {
     BOOLEAN removed;
 
+    RULE_CHECK_ARGUMENT(Dpc, RULE_WRITES);
     disp_lock();
     removed = Dpc->DpcData != NULL;
     if (removed) {

@@ -213,6 +213,7 @@ void driver_boot(void)
         abort();
     driver_count = 1;
     driver_init_boot();
+    driver_module_boot();
     driver_pnp_boot();
 }
 

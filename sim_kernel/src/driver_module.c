@@ -6,21 +6,24 @@
  *
  * A mapped module is kept when its driver unloads, for the next driver from the same file (a test
  * program loads the same drivers kernel after kernel; an explored schedule, every schedule): its
- * code pages become inaccessible and its data read-only, as good as unmapped for stale code that
- * runs or writes there, and the next load makes them accessible again and puts back the writable
+ * code pages become readable only and its data read-only, as good as unmapped for stale code that
+ * runs or writes there - crash.c hands such a fault to this file's claim, which stops with the bug
+ * check Windows raises for it (0xCE) - and the next load makes them accessible again and puts back the writable
  * data as it was right after mapping, before DriverEntry ran. Mapping and relocating a module with
  * dlopen is most of a load's cost. The data is copied with raw read/write system calls: a
  * sanitizer would take an ordinary copy across the module's global redzones for an overflow.
- * Read-only pages stay readable while the module waits: dladdr, reading its symbols for a report,
- * and LeakSanitizer, scanning its data at exit, must not fault. At exit every module is made
+ * Every page stays readable while the module waits: dladdr and the unwinder, reading its symbols
+ * and unwind tables for a report, and LeakSanitizer, scanning its data at exit, must not fault. At exit every module is made
  * accessible again, for the destructors the dynamic loader runs in it.
- * Locking: module_lock guards the kept modules (a leaf).
+ * Locking: module_lock guards the kept modules (a leaf). The claim walks them without it: a module
+ * is linked, whole, before its driver runs, a record is never unlinked, and in_use is an atomic.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <elf.h>
 #include <fcntl.h>
 #include <link.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -46,7 +49,8 @@ struct driver_kept_module {
     ino_t inode;
     struct timespec modified;
     off_t file_size;
-    bool in_use;
+    _Atomic bool in_use;
+    char driver_name[64];           /* the driver that unloaded it last, for a report */
     PDRIVER_INITIALIZE entry;
     struct driver_range image, init;
     struct driver_module_span spans[DRIVER_MODULE_MAX_SPANS];
@@ -207,12 +211,10 @@ static int driver_spans_of(struct dl_phdr_info *info, size_t size, void *context
     return 1;
 }
 
-/* Read-only pages stay readable (see the header); code goes, data cannot be written. */
+/* Readable (see the header): code cannot run, data cannot be written. */
 static int driver_parked_protection(const struct driver_module_span *span)
 {
-    if (span->protection & PROT_EXEC)
-        return PROT_NONE;
-    return span->protection & ~PROT_WRITE;
+    return span->protection & ~(PROT_WRITE | PROT_EXEC);
 }
 
 static void driver_module_protect(const struct driver_kept_module *kept, bool parked)
@@ -328,11 +330,30 @@ void driver_module_release(struct driver *d)
 {
     struct driver_kept_module *kept = d->module;
 
+    snprintf(kept->driver_name, sizeof kept->driver_name, "%s", d->base.name);
     driver_module_protect(kept, true);
     host_lock(&module_lock);
     kept->in_use = false;
     host_unlock(&module_lock);
     d->module = NULL;
+}
+
+/* crash.c's claim: a fault in the image of a module whose driver has unloaded is stale code
+ * running, or stale code writing the driver's globals. */
+static void driver_module_claim(const struct crash_fault *fault)
+{
+    for (const struct driver_kept_module *kept = kept_modules; kept != NULL; kept = kept->next) {
+        if (kept->in_use || fault->address < kept->image.start || fault->address - kept->image.start >= kept->image.size)
+            continue;
+        rule_stop_detail(RULE_DRIVER_UNLOADED_IMAGE_TOUCHED, fault->address, crash_operation(fault, 1, 8), fault->ip,
+                         0, "%p is %zu bytes into the image of %s, which has unloaded", (void *)fault->address,
+                         (size_t)(fault->address - kept->image.start), kept->driver_name);
+    }
+}
+
+void driver_module_boot(void)
+{
+    crash_register_claim(driver_module_claim);
 }
 
 /* Maps the module (or reuses a kept one) and finds its image, its INIT section and its DriverEntry. */

@@ -80,6 +80,8 @@ void driver_release(struct driver *d);
 
 /* The driver's module waits, as good as unmapped, for the next driver from its file. */
 void driver_module_release(struct driver *d);
+/* At boot: the claim that reports a fault in an unloaded driver's image (crash.c). */
+void driver_module_boot(void);
 
 /* ---- driver_pnp.c: the PnP manager ---- */
 

@@ -29,6 +29,7 @@ static DISPATCHER_HEADER *event_header(PRKEVENT Event)
 /* Any IRQL. State TRUE: signalled. */
 VOID NTAPI KeInitializeEvent(PRKEVENT Event, EVENT_TYPE Type, BOOLEAN State)
 {
+    RULE_CHECK_ARGUMENT(Event, RULE_WRITES);
     disp_init_header(&Event->Header, event_disp_type(Type), State ? 1 : 0);
     if (Type == SynchronizationEvent)
         lockorder_init_event(Event, __builtin_return_address(0));
@@ -56,6 +57,7 @@ LONG NTAPI KeSetEvent(PRKEVENT Event, KPRIORITY Increment, BOOLEAN Wait)
     KIRQL irql = irql_current();
     LONG previous;
 
+    RULE_CHECK_ARGUMENT(Event, RULE_WRITES);
     (void)Increment;
     rule_check_irql(RULE_SET_EVENT_ABOVE_DISPATCH, irql, (ULONG_PTR)Event, 0, 0);
     if (Wait)
@@ -72,6 +74,7 @@ LONG NTAPI KePulseEvent(PRKEVENT Event, KPRIORITY Increment, BOOLEAN Wait)
     KIRQL irql = irql_current();
     LONG previous;
 
+    RULE_CHECK_ARGUMENT(Event, RULE_WRITES);
     (void)Increment;
     rule_check_irql(RULE_KE_ABOVE_DISPATCH, irql, (ULONG_PTR)Event, 0, 0);
     if (Wait)
@@ -89,6 +92,7 @@ LONG NTAPI KeResetEvent(PRKEVENT Event)
     LONG previous;
 
     rule_check_irql(RULE_KE_ABOVE_DISPATCH, irql_current(), (ULONG_PTR)Event, 0, 0);
+    RULE_CHECK_ARGUMENT(Event, RULE_WRITES);
     disp_lock();
     previous = event_header(Event)->SignalState;
     Event->Header.SignalState = 0;
@@ -99,6 +103,7 @@ LONG NTAPI KeResetEvent(PRKEVENT Event)
 /* IRQL <= DISPATCH_LEVEL. */
 VOID NTAPI KeClearEvent(PRKEVENT Event)
 {
+    RULE_CHECK_ARGUMENT(Event, RULE_WRITES);
     KeResetEvent(Event);
 }
 
@@ -108,6 +113,7 @@ LONG NTAPI KeReadStateEvent(PRKEVENT Event)
     LONG state;
 
     rule_check_irql(RULE_KE_ABOVE_DISPATCH, irql_current(), (ULONG_PTR)Event, 0, 0);
+    RULE_CHECK_ARGUMENT(Event, RULE_READS);
     disp_lock();
     state = event_header(Event)->SignalState;
     disp_unlock();

@@ -478,21 +478,34 @@ POBJECT_TYPE object_file_type = &file_type;
 
 /* ---- ZwCreateFile ---- */
 
-static NTSTATUS file_check_create(POBJECT_ATTRIBUTES attributes, ACCESS_MASK access, ULONG disposition,
-                                  ULONG options)
+/* The object manager's checks of the name, in its order: the record's Length, the captured name
+ * (whole WCHARs inside the buffer), then the lookup (without a root directory a name is absolute:
+ * it starts with a backslash; no name at all is the same syntax error). */
+static NTSTATUS file_check_name(POBJECT_ATTRIBUTES attributes, const void *caller)
 {
-    ULONG sync = options & (FILE_SYNCHRONOUS_IO_ALERT | FILE_SYNCHRONOUS_IO_NONALERT);
+    PUNICODE_STRING name = attributes->ObjectName;
 
-    if (attributes == NULL || attributes->ObjectName == NULL)
+    if (attributes->Length != sizeof *attributes)
         return STATUS_INVALID_PARAMETER;
+    if (name != NULL && (name->Length % sizeof(WCHAR) != 0 || name->Length > name->MaximumLength))
+        return STATUS_OBJECT_NAME_INVALID;
+    if (name != NULL && name->Length > 0)
+        rule_check_pointer((uintptr_t)name->Buffer, "ZwCreateFile", "ObjectAttributes->ObjectName->Buffer", RULE_READS, caller);
     if (attributes->RootDirectory != NULL)
         return STATUS_NOT_IMPLEMENTED;      /* relative opens: no directory objects yet */
-    if (attributes->ObjectName->Length == 0 || attributes->ObjectName->Buffer == NULL)
-        return STATUS_OBJECT_NAME_INVALID;
-    /* As the object manager captures a name: Length counts whole WCHARs inside the buffer. */
-    if (attributes->ObjectName->Length % sizeof(WCHAR) != 0 ||
-        attributes->ObjectName->Length > attributes->ObjectName->MaximumLength)
-        return STATUS_OBJECT_NAME_INVALID;
+    if (name == NULL || name->Length == 0 || name->Buffer[0] != L'\\')
+        return STATUS_OBJECT_PATH_SYNTAX_BAD;
+    return STATUS_SUCCESS;
+}
+
+static NTSTATUS file_check_create(POBJECT_ATTRIBUTES attributes, ACCESS_MASK access, ULONG disposition,
+                                  ULONG options, const void *caller)
+{
+    ULONG sync = options & (FILE_SYNCHRONOUS_IO_ALERT | FILE_SYNCHRONOUS_IO_NONALERT);
+    NTSTATUS status = file_check_name(attributes, caller);
+
+    if (!NT_SUCCESS(status))
+        return status;
     if (disposition > FILE_MAXIMUM_DISPOSITION)
         return STATUS_INVALID_PARAMETER;
     if (sync == (FILE_SYNCHRONOUS_IO_ALERT | FILE_SYNCHRONOUS_IO_NONALERT) ||
@@ -566,9 +579,13 @@ NTSTATUS NTAPI ZwCreateFile(PHANDLE FileHandle, ACCESS_MASK DesiredAccess, POBJE
     NTSTATUS status;
 
     rule_check_irql(RULE_ZW_FILE_NOT_PASSIVE, irql_current(), (ULONG_PTR)FileHandle, 0, 0);
+    RULE_CHECK_ARGUMENT(FileHandle, RULE_WRITES);
+    RULE_CHECK_ARGUMENT(ObjectAttributes, RULE_READS);
+    RULE_CHECK_ARGUMENT(IoStatusBlock, RULE_WRITES);
     mode = thread_previous_mode();
     *FileHandle = NULL;
-    status = file_check_create(ObjectAttributes, access, CreateDisposition, CreateOptions);
+    status = file_check_create(ObjectAttributes, access, CreateDisposition, CreateOptions,
+                               __builtin_return_address(0));
     if (!NT_SUCCESS(status))
         return status;
     status = io_device_open(ObjectAttributes->ObjectName, &device);
@@ -743,6 +760,7 @@ NTSTATUS NTAPI ZwReadFile(HANDLE FileHandle, HANDLE Event, PIO_APC_ROUTINE ApcRo
                           PULONG Key)
 {
     rule_check_irql(RULE_ZW_FILE_NOT_PASSIVE, irql_current(), (ULONG_PTR)FileHandle, 0, 0);
+    RULE_CHECK_ARGUMENT(IoStatusBlock, RULE_WRITES);
     (void)ApcContext;
     return file_transfer(IRP_MJ_READ, FileHandle, Event, ApcRoutine, IoStatusBlock, Buffer, Length, ByteOffset, Key);
 }
@@ -753,6 +771,7 @@ NTSTATUS NTAPI ZwWriteFile(HANDLE FileHandle, HANDLE Event, PIO_APC_ROUTINE ApcR
                            PULONG Key)
 {
     rule_check_irql(RULE_ZW_FILE_NOT_PASSIVE, irql_current(), (ULONG_PTR)FileHandle, 0, 0);
+    RULE_CHECK_ARGUMENT(IoStatusBlock, RULE_WRITES);
     (void)ApcContext;
     return file_transfer(IRP_MJ_WRITE, FileHandle, Event, ApcRoutine, IoStatusBlock, Buffer, Length, ByteOffset,
                          Key);
@@ -807,6 +826,7 @@ NTSTATUS NTAPI ZwDeviceIoControlFile(HANDLE FileHandle, HANDLE Event, PIO_APC_RO
     NTSTATUS status;
 
     rule_check_irql(RULE_ZW_FILE_NOT_PASSIVE, irql_current(), (ULONG_PTR)FileHandle, IoControlCode, 0);
+    RULE_CHECK_ARGUMENT(IoStatusBlock, RULE_WRITES);
     (void)ApcContext;
     status = file_request_new(FileHandle, file_ioctl_access(IoControlCode), Event, ApcRoutine, IoStatusBlock, mode,
                               &request);

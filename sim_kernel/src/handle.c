@@ -400,6 +400,7 @@ NTSTATUS NTAPI ObReferenceObjectByHandle(HANDLE Handle, ACCESS_MASK DesiredAcces
                                          POBJECT_HANDLE_INFORMATION HandleInformation)
 {
     rule_check_irql(RULE_OB_NOT_PASSIVE, irql_current(), (ULONG_PTR)Handle, (ULONG_PTR)ObjectType, 0);
+    RULE_CHECK_ARGUMENT(Object, RULE_WRITES);
     /* KernelMode skips the access check, and UserMode gets what it asks for too: without security
      * descriptors or generic mappings there is nothing to check DesiredAccess against. */
     (void)DesiredAccess;
@@ -413,6 +414,8 @@ NTSTATUS NTAPI ObOpenObjectByPointer(PVOID Object, ULONG HandleAttributes, PACCE
                                      PHANDLE Handle)
 {
     rule_check_irql(RULE_OB_NOT_PASSIVE, irql_current(), (ULONG_PTR)Object, (ULONG_PTR)ObjectType, 0);
+    RULE_CHECK_ARGUMENT(Object, RULE_READS);
+    RULE_CHECK_ARGUMENT(Handle, RULE_WRITES);
     /* No security model: the access state would only carry what DesiredAccess says. */
     (void)PassedAccessState;
     object_reference(Object);

@@ -679,6 +679,9 @@ enum rule_id {
     RULE_LOCK_RELEASE_OUT_OF_ORDER,
     RULE_LOCK_HELD_AT_THREAD_EXIT,
     RULE_LOCK_FREED_HELD,
+    RULE_NULL_ARGUMENT,
+    RULE_NULL_ARGUMENT_AT_DISPATCH,
+    RULE_DRIVER_UNLOADED_IMAGE_TOUCHED,
     RULE_COUNT
 };
 
@@ -700,6 +703,44 @@ SIM_NORETURN void rule_stop_text(enum rule_id id, ULONG_PTR a, ULONG_PTR b, ULON
                                  const char *detail);
 /* The entry check of an IRQL rule: stops unless the current IRQL satisfies the row. */
 void rule_check_irql(enum rule_id id, ULONG_PTR a, ULONG_PTR b, ULONG_PTR c, ULONG_PTR d);
+
+/* Windows maps nothing in the first 64 KB: a pointer there is NULL, or a field of a NULL record. */
+#define RULE_NULL_REGION 0x10000u
+/* Operations a pointer argument is used for, as a page fault's bug check codes them. */
+#define RULE_READS 0u
+#define RULE_WRITES 1u
+#define RULE_RUNS 8u
+/* A pointer argument the DDI would use at once is in the first 64 KB: the STOP of the fault Windows
+ * would take inside the DDI (0x1E or 0x7E, 0xD1 at DISPATCH_LEVEL and above), raised before it,
+ * naming the DDI, the argument and how to fix it (fix may be NULL: the catalog's). caller is the
+ * DDI's return address, the instruction the report blames. */
+SIM_NORETURN void rule_stop_null_argument(const char *ddi, const char *argument, uintptr_t pointer,
+                                          ULONG_PTR operation, const void *caller, const char *fix);
+
+/* The pointer is passed as a number: a const pointer parameter makes GCC take the call for a read
+ * of what it points at (an out parameter not yet written, "may be used uninitialized"). */
+static inline void rule_check_pointer(uintptr_t pointer, const char *ddi, const char *argument,
+                                      ULONG_PTR operation, const void *caller)
+{
+    if (pointer < RULE_NULL_REGION)
+        rule_stop_null_argument(ddi, argument, pointer, operation, caller, NULL);
+}
+
+/* In a DDI: its pointer argument (an expression of its parameters, named as written) is checked. */
+#define RULE_CHECK_ARGUMENT(argument, operation)                                                    \
+    rule_check_pointer((uintptr_t)(argument), __func__, #argument, (operation), __builtin_return_address(0))
+
+/* ---- symbolize.c ---- */
+
+/* "function+0xoffset (object) at file:line" for the code address pc (a return address: lookup is
+ * pc - 1, the call), as far as the object's symbols and line table tell; dladdr's answer when
+ * they tell nothing. */
+void symbolize(const void *pc, const void *lookup, char *out, size_t size);
+/* Before forking children that may stop: read the program's index once, for all of them. */
+void symbolize_prepare(void);
+/* The report is made inside a signal handler (a stack overflow's): from now on, dladdr's names
+ * only, since libdw allocates and a sanitizer's allocator may be locked by the interrupted code. */
+void symbolize_from_signal_handler(void);
 
 /* ---- format.c: the kernel's printf (DbgPrint, ntstrsafe) ---- */
 
@@ -754,10 +795,13 @@ void bugcheck_write_record(int fd, const struct bugcheck_record *record);
 /* Reads up to size bytes (fewer only at the end of the pipe); how many it got. */
 size_t bugcheck_read_all(int fd, void *data, size_t size);
 
-/* A return address as a backtrace line names it: "symbol+0xoffset (object)", or the address. */
+/* A return address as a backtrace line names it: "symbol+0xoffset (object) at file:line". */
 void bugcheck_name_frame(const void *frame, char *buf, size_t size);
 /* The next STOP on this thread starts its backtrace at the frame of this instruction (a crash's). */
 void bugcheck_backtrace_from(const void *ip);
+/* The STOP about to be raised on this thread is about a routine of driver (a dispatch routine that
+ * broke an IRP rule, run from another driver's or the host's thread): the report names both. */
+void bugcheck_blame(const struct sim_driver *driver, const void *routine);
 /* detail: NULL, or one line saying what exactly happened (which thread owns the lock ...). */
 SIM_NORETURN void bugcheck_stop(ULONG code, const ULONG_PTR params[4], const struct rule *rule,
                                 const char *detail);

@@ -234,6 +234,8 @@ NTSTATUS NTAPI IoCreateDevice(PDRIVER_OBJECT DriverObject, ULONG DeviceExtension
     NTSTATUS status;
 
     rule_check_irql(RULE_IO_ABOVE_APC, irql_current(), (ULONG_PTR)DriverObject, 0, 0);
+    RULE_CHECK_ARGUMENT(DriverObject, RULE_READS);
+    RULE_CHECK_ARGUMENT(DeviceObject, RULE_WRITES);
     *DeviceObject = NULL;
     device = calloc(1, sizeof *device + sizeof *d + DeviceExtensionSize);
     if (device == NULL)
@@ -471,6 +473,8 @@ PDEVICE_OBJECT NTAPI IoAttachDeviceToDeviceStack(PDEVICE_OBJECT SourceDevice, PD
     PDEVICE_OBJECT top;
 
     rule_check_irql(RULE_IO_ABOVE_APC, irql_current(), (ULONG_PTR)SourceDevice, 0, 0);
+    RULE_CHECK_ARGUMENT(SourceDevice, RULE_WRITES);
+    RULE_CHECK_ARGUMENT(TargetDevice, RULE_READS);
     host_lock(&io_lock);
     for (top = TargetDevice; top->AttachedDevice != NULL; top = top->AttachedDevice)
         ;
@@ -495,6 +499,8 @@ VOID NTAPI IoDetachDevice(PDEVICE_OBJECT TargetDevice)
 NTSTATUS NTAPI IoCreateSymbolicLink(PUNICODE_STRING SymbolicLinkName, PUNICODE_STRING DeviceName)
 {
     rule_check_irql(RULE_IO_NOT_PASSIVE, irql_current(), (ULONG_PTR)SymbolicLinkName, 0, 0);
+    RULE_CHECK_ARGUMENT(SymbolicLinkName, RULE_READS);
+    RULE_CHECK_ARGUMENT(DeviceName, RULE_READS);
     return ns_insert_link(SymbolicLinkName, DeviceName, thread_charged(thread_current()));
 }
 
@@ -502,6 +508,7 @@ NTSTATUS NTAPI IoCreateSymbolicLink(PUNICODE_STRING SymbolicLinkName, PUNICODE_S
 NTSTATUS NTAPI IoDeleteSymbolicLink(PUNICODE_STRING SymbolicLinkName)
 {
     rule_check_irql(RULE_IO_NOT_PASSIVE, irql_current(), (ULONG_PTR)SymbolicLinkName, 0, 0);
+    RULE_CHECK_ARGUMENT(SymbolicLinkName, RULE_READS);
     return ns_remove(SymbolicLinkName, NS_SYMLINK);
 }
 
@@ -514,6 +521,7 @@ struct io_dispatch_state {
     PLIST_ENTRY first_mutant;
     unsigned critical_regions;
     unsigned guarded_regions;
+    const struct sim_driver *callee;    /* the dispatch routine's driver, named by a broken rule */
 };
 
 static void io_save_state(const struct _KTHREAD *self, struct io_dispatch_state *state)
@@ -546,6 +554,7 @@ static void io_check_return(const struct _KTHREAD *self, const struct io_dispatc
                             PDEVICE_OBJECT device, PDRIVER_DISPATCH routine, PIRP irp, PIO_STACK_LOCATION stack,
                             NTSTATUS status)
 {
+    bugcheck_blame(before->callee, (const void *)routine);
     if (self->spinlocks_held != before->spinlocks_held)
         rule_stop_detail(RULE_IO_DISPATCH_HELD_SPIN_LOCK, (ULONG_PTR)routine, 0, 0, 0,
                          "the dispatch routine at %p returned holding %u spin lock(s)", (void *)routine,
@@ -561,6 +570,7 @@ static void io_check_return(const struct _KTHREAD *self, const struct io_dispatc
         rule_stop(RULE_IO_DISPATCH_CHANGED_IRQL, (ULONG_PTR)device, before->irql, self->irql, 0);
     if (status == STATUS_PENDING && !io_marked_pending(irp, stack))
         rule_stop(RULE_IO_PENDING_NOT_MARKED, (ULONG_PTR)routine, (ULONG_PTR)device, 0, 0);
+    bugcheck_blame(NULL, NULL);
 }
 
 /* IRQL <= DISPATCH_LEVEL. Runs the next driver's dispatch routine in the caller's thread. */
@@ -574,6 +584,7 @@ NTSTATUS FASTCALL IofCallDriver(PDEVICE_OBJECT DeviceObject, PIRP Irp)
     NTSTATUS status;
 
     rule_check_irql(RULE_IO_CALL_ABOVE_DISPATCH, self->irql, 0, 0, 0);
+    RULE_CHECK_ARGUMENT(Irp, RULE_WRITES);
     io_check_irp(Irp);
     if (DeviceObject == NULL || DeviceObject->Type != IO_TYPE_DEVICE || DeviceObject->DriverObject == NULL)
         rule_stop(RULE_IO_NOT_A_DEVICE, (ULONG_PTR)DeviceObject, 0, 0, 0);
@@ -583,7 +594,8 @@ NTSTATUS FASTCALL IofCallDriver(PDEVICE_OBJECT DeviceObject, PIRP Irp)
     stack->DeviceObject = DeviceObject;
     routine = DeviceObject->DriverObject->MajorFunction[stack->MajorFunction];
     io_save_state(self, &before);
-    thread_charge(self, io_driver_of(DeviceObject));
+    before.callee = io_driver_of(DeviceObject);
+    thread_charge(self, before.callee);
     status = routine(DeviceObject, Irp);
     thread_charge(self, caller);
     io_check_return(self, &before, DeviceObject, routine, Irp, stack, status);
@@ -658,6 +670,7 @@ VOID FASTCALL IofCompleteRequest(PIRP Irp, CCHAR PriorityBoost)
     struct io_hand_back back = { NULL, NULL, NULL };
     bool finished = true;
 
+    RULE_CHECK_ARGUMENT(Irp, RULE_WRITES);
     (void)PriorityBoost;
     rule_check_irql(RULE_IO_COMPLETE_ABOVE_DISPATCH, self->irql, (ULONG_PTR)Irp, 0, 0);
     io_check_irp(Irp);
@@ -703,17 +716,20 @@ static NTSTATUS io_irp_call(PDEVICE_OBJECT top, PIRP irp, PIO_STATUS_BLOCK iosb,
 {
     UCHAR major = IoGetNextIrpStackLocation(irp)->MajorFunction;
     PDRIVER_DISPATCH routine = top->DriverObject->MajorFunction[major];
+    const struct sim_driver *callee = io_driver_of(top);
     NTSTATUS status;
 
     irp->UserEvent = done;
     irp->UserIosb = iosb;
     status = IofCallDriver(top, irp);
-    if (status != STATUS_PENDING && !io_irp_completed(irp))
+    if (status != STATUS_PENDING && !io_irp_completed(irp)) {
+        bugcheck_blame(callee, (const void *)routine);
         rule_stop_detail(RULE_IO_DISPATCH_NOT_COMPLETED, (ULONG_PTR)routine, (ULONG_PTR)irp, 0, 0,
                          "the dispatch routine at %p for major function 0x%02X returned %s, but IRP %p "
                          "was neither completed nor marked pending", (void *)routine, major,
                          wdmsim_status_text(status).text,
                          (void *)irp);
+    }
     return status;
 }
 
@@ -745,6 +761,7 @@ NTSTATUS io_irp_start(PDEVICE_OBJECT top, PIRP irp, PIO_STATUS_BLOCK iosb, void 
 /* IRQL <= DISPATCH_LEVEL. */
 VOID NTAPI IoAcquireCancelSpinLock(PKIRQL Irql)
 {
+    RULE_CHECK_ARGUMENT(Irql, RULE_WRITES);
     KeAcquireSpinLock(&io_cancel_lock, Irql);
 }
 

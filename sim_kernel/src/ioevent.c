@@ -109,6 +109,7 @@ static PKEVENT ioevent_create_or_open(PUNICODE_STRING name, PHANDLE handle, EVEN
 PKEVENT NTAPI IoCreateNotificationEvent(PUNICODE_STRING EventName, PHANDLE EventHandle)
 {
     rule_check_irql(RULE_IO_NOT_PASSIVE, irql_current(), (ULONG_PTR)EventName, 0, 0);
+    RULE_CHECK_ARGUMENT(EventHandle, RULE_WRITES);
     return ioevent_create_or_open(EventName, EventHandle, NotificationEvent);
 }
 
@@ -116,5 +117,6 @@ PKEVENT NTAPI IoCreateNotificationEvent(PUNICODE_STRING EventName, PHANDLE Event
 PKEVENT NTAPI IoCreateSynchronizationEvent(PUNICODE_STRING EventName, PHANDLE EventHandle)
 {
     rule_check_irql(RULE_IO_NOT_PASSIVE, irql_current(), (ULONG_PTR)EventName, 0, 0);
+    RULE_CHECK_ARGUMENT(EventHandle, RULE_WRITES);
     return ioevent_create_or_open(EventName, EventHandle, SynchronizationEvent);
 }

@@ -49,6 +49,7 @@ PIO_WORKITEM NTAPI IoAllocateWorkItem(PDEVICE_OBJECT DeviceObject)
     struct _IO_WORKITEM *work;
 
     rule_check_irql(RULE_IO_WORK_ITEM_ABOVE_DISPATCH, irql_current(), (ULONG_PTR)DeviceObject, 0, 0);
+    RULE_CHECK_ARGUMENT(DeviceObject, RULE_READS);
     work = ExAllocatePoolWithTag(NonPagedPoolNx, sizeof *work, IOWORK_TAG);
     if (work == NULL)
         return NULL;
@@ -66,6 +67,8 @@ VOID NTAPI IoQueueWorkItem(PIO_WORKITEM IoWorkItem, PIO_WORKITEM_ROUTINE WorkerR
 {
     rule_check_irql(RULE_IO_WORK_ITEM_ABOVE_DISPATCH, irql_current(), (ULONG_PTR)IoWorkItem,
                     (ULONG_PTR)WorkerRoutine, 0);
+    RULE_CHECK_ARGUMENT(IoWorkItem, RULE_WRITES);
+    RULE_CHECK_ARGUMENT(WorkerRoutine, RULE_RUNS);
     io_device_work_queued(IoWorkItem->device);
     /* Under the queue's lock: the item may be running (and just re-queued by its own routine). */
     disp_lock();
@@ -81,6 +84,7 @@ VOID NTAPI IoFreeWorkItem(PIO_WORKITEM IoWorkItem)
     bool queued;
 
     rule_check_irql(RULE_IO_WORK_ITEM_ABOVE_DISPATCH, irql_current(), (ULONG_PTR)IoWorkItem, 0, 0);
+    RULE_CHECK_ARGUMENT(IoWorkItem, RULE_WRITES);
     disp_lock();
     queued = IoWorkItem->item.List.Flink != NULL;
     disp_unlock();

@@ -48,13 +48,36 @@ static void list_unlock(const struct list_guard *guard)
     guard->self->irql = guard->old_irql;
 }
 
+/* The lock taken for an ExInterlocked*List routine, after the checks of its arguments: the lock
+ * and the head must be there, and the head initialised - a zeroed head (never given to
+ * InitializeListHead) has NULL links, which the routine would follow at once. The links are read
+ * under the lock, as other threads change them under it; the STOP is made after releasing it. */
+static struct list_guard list_lock_head(PLIST_ENTRY head, PKSPIN_LOCK lock, const char *ddi, const void *caller)
+{
+    struct list_guard guard;
+    PLIST_ENTRY flink;
+
+    rule_check_pointer((uintptr_t)lock, ddi, "Lock", RULE_WRITES, caller);
+    rule_check_pointer((uintptr_t)head, ddi, "ListHead", RULE_WRITES, caller);
+    guard = list_lock(lock);
+    flink = head->Flink;
+    if ((uintptr_t)flink >= RULE_NULL_REGION && (uintptr_t)head->Blink >= RULE_NULL_REGION)
+        return guard;
+    list_unlock(&guard);
+    rule_stop_null_argument(ddi, "ListHead->Flink or ListHead->Blink", (uintptr_t)flink, RULE_READS, caller,
+                            "The list head was never initialised: call InitializeListHead on it first.");
+}
+
 /* Any IRQL. Returns the previous first entry, or NULL if the list was empty. */
 PLIST_ENTRY FASTCALL ExInterlockedInsertHeadList(PLIST_ENTRY ListHead, PLIST_ENTRY ListEntry,
                                                  PKSPIN_LOCK Lock)
 {
-    struct list_guard guard = list_lock(Lock);
-    PLIST_ENTRY previous = IsListEmpty(ListHead) ? NULL : ListHead->Flink;
+    struct list_guard guard;
+    PLIST_ENTRY previous;
 
+    RULE_CHECK_ARGUMENT(ListEntry, RULE_WRITES);
+    guard = list_lock_head(ListHead, Lock, __func__, __builtin_return_address(0));
+    previous = IsListEmpty(ListHead) ? NULL : ListHead->Flink;
     InsertHeadList(ListHead, ListEntry);
     list_unlock(&guard);
     return previous;
@@ -64,9 +87,12 @@ PLIST_ENTRY FASTCALL ExInterlockedInsertHeadList(PLIST_ENTRY ListHead, PLIST_ENT
 PLIST_ENTRY FASTCALL ExInterlockedInsertTailList(PLIST_ENTRY ListHead, PLIST_ENTRY ListEntry,
                                                  PKSPIN_LOCK Lock)
 {
-    struct list_guard guard = list_lock(Lock);
-    PLIST_ENTRY previous = IsListEmpty(ListHead) ? NULL : ListHead->Blink;
+    struct list_guard guard;
+    PLIST_ENTRY previous;
 
+    RULE_CHECK_ARGUMENT(ListEntry, RULE_WRITES);
+    guard = list_lock_head(ListHead, Lock, __func__, __builtin_return_address(0));
+    previous = IsListEmpty(ListHead) ? NULL : ListHead->Blink;
     InsertTailList(ListHead, ListEntry);
     list_unlock(&guard);
     return previous;
@@ -75,9 +101,11 @@ PLIST_ENTRY FASTCALL ExInterlockedInsertTailList(PLIST_ENTRY ListHead, PLIST_ENT
 /* Any IRQL. Returns the removed entry, or NULL (not ListHead, unlike RemoveHeadList) when empty. */
 PLIST_ENTRY FASTCALL ExInterlockedRemoveHeadList(PLIST_ENTRY ListHead, PKSPIN_LOCK Lock)
 {
-    struct list_guard guard = list_lock(Lock);
-    PLIST_ENTRY entry = IsListEmpty(ListHead) ? NULL : RemoveHeadList(ListHead);
+    struct list_guard guard;
+    PLIST_ENTRY entry;
 
+    guard = list_lock_head(ListHead, Lock, __func__, __builtin_return_address(0));
+    entry = IsListEmpty(ListHead) ? NULL : RemoveHeadList(ListHead);
     list_unlock(&guard);
     return entry;
 }
@@ -86,9 +114,14 @@ PLIST_ENTRY FASTCALL ExInterlockedRemoveHeadList(PLIST_ENTRY ListHead, PKSPIN_LO
 PSINGLE_LIST_ENTRY FASTCALL ExInterlockedPushEntryList(PSINGLE_LIST_ENTRY ListHead,
                                                        PSINGLE_LIST_ENTRY ListEntry, PKSPIN_LOCK Lock)
 {
-    struct list_guard guard = list_lock(Lock);
-    PSINGLE_LIST_ENTRY previous = ListHead->Next;
+    struct list_guard guard;
+    PSINGLE_LIST_ENTRY previous;
 
+    RULE_CHECK_ARGUMENT(ListHead, RULE_WRITES);
+    RULE_CHECK_ARGUMENT(ListEntry, RULE_WRITES);
+    RULE_CHECK_ARGUMENT(Lock, RULE_WRITES);
+    guard = list_lock(Lock);
+    previous = ListHead->Next;
     PushEntryList(ListHead, ListEntry);
     list_unlock(&guard);
     return previous;
@@ -97,9 +130,13 @@ PSINGLE_LIST_ENTRY FASTCALL ExInterlockedPushEntryList(PSINGLE_LIST_ENTRY ListHe
 /* Any IRQL. Returns the removed entry, or NULL. */
 PSINGLE_LIST_ENTRY FASTCALL ExInterlockedPopEntryList(PSINGLE_LIST_ENTRY ListHead, PKSPIN_LOCK Lock)
 {
-    struct list_guard guard = list_lock(Lock);
-    PSINGLE_LIST_ENTRY entry = PopEntryList(ListHead);
+    struct list_guard guard;
+    PSINGLE_LIST_ENTRY entry;
 
+    RULE_CHECK_ARGUMENT(ListHead, RULE_WRITES);
+    RULE_CHECK_ARGUMENT(Lock, RULE_WRITES);
+    guard = list_lock(Lock);
+    entry = PopEntryList(ListHead);
     list_unlock(&guard);
     return entry;
 }
@@ -107,9 +144,13 @@ PSINGLE_LIST_ENTRY FASTCALL ExInterlockedPopEntryList(PSINGLE_LIST_ENTRY ListHea
 /* Any IRQL. Adds under the caller's spin lock and returns the value before. */
 ULONG NTAPI ExInterlockedAddUlong(PULONG Addend, ULONG Increment, PKSPIN_LOCK Lock)
 {
-    struct list_guard guard = list_lock(Lock);
-    ULONG before = *Addend;
+    struct list_guard guard;
+    ULONG before;
 
+    RULE_CHECK_ARGUMENT(Addend, RULE_WRITES);
+    RULE_CHECK_ARGUMENT(Lock, RULE_WRITES);
+    guard = list_lock(Lock);
+    before = *Addend;
     *Addend = before + Increment;
     list_unlock(&guard);
     return before;
@@ -118,9 +159,13 @@ ULONG NTAPI ExInterlockedAddUlong(PULONG Addend, ULONG Increment, PKSPIN_LOCK Lo
 /* Any IRQL. Adds under the caller's spin lock and returns the value before. */
 LARGE_INTEGER NTAPI ExInterlockedAddLargeInteger(PLARGE_INTEGER Addend, LARGE_INTEGER Increment, PKSPIN_LOCK Lock)
 {
-    struct list_guard guard = list_lock(Lock);
-    LARGE_INTEGER before = *Addend;
+    struct list_guard guard;
+    LARGE_INTEGER before;
 
+    RULE_CHECK_ARGUMENT(Addend, RULE_WRITES);
+    RULE_CHECK_ARGUMENT(Lock, RULE_WRITES);
+    guard = list_lock(Lock);
+    before = *Addend;
     Addend->QuadPart = before.QuadPart + Increment.QuadPart;
     list_unlock(&guard);
     return before;
@@ -161,6 +206,7 @@ static void slist_set(PSLIST_HEADER head, PSLIST_ENTRY first, ULONGLONG depth, U
 /* Any IRQL. An empty list: both words zero. */
 VOID NTAPI InitializeSListHead(PSLIST_HEADER SListHead)
 {
+    RULE_CHECK_ARGUMENT(SListHead, RULE_WRITES);
     slist_check_aligned(SListHead, "SLIST_HEADER", __builtin_return_address(0));
     __atomic_store_n(&SListHead->Alignment, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&SListHead->Region, 0, __ATOMIC_RELAXED);
@@ -172,6 +218,8 @@ PSLIST_ENTRY NTAPI ExpInterlockedPushEntrySList(PSLIST_HEADER ListHead, PSLIST_E
     struct list_guard guard;
     PSLIST_ENTRY previous;
 
+    RULE_CHECK_ARGUMENT(ListHead, RULE_WRITES);
+    RULE_CHECK_ARGUMENT(ListEntry, RULE_WRITES);
     slist_check_aligned(ListEntry, "SLIST_ENTRY", __builtin_return_address(0));
     guard = slist_lock(ListHead);
     previous = slist_first(ListHead);
@@ -184,9 +232,12 @@ PSLIST_ENTRY NTAPI ExpInterlockedPushEntrySList(PSLIST_HEADER ListHead, PSLIST_E
 /* Any IRQL. Returns the first entry, removed, or NULL when the list is empty. */
 PSLIST_ENTRY NTAPI ExpInterlockedPopEntrySList(PSLIST_HEADER ListHead)
 {
-    struct list_guard guard = slist_lock(ListHead);
-    PSLIST_ENTRY first = slist_first(ListHead);
+    struct list_guard guard;
+    PSLIST_ENTRY first;
 
+    RULE_CHECK_ARGUMENT(ListHead, RULE_WRITES);
+    guard = slist_lock(ListHead);
+    first = slist_first(ListHead);
     if (first != NULL)
         slist_set(ListHead, first->Next, ExQueryDepthSList(ListHead) - 1u, 0);
     list_unlock(&guard);
@@ -196,9 +247,12 @@ PSLIST_ENTRY NTAPI ExpInterlockedPopEntrySList(PSLIST_HEADER ListHead)
 /* Any IRQL. Empties the list and returns its entries, still linked, first first. */
 PSLIST_ENTRY NTAPI ExpInterlockedFlushSList(PSLIST_HEADER ListHead)
 {
-    struct list_guard guard = slist_lock(ListHead);
-    PSLIST_ENTRY first = slist_first(ListHead);
+    struct list_guard guard;
+    PSLIST_ENTRY first;
 
+    RULE_CHECK_ARGUMENT(ListHead, RULE_WRITES);
+    guard = slist_lock(ListHead);
+    first = slist_first(ListHead);
     slist_set(ListHead, NULL, 0, 0);
     list_unlock(&guard);
     return first;
@@ -207,6 +261,7 @@ PSLIST_ENTRY NTAPI ExpInterlockedFlushSList(PSLIST_HEADER ListHead)
 /* Any IRQL; without the lock, as Windows reads it: the depth as of some moment. */
 USHORT NTAPI ExQueryDepthSList(PSLIST_HEADER SListHead)
 {
+    RULE_CHECK_ARGUMENT(SListHead, RULE_READS);
     return (USHORT)(__atomic_load_n(&SListHead->Alignment, __ATOMIC_RELAXED) & LIST_SLIST_DEPTH_MASK);
 }
 

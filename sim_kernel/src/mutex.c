@@ -38,6 +38,7 @@ static void mutex_describe_owner(const void *owner, const char *free_text, char 
 /* Any IRQL. Level is reserved: drivers pass 0. */
 VOID NTAPI KeInitializeMutex(PRKMUTEX Mutex, ULONG Level)
 {
+    RULE_CHECK_ARGUMENT(Mutex, RULE_WRITES);
     (void)Level;
     disp_init_header(&Mutex->Header, DISP_MUTANT, 1);
     Mutex->OwnerThread = NULL;
@@ -54,6 +55,7 @@ LONG NTAPI KeReleaseMutex(PRKMUTEX Mutex, BOOLEAN Wait)
     LONG previous;
 
     rule_check_irql(RULE_KE_ABOVE_DISPATCH, self->irql, (ULONG_PTR)Mutex, 0, 0);
+    RULE_CHECK_ARGUMENT(Mutex, RULE_WRITES);
     if (Wait)
         rule_check_irql(RULE_WAIT_TRUE_ABOVE_APC, self->irql, (ULONG_PTR)Mutex, 0, 0);
     disp_lock();
@@ -82,6 +84,7 @@ LONG NTAPI KeReadStateMutex(PRKMUTEX Mutex)
     LONG state;
 
     rule_check_irql(RULE_KE_ABOVE_DISPATCH, irql_current(), (ULONG_PTR)Mutex, 0, 0);
+    RULE_CHECK_ARGUMENT(Mutex, RULE_READS);
     disp_lock();
     state = mutex_header(Mutex)->SignalState;
     disp_unlock();
@@ -196,9 +199,11 @@ static void fm_check_unsafe(const struct fm *m, const struct _KTHREAD *self, enu
 VOID FASTCALL ExAcquireFastMutex(PFAST_MUTEX FastMutex)
 {
     struct _KTHREAD *self = thread_current();
-    struct fm m = fm_of_fast(FastMutex);
+    struct fm m;
     KIRQL old;
 
+    RULE_CHECK_ARGUMENT(FastMutex, RULE_WRITES);
+    m = fm_of_fast(FastMutex);
     rule_check_irql(RULE_FAST_MUTEX_ACQUIRE_ABOVE_APC, self->irql, (ULONG_PTR)FastMutex, 0, 0);
     fm_check(&m);
     fm_check_not_owner(&m, self);
@@ -212,9 +217,11 @@ VOID FASTCALL ExAcquireFastMutex(PFAST_MUTEX FastMutex)
 BOOLEAN FASTCALL ExTryToAcquireFastMutex(PFAST_MUTEX FastMutex)
 {
     struct _KTHREAD *self = thread_current();
-    struct fm m = fm_of_fast(FastMutex);
+    struct fm m;
     KIRQL old;
 
+    RULE_CHECK_ARGUMENT(FastMutex, RULE_WRITES);
+    m = fm_of_fast(FastMutex);
     rule_check_irql(RULE_FAST_MUTEX_ACQUIRE_ABOVE_APC, self->irql, (ULONG_PTR)FastMutex, 0, 0);
     fm_check(&m);
     old = KfRaiseIrql(APC_LEVEL);
@@ -231,9 +238,11 @@ BOOLEAN FASTCALL ExTryToAcquireFastMutex(PFAST_MUTEX FastMutex)
 VOID FASTCALL ExReleaseFastMutex(PFAST_MUTEX FastMutex)
 {
     struct _KTHREAD *self = thread_current();
-    struct fm m = fm_of_fast(FastMutex);
+    struct fm m;
     KIRQL old;
 
+    RULE_CHECK_ARGUMENT(FastMutex, RULE_WRITES);
+    m = fm_of_fast(FastMutex);
     rule_check_irql(RULE_FAST_MUTEX_RELEASE_NOT_AT_APC, self->irql, self->fast_mutexes_held,
                     (ULONG_PTR)FastMutex, 0);
     fm_check(&m);
@@ -247,8 +256,10 @@ VOID FASTCALL ExReleaseFastMutex(PFAST_MUTEX FastMutex)
 VOID FASTCALL ExAcquireFastMutexUnsafe(PFAST_MUTEX FastMutex)
 {
     struct _KTHREAD *self = thread_current();
-    struct fm m = fm_of_fast(FastMutex);
+    struct fm m;
 
+    RULE_CHECK_ARGUMENT(FastMutex, RULE_WRITES);
+    m = fm_of_fast(FastMutex);
     fm_check_unsafe(&m, self, RULE_FAST_MUTEX_UNSAFE_APCS_ENABLED, false);
     fm_check(&m);
     fm_check_not_owner(&m, self);
@@ -260,8 +271,10 @@ VOID FASTCALL ExAcquireFastMutexUnsafe(PFAST_MUTEX FastMutex)
 VOID FASTCALL ExReleaseFastMutexUnsafe(PFAST_MUTEX FastMutex)
 {
     struct _KTHREAD *self = thread_current();
-    struct fm m = fm_of_fast(FastMutex);
+    struct fm m;
 
+    RULE_CHECK_ARGUMENT(FastMutex, RULE_WRITES);
+    m = fm_of_fast(FastMutex);
     fm_check_unsafe(&m, self, RULE_FAST_MUTEX_UNSAFE_RELEASE_APCS_ENABLED, false);
     fm_check(&m);
     lockorder_release(self, FastMutex);
@@ -274,6 +287,7 @@ VOID FASTCALL ExReleaseFastMutexUnsafe(PFAST_MUTEX FastMutex)
 VOID FASTCALL KeInitializeGuardedMutex(PKGUARDED_MUTEX Mutex)
 {
     rule_check_irql(RULE_KE_ABOVE_DISPATCH, thread_current()->irql, (ULONG_PTR)Mutex, 0, 0);
+    RULE_CHECK_ARGUMENT(Mutex, RULE_WRITES);
     Mutex->Count = FM_LOCK_BIT;
     Mutex->Owner = NULL;
     Mutex->Contention = 0;
@@ -286,8 +300,10 @@ VOID FASTCALL KeInitializeGuardedMutex(PKGUARDED_MUTEX Mutex)
 VOID FASTCALL KeAcquireGuardedMutex(PKGUARDED_MUTEX Mutex)
 {
     struct _KTHREAD *self = thread_current();
-    struct fm m = fm_of_guarded(Mutex);
+    struct fm m;
 
+    RULE_CHECK_ARGUMENT(Mutex, RULE_WRITES);
+    m = fm_of_guarded(Mutex);
     rule_check_irql(RULE_FAST_MUTEX_ACQUIRE_ABOVE_APC, self->irql, (ULONG_PTR)Mutex, 0, 0);
     fm_check(&m);
     fm_check_not_owner(&m, self);
@@ -300,8 +316,10 @@ VOID FASTCALL KeAcquireGuardedMutex(PKGUARDED_MUTEX Mutex)
 BOOLEAN FASTCALL KeTryToAcquireGuardedMutex(PKGUARDED_MUTEX Mutex)
 {
     struct _KTHREAD *self = thread_current();
-    struct fm m = fm_of_guarded(Mutex);
+    struct fm m;
 
+    RULE_CHECK_ARGUMENT(Mutex, RULE_WRITES);
+    m = fm_of_guarded(Mutex);
     rule_check_irql(RULE_FAST_MUTEX_ACQUIRE_ABOVE_APC, self->irql, (ULONG_PTR)Mutex, 0, 0);
     fm_check(&m);
     KeEnterGuardedRegion();
@@ -317,8 +335,10 @@ BOOLEAN FASTCALL KeTryToAcquireGuardedMutex(PKGUARDED_MUTEX Mutex)
 VOID FASTCALL KeReleaseGuardedMutex(PKGUARDED_MUTEX Mutex)
 {
     struct _KTHREAD *self = thread_current();
-    struct fm m = fm_of_guarded(Mutex);
+    struct fm m;
 
+    RULE_CHECK_ARGUMENT(Mutex, RULE_WRITES);
+    m = fm_of_guarded(Mutex);
     rule_check_irql(RULE_FAST_MUTEX_ACQUIRE_ABOVE_APC, self->irql, (ULONG_PTR)Mutex, 0, 0);
     fm_check(&m);
     lockorder_release(self, Mutex);
@@ -330,8 +350,10 @@ VOID FASTCALL KeReleaseGuardedMutex(PKGUARDED_MUTEX Mutex)
 VOID FASTCALL KeAcquireGuardedMutexUnsafe(PKGUARDED_MUTEX Mutex)
 {
     struct _KTHREAD *self = thread_current();
-    struct fm m = fm_of_guarded(Mutex);
+    struct fm m;
 
+    RULE_CHECK_ARGUMENT(Mutex, RULE_WRITES);
+    m = fm_of_guarded(Mutex);
     fm_check_unsafe(&m, self, RULE_FAST_MUTEX_UNSAFE_APCS_ENABLED, true);
     fm_check(&m);
     fm_check_not_owner(&m, self);
@@ -343,8 +365,10 @@ VOID FASTCALL KeAcquireGuardedMutexUnsafe(PKGUARDED_MUTEX Mutex)
 VOID FASTCALL KeReleaseGuardedMutexUnsafe(PKGUARDED_MUTEX Mutex)
 {
     struct _KTHREAD *self = thread_current();
-    struct fm m = fm_of_guarded(Mutex);
+    struct fm m;
 
+    RULE_CHECK_ARGUMENT(Mutex, RULE_WRITES);
+    m = fm_of_guarded(Mutex);
     fm_check_unsafe(&m, self, RULE_FAST_MUTEX_UNSAFE_RELEASE_APCS_ENABLED, true);
     fm_check(&m);
     lockorder_release(self, Mutex);

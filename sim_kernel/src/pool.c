@@ -20,6 +20,7 @@
 #include "internal.h"
 
 /* ReactOS's TAG_NONE for untagged pool: a pool dump shows the bytes "None". */
+#define POOL_LARGEST_REQUEST ((size_t)1 << 40)  /* 1 TB: more than x64 Windows' pool */
 #define POOL_TAG_UNTAGGED 'enoN'
 /* The MSVC debug heap's bytes for uninitialised and freed memory, familiar to Windows developers. */
 #define POOL_FILL_ALLOCATED 0xCD
@@ -254,12 +255,16 @@ static bool pool_inject_failure(ULONG tag)
     return fail;
 }
 
-/* Aligned as x64 Windows aligns pool; the exact size is kept so ASan sees any overrun. */
+/* Aligned as x64 Windows aligns pool; the exact size is kept so ASan sees any overrun. A request
+ * larger than any machine's pool fails, as on Windows, without asking the host (whose allocator,
+ * under a sanitizer, would end the process instead of returning NULL). */
 static void *pool_memory_get(POOL_TYPE type, size_t size)
 {
     size_t alignment = POOL_ALIGNMENT;
     void *memory;
 
+    if (size > POOL_LARGEST_REQUEST)
+        return NULL;
     if (size >= PAGE_SIZE)
         alignment = PAGE_SIZE;
     else if (type & POOL_TYPE_CACHE_ALIGNED)

@@ -222,6 +222,7 @@ VOID NTAPI KeStackAttachProcess(PRKPROCESS Process, PRKAPC_STATE ApcState)
     struct _EPROCESS *target = process_from_pcb(Process);
     ULONG_PTR index = self->attach_top != NULL ? PROCESS_ATTACHED_APC_ENVIRONMENT : 0;
 
+    RULE_CHECK_ARGUMENT(ApcState, RULE_WRITES);
     if (self->in_dpc)
         rule_stop(RULE_PROCESS_ATTACH_IN_DPC, (ULONG_PTR)Process, (ULONG_PTR)self->current_process, index, 1);
     rule_check_irql(RULE_PROCESS_ATTACH_ABOVE_APC, (ULONG_PTR)Process, (ULONG_PTR)self->current_process, index, 0);
@@ -260,6 +261,7 @@ VOID NTAPI KeUnstackDetachProcess(PRKAPC_STATE ApcState)
     char owner[64];
 
     rule_check_irql(RULE_PROCESS_DETACH_ABOVE_APC, (ULONG_PTR)ApcState, 0, 0, 0);
+    RULE_CHECK_ARGUMENT(ApcState, RULE_READS);
     if (ApcState->Process == PROCESS_ATTACH_MARKER)
         return;
     if (self->attach_top == NULL) {

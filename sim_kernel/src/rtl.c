@@ -91,6 +91,7 @@ VOID NTAPI RtlInitUnicodeString(PUNICODE_STRING DestinationString, PCWSTR Source
 {
     size_t bytes;
 
+    RULE_CHECK_ARGUMENT(DestinationString, RULE_WRITES);
     DestinationString->Buffer = (PWSTR)SourceString;
     if (SourceString == NULL) {
         DestinationString->Length = DestinationString->MaximumLength = 0;
@@ -108,6 +109,7 @@ VOID NTAPI RtlInitAnsiString(PANSI_STRING DestinationString, PCSZ SourceString)
 {
     size_t bytes;
 
+    RULE_CHECK_ARGUMENT(DestinationString, RULE_WRITES);
     DestinationString->Buffer = (PCHAR)SourceString;
     if (SourceString == NULL) {
         DestinationString->Length = DestinationString->MaximumLength = 0;
@@ -124,10 +126,17 @@ VOID NTAPI RtlInitAnsiString(PANSI_STRING DestinationString, PCSZ SourceString)
 BOOLEAN NTAPI RtlEqualUnicodeString(PCUNICODE_STRING String1, PCUNICODE_STRING String2,
                                    BOOLEAN CaseInSensitive)
 {
-    size_t count = String1->Length / sizeof(WCHAR);
+    size_t count;
 
+    RULE_CHECK_ARGUMENT(String1, RULE_READS);
+    RULE_CHECK_ARGUMENT(String2, RULE_READS);
     if (String1->Length != String2->Length)
         return FALSE;
+    count = String1->Length / sizeof(WCHAR);
+    if (count > 0) {
+        RULE_CHECK_ARGUMENT(String1->Buffer, RULE_READS);
+        RULE_CHECK_ARGUMENT(String2->Buffer, RULE_READS);
+    }
     for (size_t i = 0; i < count; i++) {
         WCHAR a = String1->Buffer[i];
         WCHAR b = String2->Buffer[i];
@@ -146,6 +155,7 @@ VOID NTAPI RtlCopyUnicodeString(PUNICODE_STRING DestinationString, PCUNICODE_STR
 {
     USHORT bytes;
 
+    RULE_CHECK_ARGUMENT(DestinationString, RULE_WRITES);
     if (SourceString == NULL) {
         DestinationString->Length = 0;
         return;
@@ -163,6 +173,7 @@ VOID NTAPI RtlCopyUnicodeString(PUNICODE_STRING DestinationString, PCUNICODE_STR
 VOID NTAPI RtlFreeUnicodeString(PUNICODE_STRING UnicodeString)
 {
     rtl_check_pageable(RULE_RTL_STRING_NOT_PASSIVE, RtlFreeUnicodeString);
+    RULE_CHECK_ARGUMENT(UnicodeString, RULE_WRITES);
     if (UnicodeString->Buffer != NULL)
         ExFreePool(UnicodeString->Buffer);
     UnicodeString->Buffer = NULL;

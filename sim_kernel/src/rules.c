@@ -3,6 +3,7 @@
  * (or Driver Verifier, which the simulator always runs) raises, why, and the usual fix.
  * Checks, STOP reports and docs/irql-rules.md all read this table. Read-only: no locking.
  */
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 
@@ -1029,6 +1030,39 @@ static const struct rule rule_catalog[RULE_COUNT] = {
           "parameters: the lock, the thread that holds it, the block).",
           "Release the lock, and make sure no thread can still take it, before freeing its memory." },
         RULE_STATE, 0 },
+    [RULE_NULL_ARGUMENT] = {
+        { "ddi.null_argument", "any DDI with a pointer argument it uses at once",
+          "the pointer is NULL (or in the first 64 KB: a field of a NULL record)",
+          0x1Eu, "KMODE_EXCEPTION_NOT_HANDLED", (long long)0xC0000005,
+          "The DDI would read, write or call through the pointer and fault: kernel-mode callers' "
+          "arguments are not probed, so Windows stops with the access violation nobody handles "
+          "(parameters: the exception code, the caller's return address, 0 read / 1 write / 8 "
+          "execute, the address).",
+          "Pass a valid pointer for the argument the detail names: check allocations and lookups "
+          "for NULL before passing their result on, and initialise what the DDI expects initialised." },
+        RULE_UNHANDLED_EXCEPTION, 0 },
+    [RULE_NULL_ARGUMENT_AT_DISPATCH] = {
+        { "ddi.null_argument_at_dispatch", "any DDI with a pointer argument it uses at once",
+          "the same at DISPATCH_LEVEL or above: in a DPC, or holding a spin lock",
+          0xD1u, "DRIVER_IRQL_NOT_LESS_OR_EQUAL", -1,
+          "At DISPATCH_LEVEL and above a fault cannot be resolved, so Windows stops with 0xD1 "
+          "(parameters: the address, the IRQL, 0 read / 1 write / 8 execute, the caller's return "
+          "address).",
+          "Pass a valid pointer for the argument the detail names; a DPC's DeferredRoutine must be "
+          "set (KeInitializeDpc) before the DPC is queued or given to a timer." },
+        RULE_STATE, 0 },
+    [RULE_DRIVER_UNLOADED_IMAGE_TOUCHED] = {
+        { "driver.unloaded_image_touched", "any code of a simulated thread",
+          "an instruction ran code of a driver that has unloaded, or wrote its data",
+          0xCEu, "DRIVER_UNLOADED_WITHOUT_CANCELLING_PENDING_OPERATIONS", -1,
+          "Something outlived DriverUnload and still points into the driver's image: a routine (a "
+          "DPC, timer, work item, thread, callback, or a function pointer another driver kept) runs "
+          "code that is gone, or writes globals that are gone (parameters: the address, 0 read / 1 "
+          "write / 8 execute, the instruction, 0).",
+          "Before Unload returns, undo every registration that can call back into the driver and wait "
+          "for what is running; other drivers must drop their pointers into it (a dereferenced "
+          "interface, an unregistered callback) before it unloads." },
+        RULE_STATE, 0 },
 };
 
 const struct rule *rule_get(enum rule_id id)
@@ -1076,6 +1110,23 @@ SIM_NORETURN void rule_stop_text(enum rule_id id, ULONG_PTR a, ULONG_PTR b, ULON
                                  const char *detail)
 {
     rule_stop_with(id, a, b, c, d, detail);
+}
+
+SIM_NORETURN void rule_stop_null_argument(const char *ddi, const char *argument, uintptr_t pointer,
+                                          ULONG_PTR operation, const void *caller, const char *fix)
+{
+    static const char *const used[] = { [RULE_READS] = "reads", [RULE_WRITES] = "writes", [RULE_RUNS] = "calls" };
+    KIRQL irql = irql_current();
+    char detail[512], value[32] = "NULL";
+
+    if (pointer != 0)
+        snprintf(value, sizeof value, "%#" PRIxPTR, pointer);
+    snprintf(detail, sizeof detail, "%s: %s is %s, and %s %s through it at once.%s%s", ddi, argument, value, ddi,
+             used[operation], fix != NULL ? " " : "", fix != NULL ? fix : "");
+    if (irql >= DISPATCH_LEVEL)
+        rule_stop_text(RULE_NULL_ARGUMENT_AT_DISPATCH, (ULONG_PTR)pointer, irql, operation, (ULONG_PTR)caller,
+                       detail);
+    rule_stop_text(RULE_NULL_ARGUMENT, (ULONG_PTR)caller, operation, (ULONG_PTR)pointer, 0, detail);
 }
 
 static bool rule_irql_allowed(const struct rule *rule, KIRQL irql)

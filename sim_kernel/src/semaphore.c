@@ -20,6 +20,7 @@ static DISPATCHER_HEADER *semaphore_header(PRKSEMAPHORE Semaphore)
  * Count >= 0 is the initial count, Limit > 0 the most it may ever reach. */
 VOID NTAPI KeInitializeSemaphore(PRKSEMAPHORE Semaphore, LONG Count, LONG Limit)
 {
+    RULE_CHECK_ARGUMENT(Semaphore, RULE_WRITES);
     disp_init_header(&Semaphore->Header, DISP_SEMAPHORE, Count);
     Semaphore->Limit = Limit;
 }
@@ -31,6 +32,7 @@ LONG NTAPI KeReleaseSemaphore(PRKSEMAPHORE Semaphore, KPRIORITY Increment, LONG 
     DISPATCHER_HEADER *header;
     LONG previous, count;
 
+    RULE_CHECK_ARGUMENT(Semaphore, RULE_WRITES);
     (void)Increment;
     rule_check_irql(RULE_KE_ABOVE_DISPATCH, irql, (ULONG_PTR)Semaphore, 0, 0);
     if (Wait)
@@ -55,6 +57,7 @@ LONG NTAPI KeReadStateSemaphore(PRKSEMAPHORE Semaphore)
 {
     LONG count;
 
+    RULE_CHECK_ARGUMENT(Semaphore, RULE_READS);
     disp_lock();
     count = semaphore_header(Semaphore)->SignalState;
     disp_unlock();

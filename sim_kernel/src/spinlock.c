@@ -81,6 +81,7 @@ void spinlock_release(PKSPIN_LOCK lock, struct _KTHREAD *self)
 /* Any IRQL. */
 VOID NTAPI KeInitializeSpinLock(PKSPIN_LOCK SpinLock)
 {
+    RULE_CHECK_ARGUMENT(SpinLock, RULE_WRITES);
     __atomic_store_n(SpinLock, 0, __ATOMIC_RELEASE);
     lockorder_init(SpinLock, LOCKORDER_SPIN_LOCK, __builtin_return_address(0));
 }
@@ -92,6 +93,7 @@ KIRQL NTAPI KeAcquireSpinLockRaiseToDpc(PKSPIN_LOCK SpinLock)
     KIRQL old = self->irql;
 
     rule_check_irql(RULE_SPINLOCK_ACQUIRE_ABOVE_DISPATCH, old, (ULONG_PTR)SpinLock, 0, 0);
+    RULE_CHECK_ARGUMENT(SpinLock, RULE_WRITES);
     self->irql = DISPATCH_LEVEL;
     lockorder_acquire(self, SpinLock, LOCKORDER_SPIN_LOCK, __builtin_return_address(0));
     spinlock_acquire(SpinLock, self);
@@ -104,6 +106,7 @@ VOID NTAPI KeReleaseSpinLock(PKSPIN_LOCK SpinLock, KIRQL NewIrql)
     struct _KTHREAD *self = thread_current();
 
     rule_check_irql(RULE_SPINLOCK_RELEASE_NOT_AT_DISPATCH, self->irql, (ULONG_PTR)SpinLock, 0, 0);
+    RULE_CHECK_ARGUMENT(SpinLock, RULE_WRITES);
     lockorder_release_lowering(self, SpinLock, NewIrql);
     spinlock_release(SpinLock, self);
     KfLowerIrql(NewIrql);
@@ -115,6 +118,7 @@ VOID NTAPI KeAcquireSpinLockAtDpcLevel(PKSPIN_LOCK SpinLock)
     struct _KTHREAD *self = thread_current();
 
     rule_check_irql(RULE_SPINLOCK_AT_DPC_BELOW_DISPATCH, self->irql, (ULONG_PTR)SpinLock, 0, 0);
+    RULE_CHECK_ARGUMENT(SpinLock, RULE_WRITES);
     lockorder_acquire(self, SpinLock, LOCKORDER_SPIN_LOCK, __builtin_return_address(0));
     spinlock_acquire(SpinLock, self);
 }
@@ -125,6 +129,7 @@ VOID NTAPI KeReleaseSpinLockFromDpcLevel(PKSPIN_LOCK SpinLock)
     struct _KTHREAD *self = thread_current();
 
     rule_check_irql(RULE_SPINLOCK_FROM_DPC_BELOW_DISPATCH, self->irql, (ULONG_PTR)SpinLock, 0, 0);
+    RULE_CHECK_ARGUMENT(SpinLock, RULE_WRITES);
     lockorder_release(self, SpinLock);
     spinlock_release(SpinLock, self);
 }

@@ -321,6 +321,9 @@ static void thread_system_main(void *arg)
 
     start->tid = PsGetCurrentThreadId();
     KeSetEvent(&start->started, 0, FALSE);
+    if (routine == NULL)
+        rule_stop_null_argument("PsCreateSystemThread", "StartRoutine", 0, RULE_RUNS, NULL,
+                                "The new thread starts by calling it: pass the thread's routine.");
     routine(context);
 }
 
@@ -603,6 +606,7 @@ KPRIORITY NTAPI KeSetPriorityThread(PKTHREAD Thread, KPRIORITY Priority)
     KPRIORITY old;
 
     rule_check_irql(RULE_PS_NOT_PASSIVE, irql_current(), (ULONG_PTR)Thread, (ULONG_PTR)Priority, 0);
+    RULE_CHECK_ARGUMENT(Thread, RULE_WRITES);
     old = thread->priority;
     thread->priority = Priority;
     return old;
@@ -611,6 +615,7 @@ KPRIORITY NTAPI KeSetPriorityThread(PKTHREAD Thread, KPRIORITY Priority)
 /* Any IRQL. */
 KPRIORITY NTAPI KeQueryPriorityThread(PKTHREAD Thread)
 {
+    RULE_CHECK_ARGUMENT(Thread, RULE_READS);
     return ((struct _KTHREAD *)Thread)->priority;
 }
 
@@ -655,6 +660,7 @@ NTSTATUS NTAPI PsCreateSystemThread(PHANDLE ThreadHandle, ULONG DesiredAccess, P
     HANDLE handle;
 
     rule_check_irql(RULE_PS_NOT_PASSIVE, irql_current(), (ULONG_PTR)StartRoutine, 0, 0);
+    RULE_CHECK_ARGUMENT(ThreadHandle, RULE_WRITES);
     /* Only now: the check above boots the kernel when this is the program's first DDI. */
     process = process_system();
     if (ProcessHandle != NULL) {

@@ -188,6 +188,7 @@ enum wdmsim_clock_mode wdmsim_clock_mode(void)
 /* Any IRQL. */
 VOID NTAPI KeQuerySystemTime(PLARGE_INTEGER CurrentTime)
 {
+    RULE_CHECK_ARGUMENT(CurrentTime, RULE_WRITES);
     thread_current();
     CurrentTime->QuadPart = clock_system_time();
 }
@@ -195,6 +196,7 @@ VOID NTAPI KeQuerySystemTime(PLARGE_INTEGER CurrentTime)
 /* Any IRQL. */
 VOID NTAPI KeQueryTickCount(PLARGE_INTEGER CurrentCount)
 {
+    RULE_CHECK_ARGUMENT(CurrentCount, RULE_WRITES);
     thread_current();
     CurrentCount->QuadPart = clock_since_boot() / CLOCK_TIME_INCREMENT;
 }

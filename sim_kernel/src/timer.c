@@ -149,6 +149,7 @@ DRIVER_INVENTORY(timer_inventory)
 VOID NTAPI KeInitializeTimerEx(PKTIMER Timer, TIMER_TYPE Type)
 {
     rule_check_irql(RULE_KE_ABOVE_DISPATCH, irql_current(), (ULONG_PTR)Timer, 0, 0);
+    RULE_CHECK_ARGUMENT(Timer, RULE_WRITES);
     disp_init_header(&Timer->Header,
                      Type == SynchronizationTimer ? DISP_TIMER_SYNCHRONIZATION : DISP_TIMER_NOTIFICATION, 0);
     Timer->DueTime.QuadPart = 0;
@@ -163,6 +164,7 @@ VOID NTAPI KeInitializeTimerEx(PKTIMER Timer, TIMER_TYPE Type)
 /* IRQL <= DISPATCH_LEVEL. */
 VOID NTAPI KeInitializeTimer(PKTIMER Timer)
 {
+    RULE_CHECK_ARGUMENT(Timer, RULE_WRITES);
     KeInitializeTimerEx(Timer, NotificationTimer);
 }
 
@@ -172,6 +174,7 @@ BOOLEAN NTAPI KeSetTimerEx(PKTIMER Timer, LARGE_INTEGER DueTime, LONG Period, PK
     BOOLEAN was_set;
 
     rule_check_irql(RULE_KE_ABOVE_DISPATCH, irql_current(), (ULONG_PTR)Timer, 0, 0);
+    RULE_CHECK_ARGUMENT(Timer, RULE_WRITES);
     disp_lock();
     timer_check(Timer);
     was_set = Timer->Header.Inserted;
@@ -190,6 +193,7 @@ BOOLEAN NTAPI KeSetTimerEx(PKTIMER Timer, LARGE_INTEGER DueTime, LONG Period, PK
 /* IRQL <= DISPATCH_LEVEL. TRUE if the timer was already set. */
 BOOLEAN NTAPI KeSetTimer(PKTIMER Timer, LARGE_INTEGER DueTime, PKDPC Dpc)
 {
+    RULE_CHECK_ARGUMENT(Timer, RULE_WRITES);
     return KeSetTimerEx(Timer, DueTime, 0, Dpc);
 }
 
@@ -199,6 +203,7 @@ BOOLEAN NTAPI KeCancelTimer(PKTIMER Timer)
     BOOLEAN was_set;
 
     rule_check_irql(RULE_KE_ABOVE_DISPATCH, irql_current(), (ULONG_PTR)Timer, 0, 0);
+    RULE_CHECK_ARGUMENT(Timer, RULE_WRITES);
     disp_lock();
     timer_check(Timer);
     was_set = Timer->Header.Inserted;
@@ -214,6 +219,7 @@ BOOLEAN NTAPI KeReadStateTimer(PKTIMER Timer)
     BOOLEAN state;
 
     rule_check_irql(RULE_KE_ABOVE_DISPATCH, irql_current(), (ULONG_PTR)Timer, 0, 0);
+    RULE_CHECK_ARGUMENT(Timer, RULE_READS);
     disp_lock();
     timer_check(Timer);
     state = Timer->Header.SignalState != 0;

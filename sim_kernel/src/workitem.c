@@ -221,5 +221,6 @@ VOID NTAPI ExQueueWorkItem(PWORK_QUEUE_ITEM WorkItem, WORK_QUEUE_TYPE QueueType)
     struct _KTHREAD *self = thread_current();
 
     rule_check_irql(RULE_KE_ABOVE_DISPATCH, self->irql, (ULONG_PTR)WorkItem, (ULONG_PTR)QueueType, 0);
+    RULE_CHECK_ARGUMENT(WorkItem, RULE_WRITES);
     workitem_queue(WorkItem, QueueType, self->driver);
 }

@@ -112,6 +112,36 @@ static void a_rule_report_names_rule_why_fix_irql_thread_driver_and_backtrace(vo
     assert_non_null(strstr(stop.report, "wdmsim_run_as_driver+0x"));
 }
 
+static void the_arguments_are_labelled_as_the_debugger_labels_them(void **state)
+{
+    struct wdmsim_stop stop;
+
+    (void)state;
+    wdmsim_assert_stops(break_a_rule_as_a_driver, NULL, 0xC4, 0x31, "irql.lower_to_higher", &stop);
+    wdmsim_assert_report_has(&stop, "Arguments:\nArg1: 0000000000000031, violation type (subcode)\nArg2: ");
+    wdmsim_assert_stops(driver_bugchecks, NULL, 0xDEAD, 1, "", &stop);
+    wdmsim_assert_report_has(&stop, "Arg4: fffff80000001234, defined by the driver that called KeBugCheckEx\n");
+}
+
+/* A static function: dladdr cannot name it, the DWARF symbol and line tables can. */
+static void static_caller_of_KeLowerIrql(void *context)
+{
+    (void)context;
+    KeLowerIrql(DISPATCH_LEVEL);
+}
+
+static void backtrace_frames_name_static_functions_and_their_source_lines(void **state)
+{
+    struct wdmsim_stop stop;
+
+    (void)state;
+    wdmsim_assert_stops(static_caller_of_KeLowerIrql, NULL, 0xC4, 0x31, "irql.lower_to_higher", &stop);
+    wdmsim_assert_report_has(&stop, "KfLowerIrql+0x");
+    wdmsim_assert_report_has(&stop, "at sim_kernel/src/irql.c:");
+    wdmsim_assert_report_has(&stop, "static_caller_of_KeLowerIrql+0x");
+    wdmsim_assert_report_has(&stop, "(test_bugcheck) at tests/sim_kernel/test_bugcheck.c:");
+}
+
 static void *bugcheck_on_worker(void *context)
 {
     (void)context;
@@ -213,6 +243,8 @@ int main(void)
         wdmsim_test(a_report_of_another_code_names_no_exception),
         wdmsim_test(KeBugCheck_is_KeBugCheckEx_with_zero_parameters),
         wdmsim_test(a_rule_report_names_rule_why_fix_irql_thread_driver_and_backtrace),
+        wdmsim_test(the_arguments_are_labelled_as_the_debugger_labels_them),
+        wdmsim_test(backtrace_frames_name_static_functions_and_their_source_lines),
         wdmsim_test(a_STOP_on_another_thread_is_captured_too),
         wdmsim_test(a_scenario_that_returns_reports_no_STOP),
         wdmsim_test(a_scenario_that_crashes_reports_the_signal),

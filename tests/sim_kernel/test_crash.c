@@ -166,12 +166,15 @@ static void a_stack_overflow_stops_with_UNEXPECTED_KERNEL_MODE_TRAP_8(void **sta
     wdmsim_assert_report_has(&stop, "UNEXPECTED_KERNEL_MODE_TRAP");
 }
 
-static void a_NULL_spin_lock_in_the_DDI_is_reported_as_inside_the_DDI(void *context)
+/* Not NULL, which the DDI checks on entry (ddi.null_argument), but a page nobody may touch. */
+static void an_unmapped_spin_lock_in_the_DDI_is_reported_as_inside_the_DDI(void *context)
 {
+    void *page = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     KIRQL old_irql;
 
     (void)context;
-    KeAcquireSpinLock((PKSPIN_LOCK)(void *)null_pointer, &old_irql);
+    assert_true(page != MAP_FAILED);
+    KeAcquireSpinLock((PKSPIN_LOCK)page, &old_irql);
 }
 
 static void a_crash_inside_a_DDI_names_the_DDI_and_blames_its_argument(void **state)
@@ -179,7 +182,7 @@ static void a_crash_inside_a_DDI_names_the_DDI_and_blames_its_argument(void **st
     struct wdmsim_stop stop;
 
     (void)state;
-    wdmsim_run_expecting_stop(a_NULL_spin_lock_in_the_DDI_is_reported_as_inside_the_DDI, NULL, &stop);
+    wdmsim_run_expecting_stop(an_unmapped_spin_lock_in_the_DDI_is_reported_as_inside_the_DDI, NULL, &stop);
     assert_true(stop.stopped);
     assert_non_null(strstr(stop.rule, "crash."));
     wdmsim_assert_report_has(&stop, "bad argument");

@@ -116,6 +116,42 @@ static void an_unloaded_modules_code_cannot_run_and_its_data_cannot_be_written(v
     assert_true(dies_in_child(write_count, count));
 }
 
+/* A scenario: CounterBump of a counter driver that has unloaded. */
+static void calls_an_unloaded_drivers_routine(void *context)
+{
+    PDRIVER_OBJECT driver = load_module(COUNTER_MODULE, "counter");
+    void *bump = wdmsim_driver_symbol(driver, "CounterBump");
+
+    (void)context;
+    wdmsim_driver_unload(driver);
+    call_bump(bump);
+}
+
+static void writes_an_unloaded_drivers_global(void *context)
+{
+    PDRIVER_OBJECT driver = load_module(COUNTER_MODULE, "counter");
+    void *count = wdmsim_driver_symbol(driver, "LoadCount");
+
+    (void)context;
+    wdmsim_driver_unload(driver);
+    write_count(count);
+}
+
+static void running_or_writing_an_unloaded_drivers_image_stops_with_0xCE(void **state)
+{
+    struct wdmsim_stop stop;
+
+    (void)state;
+    wdmsim_assert_stops(calls_an_unloaded_drivers_routine, NULL, 0xCE, WDMSIM_ANY_PARAM,
+                        "driver.unloaded_image_touched", &stop);
+    assert_int_equal(stop.params[1], 8);
+    wdmsim_assert_report_has(&stop, "into the image of counter, which has unloaded");
+    wdmsim_assert_report_has(&stop, "calls_an_unloaded_drivers_routine+0x");
+    wdmsim_assert_stops(writes_an_unloaded_drivers_global, NULL, 0xCE, WDMSIM_ANY_PARAM,
+                        "driver.unloaded_image_touched", &stop);
+    assert_int_equal(stop.params[1], 1);
+}
+
 static void a_module_reports_its_image_as_DriverStart_and_DriverSize(void **state)
 {
     PDRIVER_OBJECT driver = load_module(COUNTER_MODULE, "counter");
@@ -157,6 +193,7 @@ int main(void)
         wdmsim_test(two_copies_of_one_module_each_have_their_own_globals),
         wdmsim_test(a_module_loaded_again_starts_with_its_globals_as_built),
         wdmsim_test(an_unloaded_modules_code_cannot_run_and_its_data_cannot_be_written),
+        wdmsim_test(running_or_writing_an_unloaded_drivers_image_stops_with_0xCE),
         wdmsim_test(a_module_reports_its_image_as_DriverStart_and_DriverSize),
         wdmsim_test(a_missing_module_file_is_STATUS_OBJECT_NAME_NOT_FOUND),
         wdmsim_test(a_driver_linked_into_the_host_has_no_module_symbols),

@@ -807,6 +807,8 @@ static void returning_STATUS_PENDING_without_IoMarkIrpPending_stops_with_0xC9_0x
     wdmsim_assert_stops(send_broken_ioctl, (void *)(ULONG_PTR)IOCTL_QUEUE_PENDING_UNMARKED, 0xC9, 0x23D,
                         "io.pending_not_marked", &stop);
     assert_int_equal(stop.params[1], (ULONG_PTR)queue_ioctl);
+    wdmsim_assert_report_has(&stop, "Driver:   queue (the routine below; the thread is the host's)");
+    wdmsim_assert_report_has(&stop, "Routine:  queue_ioctl+0x0 (test_io) at tests/sim_kernel/test_io.c:");
 }
 
 static void a_dispatch_routine_that_changes_the_IRQL_stops_with_0xC9_0x05(void **state)
@@ -861,6 +863,7 @@ static void returning_without_completing_or_pending_the_IRP_stops_with_0xC9_0x22
     assert_int_equal(stop.params[1], (ULONG_PTR)queue_ioctl);
     assert_int_not_equal(stop.params[2], 0);
     assert_non_null(strstr(stop.report, "neither completed nor marked pending"));
+    wdmsim_assert_report_has(&stop, "Routine:  queue_ioctl+0x0");
 }
 
 typedef struct _TIMED_EXTENSION {
