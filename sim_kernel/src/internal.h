@@ -111,6 +111,13 @@ ULONG region_combined_apc_disable(const struct _KTHREAD *thread, unsigned mutexe
  * as the DDIs that require it check? */
 bool region_normal_apcs_disabled(const struct _KTHREAD *self);
 
+/* ---- devqueue.c: device queues ---- */
+
+/* Forgets the last boot's queued entries. */
+void devqueue_boot(void);
+/* The queue an entry is in now, or NULL. */
+const KDEVICE_QUEUE *devqueue_queue_of(const KDEVICE_QUEUE_ENTRY *entry);
+
 /* ---- lookaside.c: lookaside lists ---- */
 
 /* Forgets the last boot's lists. */
@@ -616,6 +623,10 @@ enum rule_id {
     RULE_LOOKASIDE_FREED_ACTIVE,
     RULE_FAST_MUTEX_UNSAFE_APCS_ENABLED,
     RULE_FAST_MUTEX_UNSAFE_RELEASE_APCS_ENABLED,
+    RULE_DEVQUEUE_NOT_AT_DISPATCH,
+    RULE_IO_START_PACKET_ABOVE_DISPATCH,
+    RULE_IO_NO_START_IO,
+    RULE_IO_COMPLETE_QUEUED_IRP,
     RULE_COUNT
 };
 
@@ -785,6 +796,18 @@ void *ns_lookup(PCUNICODE_STRING name, enum ns_kind *kind);
 /* ---- io.c: driver and device objects, IRPs ---- */
 
 void io_boot(void);
+/* A device's StartIo state, kept where Windows keeps it, beside the device (its DEVOBJ_EXTENSION's
+ * StartIoFlags, StartIoCount, StartIoKey); startio.c's, under its lock. */
+struct io_startio {
+    KSPIN_LOCK lock;
+    ULONG flags;                    /* IoSetStartIoAttributes' choices (atomic) */
+    LONG depth;                     /* deferred StartIo: calls of it running now (at most one per thread) */
+    bool next_requested;            /* deferred: an IoStartNextPacket(ByKey) to run once StartIo returns */
+    bool next_by_key;
+    bool next_cancelable;
+    ULONG next_key;
+};
+struct io_startio *io_device_startio(PDEVICE_OBJECT device);
 PDRIVER_OBJECT io_driver_object_create(const struct sim_driver *driver);
 void io_driver_object_free(PDRIVER_OBJECT object);
 /* An open file or queued work item keeps a device (and so its driver) alive. */

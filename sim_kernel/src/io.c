@@ -49,6 +49,7 @@ struct io_device {
     LONG opens;                     /* file objects open on it (io_lock): an exclusive device allows one */
     LIST_ENTRY deleted_link;        /* on io_deleted while references outlive IoDeleteDevice (io_lock) */
     LONG work_items;                /* IoQueueWorkItem items queued or running (atomic) */
+    struct io_startio startio;      /* startio.c's */
     size_t size;                    /* the device, this record and the extension, all one block */
 };
 
@@ -195,6 +196,11 @@ static struct io_device *io_device_of(PDEVICE_OBJECT device)
     return (struct io_device *)device->DeviceObjectExtension;
 }
 
+struct io_startio *io_device_startio(PDEVICE_OBJECT device)
+{
+    return &io_device_of(device)->startio;
+}
+
 /* IoCreateDevice puts the record right after its device. */
 static PDEVICE_OBJECT io_device_from(struct io_device *d)
 {
@@ -256,6 +262,7 @@ NTSTATUS NTAPI IoCreateDevice(PDRIVER_OBJECT DriverObject, ULONG DeviceExtension
     device->Characteristics = DeviceCharacteristics;
     device->Flags = DO_DEVICE_INITIALIZING | (Exclusive ? DO_EXCLUSIVE : 0);
     device->StackSize = 1;
+    KeInitializeDeviceQueue(&device->DeviceQueue);
     device->DeviceObjectExtension = (struct _DEVOBJ_EXTENSION *)d;
     device->DeviceExtension = DeviceExtensionSize ? (PVOID)(d + 1) : NULL;
     KeInitializeEvent(&device->DeviceLock, SynchronizationEvent, TRUE);
@@ -651,6 +658,15 @@ static struct io_hand_back io_finish(PIRP irp)
     return back;
 }
 
+static void io_check_not_queued(PIRP irp)
+{
+    const KDEVICE_QUEUE *queue = devqueue_queue_of(&irp->Tail.Overlay.DeviceQueueEntry);
+
+    if (queue != NULL)
+        rule_stop_detail(RULE_IO_COMPLETE_QUEUED_IRP, (ULONG_PTR)irp, (ULONG_PTR)queue, 0, 0,
+                         "IRP %p is still in the device queue at %p", (void *)irp, (const void *)queue);
+}
+
 /* IRQL <= DISPATCH_LEVEL. */
 VOID FASTCALL IofCompleteRequest(PIRP Irp, CCHAR PriorityBoost)
 {
@@ -665,6 +681,7 @@ VOID FASTCALL IofCompleteRequest(PIRP Irp, CCHAR PriorityBoost)
         rule_stop(RULE_IO_COMPLETE_PENDING_STATUS, (ULONG_PTR)Irp->IoStatus.Status, (ULONG_PTR)Irp, 0, 0);
     if (Irp->CancelRoutine != NULL)
         rule_stop(RULE_IO_COMPLETE_WITH_CANCEL_ROUTINE, (ULONG_PTR)Irp->CancelRoutine, (ULONG_PTR)Irp, 0, 0);
+    io_check_not_queued(Irp);
     io_irp_lock(io_wrapper(Irp));
     while (finished && Irp->CurrentLocation <= Irp->StackCount)
         finished = io_complete_one(self, Irp);

@@ -174,7 +174,7 @@ static const struct rule rule_catalog[RULE_COUNT] = {
           "KeAreApcsDisabled, KeAreAllApcsDisabled, ExInitializeResourceLite, ExReinitializeResourceLite, "
           "ExDeleteResourceLite, ExReleaseResourceLite, ExReleaseResourceForThreadLite, "
           "ExConvertExclusiveToSharedLite, ExSetResourceOwnerPointer, ExIsResourceAcquired*Lite, "
-          "ExGet*WaiterCount",
+          "ExGet*WaiterCount, KeInitializeDeviceQueue, KeRemoveEntryDeviceQueue",
           "called above DISPATCH_LEVEL", C4, 0x20011,
           "These DDIs work only up to DISPATCH_LEVEL; most take the dispatcher lock, which does.",
           "Call them from DISPATCH_LEVEL or below: queue a DPC from an ISR and call them there." },
@@ -941,6 +941,45 @@ static const struct rule rule_catalog[RULE_COUNT] = {
           "below APC_LEVEL outside the region the unsafe acquire needed", C4, 0x3A,
           "The region was left while the mutex was still held, so APCs could reach its holder.",
           "Release the mutex before leaving the region." },
+        RULE_STATE, 0 },
+    [RULE_DEVQUEUE_NOT_AT_DISPATCH] = {
+        { "devqueue.not_at_dispatch",
+          "KeInsertDeviceQueue, KeInsertByKeyDeviceQueue, KeRemoveDeviceQueue, KeRemoveByKeyDeviceQueue(IfBusy), "
+          "IoStartNextPacket",
+          "called at an IRQL other than DISPATCH_LEVEL", C4, 0x20003,
+          "These DDIs take the device queue's spin lock at DISPATCH_LEVEL without raising: below it the "
+          "holder can be preempted, or a DPC of the same device run on top of it (the DDI rule "
+          "IrqlDispatch reports it).",
+          "Call them from StartIo, a DPC or with a spin lock held; elsewhere raise with "
+          "KeRaiseIrql(DISPATCH_LEVEL, &old) around the call." },
+        RULE_IRQL_EXACTLY, DISPATCH_LEVEL },
+    [RULE_IO_START_PACKET_ABOVE_DISPATCH] = {
+        { "io.start_packet_above_dispatch", "IoStartPacket, IoStartNextPacketByKey, IoSetStartIoAttributes",
+          "called above DISPATCH_LEVEL", C4, 0x20022,
+          "StartIo runs at DISPATCH_LEVEL and the device queue's lock works only up to it: the DDI rule "
+          "for I/O routines limited to DISPATCH_LEVEL (IrqlIoDispatch) reports it.",
+          "Start packets from a dispatch routine or a DPC, not from an ISR: queue a DPC (IoRequestDpc)." },
+        RULE_IRQL_AT_MOST, DISPATCH_LEVEL },
+    [RULE_IO_NO_START_IO] = {
+        { "io.start_packet_without_start_io", "IoStartPacket, IoStartNextPacket, IoStartNextPacketByKey",
+          "the device's driver has no StartIo routine (DriverObject->DriverStartIo is NULL)",
+          0xD1u, "DRIVER_IRQL_NOT_LESS_OR_EQUAL", -1,
+          "The I/O manager calls DriverStartIo at DISPATCH_LEVEL with the packet it starts: through NULL "
+          "that is a page fault at address 0 where none can be served (parameters: 0, the IRQL, 8 = "
+          "execute, 0).",
+          "Set DriverObject->DriverStartIo in DriverEntry before any packet is started, or keep the "
+          "driver's own queue (a cancel-safe queue) instead of IoStartPacket." },
+        RULE_STATE, 0 },
+    [RULE_IO_COMPLETE_QUEUED_IRP] = {
+        { "io.complete_irp_in_device_queue", "IoCompleteRequest",
+          "the IRP is still in a device queue (IoStartPacket, KeInsert(ByKey)DeviceQueue)",
+          0xC9u, "DRIVER_VERIFIER_IOMANAGER_VIOLATION", 0x209,
+          "The queue still links the IRP: the next IoStartNextPacket hands StartIo an IRP its originator "
+          "may already have freed. Verifier reports a completion of an IRP that is still queued "
+          "with this code (parameters: the IRP, the device queue, 0).",
+          "Take the IRP out of the queue before completing it: in its cancel routine, "
+          "KeRemoveEntryDeviceQueue(&DeviceObject->DeviceQueue, &Irp->Tail.Overlay.DeviceQueueEntry) "
+          "(unless it is DeviceObject->CurrentIrp), and complete only IRPs StartIo was handed." },
         RULE_STATE, 0 },
 };
 
