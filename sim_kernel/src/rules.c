@@ -391,7 +391,7 @@ static const struct rule rule_catalog[RULE_COUNT] = {
           "need first. With a cancel routine, make sure only one of the two paths completes it." },
         RULE_STATE, 0 },
     [RULE_IO_NOT_A_DEVICE] = {
-        { "io.not_a_device", "IoCallDriver, IoDeleteDevice",
+        { "io.not_a_device", "IoCallDriver, IoDeleteDevice, IoStartPacket, IoStartNextPacket(ByKey), IoSetStartIoAttributes",
           "the pointer is not a device object", 0xC9u, "DRIVER_VERIFIER_IOMANAGER_VIOLATION", 0x04,
           "The I/O manager would call through garbage as if it were a driver's dispatch table.",
           "Pass the DEVICE_OBJECT from IoCreateDevice or IoAttachDeviceToDeviceStack." },

@@ -1041,6 +1041,55 @@ static VOID ConformFileCalls(PDEVICE_OBJECT Device, PCONFORMANCE_DEVICE Function
     EXPECT(Function->Opens == 0);
 }
 
+static KDEVICE_QUEUE ConformanceQueue;
+static KDEVICE_QUEUE_ENTRY ConformanceQueueEntries[3];
+
+static VOID ConformDeviceQueues(VOID)
+{
+    PKDEVICE_QUEUE queue = &ConformanceQueue;
+    PKDEVICE_QUEUE_ENTRY entries = ConformanceQueueEntries;
+    KIRQL old;
+
+    KeInitializeDeviceQueue(queue);
+    EXPECT(!queue->Busy && IsListEmpty(&queue->DeviceListHead));
+    KeRaiseIrql(DISPATCH_LEVEL, &old);
+    EXPECT(!KeInsertDeviceQueue(queue, &entries[0]));
+    EXPECT(queue->Busy && !entries[0].Inserted);
+    EXPECT(KeInsertByKeyDeviceQueue(queue, &entries[1], 20));
+    EXPECT(KeInsertByKeyDeviceQueue(queue, &entries[2], 10));
+    EXPECT(KeRemoveByKeyDeviceQueue(queue, 15) == &entries[1]);
+    EXPECT(KeRemoveEntryDeviceQueue(queue, &entries[2]));
+    EXPECT(!KeRemoveEntryDeviceQueue(queue, &entries[2]));
+    EXPECT(queue->Busy);
+    EXPECT(KeRemoveByKeyDeviceQueueIfBusy(queue, 0) == NULL && !queue->Busy);
+    EXPECT(KeRemoveByKeyDeviceQueueIfBusy(queue, 0) == NULL && !queue->Busy);
+    EXPECT(!KeInsertDeviceQueue(queue, &entries[0]));
+    EXPECT(KeInsertDeviceQueue(queue, &entries[1]));
+    EXPECT(KeRemoveDeviceQueue(queue) == &entries[1]);
+    EXPECT(KeRemoveDeviceQueue(queue) == NULL && !queue->Busy);
+    KeLowerIrql(old);
+}
+
+static VOID NTAPI ConformanceStartIo(PDEVICE_OBJECT DeviceObject, PIRP Irp)
+{
+    UNREFERENCED_PARAMETER(DeviceObject);
+    CompleteIrp(Irp, STATUS_SUCCESS, 0);
+}
+
+/* IoCreateDevice gave the device an idle queue: a next packet finds nothing to start. */
+static VOID ConformStartIo(PDEVICE_OBJECT Device)
+{
+    KIRQL old;
+
+    EXPECT(!Device->DeviceQueue.Busy && Device->CurrentIrp == NULL);
+    IoSetStartIoAttributes(Device, TRUE, FALSE);
+    KeRaiseIrql(DISPATCH_LEVEL, &old);
+    IoStartNextPacket(Device, TRUE);
+    KeLowerIrql(old);
+    IoStartNextPacketByKey(Device, FALSE, 7);
+    EXPECT(!Device->DeviceQueue.Busy && Device->CurrentIrp == NULL);
+}
+
 static PDEVICE_OBJECT CreateConformanceDevice(PDRIVER_OBJECT DriverObject, PUNICODE_STRING Name)
 {
     PDEVICE_OBJECT device = NULL;
@@ -1072,10 +1121,12 @@ static VOID ConformIo(PDRIVER_OBJECT DriverObject)
     for (i = 0; i <= IRP_MJ_MAXIMUM_FUNCTION; i++)
         DriverObject->MajorFunction[i] = ConformanceDispatch;
     DriverObject->DriverUnload = ConformanceDriverUnload;
+    DriverObject->DriverStartIo = ConformanceStartIo;
 
     function = CreateConformanceDevice(DriverObject, &deviceName);
     if (function == NULL)
         return;
+    ConformStartIo(function);
     filter = CreateConformanceDevice(DriverObject, NULL);
     if (filter != NULL) {
         filterExtension = filter->DeviceExtension;
@@ -1278,6 +1329,7 @@ NTSTATUS NTAPI DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING Registry
     ConformGuardedMutexes();
     ConformProcesses();
     ConformNamedEvents();
+    ConformDeviceQueues();
     ConformIo(DriverObject);
 
     EXPECT(KeGetCurrentIrql() == PASSIVE_LEVEL);
