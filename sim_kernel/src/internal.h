@@ -111,6 +111,11 @@ ULONG region_combined_apc_disable(const struct _KTHREAD *thread, unsigned mutexe
  * as the DDIs that require it check? */
 bool region_normal_apcs_disabled(const struct _KTHREAD *self);
 
+/* ---- irp.c: IRPs drivers build ---- */
+
+/* Forgets the last boot's built IRPs. */
+void irp_boot(void);
+
 /* ---- devqueue.c: device queues ---- */
 
 /* Forgets the last boot's queued entries. */
@@ -627,6 +632,11 @@ enum rule_id {
     RULE_IO_START_PACKET_ABOVE_DISPATCH,
     RULE_IO_NO_START_IO,
     RULE_IO_COMPLETE_QUEUED_IRP,
+    RULE_IRP_ABOVE_DISPATCH,
+    RULE_IRP_BUILD_NOT_PASSIVE,
+    RULE_IRP_FREE_NOT_AN_IRP,
+    RULE_IRP_FREE_IN_USE,
+    RULE_IRP_FREE_THREADED,
     RULE_COUNT
 };
 
@@ -832,6 +842,18 @@ NTSTATUS io_irp_send(PDEVICE_OBJECT top, PIRP irp, PIO_STATUS_BLOCK iosb);
 NTSTATUS io_irp_start(PDEVICE_OBJECT top, PIRP irp, PIO_STATUS_BLOCK iosb, void (*finish)(void *context),
                       void *context, bool *handed_over);
 void io_irp_free(PIRP irp);
+/* What IoFreeIrp finds at an address: an IRP of the I/O manager's making, one freed already, or
+ * something else. */
+enum io_irp_kind { IO_IRP_NONE, IO_IRP_FREED, IO_IRP_LIVE };
+enum io_irp_kind io_irp_kind(PIRP irp);
+/* A driver holds one of its stack locations now (it was sent and has not completed back up). */
+bool io_irp_in_flight(PIRP irp);
+/* A threaded driver-built IRP: done(irp) runs on the completing thread once it has completed. */
+void io_irp_set_done(PIRP irp, void (*done)(PIRP irp));
+/* IoReuseIrp's part: the IRP is no longer complete. */
+void io_irp_reset(PIRP irp);
+/* IoFreeIrp's: poisoned and kept a while, so a second free is recognised. */
+void io_irp_retire(PIRP irp);
 /* The driver whose dispatch routines serve device (NULL for none). */
 const struct sim_driver *io_driver_of(PDEVICE_OBJECT device);
 /* The device a name means, symbolic links followed, opened for a new file object: referenced and

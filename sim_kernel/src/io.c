@@ -18,7 +18,11 @@
 #include "internal.h"
 
 #define IO_IRP_MAGIC 0x50524957u
+#define IO_IRP_FREED_MAGIC 0x44455246u
+#define IO_IRP_POISON 0xDD
 #define IO_MAX_STACK 16
+/* Freed driver-built IRPs kept (poisoned) before their memory goes, so a second free is caught. */
+#define IO_RETIRED_IRPS 64
 
 struct io_irp {
     ULONG magic;
@@ -29,6 +33,9 @@ struct io_irp {
     enum { IO_ORIGINATOR_HOLDS, IO_ORIGINATOR_WAITS, IO_ORIGINATOR_LEFT } originator;
     void (*finish)(void *context);
     void *finish_context;
+    /* A driver-built IRP the I/O manager finishes itself (a "threaded" one): called once it has
+     * completed, the IRP lock dropped. */
+    void (*done)(PIRP irp);
     /* Held while the IRP completes (completion routines may IoMarkIrpPending), and while the
      * I/O manager reads the pending marks after a dispatch routine returned: another thread may
      * be completing the IRP by then. Recursive: a completion routine may complete another time.
@@ -56,12 +63,19 @@ struct io_device {
 static pthread_mutex_t io_lock = PTHREAD_MUTEX_INITIALIZER;
 static KSPIN_LOCK io_cancel_lock;
 static LIST_ENTRY io_deleted;       /* deleted devices not yet freed: an unload looks for its driver's */
+static struct io_irp *io_retired[IO_RETIRED_IRPS];  /* io_lock */
+static unsigned io_retired_next;
 
 void io_boot(void)
 {
     pthread_mutex_init(&io_lock, NULL);
     KeInitializeSpinLock(&io_cancel_lock);
     InitializeListHead(&io_deleted);
+    for (unsigned i = 0; i < IO_RETIRED_IRPS; i++) {
+        free(io_retired[i]);
+        io_retired[i] = NULL;
+    }
+    io_retired_next = 0;
 }
 
 /* ---- IRPs ---- */
@@ -125,7 +139,7 @@ PIRP io_irp_allocate(CCHAR stack_size)
     w->magic = IO_IRP_MAGIC;
     irp = &w->irp;
     irp->Type = IO_TYPE_IRP;
-    irp->Size = (USHORT)(sizeof *w + (size_t)stack_size * sizeof(IO_STACK_LOCATION));
+    irp->Size = IoSizeOfIrp(stack_size);
     irp->StackCount = stack_size;
     irp->CurrentLocation = (CHAR)(stack_size + 1);
     irp->Tail.Overlay.CurrentStackLocation = &w->stack[stack_size];
@@ -150,6 +164,63 @@ void io_irp_free(PIRP irp)
 
     memset(w, 0xDD, sizeof *w + (size_t)irp->StackCount * sizeof(IO_STACK_LOCATION));
     free(w);
+}
+
+enum io_irp_kind io_irp_kind(PIRP irp)
+{
+    if (irp == NULL)
+        return IO_IRP_NONE;
+    if (irp->Type == IO_TYPE_IRP && io_wrapper(irp)->magic == IO_IRP_MAGIC)
+        return IO_IRP_LIVE;
+    if (irp->Type == (CSHORT)(IO_IRP_POISON * 0x101) && io_wrapper(irp)->magic == IO_IRP_FREED_MAGIC)
+        return IO_IRP_FREED;
+    return IO_IRP_NONE;
+}
+
+/* Read under the IRP lock: a completion on another thread moves CurrentLocation. */
+bool io_irp_in_flight(PIRP irp)
+{
+    struct io_irp *w = io_wrapper(irp);
+    bool held;
+
+    io_irp_lock(w);
+    held = irp->CurrentLocation <= irp->StackCount;
+    io_irp_unlock(w);
+    return held;
+}
+
+void io_irp_set_done(PIRP irp, void (*done)(PIRP irp))
+{
+    io_wrapper(irp)->done = done;
+}
+
+/* The I/O manager's part of IoReuseIrp: the IRP may complete and be handed back again. */
+void io_irp_reset(PIRP irp)
+{
+    struct io_irp *w = io_wrapper(irp);
+
+    io_irp_lock(w);
+    w->completed = false;
+    w->originator = IO_ORIGINATOR_HOLDS;
+    io_irp_unlock(w);
+}
+
+/* A freed driver-built IRP: poisoned, its header (with the IRP lock, which a completion that freed
+ * it from its own completion routine still drops) kept, its memory let go IO_RETIRED_IRPS frees
+ * later. */
+void io_irp_retire(PIRP irp)
+{
+    struct io_irp *w = io_wrapper(irp);
+    struct io_irp *evicted;
+
+    memset(irp, IO_IRP_POISON, sizeof *irp + (size_t)irp->StackCount * sizeof(IO_STACK_LOCATION));
+    w->magic = IO_IRP_FREED_MAGIC;
+    host_lock(&io_lock);
+    evicted = io_retired[io_retired_next];
+    io_retired[io_retired_next] = w;
+    io_retired_next = (io_retired_next + 1) % IO_RETIRED_IRPS;
+    host_unlock(&io_lock);
+    free(evicted);
 }
 
 /* ---- Driver objects ---- */
@@ -640,13 +711,14 @@ struct io_hand_back {
     PKEVENT event;                  /* the waiting originator's */
     void (*finish)(void *context);  /* the departed originator's */
     void *context;
+    void (*done)(PIRP irp);         /* a threaded driver-built IRP's */
 };
 
 /* IRP lock held: every driver is done, the result goes back to the originator. */
 static struct io_hand_back io_finish(PIRP irp)
 {
     struct io_irp *w = io_wrapper(irp);
-    struct io_hand_back back = { NULL, NULL, NULL };
+    struct io_hand_back back = { NULL, NULL, NULL, w->done };
 
     w->completed = true;
     if (irp->UserIosb != NULL)
@@ -654,7 +726,7 @@ static struct io_hand_back io_finish(PIRP irp)
     if (w->originator == IO_ORIGINATOR_WAITS)
         back.event = irp->UserEvent;
     else if (w->originator == IO_ORIGINATOR_LEFT)
-        back = (struct io_hand_back){ NULL, w->finish, w->finish_context };
+        back = (struct io_hand_back){ NULL, w->finish, w->finish_context, NULL };
     return back;
 }
 
@@ -671,7 +743,7 @@ static void io_check_not_queued(PIRP irp)
 VOID FASTCALL IofCompleteRequest(PIRP Irp, CCHAR PriorityBoost)
 {
     struct _KTHREAD *self = thread_current();
-    struct io_hand_back back = { NULL, NULL, NULL };
+    struct io_hand_back back = { NULL, NULL, NULL, NULL };
     bool finished = true;
 
     (void)PriorityBoost;
@@ -692,6 +764,8 @@ VOID FASTCALL IofCompleteRequest(PIRP Irp, CCHAR PriorityBoost)
         KeSetEvent(back.event, IO_NO_INCREMENT, FALSE);
     if (back.finish != NULL)
         back.finish(back.context);
+    if (back.done != NULL)
+        back.done(Irp);
 }
 
 /* ---- The originator's side ---- */

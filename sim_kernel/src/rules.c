@@ -981,6 +981,51 @@ static const struct rule rule_catalog[RULE_COUNT] = {
           "KeRemoveEntryDeviceQueue(&DeviceObject->DeviceQueue, &Irp->Tail.Overlay.DeviceQueueEntry) "
           "(unless it is DeviceObject->CurrentIrp), and complete only IRPs StartIo was handed." },
         RULE_STATE, 0 },
+    [RULE_IRP_ABOVE_DISPATCH] = {
+        { "irp.above_dispatch", "IoAllocateIrp, IoFreeIrp, IoReuseIrp, IoBuildAsynchronousFsdRequest",
+          "called above DISPATCH_LEVEL", C4, 0x20022,
+          "IRPs come from and go back to nonpaged pool, whose locks work only up to DISPATCH_LEVEL: the "
+          "DDI rule for I/O routines limited to DISPATCH_LEVEL (IrqlIoDispatch) reports it.",
+          "Build, send and free IRPs from a dispatch or completion routine or a DPC, not from an ISR." },
+        RULE_IRQL_AT_MOST, DISPATCH_LEVEL },
+    [RULE_IRP_BUILD_NOT_PASSIVE] = {
+        { "irp.build_not_passive", "IoBuildSynchronousFsdRequest, IoBuildDeviceIoControlRequest",
+          "called above PASSIVE_LEVEL", C4, 0x2000A,
+          "These build threaded IRPs, which the I/O manager finishes in the calling thread and which the "
+          "caller waits for on its event: that needs PASSIVE_LEVEL (the DDI rule IrqlIoPassive1).",
+          "Build them where you can wait (PASSIVE_LEVEL); at DISPATCH_LEVEL use IoAllocateIrp or "
+          "IoBuildAsynchronousFsdRequest with a completion routine instead." },
+        RULE_IRQL_AT_MOST, PASSIVE_LEVEL },
+    [RULE_IRP_FREE_NOT_AN_IRP] = {
+        { "irp.free_not_an_irp", "IoFreeIrp, IoReuseIrp",
+          "the pointer is not a live IRP: never one, or freed already", 0xC9u, "DRIVER_VERIFIER_IOMANAGER_VIOLATION",
+          0x01,
+          "Freeing what is not an IRP, or an IRP a second time, corrupts the pool for every driver "
+          "(parameters: the address, 0, 0).",
+          "Free each IRP you allocated exactly once, and forget the pointer at once (the completion "
+          "routine that frees it returns STATUS_MORE_PROCESSING_REQUIRED and touches it no more)." },
+        RULE_STATE, 0 },
+    [RULE_IRP_FREE_IN_USE] = {
+        { "irp.free_in_use", "IoFreeIrp",
+          "the IRP is in use: sent to a driver and not completed back up, or still in a device queue",
+          0xC9u, "DRIVER_VERIFIER_IOMANAGER_VIOLATION", 0x20B,
+          "A lower driver still owns the IRP and will complete it, or a device queue still links it: "
+          "either then writes to freed memory (parameters: the IRP, 0, 0).",
+          "Free an IRP only in the completion routine you set on it (returning "
+          "STATUS_MORE_PROCESSING_REQUIRED), or after that routine signalled you that it ran; cancel a "
+          "request you no longer want with IoCancelIrp and wait for its completion." },
+        RULE_STATE, 0 },
+    [RULE_IRP_FREE_THREADED] = {
+        { "irp.free_threaded", "IoFreeIrp",
+          "the IRP came from IoBuildSynchronousFsdRequest or IoBuildDeviceIoControlRequest",
+          0xC9u, "DRIVER_VERIFIER_IOMANAGER_VIOLATION", 0x20C,
+          "Such IRPs are queued to the thread that built them and freed by the I/O manager once they "
+          "complete; freeing one leaves the thread's list pointing at freed memory (parameters: the IRP, "
+          "0, 0).",
+          "Do not free them: wait on the event you passed, then read the IO_STATUS_BLOCK. If your "
+          "completion routine returns STATUS_MORE_PROCESSING_REQUIRED, complete the IRP again "
+          "afterwards so the I/O manager can finish it." },
+        RULE_STATE, 0 },
 };
 
 const struct rule *rule_get(enum rule_id id)

@@ -1090,6 +1090,58 @@ static VOID ConformStartIo(PDEVICE_OBJECT Device)
     EXPECT(!Device->DeviceQueue.Busy && Device->CurrentIrp == NULL);
 }
 
+static NTSTATUS NTAPI ConformanceBuiltIrpDone(PDEVICE_OBJECT DeviceObject, PIRP Irp, PVOID Context)
+{
+    UNREFERENCED_PARAMETER(DeviceObject);
+    *(PNTSTATUS)Context = Irp->IoStatus.Status;
+    IoFreeIrp(Irp);
+    return STATUS_MORE_PROCESSING_REQUIRED;
+}
+
+/* A threaded request waited for if it pends (the I/O manager frees it). */
+static VOID SendAndWait(PDEVICE_OBJECT Device, PIRP Irp, PKEVENT Event)
+{
+    EXPECT(Irp != NULL);
+    if (Irp != NULL && IoCallDriver(Device, Irp) == STATUS_PENDING)
+        KeWaitForSingleObject(Event, Executive, KernelMode, FALSE, NULL);
+}
+
+/* IRPs the driver builds and sends to its own device: an IOCTL, a write it frees itself, a read. */
+static VOID ConformBuiltIrps(PDEVICE_OBJECT Device)
+{
+    LARGE_INTEGER offset = { .QuadPart = 0 };
+    NTSTATUS written = STATUS_UNSUCCESSFUL;
+    UCHAR text[3] = { 'a', 'b', 'c' };
+    IO_STATUS_BLOCK iosb;
+    ULONG value = 41;
+    KEVENT event;
+    PIRP irp;
+
+    KeInitializeEvent(&event, NotificationEvent, FALSE);
+    SendAndWait(Device, IoBuildDeviceIoControlRequest(CONFORMANCE_IOCTL_INCREMENT, Device, &value, sizeof(value),
+                                                      &value, sizeof(value), FALSE, &event, &iosb), &event);
+    EXPECT(iosb.Status == STATUS_SUCCESS && iosb.Information == sizeof(ULONG) && value == 42);
+    irp = IoBuildAsynchronousFsdRequest(IRP_MJ_WRITE, Device, text, sizeof(text), &offset, &iosb);
+    EXPECT(irp != NULL);
+    if (irp != NULL) {
+        IoSetCompletionRoutine(irp, ConformanceBuiltIrpDone, &written, TRUE, TRUE, TRUE);
+        IoCallDriver(Device, irp);
+    }
+    EXPECT(written == STATUS_SUCCESS);
+    RtlZeroMemory(text, sizeof(text));
+    KeClearEvent(&event);
+    SendAndWait(Device, IoBuildSynchronousFsdRequest(IRP_MJ_READ, Device, text, sizeof(text), &offset, &event, &iosb),
+                &event);
+    EXPECT(iosb.Status == STATUS_SUCCESS && iosb.Information == sizeof(text) && text[2] == 'c');
+    irp = IoAllocateIrp(Device->StackSize, FALSE);
+    EXPECT(irp != NULL && irp->Size == IoSizeOfIrp(Device->StackSize));
+    if (irp != NULL) {
+        IoReuseIrp(irp, STATUS_NOT_SUPPORTED);
+        EXPECT(irp->IoStatus.Status == STATUS_NOT_SUPPORTED && irp->CurrentLocation == irp->StackCount + 1);
+        IoFreeIrp(irp);
+    }
+}
+
 static PDEVICE_OBJECT CreateConformanceDevice(PDRIVER_OBJECT DriverObject, PUNICODE_STRING Name)
 {
     PDEVICE_OBJECT device = NULL;
@@ -1127,6 +1179,7 @@ static VOID ConformIo(PDRIVER_OBJECT DriverObject)
     if (function == NULL)
         return;
     ConformStartIo(function);
+    ConformBuiltIrps(function);
     filter = CreateConformanceDevice(DriverObject, NULL);
     if (filter != NULL) {
         filterExtension = filter->DeviceExtension;
