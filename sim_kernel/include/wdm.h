@@ -2208,6 +2208,27 @@ NTKERNELAPI PIRP NTAPI IoBuildDeviceIoControlRequest(ULONG IoControlCode, PDEVIC
                                                      PVOID InputBuffer, ULONG InputBufferLength, PVOID OutputBuffer,
                                                      ULONG OutputBufferLength, BOOLEAN InternalDeviceIoControl,
                                                      PKEVENT Event, PIO_STATUS_BLOCK IoStatusBlock);
+
+/* A device's one-second timer (IO_TIMER is the I/O manager's, opaque) and its DpcForIsr. */
+typedef struct _IO_TIMER *PIO_TIMER;
+typedef VOID NTAPI IO_TIMER_ROUTINE(PDEVICE_OBJECT DeviceObject, PVOID Context);
+typedef IO_TIMER_ROUTINE *PIO_TIMER_ROUTINE;
+typedef VOID NTAPI IO_DPC_ROUTINE(PKDPC Dpc, PDEVICE_OBJECT DeviceObject, PIRP Irp, PVOID Context);
+typedef IO_DPC_ROUTINE *PIO_DPC_ROUTINE;
+NTKERNELAPI NTSTATUS NTAPI IoInitializeTimer(PDEVICE_OBJECT DeviceObject, PIO_TIMER_ROUTINE TimerRoutine,
+                                             PVOID Context);
+NTKERNELAPI VOID NTAPI IoStartTimer(PDEVICE_OBJECT DeviceObject);
+NTKERNELAPI VOID NTAPI IoStopTimer(PDEVICE_OBJECT DeviceObject);
+
+/* The routine gets (Dpc, DeviceObject, Irp, Context) where a KDPC's gets (Dpc, DeferredContext,
+ * SystemArgument1, SystemArgument2): the same call. */
+FORCEINLINE VOID IoInitializeDpcRequest(PDEVICE_OBJECT DeviceObject, PIO_DPC_ROUTINE DpcRoutine)
+{
+    KeInitializeDpc(&DeviceObject->Dpc, (PKDEFERRED_ROUTINE)(void (*)(void))DpcRoutine, DeviceObject);
+}
+
+#define IoRequestDpc(DeviceObject, Irp, Context) KeInsertQueueDpc(&(DeviceObject)->Dpc, (Irp), (Context))
+
 NTKERNELAPI PIO_WORKITEM NTAPI IoAllocateWorkItem(PDEVICE_OBJECT DeviceObject);
 NTKERNELAPI VOID NTAPI IoQueueWorkItem(PIO_WORKITEM IoWorkItem, PIO_WORKITEM_ROUTINE WorkerRoutine,
                                        WORK_QUEUE_TYPE QueueType, PVOID Context);

@@ -116,6 +116,11 @@ bool region_normal_apcs_disabled(const struct _KTHREAD *self);
 /* Forgets the last boot's built IRPs. */
 void irp_boot(void);
 
+/* ---- iotimer.c: devices' one-second timers ---- */
+
+/* Forgets the last boot's timers. */
+void iotimer_boot(void);
+
 /* ---- devqueue.c: device queues ---- */
 
 /* Forgets the last boot's queued entries. */
@@ -637,6 +642,10 @@ enum rule_id {
     RULE_IRP_FREE_NOT_AN_IRP,
     RULE_IRP_FREE_IN_USE,
     RULE_IRP_FREE_THREADED,
+    RULE_IOTIMER_NOT_PASSIVE,
+    RULE_IOTIMER_INITIALIZED_TWICE,
+    RULE_IOTIMER_ABOVE_DISPATCH,
+    RULE_IOTIMER_NOT_INITIALIZED,
     RULE_COUNT
 };
 
@@ -818,6 +827,8 @@ struct io_startio {
     ULONG next_key;
 };
 struct io_startio *io_device_startio(PDEVICE_OBJECT device);
+/* Registers what a family does when IoDeleteDevice deletes a device (before its memory can go). */
+void io_register_delete_hook(void (*hook)(PDEVICE_OBJECT device));
 PDRIVER_OBJECT io_driver_object_create(const struct sim_driver *driver);
 void io_driver_object_free(PDRIVER_OBJECT object);
 /* An open file or queued work item keeps a device (and so its driver) alive. */

@@ -357,6 +357,28 @@ static void io_unlink_device(PDEVICE_OBJECT device)
     host_unlock(&io_lock);
 }
 
+/* What families that keep state per device do when it is deleted (iotimer.c: its timer goes). */
+#define IO_DELETE_HOOKS 4
+static void (*io_delete_hooks[IO_DELETE_HOOKS])(PDEVICE_OBJECT device);
+
+/* Before main (a constructor), so the table is fixed once any device exists. */
+void io_register_delete_hook(void (*hook)(PDEVICE_OBJECT device))
+{
+    for (int i = 0; i < IO_DELETE_HOOKS; i++) {
+        if (io_delete_hooks[i] == NULL) {
+            io_delete_hooks[i] = hook;
+            return;
+        }
+    }
+    abort();
+}
+
+static void io_run_delete_hooks(PDEVICE_OBJECT device)
+{
+    for (int i = 0; i < IO_DELETE_HOOKS && io_delete_hooks[i] != NULL; i++)
+        io_delete_hooks[i](device);
+}
+
 /* IRQL <= APC_LEVEL. Once per device; open files keep it until their last close. */
 VOID NTAPI IoDeleteDevice(PDEVICE_OBJECT DeviceObject)
 {
@@ -368,6 +390,7 @@ VOID NTAPI IoDeleteDevice(PDEVICE_OBJECT DeviceObject)
     d = io_device_of(DeviceObject);
     if (d->deleted)
         rule_stop(RULE_IO_DEVICE_DELETED_TWICE, (ULONG_PTR)DeviceObject, 0, 0, 0);
+    io_run_delete_hooks(DeviceObject);
     /* Under io_lock, so io_device_open either finds the name and references the device first, or
      * no longer finds it. */
     host_lock(&io_lock);

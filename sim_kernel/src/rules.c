@@ -1026,6 +1026,34 @@ static const struct rule rule_catalog[RULE_COUNT] = {
           "completion routine returns STATUS_MORE_PROCESSING_REQUIRED, complete the IRP again "
           "afterwards so the I/O manager can finish it." },
         RULE_STATE, 0 },
+    [RULE_IOTIMER_NOT_PASSIVE] = {
+        { "iotimer.initialize_not_passive", "IoInitializeTimer", "called above PASSIVE_LEVEL", C4, 0x2000E,
+          "IoInitializeTimer allocates the device's timer and links it into the I/O manager's list, which "
+          "needs PASSIVE_LEVEL (the DDI rule IrqlIoPassive5).",
+          "Initialise the timer where the device is made: AddDevice or DriverEntry." },
+        RULE_IRQL_AT_MOST, PASSIVE_LEVEL },
+    [RULE_IOTIMER_INITIALIZED_TWICE] = {
+        { "iotimer.initialized_twice", "IoInitializeTimer", "the device already has a timer",
+          0xC9u, "DRIVER_VERIFIER_IOMANAGER_VIOLATION", 0x0A,
+          "A device has one timer; a second IoInitializeTimer would lose the first, still linked in the "
+          "I/O manager's list (parameters: the device, 0, 0).",
+          "Call IoInitializeTimer once per device; to change what runs, keep the routine's state in the "
+          "device extension." },
+        RULE_STATE, 0 },
+    [RULE_IOTIMER_ABOVE_DISPATCH] = {
+        { "iotimer.above_dispatch", "IoStartTimer, IoStopTimer", "called above DISPATCH_LEVEL", C4, 0x20022,
+          "The I/O manager's timer list is guarded by a spin lock, which works only up to DISPATCH_LEVEL "
+          "(the DDI rule IrqlIoDispatch).",
+          "Start and stop the timer from a dispatch routine, a DPC or the timer routine itself, not from "
+          "an ISR." },
+        RULE_IRQL_AT_MOST, DISPATCH_LEVEL },
+    [RULE_IOTIMER_NOT_INITIALIZED] = {
+        { "iotimer.not_initialized", "IoStartTimer, IoStopTimer", "the device has no timer (no IoInitializeTimer)",
+          0x1Eu, "KMODE_EXCEPTION_NOT_HANDLED", (long long)0xC0000005,
+          "DeviceObject->Timer is NULL until IoInitializeTimer: starting or stopping it dereferences NULL "
+          "(STATUS_ACCESS_VIOLATION).",
+          "Call IoInitializeTimer for the device (in AddDevice) before IoStartTimer." },
+        RULE_UNHANDLED_EXCEPTION, 0 },
 };
 
 const struct rule *rule_get(enum rule_id id)

@@ -1142,6 +1142,49 @@ static VOID ConformBuiltIrps(PDEVICE_OBJECT Device)
     }
 }
 
+static VOID NTAPI ConformanceTimer(PDEVICE_OBJECT DeviceObject, PVOID Context)
+{
+    PCONFORMANCE_DPC record = Context;
+
+    UNREFERENCED_PARAMETER(DeviceObject);
+    record->Irql = KeGetCurrentIrql();
+    InterlockedIncrement((PLONG)&record->Runs);
+    KeSetEvent(&record->Ran, IO_NO_INCREMENT, FALSE);
+}
+
+static VOID NTAPI ConformanceDpcForIsr(PKDPC Dpc, PDEVICE_OBJECT DeviceObject, PIRP Irp, PVOID Context)
+{
+    PCONFORMANCE_DPC record = Context;
+
+    UNREFERENCED_PARAMETER(Dpc);
+    UNREFERENCED_PARAMETER(Irp);
+    record->Irql = KeGetCurrentIrql();
+    record->Argument1 = DeviceObject;
+    KeSetEvent(&record->Ran, IO_NO_INCREMENT, FALSE);
+}
+
+/* The device's timer ticks within a second or so; its DpcForIsr runs with the device. */
+static VOID ConformDeviceTimerAndDpc(PDEVICE_OBJECT Device)
+{
+    LARGE_INTEGER timeout = { .QuadPart = -5 * 10000000LL };
+    CONFORMANCE_DPC record;
+
+    InitializeDpcRecord(&record);
+    EXPECT(IoInitializeTimer(Device, ConformanceTimer, &record) == STATUS_SUCCESS);
+    IoStartTimer(Device);
+    EXPECT(KeWaitForSingleObject(&record.Ran, Executive, KernelMode, FALSE, &timeout) == STATUS_SUCCESS);
+    IoStopTimer(Device);
+    KeFlushQueuedDpcs();
+    EXPECT(record.Runs >= 1 && record.Irql == DISPATCH_LEVEL);
+
+    InitializeDpcRecord(&record);
+    IoInitializeDpcRequest(Device, ConformanceDpcForIsr);
+    EXPECT(IoRequestDpc(Device, NULL, &record) == TRUE);
+    KeFlushQueuedDpcs();
+    EXPECT(KeReadStateEvent(&record.Ran) != 0);
+    EXPECT(record.Irql == DISPATCH_LEVEL && record.Argument1 == Device);
+}
+
 static PDEVICE_OBJECT CreateConformanceDevice(PDRIVER_OBJECT DriverObject, PUNICODE_STRING Name)
 {
     PDEVICE_OBJECT device = NULL;
@@ -1180,6 +1223,7 @@ static VOID ConformIo(PDRIVER_OBJECT DriverObject)
         return;
     ConformStartIo(function);
     ConformBuiltIrps(function);
+    ConformDeviceTimerAndDpc(function);
     filter = CreateConformanceDevice(DriverObject, NULL);
     if (filter != NULL) {
         filterExtension = filter->DeviceExtension;
