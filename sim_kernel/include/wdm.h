@@ -2229,6 +2229,50 @@ FORCEINLINE VOID IoInitializeDpcRequest(PDEVICE_OBJECT DeviceObject, PIO_DPC_ROU
 
 #define IoRequestDpc(DeviceObject, Irp, Context) KeInsertQueueDpc(&(DeviceObject)->Dpc, (Irp), (Context))
 
+
+/* Remove locks, in the checked build's layout (with the Dbg block, whose tag tracking the
+ * simulator does): IoAcquireRemoveLock passes the size that tells the kernel so. */
+typedef struct _IO_REMOVE_LOCK_TRACKING_BLOCK *PIO_REMOVE_LOCK_TRACKING_BLOCK;
+
+typedef struct _IO_REMOVE_LOCK_COMMON_BLOCK {
+    BOOLEAN Removed;
+    BOOLEAN Reserved[3];
+    volatile LONG IoCount;
+    KEVENT RemoveEvent;
+} IO_REMOVE_LOCK_COMMON_BLOCK;
+
+typedef struct _IO_REMOVE_LOCK_DBG_BLOCK {
+    LONG Signature;
+    LONG HighWatermark;
+    LONGLONG MaxLockedTicks;
+    LONG AllocateTag;
+    LIST_ENTRY LockList;
+    KSPIN_LOCK Spin;
+    volatile LONG LowMemoryCount;
+    ULONG Reserved1[4];
+    PVOID Reserved2;
+    PIO_REMOVE_LOCK_TRACKING_BLOCK Blocks;
+} IO_REMOVE_LOCK_DBG_BLOCK;
+
+typedef struct _IO_REMOVE_LOCK {
+    IO_REMOVE_LOCK_COMMON_BLOCK Common;
+    IO_REMOVE_LOCK_DBG_BLOCK Dbg;
+} IO_REMOVE_LOCK, *PIO_REMOVE_LOCK;
+
+NTKERNELAPI VOID NTAPI IoInitializeRemoveLockEx(PIO_REMOVE_LOCK Lock, ULONG AllocateTag, ULONG MaxLockedMinutes,
+                                                ULONG HighWatermark, ULONG RemlockSize);
+NTKERNELAPI NTSTATUS NTAPI IoAcquireRemoveLockEx(PIO_REMOVE_LOCK RemoveLock, PVOID Tag, PCSTR File, ULONG Line,
+                                                 ULONG RemlockSize);
+NTKERNELAPI VOID NTAPI IoReleaseRemoveLockEx(PIO_REMOVE_LOCK RemoveLock, PVOID Tag, ULONG RemlockSize);
+NTKERNELAPI VOID NTAPI IoReleaseRemoveLockAndWaitEx(PIO_REMOVE_LOCK RemoveLock, PVOID Tag, ULONG RemlockSize);
+#define IoInitializeRemoveLock(Lock, AllocateTag, MaxLockedMinutes, HighWatermark) \
+    IoInitializeRemoveLockEx(Lock, AllocateTag, MaxLockedMinutes, HighWatermark, sizeof(IO_REMOVE_LOCK))
+#define IoAcquireRemoveLock(RemoveLock, Tag) \
+    IoAcquireRemoveLockEx(RemoveLock, Tag, __FILE__, __LINE__, sizeof(IO_REMOVE_LOCK))
+#define IoReleaseRemoveLock(RemoveLock, Tag) IoReleaseRemoveLockEx(RemoveLock, Tag, sizeof(IO_REMOVE_LOCK))
+#define IoReleaseRemoveLockAndWait(RemoveLock, Tag) \
+    IoReleaseRemoveLockAndWaitEx(RemoveLock, Tag, sizeof(IO_REMOVE_LOCK))
+
 NTKERNELAPI PIO_WORKITEM NTAPI IoAllocateWorkItem(PDEVICE_OBJECT DeviceObject);
 NTKERNELAPI VOID NTAPI IoQueueWorkItem(PIO_WORKITEM IoWorkItem, PIO_WORKITEM_ROUTINE WorkerRoutine,
                                        WORK_QUEUE_TYPE QueueType, PVOID Context);
@@ -2318,6 +2362,10 @@ C_ASSERT(offsetof(IRP, Tail.Overlay.Thread) == 152 && offsetof(IRP, Tail.Overlay
          offsetof(IRP, Tail.Overlay.CurrentStackLocation) == 184 &&
          offsetof(IRP, Tail.Overlay.OriginalFileObject) == 192);
 
+/* IO_REMOVE_LOCK layout (the checked build's, with its Dbg block) */
+C_ASSERT(sizeof(IO_REMOVE_LOCK_COMMON_BLOCK) == 32 && offsetof(IO_REMOVE_LOCK_COMMON_BLOCK, RemoveEvent) == 8 &&
+         sizeof(IO_REMOVE_LOCK_DBG_BLOCK) == 88 && offsetof(IO_REMOVE_LOCK_DBG_BLOCK, LockList) == 24 &&
+         offsetof(IO_REMOVE_LOCK_DBG_BLOCK, Blocks) == 80 && sizeof(IO_REMOVE_LOCK) == 120);
 /* Issue 12's structures */
 C_ASSERT(sizeof(OWNER_ENTRY) == 16 && sizeof(ERESOURCE) == 0x68 && offsetof(ERESOURCE, SpinLock) == 0x60);
 C_ASSERT(sizeof(SLIST_HEADER) == 16 && __alignof__(SLIST_HEADER) == 16 && __alignof__(SLIST_ENTRY) == 16);

@@ -62,6 +62,7 @@ static void kernel_boot_locked(const struct wdmsim_config *config)
     devqueue_boot();
     irp_boot();
     iotimer_boot();
+    removelock_boot();
     atomic_store(&booted, true);
     /* The booting thread counts as runnable before any service thread can block, or the first
      * idle DPC thread would find nobody able to run. */

@@ -121,6 +121,11 @@ void irp_boot(void);
 /* Forgets the last boot's timers. */
 void iotimer_boot(void);
 
+/* ---- removelock.c: remove locks ---- */
+
+/* Forgets the last boot's remove locks. */
+void removelock_boot(void);
+
 /* ---- devqueue.c: device queues ---- */
 
 /* Forgets the last boot's queued entries. */
@@ -646,6 +651,9 @@ enum rule_id {
     RULE_IOTIMER_INITIALIZED_TWICE,
     RULE_IOTIMER_ABOVE_DISPATCH,
     RULE_IOTIMER_NOT_INITIALIZED,
+    RULE_REMOVE_LOCK_ABOVE_DISPATCH,
+    RULE_REMOVE_LOCK_RELEASE_NOT_ACQUIRED,
+    RULE_REMOVE_LOCK_RELEASED_TOO_OFTEN,
     RULE_COUNT
 };
 

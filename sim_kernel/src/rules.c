@@ -1054,6 +1054,32 @@ static const struct rule rule_catalog[RULE_COUNT] = {
           "(STATUS_ACCESS_VIOLATION).",
           "Call IoInitializeTimer for the device (in AddDevice) before IoStartTimer." },
         RULE_UNHANDLED_EXCEPTION, 0 },
+    [RULE_REMOVE_LOCK_ABOVE_DISPATCH] = {
+        { "removelock.above_dispatch", "IoInitializeRemoveLock(Ex), IoAcquireRemoveLock(Ex), IoReleaseRemoveLock(Ex)",
+          "called above DISPATCH_LEVEL", C4, 0x20022,
+          "The lock's count and its checked-build tag tracking are updated under locks that work only up "
+          "to DISPATCH_LEVEL (the DDI rule IrqlIoDispatch).",
+          "Acquire and release remove locks in dispatch and completion routines and DPCs, not in an ISR." },
+        RULE_IRQL_AT_MOST, DISPATCH_LEVEL },
+    [RULE_REMOVE_LOCK_RELEASE_NOT_ACQUIRED] = {
+        { "removelock.release_not_acquired", "IoReleaseRemoveLock(Ex), IoReleaseRemoveLockAndWait(Ex)",
+          "the tag is not one this lock was acquired with (or it was released already)",
+          0x1Eu, "KMODE_EXCEPTION_NOT_HANDLED", (long long)0x80000003,
+          "The checked build tracks each acquire by its tag and breaks into the debugger when a release "
+          "names a tag it does not hold (STATUS_BREAKPOINT, with no debugger attached an exception nobody "
+          "handles): a release without its acquire lets IoReleaseRemoveLockAndWait return while I/O is "
+          "still in progress.",
+          "Release with the tag you acquired with (usually the IRP), exactly once per successful acquire; "
+          "do not release after an acquire that returned STATUS_DELETE_PENDING." },
+        RULE_UNHANDLED_EXCEPTION, 0 },
+    [RULE_REMOVE_LOCK_RELEASED_TOO_OFTEN] = {
+        { "removelock.released_too_often", "IoReleaseRemoveLock(Ex), IoReleaseRemoveLockAndWait(Ex)",
+          "the lock's count would drop to zero before IoReleaseRemoveLockAndWait",
+          0x1Eu, "KMODE_EXCEPTION_NOT_HANDLED", (long long)0x80000003,
+          "A remove lock counts one for itself until IoReleaseRemoveLockAndWait; a count that reaches "
+          "zero earlier means more releases than acquires, which the checked build asserts.",
+          "Pair every IoReleaseRemoveLock with a successful IoAcquireRemoveLock." },
+        RULE_UNHANDLED_EXCEPTION, 0 },
 };
 
 const struct rule *rule_get(enum rule_id id)

@@ -1250,6 +1250,21 @@ static VOID ConformIo(PDRIVER_OBJECT DriverObject)
     IoDeleteDevice(function);
 }
 
+static IO_REMOVE_LOCK ConformanceRemoveLock;
+
+static VOID ConformRemoveLocks(VOID)
+{
+    PIO_REMOVE_LOCK lock = &ConformanceRemoveLock;
+    int request, removal;
+
+    IoInitializeRemoveLock(lock, CONFORMANCE_TAG, 1, 10);
+    EXPECT(IoAcquireRemoveLock(lock, &request) == STATUS_SUCCESS);
+    EXPECT(IoAcquireRemoveLock(lock, &removal) == STATUS_SUCCESS);
+    IoReleaseRemoveLock(lock, &request);
+    IoReleaseRemoveLockAndWait(lock, &removal);
+    EXPECT(IoAcquireRemoveLock(lock, &request) == STATUS_DELETE_PENDING);
+}
+
 static VOID ConformNamedEvents(VOID)
 {
     UNICODE_STRING notificationName = RTL_CONSTANT_STRING(L"\\BaseNamedObjects\\WdmsimConformanceN");
@@ -1427,6 +1442,7 @@ NTSTATUS NTAPI DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING Registry
     ConformProcesses();
     ConformNamedEvents();
     ConformDeviceQueues();
+    ConformRemoveLocks();
     ConformIo(DriverObject);
 
     EXPECT(KeGetCurrentIrql() == PASSIVE_LEVEL);
