@@ -1080,6 +1080,14 @@ static const struct rule rule_catalog[RULE_COUNT] = {
           "zero earlier means more releases than acquires, which the checked build asserts.",
           "Pair every IoReleaseRemoveLock with a successful IoAcquireRemoveLock." },
         RULE_UNHANDLED_EXCEPTION, 0 },
+    [RULE_CSQ_ABOVE_DISPATCH] = {
+        { "csq.above_dispatch",
+          "IoCsqInitialize(Ex), IoCsqInsertIrp(Ex), IoCsqRemoveIrp, IoCsqRemoveNextIrp",
+          "called above DISPATCH_LEVEL", C4, 0x20022,
+          "A cancel-safe queue runs under the driver's lock and the cancel spin lock, which work only "
+          "up to DISPATCH_LEVEL (the DDI rule IrqlIoDispatch).",
+          "Queue and dequeue IRPs in dispatch routines and DPCs, not in an ISR." },
+        RULE_IRQL_AT_MOST, DISPATCH_LEVEL },
 };
 
 const struct rule *rule_get(enum rule_id id)

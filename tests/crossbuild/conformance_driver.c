@@ -1265,6 +1265,60 @@ static VOID ConformRemoveLocks(VOID)
     EXPECT(IoAcquireRemoveLock(lock, &request) == STATUS_DELETE_PENDING);
 }
 
+static LIST_ENTRY ConformanceCsqList;
+static KSPIN_LOCK ConformanceCsqLock;
+static IO_CSQ ConformanceCsq;
+
+static VOID NTAPI ConformanceCsqInsert(PIO_CSQ Csq, PIRP Irp)
+{
+    UNREFERENCED_PARAMETER(Csq);
+    InsertTailList(&ConformanceCsqList, &Irp->Tail.Overlay.ListEntry);
+}
+
+static VOID NTAPI ConformanceCsqRemove(PIO_CSQ Csq, PIRP Irp)
+{
+    UNREFERENCED_PARAMETER(Csq);
+    RemoveEntryList(&Irp->Tail.Overlay.ListEntry);
+}
+
+static PIRP NTAPI ConformanceCsqPeek(PIO_CSQ Csq, PIRP Irp, PVOID PeekContext)
+{
+    PLIST_ENTRY next = Irp != NULL ? Irp->Tail.Overlay.ListEntry.Flink : ConformanceCsqList.Flink;
+
+    UNREFERENCED_PARAMETER(Csq);
+    UNREFERENCED_PARAMETER(PeekContext);
+    return next == &ConformanceCsqList ? NULL : CONTAINING_RECORD(next, IRP, Tail.Overlay.ListEntry);
+}
+
+static VOID NTAPI ConformanceCsqAcquire(PIO_CSQ Csq, PKIRQL Irql)
+{
+    UNREFERENCED_PARAMETER(Csq);
+    KeAcquireSpinLock(&ConformanceCsqLock, Irql);
+}
+
+static VOID NTAPI ConformanceCsqRelease(PIO_CSQ Csq, KIRQL Irql)
+{
+    UNREFERENCED_PARAMETER(Csq);
+    KeReleaseSpinLock(&ConformanceCsqLock, Irql);
+}
+
+static VOID NTAPI ConformanceCsqCompleteCanceled(PIO_CSQ Csq, PIRP Irp)
+{
+    UNREFERENCED_PARAMETER(Csq);
+    CompleteIrp(Irp, STATUS_CANCELLED, 0);
+}
+
+/* An empty cancel-safe queue has nothing to give. */
+static VOID ConformCancelSafeQueues(VOID)
+{
+    InitializeListHead(&ConformanceCsqList);
+    KeInitializeSpinLock(&ConformanceCsqLock);
+    EXPECT(IoCsqInitialize(&ConformanceCsq, ConformanceCsqInsert, ConformanceCsqRemove, ConformanceCsqPeek,
+                           ConformanceCsqAcquire, ConformanceCsqRelease, ConformanceCsqCompleteCanceled) ==
+           STATUS_SUCCESS);
+    EXPECT(IoCsqRemoveNextIrp(&ConformanceCsq, NULL) == NULL);
+}
+
 static VOID ConformNamedEvents(VOID)
 {
     UNICODE_STRING notificationName = RTL_CONSTANT_STRING(L"\\BaseNamedObjects\\WdmsimConformanceN");
@@ -1443,6 +1497,7 @@ NTSTATUS NTAPI DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING Registry
     ConformNamedEvents();
     ConformDeviceQueues();
     ConformRemoveLocks();
+    ConformCancelSafeQueues();
     ConformIo(DriverObject);
 
     EXPECT(KeGetCurrentIrql() == PASSIVE_LEVEL);
