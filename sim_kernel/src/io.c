@@ -33,8 +33,8 @@ struct io_irp {
     enum { IO_ORIGINATOR_HOLDS, IO_ORIGINATOR_WAITS, IO_ORIGINATOR_LEFT } originator;
     void (*finish)(void *context);
     void *finish_context;
-    /* A driver-built IRP the I/O manager finishes itself (a "threaded" one): called once it has
-     * completed, the IRP lock dropped. */
+    /* A driver-built IRP the I/O manager finishes itself (a threaded or an associated one): called
+     * once it has completed, the IRP lock dropped. */
     void (*done)(PIRP irp);
     /* Held while the IRP completes (completion routines may IoMarkIrpPending), and while the
      * I/O manager reads the pending marks after a dispatch routine returned: another thread may

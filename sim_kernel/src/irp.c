@@ -1,7 +1,8 @@
 /*
- * irp.c - IRPs drivers build themselves: IoAllocateIrp, IoReuseIrp, IoFreeIrp, and the I/O
- * manager's builders IoBuildAsynchronousFsdRequest, IoBuildSynchronousFsdRequest and
- * IoBuildDeviceIoControlRequest. Allocated and asynchronous IRPs are the driver's: it frees them,
+ * irp.c - IRPs drivers build themselves: IoAllocateIrp, IoReuseIrp, IoFreeIrp, IoMakeAssociatedIrp
+ * (the I/O manager frees an associated IRP when it completes, and completes its master with the
+ * last one), and the I/O manager's builders IoBuildAsynchronousFsdRequest,
+ * IoBuildSynchronousFsdRequest and IoBuildDeviceIoControlRequest. Allocated and asynchronous IRPs are the driver's: it frees them,
  * usually in its completion routine, which then returns STATUS_MORE_PROCESSING_REQUIRED; one never
  * freed is found at unload. Synchronous and IOCTL requests are "threaded": the I/O manager finishes
  * them once they complete (the output copied back, the caller's IO_STATUS_BLOCK filled and its
@@ -198,6 +199,42 @@ VOID NTAPI IoReuseIrp(PIRP Irp, NTSTATUS Iostatus)
     Irp->Tail.Overlay.CurrentStackLocation = (PIO_STACK_LOCATION)(Irp + 1) + stack_size;
     Irp->IoStatus.Status = Iostatus;
     io_irp_reset(Irp);
+}
+
+/* ---- Associated IRPs ---- */
+
+/* An associated IRP has completed all the way up: the I/O manager frees it, and the last one of its
+ * master completes the master. */
+static void irp_associated_done(PIRP irp)
+{
+    PIRP master = irp->AssociatedIrp.MasterIrp;
+    struct irp_record *record = irp_record_take(irp);
+
+    free(record);
+    io_irp_retire(irp);
+    if (InterlockedDecrement(&master->AssociatedIrp.IrpCount) == 0)
+        IoCompleteRequest(master, IO_NO_INCREMENT);
+}
+
+/* IRQL <= DISPATCH_LEVEL. An IRP that does part of Irp's work: the caller sets the master's
+ * AssociatedIrp.IrpCount to the number it makes; each is freed by the I/O manager when it completes
+ * (unless a completion routine keeps it with STATUS_MORE_PROCESSING_REQUIRED, and then the driver
+ * frees it), and the master completes when the last one has. */
+PIRP NTAPI IoMakeAssociatedIrp(PIRP Irp, CCHAR StackSize)
+{
+    PIRP irp;
+
+    rule_check_irql(RULE_IRP_ABOVE_DISPATCH, irql_current(), (ULONG_PTR)Irp, 0, 0);
+    irp = io_irp_allocate(StackSize);
+    if (irp == NULL)
+        return NULL;
+    irp->Flags |= IRP_ASSOCIATED_IRP;
+    irp->AssociatedIrp.MasterIrp = Irp;
+    irp->Tail.Overlay.Thread = Irp->Tail.Overlay.Thread;
+    irp->RequestorMode = Irp->RequestorMode;
+    irp_record_new(irp, false);
+    io_irp_set_done(irp, irp_associated_done);
+    return irp;
 }
 
 /* ---- The builders ---- */

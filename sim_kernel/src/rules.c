@@ -982,7 +982,7 @@ static const struct rule rule_catalog[RULE_COUNT] = {
           "(unless it is DeviceObject->CurrentIrp), and complete only IRPs StartIo was handed." },
         RULE_STATE, 0 },
     [RULE_IRP_ABOVE_DISPATCH] = {
-        { "irp.above_dispatch", "IoAllocateIrp, IoFreeIrp, IoReuseIrp, IoBuildAsynchronousFsdRequest",
+        { "irp.above_dispatch", "IoAllocateIrp, IoFreeIrp, IoReuseIrp, IoMakeAssociatedIrp, IoBuildAsynchronousFsdRequest",
           "called above DISPATCH_LEVEL", C4, 0x20022,
           "IRPs come from and go back to nonpaged pool, whose locks work only up to DISPATCH_LEVEL: the "
           "DDI rule for I/O routines limited to DISPATCH_LEVEL (IrqlIoDispatch) reports it.",

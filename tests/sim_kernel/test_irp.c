@@ -53,11 +53,12 @@ static NTSTATUS disk_pend(PIRP irp)
     return STATUS_PENDING;
 }
 
-/* A read fills the buffer with 1, 2, 3 ...; the IOCTL answers the sum of its input bytes. */
+/* A read fills the buffer with 1, 2, 3 ...; the IOCTL answers the sum of its input bytes. An
+ * associated IRP's AssociatedIrp is its master: its buffer is UserBuffer. */
 static NTSTATUS disk_answer(PIRP irp)
 {
     PIO_STACK_LOCATION stack = IoGetCurrentIrpStackLocation(irp);
-    PUCHAR buffer = irp->AssociatedIrp.SystemBuffer;
+    PUCHAR buffer = (irp->Flags & IRP_ASSOCIATED_IRP) ? irp->UserBuffer : irp->AssociatedIrp.SystemBuffer;
     ULONG sum = 0;
 
     if (stack->MajorFunction == IRP_MJ_READ) {
@@ -346,6 +347,90 @@ static void IoCancelIrp_on_a_built_IRP_pending_below_completes_it_STATUS_CANCELL
     assert_int_equal(iosb.Status, STATUS_CANCELLED);
 }
 
+/* ---- Associated IRPs ---- */
+
+#define SPLIT_DEVICE L"\\Device\\WdmsimSplit"
+#define SPLIT_PART 4
+
+static PDEVICE_OBJECT split_device;
+
+/* A neither-I/O read split in two associated reads of the disk, one per half of the caller's buffer:
+ * the master (whose AssociatedIrp now counts its parts) completes when both have. */
+static NTSTATUS NTAPI split_read(PDEVICE_OBJECT device, PIRP master)
+{
+    (void)device;
+    IoMarkIrpPending(master);
+    master->IoStatus.Status = STATUS_SUCCESS;
+    master->IoStatus.Information = 2 * SPLIT_PART;
+    master->AssociatedIrp.IrpCount = 2;
+    for (int i = 0; i < 2; i++) {
+        PIRP part = IoMakeAssociatedIrp(master, disk.top->StackSize);
+        PIO_STACK_LOCATION next = IoGetNextIrpStackLocation(part);
+
+        next->MajorFunction = IRP_MJ_READ;
+        next->Parameters.Read.Length = SPLIT_PART;
+        /* AssociatedIrp holds the part's master, so the part carries its buffer in UserBuffer. */
+        part->UserBuffer = (PUCHAR)master->UserBuffer + i * SPLIT_PART;
+        IoCallDriver(disk.top, part);
+    }
+    return STATUS_PENDING;
+}
+
+static NTSTATUS NTAPI split_create_close(PDEVICE_OBJECT device, PIRP irp)
+{
+    (void)device;
+    return disk_complete(irp, STATUS_SUCCESS, 0);
+}
+
+static VOID NTAPI split_unload(PDRIVER_OBJECT driver)
+{
+    IoDeleteDevice(driver->DeviceObject);
+}
+
+static NTSTATUS NTAPI split_entry(PDRIVER_OBJECT driver, PUNICODE_STRING registry_path)
+{
+    UNICODE_STRING name;
+    NTSTATUS status;
+
+    (void)registry_path;
+    driver->MajorFunction[IRP_MJ_CREATE] = split_create_close;
+    driver->MajorFunction[IRP_MJ_CLOSE] = split_create_close;
+    driver->MajorFunction[IRP_MJ_CLEANUP] = split_create_close;
+    driver->MajorFunction[IRP_MJ_READ] = split_read;
+    driver->DriverUnload = split_unload;
+    RtlInitUnicodeString(&name, SPLIT_DEVICE);
+    status = IoCreateDevice(driver, 0, &name, FILE_DEVICE_UNKNOWN, 0, FALSE, &split_device);
+    if (NT_SUCCESS(status))
+        split_device->Flags &= ~DO_DEVICE_INITIALIZING;
+    return status;
+}
+
+static void a_master_IRP_completes_when_the_last_of_its_associated_IRPs_has(void **state)
+{
+    PDRIVER_OBJECT split;
+    UNICODE_STRING name;
+    OBJECT_ATTRIBUTES attributes;
+    IO_STATUS_BLOCK iosb;
+    LARGE_INTEGER offset = { .QuadPart = 0 };
+    UCHAR buffer[2 * SPLIT_PART] = { 0 };
+    const UCHAR expected[2 * SPLIT_PART] = { 1, 2, 3, 4, 1, 2, 3, 4 };
+    HANDLE handle;
+
+    (void)state;
+    assert_int_equal(wdmsim_driver_load("split", split_entry, &split), STATUS_SUCCESS);
+    RtlInitUnicodeString(&name, SPLIT_DEVICE);
+    InitializeObjectAttributes(&attributes, &name, OBJ_CASE_INSENSITIVE | OBJ_KERNEL_HANDLE, NULL, NULL);
+    assert_int_equal(ZwCreateFile(&handle, GENERIC_READ | SYNCHRONIZE, &attributes, &iosb, NULL, 0, 0, FILE_OPEN,
+                                  FILE_SYNCHRONOUS_IO_NONALERT, NULL, 0),
+                     STATUS_SUCCESS);
+    assert_int_equal(ZwReadFile(handle, NULL, NULL, NULL, &iosb, buffer, sizeof buffer, &offset, NULL),
+                     STATUS_SUCCESS);
+    assert_int_equal(iosb.Information, sizeof buffer);
+    assert_memory_equal(buffer, expected, sizeof buffer);
+    assert_int_equal(ZwClose(handle), STATUS_SUCCESS);
+    wdmsim_driver_unload(split);
+}
+
 /* ---- Stops ---- */
 
 static void boot_with_disk(void)
@@ -524,6 +609,7 @@ int main(void)
         irp_test(IoBuildSynchronousFsdRequest_read_is_finished_by_the_I_O_manager_when_it_completes),
         irp_test(IoBuildDeviceIoControlRequest_passes_the_input_and_returns_Information_bytes_of_output),
         irp_test(IoCancelIrp_on_a_built_IRP_pending_below_completes_it_STATUS_CANCELLED),
+        irp_test(a_master_IRP_completes_when_the_last_of_its_associated_IRPs_has),
         cmocka_unit_test(IoFreeIrp_twice_stops_with_0xC9_0x01),
         cmocka_unit_test(IoFreeIrp_on_an_IRP_a_lower_driver_still_holds_stops_with_0xC9_0x20B),
         cmocka_unit_test(IoFreeIrp_on_an_IRP_still_in_a_device_queue_stops_with_0xC9_0x20B),
