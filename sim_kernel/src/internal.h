@@ -263,6 +263,9 @@ void thread_free_ended(struct _KTHREAD *thread);
 /* The calling simulated thread ends: exit checks, then its object is signalled. Returns to the
  * caller, which must then leave the host thread. */
 void thread_exit_current(NTSTATUS status);
+/* What a family does for a thread about to end, at PASSIVE_LEVEL with no lock held, before the exit
+ * checks: irp.c cancels the thread's IRPs and waits for them. Registered before main. */
+void thread_ending_register(void (*hook)(struct _KTHREAD *thread));
 
 /* What a family checks when any thread ends, with the dispatcher lock held: a lock the thread
  * still owns, a region it is still in. Registered in the family's own file (THREAD_EXIT_CHECK). */

@@ -1,13 +1,14 @@
 /*
  * irp.c - IRPs drivers build themselves: IoAllocateIrp, IoReuseIrp, IoFreeIrp, IoMakeAssociatedIrp
  * (the I/O manager frees an associated IRP when it completes, and completes its master with the
- * last one), and the I/O manager's builders IoBuildAsynchronousFsdRequest,
- * IoBuildSynchronousFsdRequest and IoBuildDeviceIoControlRequest. Allocated and asynchronous IRPs are the driver's: it frees them,
+ * last one), and the builders IoBuildAsynchronousFsdRequest, IoBuildSynchronousFsdRequest and
+ * IoBuildDeviceIoControlRequest. Allocated and asynchronous IRPs are the driver's: it frees them,
  * usually in its completion routine, which then returns STATUS_MORE_PROCESSING_REQUIRED; one never
  * freed is found at unload. Synchronous and IOCTL requests are "threaded": the I/O manager finishes
  * them once they complete (the output copied back, the caller's IO_STATUS_BLOCK filled and its
- * event set, the IRP freed), and a driver must not free them. Freeing an IRP twice, one still in use
- * or queued, or a threaded one stops the machine with Driver Verifier's codes.
+ * event set, the IRP freed), cancels and waits for those still out when their thread ends, and a
+ * driver must not free them. Freeing an IRP twice, one still in use or queued, or a threaded one
+ * stops the machine with Driver Verifier's codes.
  * Locking: the records of built IRPs are guarded by the dispatcher lock; the buffers and the IRP
  * are the builder's until it sends the IRP, then the completing thread's.
  */
@@ -26,6 +27,9 @@ struct irp_record {
     PVOID out;                      /* where a threaded request's output goes back, or NULL */
     ULONG out_length;
     PKEVENT event;                  /* a threaded request's caller's event */
+    struct _KTHREAD *thread;        /* a threaded request's: the thread that built it */
+    PKEVENT thread_ending;          /* set when its thread, ending, waits for it (and will free it) */
+    bool completed;
     struct irp_record *next;
 };
 
@@ -62,6 +66,7 @@ static struct irp_record *irp_record_new(PIRP irp, bool threaded)
     record->irp = irp;
     record->driver = driver_index(thread_current()->driver);
     record->threaded = threaded;
+    record->thread = threaded ? thread_current() : NULL;
     disp_lock();
     record->next = records;
     records = record;
@@ -93,6 +98,20 @@ static bool irp_is_threaded(PIRP irp)
     threaded = record != NULL && record->threaded;
     disp_unlock();
     return threaded;
+}
+
+static void irp_buffer_free(PVOID buffer);
+
+/* A finished threaded request let go: its buffer and IRP freed, then its caller's event set. */
+static void irp_record_release(struct irp_record *record)
+{
+    PKEVENT event = record->event;
+
+    irp_buffer_free(record->system_buffer);
+    io_irp_retire(record->irp);
+    free(record);
+    if (event != NULL)
+        KeSetEvent(event, IO_NO_INCREMENT, FALSE);
 }
 
 /* Pool of the I/O manager's, whoever's code asks. */
@@ -241,23 +260,37 @@ PIRP NTAPI IoMakeAssociatedIrp(PIRP Irp, CCHAR StackSize)
 
 /* Runs on the completing thread once a threaded request has completed: the output back to the
  * caller (IoStatus is in its IO_STATUS_BLOCK already), the IRP freed, and last the event, after
- * which the caller may let its buffers and event go. */
+ * which the caller may let its buffers and event go. If its thread is ending and waits for it,
+ * that thread frees it instead. */
 static void irp_threaded_done(PIRP irp)
 {
-    struct irp_record *record = irp_record_take(irp);
+    struct irp_record **link, *record;
+    PKEVENT thread_ending = NULL;
     ULONG_PTR count;
 
+    disp_lock();
+    link = irp_link_of(irp);
+    record = *link;
+    if (record != NULL && record->thread_ending != NULL) {
+        record->completed = true;
+        thread_ending = record->thread_ending;
+    } else if (record != NULL) {
+        *link = record->next;
+    }
+    disp_unlock();
     if (record == NULL)
         return;
     if (record->out != NULL && record->system_buffer != NULL && !NT_ERROR(irp->IoStatus.Status)) {
         count = irp->IoStatus.Information < record->out_length ? irp->IoStatus.Information : record->out_length;
         memcpy(record->out, record->system_buffer, count);
     }
-    irp_buffer_free(record->system_buffer);
-    io_irp_retire(irp);
-    if (record->event != NULL)
-        KeSetEvent(record->event, IO_NO_INCREMENT, FALSE);
-    free(record);
+    if (thread_ending != NULL) {
+        if (record->event != NULL)
+            KeSetEvent(record->event, IO_NO_INCREMENT, FALSE);
+        KeSetEvent(thread_ending, IO_NO_INCREMENT, FALSE);
+        return;
+    }
+    irp_record_release(record);
 }
 
 /* An IRP for the device with its next stack location set for major; NULL without memory. */
@@ -410,6 +443,69 @@ PIRP NTAPI IoBuildDeviceIoControlRequest(ULONG IoControlCode, PDEVICE_OBJECT Dev
     record->event = Event;
     io_irp_set_done(irp, irp_threaded_done);
     return irp;
+}
+
+/* ---- A thread that ends ---- */
+
+/* How long an ending thread waits for a cancelled request, as NT waits in IoCancelThreadIo. */
+#define IRP_CANCEL_WAIT_SECONDS 300
+
+/* A threaded request of thread's still in progress, now kept for it (its completion will set
+ * finished and leave the freeing to it); NULL if none is left. */
+static struct irp_record *irp_keep_for_ending(struct _KTHREAD *thread, PKEVENT finished)
+{
+    struct irp_record *found = NULL;
+
+    disp_lock();
+    for (struct irp_record *r = records; r != NULL && found == NULL; r = r->next)
+        if (r->threaded && r->thread == thread && r->thread_ending == NULL)
+            found = r;
+    if (found != NULL)
+        found->thread_ending = finished;
+    disp_unlock();
+    return found;
+}
+
+/* After the wait: a completed request is freed here; one still out is left to complete later. */
+static void irp_let_go_after_ending(struct irp_record *record)
+{
+    bool completed;
+
+    disp_lock();
+    completed = record->completed;
+    if (completed)
+        *irp_link_of(record->irp) = record->next;
+    else
+        record->thread_ending = NULL;
+    disp_unlock();
+    if (completed) {
+        record->event = NULL;       /* already set */
+        irp_record_release(record);
+    }
+}
+
+/* As IoCancelThreadIo: each threaded request the ending thread built and that is still in progress
+ * is cancelled and waited for, so no completion writes into a stack or buffers that are gone. */
+static void irp_thread_ending(struct _KTHREAD *thread)
+{
+    LARGE_INTEGER wait = { .QuadPart = -(LONGLONG)IRP_CANCEL_WAIT_SECONDS * 10000000LL };
+    struct irp_record *record;
+    KEVENT finished;
+
+    for (;;) {
+        KeInitializeEvent(&finished, NotificationEvent, FALSE);
+        record = irp_keep_for_ending(thread, &finished);
+        if (record == NULL)
+            return;
+        IoCancelIrp(record->irp);
+        KeWaitForSingleObject(&finished, Executive, KernelMode, FALSE, &wait);
+        irp_let_go_after_ending(record);
+    }
+}
+
+__attribute__((constructor)) static void irp_register(void)
+{
+    thread_ending_register(irp_thread_ending);
 }
 
 /* ---- What an unload leaves ---- */

@@ -1,11 +1,12 @@
 /*
  * test_irp.c - IRPs a driver builds and sends itself: IoAllocateIrp with a completion routine that
- * frees it (or keeps it for IoReuseIrp), IoBuildAsynchronousFsdRequest the same way, and the
- * threaded IoBuildSynchronousFsdRequest and IoBuildDeviceIoControlRequest, which the I/O manager
- * finishes (output copied back, the caller's status block and event set, the IRP freed). The
- * lower driver "disk" answers at once or pends. The stops: an IRP freed twice, while in use, while
- * queued or when the I/O manager owns it, a stack too small for the device, an IRP never freed at
- * unload, and the IRQL rule of the threaded builders.
+ * frees it (or keeps it for IoReuseIrp), IoBuildAsynchronousFsdRequest the same way, associated
+ * IRPs that complete their master, and the threaded IoBuildSynchronousFsdRequest and
+ * IoBuildDeviceIoControlRequest, which the I/O manager finishes (output copied back, the caller's
+ * status block and event set, the IRP freed) and cancels when their thread ends. The lower driver
+ * "disk" answers at once or pends. The stops: an IRP freed twice, while in use, while queued or
+ * when the I/O manager owns it, a stack too small for the device, an IRP never freed at unload,
+ * and the IRQL rule of the threaded builders.
  */
 #include <stdbool.h>
 #include <wdm.h>
@@ -347,6 +348,41 @@ static void IoCancelIrp_on_a_built_IRP_pending_below_completes_it_STATUS_CANCELL
     assert_int_equal(iosb.Status, STATUS_CANCELLED);
 }
 
+/* ---- A thread that ends ---- */
+
+static IO_STATUS_BLOCK leaving_iosb;
+static ULONG leaving_output;
+static KEVENT leaving_event;
+
+/* Sends an IOCTL the disk pends, and ends without waiting for it. */
+static void send_and_leave(void *context)
+{
+    PIRP irp;
+
+    (void)context;
+    KeInitializeEvent(&leaving_event, NotificationEvent, FALSE);
+    leaving_iosb.Status = STATUS_UNSUCCESSFUL;
+    irp = IoBuildDeviceIoControlRequest(DISK_IOCTL_SUM, disk.top, NULL, 0, &leaving_output, sizeof leaving_output,
+                                        FALSE, &leaving_event, &leaving_iosb);
+    IoCallDriver(disk.top, irp);
+}
+
+/* As IoCancelThreadIo does: the request is cancelled and waited for before the thread is gone. */
+static void a_thread_that_ends_with_a_built_request_pending_has_it_cancelled_and_completed_first(void **state)
+{
+    PKTHREAD thread;
+
+    (void)state;
+    disk.pend = true;
+    thread = wdmsim_thread_start(NULL, send_and_leave, NULL);
+    wdmsim_thread_join(thread);
+    assert_int_equal(disk.cancels, 1);
+    assert_null(disk.pending);
+    assert_int_equal(leaving_iosb.Status, STATUS_CANCELLED);
+    assert_int_equal(KeReadStateEvent(&leaving_event), 1);
+    assert_int_equal(wdmsim_pool_outstanding_by_tag('fBoI', NULL), 0);
+}
+
 /* ---- Associated IRPs ---- */
 
 #define SPLIT_DEVICE L"\\Device\\WdmsimSplit"
@@ -610,6 +646,7 @@ int main(void)
         irp_test(IoBuildDeviceIoControlRequest_passes_the_input_and_returns_Information_bytes_of_output),
         irp_test(IoCancelIrp_on_a_built_IRP_pending_below_completes_it_STATUS_CANCELLED),
         irp_test(a_master_IRP_completes_when_the_last_of_its_associated_IRPs_has),
+        irp_test(a_thread_that_ends_with_a_built_request_pending_has_it_cancelled_and_completed_first),
         cmocka_unit_test(IoFreeIrp_twice_stops_with_0xC9_0x01),
         cmocka_unit_test(IoFreeIrp_on_an_IRP_a_lower_driver_still_holds_stops_with_0xC9_0x20B),
         cmocka_unit_test(IoFreeIrp_on_an_IRP_still_in_a_device_queue_stops_with_0xC9_0x20B),
