@@ -1088,6 +1088,13 @@ static const struct rule rule_catalog[RULE_COUNT] = {
           "up to DISPATCH_LEVEL (the DDI rule IrqlIoDispatch).",
           "Queue and dequeue IRPs in dispatch routines and DPCs, not in an ISR." },
         RULE_IRQL_AT_MOST, DISPATCH_LEVEL },
+    [RULE_IO_DEVICE_POINTER_NOT_PASSIVE] = {
+        { "io.device_pointer_not_passive", "IoGetDeviceObjectPointer", "called above PASSIVE_LEVEL", C4, 0x2000E,
+          "IoGetDeviceObjectPointer opens the device by name (an IRP_MJ_CREATE the caller waits for) and "
+          "closes the handle again, which needs PASSIVE_LEVEL (the DDI rule IrqlIoPassive5).",
+          "Look the device up once, in DriverEntry or AddDevice, and keep the file object it returns "
+          "(ObDereferenceObject it in Unload)." },
+        RULE_IRQL_AT_MOST, PASSIVE_LEVEL },
 };
 
 const struct rule *rule_get(enum rule_id id)

@@ -1185,6 +1185,20 @@ static VOID ConformDeviceTimerAndDpc(PDEVICE_OBJECT Device)
     EXPECT(record.Irql == DISPATCH_LEVEL && record.Argument1 == Device);
 }
 
+/* A device by name: a referenced file object on it, and the top of its stack. */
+static VOID ConformDevicePointer(PUNICODE_STRING Name, PDEVICE_OBJECT Top)
+{
+    PFILE_OBJECT fileObject = NULL;
+    PDEVICE_OBJECT device = NULL;
+
+    EXPECT(IoGetDeviceObjectPointer(Name, FILE_READ_DATA, &fileObject, &device) == STATUS_SUCCESS);
+    EXPECT(device == Top);
+    if (fileObject != NULL) {
+        EXPECT(IoGetRelatedDeviceObject(fileObject) == Top);
+        ObDereferenceObject(fileObject);
+    }
+}
+
 static PDEVICE_OBJECT CreateConformanceDevice(PDRIVER_OBJECT DriverObject, PUNICODE_STRING Name)
 {
     PDEVICE_OBJECT device = NULL;
@@ -1241,6 +1255,7 @@ static VOID ConformIo(PDRIVER_OBJECT DriverObject)
             /* The filter saw both opens, every call above and its two closes and cleanups. */
             EXPECT(filterExtension->FilterCompletions >= 12);
             EXPECT(OpenDevice(&linkPath, &file) == STATUS_SUCCESS && ZwClose(file) == STATUS_SUCCESS);
+            ConformDevicePointer(&deviceName, filter);
             IoDetachDevice(function);
         }
         EXPECT(IoDeleteSymbolicLink(&linkName) == STATUS_SUCCESS);
