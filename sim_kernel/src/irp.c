@@ -516,7 +516,7 @@ static void irp_collect_leftovers(struct driver_check *check)
     disp_lock();
     for (struct irp_record *r = records; r != NULL; r = r->next)
         if (!r->threaded && driver_check_owns(check, r->driver, r->irp))
-            driver_check_pool_block(check, r->irp, sizeof(IRP) + (size_t)r->irp->StackCount * sizeof(IO_STACK_LOCATION),
+            driver_check_pool_block(check, r->irp, IoSizeOfIrp(r->irp->StackCount),
                                     "an IRP from IoAllocateIrp or IoBuildAsynchronousFsdRequest, never freed (IoFreeIrp)");
     disp_unlock();
 }

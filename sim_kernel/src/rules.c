@@ -391,7 +391,8 @@ static const struct rule rule_catalog[RULE_COUNT] = {
           "need first. With a cancel routine, make sure only one of the two paths completes it." },
         RULE_STATE, 0 },
     [RULE_IO_NOT_A_DEVICE] = {
-        { "io.not_a_device", "IoCallDriver, IoDeleteDevice, IoStartPacket, IoStartNextPacket(ByKey), IoSetStartIoAttributes",
+        { "io.not_a_device",
+          "IoCallDriver, IoDeleteDevice, IoStartPacket, IoStartNextPacket(ByKey), IoSetStartIoAttributes",
           "the pointer is not a device object", 0xC9u, "DRIVER_VERIFIER_IOMANAGER_VIOLATION", 0x04,
           "The I/O manager would call through garbage as if it were a driver's dispatch table.",
           "Pass the DEVICE_OBJECT from IoCreateDevice or IoAttachDeviceToDeviceStack." },
@@ -982,7 +983,8 @@ static const struct rule rule_catalog[RULE_COUNT] = {
           "(unless it is DeviceObject->CurrentIrp), and complete only IRPs StartIo was handed." },
         RULE_STATE, 0 },
     [RULE_IRP_ABOVE_DISPATCH] = {
-        { "irp.above_dispatch", "IoAllocateIrp, IoFreeIrp, IoReuseIrp, IoMakeAssociatedIrp, IoBuildAsynchronousFsdRequest",
+        { "irp.above_dispatch",
+          "IoAllocateIrp, IoFreeIrp, IoReuseIrp, IoMakeAssociatedIrp, IoBuildAsynchronousFsdRequest",
           "called above DISPATCH_LEVEL", C4, 0x20022,
           "IRPs come from and go back to nonpaged pool, whose locks work only up to DISPATCH_LEVEL: the "
           "DDI rule for I/O routines limited to DISPATCH_LEVEL (IrqlIoDispatch) reports it.",
