@@ -61,6 +61,10 @@ static void kernel_boot_locked(const struct wdmsim_config *config)
     debug_boot();
     resource_boot();
     lookaside_boot();
+    devqueue_boot();
+    irp_boot();
+    iotimer_boot();
+    removelock_boot();
     atomic_store(&booted, true);
     /* The booting thread counts as runnable before any service thread can block, or the first
      * idle DPC thread would find nobody able to run. */

@@ -28,10 +28,6 @@ static const struct wdmsim_ddi_info ddi_table[] = {
 static const struct wdmsim_ddi_family ddi_missing[] = {
     { "Registry", "ZwCreateKey, ZwOpenKey, ZwQueryValueKey, ZwSetValueKey, RtlQueryRegistryValues, "
       "IoOpenDeviceRegistryKey" },
-    { "Building and allocating IRPs", "IoAllocateIrp, IoBuildDeviceIoControlRequest, "
-      "IoBuildSynchronousFsdRequest, IoGetDeviceObjectPointer" },
-    { "Device queues, StartIo, cancel-safe queues, remove locks", "KeInsertDeviceQueue, IoStartPacket, "
-      "IoCsqInitialize, IoAcquireRemoveLockEx" },
     { "Memory descriptor lists, mapping and contiguous memory", "IoAllocateMdl, MmProbeAndLockPages, "
       "MmGetSystemAddressForMdlSafe, MmMapIoSpace, MmAllocateContiguousMemory" },
     { "DMA, interrupts and hardware access", "IoGetDmaAdapter, IoConnectInterrupt, KeSynchronizeExecution, "

@@ -475,6 +475,7 @@ static struct _OBJECT_TYPE file_type = {
     .wait_procedure = file_completion_event,
 };
 POBJECT_TYPE object_file_type = &file_type;
+POBJECT_TYPE *IoFileObjectType = &object_file_type;
 
 /* ---- ZwCreateFile ---- */
 

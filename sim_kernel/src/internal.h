@@ -111,6 +111,28 @@ ULONG region_combined_apc_disable(const struct _KTHREAD *thread, unsigned mutexe
  * as the DDIs that require it check? */
 bool region_normal_apcs_disabled(const struct _KTHREAD *self);
 
+/* ---- irp.c: IRPs drivers build ---- */
+
+/* Forgets the last boot's built IRPs. */
+void irp_boot(void);
+
+/* ---- iotimer.c: devices' one-second timers ---- */
+
+/* Forgets the last boot's timers. */
+void iotimer_boot(void);
+
+/* ---- removelock.c: remove locks ---- */
+
+/* Forgets the last boot's remove locks. */
+void removelock_boot(void);
+
+/* ---- devqueue.c: device queues ---- */
+
+/* Forgets the last boot's queued entries. */
+void devqueue_boot(void);
+/* The queue an entry is in now, or NULL. */
+const KDEVICE_QUEUE *devqueue_queue_of(const KDEVICE_QUEUE_ENTRY *entry);
+
 /* ---- lookaside.c: lookaside lists ---- */
 
 /* Forgets the last boot's lists. */
@@ -293,6 +315,9 @@ void thread_free_ended(struct _KTHREAD *thread);
 /* The calling simulated thread ends: exit checks, then its object is signalled. Returns to the
  * caller, which must then leave the host thread. */
 void thread_exit_current(NTSTATUS status);
+/* What a family does for a thread about to end, at PASSIVE_LEVEL with no lock held, before the exit
+ * checks: irp.c cancels the thread's IRPs and waits for them. Registered before main. */
+void thread_ending_register(void (*hook)(struct _KTHREAD *thread));
 
 /* What a family checks when any thread ends, with the dispatcher lock held: a lock the thread
  * still owns, a region it is still in. Registered in the family's own file (THREAD_EXIT_CHECK). */
@@ -682,6 +707,24 @@ enum rule_id {
     RULE_NULL_ARGUMENT,
     RULE_NULL_ARGUMENT_AT_DISPATCH,
     RULE_DRIVER_UNLOADED_IMAGE_TOUCHED,
+    RULE_DEVQUEUE_NOT_AT_DISPATCH,
+    RULE_IO_START_PACKET_ABOVE_DISPATCH,
+    RULE_IO_NO_START_IO,
+    RULE_IO_COMPLETE_QUEUED_IRP,
+    RULE_IRP_ABOVE_DISPATCH,
+    RULE_IRP_BUILD_NOT_PASSIVE,
+    RULE_IRP_FREE_NOT_AN_IRP,
+    RULE_IRP_FREE_IN_USE,
+    RULE_IRP_FREE_THREADED,
+    RULE_IOTIMER_NOT_PASSIVE,
+    RULE_IOTIMER_INITIALIZED_TWICE,
+    RULE_IOTIMER_ABOVE_DISPATCH,
+    RULE_IOTIMER_NOT_INITIALIZED,
+    RULE_REMOVE_LOCK_ABOVE_DISPATCH,
+    RULE_REMOVE_LOCK_RELEASE_NOT_ACQUIRED,
+    RULE_REMOVE_LOCK_RELEASED_TOO_OFTEN,
+    RULE_CSQ_ABOVE_DISPATCH,
+    RULE_IO_DEVICE_POINTER_NOT_PASSIVE,
     RULE_COUNT
 };
 
@@ -942,6 +985,20 @@ void *ns_lookup(PCUNICODE_STRING name, enum ns_kind *kind);
 /* ---- io.c: driver and device objects, IRPs ---- */
 
 void io_boot(void);
+/* A device's StartIo state, kept where Windows keeps it, beside the device (its DEVOBJ_EXTENSION's
+ * StartIoFlags, StartIoCount, StartIoKey); startio.c's, under its lock. */
+struct io_startio {
+    KSPIN_LOCK lock;
+    ULONG flags;                    /* IoSetStartIoAttributes' choices (atomic) */
+    LONG depth;                     /* deferred StartIo: calls of it running now (at most one per thread) */
+    bool next_requested;            /* deferred: an IoStartNextPacket(ByKey) to run once StartIo returns */
+    bool next_by_key;
+    bool next_cancelable;
+    ULONG next_key;
+};
+struct io_startio *io_device_startio(PDEVICE_OBJECT device);
+/* Registers what a family does when IoDeleteDevice deletes a device (before its memory can go). */
+void io_register_delete_hook(void (*hook)(PDEVICE_OBJECT device));
 PDRIVER_OBJECT io_driver_object_create(const struct sim_driver *driver);
 void io_driver_object_free(PDRIVER_OBJECT object);
 /* An open file or queued work item keeps a device (and so its driver) alive. */
@@ -966,6 +1023,18 @@ NTSTATUS io_irp_send(PDEVICE_OBJECT top, PIRP irp, PIO_STATUS_BLOCK iosb);
 NTSTATUS io_irp_start(PDEVICE_OBJECT top, PIRP irp, PIO_STATUS_BLOCK iosb, void (*finish)(void *context),
                       void *context, bool *handed_over);
 void io_irp_free(PIRP irp);
+/* What IoFreeIrp finds at an address: an IRP of the I/O manager's making, one freed already, or
+ * something else. */
+enum io_irp_kind { IO_IRP_NONE, IO_IRP_FREED, IO_IRP_LIVE };
+enum io_irp_kind io_irp_kind(PIRP irp);
+/* A driver holds one of its stack locations now (it was sent and has not completed back up). */
+bool io_irp_in_flight(PIRP irp);
+/* A threaded driver-built IRP: done(irp) runs on the completing thread once it has completed. */
+void io_irp_set_done(PIRP irp, void (*done)(PIRP irp));
+/* IoReuseIrp's part: the IRP is no longer complete. */
+void io_irp_reset(PIRP irp);
+/* IoFreeIrp's: poisoned and kept a while, so a second free is recognised. */
+void io_irp_retire(PIRP irp);
 /* The driver whose dispatch routines serve device (NULL for none). */
 const struct sim_driver *io_driver_of(PDEVICE_OBJECT device);
 /* The device a name means, symbolic links followed, opened for a new file object: referenced and

@@ -18,7 +18,11 @@
 #include "internal.h"
 
 #define IO_IRP_MAGIC 0x50524957u
+#define IO_IRP_FREED_MAGIC 0x44455246u
+#define IO_IRP_POISON 0xDD
 #define IO_MAX_STACK 16
+/* Freed driver-built IRPs kept (poisoned) before their memory goes, so a second free is caught. */
+#define IO_RETIRED_IRPS 64
 
 struct io_irp {
     ULONG magic;
@@ -29,6 +33,9 @@ struct io_irp {
     enum { IO_ORIGINATOR_HOLDS, IO_ORIGINATOR_WAITS, IO_ORIGINATOR_LEFT } originator;
     void (*finish)(void *context);
     void *finish_context;
+    /* A driver-built IRP the I/O manager finishes itself (a threaded or an associated one): called
+     * once it has completed, the IRP lock dropped. */
+    void (*done)(PIRP irp);
     /* Held while the IRP completes (completion routines may IoMarkIrpPending), and while the
      * I/O manager reads the pending marks after a dispatch routine returned: another thread may
      * be completing the IRP by then. Recursive: a completion routine may complete another time.
@@ -49,18 +56,26 @@ struct io_device {
     LONG opens;                     /* file objects open on it (io_lock): an exclusive device allows one */
     LIST_ENTRY deleted_link;        /* on io_deleted while references outlive IoDeleteDevice (io_lock) */
     LONG work_items;                /* IoQueueWorkItem items queued or running (atomic) */
+    struct io_startio startio;      /* startio.c's */
     size_t size;                    /* the device, this record and the extension, all one block */
 };
 
 static pthread_mutex_t io_lock = PTHREAD_MUTEX_INITIALIZER;
 static KSPIN_LOCK io_cancel_lock;
 static LIST_ENTRY io_deleted;       /* deleted devices not yet freed: an unload looks for its driver's */
+static struct io_irp *io_retired[IO_RETIRED_IRPS];  /* io_lock */
+static unsigned io_retired_next;
 
 void io_boot(void)
 {
     pthread_mutex_init(&io_lock, NULL);
     KeInitializeSpinLock(&io_cancel_lock);
     InitializeListHead(&io_deleted);
+    for (unsigned i = 0; i < IO_RETIRED_IRPS; i++) {
+        free(io_retired[i]);
+        io_retired[i] = NULL;
+    }
+    io_retired_next = 0;
 }
 
 /* ---- IRPs ---- */
@@ -124,7 +139,7 @@ PIRP io_irp_allocate(CCHAR stack_size)
     w->magic = IO_IRP_MAGIC;
     irp = &w->irp;
     irp->Type = IO_TYPE_IRP;
-    irp->Size = (USHORT)(sizeof *w + (size_t)stack_size * sizeof(IO_STACK_LOCATION));
+    irp->Size = IoSizeOfIrp(stack_size);
     irp->StackCount = stack_size;
     irp->CurrentLocation = (CHAR)(stack_size + 1);
     irp->Tail.Overlay.CurrentStackLocation = &w->stack[stack_size];
@@ -149,6 +164,63 @@ void io_irp_free(PIRP irp)
 
     memset(w, 0xDD, sizeof *w + (size_t)irp->StackCount * sizeof(IO_STACK_LOCATION));
     free(w);
+}
+
+enum io_irp_kind io_irp_kind(PIRP irp)
+{
+    if (irp == NULL)
+        return IO_IRP_NONE;
+    if (irp->Type == IO_TYPE_IRP && io_wrapper(irp)->magic == IO_IRP_MAGIC)
+        return IO_IRP_LIVE;
+    if (irp->Type == (CSHORT)(IO_IRP_POISON * 0x101) && io_wrapper(irp)->magic == IO_IRP_FREED_MAGIC)
+        return IO_IRP_FREED;
+    return IO_IRP_NONE;
+}
+
+/* Read under the IRP lock: a completion on another thread moves CurrentLocation. */
+bool io_irp_in_flight(PIRP irp)
+{
+    struct io_irp *w = io_wrapper(irp);
+    bool held;
+
+    io_irp_lock(w);
+    held = irp->CurrentLocation <= irp->StackCount;
+    io_irp_unlock(w);
+    return held;
+}
+
+void io_irp_set_done(PIRP irp, void (*done)(PIRP irp))
+{
+    io_wrapper(irp)->done = done;
+}
+
+/* The I/O manager's part of IoReuseIrp: the IRP may complete and be handed back again. */
+void io_irp_reset(PIRP irp)
+{
+    struct io_irp *w = io_wrapper(irp);
+
+    io_irp_lock(w);
+    w->completed = false;
+    w->originator = IO_ORIGINATOR_HOLDS;
+    io_irp_unlock(w);
+}
+
+/* A freed driver-built IRP: poisoned, its header (with the IRP lock, which a completion that freed
+ * it from its own completion routine still drops) kept, its memory let go IO_RETIRED_IRPS frees
+ * later. */
+void io_irp_retire(PIRP irp)
+{
+    struct io_irp *w = io_wrapper(irp);
+    struct io_irp *evicted;
+
+    memset(irp, IO_IRP_POISON, sizeof *irp + (size_t)irp->StackCount * sizeof(IO_STACK_LOCATION));
+    w->magic = IO_IRP_FREED_MAGIC;
+    host_lock(&io_lock);
+    evicted = io_retired[io_retired_next];
+    io_retired[io_retired_next] = w;
+    io_retired_next = (io_retired_next + 1) % IO_RETIRED_IRPS;
+    host_unlock(&io_lock);
+    free(evicted);
 }
 
 /* ---- Driver objects ---- */
@@ -193,6 +265,11 @@ const struct sim_driver *io_driver_of(PDEVICE_OBJECT device)
 static struct io_device *io_device_of(PDEVICE_OBJECT device)
 {
     return (struct io_device *)device->DeviceObjectExtension;
+}
+
+struct io_startio *io_device_startio(PDEVICE_OBJECT device)
+{
+    return &io_device_of(device)->startio;
 }
 
 /* IoCreateDevice puts the record right after its device. */
@@ -258,6 +335,7 @@ NTSTATUS NTAPI IoCreateDevice(PDRIVER_OBJECT DriverObject, ULONG DeviceExtension
     device->Characteristics = DeviceCharacteristics;
     device->Flags = DO_DEVICE_INITIALIZING | (Exclusive ? DO_EXCLUSIVE : 0);
     device->StackSize = 1;
+    KeInitializeDeviceQueue(&device->DeviceQueue);
     device->DeviceObjectExtension = (struct _DEVOBJ_EXTENSION *)d;
     device->DeviceExtension = DeviceExtensionSize ? (PVOID)(d + 1) : NULL;
     KeInitializeEvent(&device->DeviceLock, SynchronizationEvent, TRUE);
@@ -281,6 +359,28 @@ static void io_unlink_device(PDEVICE_OBJECT device)
     host_unlock(&io_lock);
 }
 
+/* What families that keep state per device do when it is deleted (iotimer.c: its timer goes). */
+#define IO_DELETE_HOOKS 4
+static void (*io_delete_hooks[IO_DELETE_HOOKS])(PDEVICE_OBJECT device);
+
+/* Before main (a constructor), so the table is fixed once any device exists. */
+void io_register_delete_hook(void (*hook)(PDEVICE_OBJECT device))
+{
+    for (int i = 0; i < IO_DELETE_HOOKS; i++) {
+        if (io_delete_hooks[i] == NULL) {
+            io_delete_hooks[i] = hook;
+            return;
+        }
+    }
+    abort();
+}
+
+static void io_run_delete_hooks(PDEVICE_OBJECT device)
+{
+    for (int i = 0; i < IO_DELETE_HOOKS && io_delete_hooks[i] != NULL; i++)
+        io_delete_hooks[i](device);
+}
+
 /* IRQL <= APC_LEVEL. Once per device; open files keep it until their last close. */
 VOID NTAPI IoDeleteDevice(PDEVICE_OBJECT DeviceObject)
 {
@@ -292,6 +392,7 @@ VOID NTAPI IoDeleteDevice(PDEVICE_OBJECT DeviceObject)
     d = io_device_of(DeviceObject);
     if (d->deleted)
         rule_stop(RULE_IO_DEVICE_DELETED_TWICE, (ULONG_PTR)DeviceObject, 0, 0, 0);
+    io_run_delete_hooks(DeviceObject);
     /* Under io_lock, so io_device_open either finds the name and references the device first, or
      * no longer finds it. */
     host_lock(&io_lock);
@@ -645,13 +746,14 @@ struct io_hand_back {
     PKEVENT event;                  /* the waiting originator's */
     void (*finish)(void *context);  /* the departed originator's */
     void *context;
+    void (*done)(PIRP irp);         /* a threaded driver-built IRP's */
 };
 
 /* IRP lock held: every driver is done, the result goes back to the originator. */
 static struct io_hand_back io_finish(PIRP irp)
 {
     struct io_irp *w = io_wrapper(irp);
-    struct io_hand_back back = { NULL, NULL, NULL };
+    struct io_hand_back back = { NULL, NULL, NULL, w->done };
 
     w->completed = true;
     if (irp->UserIosb != NULL)
@@ -659,15 +761,24 @@ static struct io_hand_back io_finish(PIRP irp)
     if (w->originator == IO_ORIGINATOR_WAITS)
         back.event = irp->UserEvent;
     else if (w->originator == IO_ORIGINATOR_LEFT)
-        back = (struct io_hand_back){ NULL, w->finish, w->finish_context };
+        back = (struct io_hand_back){ NULL, w->finish, w->finish_context, NULL };
     return back;
+}
+
+static void io_check_not_queued(PIRP irp)
+{
+    const KDEVICE_QUEUE *queue = devqueue_queue_of(&irp->Tail.Overlay.DeviceQueueEntry);
+
+    if (queue != NULL)
+        rule_stop_detail(RULE_IO_COMPLETE_QUEUED_IRP, (ULONG_PTR)irp, (ULONG_PTR)queue, 0, 0,
+                         "IRP %p is still in the device queue at %p", (void *)irp, (const void *)queue);
 }
 
 /* IRQL <= DISPATCH_LEVEL. */
 VOID FASTCALL IofCompleteRequest(PIRP Irp, CCHAR PriorityBoost)
 {
     struct _KTHREAD *self = thread_current();
-    struct io_hand_back back = { NULL, NULL, NULL };
+    struct io_hand_back back = { NULL, NULL, NULL, NULL };
     bool finished = true;
 
     RULE_CHECK_ARGUMENT(Irp, RULE_WRITES);
@@ -678,6 +789,7 @@ VOID FASTCALL IofCompleteRequest(PIRP Irp, CCHAR PriorityBoost)
         rule_stop(RULE_IO_COMPLETE_PENDING_STATUS, (ULONG_PTR)Irp->IoStatus.Status, (ULONG_PTR)Irp, 0, 0);
     if (Irp->CancelRoutine != NULL)
         rule_stop(RULE_IO_COMPLETE_WITH_CANCEL_ROUTINE, (ULONG_PTR)Irp->CancelRoutine, (ULONG_PTR)Irp, 0, 0);
+    io_check_not_queued(Irp);
     io_irp_lock(io_wrapper(Irp));
     while (finished && Irp->CurrentLocation <= Irp->StackCount)
         finished = io_complete_one(self, Irp);
@@ -688,6 +800,8 @@ VOID FASTCALL IofCompleteRequest(PIRP Irp, CCHAR PriorityBoost)
         KeSetEvent(back.event, IO_NO_INCREMENT, FALSE);
     if (back.finish != NULL)
         back.finish(back.context);
+    if (back.done != NULL)
+        back.done(Irp);
 }
 
 /* ---- The originator's side ---- */

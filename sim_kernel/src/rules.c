@@ -177,7 +177,8 @@ static const struct rule rule_catalog[RULE_COUNT] = {
           "KeAreApcsDisabled, KeAreAllApcsDisabled, ExInitializeResourceLite, ExReinitializeResourceLite, "
           "ExDeleteResourceLite, ExReleaseResourceLite, ExReleaseResourceForThreadLite, "
           "ExConvertExclusiveToSharedLite, ExSetResourceOwnerPointer, ExIsResourceAcquired*Lite, "
-          "ExGet*WaiterCount, KeSetSystemAffinityThread(Ex), KeRevertToUserAffinityThread(Ex)",
+          "ExGet*WaiterCount, KeSetSystemAffinityThread(Ex), KeRevertToUserAffinityThread(Ex), "
+          "KeInitializeDeviceQueue, KeRemoveEntryDeviceQueue",
           "called above DISPATCH_LEVEL", C4, 0x20011,
           "These DDIs work only up to DISPATCH_LEVEL; most take the dispatcher lock, which does.",
           "Call them from DISPATCH_LEVEL or below: queue a DPC from an ISR and call them there." },
@@ -394,7 +395,8 @@ static const struct rule rule_catalog[RULE_COUNT] = {
           "need first. With a cancel routine, make sure only one of the two paths completes it." },
         RULE_STATE, 0 },
     [RULE_IO_NOT_A_DEVICE] = {
-        { "io.not_a_device", "IoCallDriver, IoDeleteDevice",
+        { "io.not_a_device",
+          "IoCallDriver, IoDeleteDevice, IoStartPacket, IoStartNextPacket(ByKey), IoSetStartIoAttributes",
           "the pointer is not a device object", 0xC9u, "DRIVER_VERIFIER_IOMANAGER_VIOLATION", 0x04,
           "The I/O manager would call through garbage as if it were a driver's dispatch table.",
           "Pass the DEVICE_OBJECT from IoCreateDevice or IoAttachDeviceToDeviceStack." },
@@ -1063,6 +1065,160 @@ static const struct rule rule_catalog[RULE_COUNT] = {
           "for what is running; other drivers must drop their pointers into it (a dereferenced "
           "interface, an unregistered callback) before it unloads." },
         RULE_STATE, 0 },
+    [RULE_DEVQUEUE_NOT_AT_DISPATCH] = {
+        { "devqueue.not_at_dispatch",
+          "KeInsertDeviceQueue, KeInsertByKeyDeviceQueue, KeRemoveDeviceQueue, KeRemoveByKeyDeviceQueue(IfBusy), "
+          "IoStartNextPacket",
+          "called at an IRQL other than DISPATCH_LEVEL", C4, 0x20003,
+          "These DDIs take the device queue's spin lock at DISPATCH_LEVEL without raising: below it the "
+          "holder can be preempted, or a DPC of the same device run on top of it (the DDI rule "
+          "IrqlDispatch reports it).",
+          "Call them from StartIo, a DPC or with a spin lock held; elsewhere raise with "
+          "KeRaiseIrql(DISPATCH_LEVEL, &old) around the call." },
+        RULE_IRQL_EXACTLY, DISPATCH_LEVEL },
+    [RULE_IO_START_PACKET_ABOVE_DISPATCH] = {
+        { "io.start_packet_above_dispatch", "IoStartPacket, IoStartNextPacketByKey, IoSetStartIoAttributes",
+          "called above DISPATCH_LEVEL", C4, 0x20022,
+          "StartIo runs at DISPATCH_LEVEL and the device queue's lock works only up to it: the DDI rule "
+          "for I/O routines limited to DISPATCH_LEVEL (IrqlIoDispatch) reports it.",
+          "Start packets from a dispatch routine or a DPC, not from an ISR: queue a DPC (IoRequestDpc)." },
+        RULE_IRQL_AT_MOST, DISPATCH_LEVEL },
+    [RULE_IO_NO_START_IO] = {
+        { "io.start_packet_without_start_io", "IoStartPacket, IoStartNextPacket, IoStartNextPacketByKey",
+          "the device's driver has no StartIo routine (DriverObject->DriverStartIo is NULL)",
+          0xD1u, "DRIVER_IRQL_NOT_LESS_OR_EQUAL", -1,
+          "The I/O manager calls DriverStartIo at DISPATCH_LEVEL with the packet it starts: through NULL "
+          "that is a page fault at address 0 where none can be served (parameters: 0, the IRQL, 8 = "
+          "execute, 0).",
+          "Set DriverObject->DriverStartIo in DriverEntry before any packet is started, or keep the "
+          "driver's own queue (a cancel-safe queue) instead of IoStartPacket." },
+        RULE_STATE, 0 },
+    [RULE_IO_COMPLETE_QUEUED_IRP] = {
+        { "io.complete_irp_in_device_queue", "IoCompleteRequest",
+          "the IRP is still in a device queue (IoStartPacket, KeInsert(ByKey)DeviceQueue)",
+          0xC9u, "DRIVER_VERIFIER_IOMANAGER_VIOLATION", 0x209,
+          "The queue still links the IRP: the next IoStartNextPacket hands StartIo an IRP its originator "
+          "may already have freed. Verifier reports a completion of an IRP that is still queued "
+          "with this code (parameters: the IRP, the device queue, 0).",
+          "Take the IRP out of the queue before completing it: in its cancel routine, "
+          "KeRemoveEntryDeviceQueue(&DeviceObject->DeviceQueue, &Irp->Tail.Overlay.DeviceQueueEntry) "
+          "(unless it is DeviceObject->CurrentIrp), and complete only IRPs StartIo was handed." },
+        RULE_STATE, 0 },
+    [RULE_IRP_ABOVE_DISPATCH] = {
+        { "irp.above_dispatch",
+          "IoAllocateIrp, IoFreeIrp, IoReuseIrp, IoMakeAssociatedIrp, IoBuildAsynchronousFsdRequest",
+          "called above DISPATCH_LEVEL", C4, 0x20022,
+          "IRPs come from and go back to nonpaged pool, whose locks work only up to DISPATCH_LEVEL: the "
+          "DDI rule for I/O routines limited to DISPATCH_LEVEL (IrqlIoDispatch) reports it.",
+          "Build, send and free IRPs from a dispatch or completion routine or a DPC, not from an ISR." },
+        RULE_IRQL_AT_MOST, DISPATCH_LEVEL },
+    [RULE_IRP_BUILD_NOT_PASSIVE] = {
+        { "irp.build_not_passive", "IoBuildSynchronousFsdRequest, IoBuildDeviceIoControlRequest",
+          "called above PASSIVE_LEVEL", C4, 0x2000A,
+          "These build threaded IRPs, which the I/O manager finishes in the calling thread and which the "
+          "caller waits for on its event: that needs PASSIVE_LEVEL (the DDI rule IrqlIoPassive1).",
+          "Build them where you can wait (PASSIVE_LEVEL); at DISPATCH_LEVEL use IoAllocateIrp or "
+          "IoBuildAsynchronousFsdRequest with a completion routine instead." },
+        RULE_IRQL_AT_MOST, PASSIVE_LEVEL },
+    [RULE_IRP_FREE_NOT_AN_IRP] = {
+        { "irp.free_not_an_irp", "IoFreeIrp, IoReuseIrp",
+          "the pointer is not a live IRP: never one, or freed already", 0xC9u, "DRIVER_VERIFIER_IOMANAGER_VIOLATION",
+          0x01,
+          "Freeing what is not an IRP, or an IRP a second time, corrupts the pool for every driver "
+          "(parameters: the address, 0, 0).",
+          "Free each IRP you allocated exactly once, and forget the pointer at once (the completion "
+          "routine that frees it returns STATUS_MORE_PROCESSING_REQUIRED and touches it no more)." },
+        RULE_STATE, 0 },
+    [RULE_IRP_FREE_IN_USE] = {
+        { "irp.free_in_use", "IoFreeIrp",
+          "the IRP is in use: sent to a driver and not completed back up, or still in a device queue",
+          0xC9u, "DRIVER_VERIFIER_IOMANAGER_VIOLATION", 0x20B,
+          "A lower driver still owns the IRP and will complete it, or a device queue still links it: "
+          "either then writes to freed memory (parameters: the IRP, 0, 0).",
+          "Free an IRP only in the completion routine you set on it (returning "
+          "STATUS_MORE_PROCESSING_REQUIRED), or after that routine signalled you that it ran; cancel a "
+          "request you no longer want with IoCancelIrp and wait for its completion." },
+        RULE_STATE, 0 },
+    [RULE_IRP_FREE_THREADED] = {
+        { "irp.free_threaded", "IoFreeIrp",
+          "the IRP came from IoBuildSynchronousFsdRequest or IoBuildDeviceIoControlRequest",
+          0xC9u, "DRIVER_VERIFIER_IOMANAGER_VIOLATION", 0x20C,
+          "Such IRPs are queued to the thread that built them and freed by the I/O manager once they "
+          "complete; freeing one leaves the thread's list pointing at freed memory (parameters: the IRP, "
+          "0, 0).",
+          "Do not free them: wait on the event you passed, then read the IO_STATUS_BLOCK. If your "
+          "completion routine returns STATUS_MORE_PROCESSING_REQUIRED, complete the IRP again "
+          "afterwards so the I/O manager can finish it." },
+        RULE_STATE, 0 },
+    [RULE_IOTIMER_NOT_PASSIVE] = {
+        { "iotimer.initialize_not_passive", "IoInitializeTimer", "called above PASSIVE_LEVEL", C4, 0x2000E,
+          "IoInitializeTimer allocates the device's timer and links it into the I/O manager's list, which "
+          "needs PASSIVE_LEVEL (the DDI rule IrqlIoPassive5).",
+          "Initialise the timer where the device is made: AddDevice or DriverEntry." },
+        RULE_IRQL_AT_MOST, PASSIVE_LEVEL },
+    [RULE_IOTIMER_INITIALIZED_TWICE] = {
+        { "iotimer.initialized_twice", "IoInitializeTimer", "the device already has a timer",
+          0xC9u, "DRIVER_VERIFIER_IOMANAGER_VIOLATION", 0x0A,
+          "A device has one timer; a second IoInitializeTimer would lose the first, still linked in the "
+          "I/O manager's list (parameters: the device, 0, 0).",
+          "Call IoInitializeTimer once per device; to change what runs, keep the routine's state in the "
+          "device extension." },
+        RULE_STATE, 0 },
+    [RULE_IOTIMER_ABOVE_DISPATCH] = {
+        { "iotimer.above_dispatch", "IoStartTimer, IoStopTimer", "called above DISPATCH_LEVEL", C4, 0x20022,
+          "The I/O manager's timer list is guarded by a spin lock, which works only up to DISPATCH_LEVEL "
+          "(the DDI rule IrqlIoDispatch).",
+          "Start and stop the timer from a dispatch routine, a DPC or the timer routine itself, not from "
+          "an ISR." },
+        RULE_IRQL_AT_MOST, DISPATCH_LEVEL },
+    [RULE_IOTIMER_NOT_INITIALIZED] = {
+        { "iotimer.not_initialized", "IoStartTimer, IoStopTimer", "the device has no timer (no IoInitializeTimer)",
+          0x1Eu, "KMODE_EXCEPTION_NOT_HANDLED", (long long)0xC0000005,
+          "DeviceObject->Timer is NULL until IoInitializeTimer: starting or stopping it dereferences NULL "
+          "(STATUS_ACCESS_VIOLATION).",
+          "Call IoInitializeTimer for the device (in AddDevice) before IoStartTimer." },
+        RULE_UNHANDLED_EXCEPTION, 0 },
+    [RULE_REMOVE_LOCK_ABOVE_DISPATCH] = {
+        { "removelock.above_dispatch", "IoInitializeRemoveLock(Ex), IoAcquireRemoveLock(Ex), IoReleaseRemoveLock(Ex)",
+          "called above DISPATCH_LEVEL", C4, 0x20022,
+          "The lock's count and its checked-build tag tracking are updated under locks that work only up "
+          "to DISPATCH_LEVEL (the DDI rule IrqlIoDispatch).",
+          "Acquire and release remove locks in dispatch and completion routines and DPCs, not in an ISR." },
+        RULE_IRQL_AT_MOST, DISPATCH_LEVEL },
+    [RULE_REMOVE_LOCK_RELEASE_NOT_ACQUIRED] = {
+        { "removelock.release_not_acquired", "IoReleaseRemoveLock(Ex), IoReleaseRemoveLockAndWait(Ex)",
+          "the tag is not one this lock was acquired with (or it was released already)",
+          0x1Eu, "KMODE_EXCEPTION_NOT_HANDLED", (long long)0x80000003,
+          "The checked build tracks each acquire by its tag and breaks into the debugger when a release "
+          "names a tag it does not hold (STATUS_BREAKPOINT, with no debugger attached an exception nobody "
+          "handles): a release without its acquire lets IoReleaseRemoveLockAndWait return while I/O is "
+          "still in progress.",
+          "Release with the tag you acquired with (usually the IRP), exactly once per successful acquire; "
+          "do not release after an acquire that returned STATUS_DELETE_PENDING." },
+        RULE_UNHANDLED_EXCEPTION, 0 },
+    [RULE_REMOVE_LOCK_RELEASED_TOO_OFTEN] = {
+        { "removelock.released_too_often", "IoReleaseRemoveLock(Ex), IoReleaseRemoveLockAndWait(Ex)",
+          "the lock's count would drop to zero before IoReleaseRemoveLockAndWait",
+          0x1Eu, "KMODE_EXCEPTION_NOT_HANDLED", (long long)0x80000003,
+          "A remove lock counts one for itself until IoReleaseRemoveLockAndWait; a count that reaches "
+          "zero earlier means more releases than acquires, which the checked build asserts.",
+          "Pair every IoReleaseRemoveLock with a successful IoAcquireRemoveLock." },
+        RULE_UNHANDLED_EXCEPTION, 0 },
+    [RULE_CSQ_ABOVE_DISPATCH] = {
+        { "csq.above_dispatch",
+          "IoCsqInitialize(Ex), IoCsqInsertIrp(Ex), IoCsqRemoveIrp, IoCsqRemoveNextIrp",
+          "called above DISPATCH_LEVEL", C4, 0x20022,
+          "A cancel-safe queue runs under the driver's lock and the cancel spin lock, which work only "
+          "up to DISPATCH_LEVEL (the DDI rule IrqlIoDispatch).",
+          "Queue and dequeue IRPs in dispatch routines and DPCs, not in an ISR." },
+        RULE_IRQL_AT_MOST, DISPATCH_LEVEL },
+    [RULE_IO_DEVICE_POINTER_NOT_PASSIVE] = {
+        { "io.device_pointer_not_passive", "IoGetDeviceObjectPointer", "called above PASSIVE_LEVEL", C4, 0x2000E,
+          "IoGetDeviceObjectPointer opens the device by name (an IRP_MJ_CREATE the caller waits for) and "
+          "closes the handle again, which needs PASSIVE_LEVEL (the DDI rule IrqlIoPassive5).",
+          "Look the device up once, in DriverEntry or AddDevice, and keep the file object it returns "
+          "(ObDereferenceObject it in Unload)." },
+        RULE_IRQL_AT_MOST, PASSIVE_LEVEL },
 };
 
 const struct rule *rule_get(enum rule_id id)

@@ -334,6 +334,20 @@ static bool thread_is_object(const struct _KTHREAD *thread)
     return thread->start == thread_system_main;
 }
 
+#define THREAD_ENDING_HOOKS 4
+static void (*ending_hooks[THREAD_ENDING_HOOKS])(struct _KTHREAD *thread);
+
+void thread_ending_register(void (*hook)(struct _KTHREAD *thread))
+{
+    for (int i = 0; i < THREAD_ENDING_HOOKS; i++) {
+        if (ending_hooks[i] == NULL) {
+            ending_hooks[i] = hook;
+            return;
+        }
+    }
+    abort();
+}
+
 /* The checks Windows makes when a thread ends, then the end itself. */
 void thread_exit_current(NTSTATUS status)
 {
@@ -341,6 +355,8 @@ void thread_exit_current(NTSTATUS status)
 
     self->irql = PASSIVE_LEVEL;
     file_thread_ending(self);
+    for (int i = 0; i < THREAD_ENDING_HOOKS && ending_hooks[i] != NULL; i++)
+        ending_hooks[i](self);
     /* Before the dispatcher lock: the last reference to a process closes the handles it has left. */
     process_thread_ended(self);
     disp_lock();

@@ -1174,6 +1174,164 @@ static VOID ConformFileCalls(PDEVICE_OBJECT Device, PCONFORMANCE_DEVICE Function
     EXPECT(Function->Opens == 0);
 }
 
+static KDEVICE_QUEUE ConformanceQueue;
+static KDEVICE_QUEUE_ENTRY ConformanceQueueEntries[3];
+
+static VOID ConformDeviceQueues(VOID)
+{
+    PKDEVICE_QUEUE queue = &ConformanceQueue;
+    PKDEVICE_QUEUE_ENTRY entries = ConformanceQueueEntries;
+    KIRQL old;
+
+    KeInitializeDeviceQueue(queue);
+    EXPECT(!queue->Busy && IsListEmpty(&queue->DeviceListHead));
+    KeRaiseIrql(DISPATCH_LEVEL, &old);
+    EXPECT(!KeInsertDeviceQueue(queue, &entries[0]));
+    EXPECT(queue->Busy && !entries[0].Inserted);
+    EXPECT(KeInsertByKeyDeviceQueue(queue, &entries[1], 20));
+    EXPECT(KeInsertByKeyDeviceQueue(queue, &entries[2], 10));
+    EXPECT(KeRemoveByKeyDeviceQueue(queue, 15) == &entries[1]);
+    EXPECT(KeRemoveEntryDeviceQueue(queue, &entries[2]));
+    EXPECT(!KeRemoveEntryDeviceQueue(queue, &entries[2]));
+    EXPECT(queue->Busy);
+    EXPECT(KeRemoveByKeyDeviceQueueIfBusy(queue, 0) == NULL && !queue->Busy);
+    EXPECT(KeRemoveByKeyDeviceQueueIfBusy(queue, 0) == NULL && !queue->Busy);
+    EXPECT(!KeInsertDeviceQueue(queue, &entries[0]));
+    EXPECT(KeInsertDeviceQueue(queue, &entries[1]));
+    EXPECT(KeRemoveDeviceQueue(queue) == &entries[1]);
+    EXPECT(KeRemoveDeviceQueue(queue) == NULL && !queue->Busy);
+    KeLowerIrql(old);
+}
+
+static VOID NTAPI ConformanceStartIo(PDEVICE_OBJECT DeviceObject, PIRP Irp)
+{
+    UNREFERENCED_PARAMETER(DeviceObject);
+    CompleteIrp(Irp, STATUS_SUCCESS, 0);
+}
+
+/* IoCreateDevice gave the device an idle queue: a next packet finds nothing to start. */
+static VOID ConformStartIo(PDEVICE_OBJECT Device)
+{
+    KIRQL old;
+
+    EXPECT(!Device->DeviceQueue.Busy && Device->CurrentIrp == NULL);
+    IoSetStartIoAttributes(Device, TRUE, FALSE);
+    KeRaiseIrql(DISPATCH_LEVEL, &old);
+    IoStartNextPacket(Device, TRUE);
+    KeLowerIrql(old);
+    IoStartNextPacketByKey(Device, FALSE, 7);
+    EXPECT(!Device->DeviceQueue.Busy && Device->CurrentIrp == NULL);
+}
+
+static NTSTATUS NTAPI ConformanceBuiltIrpDone(PDEVICE_OBJECT DeviceObject, PIRP Irp, PVOID Context)
+{
+    UNREFERENCED_PARAMETER(DeviceObject);
+    *(PNTSTATUS)Context = Irp->IoStatus.Status;
+    IoFreeIrp(Irp);
+    return STATUS_MORE_PROCESSING_REQUIRED;
+}
+
+/* A threaded request waited for if it pends (the I/O manager frees it). */
+static VOID SendAndWait(PDEVICE_OBJECT Device, PIRP Irp, PKEVENT Event)
+{
+    EXPECT(Irp != NULL);
+    if (Irp != NULL && IoCallDriver(Device, Irp) == STATUS_PENDING)
+        KeWaitForSingleObject(Event, Executive, KernelMode, FALSE, NULL);
+}
+
+/* IRPs the driver builds and sends to its own device: an IOCTL, a write it frees itself, a read. */
+static VOID ConformBuiltIrps(PDEVICE_OBJECT Device)
+{
+    LARGE_INTEGER offset = { .QuadPart = 0 };
+    NTSTATUS written = STATUS_UNSUCCESSFUL;
+    UCHAR text[3] = { 'a', 'b', 'c' };
+    IO_STATUS_BLOCK iosb;
+    ULONG value = 41;
+    KEVENT event;
+    PIRP irp;
+
+    KeInitializeEvent(&event, NotificationEvent, FALSE);
+    SendAndWait(Device, IoBuildDeviceIoControlRequest(CONFORMANCE_IOCTL_INCREMENT, Device, &value, sizeof(value),
+                                                      &value, sizeof(value), FALSE, &event, &iosb), &event);
+    EXPECT(iosb.Status == STATUS_SUCCESS && iosb.Information == sizeof(ULONG) && value == 42);
+    irp = IoBuildAsynchronousFsdRequest(IRP_MJ_WRITE, Device, text, sizeof(text), &offset, &iosb);
+    EXPECT(irp != NULL);
+    if (irp != NULL) {
+        IoSetCompletionRoutine(irp, ConformanceBuiltIrpDone, &written, TRUE, TRUE, TRUE);
+        IoCallDriver(Device, irp);
+    }
+    EXPECT(written == STATUS_SUCCESS);
+    RtlZeroMemory(text, sizeof(text));
+    KeClearEvent(&event);
+    SendAndWait(Device, IoBuildSynchronousFsdRequest(IRP_MJ_READ, Device, text, sizeof(text), &offset, &event, &iosb),
+                &event);
+    EXPECT(iosb.Status == STATUS_SUCCESS && iosb.Information == sizeof(text) && text[2] == 'c');
+    irp = IoAllocateIrp(Device->StackSize, FALSE);
+    EXPECT(irp != NULL && irp->Size == IoSizeOfIrp(Device->StackSize));
+    if (irp != NULL) {
+        IoReuseIrp(irp, STATUS_NOT_SUPPORTED);
+        EXPECT(irp->IoStatus.Status == STATUS_NOT_SUPPORTED && irp->CurrentLocation == irp->StackCount + 1);
+        IoFreeIrp(irp);
+    }
+}
+
+static VOID NTAPI ConformanceTimer(PDEVICE_OBJECT DeviceObject, PVOID Context)
+{
+    PCONFORMANCE_DPC record = Context;
+
+    UNREFERENCED_PARAMETER(DeviceObject);
+    record->Irql = KeGetCurrentIrql();
+    InterlockedIncrement((PLONG)&record->Runs);
+    KeSetEvent(&record->Ran, IO_NO_INCREMENT, FALSE);
+}
+
+static VOID NTAPI ConformanceDpcForIsr(PKDPC Dpc, PDEVICE_OBJECT DeviceObject, PIRP Irp, PVOID Context)
+{
+    PCONFORMANCE_DPC record = Context;
+
+    UNREFERENCED_PARAMETER(Dpc);
+    UNREFERENCED_PARAMETER(Irp);
+    record->Irql = KeGetCurrentIrql();
+    record->Argument1 = DeviceObject;
+    KeSetEvent(&record->Ran, IO_NO_INCREMENT, FALSE);
+}
+
+/* The device's timer ticks within a second or so; its DpcForIsr runs with the device. */
+static VOID ConformDeviceTimerAndDpc(PDEVICE_OBJECT Device)
+{
+    LARGE_INTEGER timeout = { .QuadPart = -5 * 10000000LL };
+    CONFORMANCE_DPC record;
+
+    InitializeDpcRecord(&record);
+    EXPECT(IoInitializeTimer(Device, ConformanceTimer, &record) == STATUS_SUCCESS);
+    IoStartTimer(Device);
+    EXPECT(KeWaitForSingleObject(&record.Ran, Executive, KernelMode, FALSE, &timeout) == STATUS_SUCCESS);
+    IoStopTimer(Device);
+    KeFlushQueuedDpcs();
+    EXPECT(record.Runs >= 1 && record.Irql == DISPATCH_LEVEL);
+
+    InitializeDpcRecord(&record);
+    IoInitializeDpcRequest(Device, ConformanceDpcForIsr);
+    EXPECT(IoRequestDpc(Device, NULL, &record) == TRUE);
+    KeFlushQueuedDpcs();
+    EXPECT(KeReadStateEvent(&record.Ran) != 0);
+    EXPECT(record.Irql == DISPATCH_LEVEL && record.Argument1 == Device);
+}
+
+/* A device by name: a referenced file object on it, and the top of its stack. */
+static VOID ConformDevicePointer(PUNICODE_STRING Name, PDEVICE_OBJECT Top)
+{
+    PFILE_OBJECT fileObject = NULL;
+    PDEVICE_OBJECT device = NULL;
+
+    EXPECT(IoGetDeviceObjectPointer(Name, FILE_READ_DATA, &fileObject, &device) == STATUS_SUCCESS);
+    EXPECT(device == Top);
+    if (fileObject != NULL) {
+        EXPECT(IoGetRelatedDeviceObject(fileObject) == Top);
+        ObDereferenceObject(fileObject);
+    }
+}
+
 static PDEVICE_OBJECT CreateConformanceDevice(PDRIVER_OBJECT DriverObject, PUNICODE_STRING Name)
 {
     PDEVICE_OBJECT device = NULL;
@@ -1205,10 +1363,14 @@ static VOID ConformIo(PDRIVER_OBJECT DriverObject)
     for (i = 0; i <= IRP_MJ_MAXIMUM_FUNCTION; i++)
         DriverObject->MajorFunction[i] = ConformanceDispatch;
     DriverObject->DriverUnload = ConformanceDriverUnload;
+    DriverObject->DriverStartIo = ConformanceStartIo;
 
     function = CreateConformanceDevice(DriverObject, &deviceName);
     if (function == NULL)
         return;
+    ConformStartIo(function);
+    ConformBuiltIrps(function);
+    ConformDeviceTimerAndDpc(function);
     filter = CreateConformanceDevice(DriverObject, NULL);
     if (filter != NULL) {
         filterExtension = filter->DeviceExtension;
@@ -1226,6 +1388,7 @@ static VOID ConformIo(PDRIVER_OBJECT DriverObject)
             /* The filter saw both opens, every call above and its two closes and cleanups. */
             EXPECT(filterExtension->FilterCompletions >= 12);
             EXPECT(OpenDevice(&linkPath, &file) == STATUS_SUCCESS && ZwClose(file) == STATUS_SUCCESS);
+            ConformDevicePointer(&deviceName, filter);
             IoDetachDevice(function);
         }
         EXPECT(IoDeleteSymbolicLink(&linkName) == STATUS_SUCCESS);
@@ -1233,6 +1396,75 @@ static VOID ConformIo(PDRIVER_OBJECT DriverObject)
         IoDeleteDevice(filter);
     }
     IoDeleteDevice(function);
+}
+
+static IO_REMOVE_LOCK ConformanceRemoveLock;
+
+static VOID ConformRemoveLocks(VOID)
+{
+    PIO_REMOVE_LOCK lock = &ConformanceRemoveLock;
+    int request, removal;
+
+    IoInitializeRemoveLock(lock, CONFORMANCE_TAG, 1, 10);
+    EXPECT(IoAcquireRemoveLock(lock, &request) == STATUS_SUCCESS);
+    EXPECT(IoAcquireRemoveLock(lock, &removal) == STATUS_SUCCESS);
+    IoReleaseRemoveLock(lock, &request);
+    IoReleaseRemoveLockAndWait(lock, &removal);
+    EXPECT(IoAcquireRemoveLock(lock, &request) == STATUS_DELETE_PENDING);
+}
+
+static LIST_ENTRY ConformanceCsqList;
+static KSPIN_LOCK ConformanceCsqLock;
+static IO_CSQ ConformanceCsq;
+
+static VOID NTAPI ConformanceCsqInsert(PIO_CSQ Csq, PIRP Irp)
+{
+    UNREFERENCED_PARAMETER(Csq);
+    InsertTailList(&ConformanceCsqList, &Irp->Tail.Overlay.ListEntry);
+}
+
+static VOID NTAPI ConformanceCsqRemove(PIO_CSQ Csq, PIRP Irp)
+{
+    UNREFERENCED_PARAMETER(Csq);
+    RemoveEntryList(&Irp->Tail.Overlay.ListEntry);
+}
+
+static PIRP NTAPI ConformanceCsqPeek(PIO_CSQ Csq, PIRP Irp, PVOID PeekContext)
+{
+    PLIST_ENTRY next = Irp != NULL ? Irp->Tail.Overlay.ListEntry.Flink : ConformanceCsqList.Flink;
+
+    UNREFERENCED_PARAMETER(Csq);
+    UNREFERENCED_PARAMETER(PeekContext);
+    return next == &ConformanceCsqList ? NULL : CONTAINING_RECORD(next, IRP, Tail.Overlay.ListEntry);
+}
+
+static VOID NTAPI ConformanceCsqAcquire(PIO_CSQ Csq, PKIRQL Irql)
+{
+    UNREFERENCED_PARAMETER(Csq);
+    KeAcquireSpinLock(&ConformanceCsqLock, Irql);
+}
+
+static VOID NTAPI ConformanceCsqRelease(PIO_CSQ Csq, KIRQL Irql)
+{
+    UNREFERENCED_PARAMETER(Csq);
+    KeReleaseSpinLock(&ConformanceCsqLock, Irql);
+}
+
+static VOID NTAPI ConformanceCsqCompleteCanceled(PIO_CSQ Csq, PIRP Irp)
+{
+    UNREFERENCED_PARAMETER(Csq);
+    CompleteIrp(Irp, STATUS_CANCELLED, 0);
+}
+
+/* An empty cancel-safe queue has nothing to give. */
+static VOID ConformCancelSafeQueues(VOID)
+{
+    InitializeListHead(&ConformanceCsqList);
+    KeInitializeSpinLock(&ConformanceCsqLock);
+    EXPECT(IoCsqInitialize(&ConformanceCsq, ConformanceCsqInsert, ConformanceCsqRemove, ConformanceCsqPeek,
+                           ConformanceCsqAcquire, ConformanceCsqRelease, ConformanceCsqCompleteCanceled) ==
+           STATUS_SUCCESS);
+    EXPECT(IoCsqRemoveNextIrp(&ConformanceCsq, NULL) == NULL);
 }
 
 static VOID ConformNamedEvents(VOID)
@@ -1415,6 +1647,9 @@ NTSTATUS NTAPI DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING Registry
     ConformGuardedMutexes();
     ConformProcesses();
     ConformNamedEvents();
+    ConformDeviceQueues();
+    ConformRemoveLocks();
+    ConformCancelSafeQueues();
     ConformIo(DriverObject);
 
     EXPECT(KeGetCurrentIrql() == PASSIVE_LEVEL);
