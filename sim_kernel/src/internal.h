@@ -616,6 +616,10 @@ enum rule_id {
     RULE_LOOKASIDE_FREED_ACTIVE,
     RULE_FAST_MUTEX_UNSAFE_APCS_ENABLED,
     RULE_FAST_MUTEX_UNSAFE_RELEASE_APCS_ENABLED,
+    RULE_ZW_REGISTRY_NOT_PASSIVE,
+    RULE_REGISTRY_NULL_POINTER,
+    RULE_ZW_MALFORMED_UNICODE_STRING,
+    RULE_PNP_NOT_A_PDO,
     RULE_COUNT
 };
 
@@ -765,6 +769,29 @@ void workitem_shutdown(void);
 /* ExQueueWorkItem for the I/O manager (IoQueueWorkItem): the item is charged to no driver, its
  * routine charges the device's driver itself. */
 void workitem_queue_for_io(PWORK_QUEUE_ITEM item, WORK_QUEUE_TYPE type);
+
+/* ---- rtl.c: counted strings ---- */
+
+/* A character as the NLS upcase table maps it (ASCII and Latin-1): how names compare. */
+WCHAR rtl_upcase(WCHAR c);
+
+/* ---- registry.c: the configuration manager ---- */
+
+/* A fresh registry with the machine's keys (Services, Control\Class, Enum\ROOT, ...). */
+void registry_boot(void);
+/* After the object manager's shutdown: frees every key, and the opens nobody closed. */
+void registry_shutdown(void);
+/* By narrow path ("\Registry\Machine\..."), for the I/O manager and the host: makes the key with
+ * every missing key on its way (STATUS_OBJECT_NAME_INVALID for a path it cannot make). */
+NTSTATUS registry_create_path(const char *path);
+/* The same, then a kernel handle to it for the calling thread's driver (IoOpenDeviceRegistryKey). */
+NTSTATUS registry_open_path(const char *path, ACCESS_MASK access, PHANDLE handle);
+/* Sets a value of the key at path (made if needed); only_if_missing keeps a value already there. */
+NTSTATUS registry_set(const char *path, const char *name, ULONG type, const void *data, ULONG length,
+                      bool only_if_missing);
+/* Reads a value: STATUS_OBJECT_NAME_NOT_FOUND, or STATUS_BUFFER_OVERFLOW with *length the size
+ * it needs when size is too small (what fits is copied). */
+NTSTATUS registry_get(const char *path, const char *name, PULONG type, void *data, ULONG size, PULONG length);
 
 /* ---- namespace.c: \Device, \?? (\DosDevices), \BaseNamedObjects ---- */
 
