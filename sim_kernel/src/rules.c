@@ -531,7 +531,8 @@ static const struct rule rule_catalog[RULE_COUNT] = {
         RULE_STATE, 0 },
     [RULE_ZW_FILE_NOT_PASSIVE] = {
         { "zw.file_not_passive",
-          "ZwCreateFile, ZwReadFile, ZwWriteFile, ZwDeviceIoControlFile, ZwQueryInformationFile",
+          "ZwCreateFile, ZwOpenFile, ZwReadFile, ZwWriteFile, ZwDeviceIoControlFile, ZwQueryInformationFile, "
+          "ZwSetInformationFile, ZwFlushBuffersFile",
           "called above PASSIVE_LEVEL", C4, 0xE6,
           "File I/O waits for the driver and runs its dispatch routines in the caller's thread, which "
           "needs PASSIVE_LEVEL. Driver Verifier's check of every Zw call (0xE6) reports it; ZwClose "

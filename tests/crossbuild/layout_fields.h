@@ -482,6 +482,9 @@ LAYOUT_FIELD(RTL_QUERY_REGISTRY_TABLE, DefaultType)
 LAYOUT_FIELD(RTL_QUERY_REGISTRY_TABLE, DefaultData)
 LAYOUT_FIELD(RTL_QUERY_REGISTRY_TABLE, DefaultLength)
 
+LAYOUT_SIZE(FILE_END_OF_FILE_INFORMATION)
+LAYOUT_FIELD(FILE_END_OF_FILE_INFORMATION, EndOfFile)
+
 /* The values that give the members meaning: enumerators and the DDK's constants (IRP_MJ_*, DO_*, ...). */
 LAYOUT_VALUE(NonPagedPool)
 LAYOUT_VALUE(NonPagedPoolExecute)
