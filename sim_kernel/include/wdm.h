@@ -2200,6 +2200,32 @@ NTSYSAPI NTSTATUS NTAPI ZwSetInformationFile(HANDLE FileHandle, PIO_STATUS_BLOCK
 NTSYSAPI NTSTATUS NTAPI ZwOpenFile(PHANDLE FileHandle, ACCESS_MASK DesiredAccess, POBJECT_ATTRIBUTES ObjectAttributes,
                                    PIO_STATUS_BLOCK IoStatusBlock, ULONG ShareAccess, ULONG OpenOptions);
 
+/* ---- The error log: entries a driver writes for the event log ---- */
+
+typedef struct _IO_ERROR_LOG_PACKET {
+    UCHAR MajorFunctionCode;
+    UCHAR RetryCount;
+    USHORT DumpDataSize;
+    USHORT NumberOfStrings;
+    USHORT StringOffset;
+    USHORT EventCategory;
+    NTSTATUS ErrorCode;
+    ULONG UniqueErrorValue;
+    NTSTATUS FinalStatus;
+    ULONG SequenceNumber;
+    ULONG IoControlCode;
+    LARGE_INTEGER DeviceOffset;
+    ULONG DumpData[1];
+} IO_ERROR_LOG_PACKET, *PIO_ERROR_LOG_PACKET;
+
+/* x64: a 512-byte port message less the message header and 40 WCHARs of driver name. */
+#define ERROR_LOG_LIMIT_SIZE 240
+#define ERROR_LOG_MAXIMUM_SIZE 240
+
+NTKERNELAPI PVOID NTAPI IoAllocateErrorLogEntry(PVOID IoObject, UCHAR EntrySize);
+NTKERNELAPI VOID NTAPI IoWriteErrorLogEntry(PVOID ElEntry);
+NTKERNELAPI VOID NTAPI IoFreeErrorLogEntry(PVOID ElEntry);
+
 /* ---- Processes ---- */
 
 NTKERNELAPI PEPROCESS NTAPI IoGetCurrentProcess(VOID);
@@ -2545,6 +2571,8 @@ C_ASSERT(sizeof(KEY_CACHED_INFORMATION) == 40 && offsetof(KEY_CACHED_INFORMATION
 C_ASSERT(sizeof(KEY_VALUE_BASIC_INFORMATION) == 16 && offsetof(KEY_VALUE_BASIC_INFORMATION, Name) == 12);
 C_ASSERT(sizeof(KEY_VALUE_FULL_INFORMATION) == 24 && offsetof(KEY_VALUE_FULL_INFORMATION, Name) == 20);
 C_ASSERT(sizeof(KEY_VALUE_PARTIAL_INFORMATION) == 16 && offsetof(KEY_VALUE_PARTIAL_INFORMATION, Data) == 12);
+C_ASSERT(sizeof(IO_ERROR_LOG_PACKET) == 48 && offsetof(IO_ERROR_LOG_PACKET, ErrorCode) == 12 &&
+         offsetof(IO_ERROR_LOG_PACKET, DeviceOffset) == 32 && offsetof(IO_ERROR_LOG_PACKET, DumpData) == 40);
 C_ASSERT(sizeof(RTL_QUERY_REGISTRY_TABLE) == 56 && offsetof(RTL_QUERY_REGISTRY_TABLE, Name) == 16 &&
          offsetof(RTL_QUERY_REGISTRY_TABLE, DefaultType) == 32 && offsetof(RTL_QUERY_REGISTRY_TABLE, DefaultLength) == 48);
 #ifdef __cplusplus

@@ -54,6 +54,7 @@ static void kernel_boot_locked(const struct wdmsim_config *config)
     object_boot();
     handle_boot();
     registry_boot();
+    errorlog_boot();
     process_boot();
     thread_boot();
     driver_boot();
@@ -84,6 +85,7 @@ static size_t kernel_shutdown_locked(void)
         leaked += handle_shutdown();
         leaked += object_shutdown();
         registry_shutdown();
+        errorlog_shutdown();
         leaked += process_shutdown();
         thread_shutdown();
         driver_shutdown();

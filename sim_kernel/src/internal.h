@@ -620,6 +620,8 @@ enum rule_id {
     RULE_REGISTRY_NULL_POINTER,
     RULE_ZW_MALFORMED_UNICODE_STRING,
     RULE_PNP_NOT_A_PDO,
+    RULE_ERRORLOG_ABOVE_DISPATCH,
+    RULE_ERRORLOG_NOT_AN_ENTRY,
     RULE_COUNT
 };
 
@@ -792,6 +794,13 @@ NTSTATUS registry_set(const char *path, const char *name, ULONG type, const void
 /* Reads a value: STATUS_OBJECT_NAME_NOT_FOUND, or STATUS_BUFFER_OVERFLOW with *length the size
  * it needs when size is too small (what fits is copied). */
 NTSTATUS registry_get(const char *path, const char *name, PULONG type, void *data, ULONG size, PULONG length);
+
+/* ---- errorlog.c: the I/O manager's error log ---- */
+
+/* An empty log, no entries allocated. */
+void errorlog_boot(void);
+/* Frees the log and every entry still allocated (each was reported at its driver's unload). */
+void errorlog_shutdown(void);
 
 /* ---- namespace.c: \Device, \?? (\DosDevices), \BaseNamedObjects ---- */
 

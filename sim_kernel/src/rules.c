@@ -980,6 +980,22 @@ static const struct rule rule_catalog[RULE_COUNT] = {
           "Build strings with RtlInitUnicodeString or RTL_CONSTANT_STRING, and compute lengths in "
           "bytes: chars * sizeof(WCHAR)." },
         RULE_STATE, 0 },
+    [RULE_ERRORLOG_ABOVE_DISPATCH] = {
+        { "errorlog.above_dispatch", "IoAllocateErrorLogEntry, IoWriteErrorLogEntry, IoFreeErrorLogEntry",
+          "called above DISPATCH_LEVEL", C4, 0x20003,
+          "Error log entries are nonpaged pool queued to the I/O manager under a spin lock, which "
+          "works only up to DISPATCH_LEVEL. (The subcode is the IrqlDispatch DDI rule's; which group "
+          "lists these DDIs is not confirmed.)",
+          "From an ISR, queue a DPC (IoRequestDpc) and write the entry there." },
+        RULE_IRQL_AT_MOST, DISPATCH_LEVEL },
+    [RULE_ERRORLOG_NOT_AN_ENTRY] = {
+        { "errorlog.not_an_entry", "IoWriteErrorLogEntry, IoFreeErrorLogEntry",
+          "the pointer is not an entry IoAllocateErrorLogEntry returned, or the entry was already "
+          "written or freed", C2, 0x07,
+          "The I/O manager owns the entry from the write (or free) on and frees its pool: a second "
+          "write or free frees it twice (parameters: the entry, 0, 0).",
+          "Write or free each entry exactly once, and never touch it afterwards." },
+        RULE_STATE, 0 },
     [RULE_PNP_NOT_A_PDO] = {
         { "pnp.not_a_pdo", "IoOpenDeviceRegistryKey, IoGetDeviceProperty",
           "the device object is not a PDO the PnP manager enumerated (an FDO, a device the driver "

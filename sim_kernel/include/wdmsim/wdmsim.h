@@ -210,6 +210,32 @@ NTSTATUS wdmsim_registry_get_value(const char *path, const char *name, ULONG *ty
                                    ULONG *length);
 NTSTATUS wdmsim_registry_delete_value(const char *path, const char *name);
 
+/* ---- The error log ----
+ * What drivers wrote with IoWriteErrorLogEntry since boot, oldest first, as the event log would
+ * show it. An entry allocated with IoAllocateErrorLogEntry and neither written nor freed when its
+ * driver unloads is a leak. Any thread may call these. */
+struct wdmsim_error_log_entry {
+    long long time;                  /* system time of the write (100 ns since 1601) */
+    char driver[64];                 /* the writer's driver object, "\\Driver\\name" */
+    char device[64];                 /* the named device of the IoObject's stack; "" for none */
+    unsigned char major_function;    /* IO_ERROR_LOG_PACKET's fields */
+    unsigned char retry_count;
+    unsigned short event_category;
+    NTSTATUS error_code;
+    ULONG unique_error_value;
+    NTSTATUS final_status;
+    ULONG sequence_number;
+    ULONG io_control_code;
+    long long device_offset;
+    unsigned short dump_data_size;   /* bytes in dump_data */
+    unsigned char dump_data[240];
+    unsigned short number_of_strings;
+    char strings[256];               /* the insertion strings (narrowed), each ended by '\n' */
+};
+size_t wdmsim_error_log_count(void);
+/* The entry at index (0: the oldest); 0 when there is none. */
+int wdmsim_error_log_entry(size_t index, struct wdmsim_error_log_entry *entry);
+
 /* ---- The rule catalog ---- */
 
 struct wdmsim_rule_info {
