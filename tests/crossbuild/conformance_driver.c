@@ -933,6 +933,13 @@ static NTSTATUS ConformanceFunctionDispatch(PCONFORMANCE_DEVICE device, PIRP Irp
         RtlZeroMemory(standard, sizeof(*standard));
         standard->NumberOfLinks = 1;
         return CompleteIrp(Irp, STATUS_SUCCESS, sizeof(*standard));
+    case IRP_MJ_SET_INFORMATION:
+        /* A device has no size to change, but accepts the request. */
+        if (stack->Parameters.SetFile.FileInformationClass != FileEndOfFileInformation)
+            return CompleteIrp(Irp, STATUS_INVALID_PARAMETER, 0);
+        return CompleteIrp(Irp, STATUS_SUCCESS, 0);
+    case IRP_MJ_FLUSH_BUFFERS:
+        return CompleteIrp(Irp, STATUS_SUCCESS, 0);
     default:
         return CompleteIrp(Irp, STATUS_INVALID_DEVICE_REQUEST, 0);
     }
@@ -978,12 +985,25 @@ static NTSTATUS OpenDevice(PUNICODE_STRING Name, PHANDLE File)
                         FILE_SYNCHRONOUS_IO_NONALERT, NULL, 0);
 }
 
+/* ZwOpenFile is ZwCreateFile's FILE_OPEN form. */
+static NTSTATUS OpenDeviceAgain(PUNICODE_STRING Name, PHANDLE File)
+{
+    OBJECT_ATTRIBUTES attributes;
+    IO_STATUS_BLOCK ioStatus;
+
+    InitializeObjectAttributes(&attributes, Name, OBJ_CASE_INSENSITIVE | OBJ_KERNEL_HANDLE, NULL, NULL);
+    return ZwOpenFile(File, GENERIC_READ | GENERIC_WRITE | SYNCHRONIZE, &attributes, &ioStatus,
+                      FILE_SHARE_READ | FILE_SHARE_WRITE, FILE_SYNCHRONOUS_IO_NONALERT);
+}
+
 static VOID ConformFileCalls(PDEVICE_OBJECT Device, PCONFORMANCE_DEVICE Function,
                              PCONFORMANCE_DEVICE Filter, PUNICODE_STRING Name)
 {
     static const UCHAR message[] = "conformance";
     CONFORMANCE_PENDED_READ read;
     FILE_STANDARD_INFORMATION standard;
+    FILE_POSITION_INFORMATION position;
+    FILE_END_OF_FILE_INFORMATION endOfFile;
     IO_STATUS_BLOCK ioStatus;
     LARGE_INTEGER offset;
     PIO_WORKITEM workItem;
@@ -992,7 +1012,7 @@ static VOID ConformFileCalls(PDEVICE_OBJECT Device, PCONFORMANCE_DEVICE Function
     ULONG value;
 
     EXPECT(OpenDevice(Name, &file) == STATUS_SUCCESS);
-    EXPECT(OpenDevice(Name, &read.File) == STATUS_SUCCESS);
+    EXPECT(OpenDeviceAgain(Name, &read.File) == STATUS_SUCCESS);
     EXPECT(Function->Opens == 2 && Filter->FilterCompletions == 2);
     EXPECT(Function->DispatchProcess == IoGetCurrentProcess());
 
@@ -1016,6 +1036,19 @@ static VOID ConformFileCalls(PDEVICE_OBJECT Device, PCONFORMANCE_DEVICE Function
            STATUS_SUCCESS);
     EXPECT(ioStatus.Information == sizeof(standard) && standard.NumberOfLinks == 1);
     EXPECT(standard.Directory == FALSE && standard.DeletePending == FALSE);
+
+    /* A synchronous file's position is the I/O manager's; the end of file and a flush are the driver's. */
+    position.CurrentByteOffset.QuadPart = 100;
+    EXPECT(ZwSetInformationFile(file, &ioStatus, &position, sizeof(position), FilePositionInformation) ==
+           STATUS_SUCCESS);
+    position.CurrentByteOffset.QuadPart = 0;
+    EXPECT(ZwQueryInformationFile(file, &ioStatus, &position, sizeof(position), FilePositionInformation) ==
+           STATUS_SUCCESS);
+    EXPECT(position.CurrentByteOffset.QuadPart == 100);
+    endOfFile.EndOfFile.QuadPart = 0;
+    EXPECT(ZwSetInformationFile(file, &ioStatus, &endOfFile, sizeof(endOfFile), FileEndOfFileInformation) ==
+           STATUS_SUCCESS);
+    EXPECT(ZwFlushBuffersFile(file, &ioStatus) == STATUS_SUCCESS && ioStatus.Status == STATUS_SUCCESS);
 
     /* A read pended on the second handle in a worker thread, completed by a write on the first. */
     read.Status = STATUS_UNSUCCESSFUL;
