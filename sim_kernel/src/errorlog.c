@@ -30,6 +30,20 @@ static LIST_ENTRY errorlog_held;
 static struct wdmsim_error_log_entry *errorlog_entries;
 static size_t errorlog_count, errorlog_capacity;
 
+static __thread bool errorlog_lock_mine;  /* this thread holds errorlog_lock */
+
+static void errorlog_lock_acquire(void)
+{
+    host_lock(&errorlog_lock);
+    errorlog_lock_mine = true;
+}
+
+static void errorlog_lock_release(void)
+{
+    errorlog_lock_mine = false;
+    host_unlock(&errorlog_lock);
+}
+
 void errorlog_boot(void)
 {
     pthread_mutex_init(&errorlog_lock, NULL);
@@ -40,18 +54,20 @@ void errorlog_boot(void)
 
 void errorlog_shutdown(void)
 {
-    host_lock(&errorlog_lock);
+    errorlog_lock_acquire();
     while (!IsListEmpty(&errorlog_held))
         free(CONTAINING_RECORD(RemoveHeadList(&errorlog_held), struct errorlog_slot, link));
     free(errorlog_entries);
     errorlog_entries = NULL;
     errorlog_count = errorlog_capacity = 0;
-    host_unlock(&errorlog_lock);
+    errorlog_lock_release();
 }
 
 /* Lock held: the slot of an entry a driver holds, or NULL. */
 static struct errorlog_slot *errorlog_find_locked(PVOID entry)
 {
+    if (!errorlog_lock_mine)
+        abort();
     for (PLIST_ENTRY e = errorlog_held.Flink; e != &errorlog_held; e = e->Flink) {
         struct errorlog_slot *slot = CONTAINING_RECORD(e, struct errorlog_slot, link);
 
@@ -66,11 +82,11 @@ static struct errorlog_slot *errorlog_take(PVOID entry, const char *ddi)
 {
     struct errorlog_slot *slot;
 
-    host_lock(&errorlog_lock);
+    errorlog_lock_acquire();
     slot = errorlog_find_locked(entry);
     if (slot != NULL)
         RemoveEntryList(&slot->link);
-    host_unlock(&errorlog_lock);
+    errorlog_lock_release();
     if (slot == NULL)
         rule_stop_detail(RULE_ERRORLOG_NOT_AN_ENTRY, (ULONG_PTR)entry, 0, 0, 0,
                          "%s(%p): not an entry IoAllocateErrorLogEntry returned, or one already written or freed",
@@ -129,9 +145,9 @@ PVOID NTAPI IoAllocateErrorLogEntry(PVOID IoObject, UCHAR EntrySize)
     slot->driver = driver_index(thread_charged(thread_current_quiet()));
     slot->size = EntrySize;
     errorlog_names(slot, IoObject, driver);
-    host_lock(&errorlog_lock);
+    errorlog_lock_acquire();
     InsertTailList(&errorlog_held, &slot->link);
-    host_unlock(&errorlog_lock);
+    errorlog_lock_release();
     return &slot->entry.packet;
 }
 
@@ -184,7 +200,7 @@ static void errorlog_record(const struct errorlog_slot *slot, struct wdmsim_erro
 /* Appends a record; a log that cannot grow loses it, as a full event log does. */
 static void errorlog_append(const struct wdmsim_error_log_entry *record)
 {
-    host_lock(&errorlog_lock);
+    errorlog_lock_acquire();
     if (errorlog_count == errorlog_capacity) {
         size_t capacity = errorlog_capacity ? errorlog_capacity * 2 : 8;
         struct wdmsim_error_log_entry *grown = realloc(errorlog_entries, capacity * sizeof *grown);
@@ -196,7 +212,7 @@ static void errorlog_append(const struct wdmsim_error_log_entry *record)
     }
     if (errorlog_count < errorlog_capacity)
         errorlog_entries[errorlog_count++] = *record;
-    host_unlock(&errorlog_lock);
+    errorlog_lock_release();
 }
 
 /* <= DISPATCH_LEVEL. The entry goes to the log; it is the I/O manager's from now on. The IoObject
@@ -230,7 +246,7 @@ static void errorlog_collect(struct driver_check *check)
     USHORT driver = driver_index(driver_check_driver(check));
     char what[128];
 
-    host_lock(&errorlog_lock);
+    errorlog_lock_acquire();
     for (PLIST_ENTRY e = errorlog_held.Flink; e != &errorlog_held; e = e->Flink) {
         const struct errorlog_slot *slot = CONTAINING_RECORD(e, struct errorlog_slot, link);
 
@@ -241,7 +257,7 @@ static void errorlog_collect(struct driver_check *check)
                  (unsigned)slot->entry.packet.ErrorCode);
         driver_check_reference(check, what);
     }
-    host_unlock(&errorlog_lock);
+    errorlog_lock_release();
 }
 
 static struct driver_inventory errorlog_inventory = {
@@ -254,9 +270,9 @@ size_t wdmsim_error_log_count(void)
 {
     size_t count;
 
-    host_lock(&errorlog_lock);
+    errorlog_lock_acquire();
     count = errorlog_count;
-    host_unlock(&errorlog_lock);
+    errorlog_lock_release();
     return count;
 }
 
@@ -264,10 +280,10 @@ int wdmsim_error_log_entry(size_t index, struct wdmsim_error_log_entry *entry)
 {
     int found;
 
-    host_lock(&errorlog_lock);
+    errorlog_lock_acquire();
     found = index < errorlog_count;
     if (found)
         *entry = errorlog_entries[index];
-    host_unlock(&errorlog_lock);
+    errorlog_lock_release();
     return found;
 }

@@ -9,7 +9,7 @@
  * machine restored from one image; CurrentControlSet is a key of its own, not a link.
  * Locking: registry_lock guards the tree, every key and value, and the list of opens. It is a
  * leaf: nothing else is called while it is held, so the DDIs check their handles before taking
- * it and copy names in and results out under it.
+ * it and copy names in and results out under it. Helpers that need it assert it (reg_assert_held).
  */
 #include <stdio.h>
 #include <string.h>
@@ -62,14 +62,24 @@ static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct reg_key *reg_root;    /* \REGISTRY */
 static LIST_ENTRY reg_opens;
 
+static __thread bool reg_lock_mine;   /* this thread holds registry_lock */
+
 static void reg_lock(void)
 {
     host_lock(&registry_lock);
+    reg_lock_mine = true;
 }
 
 static void reg_unlock(void)
 {
+    reg_lock_mine = false;
     host_unlock(&registry_lock);
+}
+
+static void reg_assert_held(void)
+{
+    if (!reg_lock_mine)
+        abort();
 }
 
 /* ---- Names ---- */
@@ -138,6 +148,7 @@ static struct reg_key *reg_child(const struct reg_key *key, const WCHAR *chars, 
 {
     ULONG low = 0, high = key->child_count;
 
+    reg_assert_held();
     while (low < high) {
         ULONG mid = low + (high - low) / 2;
         const struct reg_name *name = &key->children[mid]->name;
@@ -180,6 +191,7 @@ static void reg_key_free(struct reg_key *key)
 /* Lock held: one reference less; a key nothing holds any more is freed, and lets go of its parent. */
 static void reg_key_release(struct reg_key *key)
 {
+    reg_assert_held();
     while (key != NULL && --key->refs == 0) {
         struct reg_key *parent = key->parent;
 
@@ -194,6 +206,7 @@ static struct reg_key *reg_key_insert(struct reg_key *parent, ULONG slot, const 
 {
     struct reg_key *key = calloc(1, sizeof *key);
 
+    reg_assert_held();
     if (key == NULL || !reg_name_copy(&key->name, chars, length)) {
         free(key);
         return NULL;
@@ -228,6 +241,7 @@ static void reg_key_unlink(struct reg_key *key)
     struct reg_key *parent = key->parent;
     ULONG slot;
 
+    reg_assert_held();
     reg_child(parent, key->name.chars, key->name.length, &slot);
     memmove(parent->children + slot, parent->children + slot + 1,
             (parent->child_count - slot - 1) * sizeof *parent->children);
@@ -243,6 +257,7 @@ static size_t reg_key_path(const struct reg_key *key, WCHAR *out, size_t capacit
 {
     size_t total = 0, at;
 
+    reg_assert_held();
     for (const struct reg_key *k = key; k != NULL; k = k->parent)
         total += sizeof(WCHAR) + k->name.length;
     at = total / sizeof(WCHAR);
@@ -266,6 +281,7 @@ static struct reg_value *reg_value_find(struct reg_key *key, const WCHAR *chars,
 {
     struct reg_value **at = &key->values;
 
+    reg_assert_held();
     for (; *at != NULL; at = &(*at)->next) {
         if (reg_compare(chars, length, (*at)->name.chars, (*at)->name.length) == 0)
             break;
@@ -283,6 +299,7 @@ static NTSTATUS reg_value_set(struct reg_key *key, const WCHAR *chars, USHORT le
     struct reg_value *value = reg_value_find(key, chars, length, &link);
     UCHAR *copy = malloc(size ? size : 1);
 
+    reg_assert_held();
     if (copy == NULL)
         return STATUS_INSUFFICIENT_RESOURCES;
     if (size != 0)
@@ -352,6 +369,7 @@ static NTSTATUS reg_value_information(const struct reg_value *v, KEY_VALUE_INFOR
 {
     ULONG minimum, data_at;
 
+    reg_assert_held();
     switch (class) {
     case KeyValueBasicInformation:
         minimum = FIELD_OFFSET(KEY_VALUE_BASIC_INFORMATION, Name);
@@ -405,6 +423,7 @@ static struct reg_maxima reg_key_maxima(const struct reg_key *key)
 {
     struct reg_maxima m = { 0, 0, 0, 0 };
 
+    reg_assert_held();
     for (ULONG i = 0; i < key->child_count; i++) {
         const struct reg_key *child = key->children[i];
 
@@ -514,6 +533,7 @@ static NTSTATUS reg_key_cached(const struct reg_key *key, struct reg_out *out, P
 static NTSTATUS reg_key_information(const struct reg_key *key, KEY_INFORMATION_CLASS class, struct reg_out *out,
                                     PULONG result)
 {
+    reg_assert_held();
     switch (class) {
     case KeyBasicInformation:
         return reg_key_basic(key, out, result);
@@ -543,19 +563,26 @@ static void reg_open_delete(PVOID body)
     free(open);
 }
 
+/* "key \REGISTRY\...\Name"; a path too long for buf keeps its end, which names the key. */
 static bool reg_open_describe(PVOID body, char *buf, size_t size)
 {
     const struct reg_open *open = body;
     WCHAR path[REG_MAX_PATH_CHARS];
-    size_t chars, n = 0;
+    size_t chars, n, first = 0;
 
     reg_lock();
     chars = reg_key_path(open->key, path, REG_MAX_PATH_CHARS) / sizeof(WCHAR);
     n = (size_t)snprintf(buf, size, "%skey ", open->key->deleted ? "deleted " : "");
-    for (size_t i = 0; i < chars && i < REG_MAX_PATH_CHARS && n + 1 < size; i++)
+    reg_unlock();
+    if (chars > REG_MAX_PATH_CHARS)
+        chars = REG_MAX_PATH_CHARS;
+    if (n + chars + 1 > size && size > n + 4) {
+        first = chars - (size - n - 4);
+        n += (size_t)snprintf(buf + n, size - n, "...");
+    }
+    for (size_t i = first; i < chars && n + 1 < size; i++)
         buf[n++] = path[i] < 0x80 ? (char)path[i] : '?';
     buf[n < size ? n : size - 1] = 0;
-    reg_unlock();
     return true;
 }
 
@@ -687,6 +714,7 @@ static NTSTATUS reg_walk_locked(struct reg_key *key, const WCHAR *path, size_t c
     const WCHAR *chars;
     USHORT length;
 
+    reg_assert_held();
     *walk = (struct reg_walk){ key, NULL, 0, false };
     while (reg_component(path, count, &pos, &chars, &length)) {
         struct reg_key *child;
@@ -766,6 +794,7 @@ static NTSTATUS reg_create_locked(struct reg_walk *walk, PCUNICODE_STRING class_
     struct reg_key *key;
     ULONG slot;
 
+    reg_assert_held();
     if (!walk->missing_is_last)
         return STATUS_OBJECT_NAME_NOT_FOUND;
     if (walk->key->is_volatile && !is_volatile)
@@ -1059,6 +1088,7 @@ static struct reg_key *reg_path_locked(const char *path, bool create)
     const WCHAR *chars;
     USHORT length;
 
+    reg_assert_held();
     if (!reg_widen(path, wide, REG_MAX_PATH_CHARS, &length))
         return NULL;
     count = length / sizeof(WCHAR);
@@ -1162,6 +1192,7 @@ NTSTATUS wdmsim_registry_create_key(const char *path)
 /* Lock held: takes key and its subtree out, deepest first. */
 static void reg_unlink_tree(struct reg_key *key)
 {
+    reg_assert_held();
     while (key->child_count != 0)
         reg_unlink_tree(key->children[key->child_count - 1]);
     reg_key_unlink(key);
