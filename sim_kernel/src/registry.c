@@ -660,40 +660,52 @@ static NTSTATUS reg_hand_out(struct reg_key *key, ACCESS_MASK access, ULONG attr
     return STATUS_SUCCESS;
 }
 
-/* ---- Bad pointers ---- */
+/* ---- Bad pointers and strings ---- */
 
-/* What the kernel would read or write through a NULL pointer: an access violation nobody
- * handles. Named here instead of crashing. */
-static void reg_check_pointer(const void *pointer, const char *ddi, const char *parameter)
+/* A NULL pointer the call would read or write through. NT probes an application's pointers, so
+ * it gets STATUS_ACCESS_VIOLATION; a kernel-mode caller's are not probed, and the access
+ * violation nobody handles is named here instead of happening. */
+static NTSTATUS reg_check_pointer(const void *pointer, KPROCESSOR_MODE mode, const char *ddi, const char *parameter)
 {
-    if (pointer == NULL)
-        rule_stop_detail(RULE_REGISTRY_NULL_POINTER, (ULONG_PTR)__builtin_return_address(0), 0, 0, 0,
-                         "%s was called with %s NULL", ddi, parameter);
+    if (pointer != NULL)
+        return STATUS_SUCCESS;
+    if (mode == UserMode)
+        return STATUS_ACCESS_VIOLATION;
+    rule_stop_detail(RULE_REGISTRY_NULL_POINTER, (ULONG_PTR)__builtin_return_address(0), 0, 0, 0,
+                     "%s was called with %s NULL", ddi, parameter);
 }
 
 /* A buffer of length bytes the DDI writes to: NULL is fine only for length 0 (a size probe). */
-static void reg_check_buffer(const void *buffer, ULONG length, const char *ddi)
+static NTSTATUS reg_check_buffer(const void *buffer, ULONG length, KPROCESSOR_MODE mode, const char *ddi)
 {
-    if (length != 0)
-        reg_check_pointer(buffer, ddi, "a buffer of non-zero Length");
+    return length != 0 ? reg_check_pointer(buffer, mode, ddi, "a buffer of non-zero Length") : STATUS_SUCCESS;
 }
 
-/* A string a Zw call gets, as Driver Verifier checks it: whole WCHARs inside the buffer. */
-static void reg_check_string(PCUNICODE_STRING string, const char *ddi, const char *parameter)
+/* A string the call reads: whole WCHARs inside the buffer. Driver Verifier stops a kernel-mode
+ * caller that breaks it; an application's string is captured and refused with user_status. */
+static NTSTATUS reg_check_string(PCUNICODE_STRING string, KPROCESSOR_MODE mode, const char *ddi,
+                                 const char *parameter, NTSTATUS user_status)
 {
-    if (string->Length % sizeof(WCHAR) != 0 || string->Length > string->MaximumLength ||
-        (string->Length != 0 && string->Buffer == NULL))
-        rule_stop_detail(RULE_ZW_MALFORMED_UNICODE_STRING, (ULONG_PTR)string, 0, 0, 0,
-                         "%s got %s with Length %u, MaximumLength %u, Buffer %p", ddi, parameter,
-                         (unsigned)string->Length, (unsigned)string->MaximumLength, (void *)string->Buffer);
+    if (string->Length % sizeof(WCHAR) == 0 && string->Length <= string->MaximumLength &&
+        (string->Length == 0 || string->Buffer != NULL))
+        return STATUS_SUCCESS;
+    if (mode == UserMode)
+        return user_status;
+    rule_stop_detail(RULE_ZW_MALFORMED_UNICODE_STRING, (ULONG_PTR)string, 0, 0, 0,
+                     "%s got %s with Length %u, MaximumLength %u, Buffer %p", ddi, parameter,
+                     (unsigned)string->Length, (unsigned)string->MaximumLength, (void *)string->Buffer);
 }
 
 /* A value name: a well-formed string within NT's limit. */
-static NTSTATUS reg_check_value_name(PCUNICODE_STRING name, const char *ddi)
+static NTSTATUS reg_check_value_name(PCUNICODE_STRING name, KPROCESSOR_MODE mode, const char *ddi)
 {
-    reg_check_pointer(name, ddi, "ValueName");
-    reg_check_string(name, ddi, "a ValueName");
-    return name->Length / sizeof(WCHAR) > REG_MAX_VALUE_NAME_CHARS ? STATUS_INVALID_PARAMETER : STATUS_SUCCESS;
+    NTSTATUS status = reg_check_pointer(name, mode, ddi, "ValueName");
+
+    if (NT_SUCCESS(status))
+        status = reg_check_string(name, mode, ddi, "a ValueName", STATUS_INVALID_PARAMETER);
+    if (NT_SUCCESS(status) && name->Length / sizeof(WCHAR) > REG_MAX_VALUE_NAME_CHARS)
+        status = STATUS_INVALID_PARAMETER;
+    return status;
 }
 
 /* ---- Opening by name ---- */
@@ -756,11 +768,15 @@ static NTSTATUS reg_walk(POBJECT_ATTRIBUTES attributes, KPROCESSOR_MODE mode, st
     size_t count, prefix = 0;
     NTSTATUS status;
 
-    reg_check_pointer(attributes, "ZwCreateKey or ZwOpenKey", "ObjectAttributes");
+    status = reg_check_pointer(attributes, mode, "ZwCreateKey or ZwOpenKey", "ObjectAttributes");
+    if (!NT_SUCCESS(status))
+        return status;
     name = attributes->ObjectName;
     if (name == NULL)
         return STATUS_OBJECT_NAME_INVALID;
-    reg_check_string(name, "ZwCreateKey or ZwOpenKey", "an ObjectName");
+    status = reg_check_string(name, mode, "ZwCreateKey or ZwOpenKey", "an ObjectName", STATUS_OBJECT_NAME_INVALID);
+    if (!NT_SUCCESS(status))
+        return status;
     chars = name->Buffer;
     count = name->Length / sizeof(WCHAR);
     if (attributes->RootDirectory != NULL) {
@@ -831,15 +847,18 @@ NTSTATUS NTAPI ZwCreateKey(PHANDLE KeyHandle, ACCESS_MASK DesiredAccess, POBJECT
     rule_check_irql(RULE_ZW_REGISTRY_NOT_PASSIVE, irql_current(), (ULONG_PTR)KeyHandle, 0, 0);
     (void)TitleIndex;
     mode = thread_previous_mode();
-    reg_check_pointer(KeyHandle, "ZwCreateKey", "KeyHandle");
+    status = reg_check_pointer(KeyHandle, mode, "ZwCreateKey", "KeyHandle");
+    if (!NT_SUCCESS(status))
+        return status;
     *KeyHandle = NULL;
     if (CreateOptions & ~(ULONG)REG_LEGAL_OPTION)
         return STATUS_INVALID_PARAMETER;
     if (CreateOptions & (REG_OPTION_CREATE_LINK | REG_OPTION_OPEN_LINK))
         return STATUS_NOT_IMPLEMENTED;
-    if (Class != NULL)
-        reg_check_string(Class, "ZwCreateKey", "a Class");
-    status = reg_walk(ObjectAttributes, mode, &walk);
+    status = Class != NULL ? reg_check_string(Class, mode, "ZwCreateKey", "a Class", STATUS_INVALID_PARAMETER)
+                           : STATUS_SUCCESS;
+    if (NT_SUCCESS(status))
+        status = reg_walk(ObjectAttributes, mode, &walk);
     if (!NT_SUCCESS(status))
         return status;
     reg_lock();
@@ -868,7 +887,9 @@ NTSTATUS NTAPI ZwOpenKey(PHANDLE KeyHandle, ACCESS_MASK DesiredAccess, POBJECT_A
 
     rule_check_irql(RULE_ZW_REGISTRY_NOT_PASSIVE, irql_current(), (ULONG_PTR)KeyHandle, 0, 0);
     mode = thread_previous_mode();
-    reg_check_pointer(KeyHandle, "ZwOpenKey", "KeyHandle");
+    status = reg_check_pointer(KeyHandle, mode, "ZwOpenKey", "KeyHandle");
+    if (!NT_SUCCESS(status))
+        return status;
     *KeyHandle = NULL;
     status = reg_walk(ObjectAttributes, mode, &walk);
     if (!NT_SUCCESS(status))
@@ -885,9 +906,9 @@ NTSTATUS NTAPI ZwOpenKey(PHANDLE KeyHandle, ACCESS_MASK DesiredAccess, POBJECT_A
 /* ---- Calls on an open key ---- */
 
 /* Lock held on success: the key a handle names, not deleted. The caller unlocks and lets go. */
-static NTSTATUS reg_begin(HANDLE handle, ACCESS_MASK needed, struct reg_open **open)
+static NTSTATUS reg_begin(HANDLE handle, ACCESS_MASK needed, KPROCESSOR_MODE mode, struct reg_open **open)
 {
-    NTSTATUS status = reg_reference(handle, needed, thread_previous_mode(), open);
+    NTSTATUS status = reg_reference(handle, needed, mode, open);
 
     if (!NT_SUCCESS(status))
         return status;
@@ -915,7 +936,7 @@ NTSTATUS NTAPI ZwDeleteKey(HANDLE KeyHandle)
     NTSTATUS status;
 
     rule_check_irql(RULE_ZW_REGISTRY_NOT_PASSIVE, irql_current(), (ULONG_PTR)KeyHandle, 0, 0);
-    status = reg_begin(KeyHandle, DELETE, &open);
+    status = reg_begin(KeyHandle, DELETE, thread_previous_mode(), &open);
     if (!NT_SUCCESS(status))
         return status;
     if (open->key->child_count != 0 || open->key->hive_root)
@@ -932,7 +953,7 @@ NTSTATUS NTAPI ZwFlushKey(HANDLE KeyHandle)
     NTSTATUS status;
 
     rule_check_irql(RULE_ZW_REGISTRY_NOT_PASSIVE, irql_current(), (ULONG_PTR)KeyHandle, 0, 0);
-    status = reg_begin(KeyHandle, 0, &open);
+    status = reg_begin(KeyHandle, 0, thread_previous_mode(), &open);
     return NT_SUCCESS(status) ? reg_end(open, STATUS_SUCCESS) : status;
 }
 
@@ -941,16 +962,21 @@ NTSTATUS NTAPI ZwFlushKey(HANDLE KeyHandle)
 NTSTATUS NTAPI ZwQueryKey(HANDLE KeyHandle, KEY_INFORMATION_CLASS KeyInformationClass, PVOID KeyInformation,
                           ULONG Length, PULONG ResultLength)
 {
+    KPROCESSOR_MODE mode;
     struct reg_out out = { KeyInformation, Length, false };
     struct reg_open *open;
     NTSTATUS status;
 
     rule_check_irql(RULE_ZW_REGISTRY_NOT_PASSIVE, irql_current(), (ULONG_PTR)KeyHandle, KeyInformationClass, 0);
-    reg_check_pointer(ResultLength, "ZwQueryKey", "ResultLength");
-    reg_check_buffer(KeyInformation, Length, "ZwQueryKey");
+    mode = thread_previous_mode();
+    status = reg_check_pointer(ResultLength, mode, "ZwQueryKey", "ResultLength");
+    if (NT_SUCCESS(status))
+        status = reg_check_buffer(KeyInformation, Length, mode, "ZwQueryKey");
+    if (!NT_SUCCESS(status))
+        return status;
     if ((unsigned)KeyInformationClass > KeyCachedInformation)
         return KeyInformationClass < MaxKeyInfoClass ? STATUS_NOT_IMPLEMENTED : STATUS_INVALID_PARAMETER;
-    status = reg_begin(KeyHandle, KeyInformationClass == KeyNameInformation ? 0 : KEY_QUERY_VALUE, &open);
+    status = reg_begin(KeyHandle, KeyInformationClass == KeyNameInformation ? 0 : KEY_QUERY_VALUE, mode, &open);
     if (!NT_SUCCESS(status))
         return status;
     return reg_end(open, reg_key_information(open->key, KeyInformationClass, &out, ResultLength));
@@ -961,16 +987,21 @@ NTSTATUS NTAPI ZwQueryKey(HANDLE KeyHandle, KEY_INFORMATION_CLASS KeyInformation
 NTSTATUS NTAPI ZwEnumerateKey(HANDLE KeyHandle, ULONG Index, KEY_INFORMATION_CLASS KeyInformationClass,
                               PVOID KeyInformation, ULONG Length, PULONG ResultLength)
 {
+    KPROCESSOR_MODE mode;
     struct reg_out out = { KeyInformation, Length, false };
     struct reg_open *open;
     NTSTATUS status;
 
     rule_check_irql(RULE_ZW_REGISTRY_NOT_PASSIVE, irql_current(), (ULONG_PTR)KeyHandle, Index, 0);
-    reg_check_pointer(ResultLength, "ZwEnumerateKey", "ResultLength");
-    reg_check_buffer(KeyInformation, Length, "ZwEnumerateKey");
+    mode = thread_previous_mode();
+    status = reg_check_pointer(ResultLength, mode, "ZwEnumerateKey", "ResultLength");
+    if (NT_SUCCESS(status))
+        status = reg_check_buffer(KeyInformation, Length, mode, "ZwEnumerateKey");
+    if (!NT_SUCCESS(status))
+        return status;
     if ((unsigned)KeyInformationClass > KeyFullInformation)
         return STATUS_INVALID_PARAMETER;
-    status = reg_begin(KeyHandle, KEY_ENUMERATE_SUB_KEYS, &open);
+    status = reg_begin(KeyHandle, KEY_ENUMERATE_SUB_KEYS, mode, &open);
     if (!NT_SUCCESS(status))
         return status;
     if (Index >= open->key->child_count)
@@ -984,17 +1015,19 @@ NTSTATUS NTAPI ZwEnumerateKey(HANDLE KeyHandle, ULONG Index, KEY_INFORMATION_CLA
 NTSTATUS NTAPI ZwSetValueKey(HANDLE KeyHandle, PUNICODE_STRING ValueName, ULONG TitleIndex, ULONG Type, PVOID Data,
                              ULONG DataSize)
 {
+    KPROCESSOR_MODE mode;
     struct reg_open *open;
     NTSTATUS status;
 
     rule_check_irql(RULE_ZW_REGISTRY_NOT_PASSIVE, irql_current(), (ULONG_PTR)KeyHandle, Type, 0);
     (void)TitleIndex;
-    status = reg_check_value_name(ValueName, "ZwSetValueKey");
+    mode = thread_previous_mode();
+    status = reg_check_value_name(ValueName, mode, "ZwSetValueKey");
+    if (NT_SUCCESS(status) && DataSize != 0)
+        status = reg_check_pointer(Data, mode, "ZwSetValueKey", "Data (with a non-zero DataSize)");
     if (!NT_SUCCESS(status))
         return status;
-    if (DataSize != 0)
-        reg_check_pointer(Data, "ZwSetValueKey", "Data (with a non-zero DataSize)");
-    status = reg_begin(KeyHandle, KEY_SET_VALUE, &open);
+    status = reg_begin(KeyHandle, KEY_SET_VALUE, mode, &open);
     if (!NT_SUCCESS(status))
         return status;
     return reg_end(open, reg_value_set(open->key, ValueName->Buffer, ValueName->Length, Type, Data, DataSize));
@@ -1006,18 +1039,22 @@ NTSTATUS NTAPI ZwQueryValueKey(HANDLE KeyHandle, PUNICODE_STRING ValueName,
                                KEY_VALUE_INFORMATION_CLASS KeyValueInformationClass, PVOID KeyValueInformation,
                                ULONG Length, PULONG ResultLength)
 {
+    KPROCESSOR_MODE mode;
     struct reg_out out = { KeyValueInformation, Length, false };
     struct reg_open *open;
     struct reg_value *value;
     NTSTATUS status;
 
     rule_check_irql(RULE_ZW_REGISTRY_NOT_PASSIVE, irql_current(), (ULONG_PTR)KeyHandle, KeyValueInformationClass, 0);
-    reg_check_pointer(ResultLength, "ZwQueryValueKey", "ResultLength");
-    reg_check_buffer(KeyValueInformation, Length, "ZwQueryValueKey");
-    status = reg_check_value_name(ValueName, "ZwQueryValueKey");
+    mode = thread_previous_mode();
+    status = reg_check_pointer(ResultLength, mode, "ZwQueryValueKey", "ResultLength");
+    if (NT_SUCCESS(status))
+        status = reg_check_buffer(KeyValueInformation, Length, mode, "ZwQueryValueKey");
+    if (NT_SUCCESS(status))
+        status = reg_check_value_name(ValueName, mode, "ZwQueryValueKey");
     if (!NT_SUCCESS(status))
         return status;
-    status = reg_begin(KeyHandle, KEY_QUERY_VALUE, &open);
+    status = reg_begin(KeyHandle, KEY_QUERY_VALUE, mode, &open);
     if (!NT_SUCCESS(status))
         return status;
     value = reg_value_find(open->key, ValueName->Buffer, ValueName->Length, NULL);
@@ -1032,15 +1069,20 @@ NTSTATUS NTAPI ZwEnumerateValueKey(HANDLE KeyHandle, ULONG Index,
                                    KEY_VALUE_INFORMATION_CLASS KeyValueInformationClass, PVOID KeyValueInformation,
                                    ULONG Length, PULONG ResultLength)
 {
+    KPROCESSOR_MODE mode;
     struct reg_out out = { KeyValueInformation, Length, false };
     struct reg_open *open;
     struct reg_value *value;
     NTSTATUS status;
 
     rule_check_irql(RULE_ZW_REGISTRY_NOT_PASSIVE, irql_current(), (ULONG_PTR)KeyHandle, Index, 0);
-    reg_check_pointer(ResultLength, "ZwEnumerateValueKey", "ResultLength");
-    reg_check_buffer(KeyValueInformation, Length, "ZwEnumerateValueKey");
-    status = reg_begin(KeyHandle, KEY_QUERY_VALUE, &open);
+    mode = thread_previous_mode();
+    status = reg_check_pointer(ResultLength, mode, "ZwEnumerateValueKey", "ResultLength");
+    if (NT_SUCCESS(status))
+        status = reg_check_buffer(KeyValueInformation, Length, mode, "ZwEnumerateValueKey");
+    if (!NT_SUCCESS(status))
+        return status;
+    status = reg_begin(KeyHandle, KEY_QUERY_VALUE, mode, &open);
     if (!NT_SUCCESS(status))
         return status;
     value = open->key->values;
@@ -1054,16 +1096,18 @@ NTSTATUS NTAPI ZwEnumerateValueKey(HANDLE KeyHandle, ULONG Index,
 /* PASSIVE_LEVEL. STATUS_OBJECT_NAME_NOT_FOUND when the key has no such value. */
 NTSTATUS NTAPI ZwDeleteValueKey(HANDLE KeyHandle, PUNICODE_STRING ValueName)
 {
+    KPROCESSOR_MODE mode;
     struct reg_open *open;
     struct reg_value **link;
     struct reg_value *value;
     NTSTATUS status;
 
     rule_check_irql(RULE_ZW_REGISTRY_NOT_PASSIVE, irql_current(), (ULONG_PTR)KeyHandle, 0, 0);
-    status = reg_check_value_name(ValueName, "ZwDeleteValueKey");
+    mode = thread_previous_mode();
+    status = reg_check_value_name(ValueName, mode, "ZwDeleteValueKey");
     if (!NT_SUCCESS(status))
         return status;
-    status = reg_begin(KeyHandle, KEY_SET_VALUE, &open);
+    status = reg_begin(KeyHandle, KEY_SET_VALUE, mode, &open);
     if (!NT_SUCCESS(status))
         return status;
     value = reg_value_find(open->key, ValueName->Buffer, ValueName->Length, &link);

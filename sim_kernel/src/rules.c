@@ -959,8 +959,9 @@ static const struct rule rule_catalog[RULE_COUNT] = {
         { "registry.null_pointer",
           "ZwCreateKey, ZwOpenKey, ZwQueryKey, ZwEnumerateKey, ZwQueryValueKey, ZwEnumerateValueKey, "
           "ZwSetValueKey, ZwDeleteValueKey",
-          "a pointer the call reads or writes is NULL: KeyHandle, ObjectAttributes, ValueName (or its "
-          "Buffer), ResultLength, Data or the information buffer with a non-zero length",
+          "a kernel-mode caller passes NULL for a pointer the call reads or writes: KeyHandle, "
+          "ObjectAttributes, ValueName, ResultLength, Data or the information buffer with a non-zero "
+          "length (an application gets STATUS_ACCESS_VIOLATION)",
           0x1Eu, "KMODE_EXCEPTION_NOT_HANDLED", (long long)0xC0000005,
           "A kernel-mode caller's pointers are not probed: the registry reads or writes through them "
           "and faults (STATUS_ACCESS_VIOLATION), and nobody handles it. (The report names the "
@@ -972,8 +973,8 @@ static const struct rule rule_catalog[RULE_COUNT] = {
         { "zw.malformed_unicode_string",
           "ZwCreateKey, ZwOpenKey (ObjectName, Class), ZwQueryValueKey, ZwSetValueKey, ZwDeleteValueKey "
           "(ValueName)",
-          "the UNICODE_STRING's Length is odd or larger than its MaximumLength, or its Buffer is NULL "
-          "with a non-zero Length", C4, 0xE4,
+          "a kernel-mode caller's UNICODE_STRING has an odd Length, one larger than its MaximumLength, "
+          "or a NULL Buffer with a non-zero Length (an application gets an error status)", C4, 0xE4,
           "Lengths count bytes of whole WCHARs inside the buffer; any other string makes the kernel "
           "read past the buffer or split a character. Driver Verifier checks every string a Zw call "
           "gets (parameter 2 is the string).",

@@ -448,7 +448,7 @@ static void a_key_handle_used_after_close_is_INVALID_HANDLE_and_another_type_is_
 }
 
 struct app_run {
-    NTSTATUS open, set, query, kernel_bit;
+    NTSTATUS open, set, query, kernel_bit, null_name, odd_name, odd_path;
     HANDLE handle;
 };
 
@@ -467,10 +467,15 @@ static void application_reads_a_key(void *context)
     run->kernel_bit = (LONG_PTR)run->handle < 0;
     run->set = set_value(run->handle, L"V", REG_DWORD, &one, sizeof one);
     run->query = ZwQueryKey(run->handle, KeyBasicInformation, buffer, sizeof buffer, &result);
+    /* What stops a driver is an error status for an application, whose arguments NT probes. */
+    run->null_name = ZwQueryValueKey(run->handle, NULL, KeyValuePartialInformation, buffer, sizeof buffer, &result);
+    name.Length = 3;
+    run->odd_name = ZwQueryValueKey(run->handle, &name, KeyValuePartialInformation, buffer, sizeof buffer, &result);
     ZwClose(run->handle);
+    run->odd_path = ZwOpenKey(&run->handle, KEY_READ, &attributes);
 }
 
-static void an_application_gets_the_rights_it_asked_for_in_its_own_handle_table(void **state)
+static void an_application_gets_the_rights_it_asked_for_and_statuses_for_bad_arguments(void **state)
 {
     struct app_run run = { 0 };
     HANDLE key = test_key();
@@ -481,6 +486,9 @@ static void an_application_gets_the_rights_it_asked_for_in_its_own_handle_table(
     assert_false(run.kernel_bit);
     assert_int_equal(run.set, STATUS_ACCESS_DENIED);
     assert_int_equal(run.query, STATUS_SUCCESS);
+    assert_int_equal(run.null_name, STATUS_ACCESS_VIOLATION);
+    assert_int_equal(run.odd_name, STATUS_INVALID_PARAMETER);
+    assert_int_equal(run.odd_path, STATUS_OBJECT_NAME_INVALID);
     ZwClose(key);
 }
 
@@ -651,7 +659,7 @@ int main(void)
         wdmsim_test(the_roots_of_the_hives_cannot_be_deleted),
         wdmsim_test(a_volatile_key_takes_only_volatile_subkeys),
         wdmsim_test(a_key_handle_used_after_close_is_INVALID_HANDLE_and_another_type_is_a_mismatch),
-        wdmsim_test(an_application_gets_the_rights_it_asked_for_in_its_own_handle_table),
+        wdmsim_test(an_application_gets_the_rights_it_asked_for_and_statuses_for_bad_arguments),
         wdmsim_test(the_host_sets_and_reads_values_by_path_making_the_keys_on_the_way),
         wdmsim_test(every_boot_starts_from_the_same_fresh_registry),
         wdmsim_test(ZwQueryValueKey_above_PASSIVE_LEVEL_stops_the_machine),
