@@ -719,7 +719,7 @@ struct reg_walk {
     bool missing_is_last;
 };
 
-/* Lock held: walks path's components from key. */
+/* Lock held: walks path's components from key; only a walk that succeeds references walk->key. */
 static NTSTATUS reg_walk_locked(struct reg_key *key, const WCHAR *path, size_t count, struct reg_walk *walk)
 {
     size_t pos = 0;
@@ -742,8 +742,10 @@ static NTSTATUS reg_walk_locked(struct reg_key *key, const WCHAR *path, size_t c
         }
         walk->key = child;
     }
+    if (walk->key->deleted)
+        return STATUS_KEY_DELETED;
     walk->key->refs++;
-    return walk->key->deleted ? STATUS_KEY_DELETED : STATUS_SUCCESS;
+    return STATUS_SUCCESS;
 }
 
 /* Whether an absolute name starts with \REGISTRY as a whole component: the only root of keys. */
@@ -793,8 +795,6 @@ static NTSTATUS reg_walk(POBJECT_ATTRIBUTES attributes, KPROCESSOR_MODE mode, st
     }
     reg_lock();
     status = reg_walk_locked(start, chars + prefix, count - prefix, walk);
-    if (!NT_SUCCESS(status))
-        reg_key_release(walk->key);
     reg_unlock();
     if (root != NULL)
         ObDereferenceObject(root);

@@ -114,6 +114,27 @@ static void ZwOpenKey_takes_names_relative_to_RootDirectory_without_a_leading_ba
     ZwClose(root);
 }
 
+/* A refused name takes nothing from the keys it walked through (found by fuzz_registry: each
+ * refusal used to drop a reference it had not taken, freeing a key still in the tree). */
+static void a_malformed_name_leaves_the_keys_on_its_way_as_they_were(void **state)
+{
+    HANDLE key = test_key(), child, bad;
+    UCHAR buffer[64];
+    PKEY_BASIC_INFORMATION info = (PKEY_BASIC_INFORMATION)buffer;
+    ULONG result;
+
+    (void)state;
+    assert_int_equal(create_key(&child, key, L"Child", 0, NULL), STATUS_SUCCESS);
+    ZwClose(child);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(open_key(&bad, key, L"Child\\\\b"), STATUS_OBJECT_NAME_INVALID);
+    assert_int_equal(ZwEnumerateKey(key, 0, KeyBasicInformation, buffer, sizeof buffer, &result), STATUS_SUCCESS);
+    assert_true(wide_equals(info->Name, (USHORT)info->NameLength, "Child"));
+    assert_int_equal(open_key(&child, key, L"Child"), STATUS_SUCCESS);
+    ZwClose(child);
+    ZwClose(key);
+}
+
 static void the_machine_has_the_keys_a_fresh_Windows_has(void **state)
 {
     static const PCWSTR keys[] = {
@@ -644,6 +665,7 @@ int main(void)
         wdmsim_test(ZwCreateKey_makes_only_the_last_key_of_the_path),
         wdmsim_test(ZwOpenKey_compares_names_case_insensitively),
         wdmsim_test(ZwOpenKey_takes_names_relative_to_RootDirectory_without_a_leading_backslash),
+        wdmsim_test(a_malformed_name_leaves_the_keys_on_its_way_as_they_were),
         wdmsim_test(the_machine_has_the_keys_a_fresh_Windows_has),
         wdmsim_test(ZwSetValueKey_stores_every_type_as_given),
         wdmsim_test(ZwQueryValueKey_gives_BUFFER_TOO_SMALL_below_the_fixed_part_and_BUFFER_OVERFLOW_above),
