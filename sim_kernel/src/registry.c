@@ -103,7 +103,8 @@ static bool reg_name_copy(struct reg_name *to, const WCHAR *chars, USHORT length
     to->chars = malloc(length + sizeof(WCHAR));
     if (to->chars == NULL)
         return false;
-    memcpy(to->chars, chars, length);
+    if (length != 0)
+        memcpy(to->chars, chars, length);
     to->chars[length / sizeof(WCHAR)] = 0;
     to->length = length;
     return true;
@@ -360,7 +361,8 @@ static NTSTATUS reg_out_status(const struct reg_out *out, ULONG minimum, ULONG n
     *result = needed;
     if (out->length < minimum)
         return STATUS_BUFFER_TOO_SMALL;
-    return out->overflow ? STATUS_BUFFER_OVERFLOW : STATUS_SUCCESS;
+    /* A Full value of no data still needs its ULONG-aligned data offset: padding counts too. */
+    return out->overflow || needed > out->length ? STATUS_BUFFER_OVERFLOW : STATUS_SUCCESS;
 }
 
 /* Lock held. */
@@ -794,7 +796,7 @@ static NTSTATUS reg_walk(POBJECT_ATTRIBUTES attributes, KPROCESSOR_MODE mode, st
         return STATUS_OBJECT_PATH_NOT_FOUND;
     }
     reg_lock();
-    status = reg_walk_locked(start, chars + prefix, count - prefix, walk);
+    status = reg_walk_locked(start, count != 0 ? chars + prefix : NULL, count - prefix, walk);
     reg_unlock();
     if (root != NULL)
         ObDereferenceObject(root);

@@ -246,6 +246,22 @@ static void KeyValueFullInformation_puts_the_data_after_the_name_ULONG_aligned(v
     ZwClose(key);
 }
 
+/* The data offset is ULONG-aligned even with no data: the padding is part of what is needed. */
+static void KeyValueFullInformation_of_an_empty_value_needs_its_padding_too(void **state)
+{
+    HANDLE key = test_key();
+    UCHAR buffer[64];
+    ULONG result;
+
+    (void)state;
+    assert_int_equal(set_value(key, L"Abc", REG_BINARY, NULL, 0), STATUS_SUCCESS);
+    assert_int_equal(query_value(key, L"Abc", KeyValueFullInformation, buffer, 26, &result), STATUS_BUFFER_OVERFLOW);
+    assert_int_equal(result, 28);                      /* 20 + 6, rounded up to a ULONG */
+    assert_int_equal(query_value(key, L"Abc", KeyValueFullInformation, buffer, 28, &result), STATUS_SUCCESS);
+    assert_int_equal(((PKEY_VALUE_FULL_INFORMATION)buffer)->DataOffset, 28);
+    ZwClose(key);
+}
+
 static void ZwQueryValueKey_of_a_missing_value_is_OBJECT_NAME_NOT_FOUND_and_the_empty_name_is_the_default(void **state)
 {
     static const WCHAR text[] = L"default";
@@ -670,6 +686,7 @@ int main(void)
         wdmsim_test(ZwSetValueKey_stores_every_type_as_given),
         wdmsim_test(ZwQueryValueKey_gives_BUFFER_TOO_SMALL_below_the_fixed_part_and_BUFFER_OVERFLOW_above),
         wdmsim_test(KeyValueFullInformation_puts_the_data_after_the_name_ULONG_aligned),
+        wdmsim_test(KeyValueFullInformation_of_an_empty_value_needs_its_padding_too),
         wdmsim_test(ZwQueryValueKey_of_a_missing_value_is_OBJECT_NAME_NOT_FOUND_and_the_empty_name_is_the_default),
         wdmsim_test(ZwEnumerateValueKey_gives_values_in_the_order_they_were_first_set),
         wdmsim_test(ZwDeleteValueKey_removes_a_value_once),
