@@ -82,7 +82,7 @@ static void a_written_entry_reaches_the_log_with_the_drivers_and_devices_names(v
     assert_int_equal(entry.final_status, STATUS_DEVICE_BUSY);
     assert_int_equal(entry.major_function, IRP_MJ_WRITE);
     assert_int_equal(entry.dump_data_size, 8);
-    assert_int_equal(((ULONG *)entry.dump_data)[1], 0x22222222);
+    assert_int_equal(entry.dump_data[1], 0x22222222);
     assert_int_equal(entry.number_of_strings, 1);
     assert_string_equal(entry.strings, "port 378\n");
     assert_true(entry.time > 0);

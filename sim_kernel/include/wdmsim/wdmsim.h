@@ -228,7 +228,7 @@ struct wdmsim_error_log_entry {
     ULONG io_control_code;
     long long device_offset;
     unsigned short dump_data_size;   /* bytes in dump_data */
-    unsigned char dump_data[240];
+    ULONG dump_data[60];             /* the packet's DumpData (ULONGs, as there) */
     unsigned short number_of_strings;
     char strings[256];               /* the insertion strings (narrowed), each ended by '\n' */
 };
