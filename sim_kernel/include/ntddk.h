@@ -19,6 +19,12 @@ NTSYSAPI VOID NTAPI RtlCopyString(PSTRING DestinationString, const STRING *Sourc
 NTSYSAPI BOOLEAN NTAPI RtlPrefixUnicodeString(PCUNICODE_STRING String1, PCUNICODE_STRING String2,
                                               BOOLEAN CaseInSensitive);
 
+typedef struct _FILE_END_OF_FILE_INFORMATION {
+    LARGE_INTEGER EndOfFile;
+} FILE_END_OF_FILE_INFORMATION, *PFILE_END_OF_FILE_INFORMATION;
+
+C_ASSERT(sizeof(FILE_END_OF_FILE_INFORMATION) == 8);
+
 #ifdef __cplusplus
 }
 #endif

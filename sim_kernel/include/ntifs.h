@@ -1,7 +1,7 @@
 /*
  * ntifs.h - the installable-file-system surface: everything in ntddk.h plus the process DDIs a
- * driver needs to run in another process's context, and ZwWaitForSingleObject (a wait on a handle:
- * an event, a thread, or a file doing overlapped I/O). Driver world: real DDK names, signatures and
+ * driver needs to run in another process's context, ZwWaitForSingleObject (a wait on a handle:
+ * an event, a thread, or a file doing overlapped I/O) and ZwFlushBuffersFile. Driver world: real DDK names, signatures and
  * layouts only (PsGetProcessId and PsInitialSystemProcess come from ntddk.h in the DDK, and
  * PsProcessType from wdm.h; ntifs.h includes both there, so code that includes it builds either way).
  */
@@ -34,6 +34,7 @@ NTKERNELAPI HANDLE NTAPI PsGetProcessId(PEPROCESS Process);
 NTSYSAPI NTSTATUS NTAPI ZwWaitForSingleObject(HANDLE Handle, BOOLEAN Alertable, PLARGE_INTEGER Timeout);
 NTSYSAPI NTSTATUS NTAPI RtlDowncaseUnicodeString(PUNICODE_STRING DestinationString, PCUNICODE_STRING SourceString,
                                                  BOOLEAN AllocateDestinationString);
+NTSYSAPI NTSTATUS NTAPI ZwFlushBuffersFile(HANDLE FileHandle, PIO_STATUS_BLOCK IoStatusBlock);
 NTKERNELAPI NTSTATUS NTAPI ObOpenObjectByPointer(PVOID Object, ULONG HandleAttributes,
                                                  PACCESS_STATE PassedAccessState, ACCESS_MASK DesiredAccess,
                                                  POBJECT_TYPE ObjectType, KPROCESSOR_MODE AccessMode,

@@ -55,6 +55,8 @@ static void kernel_boot_locked(const struct wdmsim_config *config)
     deviface_boot();
     object_boot();
     handle_boot();
+    registry_boot();
+    errorlog_boot();
     process_boot();
     thread_boot();
     driver_boot();
@@ -88,6 +90,8 @@ static size_t kernel_shutdown_locked(void)
         leaked += thread_system_shutdown();
         leaked += handle_shutdown();
         leaked += object_shutdown();
+        registry_shutdown();
+        errorlog_shutdown();
         leaked += process_shutdown();
         thread_shutdown();
         driver_shutdown();

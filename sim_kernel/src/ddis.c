@@ -26,8 +26,6 @@ static const struct wdmsim_ddi_info ddi_table[] = {
 
 /* What a driver may look for and not find: the DDK families the simulator lacks. */
 static const struct wdmsim_ddi_family ddi_missing[] = {
-    { "Registry", "ZwCreateKey, ZwOpenKey, ZwQueryValueKey, ZwSetValueKey, RtlQueryRegistryValues, "
-      "IoOpenDeviceRegistryKey" },
     { "Memory descriptor lists, mapping and contiguous memory", "IoAllocateMdl, MmProbeAndLockPages, "
       "MmGetSystemAddressForMdlSafe, MmMapIoSpace, MmAllocateContiguousMemory" },
     { "DMA, interrupts and hardware access", "IoGetDmaAdapter, IoConnectInterrupt, KeSynchronizeExecution, "

@@ -185,6 +185,19 @@ struct driver *driver_of_object(PDRIVER_OBJECT object, const char *api)
     return found;
 }
 
+struct driver *driver_of_pdo(PDEVICE_OBJECT pdo)
+{
+    struct driver *found = NULL;
+
+    driver_lock_acquire();
+    for (size_t i = 1; i < driver_count && found == NULL && pdo != NULL; i++) {
+        if (drivers[i]->state == DRIVER_LOADED && drivers[i]->pdo == pdo)
+            found = drivers[i];
+    }
+    driver_lock_release();
+    return found;
+}
+
 void driver_mark_unloaded(struct driver *d)
 {
     driver_lock_acquire();

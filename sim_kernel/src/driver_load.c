@@ -1,6 +1,7 @@
 /*
  * driver_load.c - load and unload. Load: a DRIVER_OBJECT, DriverEntry on a System thread at
- * PASSIVE_LEVEL with a RegistryPath from pool that is freed when it returns, the INIT discard, then
+ * PASSIVE_LEVEL with a RegistryPath from pool that is freed when it returns (its service key and
+ * Parameters made first, keeping what the host set there), the INIT discard, then
  * the PnP manager's AddDevice and START. Unload: REMOVE, DriverUnload on a System thread, then the
  * leftover check; the module is unmapped only after it.
  * Locking: none of its own; a driver being loaded or unloaded belongs to the host thread doing it,
@@ -62,6 +63,33 @@ static PUNICODE_STRING driver_registry_path(const char *name)
     return path;
 }
 
+/* The driver's service key, as installing it would have made it: Parameters, and the values the
+ * service control manager writes (a kernel driver, started on demand), unless the host set them. */
+static NTSTATUS driver_service_key(const char *name)
+{
+    static const ULONG kernel_driver = 1, demand_start = 3, error_normal = 1;
+    char key[sizeof DRIVER_SERVICES_KEY + DRIVER_NAME_MAX + 16];
+    char file[DRIVER_NAME_MAX + sizeof ".sys"];
+    WCHAR image[sizeof "\\SystemRoot\\System32\\drivers\\" + sizeof file];
+    UNICODE_STRING image_path;
+    NTSTATUS status;
+
+    snprintf(key, sizeof key, "%s%s\\Parameters", DRIVER_SERVICES_KEY, name);
+    status = registry_create_path(key);
+    key[strlen(key) - strlen("\\Parameters")] = 0;
+    snprintf(file, sizeof file, "%s.sys", name);
+    driver_wide_copy(image, sizeof image / sizeof(WCHAR), "\\SystemRoot\\System32\\drivers\\", file, &image_path);
+    if (NT_SUCCESS(status))
+        status = registry_set(key, "Type", REG_DWORD, &kernel_driver, sizeof kernel_driver, true);
+    if (NT_SUCCESS(status))
+        status = registry_set(key, "Start", REG_DWORD, &demand_start, sizeof demand_start, true);
+    if (NT_SUCCESS(status))
+        status = registry_set(key, "ErrorControl", REG_DWORD, &error_normal, sizeof error_normal, true);
+    if (NT_SUCCESS(status))
+        status = registry_set(key, "ImagePath", REG_EXPAND_SZ, image, image_path.Length + sizeof(WCHAR), true);
+    return status;
+}
+
 void driver_release(struct driver *d)
 {
     if (d->object != NULL)
@@ -119,7 +147,8 @@ NTSTATUS driver_load(struct driver *d, PDRIVER_INITIALIZE entry, PDRIVER_OBJECT 
     struct driver_call call = { .driver = d, .fn = driver_entry_main, .entry = entry };
     char when[128];
 
-    if (!driver_make_object(d, entry) || (call.registry_path = driver_registry_path(d->base.name)) == NULL) {
+    if (!NT_SUCCESS(driver_service_key(d->base.name)) || !driver_make_object(d, entry) ||
+        (call.registry_path = driver_registry_path(d->base.name)) == NULL) {
         driver_release(d);
         return STATUS_INSUFFICIENT_RESOURCES;
     }

@@ -3,7 +3,8 @@
  * driver record (kept by driver.c's registry) and the step each file adds to load and unload.
  *   driver.c        the registry of drivers resources are charged to
  *   driver_load.c   load (DriverEntry on a System thread) and unload (DriverUnload)
- *   driver_pnp.c    the PnP manager: the root-enumerated PDO, AddDevice, START and REMOVE
+ *   driver_pnp.c    the PnP manager: the root-enumerated PDO, AddDevice, START and REMOVE,
+ *                   the device node's registry keys and properties
  *   driver_init.c   the INIT section, discarded when DriverEntry returns
  *   driver_module.c modules: a driver built as a shared object, mapped as Windows maps a .sys
  *   driver_check.c  the leftover check, from the inventories families register (internal.h)
@@ -61,6 +62,8 @@ static inline bool driver_range_holds(const struct driver_range *range, const vo
 NTSTATUS driver_register(const char *name, struct driver **out);
 /* The loaded driver whose DRIVER_OBJECT this is; aborts, naming api, for any other pointer. */
 struct driver *driver_of_object(PDRIVER_OBJECT object, const char *api);
+/* The loaded driver whose root-enumerated PDO this is, or NULL (an FDO, any other pointer). */
+struct driver *driver_of_pdo(PDEVICE_OBJECT pdo);
 /* A DRIVER_OBJECT as the I/O manager fills it before DriverEntry (entry NULL for host code). */
 bool driver_make_object(struct driver *d, PDRIVER_INITIALIZE entry);
 /* to = prefix + name as a WCHAR string of at most capacity characters, described by string. */

@@ -1,7 +1,8 @@
 /*
- * file.c - FILE_OBJECTs and the Zw file calls: ZwCreateFile opens a device through the name space
- * and sends IRP_MJ_CREATE down its stack; ZwReadFile, ZwWriteFile, ZwDeviceIoControlFile and
- * ZwQueryInformationFile build one IRP each and call the top driver in the caller's thread. On a
+ * file.c - FILE_OBJECTs and the Zw file calls: ZwCreateFile (and ZwOpenFile, its FILE_OPEN form)
+ * opens a device through the name space and sends IRP_MJ_CREATE down its stack; ZwReadFile,
+ * ZwWriteFile, ZwDeviceIoControlFile, ZwQueryInformationFile, ZwSetInformationFile and
+ * ZwFlushBuffersFile build one IRP each and call the top driver in the caller's thread. On a
  * synchronous file (FILE_SYNCHRONOUS_IO_*) the call waits for a pended IRP. On an asynchronous
  * file (opened without those options, for overlapped I/O) a read, write or IOCTL that the driver
  * pends returns STATUS_PENDING at once; when the IRP completes, on whichever thread completes it,
@@ -928,6 +929,146 @@ NTSTATUS NTAPI ZwQueryInformationFile(HANDLE FileHandle, PIO_STATUS_BLOCK IoStat
     } else {
         status = file_query_driver(f, mode, FileInformation, Length, FileInformationClass, IoStatusBlock);
     }
+    if (f->synchronous)
+        file_unlock(f);
+    file_dereference(f);
+    return status;
+}
+
+/* PASSIVE_LEVEL; may wait. ZwCreateFile with FILE_OPEN, no allocation size, attributes or EAs,
+ * as NtOpenFile is. */
+NTSTATUS NTAPI ZwOpenFile(PHANDLE FileHandle, ACCESS_MASK DesiredAccess, POBJECT_ATTRIBUTES ObjectAttributes,
+                          PIO_STATUS_BLOCK IoStatusBlock, ULONG ShareAccess, ULONG OpenOptions)
+{
+    return ZwCreateFile(FileHandle, DesiredAccess, ObjectAttributes, IoStatusBlock, NULL, 0, ShareAccess, FILE_OPEN,
+                        OpenOptions, NULL, 0);
+}
+
+/* ---- ZwSetInformationFile ---- */
+
+/* The smallest buffer, and the right an application's handle needs, for the classes the I/O
+ * manager knows; other classes are the driver's to check. */
+static ULONG file_set_minimum(FILE_INFORMATION_CLASS class, ACCESS_MASK *needed)
+{
+    *needed = 0;
+    if (class == FilePositionInformation)
+        return sizeof(FILE_POSITION_INFORMATION);
+    if (class == FileEndOfFileInformation) {
+        *needed = FILE_WRITE_DATA;
+        return sizeof(FILE_END_OF_FILE_INFORMATION);
+    }
+    return 0;
+}
+
+/* What the I/O manager does itself, as NT: the position of a synchronous file, which only it
+ * keeps (a negative offset is STATUS_INVALID_PARAMETER). false: the class is the driver's. */
+static bool file_set_own(struct file *f, PVOID buffer, FILE_INFORMATION_CLASS class, IO_STATUS_BLOCK *iosb)
+{
+    FILE_POSITION_INFORMATION position;
+
+    if (class != FilePositionInformation || !f->synchronous)
+        return false;
+    memcpy(&position, buffer, sizeof position);
+    if (position.CurrentByteOffset.QuadPart < 0) {
+        *iosb = (IO_STATUS_BLOCK){ .Status = STATUS_INVALID_PARAMETER };
+        return true;
+    }
+    f->object.CurrentByteOffset = position.CurrentByteOffset;
+    *iosb = (IO_STATUS_BLOCK){ .Status = STATUS_SUCCESS };
+    return true;
+}
+
+/* Every other class goes to the driver as IRP_MJ_SET_INFORMATION, the input in a system buffer. */
+static NTSTATUS file_set_driver(struct file *f, KPROCESSOR_MODE mode, PVOID buffer, ULONG length,
+                                FILE_INFORMATION_CLASS class, IO_STATUS_BLOCK *iosb)
+{
+    struct file_request request = { 0 };
+    PIO_STACK_LOCATION stack = file_request_begin(&request, f, IRP_MJ_SET_INFORMATION, mode);
+    NTSTATUS status = stack == NULL ? STATUS_INSUFFICIENT_RESOURCES : STATUS_SUCCESS;
+
+    if (NT_SUCCESS(status)) {
+        stack->Parameters.SetFile.Length = length;
+        stack->Parameters.SetFile.FileInformationClass = class;
+        status = file_request_buffer(&request, length, buffer, length);
+    }
+    if (NT_SUCCESS(status)) {
+        status = file_request_send(&request);
+        *iosb = request.iosb;
+    }
+    file_request_end(&request, NULL, 0);
+    return status;
+}
+
+/* PASSIVE_LEVEL; may wait. A synchronous file's FilePositionInformation is the I/O manager's to
+ * set; every other class (FileEndOfFileInformation, ...) goes to the driver as
+ * IRP_MJ_SET_INFORMATION. A buffer smaller than a known class's structure is
+ * STATUS_INFO_LENGTH_MISMATCH; an application's handle needs FILE_WRITE_DATA for the end of file. */
+NTSTATUS NTAPI ZwSetInformationFile(HANDLE FileHandle, PIO_STATUS_BLOCK IoStatusBlock, PVOID FileInformation,
+                                    ULONG Length, FILE_INFORMATION_CLASS FileInformationClass)
+{
+    KPROCESSOR_MODE mode;
+    ACCESS_MASK needed;
+    IO_STATUS_BLOCK iosb;
+    struct file *f;
+    NTSTATUS status;
+
+    rule_check_irql(RULE_ZW_FILE_NOT_PASSIVE, irql_current(), (ULONG_PTR)FileHandle, FileInformationClass, 0);
+    mode = thread_previous_mode();
+    if (FileInformationClass <= 0 || FileInformationClass >= FileMaximumInformation)
+        return STATUS_INVALID_INFO_CLASS;
+    if (IoStatusBlock == NULL || (FileInformation == NULL && Length != 0))
+        return STATUS_ACCESS_VIOLATION;
+    if (Length < file_set_minimum(FileInformationClass, &needed))
+        return STATUS_INFO_LENGTH_MISMATCH;
+    status = file_reference(FileHandle, needed, mode, &f);
+    if (!NT_SUCCESS(status))
+        return status;
+    if (f->synchronous)
+        file_lock(f);
+    if (file_set_own(f, FileInformation, FileInformationClass, &iosb)) {
+        status = iosb.Status;
+        *IoStatusBlock = iosb;
+    } else {
+        status = file_set_driver(f, mode, FileInformation, Length, FileInformationClass, IoStatusBlock);
+    }
+    if (f->synchronous)
+        file_unlock(f);
+    file_dereference(f);
+    return status;
+}
+
+/* ---- ZwFlushBuffersFile ---- */
+
+/* PASSIVE_LEVEL; may wait. IRP_MJ_FLUSH_BUFFERS to the driver; an application's handle needs
+ * FILE_WRITE_DATA or FILE_APPEND_DATA (STATUS_ACCESS_DENIED otherwise, as NtFlushBuffersFile). */
+NTSTATUS NTAPI ZwFlushBuffersFile(HANDLE FileHandle, PIO_STATUS_BLOCK IoStatusBlock)
+{
+    struct file_request request = { 0 };
+    OBJECT_HANDLE_INFORMATION info;
+    KPROCESSOR_MODE mode;
+    PVOID object;
+    struct file *f;
+    NTSTATUS status;
+
+    rule_check_irql(RULE_ZW_FILE_NOT_PASSIVE, irql_current(), (ULONG_PTR)FileHandle, 0, 0);
+    mode = thread_previous_mode();
+    if (IoStatusBlock == NULL)
+        return STATUS_ACCESS_VIOLATION;
+    status = handle_reference(FileHandle, object_file_type, mode, &object, &info);
+    if (!NT_SUCCESS(status))
+        return status;
+    f = file_of(object);
+    if (mode == UserMode && !(info.GrantedAccess & (FILE_WRITE_DATA | FILE_APPEND_DATA))) {
+        file_dereference(f);
+        return STATUS_ACCESS_DENIED;
+    }
+    if (f->synchronous)
+        file_lock(f);
+    status = file_request_begin(&request, f, IRP_MJ_FLUSH_BUFFERS, mode) == NULL ? STATUS_INSUFFICIENT_RESOURCES
+                                                                                 : file_request_send(&request);
+    if (request.irp != NULL)
+        *IoStatusBlock = request.iosb;
+    file_request_end(&request, NULL, 0);
     if (f->synchronous)
         file_unlock(f);
     file_dereference(f);

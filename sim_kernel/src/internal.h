@@ -725,6 +725,12 @@ enum rule_id {
     RULE_REMOVE_LOCK_RELEASED_TOO_OFTEN,
     RULE_CSQ_ABOVE_DISPATCH,
     RULE_IO_DEVICE_POINTER_NOT_PASSIVE,
+    RULE_ZW_REGISTRY_NOT_PASSIVE,
+    RULE_REGISTRY_NULL_POINTER,
+    RULE_ZW_MALFORMED_UNICODE_STRING,
+    RULE_PNP_NOT_A_PDO,
+    RULE_ERRORLOG_ABOVE_DISPATCH,
+    RULE_ERRORLOG_NOT_AN_ENTRY,
     RULE_COUNT
 };
 
@@ -965,6 +971,36 @@ void workitem_shutdown(void);
 /* ExQueueWorkItem for the I/O manager (IoQueueWorkItem): the item is charged to no driver, its
  * routine charges the device's driver itself. */
 void workitem_queue_for_io(PWORK_QUEUE_ITEM item, WORK_QUEUE_TYPE type);
+
+/* ---- rtl.c: counted strings ---- */
+
+/* A character as the NLS upcase table maps it (ASCII and Latin-1): how names compare. */
+WCHAR rtl_upcase(WCHAR c);
+
+/* ---- registry.c: the configuration manager ---- */
+
+/* A fresh registry with the machine's keys (Services, Control\Class, Enum\ROOT, ...). */
+void registry_boot(void);
+/* After the object manager's shutdown: frees every key, and the opens nobody closed. */
+void registry_shutdown(void);
+/* By narrow path ("\Registry\Machine\..."), for the I/O manager and the host: makes the key with
+ * every missing key on its way (STATUS_OBJECT_NAME_INVALID for a path it cannot make). */
+NTSTATUS registry_create_path(const char *path);
+/* The same, then a kernel handle to it for the calling thread's driver (IoOpenDeviceRegistryKey). */
+NTSTATUS registry_open_path(const char *path, ACCESS_MASK access, PHANDLE handle);
+/* Sets a value of the key at path (made if needed); only_if_missing keeps a value already there. */
+NTSTATUS registry_set(const char *path, const char *name, ULONG type, const void *data, ULONG length,
+                      bool only_if_missing);
+/* Reads a value: STATUS_OBJECT_NAME_NOT_FOUND, or STATUS_BUFFER_OVERFLOW with *length the size
+ * it needs when size is too small (what fits is copied). */
+NTSTATUS registry_get(const char *path, const char *name, PULONG type, void *data, ULONG size, PULONG length);
+
+/* ---- errorlog.c: the I/O manager's error log ---- */
+
+/* An empty log, no entries allocated. */
+void errorlog_boot(void);
+/* Frees the log and every entry still allocated (each was reported at its driver's unload). */
+void errorlog_shutdown(void);
 
 /* ---- namespace.c: \Device, \?? (\DosDevices), \BaseNamedObjects ---- */
 

@@ -49,7 +49,7 @@ static size_t rtl_narrow_length(PCSZ s, size_t limit)
  * (not the division sign U+00F7), y-diaeresis to U+0178 and micro sign to Greek capital mu.
  * Other characters are left as they are.
  */
-static WCHAR rtl_upcase(WCHAR c)
+WCHAR rtl_upcase(WCHAR c)
 {
     if ((c >= L'a' && c <= L'z') || (c >= 0xE0 && c <= 0xFE && c != 0xF7))
         return (WCHAR)(c - 0x20);

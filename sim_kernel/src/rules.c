@@ -415,7 +415,8 @@ static const struct rule rule_catalog[RULE_COUNT] = {
         RULE_IRQL_AT_MOST, APC_LEVEL },
     [RULE_IO_NOT_PASSIVE] = {
         { "io.not_passive", "IoCreateSymbolicLink, IoDeleteSymbolicLink, IoRegisterDeviceInterface, "
-          "IoSetDeviceInterfaceState, IoCreateNotificationEvent, IoCreateSynchronizationEvent",
+          "IoSetDeviceInterfaceState, IoCreateNotificationEvent, IoCreateSynchronizationEvent, "
+          "IoOpenDeviceRegistryKey, IoGetDeviceProperty",
           "called above PASSIVE_LEVEL", C4, 0x2000A,
           "These DDIs work on the object name space, which needs PASSIVE_LEVEL.",
           "Call them from DriverEntry, AddDevice, PnP handlers or Unload." },
@@ -535,7 +536,8 @@ static const struct rule rule_catalog[RULE_COUNT] = {
         RULE_STATE, 0 },
     [RULE_ZW_FILE_NOT_PASSIVE] = {
         { "zw.file_not_passive",
-          "ZwCreateFile, ZwReadFile, ZwWriteFile, ZwDeviceIoControlFile, ZwQueryInformationFile",
+          "ZwCreateFile, ZwOpenFile, ZwReadFile, ZwWriteFile, ZwDeviceIoControlFile, ZwQueryInformationFile, "
+          "ZwSetInformationFile, ZwFlushBuffersFile",
           "called above PASSIVE_LEVEL", C4, 0xE6,
           "File I/O waits for the driver and runs its dispatch routines in the caller's thread, which "
           "needs PASSIVE_LEVEL. Driver Verifier's check of every Zw call (0xE6) reports it; ZwClose "
@@ -1219,6 +1221,69 @@ static const struct rule rule_catalog[RULE_COUNT] = {
           "Look the device up once, in DriverEntry or AddDevice, and keep the file object it returns "
           "(ObDereferenceObject it in Unload)." },
         RULE_IRQL_AT_MOST, PASSIVE_LEVEL },
+    [RULE_ZW_REGISTRY_NOT_PASSIVE] = {
+        { "zw.registry_not_passive",
+          "ZwCreateKey, ZwOpenKey, ZwQueryKey, ZwEnumerateKey, ZwQueryValueKey, ZwEnumerateValueKey, "
+          "ZwSetValueKey, ZwDeleteValueKey, ZwDeleteKey, ZwFlushKey, RtlQueryRegistryValues, "
+          "RtlWriteRegistryValue, RtlDeleteRegistryValue, RtlCheckRegistryKey, RtlCreateRegistryKey",
+          "called above PASSIVE_LEVEL", C4, 0xE6,
+          "The registry is paged memory guarded by a lock that may wait, so every registry call needs "
+          "PASSIVE_LEVEL. Driver Verifier's check of every Zw call (0xE6) reports it.",
+          "Read the parameters once, at PASSIVE_LEVEL (DriverEntry, AddDevice, a work item), and keep "
+          "the values in the device extension for code that runs at DISPATCH_LEVEL." },
+        RULE_IRQL_AT_MOST, PASSIVE_LEVEL },
+    [RULE_REGISTRY_NULL_POINTER] = {
+        { "registry.null_pointer",
+          "ZwCreateKey, ZwOpenKey, ZwQueryKey, ZwEnumerateKey, ZwQueryValueKey, ZwEnumerateValueKey, "
+          "ZwSetValueKey, ZwDeleteValueKey",
+          "a kernel-mode caller passes NULL for a pointer the call reads or writes: KeyHandle, "
+          "ObjectAttributes, ValueName, ResultLength, Data or the information buffer with a non-zero "
+          "length (an application gets STATUS_ACCESS_VIOLATION)",
+          0x1Eu, "KMODE_EXCEPTION_NOT_HANDLED", (long long)0xC0000005,
+          "A kernel-mode caller's pointers are not probed: the registry reads or writes through them "
+          "and faults (STATUS_ACCESS_VIOLATION), and nobody handles it. (The report names the "
+          "parameter; the machine stops before the fault.)",
+          "Pass every pointer the DDI documents as required; to learn a value's size, pass a NULL "
+          "buffer with Length 0 and read *ResultLength after STATUS_BUFFER_TOO_SMALL." },
+        RULE_UNHANDLED_EXCEPTION, 0 },
+    [RULE_ZW_MALFORMED_UNICODE_STRING] = {
+        { "zw.malformed_unicode_string",
+          "ZwCreateKey, ZwOpenKey (ObjectName, Class), ZwQueryValueKey, ZwSetValueKey, ZwDeleteValueKey "
+          "(ValueName)",
+          "a kernel-mode caller's UNICODE_STRING has an odd Length, one larger than its MaximumLength, "
+          "or a NULL Buffer with a non-zero Length (an application gets an error status)", C4, 0xE4,
+          "Lengths count bytes of whole WCHARs inside the buffer; any other string makes the kernel "
+          "read past the buffer or split a character. Driver Verifier checks every string a Zw call "
+          "gets (parameter 2 is the string).",
+          "Build strings with RtlInitUnicodeString or RTL_CONSTANT_STRING, and compute lengths in "
+          "bytes: chars * sizeof(WCHAR)." },
+        RULE_STATE, 0 },
+    [RULE_ERRORLOG_ABOVE_DISPATCH] = {
+        { "errorlog.above_dispatch", "IoAllocateErrorLogEntry, IoWriteErrorLogEntry, IoFreeErrorLogEntry",
+          "called above DISPATCH_LEVEL", C4, 0x20003,
+          "Error log entries are nonpaged pool queued to the I/O manager under a spin lock, which "
+          "works only up to DISPATCH_LEVEL. (The subcode is the IrqlDispatch DDI rule's; which group "
+          "lists these DDIs is not confirmed.)",
+          "From an ISR, queue a DPC (IoRequestDpc) and write the entry there." },
+        RULE_IRQL_AT_MOST, DISPATCH_LEVEL },
+    [RULE_ERRORLOG_NOT_AN_ENTRY] = {
+        { "errorlog.not_an_entry", "IoWriteErrorLogEntry, IoFreeErrorLogEntry",
+          "the pointer is not an entry IoAllocateErrorLogEntry returned, or the entry was already "
+          "written or freed", C2, 0x07,
+          "The I/O manager owns the entry from the write (or free) on and frees its pool: a second "
+          "write or free frees it twice (parameters: the entry, 0, 0).",
+          "Write or free each entry exactly once, and never touch it afterwards." },
+        RULE_STATE, 0 },
+    [RULE_PNP_NOT_A_PDO] = {
+        { "pnp.not_a_pdo", "IoOpenDeviceRegistryKey, IoGetDeviceProperty",
+          "the device object is not a PDO the PnP manager enumerated (an FDO, a device the driver "
+          "created itself, or random memory)", 0xCAu, "PNP_DETECTED_FATAL_ERROR", 0x2,
+          "The device's registry keys and properties belong to its device node, which only the "
+          "physical device object (PDO) has: Windows stops with INVALID_PDO (parameter 2 is the "
+          "device).",
+          "Pass the PDO AddDevice received (keep it in the device extension), not your own "
+          "device object or the one IoAttachDeviceToDeviceStack returned." },
+        RULE_STATE, 0 },
 };
 
 const struct rule *rule_get(enum rule_id id)

@@ -4,7 +4,8 @@
  * behaviour. The same source builds into the host runner (against wdmsim::kernel) and, with
  * mingw-w64, into conformance.sys. It grows with every issue: each new DDI gets a call here.
  * KfLowerIrql and RtlFailFast are reached only through KeLowerIrql and the list helpers: mingw-w64's
- * x64 DDK does not declare them for drivers. ConformIo opens the driver's own device from inside
+ * x64 DDK does not declare them for drivers; RTL_QUERY_REGISTRY_TYPECHECK and KEY_CACHED_INFORMATION
+ * are left out for the same reason. ConformIo opens the driver's own device from inside
  * DriverEntry, through a filter device attached on top, and removes both before returning.
  */
 #include <ntifs.h>
@@ -1065,6 +1066,13 @@ static NTSTATUS ConformanceFunctionDispatch(PCONFORMANCE_DEVICE device, PIRP Irp
         RtlZeroMemory(standard, sizeof(*standard));
         standard->NumberOfLinks = 1;
         return CompleteIrp(Irp, STATUS_SUCCESS, sizeof(*standard));
+    case IRP_MJ_SET_INFORMATION:
+        /* A device has no size to change, but accepts the request. */
+        if (stack->Parameters.SetFile.FileInformationClass != FileEndOfFileInformation)
+            return CompleteIrp(Irp, STATUS_INVALID_PARAMETER, 0);
+        return CompleteIrp(Irp, STATUS_SUCCESS, 0);
+    case IRP_MJ_FLUSH_BUFFERS:
+        return CompleteIrp(Irp, STATUS_SUCCESS, 0);
     default:
         return CompleteIrp(Irp, STATUS_INVALID_DEVICE_REQUEST, 0);
     }
@@ -1110,12 +1118,25 @@ static NTSTATUS OpenDevice(PUNICODE_STRING Name, PHANDLE File)
                         FILE_SYNCHRONOUS_IO_NONALERT, NULL, 0);
 }
 
+/* ZwOpenFile is ZwCreateFile's FILE_OPEN form. */
+static NTSTATUS OpenDeviceAgain(PUNICODE_STRING Name, PHANDLE File)
+{
+    OBJECT_ATTRIBUTES attributes;
+    IO_STATUS_BLOCK ioStatus;
+
+    InitializeObjectAttributes(&attributes, Name, OBJ_CASE_INSENSITIVE | OBJ_KERNEL_HANDLE, NULL, NULL);
+    return ZwOpenFile(File, GENERIC_READ | GENERIC_WRITE | SYNCHRONIZE, &attributes, &ioStatus,
+                      FILE_SHARE_READ | FILE_SHARE_WRITE, FILE_SYNCHRONOUS_IO_NONALERT);
+}
+
 static VOID ConformFileCalls(PDEVICE_OBJECT Device, PCONFORMANCE_DEVICE Function,
                              PCONFORMANCE_DEVICE Filter, PUNICODE_STRING Name)
 {
     static const UCHAR message[] = "conformance";
     CONFORMANCE_PENDED_READ read;
     FILE_STANDARD_INFORMATION standard;
+    FILE_POSITION_INFORMATION position;
+    FILE_END_OF_FILE_INFORMATION endOfFile;
     IO_STATUS_BLOCK ioStatus;
     LARGE_INTEGER offset;
     PIO_WORKITEM workItem;
@@ -1124,7 +1145,7 @@ static VOID ConformFileCalls(PDEVICE_OBJECT Device, PCONFORMANCE_DEVICE Function
     ULONG value;
 
     EXPECT(OpenDevice(Name, &file) == STATUS_SUCCESS);
-    EXPECT(OpenDevice(Name, &read.File) == STATUS_SUCCESS);
+    EXPECT(OpenDeviceAgain(Name, &read.File) == STATUS_SUCCESS);
     EXPECT(Function->Opens == 2 && Filter->FilterCompletions == 2);
     EXPECT(Function->DispatchProcess == IoGetCurrentProcess());
 
@@ -1148,6 +1169,19 @@ static VOID ConformFileCalls(PDEVICE_OBJECT Device, PCONFORMANCE_DEVICE Function
            STATUS_SUCCESS);
     EXPECT(ioStatus.Information == sizeof(standard) && standard.NumberOfLinks == 1);
     EXPECT(standard.Directory == FALSE && standard.DeletePending == FALSE);
+
+    /* A synchronous file's position is the I/O manager's; the end of file and a flush are the driver's. */
+    position.CurrentByteOffset.QuadPart = 100;
+    EXPECT(ZwSetInformationFile(file, &ioStatus, &position, sizeof(position), FilePositionInformation) ==
+           STATUS_SUCCESS);
+    position.CurrentByteOffset.QuadPart = 0;
+    EXPECT(ZwQueryInformationFile(file, &ioStatus, &position, sizeof(position), FilePositionInformation) ==
+           STATUS_SUCCESS);
+    EXPECT(position.CurrentByteOffset.QuadPart == 100);
+    endOfFile.EndOfFile.QuadPart = 0;
+    EXPECT(ZwSetInformationFile(file, &ioStatus, &endOfFile, sizeof(endOfFile), FileEndOfFileInformation) ==
+           STATUS_SUCCESS);
+    EXPECT(ZwFlushBuffersFile(file, &ioStatus) == STATUS_SUCCESS && ioStatus.Status == STATUS_SUCCESS);
 
     /* A read pended on the second handle in a worker thread, completed by a write on the first. */
     read.Status = STATUS_UNSUCCESSFUL;
@@ -1349,6 +1383,25 @@ static PDEVICE_OBJECT CreateConformanceDevice(PDRIVER_OBJECT DriverObject, PUNIC
     return device;
 }
 
+/* An entry for the event log; one allocated and freed unwritten. */
+static VOID ConformErrorLog(PDEVICE_OBJECT Device)
+{
+    PIO_ERROR_LOG_PACKET entry = IoAllocateErrorLogEntry(Device, sizeof(IO_ERROR_LOG_PACKET));
+
+    EXPECT(entry != NULL);
+    if (entry != NULL) {
+        EXPECT(entry->ErrorCode == 0 && entry->DumpDataSize == 0);
+        entry->ErrorCode = STATUS_DEVICE_BUSY;
+        entry->UniqueErrorValue = 1;
+        IoWriteErrorLogEntry(entry);
+    }
+    entry = IoAllocateErrorLogEntry(Device, sizeof(IO_ERROR_LOG_PACKET));
+    EXPECT(entry != NULL);
+    if (entry != NULL)
+        IoFreeErrorLogEntry(entry);
+    EXPECT(IoAllocateErrorLogEntry(Device, ERROR_LOG_MAXIMUM_SIZE + 1) == NULL);
+}
+
 static VOID ConformIo(PDRIVER_OBJECT DriverObject)
 {
     UNICODE_STRING deviceName = RTL_CONSTANT_STRING(L"\\Device\\WdmsimConformance");
@@ -1371,6 +1424,7 @@ static VOID ConformIo(PDRIVER_OBJECT DriverObject)
     ConformStartIo(function);
     ConformBuiltIrps(function);
     ConformDeviceTimerAndDpc(function);
+    ConformErrorLog(function);
     filter = CreateConformanceDevice(DriverObject, NULL);
     if (filter != NULL) {
         filterExtension = filter->DeviceExtension;
@@ -1602,6 +1656,93 @@ static VOID ConformSLists(VOID)
     EXPECT(ExQueryDepthSList(&ConformanceSList) == 0);
 }
 
+/* The driver's own service key, as DriverEntry finds it: a value written, read three ways,
+ * enumerated and deleted, a subkey made and deleted, and the Rtl helpers on the same key. */
+static VOID ConformRegistryKeys(HANDLE Service)
+{
+    UNICODE_STRING valueName = RTL_CONSTANT_STRING(L"ConformanceValue");
+    UNICODE_STRING subkeyName = RTL_CONSTANT_STRING(L"ConformanceSubkey");
+    OBJECT_ATTRIBUTES attributes;
+    ULONG value = 0x1234, disposition = 0, length = 0;
+    UCHAR buffer[128];
+    PKEY_VALUE_PARTIAL_INFORMATION partial = (PKEY_VALUE_PARTIAL_INFORMATION)buffer;
+    PKEY_FULL_INFORMATION full = (PKEY_FULL_INFORMATION)buffer;
+    HANDLE subkey;
+
+    EXPECT(ZwSetValueKey(Service, &valueName, 0, REG_DWORD, &value, sizeof value) == STATUS_SUCCESS);
+    EXPECT(ZwQueryValueKey(Service, &valueName, KeyValuePartialInformation, NULL, 0, &length) ==
+           STATUS_BUFFER_TOO_SMALL);
+    EXPECT(length == FIELD_OFFSET(KEY_VALUE_PARTIAL_INFORMATION, Data) + sizeof value);
+    EXPECT(ZwQueryValueKey(Service, &valueName, KeyValuePartialInformation, buffer,
+                           FIELD_OFFSET(KEY_VALUE_PARTIAL_INFORMATION, Data) + 1, &length) == STATUS_BUFFER_OVERFLOW);
+    EXPECT(ZwQueryValueKey(Service, &valueName, KeyValuePartialInformation, buffer, sizeof buffer, &length) ==
+           STATUS_SUCCESS);
+    EXPECT(partial->Type == REG_DWORD && partial->DataLength == sizeof value && *(PULONG)partial->Data == 0x1234);
+    InitializeObjectAttributes(&attributes, &subkeyName, OBJ_CASE_INSENSITIVE | OBJ_KERNEL_HANDLE, Service, NULL);
+    EXPECT(ZwCreateKey(&subkey, KEY_ALL_ACCESS, &attributes, 0, NULL, REG_OPTION_VOLATILE, &disposition) ==
+           STATUS_SUCCESS);
+    EXPECT(disposition == REG_CREATED_NEW_KEY);
+    EXPECT(ZwQueryKey(Service, KeyFullInformation, buffer, sizeof buffer, &length) == STATUS_SUCCESS);
+    EXPECT(full->SubKeys >= 1 && full->Values >= 1);
+    EXPECT(ZwEnumerateKey(Service, full->SubKeys, KeyBasicInformation, buffer, sizeof buffer, &length) ==
+           STATUS_NO_MORE_ENTRIES);
+    EXPECT(ZwEnumerateValueKey(Service, 0, KeyValueBasicInformation, buffer, sizeof buffer, &length) == STATUS_SUCCESS);
+    EXPECT(ZwFlushKey(Service) == STATUS_SUCCESS);
+    EXPECT(ZwDeleteKey(subkey) == STATUS_SUCCESS);
+    EXPECT(ZwQueryKey(subkey, KeyBasicInformation, buffer, sizeof buffer, &length) == STATUS_KEY_DELETED);
+    EXPECT(ZwClose(subkey) == STATUS_SUCCESS);
+    EXPECT(ZwDeleteValueKey(Service, &valueName) == STATUS_SUCCESS);
+    EXPECT(ZwDeleteValueKey(Service, &valueName) == STATUS_OBJECT_NAME_NOT_FOUND);
+}
+
+static VOID ConformRtlRegistry(PCWSTR ServicePath)
+{
+    ULONG written = 77, read = 0, fallback = 5, missing = 0;
+    RTL_QUERY_REGISTRY_TABLE table[3];
+
+    RtlZeroMemory(table, sizeof table);
+    table[0].Flags = RTL_QUERY_REGISTRY_DIRECT | RTL_QUERY_REGISTRY_REQUIRED;
+    table[0].Name = L"RtlValue";
+    table[0].EntryContext = &read;
+    table[1].Flags = RTL_QUERY_REGISTRY_DIRECT;
+    table[1].Name = L"RtlMissing";
+    table[1].EntryContext = &missing;
+    table[1].DefaultType = REG_DWORD;
+    table[1].DefaultData = &fallback;
+    table[1].DefaultLength = sizeof fallback;
+    EXPECT(RtlCheckRegistryKey(RTL_REGISTRY_ABSOLUTE, (PWSTR)ServicePath) == STATUS_SUCCESS);
+    EXPECT(RtlWriteRegistryValue(RTL_REGISTRY_ABSOLUTE, ServicePath, L"RtlValue", REG_DWORD, &written,
+                                 sizeof written) == STATUS_SUCCESS);
+    EXPECT(RtlQueryRegistryValues(RTL_REGISTRY_ABSOLUTE, ServicePath, table, NULL, NULL) == STATUS_SUCCESS);
+    EXPECT(read == 77 && missing == 5);
+    EXPECT(RtlDeleteRegistryValue(RTL_REGISTRY_ABSOLUTE, ServicePath, L"RtlValue") == STATUS_SUCCESS);
+    EXPECT(RtlQueryRegistryValues(RTL_REGISTRY_ABSOLUTE, ServicePath, table, NULL, NULL) ==
+           STATUS_OBJECT_NAME_NOT_FOUND);
+    EXPECT(RtlCreateRegistryKey(RTL_REGISTRY_CONTROL, L"WdmsimConformance") == STATUS_SUCCESS);
+    EXPECT(RtlCheckRegistryKey(RTL_REGISTRY_CONTROL, L"WdmsimConformance") == STATUS_SUCCESS);
+}
+
+static VOID ConformRegistry(PUNICODE_STRING RegistryPath)
+{
+    WCHAR path[256];
+    UNICODE_STRING copy;
+    OBJECT_ATTRIBUTES attributes;
+    HANDLE service;
+
+    copy.Buffer = path;
+    copy.Length = 0;
+    copy.MaximumLength = sizeof path - sizeof(WCHAR);
+    RtlCopyUnicodeString(&copy, RegistryPath);
+    path[copy.Length / sizeof(WCHAR)] = L'\0';
+    InitializeObjectAttributes(&attributes, &copy, OBJ_CASE_INSENSITIVE | OBJ_KERNEL_HANDLE, NULL, NULL);
+    EXPECT(ZwOpenKey(&service, KEY_ALL_ACCESS, &attributes) == STATUS_SUCCESS);
+    if (service == NULL)
+        return;
+    ConformRegistryKeys(service);
+    EXPECT(ZwClose(service) == STATUS_SUCCESS);
+    ConformRtlRegistry(path);
+}
+
 NTSTATUS NTAPI DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath)
 {
     /* Never taken: the I/O manager always passes a registry path, and no IRQL exceeds
@@ -1650,6 +1791,7 @@ NTSTATUS NTAPI DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING Registry
     ConformDeviceQueues();
     ConformRemoveLocks();
     ConformCancelSafeQueues();
+    ConformRegistry(RegistryPath);
     ConformIo(DriverObject);
 
     EXPECT(KeGetCurrentIrql() == PASSIVE_LEVEL);

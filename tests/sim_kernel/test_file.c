@@ -27,7 +27,8 @@ static struct {
     BOOLEAN exclusive;
     NTSTATUS create_status;         /* what IRP_MJ_CREATE completes with */
     PDEVICE_OBJECT device;
-    char log[32];                   /* C create, U cleanup, X close, R read, W write, I ioctl, Q query */
+    char log[32];                   /* C create, U cleanup, X close, R read, W write, I ioctl, Q query,
+                                     * S set information, F flush */
     int log_length;
     PKTHREAD create_thread;
     KIRQL close_irql;
@@ -44,6 +45,7 @@ static struct {
     ULONG input_length;
     LARGE_INTEGER offset;
     FILE_INFORMATION_CLASS query_class;
+    LARGE_INTEGER end_of_file;      /* what IRP_MJ_SET_INFORMATION's FileEndOfFileInformation set */
     UCHAR data[16];                 /* the last write; reads return it */
     ULONG data_length;
     BOOLEAN pend_reads;             /* a read is held in `pending` for echo_complete_pending */
@@ -178,6 +180,16 @@ static NTSTATUS NTAPI echo_dispatch(PDEVICE_OBJECT device, PIRP irp)
         RtlFillMemory(irp->AssociatedIrp.SystemBuffer, echo.length, ECHO_QUERY_ANSWER);
         information = echo.length / 2;
         break;
+    case IRP_MJ_SET_INFORMATION:
+        echo_note('S', irp, stack);
+        echo.length = stack->Parameters.SetFile.Length;
+        echo.query_class = stack->Parameters.SetFile.FileInformationClass;
+        if (echo.query_class == FileEndOfFileInformation)
+            echo.end_of_file = ((PFILE_END_OF_FILE_INFORMATION)irp->AssociatedIrp.SystemBuffer)->EndOfFile;
+        break;
+    case IRP_MJ_FLUSH_BUFFERS:
+        echo_note('F', irp, stack);
+        break;
     default:
         status = STATUS_INVALID_DEVICE_REQUEST;
         break;
@@ -202,7 +214,8 @@ static VOID NTAPI echo_unload(PDRIVER_OBJECT driver)
 static NTSTATUS NTAPI echo_entry(PDRIVER_OBJECT driver, PUNICODE_STRING registry_path)
 {
     static const UCHAR majors[] = { IRP_MJ_CREATE, IRP_MJ_CLEANUP, IRP_MJ_CLOSE, IRP_MJ_READ, IRP_MJ_WRITE,
-                                    IRP_MJ_DEVICE_CONTROL, IRP_MJ_QUERY_INFORMATION };
+                                    IRP_MJ_DEVICE_CONTROL, IRP_MJ_QUERY_INFORMATION, IRP_MJ_SET_INFORMATION,
+                                    IRP_MJ_FLUSH_BUFFERS };
     UNICODE_STRING name, link;
     NTSTATUS status;
 
@@ -836,6 +849,85 @@ static void ZwQueryInformationFile_sends_other_classes_to_the_driver_buffered(vo
     wdmsim_driver_unload(driver);
 }
 
+/* ---- ZwSetInformationFile, ZwFlushBuffersFile, ZwOpenFile ---- */
+
+static void ZwSetInformationFile_sends_FileEndOfFileInformation_to_the_driver_buffered(void **state)
+{
+    PDRIVER_OBJECT driver = load_echo();
+    HANDLE handle = open_echo();
+    FILE_END_OF_FILE_INFORMATION end = { { .QuadPart = 4096 } };
+    IO_STATUS_BLOCK iosb;
+
+    (void)state;
+    assert_int_equal(ZwSetInformationFile(handle, &iosb, &end, sizeof end, FileEndOfFileInformation), STATUS_SUCCESS);
+    assert_string_equal(echo.log, "CS");
+    assert_int_equal(echo.query_class, FileEndOfFileInformation);
+    assert_int_equal(echo.length, sizeof end);
+    assert_int_equal(echo.end_of_file.QuadPart, 4096);
+    assert_ptr_not_equal(echo.system_buffer, &end);
+    assert_int_equal(ZwSetInformationFile(handle, &iosb, &end, sizeof end - 1, FileEndOfFileInformation),
+                     STATUS_INFO_LENGTH_MISMATCH);
+    assert_string_equal(echo.log, "CS");
+    close_ok(handle);
+    wdmsim_driver_unload(driver);
+}
+
+/* The position a synchronous file's next read or write uses is the I/O manager's: it sets it
+ * without asking the driver. */
+static void ZwSetInformationFile_sets_a_synchronous_file_position_itself(void **state)
+{
+    PDRIVER_OBJECT driver = load_echo();
+    HANDLE handle = open_synchronous();
+    FILE_POSITION_INFORMATION position = { { .QuadPart = 100 } };
+    IO_STATUS_BLOCK iosb;
+
+    (void)state;
+    assert_int_equal(ZwSetInformationFile(handle, &iosb, &position, sizeof position, FilePositionInformation),
+                     STATUS_SUCCESS);
+    assert_string_equal(echo.log, "C");
+    write_ok(handle, "abc", NULL);
+    assert_int_equal(echo.offset.QuadPart, 100);
+    position.CurrentByteOffset.QuadPart = -1;
+    assert_int_equal(ZwSetInformationFile(handle, &iosb, &position, sizeof position, FilePositionInformation),
+                     STATUS_INVALID_PARAMETER);
+    close_ok(handle);
+    wdmsim_driver_unload(driver);
+}
+
+static void ZwFlushBuffersFile_sends_IRP_MJ_FLUSH_BUFFERS(void **state)
+{
+    PDRIVER_OBJECT driver = load_echo();
+    HANDLE handle = open_echo();
+    IO_STATUS_BLOCK iosb = { .Status = -1 };
+
+    (void)state;
+    assert_int_equal(ZwFlushBuffersFile(handle, &iosb), STATUS_SUCCESS);
+    assert_int_equal(iosb.Status, STATUS_SUCCESS);
+    assert_string_equal(echo.log, "CF");
+    close_ok(handle);
+    wdmsim_driver_unload(driver);
+}
+
+static void ZwOpenFile_opens_an_existing_device_as_ZwCreateFile_with_FILE_OPEN(void **state)
+{
+    PDRIVER_OBJECT driver = load_echo();
+    UNICODE_STRING name;
+    OBJECT_ATTRIBUTES attributes;
+    IO_STATUS_BLOCK iosb;
+    HANDLE handle;
+
+    (void)state;
+    RtlInitUnicodeString(&name, ECHO_DEVICE);
+    InitializeObjectAttributes(&attributes, &name, OBJ_CASE_INSENSITIVE | OBJ_KERNEL_HANDLE, NULL, NULL);
+    assert_int_equal(ZwOpenFile(&handle, GENERIC_READ | GENERIC_WRITE, &attributes, &iosb, 0, 0), STATUS_SUCCESS);
+    assert_int_equal(iosb.Information, FILE_OPENED);
+    assert_int_equal(echo.create_options >> 24, FILE_OPEN);
+    close_ok(handle);
+    RtlInitUnicodeString(&name, L"\\Device\\NoSuchDevice");
+    assert_int_equal(ZwOpenFile(&handle, GENERIC_READ, &attributes, &iosb, 0, 0), STATUS_OBJECT_NAME_NOT_FOUND);
+    wdmsim_driver_unload(driver);
+}
+
 /* ---- Handles ---- */
 
 static void Zw_file_calls_on_a_handle_to_another_object_type_return_STATUS_OBJECT_TYPE_MISMATCH(void **state)
@@ -1152,6 +1244,10 @@ int main(void)
         file_test(ZwQueryInformationFile_answers_FilePositionInformation_itself_for_a_synchronous_file_only),
         file_test(ZwQueryInformationFile_with_a_short_buffer_returns_STATUS_INFO_LENGTH_MISMATCH),
         file_test(ZwQueryInformationFile_sends_other_classes_to_the_driver_buffered),
+        file_test(ZwSetInformationFile_sends_FileEndOfFileInformation_to_the_driver_buffered),
+        file_test(ZwSetInformationFile_sets_a_synchronous_file_position_itself),
+        file_test(ZwFlushBuffersFile_sends_IRP_MJ_FLUSH_BUFFERS),
+        file_test(ZwOpenFile_opens_an_existing_device_as_ZwCreateFile_with_FILE_OPEN),
         file_test(Zw_file_calls_on_a_handle_to_another_object_type_return_STATUS_OBJECT_TYPE_MISMATCH),
         file_test(Zw_file_calls_on_a_closed_handle_return_STATUS_INVALID_HANDLE),
         file_test(the_last_handle_sends_IRP_MJ_CLEANUP_and_the_last_reference_IRP_MJ_CLOSE),

@@ -42,7 +42,7 @@ static void codes_with_subcodes_carry_them_and_exceptions_carry_their_status(voi
         const struct wdmsim_rule_info *rule = wdmsim_rule_at(i);
 
         if (rule->code == 0xC4 || rule->code == 0xC2 || rule->code == 0x139 || rule->code == 0xC7 ||
-            rule->code == 0xE4 || rule->code == 0xC9)
+            rule->code == 0xE4 || rule->code == 0xC9 || rule->code == 0xCA)
             assert_true(rule->subcode >= 0);
         else if (rule->code == 0x1E)
             assert_true(rule->subcode >= (long long)0x80000000);

@@ -198,6 +198,59 @@ void wdmsim_process_run(PEPROCESS process, wdmsim_scenario_fn *fn, void *context
  * its handles, until the thread ends. */
 void wdmsim_process_terminate(PEPROCESS process);
 
+/* ---- The registry ----
+ * The simulated machine's registry lives in memory and starts afresh at every boot, with the
+ * keys a fresh Windows has (\Registry\Machine\System\CurrentControlSet\Services, Control\Class,
+ * Enum\ROOT, \Registry\Machine\Software\Microsoft\Windows NT\CurrentVersion, the volatile
+ * \Registry\Machine\Hardware, \Registry\User\.Default). A driver's service key,
+ * WDMSIM_REGISTRY_SERVICES "<name>", and its Parameters subkey exist once it loads; values the host
+ * sets there before wdmsim_driver_load are what DriverEntry reads. Paths are narrow strings
+ * (ASCII or Latin-1) starting with \Registry, compared case-insensitively. These calls make every
+ * missing key on the way (non-volatile; never under a volatile key). Any thread may call them. */
+#define WDMSIM_REGISTRY_SERVICES "\\Registry\\Machine\\System\\CurrentControlSet\\Services\\"
+/* Makes the key (and every missing key on its way): STATUS_OBJECT_NAME_INVALID for a path it
+ * cannot make. */
+NTSTATUS wdmsim_registry_create_key(const char *path);
+/* Deletes the key with all its subkeys; opens of them see STATUS_KEY_DELETED. */
+NTSTATUS wdmsim_registry_delete_key(const char *path);
+/* Sets a value of any type (REG_SZ data is WCHARs with their terminator, as a driver stores it). */
+NTSTATUS wdmsim_registry_set_value(const char *path, const char *name, ULONG type, const void *data, ULONG length);
+NTSTATUS wdmsim_registry_set_dword(const char *path, const char *name, ULONG value);
+/* A REG_SZ from a narrow string, widened and terminated. */
+NTSTATUS wdmsim_registry_set_string(const char *path, const char *name, const char *value);
+/* Reads a value: its type and length, and its data into data (size bytes). STATUS_OBJECT_NAME_NOT_FOUND
+ * for no such key or value; STATUS_BUFFER_OVERFLOW when size is too small (*length is what it needs,
+ * and what fits is copied). */
+NTSTATUS wdmsim_registry_get_value(const char *path, const char *name, ULONG *type, void *data, ULONG size,
+                                   ULONG *length);
+NTSTATUS wdmsim_registry_delete_value(const char *path, const char *name);
+
+/* ---- The error log ----
+ * What drivers wrote with IoWriteErrorLogEntry since boot, oldest first, as the event log would
+ * show it. An entry allocated with IoAllocateErrorLogEntry and neither written nor freed when its
+ * driver unloads is a leak. Any thread may call these. */
+struct wdmsim_error_log_entry {
+    long long time;                  /* system time of the write (100 ns since 1601) */
+    char driver[64];                 /* the writer's driver object, "\\Driver\\name" */
+    char device[64];                 /* the named device of the IoObject's stack; "" for none */
+    unsigned char major_function;    /* IO_ERROR_LOG_PACKET's fields */
+    unsigned char retry_count;
+    unsigned short event_category;
+    NTSTATUS error_code;
+    ULONG unique_error_value;
+    NTSTATUS final_status;
+    ULONG sequence_number;
+    ULONG io_control_code;
+    long long device_offset;
+    unsigned short dump_data_size;   /* bytes in dump_data */
+    ULONG dump_data[60];             /* the packet's DumpData (ULONGs, as there) */
+    unsigned short number_of_strings;
+    char strings[256];               /* the insertion strings (narrowed), each ended by '\n' */
+};
+size_t wdmsim_error_log_count(void);
+/* The entry at index (0: the oldest); 0 when there is none. */
+int wdmsim_error_log_entry(size_t index, struct wdmsim_error_log_entry *entry);
+
 /* ---- The rule catalog ---- */
 
 struct wdmsim_rule_info {
