@@ -479,6 +479,42 @@ void strategy_summarize_plan(const struct strategy_plan *plan, struct strategy_s
 /* Writes what a failing schedule prints: seed, token, the command that replays it, decisions. */
 void strategy_print_failure(FILE *out, const struct strategy_summary *summary);
 
+/* ---- hash.c: growable hash tables (linear hashing), owned and locked by their users ---- */
+
+/* Embedded in an entry; the table chains entries through it. */
+struct hash_link {
+    struct hash_link *next;
+    uint64_t signature;             /* the entry's hash, kept for splits and quick compares */
+};
+
+struct hash_table {
+    struct hash_link **buckets;
+    size_t capacity;                /* buckets allocated */
+    size_t low_mask;                /* buckets before this round of splits, minus one */
+    size_t split;                   /* the next bucket to split */
+    size_t count;                   /* entries */
+};
+
+void hash_init(struct hash_table *table);
+/* Frees the buckets; the entries are the owner's. */
+void hash_destroy(struct hash_table *table);
+void hash_insert(struct hash_table *table, struct hash_link *link, uint64_t signature);
+/* link must be in the table. */
+void hash_remove(struct hash_table *table, struct hash_link *link);
+/* The first entry with this signature, then the next: the caller compares its own keys. */
+struct hash_link *hash_first(const struct hash_table *table, uint64_t signature);
+struct hash_link *hash_next(const struct hash_link *link);
+/* Every entry, bucket by bucket: index < hash_bucket_count; the table must not change meanwhile. */
+size_t hash_bucket_count(const struct hash_table *table);
+struct hash_link *hash_bucket(const struct hash_table *table, size_t index);
+/* Empties the table: every entry, chained through next, for the owner to free. */
+struct hash_link *hash_drain(struct hash_table *table);
+uint64_t hash_mix(uint64_t value);
+uint64_t hash_pointer(const void *pointer);
+uint64_t hash_bytes(const void *bytes, size_t size);
+
+#define HASH_ENTRY(link, type, member) ((type *)((char *)(link) - offsetof(type, member)))
+
 /* ---- irql.c ---- */
 
 KIRQL irql_current(void);
