@@ -7,6 +7,7 @@
 #define WDMSIM_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -671,6 +672,8 @@ SIM_NORETURN void rule_stop_detail(enum rule_id id, ULONG_PTR a, ULONG_PTR b, UL
 /* The same, with a detail text that may be longer than rule_stop_detail's buffer. */
 SIM_NORETURN void rule_stop_text(enum rule_id id, ULONG_PTR a, ULONG_PTR b, ULONG_PTR c, ULONG_PTR d,
                                  const char *detail);
+/* Whether irql satisfies an IRQL rule's row: for a path that checks first and stops later. */
+bool rule_irql_ok(enum rule_id id, KIRQL irql);
 /* The entry check of an IRQL rule: stops unless the current IRQL satisfies the row. */
 void rule_check_irql(enum rule_id id, ULONG_PTR a, ULONG_PTR b, ULONG_PTR c, ULONG_PTR d);
 
@@ -761,6 +764,9 @@ void pool_check_free_range(ULONG_PTR address, size_t size, POOL_TYPE type);
 
 struct pool_free_check {
     void (*check)(ULONG_PTR address, size_t size, POOL_TYPE type);
+    /* How many things of its family exist for check to look for: while it is 0 the check could find
+     * nothing, and a free may skip it (read with acquire before the free looks its block up). */
+    const atomic_size_t *watched;
     struct pool_free_check *next;
 };
 

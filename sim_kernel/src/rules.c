@@ -1007,6 +1007,11 @@ static bool rule_irql_allowed(const struct rule *rule, KIRQL irql)
     return true;
 }
 
+bool rule_irql_ok(enum rule_id id, KIRQL irql)
+{
+    return rule_irql_allowed(rule_get(id), irql);
+}
+
 void rule_check_irql(enum rule_id id, ULONG_PTR a, ULONG_PTR b, ULONG_PTR c, ULONG_PTR d)
 {
     if (!rule_irql_allowed(rule_get(id), irql_current()))
