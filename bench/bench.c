@@ -1,6 +1,7 @@
 /*
- * bench.c - wdmsim-bench: what the simulation costs against raw pthreads, and how fast the
- * DebugPrint pipeline moves events (issue 6). Each figure is a ratio against a baseline measured in
+ * bench.c - wdmsim-bench: what the simulation costs against the fastest plain host code doing the
+ * same work, how fast the DebugPrint pipeline moves events, and whether costs stay flat as the
+ * kernel fills up (issues 6 and 15). Each figure is a ratio against a baseline measured in
  * the same run, the two interleaved and repeated, the median kept, because the machines this runs
  * on are shared and noisy. Prints a table for people and one `bench ...` line per figure.
  * Simulator world: host code.

@@ -114,7 +114,7 @@ static double ping_pong_host(long rounds)
 
 void bench_event_ping_pong(const struct bench_options *options)
 {
-    long rounds = options->mode == BENCH_FULL ? 200000 : options->mode == BENCH_QUICK ? 50000 : 200;
+    long rounds = options->mode == BENCH_FULL ? 200000 : options->mode == BENCH_QUICK ? 10000 : 200;
     double ours[options->repeats], baseline[options->repeats];
     char note[200];
 
@@ -233,7 +233,7 @@ static double list_host(int threads, long pairs)
 
 void bench_interlocked_list(const struct bench_options *options)
 {
-    long pairs = options->mode == BENCH_FULL ? 5000000 : options->mode == BENCH_QUICK ? 1000000 : 1000;
+    long pairs = options->mode == BENCH_FULL ? 5000000 : options->mode == BENCH_QUICK ? 500000 : 1000;
     char note[200];
 
     bench_boot_real();
