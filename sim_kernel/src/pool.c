@@ -3,13 +3,13 @@
  * Every live block is tracked by address in a table outside the block, so no check ever reads the
  * memory a driver hands in; recently freed blocks wait in a quarantine ring, their memory held back,
  * so a second free is told apart from a bad address. Locking: the table and the ring are split
- * into shards by address hash, each guarded by its own spin lock (with its blocks' counters), so
+ * into shards by address hash, each guarded by its own lock (with its blocks' counters), so
  * threads allocating and freeing different blocks seldom wait for each other and never for a lock
  * that every free takes; fault injection is atomic. Host memory is allocated and freed outside every
  * lock; a freed block is filled under its shard lock, as it moves from the table to the ring.
  * Whole-pool views (stats, counts, the report, shutdown) take every shard lock in order.
  */
-#include <sched.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -40,8 +40,6 @@
 #define POOL_TYPE_CACHE_ALIGNED 4
 #define POOL_ALIGNMENT 16
 #define POOL_CACHE_LINE 64
-/* Failed looks at a taken shard lock between two yields, as spinlock.c's. */
-#define POOL_SPINS_PER_YIELD 4
 
 struct pool_block {
     uintptr_t address;              /* 0: an empty slot */
@@ -72,7 +70,7 @@ struct pool_quarantine {
 
 /* One cache line or more each, so shard locks taken by different threads do not share a line. */
 struct pool_shard {
-    _Alignas(POOL_CACHE_LINE) atomic_int lock; /* 1 while held: see pool_shard_lock */
+    _Alignas(POOL_CACHE_LINE) pthread_mutex_t lock;
     struct pool_block *table;       /* open addressing, linear probing, at most half full */
     size_t capacity;                /* a power of two, 0 until the shard's first allocation */
     size_t used;                    /* live blocks */
@@ -87,27 +85,14 @@ static atomic_size_t pool_fail_countdown;
 static atomic_uint pool_fail_tag;
 static atomic_size_t pool_failed_injected;
 
-/* A shard lock is a word taken by exchange and given back by a release store: one locked
- * instruction a critical section where a mutex takes two, which every allocation and free pays.
- * Its sections are short and never block; a waiter spins a little between yields. It counts as a
- * host lock, so no scheduling point comes while it is held (controlled mode never finds it taken). */
-static void pool_shard_lock(atomic_int *lock)
+static void pool_shard_lock(pthread_mutex_t *lock)
 {
-    for (unsigned spins = 1; atomic_exchange_explicit(lock, 1, memory_order_acquire) != 0;) {
-        while (atomic_load_explicit(lock, memory_order_relaxed) != 0) {
-            if (spins++ % POOL_SPINS_PER_YIELD == 0)
-                sched_yield();
-            else
-                spinlock_relax();
-        }
-    }
-    sched_host_locks++;
+    host_lock(lock);
 }
 
-static void pool_shard_unlock(atomic_int *lock)
+static void pool_shard_unlock(pthread_mutex_t *lock)
 {
-    sched_host_locks--;
-    atomic_store_explicit(lock, 0, memory_order_release);
+    host_unlock(lock);
 }
 
 /* Every shard, in index order: the only order in which two shard locks are ever held. */
@@ -596,7 +581,8 @@ void pool_boot(void)
 {
     for (size_t i = 0; i < POOL_SHARDS; i++) {
         memset(&pool_shards[i], 0, sizeof pool_shards[i]);
-        atomic_init(&pool_shards[i].lock, 0);
+        if (pthread_mutex_init(&pool_shards[i].lock, NULL) != 0)
+            abort();
     }
     atomic_store(&pool_serial, 0);
     atomic_store(&pool_fail_countdown, 0);
