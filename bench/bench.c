@@ -1,15 +1,18 @@
 /*
- * bench.c - wdmsim-bench: what the simulation costs against raw pthreads, and how fast the
- * DebugPrint pipeline moves events (issue 6). Each figure is a ratio against a baseline measured in
+ * bench.c - wdmsim-bench: what the simulation costs against the fastest plain host code doing the
+ * same work, how fast the DebugPrint pipeline moves events, and whether costs stay flat as the
+ * kernel fills up (issues 6 and 15). Each figure is a ratio against a baseline measured in
  * the same run, the two interleaved and repeated, the median kept, because the machines this runs
  * on are shared and noisy. Prints a table for people and one `bench ...` line per figure.
  * Simulator world: host code.
  */
 #include <fcntl.h>
+#include <linux/futex.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -83,6 +86,51 @@ void bench_report_failure(const char *name, const char *why)
     printf("%-34s FAILED: %s\n", name, why);
     fflush(stdout);
     bench_failed = true;
+}
+
+static void bench_futex(atomic_int *word, int op, int value)
+{
+    syscall(SYS_futex, word, op | FUTEX_PRIVATE_FLAG, value, NULL, NULL, 0);
+}
+
+void bench_futex_event_set(struct bench_futex_event *event)
+{
+    if (atomic_exchange(&event->state, 1) == 2)
+        bench_futex(&event->state, FUTEX_WAKE, 1);
+}
+
+void bench_futex_event_wait(struct bench_futex_event *event)
+{
+    int expected;
+
+    for (int i = 0; i < BENCH_SPIN_ROUNDS; i++) {
+        expected = 1;
+        if (atomic_compare_exchange_weak(&event->state, &expected, 0))
+            return;
+        bench_pause();
+    }
+    for (;;) {
+        expected = 1;
+        if (atomic_compare_exchange_strong(&event->state, &expected, 0))
+            return;
+        /* expected is 0 or 2 now: say a sleeper is here, then sleep unless it was set meanwhile. */
+        if (expected == 2 || atomic_compare_exchange_strong(&event->state, &expected, 2))
+            bench_futex(&event->state, FUTEX_WAIT, 2);
+    }
+}
+
+struct bench_mpsc_node *bench_mpsc_take_all(_Atomic(struct bench_mpsc_node *) *head)
+{
+    struct bench_mpsc_node *taken = atomic_exchange_explicit(head, NULL, memory_order_acquire), *ordered = NULL;
+
+    while (taken != NULL) {
+        struct bench_mpsc_node *next = taken->next;
+
+        taken->next = ordered;
+        ordered = taken;
+        taken = next;
+    }
+    return ordered;
 }
 
 static void *bench_thread_main(void *arg)
@@ -160,10 +208,13 @@ static const struct {
 } bench_groups[] = {
     { "ping_pong", bench_event_ping_pong },
     { "list", bench_interlocked_list },
+    { "spinlock", bench_spin_lock },
+    { "pool", bench_pool },
     { "msg", bench_debugprint_msg },
     { "pipeline", bench_debugprint_pipeline },
     { "virtual_time", bench_virtual_time },
     { "explore", bench_explore },
+    { "scale", bench_scale },
     { "ctest", bench_ctest_group },
 };
 
@@ -180,8 +231,8 @@ static void bench_usage(void)
     fprintf(stderr, "usage: wdmsim-bench [--quick] [--smoke] [--only GROUP]\n"
                     "  --quick  fewer iterations (under 30 s), no ctest run\n"
                     "  --smoke  tiny iterations: only checks that every figure is printed\n"
-                    "  --only   one group of figures, for profiling: ping_pong, list, msg, pipeline,\n"
-                    "           virtual_time, explore or ctest\n");
+                    "  --only   one group of figures, for profiling: ping_pong, list, spinlock, pool,\n"
+                    "           msg, pipeline, virtual_time, explore, scale or ctest\n");
 }
 
 int main(int argc, char **argv)

@@ -7,7 +7,9 @@ if(NOT rc EQUAL 0)
 endif()
 foreach(figure event_ping_pong interlocked_list_1thread interlocked_list_2threads
                debugprint_msg_passive_p50 debugprint_msg_passive_p99
-               debugprint_msg_dispatch_p50 debugprint_msg_dispatch_p99 debugprint_pipeline explore)
+               debugprint_msg_dispatch_p50 debugprint_msg_dispatch_p99 debugprint_pipeline
+               debugprint_pipeline_vs_pipe debugprint_pipeline_rate spin_lock_pair pool_alloc_free explore
+               scale_objects scale_names scale_drivers)
   if(NOT out MATCHES "\nbench ${figure} ratio=[0-9.e+-]+ value=[0-9.e+-]+ unit=[^ ]+ baseline=[0-9.e+-]+\n")
     message(FATAL_ERROR "no line for ${figure}:\n${out}")
   endif()

@@ -1,7 +1,7 @@
 /*
  * boot.c - the machine's life cycle: lazy boot on the first DDI, explicit boot and shutdown for
  * tests, and forgetting an inherited kernel in a forked child.
- * Locking: boot_lock serialises boot and shutdown; `booted` and `generation` are atomics so the
+ * Locking: boot_lock serialises boot and shutdown; `booted` and `kernel_generation_counter` are atomics so the
  * per-DDI check is one load.
  */
 #include <pthread.h>
@@ -14,7 +14,7 @@
 
 static pthread_mutex_t boot_lock = PTHREAD_MUTEX_INITIALIZER;
 static atomic_bool booted;
-static atomic_uint generation;
+atomic_uint kernel_generation_counter;
 static atomic_size_t leaks_found;      /* by every shutdown since the process began or forked */
 static struct wdmsim_config last_config;
 static char last_schedule[320];         /* last_config.schedule points here */
@@ -39,7 +39,7 @@ static void kernel_boot_locked(const struct wdmsim_config *config)
     }
     if (controlled)
         last_config.clock = WDMSIM_CLOCK_VIRTUAL;
-    atomic_fetch_add(&generation, 1);
+    atomic_fetch_add(&kernel_generation_counter, 1);
     crash_boot();
     clock_boot(&last_config);
     processor_boot();
@@ -115,11 +115,6 @@ void kernel_ensure_booted(void)
     host_unlock(&boot_lock);
 }
 
-unsigned kernel_generation(void)
-{
-    return atomic_load_explicit(&generation, memory_order_acquire);
-}
-
 const struct wdmsim_config *kernel_last_config(void)
 {
     return &last_config;
@@ -140,7 +135,7 @@ void kernel_forget_after_fork(void)
 {
     pthread_mutex_init(&boot_lock, NULL);
     atomic_store(&booted, false);
-    atomic_fetch_add(&generation, 1);
+    atomic_fetch_add(&kernel_generation_counter, 1);
     atomic_store(&leaks_found, 0);
 }
 

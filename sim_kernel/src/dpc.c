@@ -97,7 +97,7 @@ static void dpc_check_free(ULONG_PTR address, size_t size, POOL_TYPE type)
                          "the DPC at %p is still queued", (void *)dpc);
 }
 
-static struct pool_free_check dpc_free_check = { .check = dpc_check_free };
+static struct pool_free_check dpc_free_check = { .check = dpc_check_free, .watched = &dpc_queued_count };
 POOL_FREE_CHECK(dpc_free_check)
 
 /* The unload check's inventory of queued DPCs. */

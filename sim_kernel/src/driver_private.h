@@ -37,6 +37,9 @@ struct driver {
     USHORT index;
     enum driver_state state;
     PDRIVER_OBJECT object;
+    struct hash_link by_name;       /* in the registry's names, until unloaded */
+    struct hash_link by_object;     /* in the registry's objects while in_objects */
+    bool in_objects;                /* from driver_make_object until unloaded */
     PDEVICE_OBJECT pdo;             /* PnP driver: the device the PnP manager enumerated for it */
     void *module;                   /* its kept module (driver_module.c); NULL for a driver linked
                                      * into the host */

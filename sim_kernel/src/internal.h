@@ -7,6 +7,7 @@
 #define WDMSIM_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -22,8 +23,13 @@
 
 /* Boots with the defaults if nothing has booted yet; every DDI reaches it through thread_current. */
 void kernel_ensure_booted(void);
-/* Changes with every boot, so state cached by a host thread can tell it belongs to an old kernel. */
-unsigned kernel_generation(void);
+/* Changes with every boot, so state cached by a host thread can tell it belongs to an old kernel.
+ * Inline: every DDI reads it to find its thread. */
+extern atomic_uint kernel_generation_counter;
+static inline unsigned kernel_generation(void)
+{
+    return atomic_load_explicit(&kernel_generation_counter, memory_order_acquire);
+}
 /* The configuration of the latest boot: a STOP test's child boots with the same one. */
 const struct wdmsim_config *kernel_last_config(void);
 /* Before a fork: let the other simulated threads settle into the dispatcher (virtual clock). */
@@ -346,8 +352,21 @@ KPROCESSOR_MODE thread_previous_mode(void);
 /* The calling thread's KTHREAD: boots the kernel and adopts the host thread when needed. In
  * controlled mode this is the scheduling point of a DDI's entry. */
 struct _KTHREAD *thread_current(void);
+/* The calling host thread's KTHREAD and the kernel it belongs to (thread.c's; for the inline
+ * look-up below, which every DDI makes, so it costs two thread-local reads and no call). */
+extern __thread struct _KTHREAD *thread_tls_self;
+extern __thread unsigned thread_tls_generation;
+/* The look-up's slow path: boots and adopts as needed. */
+struct _KTHREAD *thread_current_slow(void);
 /* The same without the scheduling point: for helpers every DDI calls after its entry (its IRQL). */
-struct _KTHREAD *thread_current_quiet(void);
+static inline struct _KTHREAD *thread_current_quiet(void)
+{
+    struct _KTHREAD *self = thread_tls_self;
+
+    if (__builtin_expect(self == NULL || thread_tls_generation != kernel_generation(), 0))
+        self = thread_current_slow();
+    return self;
+}
 /* The calling thread's KTHREAD if it has one in this kernel, else NULL; never adopts. */
 struct _KTHREAD *thread_current_if_known(void);
 void thread_boot(void);
@@ -559,9 +578,49 @@ void strategy_summarize_plan(const struct strategy_plan *plan, struct strategy_s
 /* Writes what a failing schedule prints: seed, token, the command that replays it, decisions. */
 void strategy_print_failure(FILE *out, const struct strategy_summary *summary);
 
+/* ---- hash.c: growable hash tables (linear hashing), owned and locked by their users ---- */
+
+/* Embedded in an entry; the table chains entries through it. */
+struct hash_link {
+    struct hash_link *next;
+    uint64_t signature;             /* the entry's hash, kept for splits and quick compares */
+};
+
+struct hash_table {
+    struct hash_link **buckets;
+    size_t capacity;                /* buckets allocated */
+    size_t low_mask;                /* buckets before this round of splits, minus one */
+    size_t split;                   /* the next bucket to split */
+    size_t count;                   /* entries */
+};
+
+void hash_init(struct hash_table *table);
+/* Frees the buckets; the entries are the owner's. */
+void hash_destroy(struct hash_table *table);
+void hash_insert(struct hash_table *table, struct hash_link *link, uint64_t signature);
+/* link must be in the table. */
+void hash_remove(struct hash_table *table, struct hash_link *link);
+/* The first entry with this signature, then the next: the caller compares its own keys. */
+struct hash_link *hash_first(const struct hash_table *table, uint64_t signature);
+struct hash_link *hash_next(const struct hash_link *link);
+/* Every entry, bucket by bucket: index < hash_bucket_count; the table must not change meanwhile. */
+size_t hash_bucket_count(const struct hash_table *table);
+struct hash_link *hash_bucket(const struct hash_table *table, size_t index);
+/* Empties the table: every entry, chained through next, for the owner to free. */
+struct hash_link *hash_drain(struct hash_table *table);
+uint64_t hash_mix(uint64_t value);
+uint64_t hash_pointer(const void *pointer);
+uint64_t hash_bytes(const void *bytes, size_t size);
+
+#define HASH_ENTRY(link, type, member) ((type *)((char *)(link) - offsetof(type, member)))
+
 /* ---- irql.c ---- */
 
-KIRQL irql_current(void);
+static inline KIRQL irql_current(void)
+{
+    return thread_current_quiet()->irql;
+}
+
 const char *irql_name(KIRQL irql);
 /* Moves the current thread to irql without the raise/lower rules: for the kernel's own use. */
 void irql_set(KIRQL irql);
@@ -750,8 +809,34 @@ SIM_NORETURN void rule_stop_detail(enum rule_id id, ULONG_PTR a, ULONG_PTR b, UL
 /* The same, with a detail text that may be longer than rule_stop_detail's buffer. */
 SIM_NORETURN void rule_stop_text(enum rule_id id, ULONG_PTR a, ULONG_PTR b, ULONG_PTR c, ULONG_PTR d,
                                  const char *detail);
+/* The catalog itself (rules.c), for the inline IRQL checks below, which every DDI makes. */
+extern const struct rule rule_catalog[RULE_COUNT];
+
+/* Whether irql satisfies an IRQL rule's row: for a path that checks first and stops later. */
+static inline bool rule_irql_ok(enum rule_id id, KIRQL irql)
+{
+    const struct rule *rule = &rule_catalog[id];
+
+    switch (rule->kind) {
+    case RULE_IRQL_AT_MOST:
+        return irql <= rule->irql;
+    case RULE_IRQL_AT_LEAST:
+        return irql >= rule->irql;
+    case RULE_IRQL_EXACTLY:
+        return irql == rule->irql;
+    case RULE_STATE:
+    case RULE_UNHANDLED_EXCEPTION:
+        break;
+    }
+    return true;
+}
+
 /* The entry check of an IRQL rule: stops unless the current IRQL satisfies the row. */
-void rule_check_irql(enum rule_id id, ULONG_PTR a, ULONG_PTR b, ULONG_PTR c, ULONG_PTR d);
+static inline void rule_check_irql(enum rule_id id, ULONG_PTR a, ULONG_PTR b, ULONG_PTR c, ULONG_PTR d)
+{
+    if (__builtin_expect(!rule_irql_ok(id, irql_current()), 0))
+        rule_stop(id, a, b, c, d);
+}
 
 /* Windows maps nothing in the first 64 KB: a pointer there is NULL, or a field of a NULL record. */
 #define RULE_NULL_REGION 0x10000u
@@ -929,6 +1014,9 @@ void pool_check_free_range(ULONG_PTR address, size_t size, POOL_TYPE type);
 
 struct pool_free_check {
     void (*check)(ULONG_PTR address, size_t size, POOL_TYPE type);
+    /* How many things of its family exist for check to look for: while it is 0 the check could find
+     * nothing, and a free may skip it (read with acquire before the free looks its block up). */
+    const atomic_size_t *watched;
     struct pool_free_check *next;
 };
 

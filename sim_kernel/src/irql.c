@@ -7,11 +7,6 @@
 
 #include "internal.h"
 
-KIRQL irql_current(void)
-{
-    return thread_current_quiet()->irql;
-}
-
 void irql_set(KIRQL irql)
 {
     thread_current_quiet()->irql = irql;

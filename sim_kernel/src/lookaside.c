@@ -9,6 +9,7 @@
  * Locking: the dispatcher lock guards the records; the allocate and free routines, driver code,
  * run without it. A list's SLIST is interlocked, its counters are updated atomically.
  */
+#include <stdatomic.h>
 #include <stdio.h>
 
 #include "internal.h"
@@ -29,6 +30,8 @@ struct lookaside_record {
 };
 
 static struct lookaside_record *records;
+/* How many records there are, read without the lock by the pool's free check. */
+static atomic_size_t record_count;
 
 static const char *const lookaside_names[] = { "NPAGED_LOOKASIDE_LIST", "PAGED_LOOKASIDE_LIST", "LOOKASIDE_LIST_EX" };
 
@@ -41,6 +44,7 @@ void lookaside_boot(void)
         free(records);
         records = next;
     }
+    atomic_store(&record_count, 0);
 }
 
 /* Lock held. */
@@ -107,6 +111,7 @@ static void lookaside_init(PGENERAL_LOOKASIDE_POOL list, enum lookaside_kind kin
     }
     record->next = records;
     records = record;
+    atomic_fetch_add(&record_count, 1);
     disp_unlock();
 }
 
@@ -142,6 +147,7 @@ static void lookaside_delete(PGENERAL_LOOKASIDE_POOL list, enum lookaside_kind k
     if (*link != NULL && (*link)->kind == kind) {
         gone = *link;
         *link = gone->next;
+        atomic_fetch_sub(&record_count, 1);
     }
     disp_unlock();
     if (gone == NULL)
@@ -347,6 +353,10 @@ static void lookaside_check_free(ULONG_PTR address, size_t size, POOL_TYPE type)
     const void *found = NULL;
 
     (void)type;
+    /* Without the lock when no list exists, so frees do not queue on the dispatcher lock: a list
+     * initialised before the free, in this thread or one it synchronised with, is counted by then. */
+    if (atomic_load(&record_count) == 0)
+        return;
     disp_lock();
     for (const struct lookaside_record *r = records; r != NULL && found == NULL; r = r->next) {
         if ((ULONG_PTR)r->list >= address && (ULONG_PTR)r->list - address < size)
@@ -358,7 +368,10 @@ static void lookaside_check_free(ULONG_PTR address, size_t size, POOL_TYPE type)
                          "the lookaside list at %p was initialised and never deleted", found);
 }
 
-static struct pool_free_check lookaside_free_check = { .check = lookaside_check_free };
+static struct pool_free_check lookaside_free_check = {
+    .check = lookaside_check_free,
+    .watched = &record_count,
+};
 POOL_FREE_CHECK(lookaside_free_check)
 
 /* The driver's own allocate routine of a list, which the kernel would call into the unloaded

@@ -6,6 +6,8 @@
  * are remembered so that a late dereference is reported as one too many. Types are defined by the
  * components that own them (struct _OBJECT_TYPE in internal.h, with their procedures): the object
  * manager calls those procedures and names no type itself.
+ * The table is a growable hash table (hash.c), so a look-up costs the same with 100,000 objects
+ * as with 100.
  * Locking: object_lock guards the table and the graves. It is a leaf: nothing is called under it,
  * and delete procedures run after it is released.
  */
@@ -20,7 +22,6 @@
 
 #include "internal.h"
 
-#define OBJECT_BUCKETS 1024
 #define OBJECT_GRAVES 256
 
 struct object_header {
@@ -31,7 +32,7 @@ struct object_header {
     LONG_PTR kernel_count;          /* the kernel's own reference: a system thread's while it runs */
     const struct sim_driver *driver;
     bool borrowed;                  /* a host or service thread: its body is not ours to delete */
-    struct object_header *next;     /* bucket chain */
+    struct hash_link link;          /* in objects, by the body's address */
 };
 
 struct object_grave {
@@ -40,7 +41,7 @@ struct object_grave {
 };
 
 static pthread_mutex_t object_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct object_header *buckets[OBJECT_BUCKETS];
+static struct hash_table objects;
 static struct object_grave graves[OBJECT_GRAVES];   /* a ring: the newest at grave_next - 1 */
 static size_t grave_next;
 
@@ -54,13 +55,6 @@ static void object_lock_release(void)
     host_unlock(&object_lock);
 }
 
-static struct object_header **object_bucket(PVOID body)
-{
-    uint64_t hash = (uint64_t)((uintptr_t)body >> 4) * 0x9E3779B97F4A7C15ull;
-
-    return &buckets[(hash >> 32) & (OBJECT_BUCKETS - 1)];
-}
-
 static LONG_PTR object_total(const struct object_header *header)
 {
     return header->pointer_count + header->handle_count + header->kernel_count;
@@ -68,7 +62,9 @@ static LONG_PTR object_total(const struct object_header *header)
 
 static struct object_header *object_find_locked(PVOID body)
 {
-    for (struct object_header *h = *object_bucket(body); h != NULL; h = h->next) {
+    for (struct hash_link *l = hash_first(&objects, hash_pointer(body)); l != NULL; l = hash_next(l)) {
+        struct object_header *h = HASH_ENTRY(l, struct object_header, link);
+
         if (h->body == body)
             return h;
     }
@@ -77,11 +73,7 @@ static struct object_header *object_find_locked(PVOID body)
 
 static void object_unlink_locked(struct object_header *header)
 {
-    struct object_header **link = object_bucket(header->body);
-
-    while (*link != header)
-        link = &(*link)->next;
-    *link = header->next;
+    hash_remove(&objects, &header->link);
 }
 
 /* The type of the most recently deleted object at body, or NULL. */
@@ -113,7 +105,6 @@ static struct object_header *object_header_new(PVOID body, POBJECT_TYPE type, bo
 
 static void object_link_locked(struct object_header *header)
 {
-    struct object_header **bucket = object_bucket(header->body);
     struct object_header *stale = object_find_locked(header->body);
 
     /* Only a borrowed body can be reused under a live header: its thread ended while a driver still
@@ -122,8 +113,7 @@ static void object_link_locked(struct object_header *header)
         object_unlink_locked(stale);
         free(stale);
     }
-    header->next = *bucket;
-    *bucket = header;
+    hash_insert(&objects, &header->link, hash_pointer(header->body));
 }
 
 /* Lock held: the counts just dropped; unlink the header if nothing is left. True when it was. */
@@ -222,28 +212,23 @@ void object_boot(void)
 {
     if (pthread_mutex_init(&object_lock, NULL) != 0)
         abort();
-    memset(buckets, 0, sizeof buckets);
+    hash_init(&objects);
     memset(graves, 0, sizeof graves);
     grave_next = 0;
 }
 
 size_t object_shutdown(void)
 {
-    struct object_header *left = NULL, *next;
+    struct hash_link *left, *next;
     size_t leaked = 0;
 
     object_lock_acquire();
-    for (size_t i = 0; i < OBJECT_BUCKETS; i++) {
-        for (struct object_header *h = buckets[i]; h != NULL; h = next) {
-            next = h->next;
-            h->next = left;
-            left = h;
-        }
-        buckets[i] = NULL;
-    }
+    left = hash_drain(&objects);
     object_lock_release();
-    for (struct object_header *h = left; h != NULL; h = next) {
-        next = h->next;
+    for (struct hash_link *l = left; l != NULL; l = next) {
+        struct object_header *h = HASH_ENTRY(l, struct object_header, link);
+
+        next = l->next;
         leaked += object_report_leak(h);
         free(h);
     }
@@ -260,8 +245,10 @@ static void object_collect_leftovers(struct driver_check *check)
     char what[128], line[192];
 
     object_lock_acquire();
-    for (size_t i = 0; i < OBJECT_BUCKETS; i++) {
-        for (const struct object_header *h = buckets[i]; h != NULL; h = h->next) {
+    for (size_t i = 0; i < hash_bucket_count(&objects); i++) {
+        for (const struct hash_link *l = hash_bucket(&objects, i); l != NULL; l = l->next) {
+            const struct object_header *h = HASH_ENTRY(l, const struct object_header, link);
+
             if (h->driver != driver || h->pointer_count == 0)
                 continue;
             if (count == capacity) {

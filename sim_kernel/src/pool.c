@@ -3,9 +3,9 @@
  * Every live block is tracked by address in a table outside the block, so no check ever reads the
  * memory a driver hands in; recently freed blocks wait in a quarantine ring, their memory held back,
  * so a second free is told apart from a bad address. Locking: the table and the ring are split
- * into shards by address hash, each guarded by its own lock (with its blocks' counters), so threads
- * allocating and freeing different blocks seldom wait for each other and never for a lock that
- * every free takes; fault injection is atomic. Host memory is allocated and freed outside every
+ * into shards by address hash, each guarded by its own lock (with its blocks' counters), so
+ * threads allocating and freeing different blocks seldom wait for each other and never for a lock
+ * that every free takes; fault injection is atomic. Host memory is allocated and freed outside every
  * lock; a freed block is filled under its shard lock, as it moves from the table to the ring.
  * Whole-pool views (stats, counts, the report, shutdown) take every shard lock in order.
  */
@@ -86,12 +86,12 @@ static atomic_size_t pool_fail_countdown;
 static atomic_uint pool_fail_tag;
 static atomic_size_t pool_failed_injected;
 
-static void pool_mutex_lock(pthread_mutex_t *lock)
+static void pool_shard_lock(pthread_mutex_t *lock)
 {
     host_lock(lock);
 }
 
-static void pool_mutex_unlock(pthread_mutex_t *lock)
+static void pool_shard_unlock(pthread_mutex_t *lock)
 {
     host_unlock(lock);
 }
@@ -100,13 +100,13 @@ static void pool_mutex_unlock(pthread_mutex_t *lock)
 static void pool_lock_all(void)
 {
     for (size_t i = 0; i < POOL_SHARDS; i++)
-        pool_mutex_lock(&pool_shards[i].lock);
+        pool_shard_lock(&pool_shards[i].lock);
 }
 
 static void pool_unlock_all(void)
 {
     for (size_t i = POOL_SHARDS; i-- > 0;)
-        pool_mutex_unlock(&pool_shards[i].lock);
+        pool_shard_unlock(&pool_shards[i].lock);
 }
 
 static bool pool_is_paged(POOL_TYPE type)
@@ -288,7 +288,7 @@ static bool pool_insert(void *memory, size_t size, POOL_TYPE type, ULONG tag,
     unsigned long long serial = atomic_fetch_add(&pool_serial, 1) + 1;
     bool kept = false;
 
-    pool_mutex_lock(&shard->lock);
+    pool_shard_lock(&shard->lock);
     if (pool_table_reserve(shard)) {
         *pool_slot(shard, (uintptr_t)memory) =
             (struct pool_block){ (uintptr_t)memory, size, serial, driver, type, tag };
@@ -298,7 +298,7 @@ static bool pool_insert(void *memory, size_t size, POOL_TYPE type, ULONG tag,
         shard->stats.outstanding_bytes += size;
         kept = true;
     }
-    pool_mutex_unlock(&shard->lock);
+    pool_shard_unlock(&shard->lock);
     return kept;
 }
 
@@ -335,14 +335,38 @@ static enum pool_state pool_find(const void *address, struct pool_block *copy)
     const struct pool_quarantined *freed = NULL;
     struct pool_block *slot;
 
-    pool_mutex_lock(&shard->lock);
+    pool_shard_lock(&shard->lock);
     slot = pool_lookup_locked(shard, (uintptr_t)address);
     if (slot != NULL)
         *copy = *slot;
     else if ((freed = pool_quarantine_find(shard, (uintptr_t)address)) != NULL)
         *copy = (struct pool_block){ .address = freed->address, .size = freed->size, .tag = freed->tag };
-    pool_mutex_unlock(&shard->lock);
+    pool_shard_unlock(&shard->lock);
     return slot != NULL ? POOL_LIVE : freed != NULL ? POOL_FREED : POOL_UNKNOWN;
+}
+
+/* Needs the shard lock: moves a live block from its slot to the quarantine, filled and (under
+ * ASan) poisoned; returns how many blocks the quarantine pushed out into victims. */
+static size_t pool_retire_locked(struct pool_shard *shard, struct pool_block *slot,
+                                 uintptr_t victims[POOL_QUARANTINE_BLOCKS])
+{
+    struct pool_block block = *slot;
+
+    pool_slot_clear(shard, slot);
+    shard->stats.frees++;
+    shard->stats.outstanding_blocks--;
+    shard->stats.outstanding_bytes -= block.size;
+    memset((void *)block.address, POOL_FILL_FREED, block.size);
+    /* Under ASan a driver touching quarantined memory is reported as a use after free. */
+    ASAN_POISON_MEMORY_REGION((void *)block.address, block.size);
+    return pool_quarantine_push(&shard->quarantine, &block, victims);
+}
+
+/* The blocks the quarantine pushed out, freed once the shard lock is dropped. */
+static void pool_free_victims(const uintptr_t *victims, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        free((void *)victims[i]);
 }
 
 /* Moves the block found earlier from the table to the quarantine, filled and (under ASan)
@@ -356,22 +380,14 @@ static bool pool_retire(const struct pool_block *block)
     struct pool_block *slot;
     bool retired = false;
 
-    pool_mutex_lock(&shard->lock);
+    pool_shard_lock(&shard->lock);
     slot = pool_lookup_locked(shard, block->address);
     if (slot != NULL && slot->serial == block->serial) {
-        pool_slot_clear(shard, slot);
-        shard->stats.frees++;
-        shard->stats.outstanding_blocks--;
-        shard->stats.outstanding_bytes -= block->size;
-        memset((void *)block->address, POOL_FILL_FREED, block->size);
-        /* Under ASan a driver touching quarantined memory is reported as a use after free. */
-        ASAN_POISON_MEMORY_REGION((void *)block->address, block->size);
-        evicted = pool_quarantine_push(&shard->quarantine, block, victims);
+        evicted = pool_retire_locked(shard, slot, victims);
         retired = true;
     }
-    pool_mutex_unlock(&shard->lock);
-    for (size_t i = 0; i < evicted; i++)
-        free((void *)victims[i]);
+    pool_shard_unlock(&shard->lock);
+    pool_free_victims(victims, evicted);
     return retired;
 }
 
@@ -400,20 +416,60 @@ void pool_check_free_range(ULONG_PTR address, size_t size, POOL_TYPE type)
         c->check(address, size, type);
 }
 
+/* True when no registered free check has anything to look for: a free may skip them all. */
+static bool pool_free_checks_idle(void)
+{
+    for (const struct pool_free_check *c = free_checks; c != NULL; c = c->next)
+        if (c->watched == NULL || atomic_load_explicit(c->watched, memory_order_acquire) != 0)
+            return false;
+    return true;
+}
+
+static enum rule_id pool_free_irql_rule(POOL_TYPE type)
+{
+    return pool_is_paged(type) ? RULE_POOL_FREE_PAGED_ABOVE_APC : RULE_POOL_FREE_NONPAGED_ABOVE_DISPATCH;
+}
+
+/* The usual free in one visit to its shard: a live block, freed at an IRQL its type allows, with
+ * its own tag (or none), while no free check has anything to look for. False for anything else,
+ * which pool_free's full path then finds and reports. */
+static bool pool_free_quick(PVOID address, ULONG tag, KIRQL irql)
+{
+    struct pool_shard *shard = pool_shard_of((uintptr_t)address);
+    uintptr_t victims[POOL_QUARANTINE_BLOCKS];
+    size_t evicted = 0;
+    struct pool_block *slot;
+    bool freed = false;
+
+    if (!pool_free_checks_idle())
+        return false;
+    pool_shard_lock(&shard->lock);
+    slot = pool_lookup_locked(shard, (uintptr_t)address);
+    if (slot != NULL && (tag == 0 || tag == slot->tag) && rule_irql_ok(pool_free_irql_rule(slot->type), irql)) {
+        evicted = pool_retire_locked(shard, slot, victims);
+        freed = true;
+    }
+    pool_shard_unlock(&shard->lock);
+    pool_free_victims(victims, evicted);
+    return freed;
+}
+
 /* tag 0 frees without a tag check, as ExFreePool does. */
 static void pool_free(PVOID address, ULONG tag)
 {
     KIRQL irql = irql_current();
     struct pool_block block;
-    enum pool_state state = pool_find(address, &block);
+    enum pool_state state;
+
+    if (pool_free_quick(address, tag, irql))
+        return;
+    state = pool_find(address, &block);
 
     if (state == POOL_UNKNOWN)
         rule_stop(RULE_POOL_FREE_BAD_ADDRESS, (ULONG_PTR)address, 0, 0, 0);
     if (state == POOL_FREED)
         pool_stop_double_free(&block);
-    rule_check_irql(pool_is_paged(block.type) ? RULE_POOL_FREE_PAGED_ABOVE_APC
-                                              : RULE_POOL_FREE_NONPAGED_ABOVE_DISPATCH,
-                    irql, (ULONG_PTR)block.type, (ULONG_PTR)address, 0);
+    rule_check_irql(pool_free_irql_rule(block.type), irql, (ULONG_PTR)block.type, (ULONG_PTR)address, 0);
     if (tag != 0 && tag != block.tag)
         rule_stop(RULE_POOL_FREE_TAG_MISMATCH, (ULONG_PTR)address, block.tag, tag, 0);
     pool_check_free_range(block.address, block.size, block.type);

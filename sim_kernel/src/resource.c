@@ -12,6 +12,7 @@
  * shared release grants the oldest exclusive request.
  * Locking: the dispatcher lock guards every resource's fields, the records and their waiters.
  */
+#include <stdatomic.h>
 #include <stdio.h>
 
 #include "internal.h"
@@ -41,6 +42,8 @@ struct resource_waiter {
 };
 
 static struct resource_record *records;
+/* How many records there are, read without the lock by the pool's free check. */
+static atomic_size_t record_count;
 
 /* ---- The records of initialised resources ---- */
 
@@ -82,6 +85,7 @@ static void resource_forget(struct resource_record **link)
     struct resource_record *gone = *link;
 
     *link = gone->next;
+    atomic_fetch_sub(&record_count, 1);
     free(gone->table);
     free(gone);
 }
@@ -625,6 +629,7 @@ NTSTATUS NTAPI ExInitializeResourceLite(PERESOURCE Resource)
     InitializeListHead(&record->waiters);
     record->next = records;
     records = record;
+    atomic_fetch_add(&record_count, 1);
     disp_unlock();
     lockorder_init(Resource, LOCKORDER_RESOURCE, __builtin_return_address(0));
     return STATUS_SUCCESS;
@@ -712,6 +717,9 @@ static void resource_check_free(ULONG_PTR address, size_t size, POOL_TYPE type)
     PERESOURCE found = NULL;
 
     (void)type;
+    /* Without the lock when no resource exists, as lookaside.c's and timer.c's checks. */
+    if (atomic_load(&record_count) == 0)
+        return;
     disp_lock();
     for (const struct resource_record *r = records; r != NULL && found == NULL; r = r->next) {
         if ((ULONG_PTR)r->resource >= address && (ULONG_PTR)r->resource - address < size)
@@ -723,7 +731,10 @@ static void resource_check_free(ULONG_PTR address, size_t size, POOL_TYPE type)
                          "the resource at %p is initialised and was never deleted", (void *)found);
 }
 
-static struct pool_free_check resource_free_check = { .check = resource_check_free };
+static struct pool_free_check resource_free_check = {
+    .check = resource_check_free,
+    .watched = &record_count,
+};
 POOL_FREE_CHECK(resource_free_check)
 
 /* The unload check's inventory: resources the driver initialised, or that lie in its memory, and

@@ -14,7 +14,7 @@
 /* What an unhandled exception becomes in a system thread (0x1E elsewhere). */
 #define RULE_SYSTEM_THREAD_EXCEPTION 0x7Eu
 
-static const struct rule rule_catalog[RULE_COUNT] = {
+const struct rule rule_catalog[RULE_COUNT] = {
     [RULE_RAISE_IRQL_TO_LOWER] = {
         { "irql.raise_to_lower", "KeRaiseIrql", "the new IRQL is lower than the current IRQL, or not an IRQL at all",
           C4, 0x30,
@@ -1348,28 +1348,6 @@ SIM_NORETURN void rule_stop_null_argument(const char *ddi, const char *argument,
         rule_stop_text(RULE_NULL_ARGUMENT_AT_DISPATCH, (ULONG_PTR)pointer, irql, operation, (ULONG_PTR)caller,
                        detail);
     rule_stop_text(RULE_NULL_ARGUMENT, (ULONG_PTR)caller, operation, (ULONG_PTR)pointer, 0, detail);
-}
-
-static bool rule_irql_allowed(const struct rule *rule, KIRQL irql)
-{
-    switch (rule->kind) {
-    case RULE_IRQL_AT_MOST:
-        return irql <= rule->irql;
-    case RULE_IRQL_AT_LEAST:
-        return irql >= rule->irql;
-    case RULE_IRQL_EXACTLY:
-        return irql == rule->irql;
-    case RULE_STATE:
-    case RULE_UNHANDLED_EXCEPTION:
-        break;
-    }
-    return true;
-}
-
-void rule_check_irql(enum rule_id id, ULONG_PTR a, ULONG_PTR b, ULONG_PTR c, ULONG_PTR d)
-{
-    if (!rule_irql_allowed(rule_get(id), irql_current()))
-        rule_stop(id, a, b, c, d);
 }
 
 size_t wdmsim_rule_count(void)

@@ -18,8 +18,8 @@
 /* The base priority of an ordinary thread, as Windows gives a new thread. */
 #define THREAD_DEFAULT_PRIORITY 8
 
-static __thread struct _KTHREAD *tls_thread;
-static __thread unsigned tls_generation;
+__thread struct _KTHREAD *thread_tls_self;
+__thread unsigned thread_tls_generation;
 
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct _KTHREAD *registry_head;
@@ -132,8 +132,8 @@ void thread_register(struct _KTHREAD *thread)
 void thread_set_current(struct _KTHREAD *thread)
 {
     crash_thread_enter();
-    tls_thread = thread;
-    tls_generation = kernel_generation();
+    thread_tls_self = thread;
+    thread_tls_generation = kernel_generation();
 }
 
 static struct _KTHREAD *thread_adopt(void)
@@ -158,32 +158,18 @@ static struct _KTHREAD *thread_adopt(void)
 }
 
 /* The first DDI of a host thread, or of any thread after a new boot: boot if needed, adopt. */
-static __attribute__((noinline)) struct _KTHREAD *thread_current_slow(void)
+__attribute__((noinline)) struct _KTHREAD *thread_current_slow(void)
 {
     kernel_ensure_booted();
     /* A boot adopts the thread that booted it: adopting it again would count it twice. */
-    return tls_thread != NULL && tls_generation == kernel_generation() ? tls_thread : thread_adopt();
-}
-
-static inline struct _KTHREAD *thread_lookup(void)
-{
-    struct _KTHREAD *self = tls_thread;
-
-    if (__builtin_expect(self == NULL || tls_generation != kernel_generation(), 0))
-        self = thread_current_slow();
-    return self;
-}
-
-struct _KTHREAD *thread_current_quiet(void)
-{
-    return thread_lookup();
+    return thread_tls_self != NULL && thread_tls_generation == kernel_generation() ? thread_tls_self : thread_adopt();
 }
 
 /* Every DDI finds its thread here first: in controlled mode that makes it a scheduling point.
  * Never inlined: its return address is how a decision names the DDI it was made in. */
 __attribute__((noinline)) struct _KTHREAD *thread_current(void)
 {
-    struct _KTHREAD *self = thread_lookup();
+    struct _KTHREAD *self = thread_current_quiet();
 
     if (__builtin_expect(sched_is_controlled(), 0))
         sched_point(self, SCHED_POINT_DDI, __builtin_return_address(0));
@@ -202,8 +188,8 @@ KPROCESSOR_MODE thread_previous_mode(void)
 
 struct _KTHREAD *thread_current_if_known(void)
 {
-    if (tls_thread != NULL && tls_generation == kernel_generation() && wdmsim_is_booted())
-        return tls_thread;
+    if (thread_tls_self != NULL && thread_tls_generation == kernel_generation() && wdmsim_is_booted())
+        return thread_tls_self;
     return NULL;
 }
 
@@ -227,7 +213,7 @@ void thread_shutdown(void)
     }
     registry_head = NULL;
     host_unlock(&registry_lock);
-    tls_thread = NULL;
+    thread_tls_self = NULL;
 }
 
 bool thread_name_of(ULONG_PTR candidate, char *buf, size_t size)
@@ -524,7 +510,7 @@ void thread_object_delete(PVOID body)
 {
     struct _KTHREAD *thread = body;
     struct host_thread host = thread->host;
-    bool self = thread == tls_thread;
+    bool self = thread == thread_tls_self;
 
     thread_unregister(thread);
     pthread_cond_destroy(&thread->wake);

@@ -108,7 +108,7 @@ static void timer_check_free(ULONG_PTR address, size_t size, POOL_TYPE type)
                          "the timer at %p is still set", (void *)timer);
 }
 
-static struct pool_free_check timer_free_check = { .check = timer_check_free };
+static struct pool_free_check timer_free_check = { .check = timer_check_free, .watched = &timer_set_count };
 POOL_FREE_CHECK(timer_free_check)
 
 /* Dispatcher lock held: a set timer is the driver's when it or its DPC is. */

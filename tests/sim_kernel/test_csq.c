@@ -373,6 +373,8 @@ static void an_Ex_queue_may_refuse_an_IRP_and_IoCsqInsertIrpEx_returns_why(void 
 struct race {
     struct session session;
     PIRP victim;
+    char byte;
+    NTSTATUS victim_status;
 };
 
 static void cancel_the_first(void *context)
@@ -380,26 +382,42 @@ static void cancel_the_first(void *context)
     IoCancelIrp(((struct race *)context)->victim);
 }
 
-/* A scenario: run by wdmsim_explore in child kernels, so it asserts nothing. Another thread cancels
- * the first read while this one's write takes it: it ends cancelled or served, exactly once, and
- * the second read is served by the write or the closing. */
+/* The victim's completion keeps it: the scenario frees it once both threads are done with it. */
+static NTSTATUS NTAPI victim_completed(PDEVICE_OBJECT device, PIRP irp, PVOID context)
+{
+    (void)device;
+    ((struct race *)context)->victim_status = irp->IoStatus.Status;
+    return STATUS_MORE_PROCESSING_REQUIRED;
+}
+
+/* A scenario: run by wdmsim_explore in child kernels, so it asserts nothing. Another thread
+ * cancels the first read while this one's write takes it: it ends cancelled or served, exactly
+ * once, and the second read is served by the write or the closing. The first read is an IRP the
+ * scenario built and keeps until the end, so the cancel always names a live IRP - a caller of
+ * IoCancelIrp must make sure of that (a read the I/O manager frees when the write completes it
+ * would leave the canceller a freed IRP: an earlier version of this test did, and schedule 185 of
+ * a later build found it). */
 static void cancel_races_IoCsqRemoveNextIrp(void *context)
 {
     struct race *r = context;
+    LARGE_INTEGER offset = { .QuadPart = 0 };
     PKTHREAD canceller;
-    NTSTATUS first;
 
     if (!NT_SUCCESS(session_open(&r->session)))
         return;
+    r->victim_status = NOT_DONE;
+    r->victim = IoBuildAsynchronousFsdRequest(IRP_MJ_READ, line.device, &r->byte, 1, &offset, NULL);
+    if (r->victim == NULL)
+        return;
+    IoSetCompletionRoutine(r->victim, victim_completed, r, TRUE, TRUE, TRUE);
+    IoCallDriver(line.device, r->victim);
     session_read(&r->session);
-    session_read(&r->session);
-    r->victim = line.reads[0];
     canceller = wdmsim_thread_start(NULL, cancel_the_first, r);
     session_write(&r->session, 'w');
     wdmsim_thread_join(canceller);
-    first = r->session.iosb[0].Status;
-    if (first != STATUS_CANCELLED && first != STATUS_SUCCESS)
-        KeBugCheckEx(0xDEAD, (ULONG_PTR)first, 0, 0, 0);
+    if (r->victim_status != STATUS_CANCELLED && r->victim_status != STATUS_SUCCESS)
+        KeBugCheckEx(0xDEAD, (ULONG_PTR)r->victim_status, 0, 0, 0);
+    IoFreeIrp(r->victim);
     session_close(&r->session);
 }
 

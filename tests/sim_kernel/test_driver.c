@@ -4,6 +4,7 @@
  * that initialised it - and an unload reads that charge while threads change it.
  */
 #include <stdatomic.h>
+#include <stdio.h>
 
 #include "wdmsim_test_drivers.h"
 
@@ -112,11 +113,55 @@ static void an_unload_checks_threads_while_they_change_whose_code_they_run(void 
     assert_int_equal(quiet_entries, 1);
 }
 
+/* ---- The registry's tables ---- */
+
+static VOID NTAPI EmptyUnload(PDRIVER_OBJECT DriverObject)
+{
+    UNREFERENCED_PARAMETER(DriverObject);
+}
+
+static NTSTATUS NTAPI EmptyDriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath)
+{
+    UNREFERENCED_PARAMETER(RegistryPath);
+    DriverObject->DriverUnload = EmptyUnload;
+    return STATUS_SUCCESS;
+}
+
+#define MANY_DRIVERS 300
+
+/* Hundreds loaded: each name is taken once, each object finds its own driver at unload, and a name
+ * is free again once its driver has gone. */
+static void hundreds_of_loaded_drivers_are_each_found_by_name_and_by_object(void **state)
+{
+    PDRIVER_OBJECT drivers[MANY_DRIVERS], again;
+    char name[32];
+
+    (void)state;
+    for (int i = 0; i < MANY_DRIVERS; i++) {
+        snprintf(name, sizeof name, "many%d", i);
+        drivers[i] = load(name, EmptyDriverEntry);
+    }
+    for (int i = 0; i < MANY_DRIVERS; i += 7) {
+        snprintf(name, sizeof name, "many%d", i);
+        assert_int_equal(wdmsim_driver_load(name, EmptyDriverEntry, &again), STATUS_OBJECT_NAME_COLLISION);
+        assert_null(again);
+    }
+    for (int i = 0; i < MANY_DRIVERS; i += 2)
+        wdmsim_driver_unload(drivers[i]);
+    for (int i = 0; i < MANY_DRIVERS; i += 2) {
+        snprintf(name, sizeof name, "many%d", i);
+        drivers[i] = load(name, EmptyDriverEntry);
+    }
+    for (int i = 0; i < MANY_DRIVERS; i++)
+        wdmsim_driver_unload(drivers[i]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         wdmsim_test(a_timer_DPC_runs_charged_to_the_driver_that_initialised_it),
         wdmsim_test(an_unload_checks_threads_while_they_change_whose_code_they_run),
+        wdmsim_test(hundreds_of_loaded_drivers_are_each_found_by_name_and_by_object),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

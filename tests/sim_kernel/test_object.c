@@ -239,9 +239,45 @@ static void a_reference_left_at_shutdown_is_counted_as_a_leak(void **state)
     assert_non_null(strstr(report, "charged to host code"));
 }
 
+/* The object table grows: every one of many objects is its own, by handle and by pointer, and
+ * goes when its last handle does. Named events are objects a driver can make by the thousand. */
+static void each_of_many_objects_is_referenced_by_handle_and_by_pointer(void **state)
+{
+    enum { OBJECTS = 20000 };
+    static PKEVENT events[OBJECTS];
+    static HANDLE handles[OBJECTS];
+    WCHAR buffer[48];
+    UNICODE_STRING name = { 0, sizeof buffer, buffer };
+
+    (void)state;
+    for (int i = 0; i < OBJECTS; i++) {
+        char text[48];
+        int n = snprintf(text, sizeof text, "\\BaseNamedObjects\\Many%d", i);
+
+        for (int c = 0; c <= n; c++)
+            buffer[c] = (WCHAR)text[c];
+        name.Length = (USHORT)(n * sizeof(WCHAR));
+        events[i] = IoCreateNotificationEvent(&name, &handles[i]);
+        assert_non_null(events[i]);
+    }
+    for (int i = 0; i < OBJECTS; i++) {
+        PVOID object = NULL;
+
+        assert_int_equal(ObReferenceObjectByHandle(handles[i], EVENT_ALL_ACCESS, *ExEventObjectType, KernelMode,
+                                                   &object, NULL), STATUS_SUCCESS);
+        assert_ptr_equal(object, events[i]);
+        assert_int_equal(ObReferenceObject(object), 3);
+        assert_int_equal(ObDereferenceObject(object), 2);
+        assert_int_equal(ObDereferenceObject(object), 1);
+    }
+    for (int i = 0; i < OBJECTS; i++)
+        assert_int_equal(ZwClose(handles[i]), STATUS_SUCCESS);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        wdmsim_test(each_of_many_objects_is_referenced_by_handle_and_by_pointer),
         object_test(ObReferenceObject_and_ObDereferenceObject_return_the_new_count),
         object_test(an_ended_thread_stays_waitable_until_its_last_reference_goes),
         object_test(a_running_thread_keeps_its_object_until_it_ends),
