@@ -779,6 +779,7 @@ VOID FASTCALL IofCompleteRequest(PIRP Irp, CCHAR PriorityBoost)
 {
     struct _KTHREAD *self = thread_current();
     struct io_hand_back back = { NULL, NULL, NULL, NULL };
+    PDRIVER_CANCEL cancel_routine;
     bool finished = true;
 
     RULE_CHECK_ARGUMENT(Irp, RULE_WRITES);
@@ -787,8 +788,11 @@ VOID FASTCALL IofCompleteRequest(PIRP Irp, CCHAR PriorityBoost)
     io_check_irp(Irp);
     if (Irp->IoStatus.Status == STATUS_PENDING || Irp->IoStatus.Status == -1)
         rule_stop(RULE_IO_COMPLETE_PENDING_STATUS, (ULONG_PTR)Irp->IoStatus.Status, (ULONG_PTR)Irp, 0, 0);
-    if (Irp->CancelRoutine != NULL)
-        rule_stop(RULE_IO_COMPLETE_WITH_CANCEL_ROUTINE, (ULONG_PTR)Irp->CancelRoutine, (ULONG_PTR)Irp, 0, 0);
+    /* Read as IoSetCancelRoutine writes it, atomically: a racing IoCancelIrp (of a thread that
+     * ends, say) may clear it at this moment, and either value is a legal state to check. */
+    cancel_routine = __atomic_load_n(&Irp->CancelRoutine, __ATOMIC_ACQUIRE);
+    if (cancel_routine != NULL)
+        rule_stop(RULE_IO_COMPLETE_WITH_CANCEL_ROUTINE, (ULONG_PTR)cancel_routine, (ULONG_PTR)Irp, 0, 0);
     io_check_not_queued(Irp);
     io_irp_lock(io_wrapper(Irp));
     while (finished && Irp->CurrentLocation <= Irp->StackCount)
