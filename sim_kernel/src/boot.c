@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "timeline.h"
 
 static pthread_mutex_t boot_lock = PTHREAD_MUTEX_INITIALIZER;
 static atomic_bool booted;
@@ -42,6 +43,7 @@ static void kernel_boot_locked(const struct wdmsim_config *config)
     atomic_fetch_add(&generation, 1);
     crash_boot();
     clock_boot(&last_config);
+    timeline_boot();
     disp_boot();
     /* Before sched_boot: the real clock's timer thread reads the timer queue as soon as it starts. */
     timer_boot();
@@ -83,6 +85,7 @@ static size_t kernel_shutdown_locked(void)
         leaked += handle_shutdown();
         leaked += object_shutdown();
         leaked += process_shutdown();
+        timeline_shutdown();
         thread_shutdown();
         driver_shutdown();
         atomic_store(&booted, false);

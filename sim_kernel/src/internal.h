@@ -167,6 +167,7 @@ struct thread_wait {
     LIST_ENTRY timeout_link;        /* on the scheduler's list of waits with a deadline */
     NTSTATUS status;
     const char *what;               /* the DDI that waits, for the deadlock report */
+    uint64_t timeline_flow;         /* the timeline's arrow from whoever ended the wait (0: none) */
 };
 
 /* What the controlled scheduler keeps about a thread; guarded by the dispatcher lock. */
@@ -202,6 +203,8 @@ struct _KTHREAD {
     KPRIORITY priority;
     NTSTATUS exit_status;
     struct thread_wait wait;
+    struct io_dispatch_frame *dispatch_frame;   /* the innermost dispatch routine it runs (io.c) */
+    unsigned timeline_thread;       /* its lane in the timeline + 1 (0: none yet); its own to touch */
     struct host_thread host;        /* the host thread of a spawned thread */
     void (*start)(void *);          /* what a spawned thread runs */
     void *start_context;
@@ -333,6 +336,22 @@ LONGLONG disp_next_deadline(void);
 /* A wait for ever on one object by a kernel routine that checked its own IRQL rule; `what` names
  * the routine in deadlock reports. */
 NTSTATUS disp_wait_for(struct _KTHREAD *self, PVOID object, const char *what);
+/* "SynchronizationEvent", "Mutex" ...: a DISPATCHER_HEADER's Type as reports name it. */
+const char *disp_type_name(UCHAR type);
+/* What a family checks when a thread calls KeWaitForSingleObject or KeWaitForMultipleObjects,
+ * after the IRQL rules (the I/O manager: a dispatch routine that waits). Registered before main
+ * with DISP_WAIT_CHECK; timeout as the caller gave it (NULL: for ever). */
+struct disp_wait_check {
+    void (*check)(struct _KTHREAD *self, ULONG count, PVOID objects[], const LARGE_INTEGER *timeout,
+                  const char *ddi);
+    struct disp_wait_check *next;
+};
+void disp_wait_check_register(struct disp_wait_check *check);
+#define DISP_WAIT_CHECK(check)                                                                     \
+    __attribute__((constructor)) static void check##_register(void)                               \
+    {                                                                                              \
+        disp_wait_check_register(&check);                                                          \
+    }
 /* The `what` of a fast mutex's wait: reports show the fast mutex and its owner, not its event. */
 extern const char disp_fast_mutex_wait[];
 
@@ -616,6 +635,7 @@ enum rule_id {
     RULE_LOOKASIDE_FREED_ACTIVE,
     RULE_FAST_MUTEX_UNSAFE_APCS_ENABLED,
     RULE_FAST_MUTEX_UNSAFE_RELEASE_APCS_ENABLED,
+    RULE_IO_DISPATCH_WAIT_WITH_TIMEOUT,
     RULE_COUNT
 };
 
@@ -637,6 +657,21 @@ SIM_NORETURN void rule_stop_text(enum rule_id id, ULONG_PTR a, ULONG_PTR b, ULON
                                  const char *detail);
 /* The entry check of an IRQL rule: stops unless the current IRQL satisfies the row. */
 void rule_check_irql(enum rule_id id, ULONG_PTR a, ULONG_PTR b, ULONG_PTR c, ULONG_PTR d);
+/* A warning rule (severity WDMSIM_RULE_WARNS) is broken: one line on stderr, "wdmsim: warning: ID:
+ * text", counted and told to the observers; when warnings are fatal (wdmsim_warnings_fatal,
+ * WDMSIM_WARNINGS=fatal) the machine stops on the rule instead, with text as the detail. */
+void rule_warn(enum rule_id id, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Told of every warning (registered before main with RULE_WARNING_OBSERVER: the timeline). */
+struct rule_warning_observer {
+    void (*warned)(const struct rule *rule, const char *text);
+    struct rule_warning_observer *next;
+};
+void rule_warning_observer_register(struct rule_warning_observer *observer);
+#define RULE_WARNING_OBSERVER(observer)                                                            \
+    __attribute__((constructor)) static void observer##_register(void)                            \
+    {                                                                                              \
+        rule_warning_observer_register(&observer);                                                 \
+    }
 
 /* ---- bugcheck.c ---- */
 
@@ -676,6 +711,20 @@ void bugcheck_backtrace_from(const void *ip);
 SIM_NORETURN void bugcheck_stop(ULONG code, const ULONG_PTR params[4], const struct rule *rule,
                                 const char *detail);
 const char *bugcheck_code_name(ULONG code);
+/* A code address as "function+0xoffset" ("function" at its start; "(file+0xoffset)" for a static one). */
+void bugcheck_describe_code(const void *where, char *buf, size_t size);
+/* Told of every STOP once its report is built, before the report goes out (registered before main,
+ * with BUGCHECK_STOP_OBSERVER, by a component bugcheck.c must not name: the timeline). */
+struct bugcheck_stop_observer {
+    void (*stopping)(const struct wdmsim_stop *stop);
+    struct bugcheck_stop_observer *next;
+};
+void bugcheck_stop_observer_register(struct bugcheck_stop_observer *observer);
+#define BUGCHECK_STOP_OBSERVER(observer)                                                           \
+    __attribute__((constructor)) static void observer##_register(void)                            \
+    {                                                                                              \
+        bugcheck_stop_observer_register(&observer);                                                \
+    }
 
 /* ---- crash.c: faults of simulated threads become STOPs ---- */
 

@@ -11,6 +11,7 @@
  * atomically so that ExQueryDepthSList may read the depth without it.
  */
 #include "internal.h"
+#include "timeline.h"
 
 #define LIST_SLIST_LOCKS 16
 #define LIST_SLIST_DEPTH_MASK 0xFFFFull
@@ -30,6 +31,7 @@ static struct list_guard list_lock(PKSPIN_LOCK lock)
     struct list_guard guard = { thread_current(), 0, lock };
 
     guard.old_irql = guard.self->irql;
+    timeline_irql(guard.old_irql, HIGH_LEVEL);
     guard.self->irql = HIGH_LEVEL;
     spinlock_acquire(lock, guard.self);
     return guard;
@@ -38,6 +40,7 @@ static struct list_guard list_lock(PKSPIN_LOCK lock)
 static void list_unlock(const struct list_guard *guard)
 {
     spinlock_release(guard->lock, guard->self);
+    timeline_irql(HIGH_LEVEL, guard->old_irql);
     guard->self->irql = guard->old_irql;
 }
 

@@ -185,6 +185,9 @@ void wdmsim_process_terminate(PEPROCESS process);
 
 /* ---- The rule catalog ---- */
 
+/* What breaking a rule does: stop the machine (with the bug check), or print a warning and go on. */
+enum wdmsim_rule_severity { WDMSIM_RULE_STOPS = 0, WDMSIM_RULE_WARNS = 1 };
+
 struct wdmsim_rule_info {
     const char *id;                 /* stable id, e.g. "spinlock.recursive_acquire" */
     const char *ddi;                /* the DDI or DDIs it guards */
@@ -194,12 +197,21 @@ struct wdmsim_rule_info {
     long long subcode;              /* parameter 1 when the code has subcodes, else -1 */
     const char *explanation;
     const char *fix;
+    enum wdmsim_rule_severity severity; /* a warning's code is 0: it stops only when made fatal */
 };
 
 size_t wdmsim_rule_count(void);
 const struct wdmsim_rule_info *wdmsim_rule_at(size_t index);
 /* Writes the catalog as the Markdown page docs/irql-rules.md. */
 void wdmsim_rules_write_markdown(FILE *out);
+
+/* Warnings: a rule of severity WDMSIM_RULE_WARNS prints "wdmsim: warning: RULE: ..." on stderr and
+ * the machine goes on. wdmsim_warnings_fatal(1) (or WDMSIM_WARNINGS=fatal in the environment, when
+ * the API has not decided) makes the next ones stop the machine on their rule instead, as a test
+ * that wants none does; wdmsim_warnings_fatal(-1) leaves it to the environment again. */
+void wdmsim_warnings_fatal(int fatal);
+/* Warnings given since the program started (in this process). */
+size_t wdmsim_warning_count(void);
 
 /* ---- Pool ---- */
 
