@@ -246,7 +246,7 @@ void disp_end_wait(struct _KTHREAD *thread, NTSTATUS status)
         RemoveEntryList(&thread->wait.timeout_link);
     thread->wait.count = 0;
     thread->wait.status = status;
-    thread->wait.timeline_flow = status == STATUS_TIMEOUT ? 0 : timeline_wake(thread->tid);
+    thread->wait.timeline_flow = status == STATUS_TIMEOUT ? 0 : timeline_wake(thread->timeline_thread);
     /* Atomic: a thread spinning in sched_block reads it without the lock. */
     __atomic_store_n(&thread->wait.waiting, false, __ATOMIC_RELEASE);
     sched_ready(thread);

@@ -291,10 +291,10 @@ void timeline_record_wait_end(NTSTATUS status, uint64_t flow)
 }
 
 /* A short slice on the signalling thread holds the flow's start: a flow binds to a slice. */
-uint64_t timeline_record_wake(long waiter_tid)
+uint64_t timeline_record_wake(unsigned waiter_lane)
 {
     struct timeline_self *self = timeline_self();
-    struct timeline_open o = { .kind = TIMELINE_WAKE, .a = (uint64_t)waiter_tid };
+    struct timeline_open o = { .kind = TIMELINE_WAKE, .a = waiter_lane };
     uint64_t flow;
 
     if (self == NULL)
@@ -422,7 +422,7 @@ RULE_WARNING_OBSERVER(timeline_warning_observer)
 /* ---- Walking the ring for the writers ---- */
 
 struct timeline_walk_state {
-    struct { uint8_t kind; uint64_t id; } open[TIMELINE_MAX_THREADS][TIMELINE_MAX_DEPTH];
+    struct timeline_event (*open)[TIMELINE_MAX_DEPTH];     /* per thread: its kept begins */
     unsigned depth[TIMELINE_MAX_THREADS];
     uint8_t *flows;                 /* per flow id: 1 start seen, 2 end seen */
 };
@@ -453,8 +453,7 @@ static bool timeline_keep(struct timeline_walk_state *w, const struct timeline_e
     case 'B':
         if (*d == TIMELINE_MAX_DEPTH)
             return false;
-        w->open[e->thread][*d].kind = e->kind;
-        w->open[e->thread][*d].id = e->id;
+        w->open[e->thread][*d] = *e;
         *depth = (*d)++;
         return true;
     case 'E':
@@ -480,7 +479,10 @@ void timeline_walk(const struct timeline_visitor *visitor, struct timeline_view 
     unsigned depth;
 
     memset(view, 0, sizeof *view);
-    if (w == NULL || ring == NULL || (w->flows = calloc(next_flow + 1, 1)) == NULL) {
+    if (w == NULL || ring == NULL || (w->flows = calloc(next_flow + 1, 1)) == NULL ||
+        (w->open = calloc(thread_count + 1, sizeof *w->open)) == NULL) {
+        if (w != NULL)
+            free(w->flows);
         free(w);
         return;
     }
@@ -501,14 +503,13 @@ void timeline_walk(const struct timeline_visitor *visitor, struct timeline_view 
     }
     for (size_t t = 0; t < thread_count; t++) {
         while (w->depth[t] > 0) {
-            struct timeline_event end = { .ph = 'E', .thread = (uint16_t)t };
+            struct timeline_event end = w->open[t][--w->depth[t]];
 
-            w->depth[t]--;
-            end.kind = w->open[t][w->depth[t]].kind;
-            end.id = w->open[t][w->depth[t]].id;
+            end.ph = 'E';
             visitor->event(visitor->context, &end, ++ns, w->depth[t], true);
         }
     }
+    free(w->open);
     free(w->flows);
     free(w);
 }
@@ -527,20 +528,11 @@ const char *timeline_kind_name(enum timeline_kind kind)
     return kind < TIMELINE_KIND_COUNT ? names[kind] : "?";
 }
 
-static const char *timeline_thread_name(long tid)
-{
-    for (size_t i = 0; i < thread_count; i++) {
-        if (threads[i].tid == tid)
-            return threads[i].name;
-    }
-    return "a thread";
-}
-
 void timeline_label(const struct timeline_event *e, char *buf, size_t size)
 {
     switch (e->kind) {
     case TIMELINE_IRQL:
-        snprintf(buf, size, "%s", e->ph == 'B' ? irql_name(e->x) : "IRQL");
+        snprintf(buf, size, "%s", irql_name(e->x));
         break;
     case TIMELINE_SPIN_LOCK:
         snprintf(buf, size, "spin lock %#llx", (unsigned long long)e->id);
@@ -552,10 +544,10 @@ void timeline_label(const struct timeline_event *e, char *buf, size_t size)
             snprintf(buf, size, "wait %s%s", disp_type_name(e->x), e->a > 1 ? " +" : "");
         break;
     case TIMELINE_WAKE:
-        if (e->ph == 'B' || e->ph == 'E')
-            snprintf(buf, size, "wakes %s", timeline_thread_name((long)e->a));
-        else
+        if (e->ph == 's' || e->ph == 'f')
             snprintf(buf, size, "wake");
+        else
+            snprintf(buf, size, "wakes %s", e->a > 0 && e->a <= thread_count ? threads[e->a - 1].name : "a thread");
         break;
     default:
         snprintf(buf, size, "%s", e->name ? e->name : timeline_kind_name(e->kind));

@@ -44,7 +44,7 @@ void timeline_record_irql(KIRQL old_irql, KIRQL new_irql);
 void timeline_record_lock(PKSPIN_LOCK lock, bool acquired);
 void timeline_record_wait_begin(ULONG count, PVOID objects[], LONGLONG deadline, const char *ddi);
 void timeline_record_wait_end(NTSTATUS status, uint64_t flow);
-uint64_t timeline_record_wake(long waiter_tid);
+uint64_t timeline_record_wake(unsigned waiter_lane);
 void timeline_record_routine(enum timeline_kind kind, const void *routine, const void *object, UCHAR major,
                              bool begins);
 void timeline_record_irp_dispatched(PIRP irp);
@@ -77,10 +77,11 @@ static inline void timeline_wait_end(NTSTATUS status, uint64_t flow)
         timeline_record_wait_end(status, flow);
 }
 
-/* The calling thread ends the wait of the thread with this tid: the flow's id (0: none). */
-static inline uint64_t timeline_wake(long waiter_tid)
+/* The calling thread ends the wait of the thread whose KTHREAD.timeline_thread is waiter_lane: the
+ * flow's id (0: none). */
+static inline uint64_t timeline_wake(unsigned waiter_lane)
 {
-    return timeline_on() ? timeline_record_wake(waiter_tid) : 0;
+    return timeline_on() ? timeline_record_wake(waiter_lane) : 0;
 }
 
 /* A routine of a driver begins or ends on the calling thread: a DPC (object: the KDPC), a work
