@@ -144,6 +144,29 @@ static bool bugcheck_read_at(int fd, void *data, size_t size, off_t offset)
     return pread(fd, data, size, offset) == (ssize_t)size;
 }
 
+/* The whole of a file's section (a symbol table), in one read: NULL when it cannot be had. */
+static void *bugcheck_read_section(int fd, const Elf64_Shdr *section)
+{
+    void *data = section->sh_size < (64u << 20) ? malloc(section->sh_size) : NULL;
+
+    if (data != NULL && !bugcheck_read_at(fd, data, section->sh_size, (off_t)section->sh_offset)) {
+        free(data);
+        return NULL;
+    }
+    return data;
+}
+
+/* The function symbol of an ELF symbol table that holds value, or NULL. */
+static const Elf64_Sym *bugcheck_function_at(const Elf64_Sym *symbols, size_t count, uintptr_t value)
+{
+    for (size_t k = 0; k < count; k++) {
+        if (ELF64_ST_TYPE(symbols[k].st_info) == STT_FUNC && value >= symbols[k].st_value &&
+            value < symbols[k].st_value + symbols[k].st_size)
+            return &symbols[k];
+    }
+    return NULL;
+}
+
 /* The function of an unstripped object's symbol table (.symtab, which dladdr does not read: static
  * functions are only there) that holds offset, an address relative to the object's load base (the
  * address itself in an executable that is not position-independent). */
@@ -162,20 +185,21 @@ static bool bugcheck_static_symbol(const char *file, uintptr_t offset, uintptr_t
         if (header.e_type == ET_EXEC)
             offset = address;
         for (unsigned i = 0; i < header.e_shnum && !found; i++) {
+            Elf64_Sym *symbols;
+            const Elf64_Sym *sym;
+
             if (!bugcheck_read_at(fd, &symtab, sizeof symtab, (off_t)(header.e_shoff + i * sizeof symtab)) ||
                 symtab.sh_type != SHT_SYMTAB || symtab.sh_entsize != sizeof(Elf64_Sym) ||
-                !bugcheck_read_at(fd, &strtab, sizeof strtab, (off_t)(header.e_shoff + symtab.sh_link * sizeof strtab)))
+                !bugcheck_read_at(fd, &strtab, sizeof strtab, (off_t)(header.e_shoff + symtab.sh_link * sizeof strtab)) ||
+                (symbols = bugcheck_read_section(fd, &symtab)) == NULL)
                 continue;
-            for (Elf64_Xword k = 0; k < symtab.sh_size / sizeof(Elf64_Sym) && !found; k++) {
-                Elf64_Sym sym;
-
-                if (!bugcheck_read_at(fd, &sym, sizeof sym, (off_t)(symtab.sh_offset + k * sizeof sym)) ||
-                    ELF64_ST_TYPE(sym.st_info) != STT_FUNC || offset < sym.st_value || offset >= sym.st_value + sym.st_size)
-                    continue;
-                found = pread(fd, name, size - 1, (off_t)(strtab.sh_offset + sym.st_name)) > 0;
+            sym = bugcheck_function_at(symbols, symtab.sh_size / sizeof *symbols, offset);
+            if (sym != NULL && pread(fd, name, size - 1, (off_t)(strtab.sh_offset + sym->st_name)) > 0) {
                 name[size - 1] = '\0';
-                *start = sym.st_value + (address - offset);
+                *start = sym->st_value + (address - offset);
+                found = true;
             }
+            free(symbols);
         }
     }
     close(fd);
