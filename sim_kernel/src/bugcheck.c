@@ -144,12 +144,13 @@ static bool bugcheck_read_at(int fd, void *data, size_t size, off_t offset)
     return pread(fd, data, size, offset) == (ssize_t)size;
 }
 
-/* The whole of a file's section (a symbol table), in one read: NULL when it cannot be had. */
-static void *bugcheck_read_section(int fd, const Elf64_Shdr *section)
+/* size bytes of a file from offset (a symbol table, the section headers), in one read: NULL when
+ * they cannot be had. */
+static void *bugcheck_read_block(int fd, size_t size, off_t offset)
 {
-    void *data = section->sh_size < (64u << 20) ? malloc(section->sh_size) : NULL;
+    void *data = size < (64u << 20) ? malloc(size) : NULL;
 
-    if (data != NULL && !bugcheck_read_at(fd, data, section->sh_size, (off_t)section->sh_offset)) {
+    if (data != NULL && !bugcheck_read_at(fd, data, size, offset)) {
         free(data);
         return NULL;
     }
@@ -175,33 +176,34 @@ static bool bugcheck_static_symbol(const char *file, uintptr_t offset, uintptr_t
 {
     int fd = open(file, O_RDONLY | O_CLOEXEC);
     Elf64_Ehdr header;
-    Elf64_Shdr symtab, strtab;
+    Elf64_Shdr *sections = NULL;
     bool found = false;
 
     if (fd < 0)
         return false;
+    memset(&header, 0, sizeof header);
     if (bugcheck_read_at(fd, &header, sizeof header, 0) && memcmp(header.e_ident, ELFMAG, SELFMAG) == 0 &&
-        header.e_ident[EI_CLASS] == ELFCLASS64 && header.e_shentsize == sizeof symtab) {
-        if (header.e_type == ET_EXEC)
-            offset = address;
-        for (unsigned i = 0; i < header.e_shnum && !found; i++) {
-            Elf64_Sym *symbols;
-            const Elf64_Sym *sym;
+        header.e_ident[EI_CLASS] == ELFCLASS64 && header.e_shentsize == sizeof(Elf64_Shdr))
+        sections = bugcheck_read_block(fd, header.e_shnum * sizeof *sections, (off_t)header.e_shoff);
+    if (header.e_type == ET_EXEC)
+        offset = address;
+    for (unsigned i = 0; sections != NULL && i < header.e_shnum && !found; i++) {
+        const Elf64_Shdr *symtab = &sections[i];
+        Elf64_Sym *symbols;
+        const Elf64_Sym *sym;
 
-            if (!bugcheck_read_at(fd, &symtab, sizeof symtab, (off_t)(header.e_shoff + i * sizeof symtab)) ||
-                symtab.sh_type != SHT_SYMTAB || symtab.sh_entsize != sizeof(Elf64_Sym) ||
-                !bugcheck_read_at(fd, &strtab, sizeof strtab, (off_t)(header.e_shoff + symtab.sh_link * sizeof strtab)) ||
-                (symbols = bugcheck_read_section(fd, &symtab)) == NULL)
-                continue;
-            sym = bugcheck_function_at(symbols, symtab.sh_size / sizeof *symbols, offset);
-            if (sym != NULL && pread(fd, name, size - 1, (off_t)(strtab.sh_offset + sym->st_name)) > 0) {
-                name[size - 1] = '\0';
-                *start = sym->st_value + (address - offset);
-                found = true;
-            }
-            free(symbols);
+        if (symtab->sh_type != SHT_SYMTAB || symtab->sh_entsize != sizeof(Elf64_Sym) || symtab->sh_link >= header.e_shnum ||
+            (symbols = bugcheck_read_block(fd, symtab->sh_size, (off_t)symtab->sh_offset)) == NULL)
+            continue;
+        sym = bugcheck_function_at(symbols, symtab->sh_size / sizeof *symbols, offset);
+        if (sym != NULL && pread(fd, name, size - 1, (off_t)(sections[symtab->sh_link].sh_offset + sym->st_name)) > 0) {
+            name[size - 1] = '\0';
+            *start = sym->st_value + (address - offset);
+            found = true;
         }
+        free(symbols);
     }
+    free(sections);
     close(fd);
     return found;
 }

@@ -577,16 +577,23 @@ void timeline_label(const struct timeline_event *e, char *buf, size_t size)
 
 /* ---- The JSON file ---- */
 
+/* Plain runs go out whole: the file is written character by character otherwise. */
 static void timeline_json_string(FILE *out, const char *text)
 {
+    const unsigned char *p = (const unsigned char *)text;
+
     fputc('"', out);
-    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+    while (*p) {
+        size_t plain = 0;
+
+        while (p[plain] >= 0x20 && p[plain] != '"' && p[plain] != '\\')
+            plain++;
+        fwrite(p, 1, plain, out);
+        p += plain;
         if (*p == '"' || *p == '\\')
-            fprintf(out, "\\%c", *p);
-        else if (*p < 0x20)
-            fprintf(out, "\\u%04x", *p);
-        else
-            fputc(*p, out);
+            fprintf(out, "\\%c", *p++);
+        else if (*p != '\0')
+            fprintf(out, "\\u%04x", *p++);
     }
     fputc('"', out);
 }

@@ -64,26 +64,23 @@ static void svg_measure_event(void *context, const struct timeline_event *e, uns
         m->max_flow = e->id;
 }
 
+/* At most max_chars of text, escaped; plain runs go out whole. */
 static void svg_text(FILE *out, const char *text, size_t max_chars)
 {
-    size_t n = 0;
+    static const char *const entities[] = { ['<'] = "&lt;", ['>'] = "&gt;", ['&'] = "&amp;", ['"'] = "&quot;" };
+    size_t length = strnlen(text, max_chars);
 
-    for (const char *p = text; *p && n < max_chars; p++, n++) {
-        switch (*p) {
-        case '<':
-            fputs("&lt;", out);
-            break;
-        case '>':
-            fputs("&gt;", out);
-            break;
-        case '&':
-            fputs("&amp;", out);
-            break;
-        case '"':
-            fputs("&quot;", out);
-            break;
-        default:
-            fputc(*p, out);
+    while (length > 0) {
+        size_t plain = strcspn(text, "<>&\"");
+
+        if (plain > length)
+            plain = length;
+        fwrite(text, 1, plain, out);
+        text += plain;
+        length -= plain;
+        if (length > 0) {
+            fputs(entities[(unsigned char)*text++], out);
+            length--;
         }
     }
 }
