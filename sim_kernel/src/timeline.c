@@ -252,16 +252,27 @@ static void timeline_instant(struct timeline_self *self, enum timeline_kind kind
     timeline_release();
 }
 
+static bool timeline_irql_open(const struct timeline_self *self, KIRQL irql)
+{
+    for (unsigned i = self->depth; i > 0; i--) {
+        if (self->open[i - 1].kind == TIMELINE_IRQL)
+            return self->open[i - 1].x == irql;
+    }
+    return false;
+}
+
+/* IRQL is raised and lowered as a stack: a raise opens a slice inside the current one (a spin lock
+ * taken at DISPATCH_LEVEL stays whole when ExInterlocked* raises further), a lower closes it. */
 void timeline_record_irql(KIRQL old_irql, KIRQL new_irql)
 {
     struct timeline_self *self = timeline_self();
-    struct timeline_open o = { .kind = TIMELINE_IRQL, .x = new_irql };
+    struct timeline_open o = { .kind = TIMELINE_IRQL, .x = new_irql, .id = new_irql };
 
     if (self == NULL)
         return;
-    if (old_irql > PASSIVE_LEVEL)
-        timeline_end(self, TIMELINE_IRQL, 0, 0);
-    if (new_irql > PASSIVE_LEVEL)
+    if (new_irql < old_irql)
+        timeline_end(self, TIMELINE_IRQL, old_irql, 0);
+    if (new_irql > PASSIVE_LEVEL && !timeline_irql_open(self, new_irql))
         timeline_begin(self, &o);
 }
 
