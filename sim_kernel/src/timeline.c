@@ -367,11 +367,12 @@ static size_t timeline_irp_slot(PIRP irp)
     return ((uintptr_t)irp >> 4) & (TIMELINE_IRP_FLOWS - 1);
 }
 
-/* Its dispatch routine's slice is open: the IRP's flow starts, or goes on when it is passed down. */
+/* Its dispatch routine's slice is open: the IRP's flow starts, or goes on when it is passed down.
+ * Perfetto joins a flow's events by id, category and name: all three are the same at each step. */
 void timeline_record_irp_dispatched(PIRP irp)
 {
     struct timeline_self *self = timeline_self();
-    struct timeline_open o = { .kind = TIMELINE_DISPATCH, .name = "IRP", .a = (uintptr_t)irp };
+    struct timeline_open o = { .kind = TIMELINE_COMPLETE_REQUEST, .name = "IRP", .a = (uintptr_t)irp };
     size_t slot;
     char ph = 't';
 

@@ -258,7 +258,8 @@ static bool trace_nesting(struct trace_check *c, const struct json *e, const cha
     return true;
 }
 
-/* Every flow id has exactly one start and one end, and its steps come between. */
+/* Every flow id has exactly one start and one end, all its events with one category and name (Perfetto
+ * joins a flow's events by the three). */
 static bool trace_flows(struct trace_check *c, const struct json *events)
 {
     for (size_t i = 0; i < events->count; i++) {
@@ -276,6 +277,10 @@ static bool trace_flows(struct trace_check *c, const struct json *events)
 
             if (id == NULL || id->number != json_get(e, "id")->number)
                 continue;
+            if (strcmp(json_text(&events->items[k], "name"), json_text(e, "name")) != 0 ||
+                json_text(&events->items[k], "cat") == NULL || json_text(e, "cat") == NULL ||
+                strcmp(json_text(&events->items[k], "cat"), json_text(e, "cat")) != 0)
+                return trace_fail(c, "flow %g: its events differ in name or category", json_get(e, "id")->number);
             starts += strcmp(other, "s") == 0;
             ends += strcmp(other, "f") == 0;
         }
