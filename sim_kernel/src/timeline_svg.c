@@ -119,7 +119,10 @@ static void svg_instant(struct svg_draw *d, const struct timeline_event *e)
             "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"2\"/><title>",
             timeline_kind_name(e->kind), x, y, svg_colours[e->kind], x, y, x, y + SVG_ROW * 2, svg_colours[e->kind]);
     svg_text(d->out, e->name ? e->name : "", 512);
-    fputs("</title></g>\n", d->out);
+    fprintf(d->out, "</title></g><text class=\"instant\" x=\"%.1f\" y=\"%.1f\" fill=\"%s\">", x + 6, y + SVG_ROW,
+            svg_colours[e->kind]);
+    svg_text(d->out, e->name ? e->name : "", 72);
+    fputs("</text>\n", d->out);
 }
 
 static void svg_flow(struct svg_draw *d, const struct timeline_event *e, unsigned depth)
@@ -262,7 +265,7 @@ void timeline_write_svg(FILE *out)
                 "width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" ", width, height, width, height);
         fprintf(out, "font-family=\"monospace\" font-size=\"10\">\n<style>.lane{fill:#f7f7f7}.flow{stroke:#555;"
                 "stroke-width:0.6;opacity:0.5}.tick{stroke:#999}.process{font-weight:bold;font-size:12px}"
-                ".title{font-size:12px}</style>\n");
+                ".title{font-size:12px}.instant{font-weight:bold}</style>\n");
         svg_legend(out, &view);
         svg_lanes(out, &view, m, width, d.lane_y);
         timeline_walk(&draw, &view);

@@ -288,6 +288,31 @@ static void a_file_that_cannot_be_written_is_named_on_stderr_and_the_run_goes_on
     assert_non_null(strstr(output, "wdmsim: WDMSIM_TIMELINE: cannot write the timeline to /nonexistent-directory/t.json"));
 }
 
+static void a_ring_size_that_is_no_number_is_named_on_stderr_and_the_default_used(void **state)
+{
+    char path[] = "/tmp/wdmsim-timeline-XXXXXX.json";
+    char output[4096] = "";
+    FILE *out = tmpfile();
+    struct wdmsim_stop result;
+    struct json root;
+    int fd = mkstemps(path, 5);
+
+    (void)state;
+    assert_non_null(out);
+    close(fd);
+    setenv("WDMSIM_TIMELINE_EVENTS", "lots", 1);
+    wdmsim_run_isolated(booting_with, path, out, 30, &result);
+    rewind(out);
+    output[fread(output, 1, sizeof output - 1, out)] = '\0';
+    fclose(out);
+    assert_int_equal(result.finished, 1);
+    assert_non_null(strstr(output, "wdmsim: WDMSIM_TIMELINE_EVENTS=lots is not a number of events from 16 to"));
+    load_valid_trace(path, &root);
+    assert_int_equal(json_get(json_get(&root, "otherData"), "ring_capacity")->number, 65536);
+    json_free(&root);
+    unlink(path);
+}
+
 static void recurse_on_a_spin_lock(void *path)
 {
     KSPIN_LOCK lock;
@@ -364,6 +389,7 @@ int main(void)
         wdmsim_test(spin_locks_released_out_of_order_still_nest),
         wdmsim_test(a_full_ring_keeps_the_latest_events_and_says_so_in_the_file),
         wdmsim_test(a_file_that_cannot_be_written_is_named_on_stderr_and_the_run_goes_on),
+        wdmsim_test(a_ring_size_that_is_no_number_is_named_on_stderr_and_the_default_used),
         wdmsim_test(a_stop_writes_the_file_with_the_stop_as_an_instant),
         wdmsim_test(a_rule_warning_is_an_instant_on_its_thread),
         wdmsim_test(a_timeline_named_svg_is_a_well_formed_picture_with_a_lane_per_thread),
