@@ -514,6 +514,7 @@ enum rule_kind {
     RULE_STATE,             /* a condition the component checks itself */
     RULE_UNHANDLED_EXCEPTION, /* the DDI raises an exception nobody handles: 0x1E, or 0x7E in a
                                  system thread; the subcode is the NTSTATUS raised */
+    RULE_WARNING,           /* a guideline: breaking it warns (rule_warn), the machine goes on */
 };
 
 enum rule_id {

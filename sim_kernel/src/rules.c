@@ -956,8 +956,8 @@ static const struct rule rule_catalog[RULE_COUNT] = {
           "context is the event, or holds it, or the event is the IRP's UserEvent).",
           "Do not wait: mark the IRP pending (IoMarkIrpPending), queue it, return STATUS_PENDING and "
           "complete it when the awaited thing happens (a DPC, a system thread, a work item), or poll with "
-          "a zero timeout.", WDMSIM_RULE_WARNS },
-        RULE_STATE, 0 },
+          "a zero timeout." },
+        RULE_WARNING, 0 },
 };
 
 static struct rule_warning_observer *warning_observers;    /* fixed before main */
@@ -1072,6 +1072,7 @@ static bool rule_irql_allowed(const struct rule *rule, KIRQL irql)
         return irql == rule->irql;
     case RULE_STATE:
     case RULE_UNHANDLED_EXCEPTION:
+    case RULE_WARNING:
         break;
     }
     return true;
@@ -1093,6 +1094,11 @@ const struct wdmsim_rule_info *wdmsim_rule_at(size_t index)
     return index < RULE_COUNT ? &rule_catalog[index].info : NULL;
 }
 
+enum wdmsim_rule_severity wdmsim_rule_severity(size_t index)
+{
+    return index < RULE_COUNT && rule_catalog[index].kind == RULE_WARNING ? WDMSIM_RULE_WARNS : WDMSIM_RULE_STOPS;
+}
+
 static void rules_write_row(FILE *out, const struct rule *rule)
 {
     const struct wdmsim_rule_info *info = &rule->info;
@@ -1104,7 +1110,7 @@ static void rules_write_row(FILE *out, const struct rule *rule)
 
     if (rule->kind <= RULE_IRQL_EXACTLY)
         snprintf(irql, sizeof irql, "%s%s", relation[rule->kind], irql_name(rule->irql));
-    if (info->severity == WDMSIM_RULE_WARNS)
+    if (rule->kind == RULE_WARNING)
         snprintf(code, sizeof code, "warning (if made fatal: 0x0");
     else if (rule->kind == RULE_UNHANDLED_EXCEPTION)
         snprintf(code, sizeof code, "0x%X (0x%X in a system thread) / 0x%llX", info->code,
@@ -1114,7 +1120,7 @@ static void rules_write_row(FILE *out, const struct rule *rule)
     else
         snprintf(code, sizeof code, "0x%X", info->code);
     fprintf(out, "| `%s` | %s | %s | %s | %s %s%s | %s | %s |\n", info->id, info->ddi, info->condition,
-            irql, code, info->code_name, info->severity == WDMSIM_RULE_WARNS ? ")" : "", info->explanation,
+            irql, code, info->code_name, rule->kind == RULE_WARNING ? ")" : "", info->explanation,
             info->fix);
 }
 

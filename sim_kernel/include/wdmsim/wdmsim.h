@@ -197,11 +197,13 @@ struct wdmsim_rule_info {
     long long subcode;              /* parameter 1 when the code has subcodes, else -1 */
     const char *explanation;
     const char *fix;
-    enum wdmsim_rule_severity severity; /* a warning's code is 0: it stops only when made fatal */
 };
 
 size_t wdmsim_rule_count(void);
 const struct wdmsim_rule_info *wdmsim_rule_at(size_t index);
+/* Whether the rule at index stops the machine or warns (a warning's code is 0: it stops only when
+ * warnings are made fatal). */
+enum wdmsim_rule_severity wdmsim_rule_severity(size_t index);
 /* Writes the catalog as the Markdown page docs/irql-rules.md. */
 void wdmsim_rules_write_markdown(FILE *out);
 
