@@ -143,6 +143,8 @@ static void demo_summary(const DEBUGPRINT_STATISTICS *trace, const DBGPRT_STATIS
     printf("  the Monitor showed %zu event rows\n", rows);
     printf("  leaks at shutdown (pool, threads, handles, references): %zu\n", leaks);
     printf("  rule violations: none (any would have stopped the machine with a report)\n");
+    printf("  rule warnings: %zu (each printed on stderr as \"wdmsim: warning: ...\" when it happened)\n",
+           wdmsim_warning_count());
 }
 
 int demo(const char *save_path)

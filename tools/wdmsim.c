@@ -63,11 +63,14 @@ static const struct command_help {
       "  demo                 the DebugPrint pipeline end to end: the DebugPrint driver, TraceDrv\n"
       "                       and an application process, the Monitor showing each trace as it\n"
       "                       arrives, then unload and a summary that accounts for every event\n"
-      "  demo --save FILE     the same, the Monitor also saving its rows as tab-separated text\n" },
+      "  demo --save FILE     the same, the Monitor also saving its rows as tab-separated text\n"
+      "  demo --timeline FILE the same, writing its timeline to FILE (JSON, or a picture: *.svg)\n" },
     { "lesson",
       "  lesson list          list the lessons: one classic driver mistake each\n"
       "  lesson NAME          run one lesson and show the STOP report it causes\n"
-      "  lesson all           run every lesson; exit 1 unless each stops on its rule\n" },
+      "  lesson all           run every lesson; exit 1 unless each stops on its rule\n"
+      "  lesson NAME --timeline FILE\n"
+      "                       the same, writing the lesson's timeline (up to its STOP) to FILE\n" },
     { "explore",
       "  explore              list the scenarios explore runs\n"
       "  explore NAME [--strategy S] [--seeds N | --seeds A..B] [--first-seed F]\n"
@@ -81,7 +84,10 @@ static const struct command_help {
       "                       passed, 1: one failed, 2: refused (bad arguments; nothing was run).\n"
       "                       A long run says on stderr every 2 s how far it got\n"
       "  explore NAME --replay TOKEN\n"
-      "                       run again the one schedule a failure's token names\n" },
+      "                       run again the one schedule a failure's token names\n"
+      "  explore ... --timeline FILE\n"
+      "                       the same, writing the timeline of the last schedule run (the failing\n"
+      "                       one, when one fails) to FILE\n" },
     { "rules",
       "  rules                print the rule catalog as Markdown (docs/irql-rules.md)\n"
       "  rules --check FILE   exit 1 unless FILE is exactly what `wdmsim rules` prints\n" },
@@ -122,7 +128,17 @@ static void usage(FILE *out)
           "  WDMSIM_SCHED=random:SEED|pct:D:SEED|replay:TOKEN\n"
           "                              run one simulated thread at a time, as that strategy decides\n"
           "                              (virtual clock); explore obeys replay:TOKEN only\n"
-          "  WDMSIM_DRIVER_DIR=DIR       where the demo and explore find debugprint.so and tracedrv.so\n",
+          "  WDMSIM_DRIVER_DIR=DIR       where the demo and explore find debugprint.so and tracedrv.so\n"
+          "  WDMSIM_TIMELINE=FILE        write a timeline of every kernel run (see --timeline)\n"
+          "  WDMSIM_TIMELINE_EVENTS=N    the timeline keeps the last N events (default 65536)\n"
+          "  WDMSIM_WARNINGS=fatal       a rule warning stops the machine instead\n"
+          "\n"
+          "option of demo, lesson and explore:\n"
+          "  --timeline FILE             write the run's timeline to FILE: Chrome trace-event JSON for\n"
+          "                              Perfetto (ui.perfetto.dev) or chrome://tracing, or, for a FILE\n"
+          "                              ending in .svg, a picture any browser opens. Written when the\n"
+          "                              kernel shuts down or stops; lesson all and explore leave the\n"
+          "                              last run's (explore: the failing schedule's). See docs/timeline.md\n",
           out);
 }
 
@@ -532,8 +548,42 @@ static int help_command(int argc, char **argv)
     return command_usage(argv[2], stdout);
 }
 
+/* --timeline FILE anywhere after demo, lesson or explore: taken out of argv and handed to every
+ * kernel the command boots, here or in a forked child, through WDMSIM_TIMELINE. Returns
+ * COMMAND_GO_ON, or 2 (with the command's usage) when FILE is missing or cannot be written. */
+static int timeline_option(int *argc, char **argv)
+{
+    FILE *probe;
+    int i = 2;
+
+    if (strcmp(argv[1], "demo") != 0 && strcmp(argv[1], "lesson") != 0 && strcmp(argv[1], "explore") != 0)
+        return COMMAND_GO_ON;
+    while (i < *argc && strcmp(argv[i], "--timeline") != 0)
+        i++;
+    if (i == *argc)
+        return COMMAND_GO_ON;
+    if (i + 1 == *argc)
+        return command_refuse(argv[1], "needs a FILE after", "--timeline");
+    probe = fopen(argv[i + 1], "w");
+    if (probe == NULL) {
+        fprintf(stderr, "wdmsim %s: --timeline: cannot write the timeline to %s: %s\n", argv[1], argv[i + 1],
+                strerror(errno));
+        return command_usage(argv[1], stderr);
+    }
+    fclose(probe);
+    setenv("WDMSIM_TIMELINE", argv[i + 1], 1);
+    for (int k = i; k + 2 <= *argc; k++)
+        argv[k] = argv[k + 2];
+    *argc -= 2;
+    return COMMAND_GO_ON;
+}
+
 int main(int argc, char **argv)
 {
+    int status;
+
+    if (argc >= 2 && (status = timeline_option(&argc, argv)) != COMMAND_GO_ON)
+        return status;
     if (argc < 2) {
         usage(stderr);
         return 2;

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "timeline.h"
 
 static pthread_mutex_t boot_lock = PTHREAD_MUTEX_INITIALIZER;
 static atomic_bool booted;
@@ -43,6 +44,7 @@ static void kernel_boot_locked(const struct wdmsim_config *config)
     crash_boot();
     clock_boot(&last_config);
     processor_boot();
+    timeline_boot();
     disp_boot();
     lockorder_boot();
     /* Before sched_boot: the real clock's timer thread reads the timer queue as soon as it starts. */
@@ -93,6 +95,7 @@ static size_t kernel_shutdown_locked(void)
         registry_shutdown();
         errorlog_shutdown();
         leaked += process_shutdown();
+        timeline_shutdown();
         thread_shutdown();
         driver_shutdown();
         atomic_store(&booted, false);

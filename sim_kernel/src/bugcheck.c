@@ -8,8 +8,10 @@
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <elf.h>
 #include <errno.h>
 #include <execinfo.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -27,11 +29,13 @@
 static atomic_bool stopping;
 static int capture_fd = -1;     /* set only in a child of bugcheck_fork */
 static pid_t capture_pid;       /* that child: a process it forks in turn stops as a program does */
+static struct bugcheck_stop_observer *stop_observers;   /* fixed before main */
 
 static const struct {
     ULONG code;
     const char *name;
 } bugcheck_names[] = {
+    { 0x00, "WDMSIM_WARNING_MADE_FATAL" },      /* the simulator's own: a warning rule, made fatal */
     { 0x01, "APC_INDEX_MISMATCH" },
     { 0x05, "INVALID_PROCESS_ATTACH_ATTEMPT" },
     { 0x06, "INVALID_PROCESS_DETACH_ATTEMPT" },
@@ -217,6 +221,102 @@ static bool frame_is_named(void *frame)
     return dladdr(frame_call_site(frame), &info) && info.dli_sname != NULL;
 }
 
+static bool bugcheck_read_at(int fd, void *data, size_t size, off_t offset)
+{
+    return pread(fd, data, size, offset) == (ssize_t)size;
+}
+
+/* size bytes of a file from offset (a symbol table, the section headers), in one read: NULL when
+ * they cannot be had. */
+static void *bugcheck_read_block(int fd, size_t size, off_t offset)
+{
+    void *data = size < (64u << 20) ? malloc(size) : NULL;
+
+    if (data != NULL && !bugcheck_read_at(fd, data, size, offset)) {
+        free(data);
+        return NULL;
+    }
+    return data;
+}
+
+/* The function symbol of an ELF symbol table that holds value, or NULL. */
+static const Elf64_Sym *bugcheck_function_at(const Elf64_Sym *symbols, size_t count, uintptr_t value)
+{
+    for (size_t k = 0; k < count; k++) {
+        if (ELF64_ST_TYPE(symbols[k].st_info) == STT_FUNC && value >= symbols[k].st_value &&
+            value < symbols[k].st_value + symbols[k].st_size)
+            return &symbols[k];
+    }
+    return NULL;
+}
+
+/* The function of an unstripped object's symbol table (.symtab, which dladdr does not read: static
+ * functions are only there) that holds offset, an address relative to the object's load base (the
+ * address itself in an executable that is not position-independent). */
+static bool bugcheck_static_symbol(const char *file, uintptr_t offset, uintptr_t address, char *name, size_t size,
+                                   uintptr_t *start)
+{
+    int fd = open(file, O_RDONLY | O_CLOEXEC);
+    Elf64_Ehdr header;
+    Elf64_Shdr *sections = NULL;
+    bool found = false;
+
+    if (fd < 0)
+        return false;
+    memset(&header, 0, sizeof header);
+    if (bugcheck_read_at(fd, &header, sizeof header, 0) && memcmp(header.e_ident, ELFMAG, SELFMAG) == 0 &&
+        header.e_ident[EI_CLASS] == ELFCLASS64 && header.e_shentsize == sizeof(Elf64_Shdr))
+        sections = bugcheck_read_block(fd, header.e_shnum * sizeof *sections, (off_t)header.e_shoff);
+    if (header.e_type == ET_EXEC)
+        offset = address;
+    for (unsigned i = 0; sections != NULL && i < header.e_shnum && !found; i++) {
+        const Elf64_Shdr *symtab = &sections[i];
+        Elf64_Sym *symbols;
+        const Elf64_Sym *sym;
+
+        if (symtab->sh_type != SHT_SYMTAB || symtab->sh_entsize != sizeof(Elf64_Sym) || symtab->sh_link >= header.e_shnum ||
+            (symbols = bugcheck_read_block(fd, symtab->sh_size, (off_t)symtab->sh_offset)) == NULL)
+            continue;
+        sym = bugcheck_function_at(symbols, symtab->sh_size / sizeof *symbols, offset);
+        if (sym != NULL && pread(fd, name, size - 1, (off_t)(sections[symtab->sh_link].sh_offset + sym->st_name)) > 0) {
+            name[size - 1] = '\0';
+            *start = sym->st_value + (address - offset);
+            found = true;
+        }
+        free(symbols);
+    }
+    free(sections);
+    close(fd);
+    return found;
+}
+
+/* A code address as its function and offset (a function's own address as its name alone); a static
+ * function has no name dladdr can give, so the object's symbol table names it if it has one, else
+ * its file and offset, which addr2line turns into a line. Reports, schedule decisions and the
+ * timeline name code this way. */
+void bugcheck_describe_code(const void *where, char *buf, size_t size)
+{
+    Dl_info info;
+    const char *file;
+    char name[128];
+    uintptr_t start;
+
+    if (!dladdr(where, &info)) {
+        snprintf(buf, size, "%p", where);
+    } else if (info.dli_sname != NULL && where == info.dli_saddr) {
+        snprintf(buf, size, "%s", info.dli_sname);
+    } else if (info.dli_sname != NULL) {
+        snprintf(buf, size, "%s+0x%lx", info.dli_sname, (unsigned long)((const char *)where - (const char *)info.dli_saddr));
+    } else if (info.dli_fname != NULL && bugcheck_static_symbol(info.dli_fname, (uintptr_t)where - (uintptr_t)info.dli_fbase,
+                                                                  (uintptr_t)where, name, sizeof name, &start)) {
+        snprintf(buf, size, (uintptr_t)where == start ? "%s" : "%s+0x%lx", name, (unsigned long)((uintptr_t)where - start));
+    } else {
+        file = info.dli_fname ? strrchr(info.dli_fname, '/') : NULL;
+        snprintf(buf, size, "(%s+0x%lx)", file ? file + 1 : "?",
+                 (unsigned long)((const char *)where - (const char *)info.dli_fbase));
+    }
+}
+
 static __thread const void *backtrace_from;  /* a crash: the backtrace starts there (see crash.c) */
 
 void bugcheck_backtrace_from(const void *ip)
@@ -328,6 +428,12 @@ static void bugcheck_write_all(int fd, const void *data, size_t size)
     }
 }
 
+void bugcheck_stop_observer_register(struct bugcheck_stop_observer *observer)
+{
+    observer->next = stop_observers;
+    stop_observers = observer;
+}
+
 /* A controlled schedule that stops says how to replay it, after the report. */
 SIM_NORETURN void bugcheck_stop(ULONG code, const ULONG_PTR params[4], const struct rule *rule,
                                 const char *detail)
@@ -339,6 +445,8 @@ SIM_NORETURN void bugcheck_stop(ULONG code, const ULONG_PTR params[4], const str
             pause();
     }
     bugcheck_build(&record.stop, code, params, rule, detail);
+    for (struct bugcheck_stop_observer *o = stop_observers; o != NULL; o = o->next)
+        o->stopping(&record.stop);
     strategy_summarize(&record.schedule);
     fflush(stdout);
     if (capture_fd >= 0 && getpid() == capture_pid) {

@@ -17,6 +17,7 @@
 #include <stdio.h>
 
 #include "internal.h"
+#include "timeline.h"
 
 /* The most negative LONGLONG, whose negation does not exist. */
 #define DISP_FOREVER_RELATIVE (-DISP_NO_DEADLINE - 1)
@@ -25,6 +26,7 @@ static pthread_mutex_t disp_lock_mutex = PTHREAD_MUTEX_INITIALIZER;
 static __thread bool disp_holding;
 static uint32_t *disp_word_to_set;      /* set once the lock is dropped: a sleeper's baton */
 static LIST_ENTRY disp_timeouts;        /* the threads whose wait has a deadline */
+static struct disp_wait_check *disp_wait_checks;   /* fixed before main */
 
 /* Adaptive where the host has it: the lock is held for short stretches, so a thread that finds it
  * taken spins a little before sleeping, instead of sleeping and being woken at once. */
@@ -87,6 +89,42 @@ void disp_unlock(void)
     disp_release();
     if (sched_is_controlled())
         sched_after_unlock();
+}
+
+const char *disp_type_name(UCHAR type)
+{
+    switch (type) {
+    case DISP_EVENT_NOTIFICATION:
+        return "NotificationEvent";
+    case DISP_EVENT_SYNCHRONIZATION:
+        return "SynchronizationEvent";
+    case DISP_MUTANT:
+        return "Mutex";
+    case DISP_PROCESS:
+        return "Process";
+    case DISP_SEMAPHORE:
+        return "Semaphore";
+    case DISP_THREAD:
+        return "Thread";
+    case DISP_TIMER_NOTIFICATION:
+        return "NotificationTimer";
+    case DISP_TIMER_SYNCHRONIZATION:
+        return "SynchronizationTimer";
+    }
+    return "object";
+}
+
+void disp_wait_check_register(struct disp_wait_check *check)
+{
+    check->next = disp_wait_checks;
+    disp_wait_checks = check;
+}
+
+static void disp_run_wait_checks(struct _KTHREAD *self, ULONG count, PVOID objects[], const LARGE_INTEGER *timeout,
+                                 const char *ddi)
+{
+    for (struct disp_wait_check *c = disp_wait_checks; c != NULL; c = c->next)
+        c->check(self, count, objects, timeout, ddi);
 }
 
 bool disp_held(void)
@@ -208,6 +246,7 @@ void disp_end_wait(struct _KTHREAD *thread, NTSTATUS status)
         RemoveEntryList(&thread->wait.timeout_link);
     thread->wait.count = 0;
     thread->wait.status = status;
+    thread->wait.timeline_flow = status == STATUS_TIMEOUT ? 0 : timeline_wake(thread->timeline_thread);
     /* Atomic: a thread spinning in sched_block reads it without the lock. */
     __atomic_store_n(&thread->wait.waiting, false, __ATOMIC_RELEASE);
     sched_ready(thread);
@@ -367,7 +406,9 @@ static NTSTATUS disp_block_on(struct _KTHREAD *self, ULONG count, PVOID objects[
         sched_deadline_added();
     }
     self->wait.waiting = true;
+    timeline_wait_begin(count, objects, deadline, what);
     sched_block(self);
+    timeline_wait_end(self->wait.status, self->wait.timeline_flow);
     return self->wait.status;
 }
 
@@ -415,6 +456,7 @@ NTSTATUS NTAPI KeWaitForSingleObject(PVOID Object, KWAIT_REASON WaitReason, KPRO
     (void)WaitMode;
     (void)Alertable;
     disp_check_wait_context(self, Object, Timeout);
+    disp_run_wait_checks(self, 1, objects, Timeout, "KeWaitForSingleObject");
     status = disp_wait(self, 1, objects, WaitAny, Timeout, NULL, "KeWaitForSingleObject");
     lockorder_waited(self, 1, objects, WaitAny, status, __builtin_return_address(0));
     return status;
@@ -450,6 +492,7 @@ NTSTATUS NTAPI KeWaitForMultipleObjects(ULONG Count, PVOID Object[], WAIT_TYPE W
         return STATUS_INVALID_PARAMETER;
     if (WaitType == WaitAll && disp_has_duplicates(Count, Object))
         return STATUS_INVALID_PARAMETER_MIX;
+    disp_run_wait_checks(self, Count, Object, Timeout, "KeWaitForMultipleObjects");
     status = disp_wait(self, Count, Object, WaitType, Timeout, WaitBlockArray, "KeWaitForMultipleObjects");
     lockorder_waited(self, Count, Object, WaitType, status, __builtin_return_address(0));
     return status;

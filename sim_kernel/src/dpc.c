@@ -14,6 +14,7 @@
 #include <stdlib.h>
 
 #include "internal.h"
+#include "timeline.h"
 
 #define DPC_OBJECT_TYPE 0x13     /* DpcObject, as NT marks a KDPC */
 #define DPC_MEDIUM_IMPORTANCE 1
@@ -133,6 +134,7 @@ struct dpc_call {
 
 static void dpc_run(struct _KTHREAD *self, const struct dpc_call *call)
 {
+    timeline_irql(self->irql, DISPATCH_LEVEL);
     self->irql = DISPATCH_LEVEL;
     self->in_dpc = true;
     processor_run_on(self, call->processor);
@@ -141,7 +143,9 @@ static void dpc_run(struct _KTHREAD *self, const struct dpc_call *call)
         rule_stop_null_argument("a queued DPC", "its DeferredRoutine", 0, RULE_RUNS, call->dpc,
                                 "Give KeInitializeDpc the routine before queueing the DPC or setting a "
                                 "timer with it.");
+    timeline_routine(TIMELINE_DPC, (const void *)call->routine, call->dpc, 0, true);
     call->routine(call->dpc, call->context, call->argument1, call->argument2);
+    timeline_routine(TIMELINE_DPC, (const void *)call->routine, call->dpc, 0, false);
     if (self->irql != DISPATCH_LEVEL)
         rule_stop_detail(RULE_DPC_CHANGED_IRQL, (ULONG_PTR)self->irql << 16 | DISPATCH_LEVEL << 8,
                          (ULONG_PTR)call->routine, (ULONG_PTR)call->dpc, 0,
@@ -149,6 +153,7 @@ static void dpc_run(struct _KTHREAD *self, const struct dpc_call *call)
                          irql_name(self->irql));
     thread_charge(self, NULL);
     self->in_dpc = false;
+    timeline_irql(self->irql, PASSIVE_LEVEL);
     self->irql = PASSIVE_LEVEL;
 }
 

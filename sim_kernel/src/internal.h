@@ -195,6 +195,7 @@ struct thread_wait {
     LIST_ENTRY timeout_link;        /* on the scheduler's list of waits with a deadline */
     NTSTATUS status;
     const char *what;               /* the DDI that waits, for the deadlock report */
+    uint64_t timeline_flow;         /* the timeline's arrow from whoever ended the wait (0: none) */
 };
 
 /* What the controlled scheduler keeps about a thread; guarded by the dispatcher lock. */
@@ -280,6 +281,8 @@ struct _KTHREAD {
     KPRIORITY priority;
     NTSTATUS exit_status;
     struct thread_wait wait;
+    struct io_dispatch_frame *dispatch_frame;   /* the innermost dispatch routine it runs (io.c) */
+    unsigned timeline_thread;       /* its lane in the timeline + 1 (0: none yet); its own to touch */
     struct host_thread host;        /* the host thread of a spawned thread */
     void (*start)(void *);          /* what a spawned thread runs */
     void *start_context;
@@ -432,6 +435,22 @@ LONGLONG disp_next_deadline(void);
 /* A wait for ever on one object by a kernel routine that checked its own IRQL rule; `what` names
  * the routine in deadlock reports. */
 NTSTATUS disp_wait_for(struct _KTHREAD *self, PVOID object, const char *what);
+/* "SynchronizationEvent", "Mutex" ...: a DISPATCHER_HEADER's Type as reports name it. */
+const char *disp_type_name(UCHAR type);
+/* What a family checks when a thread calls KeWaitForSingleObject or KeWaitForMultipleObjects,
+ * after the IRQL rules (the I/O manager: a dispatch routine that waits). Registered before main
+ * with DISP_WAIT_CHECK; timeout as the caller gave it (NULL: for ever). */
+struct disp_wait_check {
+    void (*check)(struct _KTHREAD *self, ULONG count, PVOID objects[], const LARGE_INTEGER *timeout,
+                  const char *ddi);
+    struct disp_wait_check *next;
+};
+void disp_wait_check_register(struct disp_wait_check *check);
+#define DISP_WAIT_CHECK(check)                                                                     \
+    __attribute__((constructor)) static void check##_register(void)                               \
+    {                                                                                              \
+        disp_wait_check_register(&check);                                                          \
+    }
 /* The `what` of a fast mutex's wait: reports show the fast mutex and its owner, not its event. */
 extern const char disp_fast_mutex_wait[];
 
@@ -634,6 +653,7 @@ enum rule_kind {
     RULE_STATE,             /* a condition the component checks itself */
     RULE_UNHANDLED_EXCEPTION, /* the DDI raises an exception nobody handles: 0x1E, or 0x7E in a
                                  system thread; the subcode is the NTSTATUS raised */
+    RULE_WARNING,           /* a guideline: breaking it warns (rule_warn), the machine goes on */
 };
 
 enum rule_id {
@@ -790,6 +810,7 @@ enum rule_id {
     RULE_PNP_NOT_A_PDO,
     RULE_ERRORLOG_ABOVE_DISPATCH,
     RULE_ERRORLOG_NOT_AN_ENTRY,
+    RULE_IO_DISPATCH_WAIT_WITH_TIMEOUT,
     RULE_COUNT
 };
 
@@ -826,6 +847,7 @@ static inline bool rule_irql_ok(enum rule_id id, KIRQL irql)
         return irql == rule->irql;
     case RULE_STATE:
     case RULE_UNHANDLED_EXCEPTION:
+    case RULE_WARNING:
         break;
     }
     return true;
@@ -837,6 +859,22 @@ static inline void rule_check_irql(enum rule_id id, ULONG_PTR a, ULONG_PTR b, UL
     if (__builtin_expect(!rule_irql_ok(id, irql_current()), 0))
         rule_stop(id, a, b, c, d);
 }
+
+/* A warning rule (severity WDMSIM_RULE_WARNS) is broken: one line on stderr, "wdmsim: warning: ID:
+ * text", counted and told to the observers; when warnings are fatal (wdmsim_warnings_fatal,
+ * WDMSIM_WARNINGS=fatal) the machine stops on the rule instead, with text as the detail. */
+void rule_warn(enum rule_id id, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Told of every warning (registered before main with RULE_WARNING_OBSERVER: the timeline). */
+struct rule_warning_observer {
+    void (*warned)(const struct rule *rule, const char *text);
+    struct rule_warning_observer *next;
+};
+void rule_warning_observer_register(struct rule_warning_observer *observer);
+#define RULE_WARNING_OBSERVER(observer)                                                            \
+    __attribute__((constructor)) static void observer##_register(void)                            \
+    {                                                                                              \
+        rule_warning_observer_register(&observer);                                                 \
+    }
 
 /* Windows maps nothing in the first 64 KB: a pointer there is NULL, or a field of a NULL record. */
 #define RULE_NULL_REGION 0x10000u
@@ -940,6 +978,20 @@ void bugcheck_blame(const struct sim_driver *driver, const void *routine);
 SIM_NORETURN void bugcheck_stop(ULONG code, const ULONG_PTR params[4], const struct rule *rule,
                                 const char *detail);
 const char *bugcheck_code_name(ULONG code);
+/* A code address as "function+0xoffset" ("function" at its start; "(file+0xoffset)" for a static one). */
+void bugcheck_describe_code(const void *where, char *buf, size_t size);
+/* Told of every STOP once its report is built, before the report goes out (registered before main,
+ * with BUGCHECK_STOP_OBSERVER, by a component bugcheck.c must not name: the timeline). */
+struct bugcheck_stop_observer {
+    void (*stopping)(const struct wdmsim_stop *stop);
+    struct bugcheck_stop_observer *next;
+};
+void bugcheck_stop_observer_register(struct bugcheck_stop_observer *observer);
+#define BUGCHECK_STOP_OBSERVER(observer)                                                           \
+    __attribute__((constructor)) static void observer##_register(void)                            \
+    {                                                                                              \
+        bugcheck_stop_observer_register(&observer);                                                \
+    }
 
 /* ---- crash.c: faults of simulated threads become STOPs ---- */
 
@@ -1320,6 +1372,8 @@ void clock_boot(const struct wdmsim_config *config);
 LONGLONG clock_system_time(void);
 /* Time since boot in 100 ns units (never goes back). */
 LONGLONG clock_since_boot(void);
+/* The same, on the real clock to a few milliseconds only, for a fraction of the cost. */
+LONGLONG clock_since_boot_coarse(void);
 bool clock_is_virtual_mode(void);
 /* Virtual clock: moves time since boot forward to since_boot (never back). */
 void clock_advance_to(LONGLONG since_boot);

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "timeline.h"
 
 #define IO_IRP_MAGIC 0x50524957u
 #define IO_IRP_FREED_MAGIC 0x44455246u
@@ -674,6 +675,108 @@ static void io_check_return(const struct _KTHREAD *self, const struct io_dispatc
     bugcheck_blame(NULL, NULL);
 }
 
+/* ---- The dispatch routine a thread runs, and the waits it makes ---- */
+
+#define IO_PASSED_DOWN 4
+
+/* One dispatch routine running on a thread, innermost first (KTHREAD.dispatch_frame), with what
+ * identifies the last IRPs it passed down: their completion routines' contexts and their
+ * UserEvents, what a wait for such an IRP waits on. */
+struct io_dispatch_frame {
+    PDRIVER_DISPATCH routine;
+    UCHAR major;
+    const struct sim_driver *driver;
+    struct {
+        PVOID context;
+        PKEVENT event;
+    } passed[IO_PASSED_DOWN];
+    unsigned passed_count;
+    struct io_dispatch_frame *outer;
+};
+
+/* How far past a completion routine's context an event may lie and still be taken for its own: a
+ * context structure that holds the event (the event itself is the usual context). */
+#define IO_CONTEXT_REACH 512
+
+static void io_note_passed_down(struct io_dispatch_frame *frame, PIO_STACK_LOCATION next, PIRP irp)
+{
+    unsigned slot;
+
+    if (frame == NULL)
+        return;
+    slot = frame->passed_count++ % IO_PASSED_DOWN;
+    frame->passed[slot].context = next->CompletionRoutine != NULL ? next->Context : NULL;
+    frame->passed[slot].event = irp->UserEvent;
+}
+
+static bool io_waits_for_passed_down(const struct io_dispatch_frame *frame, const void *object)
+{
+    unsigned count = frame->passed_count < IO_PASSED_DOWN ? frame->passed_count : IO_PASSED_DOWN;
+
+    for (unsigned i = 0; i < count; i++) {
+        const char *context = frame->passed[i].context;
+
+        if (object == frame->passed[i].event ||
+            (context != NULL && (const char *)object >= context && (const char *)object < context + IO_CONTEXT_REACH))
+            return true;
+    }
+    return false;
+}
+
+static void io_describe_timeout(const LARGE_INTEGER *timeout, char *buf, size_t size)
+{
+    if (timeout == NULL)
+        snprintf(buf, size, "no timeout (for ever)");
+    else if (timeout->QuadPart < 0)
+        snprintf(buf, size, "a timeout of %.3f ms", (double)-timeout->QuadPart / 1e4);
+    else
+        snprintf(buf, size, "an absolute timeout");
+}
+
+/* The seed's guideline: a dispatch routine does not wait with a non-zero timeout (a warning). */
+static void io_check_dispatch_wait(struct _KTHREAD *self, ULONG count, PVOID objects[], const LARGE_INTEGER *timeout,
+                                   const char *ddi)
+{
+    const struct io_dispatch_frame *frame = self->dispatch_frame;
+    char routine[160];
+    char how_long[64];
+
+    if (frame == NULL || count == 0 || (timeout != NULL && timeout->QuadPart == 0) || frame->major == IRP_MJ_PNP ||
+        frame->major == IRP_MJ_POWER)
+        return;
+    for (ULONG i = 0; i < count; i++) {
+        if (io_waits_for_passed_down(frame, objects[i]))
+            return;
+    }
+    bugcheck_describe_code((const void *)frame->routine, routine, sizeof routine);
+    io_describe_timeout(timeout, how_long, sizeof how_long);
+    rule_warn(RULE_IO_DISPATCH_WAIT_WITH_TIMEOUT, "%s in the dispatch routine %s (%s, driver %s) waits on the %s at %p%s "
+              "with %s", ddi, routine, timeline_major_name(frame->major), frame->driver ? frame->driver->name : "none",
+              disp_type_name(((const DISPATCHER_HEADER *)objects[0])->Type), objects[0],
+              count > 1 ? " (and others)" : "", how_long);
+}
+
+static struct disp_wait_check io_dispatch_wait_check = { .check = io_check_dispatch_wait };
+DISP_WAIT_CHECK(io_dispatch_wait_check)
+
+/* Runs a dispatch routine as the innermost one of the thread, on its timeline track. */
+static NTSTATUS io_run_dispatch(struct _KTHREAD *self, PDRIVER_DISPATCH routine, PDEVICE_OBJECT device, PIRP irp,
+                                UCHAR major)
+{
+    struct io_dispatch_frame frame = { .routine = routine, .major = major, .driver = io_driver_of(device),
+                                       .outer = self->dispatch_frame };
+    NTSTATUS status;
+
+    self->dispatch_frame = &frame;
+    thread_charge(self, frame.driver);
+    timeline_routine(TIMELINE_DISPATCH, (const void *)routine, irp, major, true);
+    timeline_irp_dispatched(irp);
+    status = routine(device, irp);
+    timeline_routine(TIMELINE_DISPATCH, (const void *)routine, irp, major, false);
+    self->dispatch_frame = frame.outer;
+    return status;
+}
+
 /* IRQL <= DISPATCH_LEVEL. Runs the next driver's dispatch routine in the caller's thread. */
 NTSTATUS FASTCALL IofCallDriver(PDEVICE_OBJECT DeviceObject, PIRP Irp)
 {
@@ -694,10 +797,10 @@ NTSTATUS FASTCALL IofCallDriver(PDEVICE_OBJECT DeviceObject, PIRP Irp)
     stack = --Irp->Tail.Overlay.CurrentStackLocation;
     stack->DeviceObject = DeviceObject;
     routine = DeviceObject->DriverObject->MajorFunction[stack->MajorFunction];
+    io_note_passed_down(self->dispatch_frame, stack, Irp);
     io_save_state(self, &before);
     before.callee = io_driver_of(DeviceObject);
-    thread_charge(self, before.callee);
-    status = routine(DeviceObject, Irp);
+    status = io_run_dispatch(self, routine, DeviceObject, Irp, stack->MajorFunction);
     thread_charge(self, caller);
     io_check_return(self, &before, DeviceObject, routine, Irp, stack, status);
     return status;
@@ -735,7 +838,9 @@ static bool io_complete_one(struct _KTHREAD *self, PIRP irp)
         return true;
     }
     thread_charge(self, upper ? io_driver_of(upper) : caller);
+    timeline_routine(TIMELINE_COMPLETION, (const void *)routine, irp, 0, true);
     status = routine(upper, irp, context);
+    timeline_routine(TIMELINE_COMPLETION, (const void *)routine, irp, 0, false);
     thread_charge(self, caller);
     return status != STATUS_MORE_PROCESSING_REQUIRED;
 }
@@ -794,12 +899,14 @@ VOID FASTCALL IofCompleteRequest(PIRP Irp, CCHAR PriorityBoost)
     if (cancel_routine != NULL)
         rule_stop(RULE_IO_COMPLETE_WITH_CANCEL_ROUTINE, (ULONG_PTR)cancel_routine, (ULONG_PTR)Irp, 0, 0);
     io_check_not_queued(Irp);
+    timeline_irp_completing(Irp, true);
     io_irp_lock(io_wrapper(Irp));
     while (finished && Irp->CurrentLocation <= Irp->StackCount)
         finished = io_complete_one(self, Irp);
     if (finished)
         back = io_finish(Irp);
     io_irp_unlock(io_wrapper(Irp));
+    timeline_irp_completing(Irp, false);
     if (back.event != NULL)
         KeSetEvent(back.event, IO_NO_INCREMENT, FALSE);
     if (back.finish != NULL)

@@ -8,6 +8,7 @@
  * under the same dispatcher lock.
  */
 #include "internal.h"
+#include "timeline.h"
 
 /* How long an unload waits for IoQueueWorkItem items of the driver's devices to finish. */
 #define IOWORK_UNLOAD_WAIT_MS 5000
@@ -38,7 +39,9 @@ static VOID NTAPI iowork_run(PVOID parameter)
     context = work->context;
     disp_unlock();
     thread_charge(self, io_driver_of(device));
+    timeline_routine(TIMELINE_WORK_ITEM, (const void *)routine, work, 0, true);
     routine(device, context);
+    timeline_routine(TIMELINE_WORK_ITEM, (const void *)routine, work, 0, false);
     thread_charge(self, NULL);
     io_device_work_done(device);
 }

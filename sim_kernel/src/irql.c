@@ -6,10 +6,14 @@
 #include <stdio.h>
 
 #include "internal.h"
+#include "timeline.h"
 
 void irql_set(KIRQL irql)
 {
-    thread_current_quiet()->irql = irql;
+    struct _KTHREAD *self = thread_current_quiet();
+
+    timeline_irql(self->irql, irql);
+    self->irql = irql;
 }
 
 const char *irql_name(KIRQL irql)
@@ -39,6 +43,7 @@ KIRQL FASTCALL KfRaiseIrql(KIRQL NewIrql)
 
     if (NewIrql < old || NewIrql > HIGH_LEVEL)
         rule_stop(RULE_RAISE_IRQL_TO_LOWER, old, NewIrql, 0, 0);
+    timeline_irql(old, NewIrql);
     self->irql = NewIrql;
     return old;
 }
@@ -50,6 +55,7 @@ VOID FASTCALL KfLowerIrql(KIRQL NewIrql)
 
     if (NewIrql > self->irql)
         rule_stop(RULE_LOWER_IRQL_TO_HIGHER, self->irql, NewIrql, 0, 0);
+    timeline_irql(self->irql, NewIrql);
     self->irql = NewIrql;
 }
 

@@ -11,6 +11,7 @@
  * atomically so that ExQueryDepthSList may read the depth without it.
  */
 #include "internal.h"
+#include "timeline.h"
 
 #define LIST_SLIST_LOCKS 16
 #define LIST_SLIST_DEPTH_MASK 0xFFFFull
@@ -33,6 +34,7 @@ static inline __attribute__((always_inline)) struct list_guard list_lock(PKSPIN_
     struct list_guard guard = { thread_current(), 0, lock, (uintptr_t)lock - (uintptr_t)slist_locks >= sizeof slist_locks };
 
     guard.old_irql = guard.self->irql;
+    timeline_irql(guard.old_irql, HIGH_LEVEL);
     guard.self->irql = HIGH_LEVEL;
     if (guard.drivers)
         lockorder_acquire(guard.self, lock, LOCKORDER_SPIN_LOCK, __builtin_return_address(0));
@@ -45,6 +47,7 @@ static void list_unlock(const struct list_guard *guard)
     if (guard->drivers)
         lockorder_release(guard->self, guard->lock);
     spinlock_release(guard->lock, guard->self);
+    timeline_irql(HIGH_LEVEL, guard->old_irql);
     guard->self->irql = guard->old_irql;
 }
 

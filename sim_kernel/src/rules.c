@@ -6,6 +6,8 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "internal.h"
 
@@ -1284,7 +1286,27 @@ const struct rule rule_catalog[RULE_COUNT] = {
           "Pass the PDO AddDevice received (keep it in the device extension), not your own "
           "device object or the one IoAttachDeviceToDeviceStack returned." },
         RULE_STATE, 0 },
+    [RULE_IO_DISPATCH_WAIT_WITH_TIMEOUT] = {
+        { "io.dispatch_wait_with_timeout", "KeWaitForSingleObject, KeWaitForMultipleObjects in a dispatch routine",
+          "a dispatch routine (any IRP_MJ_ but PnP and power) waits on a dispatcher object with a non-zero "
+          "timeout (NULL, for ever, included), other than for an IRP it passed down", 0, "WDMSIM_WARNING_MADE_FATAL", -1,
+          "A dispatch routine runs in the thread of whoever sent the IRP, often an application's: while it "
+          "waits, that thread is stuck, and a wait for something that needs this very thread, or that never "
+          "comes, hangs the caller. The book's guideline: dispatch routines should not wait on dispatcher "
+          "objects with a non-zero timeout (PnP and power handlers may, as may a routine waiting for the "
+          "completion of an IRP it passed down, as ForwardIrpAndWait does: the completion routine's "
+          "context is the event, or holds it, or the event is the IRP's UserEvent).",
+          "Do not wait: mark the IRP pending (IoMarkIrpPending), queue it, return STATUS_PENDING and "
+          "complete it when the awaited thing happens (a DPC, a system thread, a work item), or poll with "
+          "a zero timeout." },
+        RULE_WARNING, 0 },
 };
+
+static struct rule_warning_observer *warning_observers;    /* fixed before main */
+static int warnings_fatal = -1;         /* -1: WDMSIM_WARNINGS decides */
+static size_t warnings_given;           /* atomic */
+/* Warnings printed before the rest are only counted, so a loop cannot flood stderr. */
+#define RULE_WARNINGS_PRINTED 50
 
 const struct rule *rule_get(enum rule_id id)
 {
@@ -1333,6 +1355,54 @@ SIM_NORETURN void rule_stop_text(enum rule_id id, ULONG_PTR a, ULONG_PTR b, ULON
     rule_stop_with(id, a, b, c, d, detail);
 }
 
+void rule_warning_observer_register(struct rule_warning_observer *observer)
+{
+    observer->next = warning_observers;
+    warning_observers = observer;
+}
+
+static bool rule_warnings_are_fatal(void)
+{
+    int fatal = __atomic_load_n(&warnings_fatal, __ATOMIC_RELAXED);
+    const char *env;
+
+    if (fatal >= 0)
+        return fatal != 0;
+    env = getenv("WDMSIM_WARNINGS");
+    return env != NULL && strcmp(env, "fatal") == 0;
+}
+
+void rule_warn(enum rule_id id, const char *fmt, ...)
+{
+    const struct rule *rule = rule_get(id);
+    char text[1024];
+    size_t given;
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    if (rule_warnings_are_fatal())
+        rule_stop_text(id, 0, 0, 0, 0, text);
+    given = __atomic_add_fetch(&warnings_given, 1, __ATOMIC_RELAXED);
+    if (given <= RULE_WARNINGS_PRINTED)
+        fprintf(stderr, "wdmsim: warning: %s: %s\n", rule->info.id, text);
+    if (given == RULE_WARNINGS_PRINTED)
+        fprintf(stderr, "wdmsim: warning: further warnings are counted, not printed\n");
+    for (struct rule_warning_observer *o = warning_observers; o != NULL; o = o->next)
+        o->warned(rule, text);
+}
+
+void wdmsim_warnings_fatal(int fatal)
+{
+    __atomic_store_n(&warnings_fatal, fatal < 0 ? -1 : fatal != 0, __ATOMIC_RELAXED);
+}
+
+size_t wdmsim_warning_count(void)
+{
+    return __atomic_load_n(&warnings_given, __ATOMIC_RELAXED);
+}
+
 SIM_NORETURN void rule_stop_null_argument(const char *ddi, const char *argument, uintptr_t pointer,
                                           ULONG_PTR operation, const void *caller, const char *fix)
 {
@@ -1360,6 +1430,11 @@ const struct wdmsim_rule_info *wdmsim_rule_at(size_t index)
     return index < RULE_COUNT ? &rule_catalog[index].info : NULL;
 }
 
+enum wdmsim_rule_severity wdmsim_rule_severity(size_t index)
+{
+    return index < RULE_COUNT && rule_catalog[index].kind == RULE_WARNING ? WDMSIM_RULE_WARNS : WDMSIM_RULE_STOPS;
+}
+
 static void rules_write_row(FILE *out, const struct rule *rule)
 {
     const struct wdmsim_rule_info *info = &rule->info;
@@ -1371,15 +1446,18 @@ static void rules_write_row(FILE *out, const struct rule *rule)
 
     if (rule->kind <= RULE_IRQL_EXACTLY)
         snprintf(irql, sizeof irql, "%s%s", relation[rule->kind], irql_name(rule->irql));
-    if (rule->kind == RULE_UNHANDLED_EXCEPTION)
+    if (rule->kind == RULE_WARNING)
+        snprintf(code, sizeof code, "warning (if made fatal: 0x0");
+    else if (rule->kind == RULE_UNHANDLED_EXCEPTION)
         snprintf(code, sizeof code, "0x%X (0x%X in a system thread) / 0x%llX", info->code,
                  RULE_SYSTEM_THREAD_EXCEPTION, (unsigned long long)info->subcode);
     else if (info->subcode >= 0)
         snprintf(code, sizeof code, "0x%X / 0x%llX", info->code, (unsigned long long)info->subcode);
     else
         snprintf(code, sizeof code, "0x%X", info->code);
-    fprintf(out, "| `%s` | %s | %s | %s | %s %s | %s | %s |\n", info->id, info->ddi, info->condition,
-            irql, code, info->code_name, info->explanation, info->fix);
+    fprintf(out, "| `%s` | %s | %s | %s | %s %s%s | %s | %s |\n", info->id, info->ddi, info->condition,
+            irql, code, info->code_name, rule->kind == RULE_WARNING ? ")" : "", info->explanation,
+            info->fix);
 }
 
 void wdmsim_rules_write_markdown(FILE *out)
@@ -1390,7 +1468,9 @@ void wdmsim_rules_write_markdown(FILE *out)
           "the bug check shown (parameter 1 is the subcode where there is one), as Windows with\n"
           "Driver Verifier would. The IRQL column is the IRQL the DDI requires, where the rule is about\n"
           "IRQL. The `lockorder.*` rows come from the lock-order checker: docs/lock-order.md explains its\n"
-          "classes, edges and report.\n\n"
+          "classes, edges and report. A rule whose bug check reads \"warning\" does not stop the machine: it\n"
+          "prints `wdmsim: warning: RULE: ...` on stderr and the run goes on (`WDMSIM_WARNINGS=fatal` or\n"
+          "`wdmsim_warnings_fatal(1)` makes it stop instead).\n\n"
           "| rule | DDI | broken when | IRQL | bug check | why | fix |\n"
           "|---|---|---|---|---|---|---|\n",
           out);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "internal.h"
+#include "timeline.h"
 
 /* Failed attempts between two checks that the owner still exists. */
 #define SPINLOCK_OWNER_CHECK_INTERVAL 4096
@@ -58,6 +59,7 @@ void spinlock_acquire(PKSPIN_LOCK lock, struct _KTHREAD *self)
             spinlock_relax();
     }
     self->spinlocks_held++;
+    timeline_lock(lock, true);
 }
 
 /* A plain release store after the owner check: while this thread owns the lock no other thread's
@@ -74,6 +76,7 @@ void spinlock_release(PKSPIN_LOCK lock, struct _KTHREAD *self)
                          "thread %s released the spin lock at %p, owned by %s", self->name,
                          (void *)lock, text);
     }
+    timeline_lock(lock, false);
     __atomic_store_n(lock, 0, __ATOMIC_RELEASE);
     self->spinlocks_held--;
 }
@@ -94,6 +97,7 @@ KIRQL NTAPI KeAcquireSpinLockRaiseToDpc(PKSPIN_LOCK SpinLock)
 
     rule_check_irql(RULE_SPINLOCK_ACQUIRE_ABOVE_DISPATCH, old, (ULONG_PTR)SpinLock, 0, 0);
     RULE_CHECK_ARGUMENT(SpinLock, RULE_WRITES);
+    timeline_irql(old, DISPATCH_LEVEL);
     self->irql = DISPATCH_LEVEL;
     lockorder_acquire(self, SpinLock, LOCKORDER_SPIN_LOCK, __builtin_return_address(0));
     spinlock_acquire(SpinLock, self);

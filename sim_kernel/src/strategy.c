@@ -19,7 +19,6 @@
  * plan is set before a kernel boots, by the booting thread.
  */
 #define _GNU_SOURCE
-#include <dlfcn.h>
 #include <elf.h>
 #include <inttypes.h>
 #include <link.h>
@@ -532,29 +531,11 @@ static size_t strategy_choose(struct _KTHREAD *const *candidates, size_t count, 
     return best;
 }
 
-/* A code address as its function and offset; a static function has no name dladdr can give, so
- * its file and offset, which addr2line turns into a line. */
-static void strategy_describe_code(const void *where, char *buf, size_t size)
-{
-    Dl_info info;
-    const char *file;
-
-    if (!dladdr(where, &info)) {
-        snprintf(buf, size, "%p", where);
-    } else if (info.dli_sname != NULL) {
-        snprintf(buf, size, "%s+0x%lx", info.dli_sname, (unsigned long)((const char *)where - (const char *)info.dli_saddr));
-    } else {
-        file = info.dli_fname ? strrchr(info.dli_fname, '/') : NULL;
-        snprintf(buf, size, "(%s+0x%lx)", file ? file + 1 : "?",
-                 (unsigned long)((const char *)where - (const char *)info.dli_fbase));
-    }
-}
-
 static void strategy_describe_where(const struct strategy_decision *d, char *buf, size_t size)
 {
     switch (d->kind) {
     case SCHED_POINT_DDI:
-        strategy_describe_code(d->where, buf, size);
+        bugcheck_describe_code(d->where, buf, size);
         break;
     case SCHED_POINT_WAKE:
         snprintf(buf, size, "after a wake-up");

@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "internal.h"
+#include "timeline.h"
 
 #define WORKER_THREADS 2
 /* How long an unload waits for a worker returning from one of the driver's routines. */
@@ -146,7 +147,9 @@ static void workitem_run(struct _KTHREAD *self, PWORK_QUEUE_ITEM item, const str
 
     if (driver != NULL)
         thread_charge(self, driver);
+    timeline_routine(TIMELINE_WORK_ITEM, driver ? (const void *)routine : NULL, item, 0, true);
     routine(parameter);
+    timeline_routine(TIMELINE_WORK_ITEM, driver ? (const void *)routine : NULL, item, 0, false);
     workitem_check_return(self, item, routine, parameter);
     if (driver != NULL)
         thread_charge(self, NULL);

@@ -128,6 +128,8 @@ static void static_caller_of_KeLowerIrql(void *context)
 {
     (void)context;
     KeLowerIrql(DISPATCH_LEVEL);
+    /* Not a tail call (an optimised build would jump, and this frame would not be on the stack). */
+    __asm__ __volatile__("" ::: "memory");
 }
 
 static void backtrace_frames_name_static_functions_and_their_source_lines(void **state)

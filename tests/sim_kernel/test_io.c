@@ -7,6 +7,7 @@
  * read at a time, completed by the next write, cancel-safe as DebugPrint's driver is.
  */
 #include <stdbool.h>
+#include <stdlib.h>
 #include <ntifs.h>
 
 #include <wdmsim/test.h>
@@ -26,6 +27,7 @@
 #define IOCTL_QUEUE_FORGET QUEUE_IOCTL(8)
 #define IOCTL_QUEUE_PEND_COMPLETED QUEUE_IOCTL(9) /* marks pending, completes, returns STATUS_PENDING */
 #define IOCTL_QUEUE_STAY_IN_CRITICAL_REGION QUEUE_IOCTL(10)
+#define IOCTL_QUEUE_WAIT QUEUE_IOCTL(11)          /* waits on a set event with queue.wait_timeout */
 #define QUEUE_VALUE 0x1234u
 
 /* ---- The function driver ---- */
@@ -44,6 +46,7 @@ static struct {
     LONG cleanups_running;          /* inside queue_cleanup now */
     LONG closes_inside_cleanup;     /* an IRP_MJ_CLOSE that came while a cleanup ran */
     LONG closes;
+    PLARGE_INTEGER wait_timeout;    /* IOCTL_QUEUE_WAIT's (NULL: for ever) */
 } queue;
 
 static NTSTATUS queue_complete(PIRP irp, NTSTATUS status, ULONG_PTR information)
@@ -179,6 +182,12 @@ static NTSTATUS queue_ioctl_good(PIRP irp, ULONG code)
     case IOCTL_QUEUE_FREE:
         ExFreePoolWithTag(queue.block, QUEUE_TAG);
         return queue_complete(irp, STATUS_SUCCESS, 0);
+    case IOCTL_QUEUE_WAIT: {
+        KEVENT set;
+
+        KeInitializeEvent(&set, NotificationEvent, TRUE);
+        return queue_complete(irp, KeWaitForSingleObject(&set, Executive, KernelMode, FALSE, queue.wait_timeout), 0);
+    }
     case IOCTL_QUEUE_PEND_COMPLETED:
         IoMarkIrpPending(irp);
         *(PULONG)irp->AssociatedIrp.SystemBuffer = QUEUE_VALUE;
@@ -256,6 +265,7 @@ static NTSTATUS NTAPI queue_entry(PDRIVER_OBJECT driver, PUNICODE_STRING registr
 static struct {
     PDEVICE_OBJECT device;
     PDEVICE_OBJECT lower;
+    bool event_in_context;          /* its forward-and-wait's context is a structure holding the event */
     NTSTATUS seen_status;           /* what its completion routine saw of the lower driver's result */
     ULONG_PTR seen_information;
     BOOLEAN seen_pending_returned;
@@ -296,26 +306,33 @@ static NTSTATUS NTAPI filter_read(PDEVICE_OBJECT device, PIRP irp)
     return IoCallDriver(filter.lower, irp);
 }
 
-/* Forward and wait: stop the completion here, finish the IRP in the dispatch routine. */
+/* Forward and wait: stop the completion here, finish the IRP in the dispatch routine. The context
+ * is the event, or (filter.event_in_context) a structure that holds it. */
+struct forward_context {
+    PIRP irp;
+    KEVENT done;
+};
+
 static NTSTATUS NTAPI filter_ioctl_done(PDEVICE_OBJECT device, PIRP irp, PVOID context)
 {
     (void)device;
     filter_saw(irp);
-    KeSetEvent(context, IO_NO_INCREMENT, FALSE);
+    KeSetEvent(filter.event_in_context ? &((struct forward_context *)context)->done : context, IO_NO_INCREMENT, FALSE);
     return STATUS_MORE_PROCESSING_REQUIRED;
 }
 
 static NTSTATUS NTAPI filter_ioctl(PDEVICE_OBJECT device, PIRP irp)
 {
-    KEVENT done;
+    struct forward_context forward = { .irp = irp };
     NTSTATUS status;
 
     (void)device;
-    KeInitializeEvent(&done, NotificationEvent, FALSE);
+    KeInitializeEvent(&forward.done, NotificationEvent, FALSE);
     IoCopyCurrentIrpStackLocationToNext(irp);
-    IoSetCompletionRoutine(irp, filter_ioctl_done, &done, TRUE, TRUE, TRUE);
+    IoSetCompletionRoutine(irp, filter_ioctl_done, filter.event_in_context ? (PVOID)&forward : &forward.done, TRUE,
+                           TRUE, TRUE);
     if (IoCallDriver(filter.lower, irp) == STATUS_PENDING)
-        KeWaitForSingleObject(&done, Executive, KernelMode, FALSE, NULL);
+        KeWaitForSingleObject(&forward.done, Executive, KernelMode, FALSE, NULL);
     status = irp->IoStatus.Status;
     if (NT_SUCCESS(status))
         (*(PULONG)irp->AssociatedIrp.SystemBuffer)++;
@@ -722,6 +739,163 @@ static void a_filter_may_return_the_lower_STATUS_PENDING_when_its_completion_rou
     wdmsim_driver_unload(function);
 }
 
+/* ---- The seed's guideline: no waiting with a timeout in a dispatch routine (a warning) ---- */
+
+static void send_wait_ioctl(void *timeout)
+{
+    PDRIVER_OBJECT driver = NULL;
+    HANDLE handle = NULL;
+    IO_STATUS_BLOCK iosb;
+
+    queue.wait_timeout = timeout;
+    wdmsim_driver_load("queue", queue_entry, &driver);
+    open_queue(&handle);
+    ioctl(handle, IOCTL_QUEUE_WAIT, NULL, 0, &iosb);
+    ZwClose(handle);
+    wdmsim_driver_unload(driver);
+}
+
+static void a_dispatch_routine_waiting_for_ever_gets_a_warning_line_and_goes_on(void **state)
+{
+    char output[4096] = "";
+    FILE *out = tmpfile();
+    struct wdmsim_stop result;
+
+    (void)state;
+    assert_non_null(out);
+    wdmsim_run_isolated(send_wait_ioctl, NULL, out, 30, &result);
+    rewind(out);
+    output[fread(output, 1, sizeof output - 1, out)] = '\0';
+    fclose(out);
+    assert_int_equal(result.finished, 1);
+    assert_int_equal(result.stopped, 0);
+    assert_non_null(strstr(output, "wdmsim: warning: io.dispatch_wait_with_timeout: KeWaitForSingleObject in the "
+                                   "dispatch routine queue_ioctl (IRP_MJ_DEVICE_CONTROL, driver queue) waits on the "
+                                   "NotificationEvent at 0x"));
+    assert_non_null(strstr(output, "with no timeout (for ever)\n"));
+}
+
+static void waits_with_a_timeout_are_counted_and_polls_are_not(void **state)
+{
+    LARGE_INTEGER second = { .QuadPart = -10000000 }, poll = { .QuadPart = 0 };
+    size_t before = wdmsim_warning_count();
+
+    (void)state;
+    send_wait_ioctl(&poll);
+    assert_int_equal(wdmsim_warning_count(), before);
+    send_wait_ioctl(&second);
+    assert_int_equal(wdmsim_warning_count(), before + 1);
+    send_wait_ioctl(NULL);
+    assert_int_equal(wdmsim_warning_count(), before + 2);
+}
+
+/* The book's ForwardIrpAndWait: the wait is for the completion of an IRP the routine passed down,
+ * its completion routine's context being the event or a structure that holds it. */
+static void waiting_for_an_IRP_passed_down_as_ForwardIrpAndWait_does_is_no_warning(void **state)
+{
+    PDRIVER_OBJECT function = load("queue", queue_entry);
+    PDRIVER_OBJECT upper = load("filter", filter_entry);
+    HANDLE handle = open_ok();
+    size_t before = wdmsim_warning_count();
+    IO_STATUS_BLOCK iosb;
+    ULONG value = 0;
+
+    (void)state;
+    assert_int_equal(ioctl(handle, IOCTL_QUEUE_PEND_COMPLETED, &value, sizeof value, &iosb), STATUS_SUCCESS);
+    filter.event_in_context = true;
+    assert_int_equal(ioctl(handle, IOCTL_QUEUE_PEND_COMPLETED, &value, sizeof value, &iosb), STATUS_SUCCESS);
+    assert_int_equal(filter.completions, 2);
+    assert_int_equal(wdmsim_warning_count(), before);
+    assert_int_equal(ZwClose(handle), STATUS_SUCCESS);
+    wdmsim_driver_unload(upper);
+    wdmsim_driver_unload(function);
+}
+
+/* A PnP dispatch routine may wait (the seed's guideline exempts PnP handlers). */
+static PDEVICE_OBJECT pnp_lower;
+
+static NTSTATUS NTAPI pnp_waiting_dispatch(PDEVICE_OBJECT fdo, PIRP irp)
+{
+    UCHAR minor = IoGetCurrentIrpStackLocation(irp)->MinorFunction;
+    PDEVICE_OBJECT lower = pnp_lower;
+    KEVENT set;
+    NTSTATUS status;
+
+    KeInitializeEvent(&set, NotificationEvent, TRUE);
+    KeWaitForSingleObject(&set, Executive, KernelMode, FALSE, NULL);
+    IoSkipCurrentIrpStackLocation(irp);
+    status = IoCallDriver(lower, irp);
+    if (minor == IRP_MN_REMOVE_DEVICE) {
+        IoDetachDevice(lower);
+        IoDeleteDevice(fdo);
+    }
+    return status;
+}
+
+static NTSTATUS NTAPI pnp_waiting_add_device(PDRIVER_OBJECT driver, PDEVICE_OBJECT pdo)
+{
+    PDEVICE_OBJECT fdo;
+    NTSTATUS status = IoCreateDevice(driver, 0, NULL, FILE_DEVICE_UNKNOWN, 0, FALSE, &fdo);
+
+    if (!NT_SUCCESS(status))
+        return status;
+    pnp_lower = IoAttachDeviceToDeviceStack(fdo, pdo);
+    fdo->Flags &= ~DO_DEVICE_INITIALIZING;
+    return STATUS_SUCCESS;
+}
+
+static VOID NTAPI pnp_waiting_unload(PDRIVER_OBJECT driver)
+{
+    (void)driver;
+}
+
+static NTSTATUS NTAPI pnp_waiting_entry(PDRIVER_OBJECT driver, PUNICODE_STRING registry_path)
+{
+    (void)registry_path;
+    driver->DriverExtension->AddDevice = pnp_waiting_add_device;
+    driver->DriverUnload = pnp_waiting_unload;
+    driver->MajorFunction[IRP_MJ_PNP] = pnp_waiting_dispatch;
+    return STATUS_SUCCESS;
+}
+
+static void a_PnP_dispatch_routine_may_wait_without_a_warning(void **state)
+{
+    size_t before = wdmsim_warning_count();
+    PDRIVER_OBJECT driver = load("pnpwaits", pnp_waiting_entry);
+
+    (void)state;
+    wdmsim_driver_unload(driver);
+    assert_int_equal(wdmsim_warning_count(), before);
+}
+
+static void send_wait_ioctl_with_fatal_warnings(void *context)
+{
+    (void)context;
+    wdmsim_warnings_fatal(1);
+    send_wait_ioctl(NULL);
+}
+
+static void warnings_made_fatal_by_the_API_stop_the_machine_on_their_rule(void **state)
+{
+    struct wdmsim_stop stop;
+
+    (void)state;
+    wdmsim_assert_stops(send_wait_ioctl_with_fatal_warnings, NULL, 0, WDMSIM_ANY_PARAM, "io.dispatch_wait_with_timeout",
+                        &stop);
+    wdmsim_assert_report_has(&stop, "WDMSIM_WARNING_MADE_FATAL");
+    wdmsim_assert_report_has(&stop, "Detail:   KeWaitForSingleObject in the dispatch routine queue_ioctl");
+}
+
+static void warnings_made_fatal_by_WDMSIM_WARNINGS_stop_the_machine_too(void **state)
+{
+    (void)state;
+    setenv("WDMSIM_WARNINGS", "fatal", 1);
+    wdmsim_assert_stops(send_wait_ioctl, NULL, 0, WDMSIM_ANY_PARAM, "io.dispatch_wait_with_timeout", NULL);
+    wdmsim_warnings_fatal(0);       /* the API decides over the environment */
+    send_wait_ioctl(NULL);
+    unsetenv("WDMSIM_WARNINGS");
+}
+
 /* A synchronous handle with a read pending on it in another thread (NULL if it cannot be had). */
 static HANDLE synchronous_handle_under_a_pending_read(void)
 {
@@ -929,6 +1103,12 @@ int main(void)
         io_test(completing_an_IRP_with_its_cancel_routine_set_stops_with_0xC9_0x07),
         io_test(returning_without_completing_or_pending_the_IRP_stops_with_0xC9_0x226),
         io_test(IoDeleteDevice_of_a_device_whose_extension_holds_a_set_timer_stops_with_0xC4_0x15),
+        io_test(a_dispatch_routine_waiting_for_ever_gets_a_warning_line_and_goes_on),
+        io_test(waits_with_a_timeout_are_counted_and_polls_are_not),
+        io_test(waiting_for_an_IRP_passed_down_as_ForwardIrpAndWait_does_is_no_warning),
+        io_test(a_PnP_dispatch_routine_may_wait_without_a_warning),
+        io_test(warnings_made_fatal_by_the_API_stop_the_machine_on_their_rule),
+        io_test(warnings_made_fatal_by_WDMSIM_WARNINGS_stop_the_machine_too),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -19,12 +19,41 @@ static void every_rule_has_an_id_ddi_condition_code_explanation_and_fix(void **s
         assert_non_null(strchr(rule->id, '.'));
         assert_true(rule->ddi && *rule->ddi);
         assert_true(rule->condition && *rule->condition);
-        assert_true(rule->code != 0);
+        /* Only a warning has no bug check of its own (its code stands for "made fatal"). */
+        assert_true((rule->code != 0) == (wdmsim_rule_severity(i) == WDMSIM_RULE_STOPS));
         assert_true(rule->code_name && *rule->code_name >= 'A' && *rule->code_name <= 'Z');
         assert_true(rule->explanation && *rule->explanation);
         assert_true(rule->fix && *rule->fix);
     }
     assert_null(wdmsim_rule_at(wdmsim_rule_count()));
+}
+
+static void warning_rules_say_so_in_the_markdown_page(void **state)
+{
+    char *text = NULL;
+    size_t size = 0;
+    FILE *out = open_memstream(&text, &size);
+    size_t warnings = 0;
+
+    (void)state;
+    wdmsim_rules_write_markdown(out);
+    fclose(out);
+    for (size_t i = 0; i < wdmsim_rule_count(); i++) {
+        const struct wdmsim_rule_info *rule = wdmsim_rule_at(i);
+        char cell[128];
+        const char *row;
+
+        if (wdmsim_rule_severity(i) != WDMSIM_RULE_WARNS)
+            continue;
+        warnings++;
+        snprintf(cell, sizeof cell, "| `%s` |", rule->id);
+        row = strstr(text, cell);
+        assert_non_null(row);
+        assert_non_null(strstr(row, "| warning (if made fatal"));
+    }
+    assert_true(warnings >= 1);     /* io.dispatch_wait_with_timeout */
+    assert_int_equal(wdmsim_rule_severity(wdmsim_rule_count()), WDMSIM_RULE_STOPS);
+    free(text);
 }
 
 static void rule_ids_are_unique(void **state)
@@ -76,6 +105,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_rule_has_an_id_ddi_condition_code_explanation_and_fix),
+        cmocka_unit_test(warning_rules_say_so_in_the_markdown_page),
         cmocka_unit_test(rule_ids_are_unique),
         cmocka_unit_test(codes_with_subcodes_carry_them_and_exceptions_carry_their_status),
         cmocka_unit_test(the_markdown_page_has_one_table_row_per_rule),

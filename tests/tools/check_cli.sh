@@ -10,7 +10,7 @@ version=$2
 failures=0
 out=$(mktemp)
 err=$(mktemp)
-trap 'rm -f "$out" "$err"' EXIT
+trap 'rm -f "$out" "$err" "$out.json"' EXIT
 
 fail() {
     echo "FAIL: $*"
@@ -48,12 +48,17 @@ refused "needs a FILE after '--check'" rules --check
 refused "takes one argument, not also 'extra'" lesson list extra
 refused "unknown option '--bogus'" lesson --bogus
 refused "unknown command 'bogus'" help bogus
+refused "needs a FILE after '--timeline'" demo --timeline
+refused "cannot write the timeline to /nonexistent-directory/t.json" demo --timeline /nonexistent-directory/t.json
+refused "cannot write the timeline to /nonexistent-directory/t.json" lesson wait-at-dispatch --timeline /nonexistent-directory/t.json
 
 answered "wdmsim $version" --version
 answered "commands:" --help
 answered "commands:" help
 answered "demo --save FILE" help demo
 answered "demo --save FILE" demo --help
+answered "demo --timeline FILE" demo --help --timeline "$out.json"
+answered "--timeline FILE" --help
 answered "rules --check FILE" rules --help
 answered "lesson all" lesson --help
 answered "explore NAME --replay TOKEN" explore --help

@@ -253,6 +253,9 @@ int wdmsim_error_log_entry(size_t index, struct wdmsim_error_log_entry *entry);
 
 /* ---- The rule catalog ---- */
 
+/* What breaking a rule does: stop the machine (with the bug check), or print a warning and go on. */
+enum wdmsim_rule_severity { WDMSIM_RULE_STOPS = 0, WDMSIM_RULE_WARNS = 1 };
+
 struct wdmsim_rule_info {
     const char *id;                 /* stable id, e.g. "spinlock.recursive_acquire" */
     const char *ddi;                /* the DDI or DDIs it guards */
@@ -266,6 +269,9 @@ struct wdmsim_rule_info {
 
 size_t wdmsim_rule_count(void);
 const struct wdmsim_rule_info *wdmsim_rule_at(size_t index);
+/* Whether the rule at index stops the machine or warns (a warning's code is 0: it stops only when
+ * warnings are made fatal). */
+enum wdmsim_rule_severity wdmsim_rule_severity(size_t index);
 /* Writes the catalog as the Markdown page docs/irql-rules.md. */
 void wdmsim_rules_write_markdown(FILE *out);
 
@@ -291,6 +297,14 @@ size_t wdmsim_ddi_missing_family_count(void);
 const struct wdmsim_ddi_family *wdmsim_ddi_missing_family_at(size_t index);
 /* Writes docs/ddi-coverage.md: each DDI with the rules it checks, and the families not provided. */
 void wdmsim_ddis_write_markdown(FILE *out);
+
+/* Warnings: a rule of severity WDMSIM_RULE_WARNS prints "wdmsim: warning: RULE: ..." on stderr and
+ * the machine goes on. wdmsim_warnings_fatal(1) (or WDMSIM_WARNINGS=fatal in the environment, when
+ * the API has not decided) makes the next ones stop the machine on their rule instead, as a test
+ * that wants none does; wdmsim_warnings_fatal(-1) leaves it to the environment again. */
+void wdmsim_warnings_fatal(int fatal);
+/* Warnings given since the program started (in this process). */
+size_t wdmsim_warning_count(void);
 
 /* ---- Pool ---- */
 
