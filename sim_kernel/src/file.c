@@ -491,8 +491,10 @@ static NTSTATUS file_check_name(POBJECT_ATTRIBUTES attributes, const void *calle
         return STATUS_INVALID_PARAMETER;
     if (name != NULL && (name->Length % sizeof(WCHAR) != 0 || name->Length > name->MaximumLength))
         return STATUS_OBJECT_NAME_INVALID;
-    if (name != NULL && name->Length > 0)
-        rule_check_pointer((uintptr_t)name->Buffer, "ZwCreateFile", "ObjectAttributes->ObjectName->Buffer", RULE_READS, caller);
+    if (name != NULL && name->Length > 0 &&
+        !rule_probe_pointer((uintptr_t)name->Buffer, "ZwCreateFile", "ObjectAttributes->ObjectName->Buffer", RULE_READS,
+                            caller))
+        return STATUS_ACCESS_VIOLATION;
     if (attributes->RootDirectory != NULL)
         return STATUS_NOT_IMPLEMENTED;      /* relative opens: no directory objects yet */
     if (name == NULL || name->Length == 0 || name->Buffer[0] != L'\\')
@@ -581,9 +583,9 @@ NTSTATUS NTAPI ZwCreateFile(PHANDLE FileHandle, ACCESS_MASK DesiredAccess, POBJE
     NTSTATUS status;
 
     rule_check_irql(RULE_ZW_FILE_NOT_PASSIVE, irql_current(), (ULONG_PTR)FileHandle, 0, 0);
-    RULE_CHECK_ARGUMENT(FileHandle, RULE_WRITES);
-    RULE_CHECK_ARGUMENT(ObjectAttributes, RULE_READS);
-    RULE_CHECK_ARGUMENT(IoStatusBlock, RULE_WRITES);
+    if (!RULE_PROBE_ARGUMENT(FileHandle, RULE_WRITES) || !RULE_PROBE_ARGUMENT(ObjectAttributes, RULE_READS) ||
+        !RULE_PROBE_ARGUMENT(IoStatusBlock, RULE_WRITES))
+        return STATUS_ACCESS_VIOLATION;
     mode = thread_previous_mode();
     *FileHandle = NULL;
     status = file_check_create(ObjectAttributes, access, CreateDisposition, CreateOptions,
@@ -762,7 +764,8 @@ NTSTATUS NTAPI ZwReadFile(HANDLE FileHandle, HANDLE Event, PIO_APC_ROUTINE ApcRo
                           PULONG Key)
 {
     rule_check_irql(RULE_ZW_FILE_NOT_PASSIVE, irql_current(), (ULONG_PTR)FileHandle, 0, 0);
-    RULE_CHECK_ARGUMENT(IoStatusBlock, RULE_WRITES);
+    if (!RULE_PROBE_ARGUMENT(IoStatusBlock, RULE_WRITES))
+        return STATUS_ACCESS_VIOLATION;
     (void)ApcContext;
     return file_transfer(IRP_MJ_READ, FileHandle, Event, ApcRoutine, IoStatusBlock, Buffer, Length, ByteOffset, Key);
 }
@@ -773,7 +776,8 @@ NTSTATUS NTAPI ZwWriteFile(HANDLE FileHandle, HANDLE Event, PIO_APC_ROUTINE ApcR
                            PULONG Key)
 {
     rule_check_irql(RULE_ZW_FILE_NOT_PASSIVE, irql_current(), (ULONG_PTR)FileHandle, 0, 0);
-    RULE_CHECK_ARGUMENT(IoStatusBlock, RULE_WRITES);
+    if (!RULE_PROBE_ARGUMENT(IoStatusBlock, RULE_WRITES))
+        return STATUS_ACCESS_VIOLATION;
     (void)ApcContext;
     return file_transfer(IRP_MJ_WRITE, FileHandle, Event, ApcRoutine, IoStatusBlock, Buffer, Length, ByteOffset,
                          Key);
@@ -828,7 +832,8 @@ NTSTATUS NTAPI ZwDeviceIoControlFile(HANDLE FileHandle, HANDLE Event, PIO_APC_RO
     NTSTATUS status;
 
     rule_check_irql(RULE_ZW_FILE_NOT_PASSIVE, irql_current(), (ULONG_PTR)FileHandle, IoControlCode, 0);
-    RULE_CHECK_ARGUMENT(IoStatusBlock, RULE_WRITES);
+    if (!RULE_PROBE_ARGUMENT(IoStatusBlock, RULE_WRITES))
+        return STATUS_ACCESS_VIOLATION;
     (void)ApcContext;
     status = file_request_new(FileHandle, file_ioctl_access(IoControlCode), Event, ApcRoutine, IoStatusBlock, mode,
                               &request);

@@ -902,6 +902,22 @@ static inline void rule_check_pointer(uintptr_t pointer, const char *ddi, const 
 #define RULE_CHECK_ARGUMENT(argument, operation)                                                    \
     rule_check_pointer((uintptr_t)(argument), __func__, #argument, (operation), __builtin_return_address(0))
 
+/* A system service's pointer argument: an application's (previous mode UserMode) is probed, and a
+ * bad one makes the service return STATUS_ACCESS_VIOLATION, as its exception handler does (false);
+ * a kernel-mode caller's is used at once, and a NULL one is the fault (ddi.null_argument). */
+static inline bool rule_probe_pointer(uintptr_t pointer, const char *ddi, const char *argument, ULONG_PTR operation,
+                                      const void *caller)
+{
+    if (pointer >= RULE_NULL_REGION)
+        return true;
+    if (thread_previous_mode() == UserMode)
+        return false;
+    rule_stop_null_argument(ddi, argument, pointer, operation, caller, NULL);
+}
+
+#define RULE_PROBE_ARGUMENT(argument, operation)                                                    \
+    rule_probe_pointer((uintptr_t)(argument), __func__, #argument, (operation), __builtin_return_address(0))
+
 /* ---- symbolize.c ---- */
 
 /* "function+0xoffset (object) at file:line" for the code address pc (a return address: lookup is

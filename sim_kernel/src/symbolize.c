@@ -99,16 +99,34 @@ static const char *symbolize_source_path(const char *path)
     return path;
 }
 
+/* The line of address from the compile unit whose ranges hold it: the way for objects without a
+ * .debug_aranges index, which libdwfl's own lookup needs (clang emits none by default). */
+static Dwarf_Line *symbolize_line_by_unit(Dwfl_Module *module, Dwarf_Addr address)
+{
+    Dwarf_Die *unit = NULL;
+    Dwarf_Addr bias;
+
+    while ((unit = dwfl_module_nextcu(module, unit, &bias)) != NULL) {
+        if (dwarf_haspc(unit, address - bias) == 1)
+            return dwarf_getsrc_die(unit, address - bias);
+    }
+    return NULL;
+}
+
 static void symbolize_line(Dwfl_Module *module, Dwarf_Addr address, char *out, size_t size)
 {
-    Dwfl_Line *line = dwfl_module_getsrc(module, address);
-    const char *file;
+    Dwfl_Line *indexed = dwfl_module_getsrc(module, address);
+    Dwarf_Line *line;
+    const char *file = NULL;
     int number = 0;
 
     out[0] = '\0';
-    if (line == NULL)
-        return;
-    file = dwfl_lineinfo(line, NULL, &number, NULL, NULL, NULL);
+    if (indexed != NULL) {
+        file = dwfl_lineinfo(indexed, NULL, &number, NULL, NULL, NULL);
+    } else if ((line = symbolize_line_by_unit(module, address)) != NULL) {
+        file = dwarf_linesrc(line, NULL, NULL);
+        dwarf_lineno(line, &number);
+    }
     if (file != NULL && number > 0)
         snprintf(out, size, " at %s:%d", symbolize_source_path(file), number);
 }

@@ -141,6 +141,18 @@ static void acquire_spin_lock_above_dispatch(void *context)
 
 static LIST_ENTRY list_head, list_entry;
 
+/* The head, through a pointer the compiler cannot follow: knowing the head is zeroed, an optimiser
+ * may fold the inline routine's NULL dereference into anything (clang took the corruption branch). */
+static PLIST_ENTRY volatile list_head_pointer = &list_head;
+
+static PLIST_ENTRY zeroed_head(void)
+{
+    PLIST_ENTRY head = list_head_pointer;
+
+    memset(head, 0, sizeof *head);
+    return list_head_pointer;
+}
+
 static void interlocked_insert_NULL_lock(void *context)
 {
     (void)context;
@@ -160,15 +172,13 @@ static void interlocked_remove_NULL_head(void *context)
 static void insert_into_zeroed_head(void *context)
 {
     (void)context;
-    memset(&list_head, 0, sizeof list_head);
-    InsertTailList(&list_head, &list_entry);
+    InsertTailList(zeroed_head(), &list_entry);
 }
 
 static void remove_from_zeroed_head(void *context)
 {
     (void)context;
-    memset(&list_head, 0, sizeof list_head);
-    RemoveHeadList(&list_head);
+    RemoveHeadList(zeroed_head());
 }
 
 static void interlocked_insert_into_zeroed_head(void *context)
@@ -637,6 +647,28 @@ static NTSTATUS create_file_with_no_name(void)
     return create_file(&handle, &attributes, &iosb);
 }
 
+/* An application's call: its pointers are probed, so a bad one is a status, not a STOP. */
+static NTSTATUS application_status;
+
+static void application_creates_a_file_without_io_status_block(void *context)
+{
+    OBJECT_ATTRIBUTES attributes;
+    HANDLE handle;
+
+    (void)context;
+    InitializeObjectAttributes(&attributes, &device_name, 0, NULL, NULL);
+    application_status = create_file(&handle, &attributes, null);
+}
+
+static NTSTATUS application_create_file_without_io_status_block(void)
+{
+    PEPROCESS application = wdmsim_process_create("BadInputApp");
+
+    wdmsim_process_run(application, application_creates_a_file_without_io_status_block, NULL);
+    wdmsim_process_terminate(application);
+    return application_status;
+}
+
 static NTSTATUS write_to_closed_handle(void)
 {
     HANDLE handle = an_event_handle();
@@ -942,6 +974,7 @@ static const struct bad_input battery[] = {
     NULL_ARGUMENT(create_file_into_NULL_handle, "ZwCreateFile: FileHandle"),
     NULL_ARGUMENT(create_file_without_io_status_block, "ZwCreateFile: IoStatusBlock"),
     NULL_ARGUMENT(create_file_without_attributes, "ZwCreateFile: ObjectAttributes"),
+    RETURNS(application_create_file_without_io_status_block, STATUS_ACCESS_VIOLATION),
     RETURNS(create_file_of_missing_name, STATUS_OBJECT_NAME_NOT_FOUND),
     RETURNS(create_file_of_relative_name_without_root, STATUS_OBJECT_PATH_SYNTAX_BAD),
     RETURNS(create_file_of_odd_length_name, STATUS_OBJECT_NAME_INVALID),
