@@ -20,6 +20,18 @@
 #define LESSON_LINES_AFTER 2
 #define LESSON_SOURCE_PREFIX "fake_drivers/lessons/"
 
+/* A lesson that is a whole driver: loaded, then (an application having written to it) unloaded. */
+struct lesson_driver {
+    PDRIVER_INITIALIZE entry;
+    PDRIVER_INITIALIZE fixed_entry;
+    bool application;               /* an application writes to LESSON_HANDLE_LINK */
+};
+
+static const struct lesson_driver unload_leaves_thread = { LessonUnloadLeavesThreadEntry,
+                                                           LessonUnloadLeavesThreadFixedEntry, false };
+static const struct lesson_driver same_process_handle = { LessonSameProcessHandleEntry,
+                                                          LessonSameProcessHandleFixedEntry, true };
+
 struct lesson {
     const char *name;
     const char *mistake;
@@ -32,74 +44,79 @@ struct lesson {
     const char *marker;
     VOID (*run)(VOID);
     VOID (*fixed)(VOID);
-    PDRIVER_INITIALIZE entry;       /* a lesson that is a driver: loaded, then unloaded */
-    PDRIVER_INITIALIZE fixed_entry;
+    const struct lesson_driver *driver;     /* a lesson that is a driver instead */
 };
 
 static const struct lesson lessons[] = {
     { "spinlock-recursion", "acquiring a spin lock you already hold", "spinlock.recursive_acquire",
       "the second KeAcquireSpinLock on one processor spins for ever", "release the lock before taking it again",
-      "spinlock_lessons.c", NULL, LessonSpinLockRecursion, LessonSpinLockRecursionFixed, NULL, NULL },
+      "spinlock_lessons.c", NULL, LessonSpinLockRecursion, LessonSpinLockRecursionFixed, NULL },
     { "interlocked-with-held-lock", "calling ExInterlockedInsertTailList with a lock you hold",
       "spinlock.recursive_acquire", "an ExInterlocked list call takes its lock itself",
       "under a lock you hold, use the plain InsertTailList", "spinlock_lessons.c", NULL,
-      LessonInterlockedWithHeldLock, LessonInterlockedWithHeldLockFixed, NULL, NULL },
+      LessonInterlockedWithHeldLock, LessonInterlockedWithHeldLockFixed, NULL },
     { "paged-pool-at-dispatch", "allocating PagedPool at DISPATCH_LEVEL", "pool.paged_alloc_above_apc",
       "paged memory cannot be paged in at DISPATCH_LEVEL", "allocate NonPagedPoolNx at DISPATCH_LEVEL",
-      "pool_lessons.c", NULL, LessonPagedPoolAtDispatch, LessonPagedPoolAtDispatchFixed, NULL, NULL },
+      "pool_lessons.c", NULL, LessonPagedPoolAtDispatch, LessonPagedPoolAtDispatchFixed, NULL },
     { "pool-double-free", "freeing the same pool block twice", "pool.double_free",
       "the second free is caught at the call, not later as corruption",
       "free once and set the pointer to NULL", "pool_lessons.c", NULL, LessonPoolDoubleFree,
-      LessonPoolDoubleFreeFixed, NULL, NULL },
+      LessonPoolDoubleFreeFixed, NULL },
     { "list-double-remove", "removing a list entry twice", "list.corrupt_links",
       "RemoveEntryList checks the links, as the DDK's safe unlinking does",
       "after RemoveEntryList, InitializeListHead on the entry", "list_lessons.c", "/* again",
-      LessonListDoubleRemove, LessonListDoubleRemoveFixed, NULL, NULL },
+      LessonListDoubleRemove, LessonListDoubleRemoveFixed, NULL },
     { "wait-at-dispatch", "waiting for an event at DISPATCH_LEVEL", "wait.at_dispatch_forever",
       "a thread at DISPATCH_LEVEL cannot be switched out, so it cannot wait",
       "at DISPATCH_LEVEL only poll, with a zero timeout", "dispatcher_lessons.c", NULL, LessonWaitAtDispatch,
-      LessonWaitAtDispatchFixed, NULL, NULL },
+      LessonWaitAtDispatchFixed, NULL },
     { "mutex-release-not-owner", "releasing a KMUTEX the thread does not own", "mutex.release_not_owner",
       "a KMUTEX has an owner thread, and only it may release", "acquire the mutex before releasing it",
-      "dispatcher_lessons.c", NULL, LessonMutexReleaseNotOwner, LessonMutexReleaseNotOwnerFixed, NULL, NULL },
+      "dispatcher_lessons.c", NULL, LessonMutexReleaseNotOwner, LessonMutexReleaseNotOwnerFixed, NULL },
     { "free-pool-with-timer-set", "freeing pool that holds a timer still set", "pool.free_active_timer",
       "the timer would expire in freed memory", "KeCancelTimer before freeing the block",
-      "dispatcher_lessons.c", NULL, LessonFreePoolWithTimerSet, LessonFreePoolWithTimerSetFixed, NULL, NULL },
+      "dispatcher_lessons.c", NULL, LessonFreePoolWithTimerSet, LessonFreePoolWithTimerSetFixed, NULL },
     { "zw-at-dispatch", "a Zw call at DISPATCH_LEVEL (the reason DebugPrint has a system thread)",
       "zw.not_passive", "Zw calls run at PASSIVE_LEVEL only",
       "make the Zw call at PASSIVE_LEVEL, from a system thread if the caller is raised",
-      "dispatcher_lessons.c", NULL, LessonZwAtDispatch, LessonZwAtDispatchFixed, NULL, NULL },
+      "dispatcher_lessons.c", NULL, LessonZwAtDispatch, LessonZwAtDispatchFixed, NULL },
     { "dereference-address-of-pointer",
       "ObDereferenceObject(&Pointer) instead of ObDereferenceObject(Pointer), as the book's DebugPrintClose does",
       "ob.not_an_object", "the book's mistake: the address of a pointer is not an object",
       "pass the pointer itself: ObDereferenceObject(ThreadObjectPointer)", "dispatcher_lessons.c", NULL,
-      LessonDereferenceAddressOfPointer, LessonDereferenceAddressOfPointerFixed, NULL, NULL },
+      LessonDereferenceAddressOfPointer, LessonDereferenceAddressOfPointerFixed, NULL },
     { "lock-order-inversion",
       "two paths taking the same two spin locks in opposite orders, in a run that never deadlocks",
       "lockorder.cycle", "a potential deadlock found from a run in which nothing deadlocked",
       "take the pair in one order on every path", "lockorder_lessons.c", NULL, LessonLockOrderInversion,
-      LessonLockOrderInversionFixed, NULL, NULL },
+      LessonLockOrderInversionFixed, NULL },
     { "free-pool-with-dpc-queued", "freeing pool that holds a DPC still queued", "pool.free_queued_dpc",
       "the queued DPC would run from freed memory", "KeRemoveQueueDpc (or KeFlushQueuedDpcs) before the free",
-      "dpc_lessons.c", NULL, LessonFreePoolWithDpcQueued, LessonFreePoolWithDpcQueuedFixed, NULL, NULL },
+      "dpc_lessons.c", NULL, LessonFreePoolWithDpcQueued, LessonFreePoolWithDpcQueuedFixed, NULL },
     { "resource-without-critical-region", "taking an ERESOURCE with normal kernel APCs enabled",
       "resource.acquire_with_apcs_enabled", "a resource's holder must not be suspended by an APC",
       "KeEnterCriticalRegion before acquiring, KeLeaveCriticalRegion after releasing",
       "executive_lessons.c", NULL, LessonResourceWithoutCriticalRegion, LessonResourceWithoutCriticalRegionFixed,
-      NULL, NULL },
+      NULL },
     { "fast-mutex-recursion", "calling a helper that takes the fast mutex the caller already holds",
       "fast_mutex.recursive_acquire", "a fast mutex cannot be taken twice, even by its owner",
       "call the helper without the mutex held", "executive_lessons.c", NULL, LessonFastMutexRecursion,
-      LessonFastMutexRecursionFixed, NULL, NULL },
+      LessonFastMutexRecursionFixed, NULL },
     { "mutex-held-at-thread-exit", "a system thread's error path ending it with a KMUTEX still held",
       "mutex.held_at_thread_exit", "a mutex abandoned by its ending owner",
       "release on every path before PsTerminateSystemThread", "executive_lessons.c", NULL,
-      LessonMutexHeldAtThreadExit, LessonMutexHeldAtThreadExitFixed, NULL, NULL },
+      LessonMutexHeldAtThreadExit, LessonMutexHeldAtThreadExitFixed, NULL },
     { "unload-leaves-thread-running", "a DriverUnload that leaves the driver's system thread running",
       "driver.unload_pending_operations", "the thread would run code from an unloaded image",
       "signal the thread to end and wait for its thread object before returning from DriverUnload",
-      "unload_lessons.c", "static VOID NTAPI LessonUnloadForgettingThread", NULL, NULL,
-      LessonUnloadLeavesThreadEntry, LessonUnloadLeavesThreadFixedEntry },
+      "unload_lessons.c", "static VOID NTAPI LessonUnloadForgettingThread", NULL, NULL, &unload_leaves_thread },
+    { "same-process-handle",
+      "the book's first DebugPrint design: a handle opened in DriverEntry, used from a dispatch routine an "
+      "application calls",
+      "handle.user_handle_as_kernel",
+      "DriverEntry runs in the System process, a dispatch routine in its caller's: a process handle does not "
+      "travel", "open the handle with OBJ_KERNEL_HANDLE (or use it from a system thread only)",
+      "handle_lessons.c", NULL, NULL, NULL, &same_process_handle },
 };
 
 #define LESSON_COUNT (sizeof lessons / sizeof lessons[0])
@@ -144,19 +161,50 @@ void lessons_write_markdown(FILE *out)
     }
 }
 
+/* The application of a driver lesson: opens the lesson's device and writes to it. */
+static void lesson_application(void *context)
+{
+    LARGE_INTEGER offset = { .QuadPart = 0 };
+    UNICODE_STRING name;
+    OBJECT_ATTRIBUTES attributes;
+    IO_STATUS_BLOCK iosb;
+    HANDLE handle;
+    char text[] = "hello";
+
+    (void)context;
+    RtlInitUnicodeString(&name, LESSON_HANDLE_LINK);
+    InitializeObjectAttributes(&attributes, &name, OBJ_CASE_INSENSITIVE, NULL, NULL);
+    if (!NT_SUCCESS(ZwCreateFile(&handle, GENERIC_WRITE, &attributes, &iosb, NULL, FILE_ATTRIBUTE_NORMAL, 0,
+                                 FILE_OPEN, 0, NULL, 0)))
+        return;
+    ZwWriteFile(handle, NULL, NULL, NULL, &iosb, text, sizeof text - 1, &offset, NULL);
+    ZwClose(handle);
+}
+
+static void lesson_run_driver(const struct lesson *lesson, bool fixed)
+{
+    PDRIVER_OBJECT driver;
+    PEPROCESS process;
+
+    if (!NT_SUCCESS(wdmsim_driver_load(lesson->name, fixed ? lesson->driver->fixed_entry : lesson->driver->entry,
+                                       &driver)))
+        return;
+    if (lesson->driver->application) {
+        process = wdmsim_process_create("lesson.exe");
+        wdmsim_process_run(process, lesson_application, NULL);
+        wdmsim_process_terminate(process);
+    }
+    wdmsim_driver_unload(driver);
+}
+
 static void lesson_run(void *context)
 {
     const struct lesson_run *run = context;
-    const struct lesson *lesson = run->lesson;
-    PDRIVER_INITIALIZE entry = run->fixed ? lesson->fixed_entry : lesson->entry;
-    PDRIVER_OBJECT driver;
 
-    if (entry == NULL) {
-        (run->fixed ? lesson->fixed : lesson->run)();
-        return;
-    }
-    if (NT_SUCCESS(wdmsim_driver_load(lesson->name, entry, &driver)))
-        wdmsim_driver_unload(driver);
+    if (run->lesson->driver != NULL)
+        lesson_run_driver(run->lesson, run->fixed);
+    else
+        (run->fixed ? run->lesson->fixed : run->lesson->run)();
 }
 
 /* Prints the lines of path around line, the faulting one marked. */

@@ -43,5 +43,9 @@ VOID LessonMutexHeldAtThreadExitFixed(VOID);
 /* Lessons that are a whole driver: loaded, then unloaded. */
 DRIVER_INITIALIZE LessonUnloadLeavesThreadEntry;
 DRIVER_INITIALIZE LessonUnloadLeavesThreadFixedEntry;
+/* A driver lesson an application then writes to, through this link to the driver's device. */
+#define LESSON_HANDLE_LINK L"\\??\\WdmsimLesson"
+DRIVER_INITIALIZE LessonSameProcessHandleEntry;
+DRIVER_INITIALIZE LessonSameProcessHandleFixedEntry;
 
 #endif /* LESSONS_H */
