@@ -1,6 +1,9 @@
 /*
  * dpc_lessons.c - freeing memory that holds a DPC still queued: the DPC runs later, from freed
  * pool. The fixed twin takes the DPC off the queue first.
+ * The routine runs at DISPATCH_LEVEL holding the adapter lock, which the adapter's own DPC (queued
+ * first) also needs: the device's DPC waits in the queue behind it, on any machine and under any
+ * schedule, until the lock is released.
  */
 #include "lessons.h"
 
@@ -11,7 +14,21 @@ typedef struct _LESSON_DEVICE {
     ULONG Interrupts;
 } LESSON_DEVICE;
 
+static KSPIN_LOCK LessonAdapterLock;
+static KDPC LessonAdapterDpc;
+
+KDEFERRED_ROUTINE LessonAdapterDpcRoutine;
 KDEFERRED_ROUTINE LessonCountDpc;
+
+VOID NTAPI LessonAdapterDpcRoutine(PKDPC Dpc, PVOID Context, PVOID Argument1, PVOID Argument2)
+{
+    UNREFERENCED_PARAMETER(Dpc);
+    UNREFERENCED_PARAMETER(Context);
+    UNREFERENCED_PARAMETER(Argument1);
+    UNREFERENCED_PARAMETER(Argument2);
+    KeAcquireSpinLockAtDpcLevel(&LessonAdapterLock);
+    KeReleaseSpinLockFromDpcLevel(&LessonAdapterLock);
+}
 
 VOID NTAPI LessonCountDpc(PKDPC Dpc, PVOID Context, PVOID Argument1, PVOID Argument2)
 {
@@ -21,8 +38,8 @@ VOID NTAPI LessonCountDpc(PKDPC Dpc, PVOID Context, PVOID Argument1, PVOID Argum
     ((LESSON_DEVICE *)Context)->Interrupts++;
 }
 
-/* Queues the device's DPC at DISPATCH_LEVEL, where it cannot run yet, then frees the device with
- * or without taking the DPC off the queue first. */
+/* Queues the device's DPC, then frees the device with or without taking the DPC off the queue
+ * first. */
 static VOID LessonQueueAndFree(BOOLEAN RemoveFirst)
 {
     LESSON_DEVICE *Device = ExAllocatePoolWithTag(NonPagedPoolNx, sizeof *Device, LESSON_TAG);
@@ -31,13 +48,17 @@ static VOID LessonQueueAndFree(BOOLEAN RemoveFirst)
     if (Device == NULL)
         return;
     Device->Interrupts = 0;
+    KeInitializeSpinLock(&LessonAdapterLock);
+    KeInitializeDpc(&LessonAdapterDpc, LessonAdapterDpcRoutine, NULL);
     KeInitializeDpc(&Device->Dpc, LessonCountDpc, Device);
-    KeRaiseIrql(DISPATCH_LEVEL, &OldIrql);
+    KeAcquireSpinLock(&LessonAdapterLock, &OldIrql);
+    KeInsertQueueDpc(&LessonAdapterDpc, NULL, NULL);
     KeInsertQueueDpc(&Device->Dpc, NULL, NULL);
     if (RemoveFirst)
         KeRemoveQueueDpc(&Device->Dpc);
     ExFreePoolWithTag(Device, LESSON_TAG);
-    KeLowerIrql(OldIrql);
+    KeReleaseSpinLock(&LessonAdapterLock, OldIrql);
+    KeFlushQueuedDpcs();
 }
 
 VOID LessonFreePoolWithDpcQueued(VOID)
