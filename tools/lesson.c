@@ -20,17 +20,33 @@
 #define LESSON_LINES_AFTER 2
 #define LESSON_SOURCE_PREFIX "fake_drivers/lessons/"
 
-/* A lesson that is a whole driver: loaded, then (an application having written to it) unloaded. */
+/* What the host does with a driver lesson between loading and unloading it. */
+enum lesson_use {
+    LESSON_NOTHING,
+    LESSON_APPLICATION_WRITES,      /* an application writes to LESSON_HANDLE_LINK */
+    LESSON_READ_RACES_WRITE,        /* a reader's pending read races a write and its thread's end;
+                                     * the explorer runs it under many schedules */
+};
+
+/* A lesson that is a whole driver: loaded, used, then unloaded. */
 struct lesson_driver {
     PDRIVER_INITIALIZE entry;
     PDRIVER_INITIALIZE fixed_entry;
-    bool application;               /* an application writes to LESSON_HANDLE_LINK */
+    enum lesson_use use;
 };
 
 static const struct lesson_driver unload_leaves_thread = { LessonUnloadLeavesThreadEntry,
-                                                           LessonUnloadLeavesThreadFixedEntry, false };
+                                                           LessonUnloadLeavesThreadFixedEntry, LESSON_NOTHING };
 static const struct lesson_driver same_process_handle = { LessonSameProcessHandleEntry,
-                                                          LessonSameProcessHandleFixedEntry, true };
+                                                          LessonSameProcessHandleFixedEntry,
+                                                          LESSON_APPLICATION_WRITES };
+static const struct lesson_driver pending_read_race = { LessonPendingReadRaceEntry, LessonPendingReadRaceFixedEntry,
+                                                        LESSON_READ_RACES_WRITE };
+
+/* The schedules the explorer tries for a race lesson: fixed, so the lesson does not depend on a
+ * replay token that a rebuild would invalidate. */
+#define LESSON_EXPLORE_STRATEGY "pct:3"
+#define LESSON_EXPLORE_SEEDS 200
 
 struct lesson {
     const char *name;
@@ -39,8 +55,8 @@ struct lesson {
     const char *shows;              /* what the lesson shows, for docs/lessons.md */
     const char *change;             /* what the fixed twin changes */
     const char *source;             /* its file in fake_drivers/lessons */
-    /* Where the fault is when no frame of the backtrace is in the lesson's code (a STOP at
-     * unload): the first line of source that holds this text. */
+    /* Where the mistake is when the machine stops elsewhere (at unload, in the other path of a
+     * race, inside an inline DDK routine): the first line of source that holds this text. */
     const char *marker;
     VOID (*run)(VOID);
     VOID (*fixed)(VOID);
@@ -117,6 +133,12 @@ static const struct lesson lessons[] = {
       "DriverEntry runs in the System process, a dispatch routine in its caller's: a process handle does not "
       "travel", "open the handle with OBJ_KERNEL_HANDLE (or use it from a system thread only)",
       "handle_lessons.c", NULL, NULL, NULL, &same_process_handle },
+    { "pending-read-race",
+      "the book's DebugPrint race: a pending read completed by an event while its thread's end cancels it",
+      "io.irp_completed_twice",
+      "a race the explorer finds at run time, among 200 pct:3 schedules (seeds 0..199) of a scenario that usually passes",
+      "when IoSetCancelRoutine(Irp, NULL) returns NULL, leave the IRP to the cancel routine",
+      "race_lessons.c", "/* the mistake", NULL, NULL, &pending_read_race },
 };
 
 #define LESSON_COUNT (sizeof lessons / sizeof lessons[0])
@@ -181,6 +203,72 @@ static void lesson_application(void *context)
     ZwClose(handle);
 }
 
+/* The race lesson's reader process: its handle to the device, and the read's buffer and status. */
+struct lesson_reader {
+    HANDLE handle;
+    IO_STATUS_BLOCK iosb;
+    char buffer[16];
+};
+
+/* Opens the device for overlapped I/O and starts a read, which pends; the thread's end cancels it
+ * (IoCancelThreadIo) unless the write completed it first. */
+static void lesson_reader(void *context)
+{
+    struct lesson_reader *reader = context;
+    LARGE_INTEGER offset = { .QuadPart = 0 };
+    UNICODE_STRING name;
+    OBJECT_ATTRIBUTES attributes;
+
+    RtlInitUnicodeString(&name, LESSON_READ_LINK);
+    InitializeObjectAttributes(&attributes, &name, OBJ_CASE_INSENSITIVE, NULL, NULL);
+    if (NT_SUCCESS(ZwCreateFile(&reader->handle, GENERIC_READ | SYNCHRONIZE, &attributes, &reader->iosb, NULL,
+                                FILE_ATTRIBUTE_NORMAL, 0, FILE_OPEN, 0, NULL, 0)))
+        ZwReadFile(reader->handle, NULL, NULL, NULL, &reader->iosb, reader->buffer, sizeof reader->buffer, &offset,
+                   NULL);
+}
+
+static void lesson_reader_close(void *context)
+{
+    struct lesson_reader *reader = context;
+
+    if (reader->handle != NULL)
+        ZwClose(reader->handle);
+}
+
+/* The race lesson's writer: an event arrives, from a kernel handle. */
+static void lesson_writer(void *context)
+{
+    LARGE_INTEGER offset = { .QuadPart = 0 };
+    UNICODE_STRING name;
+    OBJECT_ATTRIBUTES attributes;
+    IO_STATUS_BLOCK iosb;
+    char text[] = "event";
+    HANDLE handle;
+
+    (void)context;
+    RtlInitUnicodeString(&name, LESSON_READ_LINK);
+    InitializeObjectAttributes(&attributes, &name, OBJ_CASE_INSENSITIVE | OBJ_KERNEL_HANDLE, NULL, NULL);
+    if (!NT_SUCCESS(ZwCreateFile(&handle, GENERIC_WRITE, &attributes, &iosb, NULL, FILE_ATTRIBUTE_NORMAL, 0,
+                                 FILE_OPEN, 0, NULL, 0)))
+        return;
+    ZwWriteFile(handle, NULL, NULL, NULL, &iosb, text, sizeof text - 1, &offset, NULL);
+    ZwClose(handle);
+}
+
+static void lesson_read_race(void)
+{
+    PEPROCESS process = wdmsim_process_create("Reader");
+    struct lesson_reader reader = { NULL, { { 0 }, 0 }, { 0 } };
+    PKTHREAD reading, writing;
+
+    reading = wdmsim_thread_start(process, lesson_reader, &reader);
+    writing = wdmsim_thread_start(NULL, lesson_writer, NULL);
+    wdmsim_thread_join(reading);
+    wdmsim_thread_join(writing);
+    wdmsim_process_run(process, lesson_reader_close, &reader);
+    wdmsim_process_terminate(process);
+}
+
 static void lesson_run_driver(const struct lesson *lesson, bool fixed)
 {
     PDRIVER_OBJECT driver;
@@ -189,10 +277,12 @@ static void lesson_run_driver(const struct lesson *lesson, bool fixed)
     if (!NT_SUCCESS(wdmsim_driver_load(lesson->name, fixed ? lesson->driver->fixed_entry : lesson->driver->entry,
                                        &driver)))
         return;
-    if (lesson->driver->application) {
+    if (lesson->driver->use == LESSON_APPLICATION_WRITES) {
         process = wdmsim_process_create("lesson.exe");
         wdmsim_process_run(process, lesson_application, NULL);
         wdmsim_process_terminate(process);
+    } else if (lesson->driver->use == LESSON_READ_RACES_WRITE) {
+        lesson_read_race();
     }
     wdmsim_driver_unload(driver);
 }
@@ -272,29 +362,66 @@ static bool lesson_fault_frame(const char *report, char *path, size_t size, unsi
     return *line != 0;
 }
 
+/* The faulty lines: where the lesson's marker says the mistake is, else the innermost frame of the
+ * lessons' code in the report's backtrace. */
 static void lesson_show_fault(const struct lesson *lesson, const char *report)
 {
     char path[256];
     unsigned line;
+    bool frame = lesson_fault_frame(report, path, sizeof path, &line);
 
-    if (lesson_fault_frame(report, path, sizeof path, &line)) {
-        lesson_print_source(path, line);
-        return;
-    }
     if (lesson->marker != NULL && (line = lesson_marker_line(lesson)) != 0) {
         snprintf(path, sizeof path, "%s%s", LESSON_SOURCE_PREFIX, lesson->source);
         lesson_print_source(path, line);
+        if (frame && lesson_fault_frame(report, path, sizeof path, &line))
+            printf("The machine stopped at %s:%u, as the report's backtrace shows.\n\n", path, line);
+    } else if (frame) {
+        lesson_print_source(path, line);
     }
+}
+
+static bool lesson_explored(const struct lesson *lesson)
+{
+    return lesson->driver != NULL && lesson->driver->use == LESSON_READ_RACES_WRITE;
+}
+
+/* Runs the lesson once per seed of the fixed range, each under another controlled schedule, until
+ * one fails; *stop: how that one ended (stopped 0: none failed). */
+static void lesson_explore(struct lesson_run *run, struct wdmsim_stop *stop)
+{
+    static struct wdmsim_explore_result result;
+    struct wdmsim_explore_config config = { LESSON_EXPLORE_STRATEGY, 0, LESSON_EXPLORE_SEEDS, NULL };
+    char *progress = NULL;
+    size_t size = 0;
+
+    /* The explorer's own account (the token, the last decisions) is for `wdmsim explore`. */
+    config.report = open_memstream(&progress, &size);
+    memset(&result, 0, sizeof result);
+    wdmsim_explore(&config, lesson_run, run, &result);
+    fclose(config.report);
+    free(progress);
+    *stop = result.stop;
+    if (result.failed)
+        printf("The explorer ran %llu schedules (%s, seeds 0..%d); seed %llu (%s) failed:\n\n", result.schedules,
+               LESSON_EXPLORE_STRATEGY, LESSON_EXPLORE_SEEDS - 1, result.seed, result.strategy);
+    else
+        printf("The explorer ran %llu schedules (%s, seeds 0..%d): all passed.\n", result.schedules,
+               LESSON_EXPLORE_STRATEGY, LESSON_EXPLORE_SEEDS - 1);
+    if (!result.failed)
+        stop->stopped = 0;
 }
 
 static int lesson_show_mistake(const struct lesson *lesson)
 {
     struct lesson_run run = { lesson, false };
-    struct wdmsim_stop stop;
+    static struct wdmsim_stop stop;
 
     printf("Lesson %s: %s.\n\n", lesson->name, lesson->mistake);
     fflush(stdout);
-    wdmsim_run_expecting_stop(lesson_run, &run, &stop);
+    if (lesson_explored(lesson))
+        lesson_explore(&run, &stop);
+    else
+        wdmsim_run_expecting_stop(lesson_run, &run, &stop);
     lesson_show_fault(lesson, stop.report);
     fputs(stop.report, stdout);
     if (!stop.stopped || strcmp(stop.rule, lesson->rule) != 0) {
@@ -310,11 +437,16 @@ static int lesson_show_mistake(const struct lesson *lesson)
 static int lesson_show_fixed(const struct lesson *lesson)
 {
     struct lesson_run run = { lesson, true };
-    struct wdmsim_stop result;
+    static struct wdmsim_stop result;
 
     printf("Lesson %s, fixed: %s.\n", lesson->name, lesson->change);
     fflush(stdout);
-    wdmsim_run_isolated(lesson_run, &run, NULL, LESSON_TIMEOUT_SECONDS, &result);
+    if (lesson_explored(lesson)) {
+        lesson_explore(&run, &result);
+        result.finished = !result.stopped;
+    } else {
+        wdmsim_run_isolated(lesson_run, &run, NULL, LESSON_TIMEOUT_SECONDS, &result);
+    }
     if (result.stopped)
         fputs(result.report, stdout);
     if (!result.finished || result.stopped || result.leaks != 0) {

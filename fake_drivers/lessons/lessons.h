@@ -47,5 +47,9 @@ DRIVER_INITIALIZE LessonUnloadLeavesThreadFixedEntry;
 #define LESSON_HANDLE_LINK L"\\??\\WdmsimLesson"
 DRIVER_INITIALIZE LessonSameProcessHandleEntry;
 DRIVER_INITIALIZE LessonSameProcessHandleFixedEntry;
+/* A driver lesson whose race the explorer finds: a reader and a writer through this link. */
+#define LESSON_READ_LINK L"\\??\\WdmsimLessonRead"
+DRIVER_INITIALIZE LessonPendingReadRaceEntry;
+DRIVER_INITIALIZE LessonPendingReadRaceFixedEntry;
 
 #endif /* LESSONS_H */

@@ -1,7 +1,8 @@
 /*
  * test_lessons.c - the lessons of fake_drivers/lessons added for the book's mistakes and the
  * executive's rules: each stops on its rule, with the Windows code, and its fixed twin runs clean.
- * (`wdmsim lesson all`, the ctest test "lessons", runs every lesson and twin through the command.)
+ * (`wdmsim lesson all`, the ctest test "lessons", runs every lesson and twin through the command;
+ * the race lesson, which the explorer runs, is checked through the command only: tests/tools.)
  */
 #include <lessons.h>
 #include <wdmsim/test.h>
