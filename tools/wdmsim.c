@@ -13,45 +13,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <lessons.h>
 #include <wdmsim/wdmsim.h>
 
 #include "demo.h"
+#include "lesson.h"
 #include "scenarios.h"
-
-struct lesson {
-    const char *name;
-    const char *teaches;
-    const char *rule;           /* the rule the mistake breaks */
-    VOID (*run)(VOID);
-};
-
-static const struct lesson lessons[] = {
-    { "spinlock-recursion", "acquiring a spin lock you already hold", "spinlock.recursive_acquire",
-      LessonSpinLockRecursion },
-    { "interlocked-with-held-lock", "calling ExInterlockedInsertTailList with a lock you hold",
-      "spinlock.recursive_acquire", LessonInterlockedWithHeldLock },
-    { "paged-pool-at-dispatch", "allocating PagedPool at DISPATCH_LEVEL", "pool.paged_alloc_above_apc",
-      LessonPagedPoolAtDispatch },
-    { "pool-double-free", "freeing the same pool block twice", "pool.double_free", LessonPoolDoubleFree },
-    { "list-double-remove", "removing a list entry twice", "list.corrupt_links", LessonListDoubleRemove },
-    { "wait-at-dispatch", "waiting for an event at DISPATCH_LEVEL", "wait.at_dispatch_forever",
-      LessonWaitAtDispatch },
-    { "mutex-release-not-owner", "releasing a KMUTEX the thread does not own", "mutex.release_not_owner",
-      LessonMutexReleaseNotOwner },
-    { "free-pool-with-timer-set", "freeing pool that holds a timer still set", "pool.free_active_timer",
-      LessonFreePoolWithTimerSet },
-    { "zw-at-dispatch", "a Zw call at DISPATCH_LEVEL (the reason DebugPrint has a system thread)",
-      "zw.not_passive", LessonZwAtDispatch },
-    { "dereference-address-of-pointer",
-      "ObDereferenceObject(&Pointer) instead of ObDereferenceObject(Pointer), as the book's DebugPrintClose does",
-      "ob.not_an_object", LessonDereferenceAddressOfPointer },
-    { "lock-order-inversion",
-      "two paths taking the same two spin locks in opposite orders, in a run that never deadlocks",
-      "lockorder.cycle", LessonLockOrderInversion },
-};
-
-#define LESSON_COUNT (sizeof lessons / sizeof lessons[0])
 
 /* Each command's lines of the usage text: `wdmsim --help` prints them all, `wdmsim help COMMAND`
  * and `wdmsim COMMAND --help` its own. */
@@ -66,9 +32,14 @@ static const struct command_help {
       "  demo --save FILE     the same, the Monitor also saving its rows as tab-separated text\n"
       "  demo --timeline FILE the same, writing its timeline to FILE (JSON, or a picture: *.svg)\n" },
     { "lesson",
-      "  lesson list          list the lessons: one classic driver mistake each\n"
-      "  lesson NAME          run one lesson and show the STOP report it causes\n"
-      "  lesson all           run every lesson; exit 1 unless each stops on its rule\n"
+      "  lesson --list        list the lessons: one classic driver mistake each\n"
+      "  lesson NAME          run one lesson: the faulty lines of its source, the STOP report it\n"
+      "                       causes, and what to change\n"
+      "  lesson NAME --fixed  run the lesson's fixed twin; exit 1 unless it runs clean\n"
+      "  lesson all           run every lesson and twin; exit 1 unless each lesson stops on its\n"
+      "                       rule and each twin runs clean\n"
+      "  lesson --markdown    print the lesson table as Markdown (docs/lessons.md)\n"
+      "  lesson --check FILE  exit 1 unless FILE is exactly what `wdmsim lesson --markdown` prints\n"
       "  lesson NAME --timeline FILE\n"
       "                       the same, writing the lesson's timeline (up to its STOP) to FILE\n" },
     { "explore",
@@ -160,63 +131,6 @@ static bool is_help(const char *argument)
     return strcmp(argument, "--help") == 0 || strcmp(argument, "-h") == 0;
 }
 
-static void lesson_run(void *context)
-{
-    ((const struct lesson *)context)->run();
-}
-
-static int lesson_show(const struct lesson *lesson)
-{
-    struct wdmsim_stop stop;
-
-    printf("Lesson %s: %s.\n\n", lesson->name, lesson->teaches);
-    wdmsim_run_expecting_stop(lesson_run, (void *)lesson, &stop);
-    fputs(stop.report, stdout);
-    if (!stop.stopped || strcmp(stop.rule, lesson->rule) != 0) {
-        printf("\nThe lesson should have stopped on rule %s: the simulator missed this mistake.\n",
-               lesson->rule);
-        return 1;
-    }
-    printf("\nOn a real machine this is a blue screen; here the simulator stopped with %s.\n",
-           stop.code_name);
-    return 0;
-}
-
-static int lesson_all(void)
-{
-    int failed = 0;
-
-    for (size_t i = 0; i < LESSON_COUNT; i++) {
-        failed += lesson_show(&lessons[i]) != 0;
-        printf("\n");
-    }
-    printf("lessons: %zu passed, %d failed\n", LESSON_COUNT - (size_t)failed, failed);
-    return failed ? 1 : 0;
-}
-
-static int lesson_command(int argc, char **argv)
-{
-    if (argc > 3)
-        return command_refuse("lesson", "takes one argument, not also", argv[3]);
-    if (argc == 3 && is_help(argv[2]))
-        return command_usage("lesson", stdout);
-    if (argc == 3 && argv[2][0] == '-')
-        return command_refuse("lesson", "unknown option", argv[2]);
-    if (argc < 3 || strcmp(argv[2], "list") == 0) {
-        for (size_t i = 0; i < LESSON_COUNT; i++)
-            printf("%-28s %s\n", lessons[i].name, lessons[i].teaches);
-        return 0;
-    }
-    if (strcmp(argv[2], "all") == 0)
-        return lesson_all();
-    for (size_t i = 0; i < LESSON_COUNT; i++) {
-        if (strcmp(argv[2], lessons[i].name) == 0)
-            return lesson_show(&lessons[i]);
-    }
-    fprintf(stderr, "wdmsim: no lesson named '%s'; `wdmsim lesson list` shows them\n", argv[2]);
-    return 2;
-}
-
 /* Exit 0 when the file at path is exactly what write prints, 1 when not (how to regenerate it is
  * said), 2 when it cannot be read. */
 static int generated_check(const char *path, void (*write)(FILE *), const char *command)
@@ -242,6 +156,41 @@ static int generated_check(const char *path, void (*write)(FILE *), const char *
     free(actual);
     free(expected);
     return same ? 0 : 1;
+}
+
+/* lesson [--list | NAME [--fixed] | all | --markdown | --check FILE] */
+static int lesson_command(int argc, char **argv)
+{
+    const char *name = argc >= 3 ? argv[2] : "--list";
+    const struct lesson *lesson;
+
+    if (is_help(name))
+        return command_usage("lesson", stdout);
+    if (strcmp(name, "--check") == 0)
+        return argc != 4 ? command_refuse("lesson", "needs one FILE after", name)
+                         : generated_check(argv[3], lessons_write_markdown, "lesson --markdown");
+    if (argc > 4 || (argc == 4 && (strcmp(argv[3], "--fixed") != 0 || name[0] == '-')))
+        return command_refuse("lesson", "takes one argument, not also", argv[3]);
+    if (strcmp(name, "--list") == 0 || strcmp(name, "list") == 0) {
+        lessons_list(stdout);
+        return 0;
+    }
+    if (strcmp(name, "--markdown") == 0) {
+        lessons_write_markdown(stdout);
+        return 0;
+    }
+    if (name[0] == '-')
+        return command_refuse("lesson", "unknown option", name);
+    if (strcmp(name, "all") == 0)
+        return argc == 4 ? command_refuse("lesson", "runs every lesson and twin; takes nothing after it, not",
+                                          argv[3])
+                         : lessons_all();
+    lesson = lesson_find(name);
+    if (lesson == NULL) {
+        fprintf(stderr, "wdmsim: no lesson named '%s'; `wdmsim lesson --list` shows them\n", name);
+        return 2;
+    }
+    return lesson_show(lesson, argc == 4);
 }
 
 /* ---- explore ---- */

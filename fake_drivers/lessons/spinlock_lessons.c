@@ -1,6 +1,6 @@
 /*
  * spinlock_lessons.c - spin-lock mistakes: taking a lock twice, directly or through an
- * ExInterlocked*List call that uses the lock the caller already holds.
+ * ExInterlocked*List call that uses the lock the caller already holds. Each has its fixed twin.
  */
 #include "lessons.h"
 
@@ -25,5 +25,29 @@ VOID LessonInterlockedWithHeldLock(VOID)
     KeInitializeSpinLock(&LessonLock);
     KeAcquireSpinLock(&LessonLock, &OldIrql);
     ExInterlockedInsertTailList(&LessonList, &LessonEntry, &LessonLock);
+    KeReleaseSpinLock(&LessonLock, OldIrql);
+}
+
+/* The fix: release the lock before anything can take it again. */
+VOID LessonSpinLockRecursionFixed(VOID)
+{
+    KIRQL OldIrql;
+
+    KeInitializeSpinLock(&LessonLock);
+    KeAcquireSpinLock(&LessonLock, &OldIrql);
+    KeReleaseSpinLock(&LessonLock, OldIrql);
+    KeAcquireSpinLock(&LessonLock, &OldIrql);
+    KeReleaseSpinLock(&LessonLock, OldIrql);
+}
+
+/* The fix: under the lock, the plain list call; the ExInterlocked form takes the lock itself. */
+VOID LessonInterlockedWithHeldLockFixed(VOID)
+{
+    KIRQL OldIrql;
+
+    InitializeListHead(&LessonList);
+    KeInitializeSpinLock(&LessonLock);
+    KeAcquireSpinLock(&LessonLock, &OldIrql);
+    InsertTailList(&LessonList, &LessonEntry);
     KeReleaseSpinLock(&LessonLock, OldIrql);
 }

@@ -321,6 +321,19 @@ static void handle_explain(HANDLE handle, NTSTATUS status)
             where, owner, what);
 }
 
+/* Driver Verifier's check (0xC4 / 0xF6): driver code may refer to a process handle as KernelMode
+ * only in the System process, where every such handle was opened by kernel code. */
+static void handle_check_kernel_mode(HANDLE handle, KPROCESSOR_MODE mode)
+{
+    PEPROCESS here = process_current();
+
+    if (mode != KernelMode || handle_is_kernel(handle) || here == process_system() ||
+        thread_charged(thread_current()) == NULL)
+        return;
+    handle_explain(handle, STATUS_INVALID_HANDLE);
+    rule_stop(RULE_HANDLE_USER_AS_KERNEL, (ULONG_PTR)handle, (ULONG_PTR)here, 0, 0);
+}
+
 /* NtCurrentThread(): a new reference to the calling thread, whichever thread that is. */
 static NTSTATUS handle_reference_current_thread(POBJECT_TYPE type, struct handle_entry *found)
 {
@@ -355,6 +368,7 @@ static NTSTATUS handle_reference_entry(HANDLE handle, POBJECT_TYPE type, KPROCES
     /* User mode never sees the kernel's table, whatever process it runs in. */
     if (handle_is_kernel(handle) && mode == UserMode)
         return STATUS_INVALID_HANDLE;
+    handle_check_kernel_mode(handle, mode);
     table = handle_is_kernel(handle) ? &kernel_table : process_handle_table(process_current());
     handle_table_lock(table);
     entry = handle_table_entry_locked(table, handle);

@@ -348,6 +348,19 @@ const struct rule rule_catalog[RULE_COUNT] = {
           "The object manager would treat random memory as an object header and corrupt it.",
           "Pass the object pointer itself (ObDereferenceObject(Thread), not &Thread)." },
         RULE_STATE, 0 },
+    [RULE_HANDLE_USER_AS_KERNEL] = {
+        { "handle.user_handle_as_kernel", "ObReferenceObjectByHandle, and the Zw calls that take a handle",
+          "driver code refers to a handle opened without OBJ_KERNEL_HANDLE, as KernelMode, in a process "
+          "other than System (an application's, when a dispatch routine runs in its caller's context)",
+          C4, 0xF6,
+          "Such a handle is an entry of the current process's table: in an application's process it "
+          "names nothing, or an object of the application's own (parameters: the handle, the current "
+          "process, 0). Without Driver Verifier the call fails with STATUS_INVALID_HANDLE, or worse, "
+          "succeeds on the wrong object.",
+          "Open a handle the driver keeps with OBJ_KERNEL_HANDLE (InitializeObjectAttributes), or use it "
+          "only from a system thread, which runs in the System process; reference a handle an "
+          "application passed with UserMode." },
+        RULE_STATE, 0 },
     [RULE_OB_COUNT_ZERO] = {
         { "ob.reference_count_zero", "ObReferenceObject, ObDereferenceObject",
           "the object's reference count is already zero", C4, 0x3F,

@@ -3,8 +3,9 @@
  * device in DriverEntry and wrote to it from dispatch routines. DriverEntry runs in the System
  * process, so a handle opened there without OBJ_KERNEL_HANDLE lives in System's handle table; a
  * dispatch routine runs in the process of the application that called it, where that handle does
- * not exist. The same write from a system thread (System process) works, and so does a kernel
- * handle from anywhere.
+ * not exist: Driver Verifier stops the machine (0xC4 / 0xF6, a user-mode handle referenced as
+ * kernel mode), where Windows without it fails the write. The same write from a system thread
+ * (System process) works, and so does a kernel handle from anywhere.
  *
  * Two drivers: "sink" owns \Device\WdmsimSink and counts writes; "opener" opens the sink in
  * DriverEntry twice (a process handle, the book's mistake, and a kernel handle, the fix) and
@@ -185,9 +186,9 @@ static NTSTATUS NTAPI opener_entry(PDRIVER_OBJECT driver, PUNICODE_STRING regist
 
 struct application {
     NTSTATUS open;
-    NTSTATUS write;                 /* WriteFile: the dispatch routine writes in our process */
     NTSTATUS from_system_thread;    /* DeviceIoControl: the driver writes from a system thread */
     NTSTATUS with_kernel_handle;    /* DeviceIoControl: the driver writes with its kernel handle */
+    BOOLEAN write;                  /* also WriteFile: the dispatch routine writes in our process */
 };
 
 static void application_main(void *context)
@@ -206,42 +207,66 @@ static void application_main(void *context)
                              0, FILE_OPEN, 0, NULL, 0);
     if (!NT_SUCCESS(app->open))
         return;
-    app->write = ZwWriteFile(handle, NULL, NULL, NULL, &iosb, text, sizeof text - 1, &offset, NULL);
     app->from_system_thread = ZwDeviceIoControlFile(handle, NULL, NULL, NULL, &iosb, IOCTL_OPENER_FROM_SYSTEM_THREAD,
                                                     NULL, 0, NULL, 0);
     app->with_kernel_handle = ZwDeviceIoControlFile(handle, NULL, NULL, NULL, &iosb, IOCTL_OPENER_WITH_KERNEL_HANDLE,
                                                     NULL, 0, NULL, 0);
+    if (app->write)
+        ZwWriteFile(handle, NULL, NULL, NULL, &iosb, text, sizeof text - 1, &offset, NULL);
     ZwClose(handle);
 }
 
-static void a_handle_opened_in_DriverEntry_fails_in_a_dispatch_routine_called_by_an_application(void **state)
+static void run_application(struct application *app)
 {
     PDRIVER_OBJECT sink = NULL, driver = NULL;
-    struct application app = { STATUS_UNSUCCESSFUL, STATUS_UNSUCCESSFUL, STATUS_UNSUCCESSFUL, STATUS_UNSUCCESSFUL };
     PEPROCESS process;
 
-    (void)state;
     sink_writes = 0;
     memset(&opener, 0, sizeof opener);
     assert_int_equal(wdmsim_driver_load("sink", sink_entry, &sink), STATUS_SUCCESS);
     assert_int_equal(wdmsim_driver_load("opener", opener_entry, &driver), STATUS_SUCCESS);
     process = wdmsim_process_create("app.exe");
-    wdmsim_process_run(process, application_main, &app);
+    wdmsim_process_run(process, application_main, app);
     wdmsim_process_terminate(process);
+    wdmsim_driver_unload(driver);
+    wdmsim_driver_unload(sink);
+}
+
+static void a_handle_opened_in_DriverEntry_works_from_a_system_thread_and_as_a_kernel_handle(void **state)
+{
+    struct application app = { STATUS_UNSUCCESSFUL, STATUS_UNSUCCESSFUL, STATUS_UNSUCCESSFUL, FALSE };
+
+    (void)state;
+    run_application(&app);
     assert_int_equal(app.open, STATUS_SUCCESS);
-    assert_int_equal(app.write, STATUS_INVALID_HANDLE);
     assert_int_equal(app.from_system_thread, STATUS_SUCCESS);
     assert_int_equal(app.with_kernel_handle, STATUS_SUCCESS);
     assert_int_equal(sink_writes, 2);
-    wdmsim_driver_unload(driver);
-    wdmsim_driver_unload(sink);
     assert_int_equal(wdmsim_shutdown(), 0);
+}
+
+static void write_from_the_dispatch_routine(void *context)
+{
+    struct application app = { STATUS_UNSUCCESSFUL, STATUS_UNSUCCESSFUL, STATUS_UNSUCCESSFUL, TRUE };
+
+    (void)context;
+    run_application(&app);
+}
+
+static void a_handle_opened_in_DriverEntry_stops_in_a_dispatch_routine_called_by_an_application(void **state)
+{
+    struct wdmsim_stop stop;
+
+    (void)state;
+    wdmsim_assert_stops(write_from_the_dispatch_routine, NULL, 0xC4, 0xF6, "handle.user_handle_as_kernel", &stop);
+    assert_non_null(strstr(stop.report, "opener_dispatch"));
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        wdmsim_test(a_handle_opened_in_DriverEntry_fails_in_a_dispatch_routine_called_by_an_application),
+        wdmsim_test(a_handle_opened_in_DriverEntry_works_from_a_system_thread_and_as_a_kernel_handle),
+        wdmsim_test(a_handle_opened_in_DriverEntry_stops_in_a_dispatch_routine_called_by_an_application),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -47,6 +47,16 @@ refused "unknown option '--bogus'" rules --bogus
 refused "needs a FILE after '--check'" rules --check
 refused "takes one argument, not also 'extra'" lesson list extra
 refused "unknown option '--bogus'" lesson --bogus
+refused "takes one argument, not also '--bogus'" lesson spinlock-recursion --bogus
+refused "takes nothing after it, not '--fixed'" lesson all --fixed
+refused "needs one FILE after '--check'" lesson --check
+# An unknown lesson: says so and how to list them, exit status 2, nothing run.
+"$wdmsim" lesson no-such-lesson >"$out" 2>"$err"
+rc=$?
+[ "$rc" -eq 2 ] || fail "wdmsim lesson no-such-lesson: exit status $rc, expected 2"
+grep -qF "no lesson named 'no-such-lesson'" "$err" || fail "wdmsim lesson no-such-lesson: stderr: $(cat "$err")"
+[ ! -s "$out" ] || fail "wdmsim lesson no-such-lesson: printed on stdout"
+answered "same-process-handle" lesson --list
 refused "unknown command 'bogus'" help bogus
 refused "needs a FILE after '--timeline'" demo --timeline
 refused "cannot write the timeline to /nonexistent-directory/t.json" demo --timeline /nonexistent-directory/t.json
