@@ -137,11 +137,12 @@ pthread_mutex_t *disp_mutex(void)
     return &disp_lock_mutex;
 }
 
-void disp_init_header(DISPATCHER_HEADER *header, enum disp_type type, LONG signal_state)
+void disp_init_header(DISPATCHER_HEADER *header, enum disp_type type, size_t size, LONG signal_state)
 {
     header->Type = (UCHAR)type;
     header->Absolute = 0;
-    header->Size = 0;
+    /* Truncated to the byte as Windows does for objects larger than 1020 bytes (threads). */
+    header->Size = (UCHAR)(size / sizeof(ULONG));
     header->Inserted = 0;
     header->SignalState = signal_state;
     InitializeListHead(&header->WaitListHead);

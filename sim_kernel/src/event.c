@@ -30,19 +30,19 @@ static DISPATCHER_HEADER *event_header(PRKEVENT Event)
 VOID NTAPI KeInitializeEvent(PRKEVENT Event, EVENT_TYPE Type, BOOLEAN State)
 {
     RULE_CHECK_ARGUMENT(Event, RULE_WRITES);
-    disp_init_header(&Event->Header, event_disp_type(Type), State ? 1 : 0);
+    disp_init_header(&Event->Header, event_disp_type(Type), sizeof *Event, State ? 1 : 0);
     if (Type == SynchronizationEvent)
         lockorder_init_event(Event, __builtin_return_address(0));
 }
 
+/* As Windows: the state becomes 1 whatever it was (a driver may have written any value). */
 static LONG event_set_locked(DISPATCHER_HEADER *header)
 {
     LONG previous = header->SignalState;
 
-    if (previous == 0) {
-        header->SignalState = 1;
+    header->SignalState = 1;
+    if (previous == 0)
         disp_wait_test(header);
-    }
     return previous;
 }
 

@@ -416,8 +416,9 @@ static inline void disp_assert_held(void)
         abort();
 }
 pthread_mutex_t *disp_mutex(void);
-/* Sets up a dispatcher header: type, signal state, empty wait list. Any IRQL, no lock needed. */
-void disp_init_header(DISPATCHER_HEADER *header, enum disp_type type, LONG signal_state);
+/* Sets up a dispatcher header: type, Size (the whole object's size in ULONGs, as Windows keeps it,
+ * from size in bytes), signal state, empty wait list. Any IRQL, no lock needed. */
+void disp_init_header(DISPATCHER_HEADER *header, enum disp_type type, size_t size, LONG signal_state);
 /* Lock held (it reads the wait list): stops the machine unless header is an initialised dispatcher object. */
 void disp_check_object(const DISPATCHER_HEADER *header);
 /* Lock held: the object's state rose; satisfy the waits it now can, oldest first. */

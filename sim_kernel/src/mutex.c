@@ -40,7 +40,7 @@ VOID NTAPI KeInitializeMutex(PRKMUTEX Mutex, ULONG Level)
 {
     RULE_CHECK_ARGUMENT(Mutex, RULE_WRITES);
     (void)Level;
-    disp_init_header(&Mutex->Header, DISP_MUTANT, 1);
+    disp_init_header(&Mutex->Header, DISP_MUTANT, sizeof *Mutex, 1);
     Mutex->OwnerThread = NULL;
     Mutex->Abandoned = FALSE;
     Mutex->ApcDisable = 1;
@@ -292,7 +292,7 @@ VOID FASTCALL KeInitializeGuardedMutex(PKGUARDED_MUTEX Mutex)
     Mutex->Owner = NULL;
     Mutex->Contention = 0;
     Mutex->CombinedApcDisable = 0;
-    disp_init_header(&Mutex->Gate.Header, DISP_EVENT_SYNCHRONIZATION, 0);
+    disp_init_header(&Mutex->Gate.Header, DISP_EVENT_SYNCHRONIZATION, sizeof Mutex->Gate, 0);
     lockorder_init(Mutex, LOCKORDER_GUARDED_MUTEX, __builtin_return_address(0));
 }
 

@@ -63,7 +63,7 @@ static struct _EPROCESS *process_new(const char *image_name, ULONG_PTR id, struc
 
     if (process == NULL)
         abort();
-    disp_init_header(&process->header, DISP_PROCESS, 0);
+    disp_init_header(&process->header, DISP_PROCESS, sizeof *process, 0);
     snprintf(process->image_name, sizeof process->image_name, "%s", image_name);
     process->handles = handles;
     process_lock_acquire();

@@ -21,7 +21,7 @@ static DISPATCHER_HEADER *semaphore_header(PRKSEMAPHORE Semaphore)
 VOID NTAPI KeInitializeSemaphore(PRKSEMAPHORE Semaphore, LONG Count, LONG Limit)
 {
     RULE_CHECK_ARGUMENT(Semaphore, RULE_WRITES);
-    disp_init_header(&Semaphore->Header, DISP_SEMAPHORE, Count);
+    disp_init_header(&Semaphore->Header, DISP_SEMAPHORE, sizeof *Semaphore, Count);
     Semaphore->Limit = Limit;
 }
 

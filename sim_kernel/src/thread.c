@@ -107,7 +107,7 @@ struct _KTHREAD *thread_new(const char *name)
 
     if (t == NULL)
         abort();
-    disp_init_header(&t->header, DISP_THREAD, 0);
+    disp_init_header(&t->header, DISP_THREAD, sizeof *t, 0);
     InitializeListHead(&t->mutants_owned);
     pthread_cond_init(&t->wake, NULL);
     t->irql = PASSIVE_LEVEL;

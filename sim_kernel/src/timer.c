@@ -151,7 +151,8 @@ VOID NTAPI KeInitializeTimerEx(PKTIMER Timer, TIMER_TYPE Type)
     rule_check_irql(RULE_KE_ABOVE_DISPATCH, irql_current(), (ULONG_PTR)Timer, 0, 0);
     RULE_CHECK_ARGUMENT(Timer, RULE_WRITES);
     disp_init_header(&Timer->Header,
-                     Type == SynchronizationTimer ? DISP_TIMER_SYNCHRONIZATION : DISP_TIMER_NOTIFICATION, 0);
+                     Type == SynchronizationTimer ? DISP_TIMER_SYNCHRONIZATION : DISP_TIMER_NOTIFICATION,
+                     sizeof *Timer, 0);
     Timer->DueTime.QuadPart = 0;
     Timer->TimerListEntry.Flink = Timer->TimerListEntry.Blink = NULL;
     Timer->Dpc = NULL;
