@@ -1192,7 +1192,11 @@ struct io_startio {
 struct io_startio *io_device_startio(PDEVICE_OBJECT device);
 /* Registers what a family does when IoDeleteDevice deletes a device (before its memory can go). */
 void io_register_delete_hook(void (*hook)(PDEVICE_OBJECT device));
+/* A driver object is an object (type "Driver", charged to its driver): its driver's release drops
+ * the kernel's reference, and the memory goes with the last one. */
 PDRIVER_OBJECT io_driver_object_create(const struct sim_driver *driver);
+void io_driver_object_release(PDRIVER_OBJECT object);
+/* At shutdown, after the object manager has forgotten every object: frees the memory. */
 void io_driver_object_free(PDRIVER_OBJECT object);
 /* An open file or queued work item keeps a device (and so its driver) alive. */
 void io_device_reference(PDEVICE_OBJECT device);
@@ -1263,6 +1267,8 @@ size_t object_shutdown(void);
 /* Makes body an object of type, charged to the current thread's driver. The kernel holds its
  * first reference (a system thread's own, while it runs) until object_release. */
 void object_create(PVOID body, POBJECT_TYPE type);
+/* Charges body to driver instead: the driver whose unload reports references left on it. */
+void object_charge(PVOID body, const struct sim_driver *driver);
 /* One more kernel reference, as a thread holds on its process; object_release drops it. Not a
  * driver's reference, so never a leak of one. */
 void object_hold(PVOID body);

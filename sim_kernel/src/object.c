@@ -286,6 +286,13 @@ void object_create(PVOID body, POBJECT_TYPE type)
     object_lock_release();
 }
 
+void object_charge(PVOID body, const struct sim_driver *driver)
+{
+    object_lock_acquire();
+    object_find_locked(body)->driver = driver;
+    object_lock_release();
+}
+
 void object_hold(PVOID body)
 {
     object_lock_acquire();
