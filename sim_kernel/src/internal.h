@@ -278,7 +278,8 @@ struct _KTHREAD {
     bool terminated;
     long tid;
     char name[32];
-    KPRIORITY priority;
+    KPRIORITY priority;             /* the current priority: base plus what is left of a boost */
+    KPRIORITY base_priority;        /* both atomic: KeQueryPriorityThread reads without a lock */
     NTSTATUS exit_status;
     struct thread_wait wait;
     struct io_dispatch_frame *dispatch_frame;   /* the innermost dispatch routine it runs (io.c) */
@@ -309,6 +310,14 @@ static inline const struct sim_driver *thread_charged(const struct _KTHREAD *thr
 
 /* A new KTHREAD (not yet registered or running) with an unsignalled thread header. */
 struct _KTHREAD *thread_new(const char *name);
+/* Dispatcher lock held: thread's wait was satisfied by a set or release with increment. As Windows
+ * boosts a variable-priority thread (base below LOW_REALTIME_PRIORITY): to base + increment, at
+ * most 15, if that is above its current priority. The simulator's scheduler does not order
+ * threads by these priorities: KeQueryPriorityThread shows them, nothing else uses them. */
+void thread_boost_locked(struct _KTHREAD *thread, KPRIORITY increment);
+/* Dispatcher lock held: thread ends a time slice (the simulator's are its blocking waits); a boost
+ * decays one level, never below the base priority, as Windows decays one per quantum. */
+void thread_decay_locked(struct _KTHREAD *thread);
 /* Adds a thread to the registry and counts it as runnable. */
 void thread_register(struct _KTHREAD *thread);
 /* Makes thread the calling host thread's KTHREAD (a system thread's first act). */
@@ -423,6 +432,8 @@ void disp_init_header(DISPATCHER_HEADER *header, enum disp_type type, size_t siz
 void disp_check_object(const DISPATCHER_HEADER *header);
 /* Lock held: the object's state rose; satisfy the waits it now can, oldest first. */
 void disp_wait_test(DISPATCHER_HEADER *header);
+/* The same, boosting each thread whose wait it satisfies by increment (thread_boost_locked). */
+void disp_wait_test_boost(DISPATCHER_HEADER *header, KPRIORITY increment);
 /* Lock held: end thread's wait with status (a timeout, or the object satisfied it). */
 void disp_end_wait(struct _KTHREAD *thread, NTSTATUS status);
 /* A Ke timeout (NULL, 0, relative < 0, absolute > 0) as an interrupt-time deadline. */

@@ -13,6 +13,9 @@
 
 #include "internal.h"
 
+/* What KeReleaseMutex gives the thread it wakes: Windows' MUTANT_INCREMENT. */
+#define MUTEX_INCREMENT 1
+
 /* ---- KMUTEX ---- */
 
 /* Stops unless Mutex is an initialised mutex; returns its header. Lock held. */
@@ -72,7 +75,7 @@ LONG NTAPI KeReleaseMutex(PRKMUTEX Mutex, BOOLEAN Wait)
     if (Mutex->Header.SignalState == 1) {
         Mutex->OwnerThread = NULL;
         RemoveEntryList(&Mutex->MutantListEntry);
-        disp_wait_test(&Mutex->Header);
+        disp_wait_test_boost(&Mutex->Header, MUTEX_INCREMENT);
     }
     disp_unlock();
     return previous;

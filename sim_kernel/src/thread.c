@@ -111,7 +111,7 @@ struct _KTHREAD *thread_new(const char *name)
     InitializeListHead(&t->mutants_owned);
     pthread_cond_init(&t->wake, NULL);
     t->irql = PASSIVE_LEVEL;
-    t->priority = THREAD_DEFAULT_PRIORITY;
+    t->priority = t->base_priority = THREAD_DEFAULT_PRIORITY;
     t->wait.deadline = DISP_NO_DEADLINE;
     t->process = t->current_process = process_system();
     snprintf(t->name, sizeof t->name, "%s", name);
@@ -601,7 +601,34 @@ HANDLE NTAPI PsGetCurrentThreadId(VOID)
     return (HANDLE)(ULONG_PTR)thread_current()->tid;
 }
 
-/* PASSIVE_LEVEL. Returns the old priority. */
+/* The highest priority a boost reaches: the top of the variable range. */
+#define THREAD_BOOST_CEILING (LOW_REALTIME_PRIORITY - 1)
+
+void thread_boost_locked(struct _KTHREAD *thread, KPRIORITY increment)
+{
+    KPRIORITY base = __atomic_load_n(&thread->base_priority, __ATOMIC_RELAXED);
+    KPRIORITY boosted = base + increment;
+
+    disp_assert_held();
+    if (increment <= 0 || base >= LOW_REALTIME_PRIORITY)
+        return;
+    if (boosted > THREAD_BOOST_CEILING)
+        boosted = THREAD_BOOST_CEILING;
+    if (boosted > __atomic_load_n(&thread->priority, __ATOMIC_RELAXED))
+        __atomic_store_n(&thread->priority, boosted, __ATOMIC_RELAXED);
+}
+
+void thread_decay_locked(struct _KTHREAD *thread)
+{
+    KPRIORITY current = __atomic_load_n(&thread->priority, __ATOMIC_RELAXED);
+
+    disp_assert_held();
+    if (current > __atomic_load_n(&thread->base_priority, __ATOMIC_RELAXED))
+        __atomic_store_n(&thread->priority, current - 1, __ATOMIC_RELAXED);
+}
+
+/* PASSIVE_LEVEL. Sets the base and the current priority, ending any boost (as Windows); returns the
+ * old current priority. */
 KPRIORITY NTAPI KeSetPriorityThread(PKTHREAD Thread, KPRIORITY Priority)
 {
     struct _KTHREAD *thread = (struct _KTHREAD *)Thread;
@@ -609,16 +636,19 @@ KPRIORITY NTAPI KeSetPriorityThread(PKTHREAD Thread, KPRIORITY Priority)
 
     rule_check_irql(RULE_PS_NOT_PASSIVE, irql_current(), (ULONG_PTR)Thread, (ULONG_PTR)Priority, 0);
     RULE_CHECK_ARGUMENT(Thread, RULE_WRITES);
-    old = thread->priority;
-    thread->priority = Priority;
+    disp_lock();
+    old = __atomic_load_n(&thread->priority, __ATOMIC_RELAXED);
+    __atomic_store_n(&thread->base_priority, Priority, __ATOMIC_RELAXED);
+    __atomic_store_n(&thread->priority, Priority, __ATOMIC_RELAXED);
+    disp_unlock();
     return old;
 }
 
-/* Any IRQL. */
+/* Any IRQL. The current priority: the base plus what is left of a boost. */
 KPRIORITY NTAPI KeQueryPriorityThread(PKTHREAD Thread)
 {
     RULE_CHECK_ARGUMENT(Thread, RULE_READS);
-    return ((struct _KTHREAD *)Thread)->priority;
+    return __atomic_load_n(&((struct _KTHREAD *)Thread)->priority, __ATOMIC_RELAXED);
 }
 
 static void thread_system_name(char *buf, size_t size, const struct sim_driver *driver)

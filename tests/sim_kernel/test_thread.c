@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <ntddk.h>
 #include <wdmsim/test.h>
 #include "wdmsim_test_threads.h"
 
@@ -474,9 +475,117 @@ static void an_adopted_host_thread_that_ends_owning_a_KMUTEX_stops_with_THREAD_T
     assert_non_null(strstr(stop.report, "ends owning the mutex"));
 }
 
+/* ---- Priority boosts ---- */
+
+#define BOOST_SLICES 3
+
+/* A thread at base priority `base` waits on `object`, then reads its priority on waking and after
+ * each of BOOST_SLICES more waits (the simulator's time slices). */
+struct boosted {
+    struct wdmsim_test_thread thread;
+    KPRIORITY base;
+    PVOID object;
+    atomic_int seen[BOOST_SLICES + 1];
+};
+
+static void wait_and_watch_priority(void *context)
+{
+    struct boosted *b = context;
+    LARGE_INTEGER tick = { .QuadPart = -1 };
+
+    KeSetPriorityThread(KeGetCurrentThread(), b->base);
+    KeWaitForSingleObject(b->object, Executive, KernelMode, FALSE, NULL);
+    atomic_store(&b->seen[0], KeQueryPriorityThread(KeGetCurrentThread()));
+    for (int i = 1; i <= BOOST_SLICES; i++) {
+        KeDelayExecutionThread(KernelMode, FALSE, &tick);
+        atomic_store(&b->seen[i], KeQueryPriorityThread(KeGetCurrentThread()));
+    }
+    if (((DISPATCHER_HEADER *)b->object)->Type == 2)   /* a mutex: the wait made it the owner */
+        KeReleaseMutex(b->object, FALSE);
+}
+
+static void start_boosted(struct boosted *b, KPRIORITY base, PVOID object)
+{
+    b->base = base;
+    b->object = object;
+    wdmsim_test_thread_start(&b->thread, wait_and_watch_priority, b);
+    wdmsim_test_settle();
+}
+
+static void check_priorities(struct boosted *b, int woken, int then, int later, int last)
+{
+    wdmsim_test_thread_join(&b->thread);
+    assert_int_equal(atomic_load(&b->seen[0]), woken);
+    assert_int_equal(atomic_load(&b->seen[1]), then);
+    assert_int_equal(atomic_load(&b->seen[2]), later);
+    assert_int_equal(atomic_load(&b->seen[3]), last);
+}
+
+/* As Windows: the woken thread runs at base + increment, one level less per time slice. */
+static void KeSetEvent_with_an_increment_boosts_the_woken_thread_and_the_boost_decays_per_slice(void **state)
+{
+    struct boosted b;
+    KEVENT event;
+
+    (void)state;
+    KeInitializeEvent(&event, SynchronizationEvent, FALSE);
+    start_boosted(&b, 8, &event);
+    KeSetEvent(&event, 2, FALSE);
+    check_priorities(&b, 10, 9, 8, 8);
+}
+
+static void KePulseEvent_KeReleaseSemaphore_and_KeReleaseMutex_boost_the_thread_they_wake(void **state)
+{
+    struct boosted pulsed, released, owner;
+    KEVENT event;
+    KSEMAPHORE semaphore;
+    KMUTEX mutex;
+
+    (void)state;
+    KeInitializeEvent(&event, NotificationEvent, FALSE);
+    start_boosted(&pulsed, 8, &event);
+    KePulseEvent(&event, 3, FALSE);
+    check_priorities(&pulsed, 11, 10, 9, 8);
+
+    KeInitializeSemaphore(&semaphore, 0, 1);
+    start_boosted(&released, 8, &semaphore);
+    KeReleaseSemaphore(&semaphore, SEMAPHORE_INCREMENT, 1, FALSE);
+    check_priorities(&released, 9, 8, 8, 8);
+
+    /* KeReleaseMutex has no increment: Windows gives MUTANT_INCREMENT, 1. */
+    KeInitializeMutex(&mutex, 0);
+    KeWaitForSingleObject(&mutex, Executive, KernelMode, FALSE, NULL);
+    start_boosted(&owner, 8, &mutex);
+    KeReleaseMutex(&mutex, FALSE);
+    check_priorities(&owner, 9, 8, 8, 8);
+}
+
+/* A boost never passes 15, the top of the variable range; a real-time thread gets none; no
+ * increment, none. */
+static void a_boost_stops_at_15_and_leaves_real_time_threads_alone(void **state)
+{
+    struct boosted high, real_time, none;
+    KEVENT event;
+
+    (void)state;
+    KeInitializeEvent(&event, SynchronizationEvent, FALSE);
+    start_boosted(&high, 14, &event);
+    KeSetEvent(&event, 4, FALSE);
+    check_priorities(&high, 15, 14, 14, 14);
+    start_boosted(&real_time, LOW_REALTIME_PRIORITY, &event);
+    KeSetEvent(&event, 4, FALSE);
+    check_priorities(&real_time, 16, 16, 16, 16);
+    start_boosted(&none, 8, &event);
+    KeSetEvent(&event, IO_NO_INCREMENT, FALSE);
+    check_priorities(&none, 8, 8, 8, 8);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        wdmsim_test(KeSetEvent_with_an_increment_boosts_the_woken_thread_and_the_boost_decays_per_slice),
+        wdmsim_test(KePulseEvent_KeReleaseSemaphore_and_KeReleaseMutex_boost_the_thread_they_wake),
+        wdmsim_test(a_boost_stops_at_15_and_leaves_real_time_threads_alone),
         wdmsim_test(the_DebugPrint_pattern_with_a_NULL_type_waits_for_the_thread_through_its_object),
         wdmsim_test(the_DebugPrint_pattern_with_PsThreadType_waits_for_the_thread_through_its_object),
         wdmsim_test(a_start_routine_that_returns_ends_the_thread_and_signals_its_object),
