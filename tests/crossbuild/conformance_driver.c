@@ -649,6 +649,7 @@ static VOID ConformEvents(VOID)
     KIRQL oldIrql;
 
     KeInitializeEvent(&notification, NotificationEvent, FALSE);
+    EXPECT(notification.Header.Type == 0 && notification.Header.Size == sizeof(KEVENT) / sizeof(ULONG));
     EXPECT(KeReadStateEvent(&notification) == 0);
     EXPECT(KeSetEvent(&notification, IO_NO_INCREMENT, FALSE) == 0);
     EXPECT(KeReadStateEvent(&notification) != 0);
@@ -661,6 +662,10 @@ static VOID ConformEvents(VOID)
     EXPECT(KeReadStateEvent(&notification) == 0);
     EXPECT(KePulseEvent(&notification, IO_NO_INCREMENT, FALSE) == 0);
     EXPECT(KeReadStateEvent(&notification) == 0);
+    /* A set leaves exactly 1, whatever the state held. */
+    notification.Header.SignalState = 5;
+    EXPECT(KeSetEvent(&notification, IO_NO_INCREMENT, FALSE) == 5);
+    EXPECT(KeReadStateEvent(&notification) == 1);
 
     KeInitializeEvent(&synchronization, SynchronizationEvent, TRUE);
     EXPECT(KeReadStateEvent(&synchronization) != 0);
@@ -813,6 +818,7 @@ static VOID ConformTimers(VOID)
     KIRQL oldIrql;
 
     KeInitializeTimer(&timer);
+    EXPECT(timer.Header.Type == 8 && timer.Header.Size == sizeof(KTIMER) / sizeof(ULONG));
     EXPECT(KeReadStateTimer(&timer) == FALSE);
     dueTime.QuadPart = -ONE_MINUTE;
     KeRaiseIrql(DISPATCH_LEVEL, &oldIrql);
@@ -838,6 +844,12 @@ static VOID ConformTimers(VOID)
     EXPECT(KeCancelTimer(&periodic) == TRUE);
     KeFlushQueuedDpcs();
     EXPECT(record.Runs >= 1 && record.Irql == DISPATCH_LEVEL);
+
+    /* Initialising a set timer leaves it queued: its expiry still signals it. */
+    EXPECT(KeSetTimer(&timer, dueTime, NULL) == FALSE);
+    KeInitializeTimerEx(&timer, SynchronizationTimer);
+    EXPECT(KeWaitForSingleObject(&timer, Executive, KernelMode, FALSE, NULL) == STATUS_SUCCESS);
+    EXPECT(KeReadStateTimer(&timer) == FALSE);
 }
 
 static VOID ConformDpcs(VOID)
@@ -1425,6 +1437,11 @@ static VOID ConformIo(PDRIVER_OBJECT DriverObject)
     ConformBuiltIrps(function);
     ConformDeviceTimerAndDpc(function);
     ConformErrorLog(function);
+    /* Device and driver objects are objects: they take references like any other. */
+    ObReferenceObject(function);
+    ObReferenceObject(DriverObject);
+    ObDereferenceObject(DriverObject);
+    ObDereferenceObject(function);
     filter = CreateConformanceDevice(DriverObject, NULL);
     if (filter != NULL) {
         filterExtension = filter->DeviceExtension;
@@ -1543,6 +1560,13 @@ static VOID ConformNamedEvents(VOID)
         EXPECT(KeReadStateEvent(synchronization) != 0);
         EXPECT(KeWaitForSingleObject(synchronization, Executive, KernelMode, FALSE, NULL) == STATUS_SUCCESS);
         EXPECT(KeReadStateEvent(synchronization) == 0);
+        EXPECT(ZwClose(synchronizationHandle) == STATUS_SUCCESS);
+    }
+    /* No name: a new unnamed event and a kernel handle. */
+    synchronization = IoCreateSynchronizationEvent(NULL, &synchronizationHandle);
+    EXPECT(synchronization != NULL);
+    if (synchronization != NULL) {
+        EXPECT(KeReadStateEvent(synchronization) != 0);
         EXPECT(ZwClose(synchronizationHandle) == STATUS_SUCCESS);
     }
 }
