@@ -13,6 +13,8 @@ extern "C" {
 
 NTKERNELAPI DECLSPEC_NORETURN VOID NTAPI KeBugCheck(ULONG BugCheckCode);
 NTKERNELAPI LONG NTAPI KePulseEvent(PRKEVENT Event, KPRIORITY Increment, BOOLEAN Wait);
+NTKERNELAPI HANDLE NTAPI PsGetThreadId(PETHREAD Thread);
+NTKERNELAPI HANDLE NTAPI PsGetThreadProcessId(PETHREAD Thread);
 NTSYSAPI NTSTATUS NTAPI RtlUpcaseUnicodeString(PUNICODE_STRING DestinationString, PCUNICODE_STRING SourceString,
                                                BOOLEAN AllocateDestinationString);
 NTSYSAPI VOID NTAPI RtlCopyString(PSTRING DestinationString, const STRING *SourceString);

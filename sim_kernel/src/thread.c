@@ -601,6 +601,42 @@ HANDLE NTAPI PsGetCurrentThreadId(VOID)
     return (HANDLE)(ULONG_PTR)thread_current()->tid;
 }
 
+/* Any IRQL. The thread's id, as PsGetCurrentThreadId gives it in the thread itself. */
+HANDLE NTAPI PsGetThreadId(PETHREAD Thread)
+{
+    RULE_CHECK_ARGUMENT(Thread, RULE_READS);
+    return (HANDLE)(ULONG_PTR)((struct _KTHREAD *)Thread)->tid;
+}
+
+/* Any IRQL. The thread's own process, whatever process it is attached to now. */
+PEPROCESS NTAPI PsGetThreadProcess(PETHREAD Thread)
+{
+    RULE_CHECK_ARGUMENT(Thread, RULE_READS);
+    return ((struct _KTHREAD *)Thread)->process;
+}
+
+/* Any IRQL. The id of the thread's own process. */
+HANDLE NTAPI PsGetThreadProcessId(PETHREAD Thread)
+{
+    RULE_CHECK_ARGUMENT(Thread, RULE_READS);
+    return PsGetProcessId(((struct _KTHREAD *)Thread)->process);
+}
+
+/* Any IRQL. TRUE for a thread the kernel made (PsCreateSystemThread, worker and DPC threads);
+ * FALSE for an application's thread, even while it runs a driver's dispatch routine. */
+BOOLEAN NTAPI PsIsSystemThread(PETHREAD Thread)
+{
+    RULE_CHECK_ARGUMENT(Thread, RULE_READS);
+    return ((struct _KTHREAD *)Thread)->system;
+}
+
+/* Any IRQL. The mode of the code that called into the kernel: UserMode for an application's
+ * request, KernelMode for a driver's or the system's own. */
+KPROCESSOR_MODE NTAPI ExGetPreviousMode(VOID)
+{
+    return thread_previous_mode();
+}
+
 /* The highest priority a boost reaches: the top of the variable range. */
 #define THREAD_BOOST_CEILING (LOW_REALTIME_PRIORITY - 1)
 

@@ -921,7 +921,12 @@ static VOID ConformSystemThreads(VOID)
         return;
     EXPECT(KeWaitForSingleObject(thread, Executive, KernelMode, FALSE, NULL) == STATUS_SUCCESS);
     EXPECT(thread == (PVOID)record.Self);
+    EXPECT(PsGetThreadId((PETHREAD)thread) == record.SelfId);
+    EXPECT(PsGetThreadProcessId((PETHREAD)thread) == PsGetProcessId(PsInitialSystemProcess));
+    EXPECT(PsIsSystemThread((PETHREAD)thread));
     ObDereferenceObject(thread);
+    EXPECT(PsGetThreadId(PsGetCurrentThread()) == PsGetCurrentThreadId());
+    EXPECT(ExGetPreviousMode() == KernelMode);
 
     EXPECT(record.Irql == PASSIVE_LEVEL);
     EXPECT(record.Self != NULL && record.Self != KeGetCurrentThread());

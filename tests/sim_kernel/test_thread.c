@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include <ntddk.h>
+#include <ntifs.h>
 #include <wdmsim/test.h>
 #include "wdmsim_test_threads.h"
 
@@ -475,6 +475,69 @@ static void an_adopted_host_thread_that_ends_owning_a_KMUTEX_stops_with_THREAD_T
     assert_non_null(strstr(stop.report, "ends owning the mutex"));
 }
 
+/* ---- Another thread's identity ---- */
+
+struct identity {
+    PETHREAD self;
+    HANDLE tid, pid, thread_pid;
+    PEPROCESS process;
+    BOOLEAN system;
+    KPROCESSOR_MODE previous_mode;
+};
+
+static VOID NTAPI record_identity(PVOID context)
+{
+    struct identity *seen = context;
+
+    seen->self = PsGetCurrentThread();
+    seen->tid = PsGetCurrentThreadId();
+    seen->pid = PsGetCurrentProcessId();
+    seen->previous_mode = ExGetPreviousMode();
+    seen->thread_pid = PsGetThreadProcessId(seen->self);
+    seen->process = PsGetThreadProcess(seen->self);
+    seen->system = PsIsSystemThread(seen->self);
+}
+
+static void PsGetThreadId_PsGetThreadProcess_and_PsIsSystemThread_describe_a_system_thread(void **state)
+{
+    struct identity seen;
+    PVOID thread;
+
+    (void)state;
+    thread = start_thread(record_identity, &seen);
+    wait_for(thread);
+    assert_ptr_equal(seen.self, thread);
+    assert_ptr_equal(PsGetThreadId(thread), seen.tid);
+    assert_ptr_equal(PsGetThreadProcessId(thread), (HANDLE)SYSTEM_PROCESS_ID);
+    assert_ptr_equal(PsGetThreadProcess(thread), PsInitialSystemProcess);
+    assert_true(PsIsSystemThread(thread));
+    assert_int_equal(seen.previous_mode, KernelMode);
+    ObDereferenceObject(thread);
+}
+
+static void record_application_identity(void *context)
+{
+    record_identity(context);
+}
+
+/* An application's thread: its own process, UserMode as the previous mode, not a system thread. */
+static void an_application_thread_is_no_system_thread_and_calls_from_UserMode(void **state)
+{
+    struct identity seen;
+    PEPROCESS app;
+
+    (void)state;
+    app = wdmsim_process_create("identity.exe");
+    wdmsim_process_run(app, record_application_identity, &seen);
+    assert_ptr_equal(seen.pid, PsGetProcessId(app));
+    assert_ptr_equal(seen.thread_pid, seen.pid);
+    assert_ptr_equal(seen.process, app);
+    assert_false(seen.system);
+    assert_int_equal(seen.previous_mode, UserMode);
+    assert_ptr_not_equal(seen.tid, PsGetCurrentThreadId());
+    wdmsim_process_terminate(app);
+}
+
 /* ---- Priority boosts ---- */
 
 #define BOOST_SLICES 3
@@ -583,6 +646,8 @@ static void a_boost_stops_at_15_and_leaves_real_time_threads_alone(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        wdmsim_test(PsGetThreadId_PsGetThreadProcess_and_PsIsSystemThread_describe_a_system_thread),
+        wdmsim_test(an_application_thread_is_no_system_thread_and_calls_from_UserMode),
         wdmsim_test(KeSetEvent_with_an_increment_boosts_the_woken_thread_and_the_boost_decays_per_slice),
         wdmsim_test(KePulseEvent_KeReleaseSemaphore_and_KeReleaseMutex_boost_the_thread_they_wake),
         wdmsim_test(a_boost_stops_at_15_and_leaves_real_time_threads_alone),
