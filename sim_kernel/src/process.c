@@ -293,6 +293,27 @@ HANDLE NTAPI PsGetProcessId(PEPROCESS Process)
     return (HANDLE)Process->id;
 }
 
+/* IRQL <= APC_LEVEL. A new reference to the process with this id, for ObDereferenceObject;
+ * STATUS_INVALID_PARAMETER when no process object has it (never used, or its object is gone). */
+NTSTATUS NTAPI PsLookupProcessByProcessId(HANDLE ProcessId, PEPROCESS *Process)
+{
+    struct _EPROCESS *found = NULL;
+
+    rule_check_irql(RULE_PS_LOOKUP_ABOVE_APC, irql_current(), (ULONG_PTR)ProcessId, 0, 0);
+    RULE_CHECK_ARGUMENT(Process, RULE_WRITES);
+    process_lock_acquire();
+    for (struct _EPROCESS *p = process_list; p != NULL && found == NULL; p = p->next) {
+        /* A process on its way out may have lost its object already: then it is not found. */
+        if (p->id == (ULONG_PTR)ProcessId && !p->deleted && object_reference_typed(p, *PsProcessType))
+            found = p;
+    }
+    process_lock_release();
+    if (found == NULL)
+        return STATUS_INVALID_PARAMETER;
+    *Process = found;
+    return STATUS_SUCCESS;
+}
+
 /* ---- Host API ---- */
 
 PEPROCESS wdmsim_process_create(const char *image_name)

@@ -330,6 +330,13 @@ const struct rule rule_catalog[RULE_COUNT] = {
           "Creating, ending and reprioritising threads need PASSIVE_LEVEL.",
           "Call them from DriverEntry, a system thread or a work item, not under a lock." },
         RULE_IRQL_AT_MOST, PASSIVE_LEVEL },
+    [RULE_PS_LOOKUP_ABOVE_APC] = {
+        { "ps.lookup_above_apc", "PsLookupProcessByProcessId, PsLookupThreadByThreadId",
+          "called above APC_LEVEL", C4, 0x20024,
+          "The lookups take the process and thread tables' locks, which need APC_LEVEL or below "
+          "(Verifier's IrqlNtifsApcPassive).",
+          "Look the object up at PASSIVE_LEVEL and keep the reference while you use it." },
+        RULE_IRQL_AT_MOST, APC_LEVEL },
     [RULE_OB_NOT_PASSIVE] = {
         { "ob.not_passive", "ObReferenceObjectByHandle, ObOpenObjectByPointer", "called above PASSIVE_LEVEL",
           C4, 0x2001B,

@@ -231,6 +231,30 @@ bool thread_name_of(ULONG_PTR candidate, char *buf, size_t size)
     return found;
 }
 
+/* IRQL <= APC_LEVEL. A new reference to the running thread with this id, for ObDereferenceObject;
+ * STATUS_INVALID_PARAMETER for an id no running thread has. */
+NTSTATUS NTAPI PsLookupThreadByThreadId(HANDLE ThreadId, PETHREAD *Thread)
+{
+    struct _KTHREAD *found = NULL;
+
+    rule_check_irql(RULE_PS_LOOKUP_ABOVE_APC, irql_current(), (ULONG_PTR)ThreadId, 0, 0);
+    RULE_CHECK_ARGUMENT(Thread, RULE_WRITES);
+    host_lock(&registry_lock);
+    for (struct _KTHREAD *t = registry_head; t != NULL && found == NULL; t = t->next) {
+        if ((ULONG_PTR)t->tid == (ULONG_PTR)ThreadId && !__atomic_load_n(&t->terminated, __ATOMIC_ACQUIRE))
+            found = t;
+    }
+    /* Under the registry lock, so the thread cannot be freed first; a host thread the kernel
+     * adopted becomes an object here, as NtCurrentThread() makes it one. */
+    if (found != NULL)
+        object_reference_or_borrow(found, *PsThreadType);
+    host_unlock(&registry_lock);
+    if (found == NULL)
+        return STATUS_INVALID_PARAMETER;
+    *Thread = (PETHREAD)found;
+    return STATUS_SUCCESS;
+}
+
 void thread_for_each(void (*fn)(const struct _KTHREAD *thread, void *context), void *context)
 {
     host_lock(&registry_lock);

@@ -1580,6 +1580,8 @@ static VOID ConformProcesses(VOID)
 {
     KAPC_STATE apcState;
     PEPROCESS process = IoGetCurrentProcess();
+    PEPROCESS found = NULL;
+    PETHREAD thread = NULL;
 
     /* DriverEntry runs in the System process. */
     EXPECT(process == PsInitialSystemProcess);
@@ -1588,6 +1590,15 @@ static VOID ConformProcesses(VOID)
     EXPECT(IoGetCurrentProcess() == PsInitialSystemProcess);
     KeUnstackDetachProcess(&apcState);
     EXPECT(IoGetCurrentProcess() == process);
+
+    /* Lookups by id return a reference to the object with that id. */
+    EXPECT(PsLookupProcessByProcessId((HANDLE)4, &found) == STATUS_SUCCESS && found == PsInitialSystemProcess);
+    if (found != NULL)
+        ObDereferenceObject(found);
+    EXPECT(PsLookupThreadByThreadId(PsGetCurrentThreadId(), &thread) == STATUS_SUCCESS &&
+           thread == PsGetCurrentThread());
+    if (thread != NULL)
+        ObDereferenceObject(thread);
 }
 
 static VOID ConformInterlocked(VOID)

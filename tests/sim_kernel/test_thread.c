@@ -498,6 +498,14 @@ static VOID NTAPI record_identity(PVOID context)
     seen->system = PsIsSystemThread(seen->self);
 }
 
+static KEVENT forever_stop;
+
+static VOID NTAPI wait_for_stop(PVOID unused)
+{
+    (void)unused;
+    KeWaitForSingleObject(&forever_stop, Executive, KernelMode, FALSE, NULL);
+}
+
 static void PsGetThreadId_PsGetThreadProcess_and_PsIsSystemThread_describe_a_system_thread(void **state)
 {
     struct identity seen;
@@ -536,6 +544,43 @@ static void an_application_thread_is_no_system_thread_and_calls_from_UserMode(vo
     assert_int_equal(seen.previous_mode, UserMode);
     assert_ptr_not_equal(seen.tid, PsGetCurrentThreadId());
     wdmsim_process_terminate(app);
+}
+
+/* ---- PsLookupThreadByThreadId ---- */
+
+static void PsLookupThreadByThreadId_references_a_running_thread_and_not_an_ended_one(void **state)
+{
+    struct identity seen;
+    PVOID thread;
+    PETHREAD found = NULL;
+    HANDLE ended;
+
+    (void)state;
+    assert_int_equal(PsLookupThreadByThreadId(PsGetCurrentThreadId(), &found), STATUS_SUCCESS);
+    assert_ptr_equal(found, PsGetCurrentThread());
+    ObDereferenceObject(found);
+    thread = start_thread(record_identity, &seen);
+    wait_for(thread);
+    ended = PsGetThreadId(thread);
+    ObDereferenceObject(thread);
+    assert_int_equal(PsLookupThreadByThreadId(ended, &found), STATUS_INVALID_PARAMETER);
+    assert_int_equal(PsLookupThreadByThreadId((HANDLE)(ULONG_PTR)0x7FFFFFF0, &found), STATUS_INVALID_PARAMETER);
+}
+
+static void a_running_system_thread_is_found_by_its_id(void **state)
+{
+    PVOID thread;
+    PETHREAD found = NULL;
+
+    (void)state;
+    KeInitializeEvent(&forever_stop, NotificationEvent, FALSE);
+    thread = start_thread(wait_for_stop, NULL);
+    assert_int_equal(PsLookupThreadByThreadId(PsGetThreadId(thread), &found), STATUS_SUCCESS);
+    assert_ptr_equal(found, thread);
+    ObDereferenceObject(found);
+    KeSetEvent(&forever_stop, IO_NO_INCREMENT, FALSE);
+    wait_for(thread);
+    ObDereferenceObject(thread);
 }
 
 /* ---- Priority boosts ---- */
@@ -648,6 +693,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         wdmsim_test(PsGetThreadId_PsGetThreadProcess_and_PsIsSystemThread_describe_a_system_thread),
         wdmsim_test(an_application_thread_is_no_system_thread_and_calls_from_UserMode),
+        wdmsim_test(PsLookupThreadByThreadId_references_a_running_thread_and_not_an_ended_one),
+        wdmsim_test(a_running_system_thread_is_found_by_its_id),
         wdmsim_test(KeSetEvent_with_an_increment_boosts_the_woken_thread_and_the_boost_decays_per_slice),
         wdmsim_test(KePulseEvent_KeReleaseSemaphore_and_KeReleaseMutex_boost_the_thread_they_wake),
         wdmsim_test(a_boost_stops_at_15_and_leaves_real_time_threads_alone),
