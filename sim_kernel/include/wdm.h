@@ -2282,6 +2282,17 @@ NTKERNELAPI NTSTATUS NTAPI IoSetDeviceInterfaceState(PUNICODE_STRING SymbolicLin
 NTKERNELAPI PDEVICE_OBJECT NTAPI IoAttachDeviceToDeviceStack(PDEVICE_OBJECT SourceDevice,
                                                              PDEVICE_OBJECT TargetDevice);
 NTKERNELAPI VOID NTAPI IoDetachDevice(PDEVICE_OBJECT TargetDevice);
+NTKERNELAPI VOID NTAPI IoGetStackLimits(PULONG_PTR LowLimit, PULONG_PTR HighLimit);
+
+/* The bytes of stack left below the caller's frame (its frame address, not a local's: under
+ * AddressSanitizer locals may live on a heap-allocated fake stack). */
+FORCEINLINE ULONG_PTR IoGetRemainingStackSize(VOID)
+{
+    ULONG_PTR low, high;
+
+    IoGetStackLimits(&low, &high);
+    return (ULONG_PTR)__builtin_frame_address(0) - low;
+}
 NTKERNELAPI NTSTATUS FASTCALL IofCallDriver(PDEVICE_OBJECT DeviceObject, PIRP Irp);
 NTKERNELAPI VOID FASTCALL IofCompleteRequest(PIRP Irp, CCHAR PriorityBoost);
 #define IoCallDriver(a, b) IofCallDriver(a, b)

@@ -177,6 +177,8 @@ struct host_sleep {
 bool host_thread_sleep(long tid, struct host_sleep *sleep);
 /* The calling thread's host id (gettid). */
 long host_thread_id(void);
+/* The calling host thread's stack: its lowest address and the address just above it. */
+void host_stack_limits(uintptr_t *low, uintptr_t *high);
 
 /* ---- thread.c: simulated threads (KTHREAD) ---- */
 

@@ -625,6 +625,19 @@ HANDLE NTAPI PsGetCurrentThreadId(VOID)
     return (HANDLE)(ULONG_PTR)thread_current()->tid;
 }
 
+/* Any IRQL. The bounds of the calling thread's stack (a simulated thread's stack is its host
+ * thread's), so that IoGetRemainingStackSize measures what is left. */
+VOID NTAPI IoGetStackLimits(PULONG_PTR LowLimit, PULONG_PTR HighLimit)
+{
+    uintptr_t low, high;
+
+    RULE_CHECK_ARGUMENT(LowLimit, RULE_WRITES);
+    RULE_CHECK_ARGUMENT(HighLimit, RULE_WRITES);
+    host_stack_limits(&low, &high);
+    *LowLimit = low;
+    *HighLimit = high;
+}
+
 /* Any IRQL. The thread's id, as PsGetCurrentThreadId gives it in the thread itself. */
 HANDLE NTAPI PsGetThreadId(PETHREAD Thread)
 {

@@ -1601,6 +1601,21 @@ static VOID ConformProcesses(VOID)
         ObDereferenceObject(thread);
 }
 
+static VOID ConformVersion(VOID)
+{
+    RTL_OSVERSIONINFOEXW info;
+    ULONG major = 0, build = 0;
+    ULONG_PTR low = 0, high = 0;
+
+    PsGetVersion(&major, NULL, &build, NULL);
+    RtlZeroMemory(&info, sizeof(info));
+    info.dwOSVersionInfoSize = sizeof(info);
+    EXPECT(RtlGetVersion((PRTL_OSVERSIONINFOW)&info) == STATUS_SUCCESS);
+    EXPECT(info.dwMajorVersion == major && info.dwBuildNumber == build && major >= 10);
+    IoGetStackLimits(&low, &high);
+    EXPECT(low < high && IoGetRemainingStackSize() != 0 && IoGetRemainingStackSize() < high - low);
+}
+
 static VOID ConformInterlocked(VOID)
 {
     LONG volatile value = 5;
@@ -1827,6 +1842,7 @@ NTSTATUS NTAPI DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING Registry
     ConformLookasideLists();
     ConformGuardedMutexes();
     ConformProcesses();
+    ConformVersion();
     ConformNamedEvents();
     ConformDeviceQueues();
     ConformRemoveLocks();

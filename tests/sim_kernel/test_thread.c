@@ -546,6 +546,35 @@ static void an_application_thread_is_no_system_thread_and_calls_from_UserMode(vo
     wdmsim_process_terminate(app);
 }
 
+/* ---- Stack limits ---- */
+
+static VOID NTAPI record_stack(PVOID context)
+{
+    ULONG_PTR *limits = context;
+    ULONG_PTR here = (ULONG_PTR)__builtin_frame_address(0);
+
+    IoGetStackLimits(&limits[0], &limits[1]);
+    limits[2] = (limits[0] < here && here < limits[1]) ? IoGetRemainingStackSize() : 0;
+}
+
+/* The limits bound the caller's own frame, in the test thread and in a system thread alike. */
+static void IoGetStackLimits_brackets_the_calling_threads_stack(void **state)
+{
+    ULONG_PTR mine[3], other[3] = { 0 };
+    PVOID thread;
+
+    (void)state;
+    record_stack(mine);
+    assert_true(mine[0] < mine[1]);
+    assert_int_not_equal(mine[2], 0);
+    assert_true(mine[2] < mine[1] - mine[0]);
+    thread = start_thread(record_stack, other);
+    wait_for(thread);
+    ObDereferenceObject(thread);
+    assert_int_not_equal(other[2], 0);
+    assert_true(other[1] <= mine[0] || other[0] >= mine[1]);
+}
+
 /* ---- PsLookupThreadByThreadId ---- */
 
 static void PsLookupThreadByThreadId_references_a_running_thread_and_not_an_ended_one(void **state)
@@ -693,6 +722,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         wdmsim_test(PsGetThreadId_PsGetThreadProcess_and_PsIsSystemThread_describe_a_system_thread),
         wdmsim_test(an_application_thread_is_no_system_thread_and_calls_from_UserMode),
+        wdmsim_test(IoGetStackLimits_brackets_the_calling_threads_stack),
         wdmsim_test(PsLookupThreadByThreadId_references_a_running_thread_and_not_an_ended_one),
         wdmsim_test(a_running_system_thread_is_found_by_its_id),
         wdmsim_test(KeSetEvent_with_an_increment_boosts_the_woken_thread_and_the_boost_decays_per_slice),
