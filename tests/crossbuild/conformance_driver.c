@@ -1616,6 +1616,15 @@ static VOID ConformVersion(VOID)
     EXPECT(low < high && IoGetRemainingStackSize() != 0 && IoGetRemainingStackSize() < high - low);
 }
 
+static VOID ConformRoutineAddresses(VOID)
+{
+    UNICODE_STRING present = RTL_CONSTANT_STRING(L"KeSetEvent");
+    UNICODE_STRING absent = RTL_CONSTANT_STRING(L"WdmsimNoSuchRoutine");
+
+    EXPECT(MmGetSystemRoutineAddress(&present) != NULL);
+    EXPECT(MmGetSystemRoutineAddress(&absent) == NULL);
+}
+
 static VOID ConformInterlocked(VOID)
 {
     LONG volatile value = 5;
@@ -1843,6 +1852,7 @@ NTSTATUS NTAPI DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING Registry
     ConformGuardedMutexes();
     ConformProcesses();
     ConformVersion();
+    ConformRoutineAddresses();
     ConformNamedEvents();
     ConformDeviceQueues();
     ConformRemoveLocks();
