@@ -40,6 +40,27 @@ typedef struct _OSVERSIONINFOEXW {
 C_ASSERT(sizeof(RTL_OSVERSIONINFOW) == 276);
 C_ASSERT(sizeof(RTL_OSVERSIONINFOEXW) == 284);
 
+/* ZwQueryInformationProcess's classes: the simulator answers ProcessBasicInformation. */
+typedef enum _PROCESSINFOCLASS {
+    ProcessBasicInformation = 0,
+} PROCESSINFOCLASS;
+
+typedef struct _PEB *PPEB;
+
+typedef struct _PROCESS_BASIC_INFORMATION {
+    NTSTATUS ExitStatus;
+    PPEB PebBaseAddress;
+    ULONG_PTR AffinityMask;
+    KPRIORITY BasePriority;
+    ULONG_PTR UniqueProcessId;
+    ULONG_PTR InheritedFromUniqueProcessId;
+} PROCESS_BASIC_INFORMATION, *PPROCESS_BASIC_INFORMATION;
+
+C_ASSERT(sizeof(PROCESS_BASIC_INFORMATION) == 48);
+
+NTSYSAPI NTSTATUS NTAPI ZwQueryInformationProcess(HANDLE ProcessHandle, PROCESSINFOCLASS ProcessInformationClass,
+                                                  PVOID ProcessInformation, ULONG ProcessInformationLength,
+                                                  PULONG ReturnLength);
 NTKERNELAPI BOOLEAN NTAPI PsGetVersion(PULONG MajorVersion, PULONG MinorVersion, PULONG BuildNumber,
                                        PUNICODE_STRING CSDVersion);
 NTSYSAPI NTSTATUS NTAPI RtlGetVersion(PRTL_OSVERSIONINFOW lpVersionInformation);

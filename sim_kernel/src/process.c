@@ -314,6 +314,53 @@ NTSTATUS NTAPI PsLookupProcessByProcessId(HANDLE ProcessId, PEPROCESS *Process)
     return STATUS_SUCCESS;
 }
 
+/* What ZwQueryInformationProcess reports as a process's base priority: NORMAL_PRIORITY_CLASS's. */
+#define PROCESS_BASE_PRIORITY 8
+
+static void process_basic_information(struct _EPROCESS *process, PPROCESS_BASIC_INFORMATION info)
+{
+    LONG ended;
+
+    disp_lock();
+    ended = process->header.SignalState;
+    disp_unlock();
+    /* A process ends only through wdmsim_process_terminate, which has no exit status to give. */
+    info->ExitStatus = ended ? STATUS_SUCCESS : STATUS_PENDING;
+    info->PebBaseAddress = NULL;    /* no user address space is simulated */
+    info->AffinityMask = KeQueryActiveProcessors();
+    info->BasePriority = PROCESS_BASE_PRIORITY;
+    info->UniqueProcessId = process->id;
+    info->InheritedFromUniqueProcessId = 0;
+}
+
+/* PASSIVE_LEVEL. ProcessBasicInformation about the process a handle (or NtCurrentProcess()) names;
+ * STATUS_INVALID_INFO_CLASS for another class, STATUS_INFO_LENGTH_MISMATCH unless the buffer is
+ * exactly the record's size, the handle's failure status otherwise. */
+NTSTATUS NTAPI ZwQueryInformationProcess(HANDLE ProcessHandle, PROCESSINFOCLASS ProcessInformationClass,
+                                         PVOID ProcessInformation, ULONG ProcessInformationLength,
+                                         PULONG ReturnLength)
+{
+    PROCESS_BASIC_INFORMATION info;
+    PVOID process;
+    NTSTATUS status;
+
+    rule_check_irql(RULE_ZW_NOT_PASSIVE, irql_current(), (ULONG_PTR)ProcessHandle, 0, 0);
+    if (ProcessInformationClass != ProcessBasicInformation)
+        return STATUS_INVALID_INFO_CLASS;
+    if (ProcessInformationLength != sizeof info)
+        return STATUS_INFO_LENGTH_MISMATCH;
+    RULE_CHECK_ARGUMENT(ProcessInformation, RULE_WRITES);
+    status = handle_reference(ProcessHandle, *PsProcessType, KernelMode, &process, NULL);
+    if (!NT_SUCCESS(status))
+        return status;
+    process_basic_information(process, &info);
+    ObDereferenceObject(process);
+    RtlCopyMemory(ProcessInformation, &info, sizeof info);
+    if (ReturnLength != NULL)
+        *ReturnLength = sizeof info;
+    return STATUS_SUCCESS;
+}
+
 /* ---- Host API ---- */
 
 PEPROCESS wdmsim_process_create(const char *image_name)

@@ -345,7 +345,7 @@ const struct rule rule_catalog[RULE_COUNT] = {
           "Reference the object once at PASSIVE_LEVEL and keep the pointer." },
         RULE_IRQL_AT_MOST, PASSIVE_LEVEL },
     [RULE_ZW_NOT_PASSIVE] = {
-        { "zw.not_passive", "ZwClose, ObCloseHandle, ZwWaitForSingleObject", "called above PASSIVE_LEVEL", C4, 0x2001F,
+        { "zw.not_passive", "ZwClose, ObCloseHandle, ZwWaitForSingleObject, ZwQueryInformationProcess", "called above PASSIVE_LEVEL", C4, 0x2001F,
           "Zw calls run at PASSIVE_LEVEL only (and in the right process).",
           "Make Zw calls from a system thread or work item, as DebugPrint's thread does." },
         RULE_IRQL_AT_MOST, PASSIVE_LEVEL },
