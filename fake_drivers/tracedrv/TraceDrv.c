@@ -86,8 +86,10 @@ static VOID NTAPI TraceWorkItem(PDEVICE_OBJECT Device, PVOID Context)
 
     UNREFERENCED_PARAMETER(Context);
     DebugPrint("Work item at IRQL %d", KeGetCurrentIrql());
-    InterlockedExchange(&dx->WorkQueued, 0);
+    /* Idle first, then free to queue again: the other order lets a QueueWork in between clear
+     * WorkIdle and queue the item, and this set then tells Unload the queued item is idle. */
     KeSetEvent(&dx->WorkIdle, IO_NO_INCREMENT, FALSE);
+    InterlockedExchange(&dx->WorkQueued, 0);
 }
 
 static NTSTATUS QueueWork(PTRACEDRV_EXTENSION dx)

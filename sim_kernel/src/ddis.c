@@ -4,7 +4,9 @@
  * inline function and function-like macro they declare (ddi_list.sh), so a family that adds a DDI
  * to a header adds it here too. Each DDI's rules come from the rule catalog, whose rows name the
  * DDIs they guard. The DDK families the simulator does not provide are a table of their own, each
- * with the DDIs that show it; a test checks none of those is provided. Read-only: no locking.
+ * with the DDIs that show it; a test checks none of those is provided. MmGetSystemRoutineAddress
+ * looks names up in the same list, so a driver probing for an optional DDI finds exactly those
+ * the simulator provides. Read-only: no locking.
  */
 #include <ctype.h>
 #include <fnmatch.h>
@@ -14,11 +16,32 @@
 #include "internal.h"
 
 #define DDI_FUNCTION "function"
+#define DDI_STRSAFE_FUNCTION DDI_FUNCTION
 #define DDI_INLINE "inline"
 #define DDI_MACRO "macro"
-#define DDI(name, header, kind) { name, header, kind },
+#define DDI(name, header, kind) { #name, header, kind },
 
 static const struct wdmsim_ddi_info ddi_table[] = {
+#include "ddi_list.inc"
+};
+
+#undef DDI
+
+/* The kernel's exports, which MmGetSystemRoutineAddress finds: the functions of the list but those
+ * of ntstrsafe.h (the DDK's are inline, compiled into each driver). Naming each one here also links
+ * it into every program that links the kernel. */
+struct ddi_export {
+    const char *name;
+    PVOID address;
+};
+
+#define DDI_EXPORT_DDI_FUNCTION(name) { #name, (PVOID)(uintptr_t)&name },
+#define DDI_EXPORT_DDI_STRSAFE_FUNCTION(name)
+#define DDI_EXPORT_DDI_INLINE(name)
+#define DDI_EXPORT_DDI_MACRO(name)
+#define DDI(name, header, kind) DDI_EXPORT_##kind(name)
+
+static const struct ddi_export ddi_exports[] = {
 #include "ddi_list.inc"
 };
 
@@ -53,6 +76,34 @@ size_t wdmsim_ddi_count(void)
 const struct wdmsim_ddi_info *wdmsim_ddi_at(size_t index)
 {
     return index < ARRAYSIZE(ddi_table) ? &ddi_table[index] : NULL;
+}
+
+/* PASSIVE_LEVEL. The address of the kernel routine SystemRoutineName names, or NULL when the
+ * simulator exports none by that name (as Windows answers for a routine its version lacks). */
+PVOID NTAPI MmGetSystemRoutineAddress(PUNICODE_STRING SystemRoutineName)
+{
+    char name[128];
+    USHORT length;
+
+    RULE_CHECK_ARGUMENT(SystemRoutineName, RULE_READS);
+    length = SystemRoutineName->Length / sizeof(WCHAR);
+    if (length == 0 || length >= sizeof name)
+        return NULL;
+    rule_check_pointer((uintptr_t)SystemRoutineName->Buffer, "MmGetSystemRoutineAddress",
+                       "SystemRoutineName->Buffer", RULE_READS, __builtin_return_address(0));
+    for (USHORT i = 0; i < length; i++) {
+        WCHAR c = SystemRoutineName->Buffer[i];
+
+        if (c == 0 || c > 0x7F)
+            return NULL;
+        name[i] = (char)c;
+    }
+    name[length] = '\0';
+    for (size_t i = 0; i < ARRAYSIZE(ddi_exports); i++) {
+        if (strcmp(ddi_exports[i].name, name) == 0)
+            return ddi_exports[i].address;
+    }
+    return NULL;
 }
 
 size_t wdmsim_ddi_missing_family_count(void)

@@ -137,11 +137,12 @@ pthread_mutex_t *disp_mutex(void)
     return &disp_lock_mutex;
 }
 
-void disp_init_header(DISPATCHER_HEADER *header, enum disp_type type, LONG signal_state)
+void disp_init_header(DISPATCHER_HEADER *header, enum disp_type type, size_t size, LONG signal_state)
 {
     header->Type = (UCHAR)type;
     header->Absolute = 0;
-    header->Size = 0;
+    /* Truncated to the byte as Windows does for objects larger than 1020 bytes (threads). */
+    header->Size = (UCHAR)(size / sizeof(ULONG));
     header->Inserted = 0;
     header->SignalState = signal_state;
     InitializeListHead(&header->WaitListHead);
@@ -252,8 +253,8 @@ void disp_end_wait(struct _KTHREAD *thread, NTSTATUS status)
     sched_ready(thread);
 }
 
-/* One pass: the first waiter the object satisfies, or false when none can be. */
-static bool disp_wait_test_once(DISPATCHER_HEADER *header)
+/* One pass: the first waiter the object satisfies (boosted by increment), or false when none can be. */
+static bool disp_wait_test_once(DISPATCHER_HEADER *header, KPRIORITY increment)
 {
     for (PLIST_ENTRY e = header->WaitListHead.Flink; e != &header->WaitListHead; e = e->Flink) {
         KWAIT_BLOCK *block = CONTAINING_RECORD(e, KWAIT_BLOCK, WaitListEntry);
@@ -266,10 +267,12 @@ static bool disp_wait_test_once(DISPATCHER_HEADER *header)
 
             if (disp_satisfy(header, thread))
                 status += STATUS_ABANDONED_WAIT_0;
+            thread_boost_locked(thread, increment);
             disp_end_wait(thread, status);
             return true;
         }
         if (disp_all_satisfiable(thread)) {
+            thread_boost_locked(thread, increment);
             disp_end_wait(thread, disp_satisfy_all(thread));
             return true;
         }
@@ -277,10 +280,15 @@ static bool disp_wait_test_once(DISPATCHER_HEADER *header)
     return false;
 }
 
+void disp_wait_test_boost(DISPATCHER_HEADER *header, KPRIORITY increment)
+{
+    while (disp_wait_test_once(header, increment))
+        ;
+}
+
 void disp_wait_test(DISPATCHER_HEADER *header)
 {
-    while (disp_wait_test_once(header))
-        ;
+    disp_wait_test_boost(header, 0);
 }
 
 /* A timeout too far away for the clock to reach (-MAXLONGLONG, say) is a wait for ever. */
@@ -407,6 +415,7 @@ static NTSTATUS disp_block_on(struct _KTHREAD *self, ULONG count, PVOID objects[
     }
     self->wait.waiting = true;
     timeline_wait_begin(count, objects, deadline, what);
+    thread_decay_locked(self);
     sched_block(self);
     timeline_wait_end(self->wait.status, self->wait.timeline_flow);
     return self->wait.status;

@@ -225,10 +225,10 @@ VOID NTAPI KeInitializeDpc(PRKDPC Dpc, PKDEFERRED_ROUTINE DeferredRoutine, PVOID
     /* Windows keeps only a target processor here; the simulator keeps the creator too, which the
      * routine runs charged to and which an unload looks for. */
     Dpc->Number = driver_index(thread_current()->driver) & DPC_DRIVER_MASK;
-    Dpc->DpcListEntry.Flink = Dpc->DpcListEntry.Blink = NULL;
+    /* As Windows, DpcListEntry and the system arguments keep whatever they held: DpcData alone
+     * says whether the DPC is queued, and an insert writes the arguments. */
     Dpc->DeferredRoutine = DeferredRoutine;
     Dpc->DeferredContext = DeferredContext;
-    Dpc->SystemArgument1 = Dpc->SystemArgument2 = NULL;
     Dpc->DpcData = NULL;
 }
 

@@ -93,7 +93,7 @@ static NTSTATUS driver_service_key(const char *name)
 void driver_release(struct driver *d)
 {
     if (d->object != NULL)
-        io_driver_object_free(d->object);
+        io_driver_object_release(d->object);
     d->object = NULL;
     driver_forget_init(d);
     if (d->module != NULL)

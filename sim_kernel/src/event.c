@@ -30,25 +30,26 @@ static DISPATCHER_HEADER *event_header(PRKEVENT Event)
 VOID NTAPI KeInitializeEvent(PRKEVENT Event, EVENT_TYPE Type, BOOLEAN State)
 {
     RULE_CHECK_ARGUMENT(Event, RULE_WRITES);
-    disp_init_header(&Event->Header, event_disp_type(Type), State ? 1 : 0);
+    disp_init_header(&Event->Header, event_disp_type(Type), sizeof *Event, State ? 1 : 0);
     if (Type == SynchronizationEvent)
         lockorder_init_event(Event, __builtin_return_address(0));
 }
 
-static LONG event_set_locked(DISPATCHER_HEADER *header)
+/* As Windows: the state becomes 1 whatever it was (a driver may have written any value). Each
+ * thread the set wakes gets the boost increment. */
+static LONG event_set_locked(DISPATCHER_HEADER *header, KPRIORITY increment)
 {
     LONG previous = header->SignalState;
 
-    if (previous == 0) {
-        header->SignalState = 1;
-        disp_wait_test(header);
-    }
+    header->SignalState = 1;
+    if (previous == 0)
+        disp_wait_test_boost(header, increment);
     return previous;
 }
 
 LONG event_signal_locked(PRKEVENT event)
 {
-    return event_set_locked(&event->Header);
+    return event_set_locked(&event->Header, IO_NO_INCREMENT);
 }
 
 /* IRQL <= DISPATCH_LEVEL (<= APC_LEVEL with Wait = TRUE). Returns the previous state. */
@@ -58,12 +59,11 @@ LONG NTAPI KeSetEvent(PRKEVENT Event, KPRIORITY Increment, BOOLEAN Wait)
     LONG previous;
 
     RULE_CHECK_ARGUMENT(Event, RULE_WRITES);
-    (void)Increment;
     rule_check_irql(RULE_SET_EVENT_ABOVE_DISPATCH, irql, (ULONG_PTR)Event, 0, 0);
     if (Wait)
         rule_check_irql(RULE_WAIT_TRUE_ABOVE_APC, irql, (ULONG_PTR)Event, 0, 0);
     disp_lock();
-    previous = event_set_locked(event_header(Event));
+    previous = event_set_locked(event_header(Event), Increment);
     disp_unlock();
     return previous;
 }
@@ -75,12 +75,11 @@ LONG NTAPI KePulseEvent(PRKEVENT Event, KPRIORITY Increment, BOOLEAN Wait)
     LONG previous;
 
     RULE_CHECK_ARGUMENT(Event, RULE_WRITES);
-    (void)Increment;
     rule_check_irql(RULE_KE_ABOVE_DISPATCH, irql, (ULONG_PTR)Event, 0, 0);
     if (Wait)
         rule_check_irql(RULE_WAIT_TRUE_ABOVE_APC, irql, (ULONG_PTR)Event, 0, 0);
     disp_lock();
-    previous = event_set_locked(event_header(Event));
+    previous = event_set_locked(event_header(Event), Increment);
     Event->Header.SignalState = 0;
     disp_unlock();
     return previous;

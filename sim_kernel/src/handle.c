@@ -491,6 +491,17 @@ NTSTATUS NTAPI ZwWaitForSingleObject(HANDLE Handle, BOOLEAN Alertable, PLARGE_IN
 }
 
 /* PASSIVE_LEVEL. Closing a thread's handle does not stop the thread. */
+/* PASSIVE_LEVEL. ZwClose for a caller that says which mode the handle came from: a kernel handle
+ * is closed only for KernelMode; for UserMode it is STATUS_INVALID_HANDLE, as Windows refuses an
+ * application's attempt to close the kernel's handles. */
+NTSTATUS NTAPI ObCloseHandle(HANDLE Handle, KPROCESSOR_MODE PreviousMode)
+{
+    rule_check_irql(RULE_ZW_NOT_PASSIVE, irql_current(), (ULONG_PTR)Handle, 0, 0);
+    if (PreviousMode != KernelMode && handle_is_kernel(Handle))
+        return STATUS_INVALID_HANDLE;
+    return ZwClose(Handle);
+}
+
 NTSTATUS NTAPI ZwClose(HANDLE Handle)
 {
     KAPC_STATE state;

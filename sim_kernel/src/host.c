@@ -175,6 +175,19 @@ long host_thread_id(void)
     return (long)syscall(SYS_gettid);
 }
 
+void host_stack_limits(uintptr_t *low, uintptr_t *high)
+{
+    pthread_attr_t attr;
+    void *base;
+    size_t size;
+
+    if (pthread_getattr_np(pthread_self(), &attr) != 0 || pthread_attr_getstack(&attr, &base, &size) != 0)
+        abort();
+    pthread_attr_destroy(&attr);
+    *low = (uintptr_t)base;
+    *high = (uintptr_t)base + size;
+}
+
 static bool host_read_task_file(long tid, const char *name, char *buf, size_t size)
 {
     char path[64];

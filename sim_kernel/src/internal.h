@@ -177,6 +177,8 @@ struct host_sleep {
 bool host_thread_sleep(long tid, struct host_sleep *sleep);
 /* The calling thread's host id (gettid). */
 long host_thread_id(void);
+/* The calling host thread's stack: its lowest address and the address just above it. */
+void host_stack_limits(uintptr_t *low, uintptr_t *high);
 
 /* ---- thread.c: simulated threads (KTHREAD) ---- */
 
@@ -278,7 +280,8 @@ struct _KTHREAD {
     bool terminated;
     long tid;
     char name[32];
-    KPRIORITY priority;
+    KPRIORITY priority;             /* the current priority: base plus what is left of a boost */
+    KPRIORITY base_priority;        /* both atomic: KeQueryPriorityThread reads without a lock */
     NTSTATUS exit_status;
     struct thread_wait wait;
     struct io_dispatch_frame *dispatch_frame;   /* the innermost dispatch routine it runs (io.c) */
@@ -309,6 +312,14 @@ static inline const struct sim_driver *thread_charged(const struct _KTHREAD *thr
 
 /* A new KTHREAD (not yet registered or running) with an unsignalled thread header. */
 struct _KTHREAD *thread_new(const char *name);
+/* Dispatcher lock held: thread's wait was satisfied by a set or release with increment. As Windows
+ * boosts a variable-priority thread (base below LOW_REALTIME_PRIORITY): to base + increment, at
+ * most 15, if that is above its current priority. The simulator's scheduler does not order
+ * threads by these priorities: KeQueryPriorityThread shows them, nothing else uses them. */
+void thread_boost_locked(struct _KTHREAD *thread, KPRIORITY increment);
+/* Dispatcher lock held: thread ends a time slice (the simulator's are its blocking waits); a boost
+ * decays one level, never below the base priority, as Windows decays one per quantum. */
+void thread_decay_locked(struct _KTHREAD *thread);
 /* Adds a thread to the registry and counts it as runnable. */
 void thread_register(struct _KTHREAD *thread);
 /* Makes thread the calling host thread's KTHREAD (a system thread's first act). */
@@ -416,12 +427,15 @@ static inline void disp_assert_held(void)
         abort();
 }
 pthread_mutex_t *disp_mutex(void);
-/* Sets up a dispatcher header: type, signal state, empty wait list. Any IRQL, no lock needed. */
-void disp_init_header(DISPATCHER_HEADER *header, enum disp_type type, LONG signal_state);
+/* Sets up a dispatcher header: type, Size (the whole object's size in ULONGs, as Windows keeps it,
+ * from size in bytes), signal state, empty wait list. Any IRQL, no lock needed. */
+void disp_init_header(DISPATCHER_HEADER *header, enum disp_type type, size_t size, LONG signal_state);
 /* Lock held (it reads the wait list): stops the machine unless header is an initialised dispatcher object. */
 void disp_check_object(const DISPATCHER_HEADER *header);
 /* Lock held: the object's state rose; satisfy the waits it now can, oldest first. */
 void disp_wait_test(DISPATCHER_HEADER *header);
+/* The same, boosting each thread whose wait it satisfies by increment (thread_boost_locked). */
+void disp_wait_test_boost(DISPATCHER_HEADER *header, KPRIORITY increment);
 /* Lock held: end thread's wait with status (a timeout, or the object satisfied it). */
 void disp_end_wait(struct _KTHREAD *thread, NTSTATUS status);
 /* A Ke timeout (NULL, 0, relative < 0, absolute > 0) as an interrupt-time deadline. */
@@ -699,6 +713,7 @@ enum rule_id {
     RULE_SEMAPHORE_LIMIT_EXCEEDED,
     RULE_DPC_CHANGED_IRQL,
     RULE_PS_NOT_PASSIVE,
+    RULE_PS_LOOKUP_ABOVE_APC,
     RULE_OB_NOT_PASSIVE,
     RULE_ZW_NOT_PASSIVE,
     RULE_OB_NOT_AN_OBJECT,
@@ -1192,7 +1207,11 @@ struct io_startio {
 struct io_startio *io_device_startio(PDEVICE_OBJECT device);
 /* Registers what a family does when IoDeleteDevice deletes a device (before its memory can go). */
 void io_register_delete_hook(void (*hook)(PDEVICE_OBJECT device));
+/* A driver object is an object (type "Driver", charged to its driver): its driver's release drops
+ * the kernel's reference, and the memory goes with the last one. */
 PDRIVER_OBJECT io_driver_object_create(const struct sim_driver *driver);
+void io_driver_object_release(PDRIVER_OBJECT object);
+/* At shutdown, after the object manager has forgotten every object: frees the memory. */
 void io_driver_object_free(PDRIVER_OBJECT object);
 /* An open file or queued work item keeps a device (and so its driver) alive. */
 void io_device_reference(PDEVICE_OBJECT device);
@@ -1263,6 +1282,8 @@ size_t object_shutdown(void);
 /* Makes body an object of type, charged to the current thread's driver. The kernel holds its
  * first reference (a system thread's own, while it runs) until object_release. */
 void object_create(PVOID body, POBJECT_TYPE type);
+/* Charges body to driver instead: the driver whose unload reports references left on it. */
+void object_charge(PVOID body, const struct sim_driver *driver);
 /* One more kernel reference, as a thread holds on its process; object_release drops it. Not a
  * driver's reference, so never a leak of one. */
 void object_hold(PVOID body);

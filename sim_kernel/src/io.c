@@ -235,6 +235,58 @@ static NTSTATUS NTAPI io_invalid_device_request(PDEVICE_OBJECT DeviceObject, PIR
     return STATUS_INVALID_DEVICE_REQUEST;
 }
 
+/* ---- Driver and device objects as objects ---- */
+
+static void io_driver_object_delete(PVOID body)
+{
+    memset(body, 0xDD, sizeof(DRIVER_OBJECT));
+    free(body);
+}
+
+static bool io_driver_object_describe(PVOID body, char *buf, size_t size)
+{
+    const struct sim_driver *driver = ((PDRIVER_OBJECT)body)->DriverSection;
+
+    snprintf(buf, size, "driver %s", driver->name);
+    return true;
+}
+
+static struct _OBJECT_TYPE io_driver_type = {
+    .name = "Driver",
+    .delete_procedure = io_driver_object_delete,
+    .describe_procedure = io_driver_object_describe,
+};
+
+static void io_device_name_text(PDEVICE_OBJECT device, char *buf, size_t size);
+
+/* The last reference to a deleted device: its memory, which must hold no set timer or the like. */
+static void io_device_object_delete(PVOID body)
+{
+    PDEVICE_OBJECT device = body;
+    size_t size = ((struct io_device *)device->DeviceObjectExtension)->size;
+
+    pool_check_free_range((ULONG_PTR)device, size, NonPagedPool);
+    memset(device, 0xDD, sizeof *device);
+    free(device);
+}
+
+static bool io_device_object_describe(PVOID body, char *buf, size_t size)
+{
+    char name[64];
+
+    io_device_name_text(body, name, sizeof name);
+    snprintf(buf, size, "device %s", name);
+    return true;
+}
+
+/* Windows' devices are objects: drivers may reference them (ObReferenceObject) beyond
+ * IoDeleteDevice, and the memory goes with the last reference. */
+static struct _OBJECT_TYPE io_device_type = {
+    .name = "Device",
+    .delete_procedure = io_device_object_delete,
+    .describe_procedure = io_device_object_describe,
+};
+
 PDRIVER_OBJECT io_driver_object_create(const struct sim_driver *driver)
 {
     PDRIVER_OBJECT object = calloc(1, sizeof *object + sizeof(DRIVER_EXTENSION));
@@ -248,7 +300,14 @@ PDRIVER_OBJECT io_driver_object_create(const struct sim_driver *driver)
     object->DriverSection = (PVOID)driver;
     for (int i = 0; i <= IRP_MJ_MAXIMUM_FUNCTION; i++)
         object->MajorFunction[i] = io_invalid_device_request;
+    object_create(object, &io_driver_type);
+    object_charge(object, driver);
     return object;
+}
+
+void io_driver_object_release(PDRIVER_OBJECT object)
+{
+    object_release(object);
 }
 
 void io_driver_object_free(PDRIVER_OBJECT object)
@@ -340,6 +399,7 @@ NTSTATUS NTAPI IoCreateDevice(PDRIVER_OBJECT DriverObject, ULONG DeviceExtension
     device->DeviceObjectExtension = (struct _DEVOBJ_EXTENSION *)d;
     device->DeviceExtension = DeviceExtensionSize ? (PVOID)(d + 1) : NULL;
     KeInitializeEvent(&device->DeviceLock, SynchronizationEvent, TRUE);
+    object_create(device, &io_device_type);
     host_lock(&io_lock);
     device->NextDevice = DriverObject->DeviceObject;
     DriverObject->DeviceObject = device;
@@ -416,12 +476,10 @@ void io_device_release(PDEVICE_OBJECT device)
     struct io_device *d = io_device_of(device);
 
     if (InterlockedDecrement(&device->ReferenceCount) < 0 && d->deleted) {
-        pool_check_free_range((ULONG_PTR)device, d->size, NonPagedPool);
         host_lock(&io_lock);
         RemoveEntryList(&d->deleted_link);
         host_unlock(&io_lock);
-        memset(device, 0xDD, sizeof *device);
-        free(device);
+        object_release(device);
     }
 }
 

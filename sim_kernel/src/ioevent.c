@@ -1,7 +1,7 @@
 /*
  * ioevent.c - named events: IoCreateNotificationEvent and IoCreateSynchronizationEvent create (in
- * the signalled state) or open an Event object named in \BaseNamedObjects and give the caller a
- * kernel handle to it. The name goes with the event's last handle (the Event type's close
+ * the signalled state) or open an Event object named in \BaseNamedObjects (or, with no name, create
+ * an unnamed one) and give the caller a kernel handle to it. The name goes with the event's last handle (the Event type's close
  * procedure), the memory with its last reference (the delete procedure).
  * Locking: ioevent_lock makes "find the name, then open a handle" one step against the last
  * close's "no handle left, take the name away", so an open never reaches an object on its way out.
@@ -63,7 +63,7 @@ static bool ioevent_name_valid(PCUNICODE_STRING name)
     return true;
 }
 
-/* Lock held: a new signalled event under name, or NULL. */
+/* Lock held: a new signalled event under name (none: unnamed), or NULL. */
 static PKEVENT ioevent_create_locked(PUNICODE_STRING name, EVENT_TYPE type)
 {
     PKEVENT event = calloc(1, sizeof *event);
@@ -72,7 +72,7 @@ static PKEVENT ioevent_create_locked(PUNICODE_STRING name, EVENT_TYPE type)
         return NULL;
     KeInitializeEvent(event, type, TRUE);
     object_create(event, *ExEventObjectType);
-    if (!NT_SUCCESS(ns_insert(name, NS_EVENT, event, NULL))) {
+    if (name != NULL && !NT_SUCCESS(ns_insert(name, NS_EVENT, event, NULL))) {
         object_release(event);
         return NULL;
     }
@@ -85,10 +85,11 @@ static PKEVENT ioevent_create_or_open(PUNICODE_STRING name, PHANDLE handle, EVEN
     PKEVENT event;
     bool created = false;
 
-    if (handle == NULL || !ioevent_name_valid(name))
+    /* A NULL name makes an unnamed event, as Windows' ZwCreateEvent underneath does. */
+    if (handle == NULL || (name != NULL && !ioevent_name_valid(name)))
         return NULL;
     host_lock(&ioevent_lock);
-    event = ns_lookup(name, &kind);
+    event = name != NULL ? ns_lookup(name, &kind) : NULL;
     if (event == NULL) {
         event = ioevent_create_locked(name, type);
         created = event != NULL;
@@ -105,7 +106,8 @@ static PKEVENT ioevent_create_or_open(PUNICODE_STRING name, PHANDLE handle, EVEN
 }
 
 /* PASSIVE_LEVEL. Creates (signalled) or opens the notification event EventName, a full name in
- * \BaseNamedObjects; returns it, or NULL, with a kernel handle in *EventHandle for ZwClose. */
+ * \BaseNamedObjects (NULL: a new unnamed event); returns it, or NULL, with a kernel handle in
+ * *EventHandle for ZwClose. */
 PKEVENT NTAPI IoCreateNotificationEvent(PUNICODE_STRING EventName, PHANDLE EventHandle)
 {
     rule_check_irql(RULE_IO_NOT_PASSIVE, irql_current(), (ULONG_PTR)EventName, 0, 0);

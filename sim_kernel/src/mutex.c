@@ -13,6 +13,9 @@
 
 #include "internal.h"
 
+/* What KeReleaseMutex gives the thread it wakes: Windows' MUTANT_INCREMENT. */
+#define MUTEX_INCREMENT 1
+
 /* ---- KMUTEX ---- */
 
 /* Stops unless Mutex is an initialised mutex; returns its header. Lock held. */
@@ -40,7 +43,7 @@ VOID NTAPI KeInitializeMutex(PRKMUTEX Mutex, ULONG Level)
 {
     RULE_CHECK_ARGUMENT(Mutex, RULE_WRITES);
     (void)Level;
-    disp_init_header(&Mutex->Header, DISP_MUTANT, 1);
+    disp_init_header(&Mutex->Header, DISP_MUTANT, sizeof *Mutex, 1);
     Mutex->OwnerThread = NULL;
     Mutex->Abandoned = FALSE;
     Mutex->ApcDisable = 1;
@@ -72,7 +75,7 @@ LONG NTAPI KeReleaseMutex(PRKMUTEX Mutex, BOOLEAN Wait)
     if (Mutex->Header.SignalState == 1) {
         Mutex->OwnerThread = NULL;
         RemoveEntryList(&Mutex->MutantListEntry);
-        disp_wait_test(&Mutex->Header);
+        disp_wait_test_boost(&Mutex->Header, MUTEX_INCREMENT);
     }
     disp_unlock();
     return previous;
@@ -292,7 +295,7 @@ VOID FASTCALL KeInitializeGuardedMutex(PKGUARDED_MUTEX Mutex)
     Mutex->Owner = NULL;
     Mutex->Contention = 0;
     Mutex->CombinedApcDisable = 0;
-    disp_init_header(&Mutex->Gate.Header, DISP_EVENT_SYNCHRONIZATION, 0);
+    disp_init_header(&Mutex->Gate.Header, DISP_EVENT_SYNCHRONIZATION, sizeof Mutex->Gate, 0);
     lockorder_init(Mutex, LOCKORDER_GUARDED_MUTEX, __builtin_return_address(0));
 }
 

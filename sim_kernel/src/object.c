@@ -286,6 +286,13 @@ void object_create(PVOID body, POBJECT_TYPE type)
     object_lock_release();
 }
 
+void object_charge(PVOID body, const struct sim_driver *driver)
+{
+    object_lock_acquire();
+    object_find_locked(body)->driver = driver;
+    object_lock_release();
+}
+
 void object_hold(PVOID body)
 {
     object_lock_acquire();
@@ -479,6 +486,23 @@ LONG_PTR FASTCALL ObfReferenceObject(PVOID Object)
 {
     rule_check_irql(RULE_KE_ABOVE_DISPATCH, irql_current(), (ULONG_PTR)Object, 0, 0);
     return object_reference(Object);
+}
+
+/* IRQL <= DISPATCH_LEVEL. A reference, as ObReferenceObject takes, once the object is of
+ * ObjectType (NULL: any type); STATUS_OBJECT_TYPE_MISMATCH takes none. Access is not checked: a
+ * pointer, unlike a handle, carries no granted access. */
+NTSTATUS NTAPI ObReferenceObjectByPointer(PVOID Object, ACCESS_MASK DesiredAccess, POBJECT_TYPE ObjectType,
+                                          KPROCESSOR_MODE AccessMode)
+{
+    (void)DesiredAccess;
+    (void)AccessMode;
+    rule_check_irql(RULE_KE_ABOVE_DISPATCH, irql_current(), (ULONG_PTR)Object, 0, 0);
+    /* A pointer that is no object stops here, with the report ObReferenceObject gives. */
+    if (ObjectType == NULL || object_type_of(Object) == NULL) {
+        object_reference(Object);
+        return STATUS_SUCCESS;
+    }
+    return object_reference_typed(Object, ObjectType) ? STATUS_SUCCESS : STATUS_OBJECT_TYPE_MISMATCH;
 }
 
 /* IRQL <= DISPATCH_LEVEL. The last reference deletes the object, unless a handle keeps it. */

@@ -63,7 +63,7 @@ static struct _EPROCESS *process_new(const char *image_name, ULONG_PTR id, struc
 
     if (process == NULL)
         abort();
-    disp_init_header(&process->header, DISP_PROCESS, 0);
+    disp_init_header(&process->header, DISP_PROCESS, sizeof *process, 0);
     snprintf(process->image_name, sizeof process->image_name, "%s", image_name);
     process->handles = handles;
     process_lock_acquire();
@@ -291,6 +291,74 @@ HANDLE NTAPI PsGetCurrentProcessId(VOID)
 HANDLE NTAPI PsGetProcessId(PEPROCESS Process)
 {
     return (HANDLE)Process->id;
+}
+
+/* IRQL <= APC_LEVEL. A new reference to the process with this id, for ObDereferenceObject;
+ * STATUS_INVALID_PARAMETER when no process object has it (never used, or its object is gone). */
+NTSTATUS NTAPI PsLookupProcessByProcessId(HANDLE ProcessId, PEPROCESS *Process)
+{
+    struct _EPROCESS *found = NULL;
+
+    rule_check_irql(RULE_PS_LOOKUP_ABOVE_APC, irql_current(), (ULONG_PTR)ProcessId, 0, 0);
+    RULE_CHECK_ARGUMENT(Process, RULE_WRITES);
+    process_lock_acquire();
+    for (struct _EPROCESS *p = process_list; p != NULL && found == NULL; p = p->next) {
+        /* A process on its way out may have lost its object already: then it is not found. */
+        if (p->id == (ULONG_PTR)ProcessId && !p->deleted && object_reference_typed(p, *PsProcessType))
+            found = p;
+    }
+    process_lock_release();
+    if (found == NULL)
+        return STATUS_INVALID_PARAMETER;
+    *Process = found;
+    return STATUS_SUCCESS;
+}
+
+/* What ZwQueryInformationProcess reports as a process's base priority: NORMAL_PRIORITY_CLASS's. */
+#define PROCESS_BASE_PRIORITY 8
+
+static void process_basic_information(struct _EPROCESS *process, PPROCESS_BASIC_INFORMATION info)
+{
+    LONG ended;
+
+    disp_lock();
+    ended = process->header.SignalState;
+    disp_unlock();
+    /* A process ends only through wdmsim_process_terminate, which has no exit status to give. */
+    info->ExitStatus = ended ? STATUS_SUCCESS : STATUS_PENDING;
+    info->PebBaseAddress = NULL;    /* no user address space is simulated */
+    info->AffinityMask = KeQueryActiveProcessors();
+    info->BasePriority = PROCESS_BASE_PRIORITY;
+    info->UniqueProcessId = process->id;
+    info->InheritedFromUniqueProcessId = 0;
+}
+
+/* PASSIVE_LEVEL. ProcessBasicInformation about the process a handle (or NtCurrentProcess()) names;
+ * STATUS_INVALID_INFO_CLASS for another class, STATUS_INFO_LENGTH_MISMATCH unless the buffer is
+ * exactly the record's size, the handle's failure status otherwise. */
+NTSTATUS NTAPI ZwQueryInformationProcess(HANDLE ProcessHandle, PROCESSINFOCLASS ProcessInformationClass,
+                                         PVOID ProcessInformation, ULONG ProcessInformationLength,
+                                         PULONG ReturnLength)
+{
+    PROCESS_BASIC_INFORMATION info;
+    PVOID process;
+    NTSTATUS status;
+
+    rule_check_irql(RULE_ZW_NOT_PASSIVE, irql_current(), (ULONG_PTR)ProcessHandle, 0, 0);
+    if (ProcessInformationClass != ProcessBasicInformation)
+        return STATUS_INVALID_INFO_CLASS;
+    if (ProcessInformationLength != sizeof info)
+        return STATUS_INFO_LENGTH_MISMATCH;
+    RULE_CHECK_ARGUMENT(ProcessInformation, RULE_WRITES);
+    status = handle_reference(ProcessHandle, *PsProcessType, KernelMode, &process, NULL);
+    if (!NT_SUCCESS(status))
+        return status;
+    process_basic_information(process, &info);
+    ObDereferenceObject(process);
+    RtlCopyMemory(ProcessInformation, &info, sizeof info);
+    if (ReturnLength != NULL)
+        *ReturnLength = sizeof info;
+    return STATUS_SUCCESS;
 }
 
 /* ---- Host API ---- */

@@ -243,7 +243,7 @@ static void resource_wait(PERESOURCE resource, struct resource_record *record, s
     struct resource_waiter waiter = { .thread = self, .exclusive = exclusive };
 
     disp_assert_held();
-    disp_init_header(&waiter.granted.Header, DISP_EVENT_NOTIFICATION, 0);
+    disp_init_header(&waiter.granted.Header, DISP_EVENT_NOTIFICATION, sizeof waiter.granted, 0);
     InsertTailList(&record->waiters, &waiter.link);
     if (exclusive)
         resource->NumberOfExclusiveWaiters++;

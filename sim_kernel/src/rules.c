@@ -175,7 +175,8 @@ const struct rule rule_catalog[RULE_COUNT] = {
         { "ke.above_dispatch",
           "KeClearEvent, KeResetEvent, KeReadStateEvent, KePulseEvent, KeReleaseMutex, "
           "KeReadStateMutex, KeReleaseSemaphore, KeInitializeTimer(Ex), KeSetTimer(Ex), "
-          "KeCancelTimer, KeReadStateTimer, ObReferenceObject, ObDereferenceObject, ExQueueWorkItem, "
+          "KeCancelTimer, KeReadStateTimer, ObReferenceObject, ObReferenceObjectByPointer, "
+          "ObDereferenceObject, ExQueueWorkItem, "
           "KeAreApcsDisabled, KeAreAllApcsDisabled, ExInitializeResourceLite, ExReinitializeResourceLite, "
           "ExDeleteResourceLite, ExReleaseResourceLite, ExReleaseResourceForThreadLite, "
           "ExConvertExclusiveToSharedLite, ExSetResourceOwnerPointer, ExIsResourceAcquired*Lite, "
@@ -330,6 +331,13 @@ const struct rule rule_catalog[RULE_COUNT] = {
           "Creating, ending and reprioritising threads need PASSIVE_LEVEL.",
           "Call them from DriverEntry, a system thread or a work item, not under a lock." },
         RULE_IRQL_AT_MOST, PASSIVE_LEVEL },
+    [RULE_PS_LOOKUP_ABOVE_APC] = {
+        { "ps.lookup_above_apc", "PsLookupProcessByProcessId, PsLookupThreadByThreadId",
+          "called above APC_LEVEL", C4, 0x20024,
+          "The lookups take the process and thread tables' locks, which need APC_LEVEL or below "
+          "(Verifier's IrqlNtifsApcPassive).",
+          "Look the object up at PASSIVE_LEVEL and keep the reference while you use it." },
+        RULE_IRQL_AT_MOST, APC_LEVEL },
     [RULE_OB_NOT_PASSIVE] = {
         { "ob.not_passive", "ObReferenceObjectByHandle, ObOpenObjectByPointer", "called above PASSIVE_LEVEL",
           C4, 0x2001B,
@@ -337,12 +345,12 @@ const struct rule rule_catalog[RULE_COUNT] = {
           "Reference the object once at PASSIVE_LEVEL and keep the pointer." },
         RULE_IRQL_AT_MOST, PASSIVE_LEVEL },
     [RULE_ZW_NOT_PASSIVE] = {
-        { "zw.not_passive", "ZwClose, ZwWaitForSingleObject", "called above PASSIVE_LEVEL", C4, 0x2001F,
+        { "zw.not_passive", "ZwClose, ObCloseHandle, ZwWaitForSingleObject, ZwQueryInformationProcess", "called above PASSIVE_LEVEL", C4, 0x2001F,
           "Zw calls run at PASSIVE_LEVEL only (and in the right process).",
           "Make Zw calls from a system thread or work item, as DebugPrint's thread does." },
         RULE_IRQL_AT_MOST, PASSIVE_LEVEL },
     [RULE_OB_NOT_AN_OBJECT] = {
-        { "ob.not_an_object", "ObReferenceObject, ObDereferenceObject",
+        { "ob.not_an_object", "ObReferenceObject, ObReferenceObjectByPointer, ObDereferenceObject",
           "the pointer is not an object the object manager knows (often the address of a "
           "variable that holds the object pointer)", C4, 0x3F,
           "The object manager would treat random memory as an object header and corrupt it.",

@@ -21,7 +21,7 @@ static DISPATCHER_HEADER *semaphore_header(PRKSEMAPHORE Semaphore)
 VOID NTAPI KeInitializeSemaphore(PRKSEMAPHORE Semaphore, LONG Count, LONG Limit)
 {
     RULE_CHECK_ARGUMENT(Semaphore, RULE_WRITES);
-    disp_init_header(&Semaphore->Header, DISP_SEMAPHORE, Count);
+    disp_init_header(&Semaphore->Header, DISP_SEMAPHORE, sizeof *Semaphore, Count);
     Semaphore->Limit = Limit;
 }
 
@@ -33,7 +33,6 @@ LONG NTAPI KeReleaseSemaphore(PRKSEMAPHORE Semaphore, KPRIORITY Increment, LONG 
     LONG previous, count;
 
     RULE_CHECK_ARGUMENT(Semaphore, RULE_WRITES);
-    (void)Increment;
     rule_check_irql(RULE_KE_ABOVE_DISPATCH, irql, (ULONG_PTR)Semaphore, 0, 0);
     if (Wait)
         rule_check_irql(RULE_WAIT_TRUE_ABOVE_APC, irql, (ULONG_PTR)Semaphore, 0, 0);
@@ -47,7 +46,7 @@ LONG NTAPI KeReleaseSemaphore(PRKSEMAPHORE Semaphore, KPRIORITY Increment, LONG 
                          "releasing %d to the semaphore at %p would pass its limit %d; the count "
                          "stays %d", Adjustment, (void *)Semaphore, Semaphore->Limit, previous);
     header->SignalState = count;
-    disp_wait_test(header);
+    disp_wait_test_boost(header, Increment);
     disp_unlock();
     return previous;
 }

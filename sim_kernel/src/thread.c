@@ -107,11 +107,11 @@ struct _KTHREAD *thread_new(const char *name)
 
     if (t == NULL)
         abort();
-    disp_init_header(&t->header, DISP_THREAD, 0);
+    disp_init_header(&t->header, DISP_THREAD, sizeof *t, 0);
     InitializeListHead(&t->mutants_owned);
     pthread_cond_init(&t->wake, NULL);
     t->irql = PASSIVE_LEVEL;
-    t->priority = THREAD_DEFAULT_PRIORITY;
+    t->priority = t->base_priority = THREAD_DEFAULT_PRIORITY;
     t->wait.deadline = DISP_NO_DEADLINE;
     t->process = t->current_process = process_system();
     snprintf(t->name, sizeof t->name, "%s", name);
@@ -229,6 +229,30 @@ bool thread_name_of(ULONG_PTR candidate, char *buf, size_t size)
     }
     host_unlock(&registry_lock);
     return found;
+}
+
+/* IRQL <= APC_LEVEL. A new reference to the running thread with this id, for ObDereferenceObject;
+ * STATUS_INVALID_PARAMETER for an id no running thread has. */
+NTSTATUS NTAPI PsLookupThreadByThreadId(HANDLE ThreadId, PETHREAD *Thread)
+{
+    struct _KTHREAD *found = NULL;
+
+    rule_check_irql(RULE_PS_LOOKUP_ABOVE_APC, irql_current(), (ULONG_PTR)ThreadId, 0, 0);
+    RULE_CHECK_ARGUMENT(Thread, RULE_WRITES);
+    host_lock(&registry_lock);
+    for (struct _KTHREAD *t = registry_head; t != NULL && found == NULL; t = t->next) {
+        if ((ULONG_PTR)t->tid == (ULONG_PTR)ThreadId && !__atomic_load_n(&t->terminated, __ATOMIC_ACQUIRE))
+            found = t;
+    }
+    /* Under the registry lock, so the thread cannot be freed first; a host thread the kernel
+     * adopted becomes an object here, as NtCurrentThread() makes it one. */
+    if (found != NULL)
+        object_reference_or_borrow(found, *PsThreadType);
+    host_unlock(&registry_lock);
+    if (found == NULL)
+        return STATUS_INVALID_PARAMETER;
+    *Thread = (PETHREAD)found;
+    return STATUS_SUCCESS;
 }
 
 void thread_for_each(void (*fn)(const struct _KTHREAD *thread, void *context), void *context)
@@ -601,7 +625,83 @@ HANDLE NTAPI PsGetCurrentThreadId(VOID)
     return (HANDLE)(ULONG_PTR)thread_current()->tid;
 }
 
-/* PASSIVE_LEVEL. Returns the old priority. */
+/* Any IRQL. The bounds of the calling thread's stack (a simulated thread's stack is its host
+ * thread's), so that IoGetRemainingStackSize measures what is left. */
+VOID NTAPI IoGetStackLimits(PULONG_PTR LowLimit, PULONG_PTR HighLimit)
+{
+    uintptr_t low, high;
+
+    RULE_CHECK_ARGUMENT(LowLimit, RULE_WRITES);
+    RULE_CHECK_ARGUMENT(HighLimit, RULE_WRITES);
+    host_stack_limits(&low, &high);
+    *LowLimit = low;
+    *HighLimit = high;
+}
+
+/* Any IRQL. The thread's id, as PsGetCurrentThreadId gives it in the thread itself. */
+HANDLE NTAPI PsGetThreadId(PETHREAD Thread)
+{
+    RULE_CHECK_ARGUMENT(Thread, RULE_READS);
+    return (HANDLE)(ULONG_PTR)((struct _KTHREAD *)Thread)->tid;
+}
+
+/* Any IRQL. The thread's own process, whatever process it is attached to now. */
+PEPROCESS NTAPI PsGetThreadProcess(PETHREAD Thread)
+{
+    RULE_CHECK_ARGUMENT(Thread, RULE_READS);
+    return ((struct _KTHREAD *)Thread)->process;
+}
+
+/* Any IRQL. The id of the thread's own process. */
+HANDLE NTAPI PsGetThreadProcessId(PETHREAD Thread)
+{
+    RULE_CHECK_ARGUMENT(Thread, RULE_READS);
+    return PsGetProcessId(((struct _KTHREAD *)Thread)->process);
+}
+
+/* Any IRQL. TRUE for a thread the kernel made (PsCreateSystemThread, worker and DPC threads);
+ * FALSE for an application's thread, even while it runs a driver's dispatch routine. */
+BOOLEAN NTAPI PsIsSystemThread(PETHREAD Thread)
+{
+    RULE_CHECK_ARGUMENT(Thread, RULE_READS);
+    return ((struct _KTHREAD *)Thread)->system;
+}
+
+/* Any IRQL. The mode of the code that called into the kernel: UserMode for an application's
+ * request, KernelMode for a driver's or the system's own. */
+KPROCESSOR_MODE NTAPI ExGetPreviousMode(VOID)
+{
+    return thread_previous_mode();
+}
+
+/* The highest priority a boost reaches: the top of the variable range. */
+#define THREAD_BOOST_CEILING (LOW_REALTIME_PRIORITY - 1)
+
+void thread_boost_locked(struct _KTHREAD *thread, KPRIORITY increment)
+{
+    KPRIORITY base = __atomic_load_n(&thread->base_priority, __ATOMIC_RELAXED);
+    KPRIORITY boosted = base + increment;
+
+    disp_assert_held();
+    if (increment <= 0 || base >= LOW_REALTIME_PRIORITY)
+        return;
+    if (boosted > THREAD_BOOST_CEILING)
+        boosted = THREAD_BOOST_CEILING;
+    if (boosted > __atomic_load_n(&thread->priority, __ATOMIC_RELAXED))
+        __atomic_store_n(&thread->priority, boosted, __ATOMIC_RELAXED);
+}
+
+void thread_decay_locked(struct _KTHREAD *thread)
+{
+    KPRIORITY current = __atomic_load_n(&thread->priority, __ATOMIC_RELAXED);
+
+    disp_assert_held();
+    if (current > __atomic_load_n(&thread->base_priority, __ATOMIC_RELAXED))
+        __atomic_store_n(&thread->priority, current - 1, __ATOMIC_RELAXED);
+}
+
+/* PASSIVE_LEVEL. Sets the base and the current priority, ending any boost (as Windows); returns the
+ * old current priority. */
 KPRIORITY NTAPI KeSetPriorityThread(PKTHREAD Thread, KPRIORITY Priority)
 {
     struct _KTHREAD *thread = (struct _KTHREAD *)Thread;
@@ -609,16 +709,19 @@ KPRIORITY NTAPI KeSetPriorityThread(PKTHREAD Thread, KPRIORITY Priority)
 
     rule_check_irql(RULE_PS_NOT_PASSIVE, irql_current(), (ULONG_PTR)Thread, (ULONG_PTR)Priority, 0);
     RULE_CHECK_ARGUMENT(Thread, RULE_WRITES);
-    old = thread->priority;
-    thread->priority = Priority;
+    disp_lock();
+    old = __atomic_load_n(&thread->priority, __ATOMIC_RELAXED);
+    __atomic_store_n(&thread->base_priority, Priority, __ATOMIC_RELAXED);
+    __atomic_store_n(&thread->priority, Priority, __ATOMIC_RELAXED);
+    disp_unlock();
     return old;
 }
 
-/* Any IRQL. */
+/* Any IRQL. The current priority: the base plus what is left of a boost. */
 KPRIORITY NTAPI KeQueryPriorityThread(PKTHREAD Thread)
 {
     RULE_CHECK_ARGUMENT(Thread, RULE_READS);
-    return ((struct _KTHREAD *)Thread)->priority;
+    return __atomic_load_n(&((struct _KTHREAD *)Thread)->priority, __ATOMIC_RELAXED);
 }
 
 static void thread_system_name(char *buf, size_t size, const struct sim_driver *driver)

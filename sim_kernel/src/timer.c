@@ -145,20 +145,44 @@ static struct driver_inventory timer_inventory = {
 };
 DRIVER_INVENTORY(timer_inventory)
 
-/* IRQL <= DISPATCH_LEVEL. */
+/* Lock held: whether timer is in the queue. Found by address, not by Header.Inserted, since a
+ * timer being initialised may be garbage. */
+static bool timer_queued_locked(PKTIMER timer)
+{
+    disp_assert_held();
+    if (atomic_load(&timer_set_count) == 0)
+        return false;
+    for (PLIST_ENTRY e = timer_queue.Flink; e != &timer_queue; e = e->Flink)
+        if (timer_of(e) == timer)
+            return true;
+    return false;
+}
+
+/* IRQL <= DISPATCH_LEVEL. Windows' initialisation leaves the timer table alone: a timer still set
+ * stays queued, and its expiry, when due, signals it and queues the DPC it was set with. Only the
+ * period is forgotten. */
 VOID NTAPI KeInitializeTimerEx(PKTIMER Timer, TIMER_TYPE Type)
 {
+    bool queued;
+
     rule_check_irql(RULE_KE_ABOVE_DISPATCH, irql_current(), (ULONG_PTR)Timer, 0, 0);
     RULE_CHECK_ARGUMENT(Timer, RULE_WRITES);
+    disp_lock();
+    queued = timer_queued_locked(Timer);
     disp_init_header(&Timer->Header,
-                     Type == SynchronizationTimer ? DISP_TIMER_SYNCHRONIZATION : DISP_TIMER_NOTIFICATION, 0);
-    Timer->DueTime.QuadPart = 0;
-    Timer->TimerListEntry.Flink = Timer->TimerListEntry.Blink = NULL;
-    Timer->Dpc = NULL;
+                     Type == SynchronizationTimer ? DISP_TIMER_SYNCHRONIZATION : DISP_TIMER_NOTIFICATION,
+                     sizeof *Timer, 0);
+    Timer->Header.Inserted = queued;
+    if (!queued) {
+        Timer->DueTime.QuadPart = 0;
+        Timer->TimerListEntry.Flink = Timer->TimerListEntry.Blink = NULL;
+        Timer->Dpc = NULL;
+    }
     /* Windows keeps the timer's processor here; with one timer queue the simulator keeps the
      * creator instead, so an unload can find the timers a driver left set. */
     Timer->Processor = driver_index(thread_current()->driver);
     Timer->Period = 0;
+    disp_unlock();
 }
 
 /* IRQL <= DISPATCH_LEVEL. */

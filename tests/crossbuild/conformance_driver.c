@@ -649,6 +649,7 @@ static VOID ConformEvents(VOID)
     KIRQL oldIrql;
 
     KeInitializeEvent(&notification, NotificationEvent, FALSE);
+    EXPECT(notification.Header.Type == 0 && notification.Header.Size == sizeof(KEVENT) / sizeof(ULONG));
     EXPECT(KeReadStateEvent(&notification) == 0);
     EXPECT(KeSetEvent(&notification, IO_NO_INCREMENT, FALSE) == 0);
     EXPECT(KeReadStateEvent(&notification) != 0);
@@ -661,6 +662,10 @@ static VOID ConformEvents(VOID)
     EXPECT(KeReadStateEvent(&notification) == 0);
     EXPECT(KePulseEvent(&notification, IO_NO_INCREMENT, FALSE) == 0);
     EXPECT(KeReadStateEvent(&notification) == 0);
+    /* A set leaves exactly 1, whatever the state held. */
+    notification.Header.SignalState = 5;
+    EXPECT(KeSetEvent(&notification, IO_NO_INCREMENT, FALSE) == 5);
+    EXPECT(KeReadStateEvent(&notification) == 1);
 
     KeInitializeEvent(&synchronization, SynchronizationEvent, TRUE);
     EXPECT(KeReadStateEvent(&synchronization) != 0);
@@ -813,6 +818,7 @@ static VOID ConformTimers(VOID)
     KIRQL oldIrql;
 
     KeInitializeTimer(&timer);
+    EXPECT(timer.Header.Type == 8 && timer.Header.Size == sizeof(KTIMER) / sizeof(ULONG));
     EXPECT(KeReadStateTimer(&timer) == FALSE);
     dueTime.QuadPart = -ONE_MINUTE;
     KeRaiseIrql(DISPATCH_LEVEL, &oldIrql);
@@ -838,6 +844,12 @@ static VOID ConformTimers(VOID)
     EXPECT(KeCancelTimer(&periodic) == TRUE);
     KeFlushQueuedDpcs();
     EXPECT(record.Runs >= 1 && record.Irql == DISPATCH_LEVEL);
+
+    /* Initialising a set timer leaves it queued: its expiry still signals it. */
+    EXPECT(KeSetTimer(&timer, dueTime, NULL) == FALSE);
+    KeInitializeTimerEx(&timer, SynchronizationTimer);
+    EXPECT(KeWaitForSingleObject(&timer, Executive, KernelMode, FALSE, NULL) == STATUS_SUCCESS);
+    EXPECT(KeReadStateTimer(&timer) == FALSE);
 }
 
 static VOID ConformDpcs(VOID)
@@ -909,7 +921,12 @@ static VOID ConformSystemThreads(VOID)
         return;
     EXPECT(KeWaitForSingleObject(thread, Executive, KernelMode, FALSE, NULL) == STATUS_SUCCESS);
     EXPECT(thread == (PVOID)record.Self);
+    EXPECT(PsGetThreadId((PETHREAD)thread) == record.SelfId);
+    EXPECT(PsGetThreadProcessId((PETHREAD)thread) == PsGetProcessId(PsInitialSystemProcess));
+    EXPECT(PsIsSystemThread((PETHREAD)thread));
     ObDereferenceObject(thread);
+    EXPECT(PsGetThreadId(PsGetCurrentThread()) == PsGetCurrentThreadId());
+    EXPECT(ExGetPreviousMode() == KernelMode);
 
     EXPECT(record.Irql == PASSIVE_LEVEL);
     EXPECT(record.Self != NULL && record.Self != KeGetCurrentThread());
@@ -1425,6 +1442,11 @@ static VOID ConformIo(PDRIVER_OBJECT DriverObject)
     ConformBuiltIrps(function);
     ConformDeviceTimerAndDpc(function);
     ConformErrorLog(function);
+    /* Device and driver objects are objects: they take references like any other. */
+    ObReferenceObject(function);
+    ObReferenceObject(DriverObject);
+    ObDereferenceObject(DriverObject);
+    ObDereferenceObject(function);
     filter = CreateConformanceDevice(DriverObject, NULL);
     if (filter != NULL) {
         filterExtension = filter->DeviceExtension;
@@ -1545,12 +1567,21 @@ static VOID ConformNamedEvents(VOID)
         EXPECT(KeReadStateEvent(synchronization) == 0);
         EXPECT(ZwClose(synchronizationHandle) == STATUS_SUCCESS);
     }
+    /* No name: a new unnamed event and a kernel handle. */
+    synchronization = IoCreateSynchronizationEvent(NULL, &synchronizationHandle);
+    EXPECT(synchronization != NULL);
+    if (synchronization != NULL) {
+        EXPECT(KeReadStateEvent(synchronization) != 0);
+        EXPECT(ZwClose(synchronizationHandle) == STATUS_SUCCESS);
+    }
 }
 
 static VOID ConformProcesses(VOID)
 {
     KAPC_STATE apcState;
     PEPROCESS process = IoGetCurrentProcess();
+    PEPROCESS found = NULL;
+    PETHREAD thread = NULL;
 
     /* DriverEntry runs in the System process. */
     EXPECT(process == PsInitialSystemProcess);
@@ -1559,6 +1590,39 @@ static VOID ConformProcesses(VOID)
     EXPECT(IoGetCurrentProcess() == PsInitialSystemProcess);
     KeUnstackDetachProcess(&apcState);
     EXPECT(IoGetCurrentProcess() == process);
+
+    /* Lookups by id return a reference to the object with that id. */
+    EXPECT(PsLookupProcessByProcessId((HANDLE)4, &found) == STATUS_SUCCESS && found == PsInitialSystemProcess);
+    if (found != NULL)
+        ObDereferenceObject(found);
+    EXPECT(PsLookupThreadByThreadId(PsGetCurrentThreadId(), &thread) == STATUS_SUCCESS &&
+           thread == PsGetCurrentThread());
+    if (thread != NULL)
+        ObDereferenceObject(thread);
+}
+
+static VOID ConformVersion(VOID)
+{
+    RTL_OSVERSIONINFOEXW info;
+    ULONG major = 0, build = 0;
+    ULONG_PTR low = 0, high = 0;
+
+    PsGetVersion(&major, NULL, &build, NULL);
+    RtlZeroMemory(&info, sizeof(info));
+    info.dwOSVersionInfoSize = sizeof(info);
+    EXPECT(RtlGetVersion((PRTL_OSVERSIONINFOW)&info) == STATUS_SUCCESS);
+    EXPECT(info.dwMajorVersion == major && info.dwBuildNumber == build && major >= 10);
+    IoGetStackLimits(&low, &high);
+    EXPECT(low < high && IoGetRemainingStackSize() != 0 && IoGetRemainingStackSize() < high - low);
+}
+
+static VOID ConformRoutineAddresses(VOID)
+{
+    UNICODE_STRING present = RTL_CONSTANT_STRING(L"KeSetEvent");
+    UNICODE_STRING absent = RTL_CONSTANT_STRING(L"WdmsimNoSuchRoutine");
+
+    EXPECT(MmGetSystemRoutineAddress(&present) != NULL);
+    EXPECT(MmGetSystemRoutineAddress(&absent) == NULL);
 }
 
 static VOID ConformInterlocked(VOID)
@@ -1787,6 +1851,8 @@ NTSTATUS NTAPI DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING Registry
     ConformLookasideLists();
     ConformGuardedMutexes();
     ConformProcesses();
+    ConformVersion();
+    ConformRoutineAddresses();
     ConformNamedEvents();
     ConformDeviceQueues();
     ConformRemoveLocks();

@@ -91,6 +91,72 @@ static void a_DDI_row_names_the_rules_that_name_it(void **state)
     free(page);
 }
 
+/* ---- MmGetSystemRoutineAddress ---- */
+
+static PVOID routine(PCWSTR name)
+{
+    UNICODE_STRING string;
+
+    RtlInitUnicodeString(&string, name);
+    return MmGetSystemRoutineAddress(&string);
+}
+
+/* A driver probing for an optional DDI finds each exported function the simulator provides, at
+ * the address its own calls reach. */
+static void MmGetSystemRoutineAddress_finds_each_exported_function_the_simulator_provides(void **state)
+{
+    (void)state;
+    assert_ptr_equal(routine(L"KeSetEvent"), (PVOID)KeSetEvent);
+    assert_ptr_equal(routine(L"ExAllocatePool2"), (PVOID)ExAllocatePool2);
+    assert_ptr_equal(routine(L"MmGetSystemRoutineAddress"), (PVOID)MmGetSystemRoutineAddress);
+    for (size_t i = 0; i < wdmsim_ddi_count(); i++) {
+        const struct wdmsim_ddi_info *ddi = wdmsim_ddi_at(i);
+        WCHAR name[128];
+        size_t n = 0;
+
+        if (strcmp(ddi->kind, "function") != 0 || strcmp(ddi->header, "ntstrsafe.h") == 0)
+            continue;
+        for (; ddi->name[n] != '\0'; n++)
+            name[n] = (WCHAR)ddi->name[n];
+        name[n] = 0;
+        assert_non_null(routine(name));
+    }
+}
+
+/* Each DDI a family the simulator lacks is shown by (its examples are plain names). */
+static void check_missing_family_not_exported(const struct wdmsim_ddi_family *family)
+{
+    const char *p = family->examples;
+
+    while (*p != '\0') {
+        WCHAR name[128];
+        size_t n = 0;
+
+        while (*p == ',' || *p == ' ')
+            p++;
+        while (*p != '\0' && *p != ',' && n + 1 < ARRAYSIZE(name))
+            name[n++] = (WCHAR)*p++;
+        name[n] = 0;
+        if (n > 0)
+            assert_null(routine(name));
+    }
+}
+
+/* Not found, as on a Windows version without them: a DDK family the simulator lacks, a macro or
+ * inline function (no export), an ntstrsafe.h function, a name that is no DDI at all. */
+static void MmGetSystemRoutineAddress_returns_NULL_for_what_the_simulator_does_not_export(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < wdmsim_ddi_missing_family_count(); i++)
+        check_missing_family_not_exported(wdmsim_ddi_missing_family_at(i));
+    assert_null(routine(L"KeAcquireSpinLock"));
+    assert_null(routine(L"IoGetRemainingStackSize"));
+    assert_null(routine(L"RtlStringCchCopyW"));
+    assert_null(routine(L"host_stack_limits"));
+    assert_null(routine(L"wdmsim_boot"));
+    assert_null(routine(L""));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -98,6 +164,8 @@ int main(void)
         cmocka_unit_test(each_DDI_is_listed_once),
         cmocka_unit_test(no_family_said_to_be_missing_is_provided),
         cmocka_unit_test(a_DDI_row_names_the_rules_that_name_it),
+        wdmsim_test(MmGetSystemRoutineAddress_finds_each_exported_function_the_simulator_provides),
+        wdmsim_test(MmGetSystemRoutineAddress_returns_NULL_for_what_the_simulator_does_not_export),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

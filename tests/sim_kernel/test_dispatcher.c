@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <wdmsim/test.h>
 #include "wdmsim_test_threads.h"
@@ -682,9 +683,47 @@ static void a_lone_thread_waiting_for_ever_stops_with_a_deadlock_report_naming_i
     assert_non_null(strstr(stop.report, "dpc: in KeWaitForSingleObject, for synchronization event"));
 }
 
+/* ---- DISPATCHER_HEADER ---- */
+
+/* Windows' dispatcher object types (KOBJECTS) and each object's size in ULONGs, which code that
+ * inspects a header reads. */
+static void every_dispatcher_object_carries_the_Windows_type_and_its_size_in_ULONGs(void **state)
+{
+    KEVENT notification, synchronization;
+    KMUTEX mutex;
+    KSEMAPHORE semaphore;
+    KTIMER timer, sync_timer;
+
+    (void)state;
+    memset(&notification, 0x55, sizeof notification);
+    KeInitializeEvent(&notification, NotificationEvent, FALSE);
+    KeInitializeEvent(&synchronization, SynchronizationEvent, FALSE);
+    KeInitializeMutex(&mutex, 0);
+    KeInitializeSemaphore(&semaphore, 0, 1);
+    KeInitializeTimer(&timer);
+    KeInitializeTimerEx(&sync_timer, SynchronizationTimer);
+    assert_int_equal(notification.Header.Type, 0);
+    assert_int_equal(notification.Header.Size, 6);
+    assert_int_equal(synchronization.Header.Type, 1);
+    assert_int_equal(synchronization.Header.Size, 6);
+    assert_int_equal(mutex.Header.Type, 2);
+    assert_int_equal(mutex.Header.Size, 14);
+    assert_int_equal(semaphore.Header.Type, 5);
+    assert_int_equal(semaphore.Header.Size, 8);
+    assert_int_equal(timer.Header.Type, 8);
+    assert_int_equal(timer.Header.Size, 16);
+    assert_int_equal(sync_timer.Header.Type, 9);
+    assert_int_equal(sync_timer.Header.Size, 16);
+    assert_int_equal(((DISPATCHER_HEADER *)KeGetCurrentThread())->Type, 6);
+    assert_int_not_equal(((DISPATCHER_HEADER *)KeGetCurrentThread())->Size, 0);
+    assert_int_equal(((DISPATCHER_HEADER *)IoGetCurrentProcess())->Type, 3);
+    assert_int_not_equal(((DISPATCHER_HEADER *)IoGetCurrentProcess())->Size, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        wdmsim_test(every_dispatcher_object_carries_the_Windows_type_and_its_size_in_ULONGs),
         wdmsim_test(WaitAny_returns_STATUS_WAIT_0_plus_the_lowest_signalled_index_and_takes_only_that_object),
         wdmsim_test(WaitAny_of_a_blocked_thread_returns_the_index_of_the_object_that_was_set),
         wdmsim_test(WaitAny_may_name_an_object_twice_and_returns_its_first_index),

@@ -12,6 +12,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <wdmsim/test.h>
 
@@ -111,6 +112,26 @@ static void KeInitializeDpc_leaves_the_DPC_unqueued_with_its_routine_and_context
 
     (void)state;
     KeInitializeDpc(&dpc, record_dpc, &record);
+    check_dpc(&dpc, record_dpc, &record, false);
+}
+
+/* As Windows (ReactOS's kmtest KeDpc, run on Windows): the list entry and the system arguments
+ * keep whatever they held; Type, Importance, routine, context and DpcData are written. */
+static void KeInitializeDpc_leaves_the_list_entry_and_the_system_arguments_as_they_were(void **state)
+{
+    KDPC dpc;
+    struct dpc_record record;
+    void *const filler = (void *)(ULONG_PTR)0x5555555555555555ULL;
+
+    (void)state;
+    memset(&dpc, 0x55, sizeof dpc);
+    KeInitializeDpc(&dpc, record_dpc, &record);
+    assert_int_equal(dpc.Type, 0x13); /* DpcObject */
+    assert_int_equal(dpc.Importance, 1); /* MediumImportance */
+    assert_ptr_equal(dpc.DpcListEntry.Flink, filler);
+    assert_ptr_equal(dpc.DpcListEntry.Blink, filler);
+    assert_ptr_equal(dpc.SystemArgument1, filler);
+    assert_ptr_equal(dpc.SystemArgument2, filler);
     check_dpc(&dpc, record_dpc, &record, false);
 }
 
@@ -533,6 +554,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         wdmsim_test(KeInitializeDpc_leaves_the_DPC_unqueued_with_its_routine_and_context),
+        wdmsim_test(KeInitializeDpc_leaves_the_list_entry_and_the_system_arguments_as_they_were),
         wdmsim_test(KeInsertQueueDpc_returns_FALSE_when_already_queued_and_keeps_the_first_arguments),
         wdmsim_test(DPCs_run_in_queue_order_at_DISPATCH_LEVEL_on_one_other_thread_with_their_arguments),
         wdmsim_test(a_DPC_never_runs_concurrently_with_itself),

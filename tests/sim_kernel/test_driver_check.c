@@ -258,6 +258,35 @@ static void an_unload_that_keeps_a_reference_stops_with_C4_62(void **state)
     wdmsim_assert_report_has(&stop, "1 reference(s) to the Thread object");
 }
 
+/* A device is an object like any other: a reference the driver keeps on it is a leak. */
+static VOID NTAPI DeviceKeptUnload(PDRIVER_OBJECT DriverObject)
+{
+    UNREFERENCED_PARAMETER(DriverObject);
+}
+
+static NTSTATUS NTAPI DeviceReferenceKeepingDriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath)
+{
+    PDEVICE_OBJECT device;
+
+    UNREFERENCED_PARAMETER(RegistryPath);
+    if (!NT_SUCCESS(IoCreateDevice(DriverObject, 0, NULL, FILE_DEVICE_UNKNOWN, 0, FALSE, &device)))
+        return STATUS_UNSUCCESSFUL;
+    ObReferenceObject(device);
+    DriverObject->DriverUnload = DeviceKeptUnload;
+    IoDeleteDevice(device);
+    return STATUS_SUCCESS;
+}
+
+static void an_unload_that_keeps_a_reference_to_its_deleted_device_stops_with_C4_62(void **state)
+{
+    struct wdmsim_stop stop;
+
+    (void)state;
+    wdmsim_assert_stops(load_and_unload, (void *)DeviceReferenceKeepingDriverEntry, 0xC4, 0x62,
+                        "driver.unload_leaked_references", &stop);
+    wdmsim_assert_report_has(&stop, "1 reference(s) to the Device object");
+}
+
 static NTSTATUS NTAPI HandleKeepingDriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath)
 {
     NTSTATUS status;
@@ -383,6 +412,7 @@ int main(void)
         wdmsim_test(an_unload_that_leaves_a_device_stops_with_0xCE),
         wdmsim_test(an_unload_that_leaves_pool_stops_with_C4_62_and_the_block_count),
         wdmsim_test(an_unload_that_keeps_a_reference_stops_with_C4_62),
+        wdmsim_test(an_unload_that_keeps_a_reference_to_its_deleted_device_stops_with_C4_62),
         wdmsim_test(an_unload_that_keeps_a_handle_open_stops_with_C4_62),
         wdmsim_test(one_stop_lists_every_kind_of_leftover_pending_operations_first),
         wdmsim_test(an_unload_that_leaves_its_symbolic_link_warns_and_a_reload_collides),

@@ -104,6 +104,21 @@ static void KeSetEvent_returns_the_previous_state_and_does_not_count(void **stat
     check_event(&event, SynchronizationEvent, 0, NULL, 0);
 }
 
+/* A driver may have written any value into SignalState; a set leaves exactly 1 (as Windows). */
+static void KeSetEvent_leaves_SignalState_at_1_whatever_it_was(void **state)
+{
+    KEVENT event;
+
+    (void)state;
+    KeInitializeEvent(&event, NotificationEvent, FALSE);
+    event.Header.SignalState = 5;
+    assert_int_equal(KeSetEvent(&event, IO_NO_INCREMENT, FALSE), 5);
+    assert_int_equal(event.Header.SignalState, 1);
+    event.Header.SignalState = -3;
+    assert_int_equal(KeSetEvent(&event, IO_NO_INCREMENT, FALSE), -3);
+    assert_int_equal(KeReadStateEvent(&event), 1);
+}
+
 static void KeSetEvent_on_sync_event_with_no_waiter_stays_signalled_until_one_wait_consumes_it(void **state)
 {
     KEVENT event;
@@ -463,6 +478,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         wdmsim_test(KeInitializeEvent_sets_the_type_and_the_initial_state),
         wdmsim_test(KeSetEvent_returns_the_previous_state_and_does_not_count),
+        wdmsim_test(KeSetEvent_leaves_SignalState_at_1_whatever_it_was),
         wdmsim_test(KeSetEvent_on_sync_event_with_no_waiter_stays_signalled_until_one_wait_consumes_it),
         wdmsim_test(KeSetEvent_on_sync_event_releases_exactly_one_waiter_in_FIFO_order_and_resets),
         wdmsim_test(KeSetEvent_on_notification_event_releases_all_waiters_and_stays_signalled),

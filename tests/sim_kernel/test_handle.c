@@ -616,9 +616,29 @@ static void a_handle_left_open_at_shutdown_is_counted_as_a_leak(void **state)
     assert_non_null(strstr(report, "opened by tracedrv"));
 }
 
+/* ---- ObCloseHandle ---- */
+
+/* With KernelMode it is ZwClose; with UserMode a kernel handle is refused and stays open. */
+static void ObCloseHandle_closes_a_kernel_handle_only_for_KernelMode(void **state)
+{
+    HANDLE handle;
+    PVOID thread;
+
+    (void)state;
+    handle = create_thread(wdmsim_test_return_at_once, THREAD_ALL_ACCESS);
+    thread = reference(handle);
+    assert_int_equal(ObCloseHandle(handle, UserMode), STATUS_INVALID_HANDLE);
+    assert_int_equal(ObCloseHandle(handle, KernelMode), STATUS_SUCCESS);
+    assert_int_equal(ObCloseHandle(handle, KernelMode), STATUS_INVALID_HANDLE);
+    assert_int_equal(KeWaitForSingleObject(thread, Executive, KernelMode, FALSE, NULL), STATUS_SUCCESS);
+    ObDereferenceObject(thread);
+    assert_int_equal(wdmsim_shutdown(), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        handle_test(ObCloseHandle_closes_a_kernel_handle_only_for_KernelMode),
         handle_test(PsCreateSystemThread_returns_kernel_handles_with_the_top_bit_set),
         handle_test(ObReferenceObjectByHandle_reports_the_granted_access),
         handle_test(closing_the_last_handle_of_an_ended_thread_deletes_its_object),

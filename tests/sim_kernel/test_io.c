@@ -1078,6 +1078,42 @@ static void IoDeleteDevice_of_a_device_whose_extension_holds_a_set_timer_stops_w
     assert_non_null(strstr(stop.report, "is still set"));
 }
 
+/* ---- Driver and device objects are objects ---- */
+
+static PDEVICE_OBJECT referenced_device;
+
+/* Windows lets a driver reference its device and driver objects like any object; a referenced
+ * device stays readable after IoDeleteDevice, until its last reference goes. */
+static VOID NTAPI NothingToUnload(PDRIVER_OBJECT DriverObject)
+{
+    UNREFERENCED_PARAMETER(DriverObject);
+}
+
+static NTSTATUS NTAPI ReferenceDeviceEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath)
+{
+    (void)RegistryPath;
+    if (!NT_SUCCESS(IoCreateDevice(DriverObject, 0, NULL, FILE_DEVICE_UNKNOWN, 0, FALSE, &referenced_device)))
+        return STATUS_UNSUCCESSFUL;
+    ObReferenceObject(referenced_device);
+    ObReferenceObject(DriverObject);
+    ObDereferenceObject(DriverObject);
+    DriverObject->DriverUnload = NothingToUnload;
+    IoDeleteDevice(referenced_device);
+    return STATUS_SUCCESS;
+}
+
+static void ObReferenceObject_keeps_a_deleted_device_until_its_last_dereference(void **state)
+{
+    PDRIVER_OBJECT driver;
+
+    (void)state;
+    assert_int_equal(wdmsim_driver_load("referencing", ReferenceDeviceEntry, &driver), STATUS_SUCCESS);
+    assert_int_equal(referenced_device->Type, IO_TYPE_DEVICE);
+    assert_ptr_equal(referenced_device->DriverObject, driver);
+    ObDereferenceObject(referenced_device);
+    wdmsim_driver_unload(driver);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1109,6 +1145,7 @@ int main(void)
         io_test(a_PnP_dispatch_routine_may_wait_without_a_warning),
         io_test(warnings_made_fatal_by_the_API_stop_the_machine_on_their_rule),
         io_test(warnings_made_fatal_by_WDMSIM_WARNINGS_stop_the_machine_too),
+        io_test(ObReferenceObject_keeps_a_deleted_device_until_its_last_dereference),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

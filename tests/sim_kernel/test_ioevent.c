@@ -92,6 +92,31 @@ static void the_name_goes_with_the_last_handle_and_the_event_with_the_last_refer
     assert_int_equal(ZwClose(again), STATUS_SUCCESS);
 }
 
+/* As Windows (Wine's ntoskrnl test, validated there): no name makes a new unnamed event, with a
+ * kernel handle that is its only hold on it; each call makes another. */
+static void a_NULL_name_makes_a_new_unnamed_event_with_a_kernel_handle(void **state)
+{
+    HANDLE first = NULL, second = NULL;
+    PKEVENT sync = IoCreateSynchronizationEvent(NULL, &first);
+    PKEVENT other = IoCreateNotificationEvent(NULL, &second);
+    PVOID object = NULL;
+
+    (void)state;
+    assert_non_null(sync);
+    assert_non_null(other);
+    assert_ptr_not_equal(sync, other);
+    assert_int_equal((ULONG_PTR)first & KERNEL_HANDLE_BITS, KERNEL_HANDLE_BITS);
+    assert_int_equal(ObReferenceObjectByHandle(first, SYNCHRONIZE, *ExEventObjectType, KernelMode, &object, NULL),
+                     STATUS_SUCCESS);
+    assert_ptr_equal(object, sync);
+    ObDereferenceObject(object);
+    assert_int_equal(KeWaitForSingleObject(sync, Executive, KernelMode, FALSE, &zero_timeout), STATUS_SUCCESS);
+    assert_int_equal(KeWaitForSingleObject(sync, Executive, KernelMode, FALSE, &zero_timeout), STATUS_TIMEOUT);
+    assert_int_not_equal(KeReadStateEvent(other), 0);
+    assert_int_equal(ZwClose(first), STATUS_SUCCESS);
+    assert_int_equal(ZwClose(second), STATUS_SUCCESS);
+}
+
 static void a_name_outside_BaseNamedObjects_or_taken_by_something_else_gives_NULL(void **state)
 {
     HANDLE handle;
@@ -100,7 +125,6 @@ static void a_name_outside_BaseNamedObjects_or_taken_by_something_else_gives_NUL
     (void)state;
     assert_null(notification(L"\\Elsewhere\\Event", &handle));
     assert_null(notification(L"\\BaseNamedObjects\\", &handle));
-    assert_null(IoCreateNotificationEvent(NULL, &handle));
     RtlInitUnicodeString(&link, L"\\BaseNamedObjects\\Taken");
     RtlInitUnicodeString(&target, L"\\Device\\Nowhere");
     assert_int_equal(IoCreateSymbolicLink(&link, &target), STATUS_SUCCESS);
@@ -131,6 +155,7 @@ int main(void)
         wdmsim_test(a_second_create_of_the_same_name_opens_the_same_event),
         wdmsim_test(IoCreateSynchronizationEvent_creates_a_signalled_auto_reset_event),
         wdmsim_test(the_name_goes_with_the_last_handle_and_the_event_with_the_last_reference),
+        wdmsim_test(a_NULL_name_makes_a_new_unnamed_event_with_a_kernel_handle),
         wdmsim_test(a_name_outside_BaseNamedObjects_or_taken_by_something_else_gives_NULL),
         wdmsim_test(IoCreateNotificationEvent_above_PASSIVE_LEVEL_stops_with_0xC4_0x2000A),
     };

@@ -274,11 +274,47 @@ static void each_of_many_objects_is_referenced_by_handle_and_by_pointer(void **s
         assert_int_equal(ZwClose(handles[i]), STATUS_SUCCESS);
 }
 
+/* ---- ObReferenceObjectByPointer ---- */
+
+static void ObReferenceObjectByPointer_references_an_object_of_the_given_type_only(void **state)
+{
+    PVOID thread = reference_new_thread(wdmsim_test_return_at_once);
+
+    (void)state;
+    wait_for(thread);
+    assert_int_equal(ObReferenceObjectByPointer(thread, SYNCHRONIZE, *PsThreadType, KernelMode), STATUS_SUCCESS);
+    assert_int_equal(ObReferenceObjectByPointer(thread, 0, NULL, KernelMode), STATUS_SUCCESS);
+    assert_int_equal(ObReferenceObjectByPointer(thread, SYNCHRONIZE, *ExEventObjectType, KernelMode),
+                     STATUS_OBJECT_TYPE_MISMATCH);
+    /* Two references taken, the mismatch none: three to drop in all. */
+    assert_int_equal(ObDereferenceObject(thread), 2);
+    assert_int_equal(ObDereferenceObject(thread), 1);
+    assert_int_equal(ObDereferenceObject(thread), 0);
+    assert_int_equal(wdmsim_shutdown(), 0);
+}
+
+static void reference_a_plain_variable_by_pointer(void *unused)
+{
+    static int plain;
+
+    (void)unused;
+    ObReferenceObjectByPointer(&plain, 0, *PsThreadType, KernelMode);
+}
+
+static void ObReferenceObjectByPointer_of_memory_holding_no_object_stops_with_ob_not_an_object(void **state)
+{
+    (void)state;
+    wdmsim_assert_stops(reference_a_plain_variable_by_pointer, NULL, 0xC4, WDMSIM_ANY_PARAM, "ob.not_an_object",
+                        NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         wdmsim_test(each_of_many_objects_is_referenced_by_handle_and_by_pointer),
         object_test(ObReferenceObject_and_ObDereferenceObject_return_the_new_count),
+        object_test(ObReferenceObjectByPointer_references_an_object_of_the_given_type_only),
+        object_test(ObReferenceObjectByPointer_of_memory_holding_no_object_stops_with_ob_not_an_object),
         object_test(an_ended_thread_stays_waitable_until_its_last_reference_goes),
         object_test(a_running_thread_keeps_its_object_until_it_ends),
         object_test(ObDereferenceObject_at_DISPATCH_LEVEL_may_delete_the_object),

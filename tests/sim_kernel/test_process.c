@@ -705,9 +705,120 @@ static void a_thread_created_in_a_process_keeps_it_until_the_thread_ends(void **
     assert_int_equal(leaked, 1);
 }
 
+/* ---- ZwQueryInformationProcess ---- */
+
+struct basic_seen {
+    NTSTATUS status;
+    PROCESS_BASIC_INFORMATION info;
+    ULONG length;
+};
+
+static void query_current_process(void *context)
+{
+    struct basic_seen *seen = context;
+
+    seen->status = ZwQueryInformationProcess(NtCurrentProcess(), ProcessBasicInformation, &seen->info,
+                                             sizeof seen->info, &seen->length);
+}
+
+static void ZwQueryInformationProcess_gives_the_basic_information_of_a_running_process(void **state)
+{
+    PEPROCESS app;
+    struct basic_seen seen = { .status = -1 };
+
+    (void)state;
+    query_current_process(&seen);
+    assert_int_equal(seen.status, STATUS_SUCCESS);
+    assert_int_equal(seen.length, sizeof(PROCESS_BASIC_INFORMATION));
+    assert_int_equal(seen.info.UniqueProcessId, 4);
+    assert_int_equal(seen.info.ExitStatus, STATUS_PENDING);
+    assert_int_equal(seen.info.BasePriority, 8);
+    assert_int_equal(seen.info.AffinityMask, KeQueryActiveProcessors());
+
+    app = wdmsim_process_create("basic.exe");
+    wdmsim_process_run(app, query_current_process, &seen);
+    assert_int_equal(seen.status, STATUS_SUCCESS);
+    assert_int_equal(seen.info.UniqueProcessId, (ULONG_PTR)PsGetProcessId(app));
+    wdmsim_process_terminate(app);
+    assert_int_equal(wdmsim_shutdown(), 0);
+}
+
+static void ZwQueryInformationProcess_checks_the_class_the_length_and_the_handle(void **state)
+{
+    PROCESS_BASIC_INFORMATION info;
+    ULONG length = 0;
+
+    (void)state;
+    assert_int_equal(ZwQueryInformationProcess(NtCurrentProcess(), (PROCESSINFOCLASS)7, &info, sizeof info, &length),
+                     STATUS_INVALID_INFO_CLASS);
+    assert_int_equal(ZwQueryInformationProcess(NtCurrentProcess(), ProcessBasicInformation, &info, sizeof info - 1,
+                                               &length), STATUS_INFO_LENGTH_MISMATCH);
+    assert_int_equal(ZwQueryInformationProcess(NtCurrentThread(), ProcessBasicInformation, &info, sizeof info,
+                                               NULL), STATUS_OBJECT_TYPE_MISMATCH);
+    assert_int_equal(length, 0);
+}
+
+/* ---- PsLookupProcessByProcessId ---- */
+
+static void PsLookupProcessByProcessId_references_the_process_with_that_id(void **state)
+{
+    PEPROCESS app, found = NULL;
+
+    (void)state;
+    app = wdmsim_process_create("lookup.exe");
+    assert_int_equal(PsLookupProcessByProcessId(PsGetProcessId(app), &found), STATUS_SUCCESS);
+    assert_ptr_equal(found, app);
+    ObDereferenceObject(found);
+    assert_int_equal(PsLookupProcessByProcessId((HANDLE)4, &found), STATUS_SUCCESS);
+    assert_ptr_equal(found, PsInitialSystemProcess);
+    ObDereferenceObject(found);
+    /* Ids are multiples of 4: 6 was never one. */
+    assert_int_equal(PsLookupProcessByProcessId((HANDLE)6, &found), STATUS_INVALID_PARAMETER);
+    wdmsim_process_terminate(app);
+    assert_int_equal(wdmsim_shutdown(), 0);
+}
+
+/* A lookup left unmatched is a leaked reference: found at shutdown. */
+static void lookup_and_keep(void *context)
+{
+    PEPROCESS found;
+
+    (void)context;
+    PsLookupProcessByProcessId((HANDLE)4, &found);
+}
+
+static void a_process_lookup_never_dereferenced_is_a_leak(void **state)
+{
+    (void)state;
+    wdmsim_allow_leaks();
+    lookup_and_keep(NULL);
+    assert_int_equal(wdmsim_shutdown(), 1);
+}
+
+static void lookup_at_dispatch_level(void *context)
+{
+    PEPROCESS found;
+    KIRQL old;
+
+    (void)context;
+    KeRaiseIrql(DISPATCH_LEVEL, &old);
+    PsLookupProcessByProcessId((HANDLE)4, &found);
+}
+
+static void PsLookupProcessByProcessId_above_APC_LEVEL_stops_with_0xC4_0x20024(void **state)
+{
+    (void)state;
+    wdmsim_assert_stops(lookup_at_dispatch_level, NULL, 0xC4, 0x20024, "ps.lookup_above_apc", NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        wdmsim_test(ZwQueryInformationProcess_gives_the_basic_information_of_a_running_process),
+        wdmsim_test(ZwQueryInformationProcess_checks_the_class_the_length_and_the_handle),
+        wdmsim_test(PsLookupProcessByProcessId_references_the_process_with_that_id),
+        wdmsim_test(a_process_lookup_never_dereferenced_is_a_leak),
+        wdmsim_test(PsLookupProcessByProcessId_above_APC_LEVEL_stops_with_0xC4_0x20024),
         wdmsim_test(a_host_thread_runs_in_System_whose_id_is_4),
         wdmsim_test(user_processes_get_distinct_ids_that_are_multiples_of_4),
         wdmsim_test(wdmsim_process_run_runs_fn_as_a_new_thread_of_the_process_at_PASSIVE_LEVEL),

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <ntifs.h>
 #include <wdmsim/test.h>
 #include "wdmsim_test_threads.h"
 
@@ -474,9 +475,259 @@ static void an_adopted_host_thread_that_ends_owning_a_KMUTEX_stops_with_THREAD_T
     assert_non_null(strstr(stop.report, "ends owning the mutex"));
 }
 
+/* ---- Another thread's identity ---- */
+
+struct identity {
+    PETHREAD self;
+    HANDLE tid, pid, thread_pid;
+    PEPROCESS process;
+    BOOLEAN system;
+    KPROCESSOR_MODE previous_mode;
+};
+
+static VOID NTAPI record_identity(PVOID context)
+{
+    struct identity *seen = context;
+
+    seen->self = PsGetCurrentThread();
+    seen->tid = PsGetCurrentThreadId();
+    seen->pid = PsGetCurrentProcessId();
+    seen->previous_mode = ExGetPreviousMode();
+    seen->thread_pid = PsGetThreadProcessId(seen->self);
+    seen->process = PsGetThreadProcess(seen->self);
+    seen->system = PsIsSystemThread(seen->self);
+}
+
+static KEVENT forever_stop;
+
+static VOID NTAPI wait_for_stop(PVOID unused)
+{
+    (void)unused;
+    KeWaitForSingleObject(&forever_stop, Executive, KernelMode, FALSE, NULL);
+}
+
+static void PsGetThreadId_PsGetThreadProcess_and_PsIsSystemThread_describe_a_system_thread(void **state)
+{
+    struct identity seen;
+    PVOID thread;
+
+    (void)state;
+    thread = start_thread(record_identity, &seen);
+    wait_for(thread);
+    assert_ptr_equal(seen.self, thread);
+    assert_ptr_equal(PsGetThreadId(thread), seen.tid);
+    assert_ptr_equal(PsGetThreadProcessId(thread), (HANDLE)SYSTEM_PROCESS_ID);
+    assert_ptr_equal(PsGetThreadProcess(thread), PsInitialSystemProcess);
+    assert_true(PsIsSystemThread(thread));
+    assert_int_equal(seen.previous_mode, KernelMode);
+    ObDereferenceObject(thread);
+}
+
+static void record_application_identity(void *context)
+{
+    record_identity(context);
+}
+
+/* An application's thread: its own process, UserMode as the previous mode, not a system thread. */
+static void an_application_thread_is_no_system_thread_and_calls_from_UserMode(void **state)
+{
+    struct identity seen;
+    PEPROCESS app;
+
+    (void)state;
+    app = wdmsim_process_create("identity.exe");
+    wdmsim_process_run(app, record_application_identity, &seen);
+    assert_ptr_equal(seen.pid, PsGetProcessId(app));
+    assert_ptr_equal(seen.thread_pid, seen.pid);
+    assert_ptr_equal(seen.process, app);
+    assert_false(seen.system);
+    assert_int_equal(seen.previous_mode, UserMode);
+    assert_ptr_not_equal(seen.tid, PsGetCurrentThreadId());
+    wdmsim_process_terminate(app);
+}
+
+/* ---- Stack limits ---- */
+
+static VOID NTAPI record_stack(PVOID context)
+{
+    ULONG_PTR *limits = context;
+    ULONG_PTR here = (ULONG_PTR)__builtin_frame_address(0);
+
+    IoGetStackLimits(&limits[0], &limits[1]);
+    limits[2] = (limits[0] < here && here < limits[1]) ? IoGetRemainingStackSize() : 0;
+}
+
+/* The limits bound the caller's own frame, in the test thread and in a system thread alike. */
+static void IoGetStackLimits_brackets_the_calling_threads_stack(void **state)
+{
+    ULONG_PTR mine[3], other[3] = { 0 };
+    PVOID thread;
+
+    (void)state;
+    record_stack(mine);
+    assert_true(mine[0] < mine[1]);
+    assert_int_not_equal(mine[2], 0);
+    assert_true(mine[2] < mine[1] - mine[0]);
+    thread = start_thread(record_stack, other);
+    wait_for(thread);
+    ObDereferenceObject(thread);
+    assert_int_not_equal(other[2], 0);
+    assert_true(other[1] <= mine[0] || other[0] >= mine[1]);
+}
+
+/* ---- PsLookupThreadByThreadId ---- */
+
+static void PsLookupThreadByThreadId_references_a_running_thread_and_not_an_ended_one(void **state)
+{
+    struct identity seen;
+    PVOID thread;
+    PETHREAD found = NULL;
+    HANDLE ended;
+
+    (void)state;
+    assert_int_equal(PsLookupThreadByThreadId(PsGetCurrentThreadId(), &found), STATUS_SUCCESS);
+    assert_ptr_equal(found, PsGetCurrentThread());
+    ObDereferenceObject(found);
+    thread = start_thread(record_identity, &seen);
+    wait_for(thread);
+    ended = PsGetThreadId(thread);
+    ObDereferenceObject(thread);
+    assert_int_equal(PsLookupThreadByThreadId(ended, &found), STATUS_INVALID_PARAMETER);
+    assert_int_equal(PsLookupThreadByThreadId((HANDLE)(ULONG_PTR)0x7FFFFFF0, &found), STATUS_INVALID_PARAMETER);
+}
+
+static void a_running_system_thread_is_found_by_its_id(void **state)
+{
+    PVOID thread;
+    PETHREAD found = NULL;
+
+    (void)state;
+    KeInitializeEvent(&forever_stop, NotificationEvent, FALSE);
+    thread = start_thread(wait_for_stop, NULL);
+    assert_int_equal(PsLookupThreadByThreadId(PsGetThreadId(thread), &found), STATUS_SUCCESS);
+    assert_ptr_equal(found, thread);
+    ObDereferenceObject(found);
+    KeSetEvent(&forever_stop, IO_NO_INCREMENT, FALSE);
+    wait_for(thread);
+    ObDereferenceObject(thread);
+}
+
+/* ---- Priority boosts ---- */
+
+#define BOOST_SLICES 3
+
+/* A thread at base priority `base` waits on `object`, then reads its priority on waking and after
+ * each of BOOST_SLICES more waits (the simulator's time slices). */
+struct boosted {
+    struct wdmsim_test_thread thread;
+    KPRIORITY base;
+    PVOID object;
+    atomic_int seen[BOOST_SLICES + 1];
+};
+
+static void wait_and_watch_priority(void *context)
+{
+    struct boosted *b = context;
+    LARGE_INTEGER tick = { .QuadPart = -1 };
+
+    KeSetPriorityThread(KeGetCurrentThread(), b->base);
+    KeWaitForSingleObject(b->object, Executive, KernelMode, FALSE, NULL);
+    atomic_store(&b->seen[0], KeQueryPriorityThread(KeGetCurrentThread()));
+    for (int i = 1; i <= BOOST_SLICES; i++) {
+        KeDelayExecutionThread(KernelMode, FALSE, &tick);
+        atomic_store(&b->seen[i], KeQueryPriorityThread(KeGetCurrentThread()));
+    }
+    if (((DISPATCHER_HEADER *)b->object)->Type == 2)   /* a mutex: the wait made it the owner */
+        KeReleaseMutex(b->object, FALSE);
+}
+
+static void start_boosted(struct boosted *b, KPRIORITY base, PVOID object)
+{
+    b->base = base;
+    b->object = object;
+    wdmsim_test_thread_start(&b->thread, wait_and_watch_priority, b);
+    wdmsim_test_settle();
+}
+
+static void check_priorities(struct boosted *b, int woken, int then, int later, int last)
+{
+    wdmsim_test_thread_join(&b->thread);
+    assert_int_equal(atomic_load(&b->seen[0]), woken);
+    assert_int_equal(atomic_load(&b->seen[1]), then);
+    assert_int_equal(atomic_load(&b->seen[2]), later);
+    assert_int_equal(atomic_load(&b->seen[3]), last);
+}
+
+/* As Windows: the woken thread runs at base + increment, one level less per time slice. */
+static void KeSetEvent_with_an_increment_boosts_the_woken_thread_and_the_boost_decays_per_slice(void **state)
+{
+    struct boosted b;
+    KEVENT event;
+
+    (void)state;
+    KeInitializeEvent(&event, SynchronizationEvent, FALSE);
+    start_boosted(&b, 8, &event);
+    KeSetEvent(&event, 2, FALSE);
+    check_priorities(&b, 10, 9, 8, 8);
+}
+
+static void KePulseEvent_KeReleaseSemaphore_and_KeReleaseMutex_boost_the_thread_they_wake(void **state)
+{
+    struct boosted pulsed, released, owner;
+    KEVENT event;
+    KSEMAPHORE semaphore;
+    KMUTEX mutex;
+
+    (void)state;
+    KeInitializeEvent(&event, NotificationEvent, FALSE);
+    start_boosted(&pulsed, 8, &event);
+    KePulseEvent(&event, 3, FALSE);
+    check_priorities(&pulsed, 11, 10, 9, 8);
+
+    KeInitializeSemaphore(&semaphore, 0, 1);
+    start_boosted(&released, 8, &semaphore);
+    KeReleaseSemaphore(&semaphore, SEMAPHORE_INCREMENT, 1, FALSE);
+    check_priorities(&released, 9, 8, 8, 8);
+
+    /* KeReleaseMutex has no increment: Windows gives MUTANT_INCREMENT, 1. */
+    KeInitializeMutex(&mutex, 0);
+    KeWaitForSingleObject(&mutex, Executive, KernelMode, FALSE, NULL);
+    start_boosted(&owner, 8, &mutex);
+    KeReleaseMutex(&mutex, FALSE);
+    check_priorities(&owner, 9, 8, 8, 8);
+}
+
+/* A boost never passes 15, the top of the variable range; a real-time thread gets none; no
+ * increment, none. */
+static void a_boost_stops_at_15_and_leaves_real_time_threads_alone(void **state)
+{
+    struct boosted high, real_time, none;
+    KEVENT event;
+
+    (void)state;
+    KeInitializeEvent(&event, SynchronizationEvent, FALSE);
+    start_boosted(&high, 14, &event);
+    KeSetEvent(&event, 4, FALSE);
+    check_priorities(&high, 15, 14, 14, 14);
+    start_boosted(&real_time, LOW_REALTIME_PRIORITY, &event);
+    KeSetEvent(&event, 4, FALSE);
+    check_priorities(&real_time, 16, 16, 16, 16);
+    start_boosted(&none, 8, &event);
+    KeSetEvent(&event, IO_NO_INCREMENT, FALSE);
+    check_priorities(&none, 8, 8, 8, 8);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        wdmsim_test(PsGetThreadId_PsGetThreadProcess_and_PsIsSystemThread_describe_a_system_thread),
+        wdmsim_test(an_application_thread_is_no_system_thread_and_calls_from_UserMode),
+        wdmsim_test(IoGetStackLimits_brackets_the_calling_threads_stack),
+        wdmsim_test(PsLookupThreadByThreadId_references_a_running_thread_and_not_an_ended_one),
+        wdmsim_test(a_running_system_thread_is_found_by_its_id),
+        wdmsim_test(KeSetEvent_with_an_increment_boosts_the_woken_thread_and_the_boost_decays_per_slice),
+        wdmsim_test(KePulseEvent_KeReleaseSemaphore_and_KeReleaseMutex_boost_the_thread_they_wake),
+        wdmsim_test(a_boost_stops_at_15_and_leaves_real_time_threads_alone),
         wdmsim_test(the_DebugPrint_pattern_with_a_NULL_type_waits_for_the_thread_through_its_object),
         wdmsim_test(the_DebugPrint_pattern_with_PsThreadType_waits_for_the_thread_through_its_object),
         wdmsim_test(a_start_routine_that_returns_ends_the_thread_and_signals_its_object),

@@ -528,10 +528,59 @@ static void KeSetTimer_on_an_event_stops_with_C4_1002(void **state)
     assert_non_null(strstr(stop.report, "not a timer"));
 }
 
+/* ---- Initialising a set timer ---- */
+
+/* As Wine's ntoskrnl test, validated on Windows: initialising a timer that is still set does not
+ * take it off the timer queue; its old expiry still comes, signals it (now as a synchronization
+ * timer) and queues the DPC it was set with. The timer is usable again afterwards. */
+static void KeInitializeTimerEx_on_a_set_timer_lets_its_old_expiry_fire(void **state)
+{
+    KTIMER timer;
+    KDPC dpc;
+    struct dpc_record record;
+    LARGE_INTEGER poll = { .QuadPart = 0 };
+    LARGE_INTEGER wait = relative(40 * TICKS_PER_MS);
+
+    (void)state;
+    init_record(&record);
+    KeInitializeDpc(&dpc, record_dpc, &record);
+    KeInitializeTimer(&timer);
+    KeSetTimerEx(&timer, relative(20 * TICKS_PER_MS), 0, &dpc);
+    KeInitializeTimerEx(&timer, SynchronizationTimer);
+    check_timer(&timer, SynchronizationTimer, FALSE, TRUE, 0);
+    assert_int_equal(KeWaitForSingleObject(&timer, Executive, KernelMode, FALSE, &wait), STATUS_SUCCESS);
+    KeFlushQueuedDpcs();
+    assert_int_equal(atomic_load(&record.runs), 1);
+    check_timer(&timer, SynchronizationTimer, FALSE, FALSE, 0);
+    assert_int_equal(KeWaitForSingleObject(&timer, Executive, KernelMode, FALSE, &poll), STATUS_TIMEOUT);
+
+    assert_false(KeSetTimerEx(&timer, relative(20 * TICKS_PER_MS), 0, &dpc));
+    assert_int_equal(KeWaitForSingleObject(&timer, Executive, KernelMode, FALSE, &wait), STATUS_SUCCESS);
+    KeFlushQueuedDpcs();
+    assert_int_equal(atomic_load(&record.runs), 2);
+}
+
+/* Re-initialising a set periodic timer keeps the expiry already due but forgets the period. */
+static void KeInitializeTimer_on_a_set_periodic_timer_fires_once_more_then_stays_idle(void **state)
+{
+    KTIMER timer;
+
+    (void)state;
+    KeInitializeTimer(&timer);
+    KeSetTimerEx(&timer, relative(10 * TICKS_PER_MS), 10, NULL);
+    KeInitializeTimer(&timer);
+    check_timer(&timer, NotificationTimer, FALSE, TRUE, 0);
+    delay(15 * TICKS_PER_MS);
+    check_timer(&timer, NotificationTimer, TRUE, FALSE, 0);
+    assert_false(KeCancelTimer(&timer));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         wdmsim_test(KeInitializeTimer_makes_a_notification_timer_neither_set_nor_signalled),
+        wdmsim_test(KeInitializeTimerEx_on_a_set_timer_lets_its_old_expiry_fire),
+        wdmsim_test(KeInitializeTimer_on_a_set_periodic_timer_fires_once_more_then_stays_idle),
         wdmsim_test(KeSetTimer_returns_FALSE_for_an_idle_timer_and_TRUE_when_it_re_sets_a_set_one),
         wdmsim_test(re_setting_a_timer_moves_its_due_time),
         wdmsim_test(KeReadStateTimer_is_FALSE_until_the_timer_fires_and_FALSE_again_once_it_is_re_set),
