@@ -49,6 +49,8 @@ struct pool_block {
     const struct sim_driver *driver;
     POOL_TYPE type;
     ULONG tag;
+    const void *site;               /* the allocating DDI's return address (Verifier's pool tracking
+                                     * keeps it too): leak reports name the code that allocated */
 };
 
 enum pool_state { POOL_UNKNOWN, POOL_LIVE, POOL_FREED };
@@ -282,7 +284,7 @@ static void *pool_memory_get(POOL_TYPE type, size_t size)
 
 /* Records a new block; false when the host is out of memory for the table. */
 static bool pool_insert(void *memory, size_t size, POOL_TYPE type, ULONG tag,
-                        const struct sim_driver *driver)
+                        const struct sim_driver *driver, const void *site)
 {
     struct pool_shard *shard = pool_shard_of((uintptr_t)memory);
     unsigned long long serial = atomic_fetch_add(&pool_serial, 1) + 1;
@@ -291,7 +293,7 @@ static bool pool_insert(void *memory, size_t size, POOL_TYPE type, ULONG tag,
     pool_shard_lock(&shard->lock);
     if (pool_table_reserve(shard)) {
         *pool_slot(shard, (uintptr_t)memory) =
-            (struct pool_block){ (uintptr_t)memory, size, serial, driver, type, tag };
+            (struct pool_block){ (uintptr_t)memory, size, serial, driver, type, tag, site };
         shard->used++;
         shard->stats.allocations++;
         shard->stats.outstanding_blocks++;
@@ -302,12 +304,12 @@ static bool pool_insert(void *memory, size_t size, POOL_TYPE type, ULONG tag,
     return kept;
 }
 
-static void *pool_allocate(POOL_TYPE type, SIZE_T size, ULONG tag)
+static void *pool_allocate(POOL_TYPE type, SIZE_T size, ULONG tag, const void *site)
 {
     const struct sim_driver *driver = thread_current()->driver;
     void *memory = pool_memory_get(type, size);
 
-    if (pool_inject_failure(tag) || memory == NULL || !pool_insert(memory, size, type, tag, driver)) {
+    if (pool_inject_failure(tag) || memory == NULL || !pool_insert(memory, size, type, tag, driver, site)) {
         free(memory);
         return NULL;
     }
@@ -481,13 +483,14 @@ static void pool_free(PVOID address, ULONG tag)
 PVOID NTAPI ExAllocatePoolWithTag(POOL_TYPE PoolType, SIZE_T NumberOfBytes, ULONG Tag)
 {
     pool_check_allocate(PoolType, NumberOfBytes, Tag);
-    return pool_allocate(PoolType, NumberOfBytes, Tag);
+    return pool_allocate(PoolType, NumberOfBytes, Tag, __builtin_return_address(0));
 }
 
 /* IRQL <= DISPATCH_LEVEL, and <= APC_LEVEL for paged pool types; never waits. */
 PVOID NTAPI ExAllocatePool(POOL_TYPE PoolType, SIZE_T NumberOfBytes)
 {
-    return ExAllocatePoolWithTag(PoolType, NumberOfBytes, POOL_TAG_UNTAGGED);
+    pool_check_allocate(PoolType, NumberOfBytes, POOL_TAG_UNTAGGED);
+    return pool_allocate(PoolType, NumberOfBytes, POOL_TAG_UNTAGGED, __builtin_return_address(0));
 }
 
 /* The pool flags the kernel knows; an unknown one below POOL_FLAG_OPTIONAL_START fails the call. */
@@ -534,7 +537,7 @@ static PVOID pool_allocate_flags(const char *ddi, const void *caller, POOL_FLAGS
 
     if (why == NULL && pool_type_of_flags(flags, &type, &why)) {
         pool_check_allocate(type, size, tag);
-        memory = pool_allocate(type, size, tag);
+        memory = pool_allocate(type, size, tag, caller);
     } else {
         fprintf(stderr, "wdmsim: %s(0x%llx, %zu, tag 0x%08x) fails: %s\n", ddi, (unsigned long long)flags,
                 (size_t)size, (unsigned)tag, why);
@@ -600,7 +603,7 @@ PVOID NTAPI ExAllocatePoolWithQuotaTag(POOL_TYPE PoolType, SIZE_T NumberOfBytes,
     void *memory;
 
     pool_check_allocate(type, NumberOfBytes, Tag);
-    memory = pool_allocate(type, NumberOfBytes, Tag);
+    memory = pool_allocate(type, NumberOfBytes, Tag, __builtin_return_address(0));
     if (memory == NULL && !(PoolType & POOL_QUOTA_FAIL_INSTEAD_OF_RAISE))
         pool_raise_failure("ExAllocatePoolWithQuotaTag", __builtin_return_address(0), NumberOfBytes, Tag);
     return memory;
@@ -612,7 +615,8 @@ PVOID NTAPI ExAllocatePoolWithTagPriority(POOL_TYPE PoolType, SIZE_T NumberOfByt
                                           EX_POOL_PRIORITY Priority)
 {
     (void)Priority;
-    return ExAllocatePoolWithTag(PoolType, NumberOfBytes, Tag);
+    pool_check_allocate(PoolType, NumberOfBytes, Tag);
+    return pool_allocate(PoolType, NumberOfBytes, Tag, __builtin_return_address(0));
 }
 
 /* IRQL <= DISPATCH_LEVEL for a nonpaged block, <= APC_LEVEL for a paged one; never waits. */
@@ -807,7 +811,7 @@ size_t wdmsim_pool_report(FILE *out)
     size_t count;
     size_t bytes = 0;
     struct pool_block *blocks = pool_snapshot(&count);
-    char tag[5];
+    char tag[5], site[512];
 
     qsort(blocks, count, sizeof *blocks, pool_compare_serial);
     for (size_t i = 0; i < count; i++)
@@ -820,6 +824,8 @@ size_t wdmsim_pool_report(FILE *out)
         fprintf(out, "  %-20s %-4s  %-26s %10zu  %p\n",
                 blocks[i].driver ? blocks[i].driver->name : "(host code)", tag,
                 pool_type_name(blocks[i].type), blocks[i].size, (void *)blocks[i].address);
+        symbolize(blocks[i].site, (const char *)blocks[i].site - 1, site, sizeof site);
+        fprintf(out, "    allocated by %s\n", site);
     }
     free(blocks);
     return count;
@@ -831,15 +837,16 @@ static void pool_collect_leftovers(struct driver_check *check)
     const struct sim_driver *driver = driver_check_driver(check);
     size_t count;
     struct pool_block *blocks = pool_snapshot(&count);
-    char tag[5], what[128];
+    char tag[5], what[768], site[512];
 
     qsort(blocks, count, sizeof *blocks, pool_compare_serial);
     for (size_t i = 0; i < count; i++) {
         if (blocks[i].driver != driver)
             continue;
         pool_tag_text(blocks[i].tag, tag);
-        snprintf(what, sizeof what, "pool block %p, tag '%s', %s, %zu bytes", (void *)blocks[i].address, tag,
-                 pool_type_name(blocks[i].type), blocks[i].size);
+        symbolize(blocks[i].site, (const char *)blocks[i].site - 1, site, sizeof site);
+        snprintf(what, sizeof what, "pool block %p, tag '%s', %s, %zu bytes, allocated by %s",
+                 (void *)blocks[i].address, tag, pool_type_name(blocks[i].type), blocks[i].size, site);
         driver_check_pool_block(check, (const void *)blocks[i].address, blocks[i].size, what);
     }
     free(blocks);

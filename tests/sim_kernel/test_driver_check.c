@@ -209,8 +209,9 @@ static void an_unload_that_leaves_pool_stops_with_C4_62_and_the_block_count(void
     wdmsim_assert_stops(load_and_unload, (void *)PoolKeepingDriverEntry, 0xC4, 0x62, "driver.unload_leaked_pool",
                         &stop);
     assert_int_equal(stop.params[3], 2);
-    wdmsim_assert_report_has(&stop, "'Leak', PagedPool, 24 bytes");
-    wdmsim_assert_report_has(&stop, "'Leak', NonPagedPoolNx, 8 bytes");
+    wdmsim_assert_report_has(&stop, "'Leak', PagedPool, 24 bytes, allocated by PoolKeepingDriverEntry+0x");
+    wdmsim_assert_report_has(&stop, "'Leak', NonPagedPoolNx, 8 bytes, allocated by PoolKeepingDriverEntry+0x");
+    wdmsim_assert_report_has(&stop, "at tests/sim_kernel/test_driver_check.c:");
 }
 
 /* DebugPrint's original mistake: the thread object is referenced and never dereferenced. */

@@ -305,6 +305,8 @@ static void wdmsim_pool_report_lists_each_outstanding_block(void **state)
     assert_non_null(strstr(text, "None"));
     assert_non_null(strstr(text, "PagedPool "));
     assert_true(strstr(text, "tracedrv") < strstr(text, "None"));
+    assert_non_null(strstr(text, "    allocated by allocate_trace_event+0x"));
+    assert_non_null(strstr(text, "    allocated by wdmsim_pool_report_lists_each_outstanding_block+0x"));
     free(text);
 
     ExFreePool(event);
