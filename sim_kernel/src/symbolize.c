@@ -9,8 +9,10 @@
  * the rest of a STOP: so a parent about to fork children that may stop (wdmsim_run_isolated, an
  * explorer's schedules) reads it once, symbolize_prepare, and every child inherits what was read;
  * modules loaded since (a driver loaded in the child) are added when an address needs them.
- * Locking: symbolize_prepare runs before a fork, on the forking thread; afterwards only a STOP's
- * report, which bugcheck.c lets one thread make, reads or extends the session.
+ * Locking: none. symbolize_prepare runs before a fork, on the forking thread; afterwards a STOP's
+ * report (bugcheck.c lets one thread make it) and the leak reports (pool.c: an unload's check, the
+ * shutdown, wdmsim_pool_report) read or extend the session, each on the one thread doing that job;
+ * a STOP racing a leak report on another thread could extend it twice at once.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
